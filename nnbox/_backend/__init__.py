@@ -1,0 +1,1 @@
+"""Layer 1: dtypes, devices, the array module (numpy or cupy) and random state."""

@@ -1,0 +1,150 @@
+"""Devices: ``cpu`` is NumPy, ``cuda[:N]`` is CuPy (imported only when first needed)."""
+from __future__ import annotations
+
+import numpy as np
+
+
+class device:
+    """Where a tensor's array lives.
+
+    >>> import nnbox
+    >>> nnbox.device("cuda", 1), nnbox.device("cpu")
+    (device(type='cuda', index=1), device(type='cpu'))
+    """
+
+    __slots__ = ("type", "index")
+
+    def __init__(self, type, index: int | None = None):  # noqa: A002 - torch's name
+        if isinstance(type, device):
+            self.type, self.index = type.type, type.index
+            return
+        if isinstance(type, int) and not isinstance(type, bool):
+            type, index = "cuda", type
+        if not isinstance(type, str):
+            raise TypeError(f"device() received an invalid combination of arguments - got ({type!r})")
+        name = type
+        if ":" in name:
+            if index is not None:
+                raise RuntimeError(f"type (string) must not include an index because index was passed explicitly: {name}")
+            name, _, idx = name.partition(":")
+            if not idx.isdigit():
+                raise RuntimeError(f"Invalid device string: '{type}'")
+            index = int(idx)
+        if name not in ("cpu", "cuda"):
+            raise RuntimeError(
+                f"Expected one of cpu, cuda device type at start of device string: {type}"
+            )
+        if index is not None and index < 0:
+            raise RuntimeError(f"Device index must not be negative")
+        self.type, self.index = name, index
+
+    def __repr__(self) -> str:
+        if self.index is None:
+            return f"device(type='{self.type}')"
+        return f"device(type='{self.type}', index={self.index})"
+
+    def __str__(self) -> str:
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, str):
+            try:
+                other = device(other)
+            except (RuntimeError, TypeError):
+                return False
+        return isinstance(other, device) and self.type == other.type and self.index == other.index
+
+    def __hash__(self) -> int:
+        return hash((self.type, self.index))
+
+    def __reduce__(self):
+        return (device, (self.type, self.index))
+
+
+CPU = device("cpu")
+_cuda_devices: dict[int, device] = {}
+
+
+def cuda_device(index: int) -> device:
+    d = _cuda_devices.get(index)
+    if d is None:
+        d = _cuda_devices[index] = device("cuda", index)
+    return d
+
+
+def as_device(d) -> device:
+    if type(d) is device:
+        return d
+    if d is None:
+        return CPU
+    return device(d)
+
+
+# --- CuPy, imported lazily -------------------------------------------------------------------
+
+_cupy = [None, False]  # module, tried
+
+
+def cupy_or_none():
+    """The cupy module if it imports and sees a GPU, else None. Tried once."""
+    if not _cupy[1]:
+        _cupy[1] = True
+        try:
+            import cupy  # noqa: PLC0415 - heavy and optional
+
+            if cupy.cuda.runtime.getDeviceCount() > 0:
+                _cupy[0] = cupy
+        except Exception:  # ImportError, or a CUDA driver/runtime error
+            _cupy[0] = None
+    return _cupy[0]
+
+
+def require_cupy():
+    cp = cupy_or_none()
+    if cp is None:
+        raise RuntimeError(
+            "Torch not compiled with CUDA enabled: nnbox needs CuPy and an NVIDIA GPU for 'cuda' "
+            "tensors (pip install cupy-cuda12x)"
+        )
+    return cp
+
+
+def array_module(arr):
+    """numpy for NumPy arrays, cupy for CuPy arrays: the ``xp`` every op body is written against."""
+    if type(arr) is np.ndarray:
+        return np
+    cp = _cupy[0]
+    if cp is not None and isinstance(arr, cp.ndarray):
+        return cp
+    return np
+
+
+def device_of(arr) -> device:
+    if type(arr) is np.ndarray:
+        return CPU
+    cp = _cupy[0]
+    if cp is not None and isinstance(arr, cp.ndarray):
+        return cuda_device(arr.device.id)
+    return CPU
+
+
+def xp_for(dev: device):
+    if dev.type == "cpu":
+        return np
+    return require_cupy()
+
+
+def move(arr, dev: device):
+    """Copy ``arr`` to ``dev`` (no copy if it is already there)."""
+    if dev.type == "cpu":
+        if type(arr) is np.ndarray:
+            return arr
+        return arr.get()
+    cp = require_cupy()
+    index = dev.index if dev.index is not None else cp.cuda.runtime.getDevice()
+    if index >= cp.cuda.runtime.getDeviceCount():
+        raise RuntimeError("CUDA error: invalid device ordinal")
+    if isinstance(arr, cp.ndarray) and arr.device.id == index:
+        return arr
+    with cp.cuda.Device(index):
+        return cp.asarray(arr)

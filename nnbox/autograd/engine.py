@@ -1,0 +1,218 @@
+"""The backward engine: one topological walk of the graph, gradients summed per input.
+
+Nodes are ``Function`` instances; an edge is ``(node, output_nr)`` for a non-leaf input, the leaf
+Tensor itself for a leaf that requires grad, or ``None``.  Dependencies are counted first so that
+every node (and every leaf) runs once, with the sum of all gradients that flow into it.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import grad_mode
+from .anomaly_mode import _anomaly
+
+
+def run_backward(roots, root_grads, retain_graph: bool, inputs=None, accumulate: bool = True):
+    """Backpropagate ``root_grads`` (arrays) from ``roots`` (Tensors).
+
+    With ``inputs`` given, return their gradients (arrays or None), in order; leaves' ``.grad`` is
+    written only when ``accumulate`` is true (then only for ``inputs`` if given).
+    """
+    from .._tensor import Tensor
+
+    deps: dict = {}
+    stack = []
+    for t in roots:
+        n = t.grad_fn
+        if n is not None and n not in deps:
+            deps[n] = 0
+            stack.append(n)
+    while stack:
+        n = stack.pop()
+        for e in n._edges:
+            if e is None:
+                continue
+            m = e[0] if type(e) is tuple else e
+            if m in deps:
+                deps[m] += 1
+            else:
+                deps[m] = 1
+                if type(e) is tuple:
+                    stack.append(m)
+
+    capture_leaf = {}
+    capture_node = {}
+    if inputs is not None:
+        for i, t in enumerate(inputs):
+            if t.grad_fn is None:
+                capture_leaf.setdefault(t, []).append(i)
+            else:
+                capture_node.setdefault((t.grad_fn, t._out_nr), []).append(i)
+    captured = [None] * (len(inputs) if inputs is not None else 0)
+    only = set(map(id, inputs)) if (inputs is not None and accumulate) else None
+
+    handed_out = set()  # ids of arrays already stored in some .grad (must not alias)
+    buffers: dict = {}
+    leaf_buf: dict = {}
+    ready = []
+    for t, g in zip(roots, root_grads):
+        n = t.grad_fn
+        if n is None:
+            _add_leaf(leaf_buf, t, g)
+            continue
+        b = buffers.get(n)
+        if b is None:
+            b = buffers[n] = [None] * n._n_out
+        i = t._out_nr
+        b[i] = g if b[i] is None else b[i] + g
+    for n, c in deps.items():
+        if c == 0 and not isinstance(n, Tensor):
+            ready.append(n)
+    # leaves that are roots and also reached from the graph wait for their deps
+    for t, g in list(leaf_buf.items()):
+        if deps.get(t, 0) == 0:
+            _finish_leaf(t, leaf_buf.pop(t), capture_leaf, captured, accumulate, only, handed_out)
+
+    with grad_mode.set_grad_enabled(False):
+        while ready:
+            n = ready.pop()
+            grads = buffers.pop(n, None)
+            edges = n._edges
+            if grads is not None:
+                nd = n.__dict__
+                if "_tensor_hooks" in nd or "_pre_hooks" in nd or "_retains" in nd:
+                    grads = _run_tensor_hooks(n, grads)
+                if capture_node:
+                    for i, g in enumerate(grads):
+                        for k in capture_node.get((n, i), ()):
+                            captured[k] = g
+                if all(g is None for g in grads):
+                    in_grads = None
+                else:
+                    in_grads = n._run_backward(grads)
+                    if _anomaly[0]:
+                        _check_anomaly(n, in_grads)
+                    if "_post_hooks" in nd:
+                        _run_post_hooks(n, in_grads, grads)
+            else:
+                in_grads = None
+            if not retain_graph:
+                n._release()
+            for k, e in enumerate(edges):
+                if e is None:
+                    continue
+                g = None if in_grads is None else in_grads[k]
+                if type(e) is tuple:
+                    m, i = e
+                    if g is not None:
+                        b = buffers.get(m)
+                        if b is None:
+                            b = buffers[m] = [None] * m._n_out
+                        b[i] = g if b[i] is None else b[i] + g
+                    c = deps[m] - 1
+                    deps[m] = c
+                    if c == 0:
+                        ready.append(m)
+                else:
+                    if g is not None:
+                        _add_leaf(leaf_buf, e, g)
+                    c = deps[e] - 1
+                    deps[e] = c
+                    if c == 0 and e in leaf_buf:
+                        _finish_leaf(e, leaf_buf.pop(e), capture_leaf, captured, accumulate, only, handed_out)
+    return captured
+
+
+def _add_leaf(leaf_buf, t, g):
+    prev = leaf_buf.get(t)
+    leaf_buf[t] = g if prev is None else prev + g
+
+
+def _finish_leaf(t, g, capture_leaf, captured, accumulate, only, handed_out):
+    from .._tensor import Tensor
+
+    if g.shape != t._data.shape:  # a broadcast that an op did not undo: a bug, fail loudly
+        raise RuntimeError(f"gradient shape {tuple(g.shape)} does not match leaf shape {tuple(t._data.shape)}")
+    if g.dtype != t._data.dtype:
+        g = g.astype(t._data.dtype)
+    hooks = t._hooks
+    if hooks:
+        for fn in list(hooks.values()):
+            r = fn(Tensor._make(g))
+            if r is not None:
+                g = r._data
+    for k in capture_leaf.get(t, ()):
+        captured[k] = g
+    if not accumulate or (only is not None and id(t) not in only):
+        return
+    cur = t._grad
+    if cur is None:
+        # store an array nobody else holds: views and arrays already handed to another
+        # leaf are copied, since a later backward accumulates into .grad in place
+        if g.base is not None or id(g) in handed_out or not g.flags.writeable:
+            g = g.copy()
+        handed_out.add(id(g))
+        t._grad = Tensor._make(g)
+    else:
+        cur._data += g
+        cur._vc[0] += 1
+
+
+def _run_tensor_hooks(n, grads):
+    from .._tensor import Tensor
+
+    nd = n.__dict__
+    grads = list(grads)
+    pre = nd.get("_pre_hooks")
+    if pre:
+        for fn in list(pre.values()):
+            r = fn(tuple(None if g is None else Tensor._make(g) for g in grads))
+            if r is not None:
+                grads = [None if x is None else x._data for x in r]
+    hooks = nd.get("_tensor_hooks")
+    if hooks:
+        for i, hs in hooks.items():
+            if grads[i] is None:
+                continue
+            for fn in list(hs.values()):
+                r = fn(Tensor._make(grads[i]))
+                if r is not None:
+                    grads[i] = r._data
+    retains = nd.get("_retains")
+    if retains:
+        for i, ref in retains.items():
+            t = ref()
+            if t is None or grads[i] is None:
+                continue
+            if t._grad is None:
+                t._grad = Tensor._make(grads[i].copy())
+            else:
+                t._grad = Tensor._make(t._grad._data + grads[i])
+    return grads
+
+
+def _run_post_hooks(n, in_grads, grads):
+    from .._tensor import Tensor
+
+    wrap = lambda gs: tuple(None if g is None else Tensor._make(g) for g in gs)  # noqa: E731
+    for fn in list(n._post_hooks.values()):
+        fn(wrap(in_grads), wrap(grads))
+
+
+def _check_anomaly(n, in_grads):
+    if not _anomaly[1]:
+        return
+    for i, g in enumerate(in_grads):
+        if g is None or g.dtype.kind not in "fc":
+            continue
+        xp = np if type(g) is np.ndarray else __import__("cupy")
+        if bool(xp.isnan(g).any()):
+            import warnings
+
+            trace = n.__dict__.get("_trace")
+            if trace:
+                warnings.warn(
+                    f"Error detected in {n.name()}. Traceback of forward call that caused the error:\n{trace}",
+                    stacklevel=2,
+                )
+            raise RuntimeError(f"Function '{n.name()}' returned nan values in its {i}th output.")

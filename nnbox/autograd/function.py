@@ -1,0 +1,368 @@
+"""``Function``: one differentiable operation, forward and backward side by side.
+
+Every op in ``nnbox.ops`` is a ``Function`` subclass whose ``forward``/``backward`` take and return
+raw arrays (``_array_api = True``): one body serves NumPy and CuPy, and no Tensor is built inside.
+User subclasses of ``nnbox.autograd.Function`` get torch's contract instead: forward and backward
+see Tensors.  Calling ``apply`` records the call as a node of the graph; the node *is* the ``ctx``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import grad_mode
+from .anomaly_mode import _anomaly
+
+_enabled = grad_mode._enabled
+_ndarray = np.ndarray
+_generic = np.generic
+_FREED = object()
+
+FREED_MESSAGE = (
+    "Trying to backward through the graph a second time (or directly access saved tensors after "
+    "they have already been freed). Saved intermediate values of the graph are freed when you call "
+    ".backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the "
+    "graph a second time or if you need to access saved tensors after calling backward."
+)
+
+
+class Function:
+    """Base of differentiable operations; subclass it to define your own, as in torch.
+
+    >>> import nnbox
+    >>> class Cube(nnbox.autograd.Function):
+    ...     @staticmethod
+    ...     def forward(ctx, x):
+    ...         ctx.save_for_backward(x)
+    ...         return x ** 3
+    ...     @staticmethod
+    ...     def backward(ctx, grad):
+    ...         (x,) = ctx.saved_tensors
+    ...         return 3 * x ** 2 * grad
+    >>> x = nnbox.tensor([2.0], requires_grad=True)
+    >>> Cube.apply(x).sum().backward(); x.grad
+    tensor([12.])
+    """
+
+    _array_api = False  # internal ops set True: forward/backward work on raw arrays
+    _is_view = False  # output shares storage (and version counter) with input 0
+
+    # --- the ctx API ---------------------------------------------------------------------------
+    def save_for_backward(self, *tensors) -> None:
+        self._to_save = tensors
+
+    @property
+    def saved_tensors(self) -> tuple:
+        saved = self._to_save
+        if saved is _FREED:
+            raise RuntimeError(FREED_MESSAGE)
+        checks = self.__dict__.get("_versions")
+        if checks:
+            for i, (counter, expected, describe) in enumerate(checks):
+                if counter[0] != expected:
+                    raise RuntimeError(
+                        "one of the variables needed for gradient computation has been modified by "
+                        f"an inplace operation: [{describe()}], is at version {counter[0]}; expected "
+                        f"version {expected} instead. Hint: the backtrace further above can point to "
+                        "the operation that failed to compute its gradient, or enable anomaly "
+                        "detection with torch.autograd.set_detect_anomaly(True)."
+                    )
+        return saved
+
+    def mark_non_differentiable(self, *outputs) -> None:
+        self._non_diff = outputs
+
+    def mark_dirty(self, *tensors) -> None:
+        self._dirty = tensors
+
+    def set_materialize_grads(self, value: bool) -> None:
+        self._materialize = bool(value)
+
+    # --- node API ------------------------------------------------------------------------------
+    def name(self) -> str:
+        return type(self).__name__ + "Backward0"
+
+    def __repr__(self) -> str:
+        return f"<{self.name()} object at {hex(id(self))}>"
+
+    @property
+    def next_functions(self) -> tuple:
+        out = []
+        for e in self._edges:
+            if e is None:
+                out.append((None, 0))
+            elif type(e) is tuple:
+                out.append(e)
+            else:
+                out.append((AccumulateGrad(e), 0))
+        return tuple(out)
+
+    def register_hook(self, fn):
+        """Run ``fn(grad_inputs, grad_outputs)`` after this node's backward."""
+        from ..utils.hooks import RemovableHandle
+
+        hooks = self.__dict__.setdefault("_post_hooks", {})
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = fn
+        return handle
+
+    def register_prehook(self, fn):
+        """Run ``fn(grad_outputs)`` before this node's backward; it may return new grad_outputs."""
+        from ..utils.hooks import RemovableHandle
+
+        hooks = self.__dict__.setdefault("_pre_hooks", {})
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = fn
+        return handle
+
+    # --- the forward dispatcher ---------------------------------------------------------------
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        from .._tensor import Tensor
+
+        grad_on = _enabled[0]
+        arrays = []
+        needs = []
+        any_grad = False
+        on_gpu = on_cpu = False
+        for a in args:
+            if isinstance(a, Tensor):
+                d = a._data
+                if type(d) is _ndarray:
+                    on_cpu = True
+                else:
+                    on_gpu = True
+                arrays.append(d)
+                r = grad_on and a._rg
+                needs.append(r)
+                any_grad = any_grad or r
+            else:
+                arrays.append(a)
+                needs.append(False)
+        if on_gpu:
+            _check_same_device(args)
+        ctx = cls.__new__(cls)
+        ctx.needs_input_grad = tuple(needs)
+        ctx._to_save = ()
+        if cls._array_api:
+            out = cls.forward(ctx, *arrays, **kwargs)
+        else:
+            out = _user_forward(cls, ctx, args, kwargs)
+        single = not isinstance(out, tuple)
+        outs = (out,) if single else out
+        non_diff = ctx.__dict__.get("_non_diff", ())
+        results = []
+        if any_grad:
+            ctx._edges = tuple(
+                ((a.grad_fn, a._out_nr) if a.grad_fn is not None else a) if n else None
+                for a, n in zip(args, needs)
+            )
+            ctx._n_out = len(outs)
+            if not single:
+                ctx._out_meta = tuple((o.shape, o.dtype) if o is not None and not isinstance(o, Tensor)
+                                      else ((tuple(o.shape), o._data.dtype) if o is not None else None)
+                                      for o in outs)
+            if _anomaly[0]:
+                import traceback
+
+                ctx._trace = "".join(traceback.format_stack()[:-2])
+        for i, o in enumerate(outs):
+            if o is None:
+                results.append(None)
+                continue
+            if isinstance(o, Tensor):  # user Functions return Tensors
+                o = o._data
+            elif type(o) is not _ndarray:
+                o = _as_array(o, arrays)
+            t = Tensor._make(o)
+            if any_grad and o.dtype.kind in "fc" and not _is_in(o, non_diff, outs[i]):
+                t._rg = True
+                t.grad_fn = ctx
+                t._out_nr = i
+            results.append(t)
+        if cls._is_view and isinstance(args[0], Tensor):
+            base = args[0]
+            for t in results:
+                t._vc = base._vc
+                t._base = base if base._base is None else base._base
+        if any_grad and ctx._to_save:
+            _record_versions(ctx, args, results, cls._array_api)
+        return results[0] if single else tuple(results)
+
+    # --- the backward dispatcher (called by the engine) -----------------------------------------
+    def _run_backward(self, grads: list):
+        cls = type(self)
+        if len(grads) > 1 and None in grads and self.__dict__.get("_materialize", True):
+            grads = _materialize(self, grads)
+        if cls._array_api:
+            res = cls.backward(self, *grads)
+        else:
+            res = _user_backward(cls, self, grads)
+        if not isinstance(res, tuple):
+            res = (res,)
+        n = len(self._edges)
+        if len(res) != n:
+            if len(res) > n and all(g is None for g in res[n:]):
+                res = res[:n]
+            else:
+                raise RuntimeError(
+                    f"function {self.name()} returned an incorrect number of gradients "
+                    f"(expected {n}, got {len(res)})"
+                )
+        return res
+
+    def _release(self) -> None:
+        if self._to_save:  # an empty tuple stays: a node that saved nothing can run again
+            self._to_save = _FREED
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError("You must implement the forward function for custom autograd.Function.")
+
+    @staticmethod
+    def backward(ctx, *grad_outputs):
+        raise NotImplementedError("You must implement either the backward or vjp method for your custom autograd.Function to use it with backward mode AD.")
+
+
+FunctionCtx = Function  # the ctx *is* the node
+
+
+class AccumulateGrad:
+    """Stands for a leaf in ``grad_fn.next_functions`` (torch prints the same name)."""
+
+    __slots__ = ("variable",)
+
+    def __init__(self, variable):
+        self.variable = variable
+
+    def name(self) -> str:
+        return "AccumulateGrad"
+
+    def __repr__(self) -> str:
+        return f"<AccumulateGrad object at {hex(id(self))}>"
+
+    next_functions = ()
+
+
+# --- helpers --------------------------------------------------------------------------------------
+
+def _is_in(o, non_diff, original) -> bool:
+    for n in non_diff:
+        if n is o or n is original:
+            return True
+    return False
+
+
+def _as_array(o, arrays):
+    """0-d NumPy results come back as scalars; bring them back to arrays of the same dtype."""
+    if isinstance(o, _generic):
+        return np.asarray(o)
+    for a in arrays:
+        if hasattr(a, "__cuda_array_interface__"):
+            return o  # a CuPy array already
+    return np.asarray(o)
+
+
+def _check_same_device(args) -> None:
+    from .._tensor import Tensor
+
+    devices = []
+    for a in args:
+        if isinstance(a, Tensor) and (a._data.ndim or type(a._data) is not _ndarray):
+            d = a.device
+            if d not in devices:
+                devices.append(d)
+    if len(devices) > 1:
+        cuda = next(d for d in devices if d.type == "cuda")
+        other = next(d for d in devices if d is not cuda)
+        raise RuntimeError(
+            "Expected all tensors to be on the same device, but found at least two devices, "
+            f"{cuda} and {other}!"
+        )
+
+
+def _record_versions(ctx, args, results, array_api: bool) -> None:
+    """Remember the version of every saved tensor so backward can detect in-place changes."""
+    from .._tensor import Tensor
+
+    checks = []
+    for s in ctx._to_save:
+        if s is None:
+            continue
+        found = None
+        if array_api:
+            for i, t in enumerate(results):
+                if t is not None and t._data is s:
+                    found = (t, f"output {i} of {ctx.name()}")
+                    break
+            else:
+                for a in args:
+                    if isinstance(a, Tensor) and a._data is s:
+                        found = (a, _producer(a))
+                        break
+        elif isinstance(s, Tensor):
+            found = (s, _producer(s))
+        if found is not None:
+            t, who = found
+            checks.append((t._vc, t._vc[0], _describer(t, who)))
+    if checks:
+        ctx._versions = checks
+
+
+def _producer(t) -> str:
+    if t.grad_fn is not None:
+        return f"output {t._out_nr} of {t.grad_fn.name()}"
+    return "a leaf tensor" if t._rg else "a tensor that does not require grad"
+
+
+def _describer(t, who):
+    shape, dtype = list(t._data.shape), t._data.dtype
+
+    def describe():
+        from .._tensor_str import legacy_type_name
+
+        return f"{legacy_type_name(dtype)} {shape}], which is {who}"
+
+    return describe
+
+
+def _materialize(node, grads):
+    from .._backend.device import array_module
+
+    meta = node._out_meta
+    like = next(g for g in grads if g is not None)
+    xp = array_module(like)
+    return [xp.zeros(meta[i][0], dtype=meta[i][1]) if g is None else g for i, g in enumerate(grads)]
+
+
+def _user_forward(cls, ctx, args, kwargs):
+    from .._tensor import Tensor
+
+    with grad_mode.no_grad():
+        if getattr(cls, "setup_context", None) is not None:
+            out = cls.forward(*args, **kwargs)
+            cls.setup_context(ctx, args, out)
+        else:
+            out = cls.forward(ctx, *args, **kwargs)
+    # keep identity for Tensors returned as-is so mark_non_differentiable(out) works
+    if isinstance(out, tuple):
+        return tuple(o if (o is None or isinstance(o, Tensor)) else Tensor._make(np.asarray(o)) for o in out)
+    return out
+
+
+def _user_backward(cls, ctx, grads):
+    from .._tensor import Tensor
+
+    gin = [None if g is None else Tensor._make(g) for g in grads]
+    with grad_mode.no_grad():
+        res = cls.backward(ctx, *gin)
+    if not isinstance(res, tuple):
+        res = (res,)
+    out = []
+    for r in res:
+        if r is None:
+            out.append(None)
+        elif isinstance(r, Tensor):
+            out.append(r._data)
+        else:
+            raise TypeError(f"{cls.__name__}.backward must return Tensors or None, got {type(r).__name__}")
+    return tuple(out)

@@ -1,0 +1,138 @@
+"""Helpers every op file uses: broadcasting undo, dtype promotion, argument normalisation."""
+from __future__ import annotations
+
+import numpy as np
+
+from .._backend import dtype as _dt
+from .._backend.device import array_module
+from .._tensor import Tensor
+
+ndarray = np.ndarray
+
+
+def unbroadcast(grad, shape):
+    """Sum ``grad`` down to ``shape``: the backward of NumPy broadcasting."""
+    if grad.shape == shape:
+        return grad
+    lead = grad.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        i + lead for i, s in enumerate(shape) if s == 1 and grad.shape[i + lead] != 1
+    )
+    return grad.sum(axis=axes, keepdims=True).reshape(shape)
+
+
+def xp_of(a):
+    return np if type(a) is ndarray else array_module(a)
+
+
+# --- dtype promotion, torch's rules ----------------------------------------------------------------
+# Categories bool < integer < float.  A Python scalar or a 0-d tensor only lifts the result into a
+# higher category (then to the default float / the 0-d tensor's dtype); inside one category the
+# dimensioned tensor's dtype wins.  NumPy 2 differs for 0-d arrays and for int + float scalars.
+
+_cache: dict = {}
+
+
+def result_dtype(a, b) -> np.dtype:
+    """The NumPy dtype torch would compute ``a op b`` in (``a`` or ``b`` a Tensor)."""
+    ta, tb = isinstance(a, Tensor), isinstance(b, Tensor)
+    if ta and tb:
+        da, db = a._data.dtype, b._data.dtype
+        if da == db:
+            return da
+        key = (da, db, a._data.ndim == 0, b._data.ndim == 0)
+        r = _cache.get(key)
+        if r is None:
+            r = _cache[key] = _promote_tensors(*key)
+        return r
+    t, s = (a, b) if ta else (b, a)
+    dt = t._data.dtype
+    return _promote_scalar(dt, s)
+
+
+def _promote_tensors(da, db, za, zb) -> np.dtype:
+    ca, cb = _dt.category(da), _dt.category(db)
+    if za == zb or ca == cb:
+        if za != zb:  # same category: the dimensioned tensor decides
+            return db if za else da
+        return np.result_type(da, db)
+    # a 0-d tensor in a higher category decides; otherwise the dimensioned one does
+    if za:
+        return da if ca > cb else db
+    return db if cb > ca else da
+
+
+def _promote_scalar(dt: np.dtype, s) -> np.dtype:
+    k = dt.kind
+    if isinstance(s, bool):
+        return dt
+    if isinstance(s, int):
+        return np.dtype(np.int64) if k == "b" else dt
+    if isinstance(s, float):
+        return _dt.get_default_dtype().np if k in "biu" else dt
+    if isinstance(s, complex):
+        return dt if k == "c" else np.dtype(np.complex64 if dt != np.float64 else np.complex128)
+    if isinstance(s, np.generic):
+        return _promote_scalar(dt, s.item())
+    raise TypeError(f"unsupported operand type: {type(s).__name__}")
+
+
+def as_scalar_or_tensor(x, name: str = "other"):
+    if isinstance(x, (Tensor, bool, int, float, complex)):
+        return x
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, np.ndarray):
+        return Tensor._make(x)
+    raise TypeError(f"unsupported operand type(s): expected Tensor or Number for '{name}', got {type(x).__name__}")
+
+
+def shape_str(shape) -> str:
+    return "[" + ", ".join(map(str, shape)) + "]"
+
+
+def norm_dims(dim, ndim: int):
+    """``dim`` (int, tuple, list or None) -> tuple of non-negative axes, or None for all."""
+    if dim is None:
+        return None
+    if isinstance(dim, (tuple, list)):
+        if len(dim) == 0:
+            return None
+        return tuple(wrap_dim(d, ndim) for d in dim)
+    return (wrap_dim(dim, ndim),)
+
+
+def wrap_dim(d, ndim: int) -> int:
+    if not isinstance(d, (int, np.integer)) or isinstance(d, bool):
+        raise TypeError(f"dim must be an int, got {type(d).__name__}")
+    n = max(ndim, 1)
+    if d < -n or d >= n:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {d})")
+    return int(d) % n if ndim else 0
+
+
+def sizes(args) -> tuple:
+    """Accept ``f(2, 3)``, ``f((2, 3))``, ``f([2, 3])`` or ``f(torch.Size)`` -> tuple of ints."""
+    if len(args) == 1 and isinstance(args[0], (tuple, list)):
+        args = args[0]
+    elif len(args) == 1 and isinstance(args[0], Tensor):
+        args = args[0].tolist()
+        args = args if isinstance(args, list) else [args]
+    out = []
+    for s in args:
+        if isinstance(s, Tensor):
+            s = s.item()
+        if not isinstance(s, (int, np.integer)) or isinstance(s, bool):
+            raise TypeError(f"size must be a tuple of ints, but got an element of type {type(s).__name__}")
+        out.append(int(s))
+    return tuple(out)
+
+
+def add_at(out, index, values) -> None:
+    """``out[index] += values`` with repeated indices accumulating (NumPy's ``add.at``)."""
+    if type(out) is ndarray:
+        np.add.at(out, index, values)
+    else:
+        import cupyx  # noqa: PLC0415 - only reached with CuPy arrays
+
+        cupyx.scatter_add(out, index, values)

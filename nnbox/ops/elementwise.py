@@ -1,0 +1,1116 @@
+"""Elementwise ops: arithmetic with broadcasting, comparisons, and unary math.
+
+Binary ops promote dtypes with torch's rules (``_util.result_dtype``), then run one ``Function``
+whose backward undoes broadcasting with ``unbroadcast``.  Comparisons and logical ops produce bool
+tensors and need no graph, so they skip ``Function`` entirely.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .._backend import dtype as _dt
+from .._tensor import Tensor
+from ..autograd import grad_mode
+from ..autograd.function import Function
+from ._util import as_scalar_or_tensor, result_dtype, unbroadcast, xp_of
+from .convert import cast
+
+# --- binary arithmetic ---------------------------------------------------------------------------
+
+
+def _shape(x):
+    return x.shape if hasattr(x, "shape") else ()
+
+
+class Add(Function):
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, a, b, alpha=1):
+        ctx.sa, ctx.sb, ctx.alpha = _shape(a), _shape(b), alpha
+        return a + b if alpha == 1 else a + alpha * b
+
+    @staticmethod
+    def backward(ctx, grad):
+        ga, gb = ctx.needs_input_grad[:2]
+        gb_ = None
+        if gb:
+            gb_ = unbroadcast(grad if ctx.alpha == 1 else grad * ctx.alpha, ctx.sb)
+        return (unbroadcast(grad, ctx.sa) if ga else None), gb_, None
+
+
+class Sub(Function):
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, a, b, alpha=1):
+        ctx.sa, ctx.sb, ctx.alpha = _shape(a), _shape(b), alpha
+        return a - b if alpha == 1 else a - alpha * b
+
+    @staticmethod
+    def backward(ctx, grad):
+        ga, gb = ctx.needs_input_grad[:2]
+        return (
+            unbroadcast(grad, ctx.sa) if ga else None,
+            unbroadcast(-grad if ctx.alpha == 1 else grad * -ctx.alpha, ctx.sb) if gb else None,
+            None,
+        )
+
+
+class Mul(Function):
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ga, gb = ctx.needs_input_grad
+        ctx.save_for_backward(a if gb else None, b if ga else None)
+        ctx.sa, ctx.sb = _shape(a), _shape(b)
+        return a * b
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        ga, gb = ctx.needs_input_grad
+        return (
+            unbroadcast(grad * b, ctx.sa) if ga else None,
+            unbroadcast(grad * a, ctx.sb) if gb else None,
+        )
+
+
+class Div(Function):
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ga, gb = ctx.needs_input_grad
+        ctx.save_for_backward(a if gb else None, b)
+        ctx.sa, ctx.sb = _shape(a), _shape(b)
+        return a / b
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        ga, gb = ctx.needs_input_grad
+        gq = grad / b
+        return (
+            unbroadcast(gq, ctx.sa) if ga else None,
+            unbroadcast(-gq * a / b, ctx.sb) if gb else None,
+        )
+
+
+class Pow(Function):
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, a, b):
+        out = a ** b
+        ctx.save_for_backward(a, b, out)
+        ctx.sa, ctx.sb = _shape(a), _shape(b)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b, out = ctx.saved_tensors
+        ga, gb = ctx.needs_input_grad
+        xp = xp_of(grad)
+        da = db = None
+        if ga:
+            if isinstance(b, (int, float)) and b == 0:
+                da = xp.zeros_like(grad)
+            else:
+                # b * a^(b-1); torch defines the b == 0 case as 0 (not nan at a == 0)
+                da = unbroadcast(xp.where(b == 0, 0, grad * b * a ** (b - 1)) if not isinstance(b, (int, float))
+                                 else grad * (b * a ** (b - 1)), ctx.sa)
+        if gb:
+            # d/db a^b = a^b log a, defined as 0 where a == 0 and b >= 0 (torch's convention)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                loga = xp.log(a) if not isinstance(a, (int, float)) else math.log(a) if a > 0 else float("nan")
+            term = grad * out * loga
+            if not isinstance(a, (int, float)):
+                term = xp.where((a == 0) & (b >= 0), 0, term)
+            db = unbroadcast(term, ctx.sb)
+        return da, db
+
+
+class Maximum(Function):
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return _xp(a, b).maximum(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        return _minmax_grads(ctx, grad, a > b, a == b)
+
+
+class Minimum(Function):
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return _xp(a, b).minimum(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        return _minmax_grads(ctx, grad, a < b, a == b)
+
+
+def _minmax_grads(ctx, grad, a_wins, tie):
+    # ties split the gradient evenly, as torch does
+    w = a_wins + 0.5 * tie
+    ga, gb = ctx.needs_input_grad
+    a, b = ctx.saved_tensors
+    return (
+        unbroadcast(grad * w, a.shape) if ga else None,
+        unbroadcast(grad * (1 - w), b.shape) if gb else None,
+    )
+
+
+class Atan2(Function):
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return _xp(a, b).arctan2(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        r = a * a + b * b
+        return unbroadcast(grad * b / r, a.shape), unbroadcast(-grad * a / r, b.shape)
+
+
+def _xp(a, b):
+    return xp_of(a if hasattr(a, "shape") else b)
+
+
+def _broadcast_error(a, b) -> RuntimeError:
+    sa, sb = list(_shape(a)), list(_shape(b))
+    n = max(len(sa), len(sb))
+    pa, pb = [1] * (n - len(sa)) + sa, [1] * (n - len(sb)) + sb
+    for i in range(n - 1, -1, -1):
+        if pa[i] != pb[i] and pa[i] != 1 and pb[i] != 1:
+            return RuntimeError(
+                f"The size of tensor a ({pa[i]}) must match the size of tensor b ({pb[i]}) "
+                f"at non-singleton dimension {i}"
+            )
+    return RuntimeError(f"shapes {sa} and {sb} cannot be broadcast")
+
+
+def _binary(cls, a, b, *extra, float_result: bool = False):
+    """Promote ``a``/``b`` (one may be a Python number) and apply ``cls``."""
+    a = as_scalar_or_tensor(a, "input")
+    b = as_scalar_or_tensor(b, "other")
+    dt = result_dtype(a, b)
+    if float_result and dt.kind in "biu":
+        dt = _dt.get_default_dtype().np
+    if isinstance(a, Tensor):
+        if a._data.dtype != dt:
+            a = cast(a, dt)
+    if isinstance(b, Tensor):
+        if b._data.dtype != dt:
+            b = cast(b, dt)
+    elif isinstance(a, Tensor) and not isinstance(b, bool) and dt.kind == "f" and isinstance(b, int):
+        b = float(b)
+    if not isinstance(a, Tensor):  # reflected op with a scalar on the left
+        a = a if isinstance(a, float) or dt.kind != "f" else float(a)
+    try:
+        return cls.apply(a, b, *extra)
+    except ValueError as e:
+        if "broadcast" in str(e):
+            raise _broadcast_error(a._data if isinstance(a, Tensor) else a,
+                                   b._data if isinstance(b, Tensor) else b) from None
+        raise
+
+
+def add(input, other, *, alpha=1, out=None) -> Tensor:
+    """``input + alpha * other`` with broadcasting.
+
+    >>> import nnbox
+    >>> nnbox.add(nnbox.tensor([1, 2]), 1)
+    tensor([2, 3])
+    """
+    return _out(_binary(Add, input, other, alpha), out)
+
+
+def sub(input, other, *, alpha=1, out=None) -> Tensor:
+    """``input - alpha * other`` with broadcasting."""
+    if isinstance(input, Tensor) and input._data.dtype == np.bool_ and isinstance(other, Tensor) and other._data.dtype == np.bool_:
+        raise RuntimeError(
+            "Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or "
+            "`logical_xor()` operator instead."
+        )
+    return _out(_binary(Sub, input, other, alpha), out)
+
+
+def mul(input, other, *, out=None) -> Tensor:
+    """Elementwise product with broadcasting."""
+    return _out(_binary(Mul, input, other), out)
+
+
+def div(input, other, *, rounding_mode=None, out=None) -> Tensor:
+    """True division (always floating point), or ``'trunc'``/``'floor'`` rounding.
+
+    >>> import nnbox
+    >>> nnbox.div(nnbox.tensor([3, 4]), 2)
+    tensor([1.5000, 2.0000])
+    """
+    if rounding_mode is None:
+        return _out(_binary(Div, input, other, float_result=True), out)
+    if rounding_mode not in ("trunc", "floor"):
+        raise RuntimeError(
+            f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'"
+        )
+    with grad_mode.no_grad():
+        a = as_scalar_or_tensor(input, "input")
+        b = as_scalar_or_tensor(other, "other")
+        dt = result_dtype(a, b)
+        xa = a._data.astype(dt) if isinstance(a, Tensor) else a
+        xb = b._data.astype(dt) if isinstance(b, Tensor) else b
+        xp = xp_of(xa if hasattr(xa, "shape") else xb)
+        if dt.kind in "iu":
+            if rounding_mode == "floor":
+                r = xp.floor_divide(xa, xb)
+            else:
+                r = xp.trunc(xp.true_divide(xa, xb)).astype(dt)
+        else:
+            q = xp.true_divide(xa, xb)
+            r = xp.floor(q) if rounding_mode == "floor" else xp.trunc(q)
+        return _out(Tensor._make(xp.asarray(r, dtype=dt)), out)
+
+
+true_divide = divide = div
+multiply = mul
+subtract = sub
+
+
+def floor_divide(input, other, *, out=None) -> Tensor:
+    return div(input, other, rounding_mode="floor", out=out)
+
+
+def remainder(input, other, *, out=None) -> Tensor:
+    """Python-style modulus (sign of the divisor); gradient 1 w.r.t. ``input``."""
+    return _out(_binary(Remainder, input, other), out)
+
+
+def fmod(input, other, *, out=None) -> Tensor:
+    """C-style modulus (sign of the dividend)."""
+    return _out(_binary(Fmod, input, other), out)
+
+
+class Remainder(Function):
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.sa, ctx.sb = _shape(a), _shape(b)
+        ctx.save_for_backward(a, b)
+        return _xp(a, b).remainder(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        ga, gb = ctx.needs_input_grad
+        xp = xp_of(grad)
+        return (unbroadcast(grad, ctx.sa) if ga else None,
+                unbroadcast(-grad * xp.floor_divide(a, b), ctx.sb) if gb else None)
+
+
+class Fmod(Function):
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.sa, ctx.sb = _shape(a), _shape(b)
+        ctx.save_for_backward(a, b)
+        return _xp(a, b).fmod(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        ga, gb = ctx.needs_input_grad
+        xp = xp_of(grad)
+        return (unbroadcast(grad, ctx.sa) if ga else None,
+                unbroadcast(-grad * xp.trunc(a / b), ctx.sb) if gb else None)
+
+
+def pow(input, exponent, *, out=None) -> Tensor:  # noqa: A001 - torch's name
+    """``input ** exponent`` (either may be a number).
+
+    >>> import nnbox
+    >>> nnbox.pow(nnbox.tensor([1.0, 2.0]), 2)
+    tensor([1., 4.])
+    """
+    a = as_scalar_or_tensor(input, "input")
+    b = as_scalar_or_tensor(exponent, "exponent")
+    if isinstance(a, Tensor) and isinstance(b, int) and not isinstance(b, bool) and b < 0 and a._data.dtype.kind in "iu":
+        raise RuntimeError("Integers to negative integer powers are not allowed.")
+    return _out(_binary(Pow, a, b), out)
+
+
+def float_power(input, exponent) -> Tensor:
+    a = input.double() if isinstance(input, Tensor) else float(input)
+    b = exponent.double() if isinstance(exponent, Tensor) else float(exponent)
+    return _binary(Pow, a, b)
+
+
+def maximum(input, other, *, out=None) -> Tensor:
+    return _out(_binary(Maximum, input, other), out)
+
+
+def minimum(input, other, *, out=None) -> Tensor:
+    return _out(_binary(Minimum, input, other), out)
+
+
+fmax, fmin = maximum, minimum
+
+
+def atan2(input, other, *, out=None) -> Tensor:
+    return _out(_binary(Atan2, input, other, float_result=True), out)
+
+
+arctan2 = atan2
+
+
+def _out(result: Tensor, out):
+    if out is None:
+        return result
+    from .inplace import copy_out
+
+    return copy_out(out, result)
+
+
+# --- comparisons and logical ops: bool results, no graph ------------------------------------------
+
+
+def _cmp(name: str, op):
+    def fn(input, other, *, out=None) -> Tensor:
+        a = input._data if isinstance(input, Tensor) else input
+        b = other._data if isinstance(other, Tensor) else other
+        if isinstance(other, Tensor) and isinstance(input, Tensor):
+            from .._backend.device import device_of
+
+            if type(a) is not type(b) and a.ndim and b.ndim and device_of(a) != device_of(b):
+                from ..autograd.function import _check_same_device
+
+                _check_same_device((input, other))
+        try:
+            r = op(a, b)
+        except ValueError as e:
+            raise _broadcast_error(a, b) from e
+        if not hasattr(r, "shape") or type(r) is np.bool_:
+            r = np.asarray(r)
+        return _out(Tensor._make(r), out)
+
+    fn.__name__ = name
+    fn.__doc__ = f"Elementwise ``{name}`` (a bool tensor)."
+    return fn
+
+
+eq = _cmp("eq", lambda a, b: a == b)
+ne = _cmp("ne", lambda a, b: a != b)
+lt = _cmp("lt", lambda a, b: a < b)
+le = _cmp("le", lambda a, b: a <= b)
+gt = _cmp("gt", lambda a, b: a > b)
+ge = _cmp("ge", lambda a, b: a >= b)
+greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
+
+
+def _logical(name: str, op):
+    def fn(input, other, *, out=None) -> Tensor:
+        xp = xp_of(input._data)
+        b = other._data if isinstance(other, Tensor) else xp.asarray(other)
+        return _out(Tensor._make(xp.asarray(op(input._data.astype(bool), b.astype(bool)))), out)
+
+    fn.__name__ = name
+    fn.__doc__ = f"Elementwise ``{name}`` of the truth values (a bool tensor)."
+    return fn
+
+
+logical_and = _logical("logical_and", lambda a, b: a & b)
+logical_or = _logical("logical_or", lambda a, b: a | b)
+logical_xor = _logical("logical_xor", lambda a, b: a ^ b)
+
+
+def logical_not(input, *, out=None) -> Tensor:
+    return _out(Tensor._make(xp_of(input._data).asarray(~input._data.astype(bool))), out)
+
+
+def _bitwise(name, op):
+    def fn(input, other, *, out=None) -> Tensor:
+        a = input._data if isinstance(input, Tensor) else input
+        b = other._data if isinstance(other, Tensor) else other
+        for x in (a, b):
+            if hasattr(x, "dtype") and x.dtype.kind == "f":
+                raise RuntimeError(f'"{name}_cpu" not implemented for \'Float\'')
+        r = op(a, b)
+        return _out(Tensor._make(r if hasattr(r, "shape") and type(r) is not np.bool_ else np.asarray(r)), out)
+
+    fn.__name__ = name
+    return fn
+
+
+bitwise_and = _bitwise("bitwise_and", lambda a, b: a & b)
+bitwise_or = _bitwise("bitwise_or", lambda a, b: a | b)
+bitwise_xor = _bitwise("bitwise_xor", lambda a, b: a ^ b)
+
+
+def bitwise_not(input, *, out=None) -> Tensor:
+    if input._data.dtype.kind == "f":
+        raise RuntimeError("\"bitwise_not_cpu\" not implemented for 'Float'")
+    return _out(Tensor._make(~input._data), out)
+
+
+def isnan(input) -> Tensor:
+    return Tensor._make(xp_of(input._data).isnan(input._data))
+
+
+def isinf(input) -> Tensor:
+    return Tensor._make(xp_of(input._data).isinf(input._data))
+
+
+def isfinite(input) -> Tensor:
+    return Tensor._make(xp_of(input._data).isfinite(input._data))
+
+
+def isclose(input, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> Tensor:
+    xp = xp_of(input._data)
+    return Tensor._make(xp.isclose(input._data, other._data if isinstance(other, Tensor) else other,
+                                   rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def allclose(input, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:
+    return bool(isclose(input, other, rtol, atol, equal_nan).all())
+
+
+def equal(input, other) -> bool:
+    return input.shape == other.shape and bool((input._data == other._data).all())
+
+
+# --- unary math ------------------------------------------------------------------------------------
+
+
+class Neg(Function):
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, a):
+        return -a
+
+    @staticmethod
+    def backward(ctx, grad):
+        return -grad
+
+
+class Abs(Function):
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return xp_of(a).abs(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad * xp_of(a).sign(a)
+
+
+class Exp(Function):
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, a):
+        out = xp_of(a).exp(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad * out
+
+
+class Exp2(Function):
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, a):
+        out = xp_of(a).exp2(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad * out * math.log(2.0)
+
+
+class Expm1(Function):
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, a):
+        out = xp_of(a).expm1(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad * (out + 1)
+
+
+class Log(Function):
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return xp_of(a).log(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad / a
+
+
+class Log2(Function):
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return xp_of(a).log2(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad / (a * math.log(2.0))
+
+
+class Log10(Function):
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return xp_of(a).log10(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad / (a * math.log(10.0))
+
+
+class Log1p(Function):
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return xp_of(a).log1p(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad / (a + 1)
+
+
+class Sqrt(Function):
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, a):
+        with np.errstate(invalid="ignore"):
+            out = xp_of(a).sqrt(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return grad / (2 * out)
+
+
+class Rsqrt(Function):
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, a):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = 1 / xp_of(a).sqrt(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad * -0.5 * out * out * out
+
+
+class Reciprocal(Function):
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, a):
+        with np.errstate(divide="ignore"):
+            out = 1 / a
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return -grad * out * out
+
+
+class Square(Function):
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return a * a
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad * 2 * a
+
+
+class Sin(Function):
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return xp_of(a).sin(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad * xp_of(a).cos(a)
+
+
+class Cos(Function):
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return xp_of(a).cos(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return -grad * xp_of(a).sin(a)
+
+
+class Tan(Function):
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, a):
+        out = xp_of(a).tan(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad * (1 + out * out)
+
+
+class Asin(Function):
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return xp_of(a).arcsin(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad / xp_of(a).sqrt(1 - a * a)
+
+
+class Acos(Function):
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return xp_of(a).arccos(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return -grad / xp_of(a).sqrt(1 - a * a)
+
+
+class Atan(Function):
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return xp_of(a).arctan(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad / (1 + a * a)
+
+
+class Sinh(Function):
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return xp_of(a).sinh(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad * xp_of(a).cosh(a)
+
+
+class Cosh(Function):
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return xp_of(a).cosh(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad * xp_of(a).sinh(a)
+
+
+class Tanh(Function):
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, a):
+        out = xp_of(a).tanh(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad * (1 - out * out)
+
+
+class Sigmoid(Function):
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, a):
+        xp = xp_of(a)
+        # 1/(1+exp(-x)) overflows for very negative x; the tanh form is stable everywhere
+        out = xp.tanh(a * 0.5)
+        out *= 0.5
+        out += 0.5
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad * out * (1 - out)
+
+
+class Relu(Function):
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, a):
+        out = xp_of(a).maximum(a, 0)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad * (out > 0)
+
+
+class Sign(Function):
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, a):
+        return xp_of(a).sign(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return xp_of(grad).zeros_like(grad)
+
+
+class _Rounding(Function):
+    """floor/ceil/round/trunc: piecewise constant, so the gradient is zero."""
+
+    _array_api = True
+
+    @staticmethod
+    def backward(ctx, grad):
+        return xp_of(grad).zeros_like(grad)
+
+
+class Floor(_Rounding):
+    @staticmethod
+    def forward(ctx, a):
+        return xp_of(a).floor(a)
+
+
+class Ceil(_Rounding):
+    @staticmethod
+    def forward(ctx, a):
+        return xp_of(a).ceil(a)
+
+
+class Round(_Rounding):
+    @staticmethod
+    def forward(ctx, a, decimals=0):
+        return xp_of(a).round(a, decimals)  # round half to even, as torch
+
+    @staticmethod
+    def backward(ctx, grad):
+        return xp_of(grad).zeros_like(grad), None
+
+
+class Trunc(_Rounding):
+    @staticmethod
+    def forward(ctx, a):
+        return xp_of(a).trunc(a)
+
+
+class Frac(Function):
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, a):
+        return a - xp_of(a).trunc(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad
+
+
+class Clamp(Function):
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, a, lo, hi):
+        xp = xp_of(a)
+        out = xp.clip(a, lo, hi) if (lo is not None or hi is not None) else a.copy()
+        if ctx.needs_input_grad[0]:
+            # the gradient passes where the input was inside [lo, hi] (bounds included)
+            mask = True
+            if lo is not None:
+                mask = a >= lo
+            if hi is not None:
+                mask = (a <= hi) & mask
+            ctx.save_for_backward(mask if not isinstance(mask, bool) else None)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (mask,) = ctx.saved_tensors
+        return (grad if mask is None else grad * mask), None, None
+
+
+def _unary(cls, name: str, doc: str, float_only: bool = True, int_ok_cls=None):
+    def fn(input, *, out=None) -> Tensor:
+        if not isinstance(input, Tensor):
+            raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+        x = input
+        if float_only and x._data.dtype.kind in "biu":
+            x = cast(x, _dt.get_default_dtype().np)
+        return _out(cls.apply(x), out)
+
+    fn.__name__ = name
+    fn.__doc__ = doc
+    return fn
+
+
+exp = _unary(Exp, "exp", "Elementwise e**x.")
+exp2 = _unary(Exp2, "exp2", "Elementwise 2**x.")
+expm1 = _unary(Expm1, "expm1", "Elementwise exp(x) - 1, accurate near 0.")
+log = _unary(Log, "log", "Elementwise natural logarithm.")
+log2 = _unary(Log2, "log2", "Elementwise base-2 logarithm.")
+log10 = _unary(Log10, "log10", "Elementwise base-10 logarithm.")
+log1p = _unary(Log1p, "log1p", "Elementwise log(1 + x), accurate near 0.")
+sqrt = _unary(Sqrt, "sqrt", "Elementwise square root.")
+rsqrt = _unary(Rsqrt, "rsqrt", "Elementwise 1 / sqrt(x).")
+reciprocal = _unary(Reciprocal, "reciprocal", "Elementwise 1 / x.")
+sin = _unary(Sin, "sin", "Elementwise sine.")
+cos = _unary(Cos, "cos", "Elementwise cosine.")
+tan = _unary(Tan, "tan", "Elementwise tangent.")
+asin = arcsin = _unary(Asin, "asin", "Elementwise arcsine.")
+acos = arccos = _unary(Acos, "acos", "Elementwise arccosine.")
+atan = arctan = _unary(Atan, "atan", "Elementwise arctangent.")
+sinh = _unary(Sinh, "sinh", "Elementwise hyperbolic sine.")
+cosh = _unary(Cosh, "cosh", "Elementwise hyperbolic cosine.")
+tanh = _unary(Tanh, "tanh", "Elementwise hyperbolic tangent.")
+sigmoid = _unary(Sigmoid, "sigmoid", "Elementwise logistic function 1 / (1 + exp(-x)).")
+frac = _unary(Frac, "frac", "Fractional part, x - trunc(x).")
+neg = negative = _unary(Neg, "neg", "Elementwise -x.", float_only=False)
+abs = absolute = _unary(Abs, "abs", "Elementwise |x|.", float_only=False)  # noqa: A001
+sign = _unary(Sign, "sign", "Elementwise sign: -1, 0 or 1.", float_only=False)
+square = _unary(Square, "square", "Elementwise x * x.", float_only=False)
+relu = _unary(Relu, "relu", "Elementwise max(x, 0).", float_only=False)
+
+
+def _rounding(cls, name):
+    def fn(input, *, out=None) -> Tensor:
+        if input._data.dtype.kind in "biu":
+            return _out(input.clone(), out)
+        return _out(cls.apply(input), out)
+
+    fn.__name__ = name
+    fn.__doc__ = f"Elementwise {name}; zero gradient."
+    return fn
+
+
+floor = _rounding(Floor, "floor")
+ceil = _rounding(Ceil, "ceil")
+trunc = fix = _rounding(Trunc, "trunc")
+
+
+def round(input, *, decimals: int = 0, out=None) -> Tensor:  # noqa: A001
+    """Round half to even (as torch), optionally to ``decimals`` places."""
+    if input._data.dtype.kind in "biu":
+        return _out(input.clone(), out)
+    return _out(Round.apply(input, decimals), out)
+
+
+def clamp(input, min=None, max=None, *, out=None) -> Tensor:  # noqa: A002
+    """Limit values to ``[min, max]``; either bound may be None or a tensor.
+
+    >>> import nnbox
+    >>> nnbox.clamp(nnbox.tensor([-2.0, 0.5, 3.0]), min=0, max=1)
+    tensor([0.0000, 0.5000, 1.0000])
+    """
+    if min is None and max is None:
+        raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        r = input
+        if min is not None:
+            r = maximum(r, min)
+        if max is not None:
+            r = minimum(r, max)
+        return _out(r, out)
+    x = input
+    if x._data.dtype.kind in "biu" and (isinstance(min, float) or isinstance(max, float)):
+        x = cast(x, _dt.get_default_dtype().np)
+    return _out(Clamp.apply(x, min, max), out)
+
+
+clip = clamp
+
+
+def clamp_min(input, min) -> Tensor:  # noqa: A002
+    return clamp(input, min=min)
+
+
+def clamp_max(input, max) -> Tensor:  # noqa: A002
+    return clamp(input, max=max)
+
+
+def lerp(input, end, weight) -> Tensor:
+    return input + weight * (end - input)
+
+
+# --- Tensor operators and methods -----------------------------------------------------------------
+
+
+def _rsub(self, other):
+    return sub(other, self)
+
+
+def _rdiv(self, other):
+    return div(other, self)
+
+
+def _rpow(self, other):
+    return pow(other, self)
+
+
+def _rfloordiv(self, other):
+    return floor_divide(other, self)
+
+
+def _rmod(self, other):
+    return remainder(other, self)
+
+
+Tensor.__add__ = Tensor.__radd__ = lambda self, other: add(self, other)
+Tensor.__sub__ = lambda self, other: sub(self, other)
+Tensor.__rsub__ = _rsub
+Tensor.__mul__ = Tensor.__rmul__ = lambda self, other: mul(self, other)
+Tensor.__truediv__ = lambda self, other: div(self, other)
+Tensor.__rtruediv__ = _rdiv
+Tensor.__floordiv__ = lambda self, other: floor_divide(self, other)
+Tensor.__rfloordiv__ = _rfloordiv
+Tensor.__mod__ = lambda self, other: remainder(self, other)
+Tensor.__rmod__ = _rmod
+Tensor.__pow__ = lambda self, other: pow(self, other)
+Tensor.__rpow__ = _rpow
+Tensor.__neg__ = lambda self: neg(self)
+Tensor.__pos__ = lambda self: self
+Tensor.__abs__ = lambda self: abs(self)
+Tensor.__eq__ = lambda self, other: eq(self, other) if _comparable(other) else NotImplemented
+Tensor.__ne__ = lambda self, other: ne(self, other) if _comparable(other) else NotImplemented
+Tensor.__lt__ = lambda self, other: lt(self, other)
+Tensor.__le__ = lambda self, other: le(self, other)
+Tensor.__gt__ = lambda self, other: gt(self, other)
+Tensor.__ge__ = lambda self, other: ge(self, other)
+Tensor.__and__ = Tensor.__rand__ = lambda self, other: bitwise_and(self, other)
+Tensor.__or__ = Tensor.__ror__ = lambda self, other: bitwise_or(self, other)
+Tensor.__xor__ = Tensor.__rxor__ = lambda self, other: bitwise_xor(self, other)
+Tensor.__invert__ = lambda self: bitwise_not(self)
+Tensor.__hash__ = object.__hash__
+
+
+def _comparable(other) -> bool:
+    return isinstance(other, (Tensor, int, float, bool, complex, np.ndarray, np.generic))
+
+
+_METHODS = dict(
+    add=add, sub=sub, subtract=sub, mul=mul, multiply=mul, div=div, divide=div, true_divide=div,
+    floor_divide=floor_divide, remainder=remainder, fmod=fmod, pow=pow, float_power=float_power,
+    maximum=maximum, minimum=minimum, fmax=fmax, fmin=fmin, atan2=atan2, arctan2=atan2,
+    eq=eq, ne=ne, lt=lt, le=le, gt=gt, ge=ge, greater=gt, greater_equal=ge, less=lt, less_equal=le,
+    not_equal=ne, logical_and=logical_and, logical_or=logical_or, logical_xor=logical_xor,
+    logical_not=logical_not, bitwise_and=bitwise_and, bitwise_or=bitwise_or, bitwise_xor=bitwise_xor,
+    bitwise_not=bitwise_not, isnan=isnan, isinf=isinf, isfinite=isfinite, isclose=isclose,
+    allclose=allclose, equal=equal,
+    exp=exp, exp2=exp2, expm1=expm1, log=log, log2=log2, log10=log10, log1p=log1p, sqrt=sqrt,
+    rsqrt=rsqrt, reciprocal=reciprocal, sin=sin, cos=cos, tan=tan, asin=asin, arcsin=asin, acos=acos,
+    arccos=acos, atan=atan, arctan=atan, sinh=sinh, cosh=cosh, tanh=tanh, sigmoid=sigmoid, frac=frac,
+    neg=neg, negative=neg, abs=abs, absolute=abs, sign=sign, square=square, relu=relu, floor=floor,
+    ceil=ceil, trunc=trunc, fix=trunc, round=round, clamp=clamp, clip=clamp, clamp_min=clamp_min,
+    clamp_max=clamp_max, lerp=lerp,
+)
+for _name, _fn in _METHODS.items():
+    setattr(Tensor, _name, _fn)

@@ -1,0 +1,553 @@
+"""Indexing ops: ``t[...]`` and ``t[...] = v``, gather/scatter, index_select, masked_fill, where,
+sort/topk, nonzero, unique."""
+from __future__ import annotations
+
+import numpy as np
+
+from .._tensor import Tensor
+from ..autograd import grad_mode
+from ..autograd.function import Function
+from ._util import add_at, result_dtype, shape_str, unbroadcast, wrap_dim, xp_of
+from .convert import cast
+from .reduce import return_types
+
+# --- t[key] --------------------------------------------------------------------------------------
+
+
+def _convert_key(key, xp):
+    """Tensors and lists in an index become arrays; returns (key, is_basic)."""
+    if not isinstance(key, tuple):
+        key = (key,)
+    out = []
+    basic = True
+    for k in key:
+        if isinstance(k, Tensor):
+            a = k._data
+            if a.dtype.kind not in "biu":
+                raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+            if a.dtype.kind == "u" and a.dtype != np.bool_:
+                a = a.astype(bool)  # uint8 masks, as old torch
+            if a.ndim == 0 and a.dtype.kind in "iu":
+                out.append(int(a))
+                continue
+            out.append(a)
+            basic = False
+        elif isinstance(k, (list, np.ndarray)):
+            a = xp.asarray(k)
+            if a.dtype.kind == "f":
+                raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+            out.append(a)
+            basic = False
+        elif isinstance(k, bool):
+            out.append(k)
+            basic = False
+        elif isinstance(k, (int, np.integer)):
+            out.append(int(k))
+        elif k is None or k is Ellipsis or isinstance(k, slice):
+            if isinstance(k, slice) and k.step is not None and k.step <= 0:
+                raise ValueError("step must be greater than zero")
+            out.append(_slice_ints(k))
+        else:
+            raise IndexError(
+                "only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables are valid indices"
+            )
+    return tuple(out), basic
+
+
+def _slice_ints(k):
+    if isinstance(k, slice) and any(isinstance(v, Tensor) for v in (k.start, k.stop, k.step)):
+        return slice(*(int(v) if isinstance(v, Tensor) else v for v in (k.start, k.stop, k.step)))
+    return k
+
+
+def _index_error(e: IndexError) -> IndexError:
+    msg = str(e).replace("axis", "dimension")
+    return IndexError(msg)
+
+
+class GetItem(Function):
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, a, key):
+        ctx.shape, ctx.key, ctx.dtype = a.shape, key, a.dtype
+        return a[key]
+
+    @staticmethod
+    def backward(ctx, grad):
+        xp = xp_of(grad)
+        out = xp.zeros(ctx.shape, dtype=grad.dtype)
+        add_at(out, ctx.key, grad)
+        return out, None
+
+
+class Slice(GetItem):
+    """Basic indexing (ints, slices, None, ...): a view, and an assignment suffices in backward."""
+
+    _is_view = True
+
+    @staticmethod
+    def backward(ctx, grad):
+        out = xp_of(grad).zeros(ctx.shape, dtype=grad.dtype)
+        out[ctx.key] = grad
+        return out, None
+
+
+def getitem(self: Tensor, key) -> Tensor:
+    """``t[key]``: integers, slices, None, Ellipsis, and integer or bool tensors (as NumPy/torch)."""
+    k, basic = _convert_key(key, xp_of(self._data))
+    if self._data.ndim == 0 and not basic and not any(isinstance(x, bool) or (hasattr(x, "dtype") and x.dtype == bool) for x in k):
+        raise IndexError("invalid index of a 0-dim tensor. Use `tensor.item()` in Python or `tensor.item<T>()` in C++ to convert a 0-dim tensor to a number")
+    try:
+        return (Slice if basic else GetItem).apply(self, k)
+    except IndexError as e:
+        if "too many indices" in str(e):
+            raise IndexError(
+                f"too many indices for tensor of dimension {self._data.ndim}"
+            ) from None
+        raise _index_error(e) from None
+
+
+class IndexPut(Function):
+    """Out-of-place ``a[key] = v``; ``self[key] = v`` is this op run in place."""
+
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, a, v, key):
+        out = a.copy()
+        out[key] = v
+        ctx.key, ctx.vshape = key, getattr(v, "shape", ())
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        ga = gv = None
+        if ctx.needs_input_grad[0]:
+            ga = grad.copy()
+            ga[ctx.key] = 0
+        if ctx.needs_input_grad[1]:
+            gv = unbroadcast(grad[ctx.key], ctx.vshape)
+        return ga, gv, None
+
+
+def setitem(self: Tensor, key, value) -> None:
+    """``t[key] = value`` in place (differentiable w.r.t. both)."""
+    from .inplace import apply_inplace
+
+    xp = xp_of(self._data)
+    k, _ = _convert_key(key, xp)
+    if isinstance(value, Tensor):
+        if value._data.dtype != self._data.dtype:
+            value = cast(value, self._data.dtype)
+        if grad_mode._enabled[0] and (value._rg or self._rg):
+            apply_inplace(self, lambda s, v: IndexPut.apply(s, v, k), value)
+            return
+        v = value._data
+    else:
+        v = value
+        if grad_mode._enabled[0] and self._rg:
+            apply_inplace(self, lambda s: IndexPut.apply(s, v, k))
+            return
+    try:
+        self._data[k] = v
+    except IndexError as e:
+        raise _index_error(e) from None
+    except ValueError as e:
+        raise RuntimeError(str(e)) from None
+    self._vc[0] += 1
+
+
+Tensor.__getitem__ = getitem
+Tensor.__setitem__ = setitem
+
+
+# --- gather / scatter -----------------------------------------------------------------------------
+
+def _full_index(index, axis):
+    """Index arrays selecting ``index`` along ``axis`` and the identity along other dims."""
+    xp = xp_of(index)
+    grids = list(xp.indices(index.shape, sparse=True))
+    grids[axis] = index
+    return tuple(grids)
+
+
+def _check_gather(name, a, axis, index):
+    if index.dtype != np.int64:
+        raise RuntimeError(f"{name}(): Expected dtype int64 for index")
+    if index.ndim != a.ndim and not (index.ndim <= 1 and a.ndim <= 1):
+        raise RuntimeError("Index tensor must have the same number of dimensions as input tensor")
+    for d in range(index.ndim):
+        if d != axis and index.shape[d] > a.shape[d]:
+            raise RuntimeError(
+                f"Size does not match at dimension {d} expected index {shape_str(index.shape)} to be "
+                f"smaller than self {shape_str(a.shape)} apart from dimension {axis}"
+            )
+    if index.size and (index.max() >= a.shape[axis] or index.min() < -a.shape[axis]):
+        raise RuntimeError(f"index {int(index.max())} is out of bounds for dimension {axis} with size {a.shape[axis]}")
+
+
+class Gather(Function):
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, a, axis, index):
+        idx = _full_index(index, axis)
+        ctx.shape, ctx.idx = a.shape, idx
+        return a[idx]
+
+    @staticmethod
+    def backward(ctx, grad):
+        out = xp_of(grad).zeros(ctx.shape, dtype=grad.dtype)
+        add_at(out, ctx.idx, grad)
+        return out, None, None
+
+
+def gather(input: Tensor, dim: int, index: Tensor, *, sparse_grad: bool = False) -> Tensor:
+    """``out[i][j] = input[i][index[i][j]]`` for dim=1 (and likewise for other dims)."""
+    axis = wrap_dim(dim, input._data.ndim)
+    _check_gather("gather", input._data, axis, index._data)
+    return Gather.apply(input, axis, index._data)
+
+
+class Scatter(Function):
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, a, src, axis, index, reduce):
+        idx = _full_index(index, axis)
+        out = a.copy()
+        vals = src[tuple(slice(0, s) for s in index.shape)] if hasattr(src, "shape") and src.ndim else src
+        if reduce == "add":
+            add_at(out, idx, vals)
+        elif reduce == "multiply":
+            np.multiply.at(out, idx, vals) if type(out) is np.ndarray else _unsupported("multiply")
+        else:
+            out[idx] = vals
+        ctx.idx, ctx.reduce, ctx.index_shape = idx, reduce, index.shape
+        ctx.src_shape = getattr(src, "shape", None)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        ga = gs = None
+        if ctx.needs_input_grad[0]:
+            ga = grad
+            if ctx.reduce is None:
+                ga = grad.copy()
+                ga[ctx.idx] = 0
+        if ctx.needs_input_grad[1]:
+            g = grad[ctx.idx]
+            gs = xp_of(grad).zeros(ctx.src_shape, dtype=grad.dtype)
+            gs[tuple(slice(0, s) for s in ctx.index_shape)] = g
+        return ga, gs, None, None, None
+
+
+def _unsupported(what):
+    raise RuntimeError(f"scatter reduce='{what}' is not supported on this device")
+
+
+def _scatter(input, dim, index, src=None, value=None, reduce=None):
+    axis = wrap_dim(dim, input._data.ndim)
+    _check_gather("scatter", input._data, axis, index._data)
+    if src is None:
+        src = value
+    if isinstance(src, Tensor) and src._data.dtype != input._data.dtype:
+        src = cast(src, input._data.dtype)
+    return Scatter.apply(input, src, axis, index._data, reduce)
+
+
+def scatter(input: Tensor, dim: int, index: Tensor, src=None, *, value=None, reduce=None) -> Tensor:
+    """Out-of-place scatter: ``out[i][index[i][j]] = src[i][j]`` for dim=1."""
+    return _scatter(input, dim, index, src, value, reduce)
+
+
+def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
+    """Like ``scatter`` but adds, accumulating repeated indices."""
+    return _scatter(input, dim, index, src, None, "add")
+
+
+class IndexSelect(Function):
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, a, axis, index):
+        ctx.shape, ctx.axis, ctx.index = a.shape, axis, index
+        return xp_of(a).take(a, index, axis=axis)
+
+    @staticmethod
+    def backward(ctx, grad):
+        xp = xp_of(grad)
+        out = xp.zeros(ctx.shape, dtype=grad.dtype)
+        key = (slice(None),) * ctx.axis + (ctx.index,)
+        add_at(out, key, grad)
+        return out, None, None
+
+
+def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
+    """Rows (or entries along ``dim``) picked by a 1-d integer ``index``."""
+    if index._data.ndim > 1:
+        raise IndexError("index_select(): Index is supposed to be a vector")
+    if index._data.dtype.kind not in "iu":
+        raise RuntimeError("index_select(): Expected dtype int32/int64 for index")
+    axis = wrap_dim(dim, input._data.ndim)
+    idx = index._data.reshape(-1)
+    n = input._data.shape[axis] if input._data.ndim else 1
+    if idx.size and (idx.max() >= n or idx.min() < -n):
+        raise IndexError(f"index out of range in self")
+    if input._data.ndim == 0:
+        return input.reshape(1)[idx] if idx.size else input.reshape(1)[:0]
+    return IndexSelect.apply(input, axis, idx)
+
+
+def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha=1) -> Tensor:
+    axis = wrap_dim(dim, input._data.ndim)
+    key = [slice(None)] * input._data.ndim
+    key[axis] = index._data
+    src = source if alpha == 1 else source * alpha
+    return input + _IndexAddHelper.apply(src, input._data.shape, tuple(key))
+
+
+class _IndexAddHelper(Function):
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, src, shape, key):
+        out = xp_of(src).zeros(shape, dtype=src.dtype)
+        add_at(out, key, src)
+        ctx.key = key
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad[ctx.key], None, None
+
+
+def index_fill(input: Tensor, dim: int, index: Tensor, value) -> Tensor:
+    axis = wrap_dim(dim, input._data.ndim)
+    mask = xp_of(input._data).zeros(input._data.shape[axis], dtype=bool)
+    mask[index._data] = True
+    shape = [1] * input._data.ndim
+    shape[axis] = -1
+    return masked_fill(input, Tensor._make(mask.reshape(shape)), value)
+
+
+# --- masks and where ------------------------------------------------------------------------------
+
+class Where(Function):
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, cond, x, y):
+        ctx.cond = cond
+        ctx.sx, ctx.sy = getattr(x, "shape", ()), getattr(y, "shape", ())
+        return xp_of(cond).where(cond, x, y)
+
+    @staticmethod
+    def backward(ctx, grad):
+        c = ctx.cond
+        _, nx, ny = ctx.needs_input_grad
+        return (
+            None,
+            unbroadcast(grad * c, ctx.sx) if nx else None,
+            unbroadcast(grad * ~c, ctx.sy) if ny else None,
+        )
+
+
+def where(condition: Tensor, input=None, other=None) -> Tensor:
+    """``input`` where ``condition`` holds, else ``other``; with one argument, ``nonzero(as_tuple=True)``.
+
+    >>> import nnbox
+    >>> x = nnbox.tensor([-1.0, 2.0])
+    >>> nnbox.where(x > 0, x, 0.0)
+    tensor([0., 2.])
+    """
+    if input is None and other is None:
+        return nonzero(condition, as_tuple=True)
+    cond = condition._data
+    if cond.dtype != np.bool_:
+        raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor with dtype {condition.dtype.name.capitalize()}")
+    x = input if isinstance(input, Tensor) else input
+    y = other if isinstance(other, Tensor) else other
+    if isinstance(x, Tensor) or isinstance(y, Tensor):
+        dt = result_dtype(x, y) if (isinstance(x, Tensor) or isinstance(y, Tensor)) else None
+        if isinstance(x, Tensor) and x._data.dtype != dt:
+            x = cast(x, dt)
+        if isinstance(y, Tensor) and y._data.dtype != dt:
+            y = cast(y, dt)
+        if not isinstance(x, Tensor):
+            x = xp_of(cond).asarray(x, dtype=dt)
+        if not isinstance(y, Tensor):
+            y = xp_of(cond).asarray(y, dtype=dt)
+    else:
+        from .._backend import dtype as _dt
+
+        dt = _dt.get_default_dtype().np if isinstance(x, float) or isinstance(y, float) else np.dtype(np.int64)
+        x, y = xp_of(cond).asarray(x, dtype=dt), xp_of(cond).asarray(y, dtype=dt)
+    try:
+        return Where.apply(condition, x, y)
+    except ValueError:
+        from .elementwise import _broadcast_error
+
+        raise _broadcast_error(cond, getattr(x, "_data", x)) from None
+
+
+def masked_fill(input: Tensor, mask: Tensor, value) -> Tensor:
+    """``value`` where ``mask`` is True (mask broadcasts to input)."""
+    if mask._data.dtype != np.bool_:
+        raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype {mask.dtype.name}")
+    if isinstance(value, Tensor):
+        if value._data.ndim != 0:
+            raise RuntimeError(
+                f"masked_fill_ only supports a 0-dimensional value tensor, but got tensor with {value._data.ndim} dimension(s)."
+            )
+        v = value if value._data.dtype == input._data.dtype else cast(value, input._data.dtype)
+    else:
+        v = xp_of(input._data).asarray(value, dtype=input._data.dtype)
+    np.broadcast_shapes(mask._data.shape, input._data.shape)
+    return Where.apply(mask, v, input)
+
+
+def masked_select(input: Tensor, mask: Tensor) -> Tensor:
+    shape = np.broadcast_shapes(mask._data.shape, input._data.shape)
+    x = input.expand(shape) if input._data.shape != shape else input
+    m = xp_of(mask._data).broadcast_to(mask._data, shape)
+    return GetItem.apply(x, (m,))
+
+
+def nonzero(input: Tensor, *, as_tuple: bool = False):
+    """Indices of non-zero elements: an (n, ndim) int64 tensor, or a tuple of 1-d index tensors."""
+    a = input._data
+    xp = xp_of(a)
+    idx = xp.nonzero(a) if a.ndim else xp.nonzero(a.reshape(1))
+    if as_tuple:
+        return tuple(Tensor._make(i.astype(np.int64)) for i in idx)
+    return Tensor._make(xp.stack(idx, axis=1).astype(np.int64) if a.ndim else xp.zeros((int(bool(a)), 0), dtype=np.int64))
+
+
+def argwhere(input: Tensor) -> Tensor:
+    return nonzero(input)
+
+
+def take(input: Tensor, index: Tensor) -> Tensor:
+    return GetItem.apply(input.reshape(-1), (index._data,))
+
+
+def take_along_dim(input: Tensor, indices: Tensor, dim=None) -> Tensor:
+    if dim is None:
+        return take(input, indices.reshape(-1))
+    shape = list(np.broadcast_shapes(input._data.shape[:dim] + (1,) + input._data.shape[dim + 1:] if dim != -1 else input._data.shape[:-1] + (1,),
+                                      indices._data.shape))
+    return gather(input, dim, indices.expand(shape) if list(indices._data.shape) != shape else indices)
+
+
+# --- sorting ----------------------------------------------------------------------------------------
+
+def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False):
+    """``(values, indices)`` sorted along ``dim``; values are differentiable."""
+    a = input._data
+    xp = xp_of(a)
+    if a.ndim == 0:
+        return return_types.sort(input.clone(), Tensor._make(xp.zeros((), dtype=np.int64)))
+    axis = wrap_dim(dim, a.ndim)
+    if descending:
+        # a stable sort of a negated key keeps equal elements in their original order
+        key = ~a if a.dtype == np.bool_ else (a.max() - a if a.dtype.kind == "u" and a.size else -a)
+        idx = xp.argsort(key, axis=axis, kind="stable")
+    else:
+        idx = xp.argsort(a, axis=axis, kind="stable")
+    idx = idx.astype(np.int64)
+    return return_types.sort(gather(input, axis, Tensor._make(idx)), Tensor._make(idx))
+
+
+def argsort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
+    return sort(input, dim, descending, stable)[1]
+
+
+def msort(input: Tensor) -> Tensor:
+    return sort(input, 0)[0]
+
+
+def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):  # noqa: A002
+    """The ``k`` largest (or smallest) elements along ``dim`` and their indices."""
+    a = input._data
+    axis = wrap_dim(dim, a.ndim) if a.ndim else 0
+    n = a.shape[axis] if a.ndim else 1
+    if k < 0 or k > n:
+        raise RuntimeError("selected index k out of range")
+    vals, idx = sort(input, axis, descending=largest)
+    return return_types.topk(vals.narrow(axis, 0, k), idx.narrow(axis, 0, k))
+
+
+def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False):
+    axis = wrap_dim(dim, input._data.ndim)
+    vals, idx = sort(input, axis)
+    v, i = vals.narrow(axis, k - 1, 1), idx.narrow(axis, k - 1, 1)
+    if not keepdim:
+        v, i = v.squeeze(axis), i.squeeze(axis)
+    return return_types.kthvalue(v, i)
+
+
+def unique(input: Tensor, sorted: bool = True, return_inverse: bool = False, return_counts: bool = False, dim=None):  # noqa: A002
+    """Distinct values (sorted), optionally with inverse indices and counts."""
+    a = input._data
+    xp = xp_of(a)
+    res = xp.unique(a if dim is None else a, return_inverse=return_inverse, return_counts=return_counts,
+                    axis=None if dim is None else wrap_dim(dim, a.ndim))
+    if not isinstance(res, tuple):
+        return Tensor._make(res)
+    out = [Tensor._make(res[0])]
+    i = 1
+    if return_inverse:
+        out.append(Tensor._make(res[i].reshape(a.shape if dim is None else -1).astype(np.int64)))
+        i += 1
+    if return_counts:
+        out.append(Tensor._make(res[i].astype(np.int64)))
+    return tuple(out)
+
+
+def bincount(input: Tensor, weights=None, minlength: int = 0) -> Tensor:
+    a = input._data
+    if a.ndim != 1 or a.dtype.kind not in "iu":
+        raise RuntimeError("bincount only supports 1-d non-negative integral inputs.")
+    w = None if weights is None else weights._data
+    return Tensor._make(xp_of(a).bincount(a, weights=w, minlength=minlength))
+
+
+def searchsorted(sorted_sequence: Tensor, values, *, out_int32: bool = False, right: bool = False, side=None, sorter=None) -> Tensor:
+    seq = sorted_sequence._data
+    v = values._data if isinstance(values, Tensor) else values
+    sd = side or ("right" if right else "left")
+    xp = xp_of(seq)
+    if seq.ndim == 1:
+        r = xp.searchsorted(seq, v, side=sd)
+    else:
+        r = xp.stack([xp.searchsorted(s, x, side=sd) for s, x in zip(seq.reshape(-1, seq.shape[-1]), xp.asarray(v).reshape(-1, xp.asarray(v).shape[-1]))]).reshape(xp.asarray(v).shape)
+    return Tensor._make(xp.asarray(r, dtype=np.int32 if out_int32 else np.int64))
+
+
+_METHODS = dict(
+    gather=gather, scatter=scatter, scatter_add=scatter_add, index_select=index_select,
+    index_add=index_add, index_fill=index_fill, masked_fill=masked_fill, masked_select=masked_select,
+    where=lambda self, condition, other: where(condition, self, other), nonzero=nonzero,
+    argwhere=argwhere, take=take, take_along_dim=take_along_dim, sort=sort, argsort=argsort,
+    msort=msort, topk=topk, kthvalue=kthvalue, unique=unique, bincount=bincount,
+)
+for _name, _fn in _METHODS.items():
+    setattr(Tensor, _name, _fn)
+
+
+def _inplace_of(fn):
+    from .inplace import apply_inplace
+
+    def method(self, *args, **kwargs):
+        return apply_inplace(self, fn, *args, **kwargs)
+
+    return method
+
+
+Tensor.masked_fill_ = _inplace_of(masked_fill)
+Tensor.scatter_ = _inplace_of(scatter)
+Tensor.scatter_add_ = _inplace_of(scatter_add)
+Tensor.index_add_ = _inplace_of(index_add)
+Tensor.index_fill_ = _inplace_of(index_fill)

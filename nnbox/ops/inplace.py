@@ -1,0 +1,272 @@
+"""In-place ops (``add_``, ``mul_``, ``zero_``, ``copy_`` ...) with torch's autograd rules.
+
+An in-place op writes into the tensor's existing array (so views see the change), bumps the version
+counter shared with its views, and, when autograd is recording, rebases the tensor onto the node of
+the equivalent out-of-place op.  A saved tensor that was overwritten is caught at backward time by
+the version check in ``Function.saved_tensors``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .._backend import dtype as _dt
+from .._tensor import Tensor
+from ..autograd import grad_mode
+from . import elementwise as ew
+from ._util import shape_str, xp_of
+
+
+def _type_name(dt: np.dtype) -> str:
+    return {"f": "Float", "i": "Long", "u": "Byte", "b": "Bool", "c": "ComplexFloat"}[dt.kind]
+
+
+def _check_leaf(self: Tensor) -> None:
+    if grad_mode._enabled[0]:
+        if self._rg and self.grad_fn is None:
+            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+        base = self._base
+        if base is not None and base._rg and base.grad_fn is None:
+            raise RuntimeError(
+                "a view of a leaf Variable that requires grad is being used in an in-place operation."
+            )
+
+
+def _write(self: Tensor, result: Tensor) -> Tensor:
+    """Store ``result`` into ``self`` in place, with torch's shape and dtype checks."""
+    src, dst = result._data, self._data
+    if src.shape != dst.shape:
+        try:
+            np.broadcast_shapes(src.shape, dst.shape)
+            ok = np.broadcast_shapes(src.shape, dst.shape) == dst.shape
+        except ValueError:
+            ok = False
+        if not ok:
+            raise RuntimeError(
+                f"output with shape {shape_str(dst.shape)} doesn't match the broadcast shape "
+                f"{shape_str(np.broadcast_shapes(src.shape, dst.shape)) if _bcastable(src.shape, dst.shape) else shape_str(src.shape)}"
+            )
+    if src.dtype != dst.dtype and not np.can_cast(src.dtype, dst.dtype, "same_kind"):
+        raise RuntimeError(
+            f"result type {_type_name(src.dtype)} can't be cast to the desired output type {_type_name(dst.dtype)}"
+        )
+    xp_of(dst).copyto(dst, src, casting="unsafe")
+    self._vc[0] += 1
+    return self
+
+
+def _bcastable(a, b) -> bool:
+    try:
+        np.broadcast_shapes(a, b)
+        return True
+    except ValueError:
+        return False
+
+
+def apply_inplace(self: Tensor, fn, *args, **kwargs) -> Tensor:
+    """Run out-of-place ``fn(self, *args)`` and make ``self`` hold the result, torch-style."""
+    tracked = grad_mode._enabled[0] and (
+        self._rg or any(isinstance(a, Tensor) and a._rg for a in args)
+    )
+    if not tracked:
+        with grad_mode.no_grad():
+            return _write(self, fn(self, *args, **kwargs))
+    _check_leaf(self)
+    if self._base is not None and self._base._rg:
+        raise RuntimeError(
+            "nnbox does not support in-place operations on a view of a tensor that requires grad; "
+            "use the out-of-place operation instead"
+        )
+    result = fn(self, *args, **kwargs)
+    _write(self, result)
+    self.grad_fn = result.grad_fn
+    self._out_nr = result._out_nr
+    self._rg = result._rg
+    return self
+
+
+def copy_out(out: Tensor, result: Tensor) -> Tensor:
+    """Implement ``out=``: torch resizes an ``out`` of the wrong shape; so do we."""
+    if not isinstance(out, Tensor):
+        raise TypeError(f"argument 'out' must be Tensor, not {type(out).__name__}")
+    if out._rg and grad_mode._enabled[0] and (result._rg or out.grad_fn is None):
+        raise RuntimeError(
+            f"{'add'}(): functions with out=... arguments don't support automatic differentiation, "
+            "but one of the arguments requires grad."
+        )
+    if out._data.shape != result._data.shape:
+        out._data = xp_of(out._data).empty(result._data.shape, dtype=out._data.dtype)
+    return _write(out, result.detach())
+
+
+def _make_inplace(name: str, fn):
+    def method(self: Tensor, *args, **kwargs) -> Tensor:
+        return apply_inplace(self, fn, *args, **kwargs)
+
+    method.__name__ = name + "_"
+    method.__doc__ = f"In-place ``{name}``."
+    return method
+
+
+_INPLACE = dict(
+    add=ew.add, sub=ew.sub, subtract=ew.sub, mul=ew.mul, multiply=ew.mul, div=ew.div, divide=ew.div,
+    true_divide=ew.div, floor_divide=ew.floor_divide, remainder=ew.remainder, fmod=ew.fmod, pow=ew.pow,
+    exp=ew.exp, expm1=ew.expm1, log=ew.log, log2=ew.log2, log10=ew.log10, log1p=ew.log1p, sqrt=ew.sqrt,
+    rsqrt=ew.rsqrt, reciprocal=ew.reciprocal, sin=ew.sin, cos=ew.cos, tan=ew.tan, tanh=ew.tanh,
+    sigmoid=ew.sigmoid, neg=ew.neg, negative=ew.neg, abs=ew.abs, sign=ew.sign, square=ew.square,
+    relu=ew.relu, floor=ew.floor, ceil=ew.ceil, trunc=ew.trunc, round=ew.round, frac=ew.frac,
+    clamp=ew.clamp, clip=ew.clamp, clamp_min=ew.clamp_min, clamp_max=ew.clamp_max, lerp=ew.lerp,
+    atan=ew.atan, asin=ew.asin, acos=ew.acos, sinh=ew.sinh, cosh=ew.cosh, exp2=ew.exp2,
+    maximum=ew.maximum, minimum=ew.minimum, eq=ew.eq, ne=ew.ne, lt=ew.lt, le=ew.le, gt=ew.gt, ge=ew.ge,
+    logical_and=ew.logical_and, logical_or=ew.logical_or, logical_not=ew.logical_not,
+    bitwise_and=ew.bitwise_and, bitwise_or=ew.bitwise_or, bitwise_xor=ew.bitwise_xor,
+)
+for _name, _fn in _INPLACE.items():
+    setattr(Tensor, _name + "_", _make_inplace(_name, _fn))
+
+
+def _iop(fn):
+    def method(self, other):
+        return apply_inplace(self, fn, other)
+
+    return method
+
+
+Tensor.__iadd__ = _iop(ew.add)
+Tensor.__isub__ = _iop(ew.sub)
+Tensor.__imul__ = _iop(ew.mul)
+Tensor.__itruediv__ = _iop(ew.div)
+Tensor.__ifloordiv__ = _iop(ew.floor_divide)
+Tensor.__imod__ = _iop(ew.remainder)
+Tensor.__ipow__ = _iop(ew.pow)
+Tensor.__iand__ = _iop(ew.bitwise_and)
+Tensor.__ior__ = _iop(ew.bitwise_or)
+Tensor.__ixor__ = _iop(ew.bitwise_xor)
+
+
+# --- fills: overwrite every element, so the result no longer depends on the old values ----------
+
+
+def _fill(self: Tensor, make) -> Tensor:
+    """Overwrite ``self`` with ``make(xp, shape, dtype)`` (no graph: the values are constants)."""
+    _check_leaf(self)
+    arr = self._data
+    xp = xp_of(arr)
+    xp.copyto(arr, make(xp, arr.shape, arr.dtype), casting="unsafe")
+    self._vc[0] += 1
+    if grad_mode._enabled[0] and self.grad_fn is not None:
+        # the old graph no longer contributes: a constant has zero gradient
+        self.grad_fn = None
+        self._rg = False
+    return self
+
+
+def zero_(self: Tensor) -> Tensor:
+    """Fill with zeros in place.
+
+    >>> import nnbox
+    >>> nnbox.ones(2).zero_()
+    tensor([0., 0.])
+    """
+    return _fill(self, lambda xp, shape, dt: 0)
+
+
+def fill_(self: Tensor, value) -> Tensor:
+    """Fill with ``value`` (a number or a 0-d tensor) in place."""
+    if isinstance(value, Tensor):
+        if value._data.ndim != 0:
+            raise RuntimeError(
+                f"fill_ only supports 0-dimension value tensor but got tensor with {value._data.ndim} dimensions."
+            )
+        if value._rg and grad_mode._enabled[0]:
+            return apply_inplace(self, lambda s, v: ew.add(s * 0, v.expand_as(s) if s.dim() else v), value)
+        value = value.item()
+    return _fill(self, lambda xp, shape, dt: value)
+
+
+def copy_(self: Tensor, src, non_blocking: bool = False) -> Tensor:
+    """Copy ``src`` (broadcast to ``self``'s shape, any dtype/device) into ``self``.
+
+    >>> import nnbox
+    >>> a = nnbox.zeros(2); a.copy_(nnbox.tensor([1, 2])); a
+    tensor([1., 2.])
+    """
+    from .._backend.device import move
+
+    if not isinstance(src, Tensor):
+        raise TypeError(f"copy_(): argument 'other' (position 1) must be Tensor, not {type(src).__name__}")
+    if not _bcastable(src._data.shape, self._data.shape) or np.broadcast_shapes(src._data.shape, self._data.shape) != self._data.shape:
+        raise RuntimeError(
+            f"The size of tensor a ({self._data.shape[-1] if self._data.ndim else 1}) must match the size of "
+            f"tensor b ({src._data.shape[-1] if src._data.ndim else 1}) at non-singleton dimension "
+            f"{max(self._data.ndim - 1, 0)}"
+        )
+    if grad_mode._enabled[0] and (src._rg or self._rg):
+        _check_leaf(self)
+        from .convert import cast
+
+        def fn(s, x):
+            x = cast(x, s._data.dtype)
+            if x.device != s.device:
+                x = x.to(s.device)
+            return s * 0 + x
+
+        return apply_inplace(self, fn, src)
+    data = move(src._data, self.device)
+    xp_of(self._data).copyto(self._data, data, casting="unsafe")
+    self._vc[0] += 1
+    return self
+
+
+def uniform_(self: Tensor, a: float = 0.0, b: float = 1.0, *, generator=None) -> Tensor:
+    """Fill with samples from U(a, b)."""
+    from .._backend.random import generator_for
+
+    rng = generator_for(self.device, generator)
+    return _fill(self, lambda xp, shape, dt: rng.uniform(a, b, size=shape))
+
+
+def normal_(self: Tensor, mean: float = 0.0, std: float = 1.0, *, generator=None) -> Tensor:
+    """Fill with samples from N(mean, std^2)."""
+    from .._backend.random import generator_for
+
+    if std < 0:
+        raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
+    rng = generator_for(self.device, generator)
+    return _fill(self, lambda xp, shape, dt: rng.normal(mean, std, size=shape))
+
+
+def bernoulli_(self: Tensor, p: float = 0.5, *, generator=None) -> Tensor:
+    from .._backend.random import generator_for
+
+    rng = generator_for(self.device, generator)
+    pv = p._data if isinstance(p, Tensor) else p
+    return _fill(self, lambda xp, shape, dt: rng.random(size=shape) < pv)
+
+
+def random_(self: Tensor, from_: int = 0, to: int | None = None, *, generator=None) -> Tensor:
+    from .._backend.random import generator_for
+
+    rng = generator_for(self.device, generator)
+    if to is None:
+        to, from_ = from_, 0
+        if to == 0:
+            to = 2 ** (24 if self._data.dtype == np.float32 else 53 if self._data.dtype.kind == "f" else 63)
+    return _fill(self, lambda xp, shape, dt: rng.integers(from_, to, size=shape))
+
+
+def exponential_(self: Tensor, lambd: float = 1.0, *, generator=None) -> Tensor:
+    from .._backend.random import generator_for
+
+    rng = generator_for(self.device, generator)
+    return _fill(self, lambda xp, shape, dt: rng.exponential(1.0 / lambd, size=shape))
+
+
+Tensor.zero_ = zero_
+Tensor.fill_ = fill_
+Tensor.copy_ = copy_
+Tensor.uniform_ = uniform_
+Tensor.normal_ = normal_
+Tensor.bernoulli_ = bernoulli_
+Tensor.random_ = random_
+Tensor.exponential_ = exponential_
+_ = _dt

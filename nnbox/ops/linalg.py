@@ -1,0 +1,384 @@
+"""Matrix products (matmul/mm/bmm/addmm/einsum ...) and norms; one BLAS call per product."""
+from __future__ import annotations
+
+import string
+
+import numpy as np
+
+from .._tensor import Tensor
+from ..autograd.function import Function
+from ._util import norm_dims, unbroadcast, xp_of
+
+
+def _dtype_name(dt) -> str:
+    return {"float32": "float", "float64": "double", "float16": "c10::Half", "int64": "long int",
+            "int32": "int"}.get(dt.name, dt.name)
+
+
+def _same_dtype(a: Tensor, b: Tensor, what: str = "m1 and m2") -> None:
+    if a._data.dtype != b._data.dtype:
+        raise RuntimeError(
+            f"expected {what} to have the same dtype, but got: {_dtype_name(a._data.dtype)} != {_dtype_name(b._data.dtype)}"
+        )
+
+
+class MatMul(Function):
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return a @ b
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        ga, gb = ctx.needs_input_grad
+        xp = xp_of(grad)
+        da = db = None
+        if a.ndim == 1 and b.ndim == 1:
+            return (grad * b if ga else None), (grad * a if gb else None)
+        a2 = a[None, :] if a.ndim == 1 else a
+        b2 = b[:, None] if b.ndim == 1 else b
+        g = grad
+        if a.ndim == 1:
+            g = xp.expand_dims(g, -2)
+        if b.ndim == 1:
+            g = xp.expand_dims(g, -1)
+        if ga:
+            da = g @ xp.swapaxes(b2, -1, -2)
+            da = unbroadcast(da, a2.shape).reshape(a.shape)
+        if gb:
+            db = xp.swapaxes(a2, -1, -2) @ g
+            db = unbroadcast(db, b2.shape).reshape(b.shape)
+        return da, db
+
+
+def _mm_error(a, b):
+    return RuntimeError(
+        f"mat1 and mat2 shapes cannot be multiplied ({a.shape[0]}x{a.shape[1]} and {b.shape[0]}x{b.shape[1]})"
+    )
+
+
+def matmul(input: Tensor, other: Tensor, *, out=None) -> Tensor:
+    """Matrix product with NumPy/torch broadcasting rules for 1-d and batched operands.
+
+    >>> import nnbox
+    >>> (nnbox.ones(2, 3) @ nnbox.ones(3, 4)).shape
+    torch.Size([2, 4])
+    """
+    a, b = input._data, other._data
+    if a.ndim == 0 or b.ndim == 0:
+        raise RuntimeError(
+            f"both arguments to matmul need to be at least 1D, but they are {a.ndim}D and {b.ndim}D"
+        )
+    _same_dtype(input, other)
+    ka = a.shape[-1]
+    kb = b.shape[0] if b.ndim == 1 else b.shape[-2]
+    if ka != kb:
+        if a.ndim == 1 and b.ndim == 1:
+            raise RuntimeError(
+                f"inconsistent tensor size, expected tensor [{a.shape[0]}] and src [{b.shape[0]}] to have the "
+                "same number of elements, but got {a.shape[0]} and {b.shape[0]} elements respectively"
+            )
+        if a.ndim <= 2 and b.ndim <= 2:
+            a2 = a.reshape(1, -1) if a.ndim == 1 else a
+            b2 = b.reshape(-1, 1) if b.ndim == 1 else b
+            raise _mm_error(a2, b2)
+        raise RuntimeError(
+            f"Expected size for first two dimensions of batch2 tensor to be: [{a.shape[0] if a.ndim > 2 else 1}, {ka}] "
+            f"but got: [{b.shape[0] if b.ndim > 2 else 1}, {kb}]."
+        )
+    r = MatMul.apply(input, other)
+    if out is not None:
+        from .inplace import copy_out
+
+        return copy_out(out, r)
+    return r
+
+
+def mm(input: Tensor, mat2: Tensor, *, out=None) -> Tensor:
+    """2-d matrix product."""
+    if input._data.ndim != 2:
+        raise RuntimeError(f"self must be a matrix")
+    if mat2._data.ndim != 2:
+        raise RuntimeError(f"mat2 must be a matrix")
+    if input._data.shape[1] != mat2._data.shape[0]:
+        raise _mm_error(input._data, mat2._data)
+    return matmul(input, mat2, out=out)
+
+
+def bmm(input: Tensor, mat2: Tensor, *, out=None) -> Tensor:
+    """Batched matrix product of (b, n, m) and (b, m, p)."""
+    a, b = input._data, mat2._data
+    if a.ndim != 3:
+        raise RuntimeError(f"batch1 must be a 3D tensor")
+    if b.ndim != 3:
+        raise RuntimeError(f"batch2 must be a 3D tensor")
+    if b.shape[0] != a.shape[0] or b.shape[1] != a.shape[2]:
+        raise RuntimeError(
+            f"Expected size for first two dimensions of batch2 tensor to be: [{a.shape[0]}, {a.shape[2]}] but "
+            f"got: [{b.shape[0]}, {b.shape[1]}]."
+        )
+    return matmul(input, mat2, out=out)
+
+
+def mv(input: Tensor, vec: Tensor) -> Tensor:
+    if input._data.ndim != 2 or vec._data.ndim != 1:
+        raise RuntimeError(f"vector + matrix @ vector expected, got {input._data.ndim}, {vec._data.ndim}")
+    return matmul(input, vec)
+
+
+def dot(input: Tensor, other: Tensor) -> Tensor:
+    if input._data.ndim != 1 or other._data.ndim != 1:
+        raise RuntimeError(
+            f"1D tensors expected, but got {input._data.ndim}D and {other._data.ndim}D tensors"
+        )
+    return matmul(input, other)
+
+
+inner = dot
+vdot = dot
+
+
+class AddMM(Function):
+    """``beta * bias + alpha * (a @ b)`` in one node (torch's addmm; Linear's forward)."""
+
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, bias, a, b, beta, alpha):
+        ctx.save_for_backward(a, b)
+        ctx.bias_shape, ctx.beta, ctx.alpha = bias.shape, beta, alpha
+        out = a @ b
+        if alpha != 1:
+            out *= alpha
+        out += bias if beta == 1 else beta * bias
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        gbias, ga, gb = ctx.needs_input_grad[:3]
+        g = grad if ctx.alpha == 1 else grad * ctx.alpha
+        return (
+            unbroadcast(grad if ctx.beta == 1 else grad * ctx.beta, ctx.bias_shape) if gbias else None,
+            g @ b.T if ga else None,
+            a.T @ g if gb else None,
+            None,
+            None,
+        )
+
+
+def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta=1, alpha=1, out=None) -> Tensor:
+    """``beta * input + alpha * (mat1 @ mat2)``."""
+    if mat1._data.ndim != 2 or mat2._data.ndim != 2:
+        raise RuntimeError("mat1 must be a matrix, got {}-D tensor".format(mat1._data.ndim))
+    if mat1._data.shape[1] != mat2._data.shape[0]:
+        raise _mm_error(mat1._data, mat2._data)
+    _same_dtype(mat1, mat2)
+    return AddMM.apply(input, mat1, mat2, beta, alpha)
+
+
+def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) -> Tensor:
+    return input * beta + bmm(batch1, batch2) * alpha
+
+
+def addbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) -> Tensor:
+    return input * beta + bmm(batch1, batch2).sum(0) * alpha
+
+
+def addmv(input: Tensor, mat: Tensor, vec: Tensor, *, beta=1, alpha=1) -> Tensor:
+    return input * beta + mv(mat, vec) * alpha
+
+
+def outer(input: Tensor, vec2: Tensor) -> Tensor:
+    return matmul(input.reshape(-1, 1), vec2.reshape(1, -1))
+
+
+ger = outer
+
+
+# --- einsum --------------------------------------------------------------------------------------
+
+def _parse_einsum(eq: str, shapes):
+    eq = eq.replace(" ", "")
+    if "->" in eq:
+        lhs, out = eq.split("->")
+    else:
+        lhs, out = eq, None
+    terms = lhs.split(",")
+    if len(terms) != len(shapes):
+        raise RuntimeError(f"einsum(): more operands were provided than specified in the equation" if len(shapes) > len(terms)
+                           else "einsum(): fewer operands were provided than specified in the equation")
+    used = set(c for c in eq if c.isalpha())
+    free = [c for c in string.ascii_letters if c not in used]
+    ell_n = 0
+    for t, s in zip(terms, shapes):
+        if "..." in t:
+            ell_n = max(ell_n, len(s) - (len(t) - 3))
+    ell = "".join(free[:ell_n])
+    new_terms = []
+    for t, s in zip(terms, shapes):
+        if "..." in t:
+            k = len(s) - (len(t) - 3)
+            t = t.replace("...", ell[ell_n - k:])
+        if len(t) != len(s):
+            raise RuntimeError(
+                f"einsum(): the number of subscripts in the equation ({len(t)}) does not match the number of "
+                f"dimensions ({len(s)}) for operand {len(new_terms)} and no ellipsis was given"
+            )
+        new_terms.append(t)
+    if out is None:
+        counts = {}
+        for t in new_terms:
+            for c in t:
+                counts[c] = counts.get(c, 0) + 1
+        out = ell + "".join(sorted(c for c, n in counts.items() if n == 1 and c not in ell))
+    else:
+        out = out.replace("...", ell)
+    return new_terms, out
+
+
+class Einsum(Function):
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, eq, *ops):
+        terms, out = _parse_einsum(eq, [o.shape for o in ops])
+        ctx.terms, ctx.out = terms, out
+        ctx.save_for_backward(*ops)
+        return xp_of(ops[0]).einsum(",".join(terms) + "->" + out, *ops, optimize=len(ops) > 2)
+
+    @staticmethod
+    def backward(ctx, grad):
+        ops = ctx.saved_tensors
+        xp = xp_of(grad)
+        grads = [None]
+        for i, (t, op) in enumerate(zip(ctx.terms, ops)):
+            if not ctx.needs_input_grad[i + 1]:
+                grads.append(None)
+                continue
+            if len(set(t)) != len(t):
+                raise RuntimeError("nnbox einsum backward does not support repeated subscripts within one operand")
+            others = [(tt, o) for j, (tt, o) in enumerate(zip(ctx.terms, ops)) if j != i]
+            avail = set(ctx.out) | {c for tt, _ in others for c in tt}
+            target = "".join(c for c in t if c in avail)
+            eq = ",".join([ctx.out] + [tt for tt, _ in others]) + "->" + target
+            g = xp.einsum(eq, grad, *[o for _, o in others], optimize=len(others) > 1)
+            if target != t:  # indices summed only within this operand: broadcast back
+                shape = [op.shape[k] if c in avail else 1 for k, c in enumerate(t)]
+                g = xp.broadcast_to(g.reshape(shape), op.shape)
+            grads.append(g)
+        return tuple(grads)
+
+
+def einsum(equation: str, *operands) -> Tensor:
+    """Einstein summation, e.g. ``einsum('bij,bjk->bik', a, b)``."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    return Einsum.apply(equation, *operands)
+
+
+def tensordot(a: Tensor, b: Tensor, dims=2) -> Tensor:
+    na, nb = a._data.ndim, b._data.ndim
+    if isinstance(dims, int):
+        da, db = list(range(na - dims, na)), list(range(dims))
+    else:
+        da, db = [list(d) if isinstance(d, (list, tuple)) else [d] for d in dims]
+    letters = iter(string.ascii_letters)
+    ta = [next(letters) for _ in range(na)]
+    tb = [next(letters) for _ in range(nb)]
+    for x, y in zip(da, db):
+        tb[y] = ta[x]
+    out = [c for k, c in enumerate(ta) if k not in da] + [c for k, c in enumerate(tb) if k not in db]
+    return einsum("".join(ta) + "," + "".join(tb) + "->" + "".join(out), a, b)
+
+
+# --- norms ----------------------------------------------------------------------------------------
+
+def vector_norm(x: Tensor, ord=2, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A002
+    """The p-norm of ``x`` over ``dim`` (all elements by default)."""
+    from . import reduce as R
+
+    if dtype is not None:
+        x = x.to(dtype)
+    if x._data.dtype.kind not in "fc":
+        raise RuntimeError(
+            f"linalg.vector_norm: Expected a floating point or complex tensor as input. Got {x.dtype.name.capitalize()}"
+        )
+    ax = norm_dims(dim, x._data.ndim)
+    dims = ax if ax is not None else None
+    a = x.abs()
+    if ord == float("inf"):
+        return R.amax(a, dims if dims is not None else (), keepdim)
+    if ord == float("-inf"):
+        return R.amin(a, dims if dims is not None else (), keepdim)
+    if ord == 0:
+        return (a != 0).to(x.dtype).sum(dims, keepdim)
+    if ord == 1:
+        return a.sum(dims, keepdim)
+    if ord == 2:
+        return _Norm2.apply(x, dims, keepdim)
+    return (a ** ord).sum(dims, keepdim) ** (1.0 / ord)
+
+
+class _Norm2(Function):
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, a, axes, keepdim):
+        xp = xp_of(a)
+        out = xp.sqrt((a * a).sum(axis=axes, keepdims=True))
+        ctx.save_for_backward(a, out)
+        return out if keepdim else (out.reshape(()) if axes is None else out.squeeze(axes))
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, out = ctx.saved_tensors
+        xp = xp_of(a)
+        g = grad.reshape(out.shape)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = xp.where(out == 0, 0, a / out)  # torch's subgradient 0 at the origin
+        return g * r, None, None
+
+
+def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, out=None, dtype=None) -> Tensor:
+    """``torch.norm``: Frobenius/2-norm by default, any p-norm over ``dim``."""
+    if p == "fro" or p is None:
+        p = 2
+    if p == "nuc":
+        raise RuntimeError("nnbox does not implement the nuclear norm yet")
+    return vector_norm(input, p, dim, keepdim, dtype=dtype)
+
+
+def matrix_norm(A: Tensor, ord="fro", dim=(-2, -1), keepdim: bool = False) -> Tensor:
+    if ord != "fro":
+        raise NotImplementedError(f"nnbox.linalg.matrix_norm supports ord='fro' only, got {ord!r}")
+    return vector_norm(A, 2, dim, keepdim)
+
+
+def dist(input: Tensor, other: Tensor, p: float = 2) -> Tensor:
+    return vector_norm(input - other, p)
+
+
+def diag(input: Tensor, diagonal: int = 0) -> Tensor:
+    from .creation import _DiagEmbed, _Diagonal
+
+    if input._data.ndim == 1:
+        return _DiagEmbed.apply(input, diagonal)
+    if input._data.ndim == 2:
+        return _Diagonal.apply(input, diagonal)
+    raise RuntimeError("diag(): Supports 1D or 2D tensors. Got {}D".format(input._data.ndim))
+
+
+def trace(input: Tensor) -> Tensor:
+    return diag(input).sum()
+
+
+_METHODS = dict(matmul=matmul, mm=mm, bmm=bmm, mv=mv, dot=dot, inner=dot, addmm=addmm, outer=outer,
+                ger=outer, norm=norm, dist=dist, diag=diag, trace=trace, baddbmm=baddbmm, addmv=addmv)
+for _name, _fn in _METHODS.items():
+    setattr(Tensor, _name, _fn)
+Tensor.__matmul__ = lambda self, other: matmul(self, other)
+Tensor.__rmatmul__ = lambda self, other: matmul(other, self)

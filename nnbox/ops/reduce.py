@@ -1,0 +1,508 @@
+"""Reductions: sum, mean, prod, max/min (with indices), var/std, logsumexp, all/any, cumsum ..."""
+from __future__ import annotations
+
+import builtins
+import collections
+
+import numpy as np
+
+from .._backend import dtype as _dt
+from .._tensor import Tensor
+from ..autograd.function import Function
+from ._util import norm_dims, wrap_dim, xp_of
+from .convert import cast
+
+
+def _restore(grad, shape, axes, keepdim):
+    """Broadcast a reduced gradient back over the reduced ``axes`` of ``shape``."""
+    xp = xp_of(grad)
+    if axes is not None and not keepdim:
+        grad = xp.expand_dims(grad, axes)
+    return xp.broadcast_to(grad, shape)
+
+
+def _count(shape, axes) -> int:
+    if axes is None:
+        return int(np.prod(shape, dtype=np.int64))
+    n = 1
+    for a in axes:
+        n *= shape[a]
+    return n
+
+
+class Sum(Function):
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, a, axes, keepdim, dtype):
+        ctx.shape, ctx.axes, ctx.keepdim = a.shape, axes, keepdim
+        return a.sum(axis=axes, keepdims=keepdim, dtype=dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return _restore(grad, ctx.shape, ctx.axes, ctx.keepdim), None, None, None
+
+
+class Mean(Function):
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, a, axes, keepdim):
+        ctx.shape, ctx.axes, ctx.keepdim = a.shape, axes, keepdim
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return a.mean(axis=axes, keepdims=keepdim)
+
+    @staticmethod
+    def backward(ctx, grad):
+        n = _count(ctx.shape, ctx.axes)
+        return _restore(grad / n if n else grad * np.nan, ctx.shape, ctx.axes, ctx.keepdim), None, None
+
+
+class Prod(Function):
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, a, axis, keepdim):
+        ctx.save_for_backward(a)
+        ctx.axis, ctx.keepdim = axis, keepdim
+        return a.prod(axis=axis, keepdims=keepdim)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        xp = xp_of(a)
+        axis = ctx.axis
+        x = a.reshape(-1) if axis is None else xp.moveaxis(a, axis, -1)
+        # product of all the other elements: exclusive cumprods from both ends (exact with zeros)
+        ones = xp.ones(x.shape[:-1] + (1,), dtype=x.dtype)
+        left = xp.concatenate([ones, xp.cumprod(x[..., :-1], axis=-1)], axis=-1)
+        right = xp.flip(xp.concatenate([ones, xp.cumprod(xp.flip(x[..., 1:], -1), axis=-1)], axis=-1), -1)
+        others = left * right
+        if axis is None:
+            return (grad * others).reshape(a.shape), None, None
+        g = grad if ctx.keepdim else xp.expand_dims(grad, axis)
+        return xp.moveaxis(xp.moveaxis(g, axis, -1) * others, -1, axis), None, None
+
+
+class MaxMinDim(Function):
+    """max/min along one dim: values and (non-differentiable) indices."""
+
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, a, axis, keepdim, is_max):
+        xp = xp_of(a)
+        if a.ndim == 0:
+            idx = xp.zeros((), dtype=np.int64)
+            ctx.shape, ctx.axis, ctx.keepdim = a.shape, None, keepdim
+            ctx.save_for_backward(idx)
+            ctx.mark_non_differentiable(idx)
+            return a.copy(), idx
+        idx = (xp.argmax if is_max else xp.argmin)(a, axis=axis, keepdims=True)
+        if a.dtype.kind == "f":  # torch propagates NaN: a NaN is the max and the min
+            nan = xp.isnan(a)
+            if nan.any():
+                idx = xp.where(nan.any(axis=axis, keepdims=True), xp.argmax(nan, axis=axis, keepdims=True), idx)
+        vals = xp.take_along_axis(a, idx, axis=axis)
+        ctx.shape, ctx.axis, ctx.keepdim = a.shape, axis, keepdim
+        ctx.save_for_backward(idx)
+        idx = idx.astype(np.int64)
+        if not keepdim:
+            vals, idx = vals.squeeze(axis), idx.squeeze(axis)
+        ctx.mark_non_differentiable(idx)
+        return vals, idx
+
+    @staticmethod
+    def backward(ctx, grad, _gidx):
+        (idx,) = ctx.saved_tensors
+        xp = xp_of(grad)
+        if ctx.axis is None:
+            return grad.copy(), None, None, None
+        out = xp.zeros(ctx.shape, dtype=grad.dtype)
+        g = grad if ctx.keepdim else xp.expand_dims(grad, ctx.axis)
+        xp.put_along_axis(out, idx, g, axis=ctx.axis)
+        return out, None, None, None
+
+
+class Amax(Function):
+    """max/min over dims; ties share the gradient evenly (torch's amax/amin rule)."""
+
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, a, axes, keepdim, is_max):
+        out = (a.max if is_max else a.min)(axis=axes, keepdims=keepdim)
+        ctx.save_for_backward(a, out)
+        ctx.axes, ctx.keepdim = axes, keepdim
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, out = ctx.saved_tensors
+        o = _restore(out, a.shape, ctx.axes, ctx.keepdim)
+        mask = a == o
+        count = mask.sum(axis=ctx.axes, keepdims=True)
+        g = _restore(grad, a.shape, ctx.axes, ctx.keepdim)
+        return g * mask / count, None, None, None
+
+
+class Var(Function):
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, a, axes, correction, keepdim, take_sqrt):
+        xp = xp_of(a)
+        mean = a.mean(axis=axes, keepdims=True)
+        d = a - mean
+        n = _count(a.shape, axes)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = (d * d).sum(axis=axes, keepdims=keepdim) / builtins.max(n - correction, 0)
+            if take_sqrt:
+                out = xp.sqrt(out)
+        ctx.save_for_backward(d, out)
+        ctx.n, ctx.axes, ctx.keepdim, ctx.correction, ctx.take_sqrt = n, axes, keepdim, correction, take_sqrt
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        d, out = ctx.saved_tensors
+        denom = builtins.max(ctx.n - ctx.correction, 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if ctx.take_sqrt:
+                g = _restore(grad / (out * denom), d.shape, ctx.axes, ctx.keepdim) * d
+            else:
+                g = _restore(grad * (2.0 / denom), d.shape, ctx.axes, ctx.keepdim) * d
+        return g, None, None, None, None
+
+
+class LogSumExp(Function):
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, a, axes, keepdim):
+        xp = xp_of(a)
+        m = a.max(axis=axes, keepdims=True)
+        m = xp.where(xp.isfinite(m), m, 0)
+        with np.errstate(divide="ignore"):
+            out = xp.log(xp.exp(a - m).sum(axis=axes, keepdims=True)) + m
+        ctx.save_for_backward(a, out)
+        ctx.axes, ctx.keepdim = axes, keepdim
+        return out if keepdim else out.squeeze(axes) if axes is not None else out.reshape(())
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, out = ctx.saved_tensors
+        xp = xp_of(a)
+        g = grad if ctx.keepdim or ctx.axes is None else xp.expand_dims(grad, ctx.axes)
+        return g * xp.exp(a - out), None, None
+
+
+class Cumsum(Function):
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, a, axis, dtype):
+        ctx.axis = axis
+        return xp_of(a).cumsum(a, axis=axis, dtype=dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        xp = xp_of(grad)
+        return xp.flip(xp.cumsum(xp.flip(grad, ctx.axis), axis=ctx.axis), ctx.axis), None, None
+
+
+class Cumprod(Function):
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, a, axis, dtype):
+        out = xp_of(a).cumprod(a, axis=axis, dtype=dtype)
+        ctx.save_for_backward(a, out)
+        ctx.axis = axis
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, out = ctx.saved_tensors
+        xp = xp_of(grad)
+        ax = ctx.axis
+        # d out_j / d a_i = out_j / a_i for j >= i; exact when no element is zero
+        rev = xp.flip(xp.cumsum(xp.flip(grad * out, ax), axis=ax), ax)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return rev / a, None, None
+
+
+# --- public functions -------------------------------------------------------------------------------
+
+def _float_input(x: Tensor, fn: str) -> Tensor:
+    if x._data.dtype.kind not in "fc":
+        raise RuntimeError(
+            f"{fn}(): could not infer output dtype. Input dtype must be either a floating point or "
+            f"complex dtype. Got: {_dt.from_numpy_dtype(x._data.dtype).name.capitalize().replace('Int64', 'Long').replace('Int32', 'Int')}"
+        )
+    return x
+
+
+def _sum_dtype(x: Tensor, dtype):
+    if dtype is not None:
+        return _dt.to_numpy_dtype(dtype)
+    return np.dtype(np.int64) if x._data.dtype.kind in "biu" else None
+
+
+def sum(input, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A001
+    """Sum over ``dim`` (an int, a tuple, or None for all).
+
+    >>> import nnbox
+    >>> nnbox.sum(nnbox.tensor([[1, 2], [3, 4]]), dim=0)
+    tensor([4, 6])
+    """
+    axes = norm_dims(dim, input._data.ndim)
+    x = input
+    dt = _sum_dtype(x, dtype)
+    if dt is not None and dt.kind in "fc" and x._data.dtype != dt:
+        x, dt = cast(x, dt), None
+    return Sum.apply(x, axes, keepdim, dt)
+
+
+def nansum(input, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    from .index import where
+
+    return sum(where(input.isnan(), 0.0, input), dim, keepdim, dtype=dtype)
+
+
+def mean(input, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    """Mean over ``dim``; floating-point inputs only (as torch)."""
+    x = input if dtype is None else cast(input, _dt.to_numpy_dtype(dtype))
+    _float_input(x, "mean")
+    return Mean.apply(x, norm_dims(dim, x._data.ndim), keepdim)
+
+
+def nanmean(input, dim=None, keepdim: bool = False) -> Tensor:
+    notnan = (~input.isnan()).sum(dim, keepdim)
+    return nansum(input, dim, keepdim) / notnan
+
+
+def prod(input, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    x = input
+    if dtype is not None:
+        x = cast(x, _dt.to_numpy_dtype(dtype))
+    elif x._data.dtype.kind in "biu":
+        x = cast(x, np.dtype(np.int64))
+    axis = None if dim is None else wrap_dim(dim, x._data.ndim)
+    if x._data.ndim == 0:
+        axis = None
+    return Prod.apply(x, axis, keepdim)
+
+
+class _ReturnType(tuple):
+    _fields = ("values", "indices")
+
+    def __new__(cls, values, indices):
+        return tuple.__new__(cls, (values, indices))
+
+    values = property(lambda self: self[0])
+    indices = property(lambda self: self[1])
+
+    def __repr__(self) -> str:
+        return f"torch.return_types.{self._name}(\nvalues={self[0]!r},\nindices={self[1]!r})"
+
+    def __reduce__(self):
+        return (type(self), (self[0], self[1]))
+
+
+def _return_type(name: str):
+    return type(name, (_ReturnType,), {"_name": name, "__slots__": ()})
+
+
+class return_types:  # noqa: N801 - torch.return_types
+    max = _return_type("max")
+    min = _return_type("min")
+    sort = _return_type("sort")
+    topk = _return_type("topk")
+    kthvalue = _return_type("kthvalue")
+    median = _return_type("median")
+    mode = _return_type("mode")
+    cummax = _return_type("cummax")
+    cummin = _return_type("cummin")
+    aminmax = collections.namedtuple("aminmax", ["min", "max"])
+
+
+def _maxmin(input, dim, keepdim, other, is_max: bool):
+    from .elementwise import maximum, minimum
+
+    if isinstance(dim, Tensor):  # torch.max(a, b): elementwise
+        return (maximum if is_max else minimum)(input, dim)
+    if other is not None:
+        return (maximum if is_max else minimum)(input, other)
+    name = "max" if is_max else "min"
+    if dim is None:
+        if input._data.size == 0:
+            raise RuntimeError(
+                f"{name}(): Expected reduction dim to be specified for input.numel() == 0. Specify the "
+                "reduction dim with the 'dim' argument."
+            )
+        return Amax.apply(input, None, False, is_max)
+    axis = wrap_dim(dim, input._data.ndim)
+    if input._data.ndim and input._data.shape[axis] == 0:
+        raise IndexError(f"{name}(): Expected reduction dim {dim} to have non-zero size.")
+    v, i = MaxMinDim.apply(input, axis, keepdim, is_max)
+    return (return_types.max if is_max else return_types.min)(v, i)
+
+
+def max(input, dim=None, keepdim: bool = False, *, other=None, out=None):  # noqa: A001
+    """The largest element, or ``(values, indices)`` along ``dim``, or the elementwise max of two tensors.
+
+    >>> import nnbox
+    >>> nnbox.max(nnbox.tensor([[1, 5], [7, 2]]), 1)
+    torch.return_types.max(
+    values=tensor([5, 7]),
+    indices=tensor([1, 0]))
+    """
+    return _maxmin(input, dim, keepdim, other, True)
+
+
+def min(input, dim=None, keepdim: bool = False, *, other=None, out=None):  # noqa: A001
+    """The smallest element, or ``(values, indices)`` along ``dim``; see ``max``."""
+    return _maxmin(input, dim, keepdim, other, False)
+
+
+def amax(input, dim=(), keepdim: bool = False) -> Tensor:
+    return Amax.apply(input, norm_dims(dim, input._data.ndim), keepdim, True)
+
+
+def amin(input, dim=(), keepdim: bool = False) -> Tensor:
+    return Amax.apply(input, norm_dims(dim, input._data.ndim), keepdim, False)
+
+
+def aminmax(input, *, dim=None, keepdim: bool = False):
+    d = () if dim is None else dim
+    return return_types.aminmax(amin(input, d, keepdim), amax(input, d, keepdim))
+
+
+def _arg(input, dim, keepdim, is_max):
+    a = input._data
+    xp = xp_of(a)
+    f = xp.argmax if is_max else xp.argmin
+    if a.size == 0:
+        raise RuntimeError(f"{'argmax' if is_max else 'argmin'}(): Expected reduction dim to be specified for input.numel() == 0.")
+    if dim is None:
+        r = f(a.reshape(-1))
+        if keepdim:
+            r = xp.asarray(r).reshape((1,) * a.ndim)
+    else:
+        r = f(a, axis=wrap_dim(dim, a.ndim), keepdims=keepdim) if a.ndim else xp.asarray(0)
+    return Tensor._make(xp.asarray(r, dtype=np.int64))
+
+
+def argmax(input, dim=None, keepdim: bool = False) -> Tensor:
+    """Index of the largest element (flattened when ``dim`` is None)."""
+    return _arg(input, dim, keepdim, True)
+
+
+def argmin(input, dim=None, keepdim: bool = False) -> Tensor:
+    """Index of the smallest element (flattened when ``dim`` is None)."""
+    return _arg(input, dim, keepdim, False)
+
+
+def _correction(unbiased, correction) -> float:
+    if correction is not None:
+        return correction
+    if unbiased is None:
+        return 1
+    return 1 if unbiased else 0
+
+
+def _var_args(dim, unbiased, keepdim):
+    # var(x, True) means unbiased=True in torch's old overload
+    if isinstance(dim, bool):
+        return None, dim, keepdim
+    return dim, unbiased, keepdim
+
+
+def var(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -> Tensor:
+    """Variance with Bessel's correction by default (``correction=1``)."""
+    dim, unbiased, keepdim = _var_args(dim, unbiased, keepdim)
+    _float_input(input, "var")
+    return Var.apply(input, norm_dims(dim, input._data.ndim), _correction(unbiased, correction), keepdim, False)
+
+
+def std(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -> Tensor:
+    """Standard deviation with Bessel's correction by default."""
+    dim, unbiased, keepdim = _var_args(dim, unbiased, keepdim)
+    _float_input(input, "std")
+    return Var.apply(input, norm_dims(dim, input._data.ndim), _correction(unbiased, correction), keepdim, True)
+
+
+def var_mean(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
+    return var(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
+
+
+def std_mean(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
+    return std(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
+
+
+def logsumexp(input, dim, keepdim: bool = False) -> Tensor:
+    """log(sum(exp(x))) over ``dim``, computed stably."""
+    x = input if input._data.dtype.kind in "fc" else cast(input, _dt.get_default_dtype().np)
+    return LogSumExp.apply(x, norm_dims(dim, x._data.ndim), keepdim)
+
+
+def all(input, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    """True where every element (along ``dim``) is non-zero."""
+    a = input._data
+    return Tensor._make(xp_of(a).asarray(a.astype(bool).all(axis=norm_dims(dim, a.ndim), keepdims=keepdim)))
+
+
+def any(input, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    """True where some element (along ``dim``) is non-zero."""
+    a = input._data
+    return Tensor._make(xp_of(a).asarray(a.astype(bool).any(axis=norm_dims(dim, a.ndim), keepdims=keepdim)))
+
+
+def count_nonzero(input, dim=None) -> Tensor:
+    a = input._data
+    return Tensor._make(xp_of(a).asarray((a != 0).sum(axis=norm_dims(dim, a.ndim)), dtype=np.int64))
+
+
+def cumsum(input, dim, *, dtype=None) -> Tensor:
+    """Cumulative sum along ``dim``."""
+    x = input
+    dt = _sum_dtype(x, dtype)
+    if dt is not None and dt.kind in "fc":
+        x, dt = cast(x, dt), None
+    return Cumsum.apply(x, wrap_dim(dim, x._data.ndim) if x._data.ndim else None, dt)
+
+
+def cumprod(input, dim, *, dtype=None) -> Tensor:
+    """Cumulative product along ``dim``."""
+    x = input
+    dt = _sum_dtype(x, dtype)
+    if dt is not None and dt.kind in "fc":
+        x, dt = cast(x, dt), None
+    return Cumprod.apply(x, wrap_dim(dim, x._data.ndim) if x._data.ndim else None, dt)
+
+
+def median(input, dim=None, keepdim: bool = False):
+    """The lower median (as torch), or ``(values, indices)`` along ``dim``."""
+    from .index import sort
+
+    if dim is None:
+        flat = input.reshape(-1)
+        s, _ = sort(flat)
+        return s[(flat.shape[0] - 1) // 2]
+    axis = wrap_dim(dim, input._data.ndim)
+    s, idx = sort(input, axis)
+    k = (input._data.shape[axis] - 1) // 2
+    v, i = s.narrow(axis, k, 1), idx.narrow(axis, k, 1)
+    if not keepdim:
+        v, i = v.squeeze(axis), i.squeeze(axis)
+    return return_types.median(v, i)
+
+
+_METHODS = dict(
+    sum=sum, nansum=nansum, mean=mean, nanmean=nanmean, prod=prod, max=max, min=min, amax=amax,
+    amin=amin, aminmax=aminmax, argmax=argmax, argmin=argmin, var=var, std=std, logsumexp=logsumexp,
+    all=all, any=any, count_nonzero=count_nonzero, cumsum=cumsum, cumprod=cumprod, median=median,
+)
+for _name, _fn in _METHODS.items():
+    setattr(Tensor, _name, _fn)

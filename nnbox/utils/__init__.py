@@ -1,0 +1,1 @@
+"""Utilities: ``nnbox.utils.data`` (Dataset/DataLoader), hooks, and the workflow tools."""

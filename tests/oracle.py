@@ -1,0 +1,127 @@
+"""The torch oracle: run the same program on torch and on nnbox, compare values and gradients.
+
+    check(lambda m, x, y: m.add(x, y), [a, b])
+
+``m`` is the module (``torch`` or ``nnbox``); the inputs are NumPy arrays, made into tensors of
+each library (floating ones with ``requires_grad=True``).  Outputs (a tensor or nested tuples/lists
+of them) must match in shape, dtype and values; then a fixed random upstream gradient is pushed
+through both and every input's ``.grad`` must match too.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+import nnbox
+
+RNG = np.random.default_rng(1234)
+
+
+def arr(*shape, dtype=np.float64, low=-2.0, high=2.0, positive=False):
+    """A random test array (float64 by default, so comparisons can be tight)."""
+    if np.dtype(dtype).kind in "iu":
+        return RNG.integers(0 if positive else -5, 6, size=shape).astype(dtype)
+    if np.dtype(dtype) == np.bool_:
+        return RNG.random(shape) > 0.5
+    a = RNG.uniform(0.1 if positive else low, high, size=shape)
+    return np.asarray(a, dtype=dtype)
+
+
+def _make(lib, a, grad):
+    if isinstance(a, np.ndarray):
+        t = lib.tensor(a.copy())
+        if grad and a.dtype.kind == "f":
+            t.requires_grad_(True)
+        return t
+    return a
+
+
+def _flatten(out):
+    if isinstance(out, (tuple, list)):
+        res = []
+        for o in out:
+            res.extend(_flatten(o))
+        return res
+    return [out]
+
+
+def _np(t):
+    if isinstance(t, torch.Tensor):
+        return t.detach().numpy()
+    if isinstance(t, nnbox.Tensor):
+        return t.detach().numpy()
+    return np.asarray(t)
+
+
+def _tol(dtype, rtol, atol):
+    if rtol is not None:
+        return rtol, atol if atol is not None else rtol
+    if dtype in (np.float32, np.float16):
+        return 1e-5 if dtype == np.float32 else 1e-3, 1e-5 if dtype == np.float32 else 1e-3
+    return 1e-10, 1e-12
+
+
+def assert_same(t_out, n_out, rtol=None, atol=None, what="output"):
+    to, no = _flatten(t_out), _flatten(n_out)
+    assert len(to) == len(no), f"{what}: torch gave {len(to)} outputs, nnbox {len(no)}"
+    for i, (a, b) in enumerate(zip(to, no)):
+        if isinstance(a, torch.Tensor):
+            assert isinstance(b, nnbox.Tensor), f"{what}[{i}]: expected a Tensor, got {type(b).__name__}"
+            assert tuple(a.shape) == tuple(b.shape), f"{what}[{i}]: shape {tuple(b.shape)} != torch {tuple(a.shape)}"
+            assert str(a.dtype) == repr(b.dtype), f"{what}[{i}]: dtype {b.dtype!r} != torch {a.dtype}"
+            an, bn = _np(a), _np(b)
+            r, at = _tol(an.dtype, rtol, atol)
+            if an.dtype.kind in "fc":
+                np.testing.assert_allclose(bn, an, rtol=r, atol=at, err_msg=f"{what}[{i}] values", equal_nan=True)
+            else:
+                np.testing.assert_array_equal(bn, an, err_msg=f"{what}[{i}] values")
+        elif isinstance(a, (int, float, bool)):
+            assert a == b or (isinstance(a, float) and np.isclose(a, b)), f"{what}[{i}]: {b} != torch {a}"
+
+
+def check(fn, inputs, *, grad: bool = True, rtol=None, atol=None, grad_rtol=None, grad_atol=None):
+    """Compare ``fn(torch, *inputs)`` with ``fn(nnbox, *inputs)``: values, then gradients."""
+    t_in = [_make(torch, a, grad) for a in inputs]
+    n_in = [_make(nnbox, a, grad) for a in inputs]
+    t_out = fn(torch, *t_in)
+    n_out = fn(nnbox, *n_in)
+    assert_same(t_out, n_out, rtol, atol)
+    if not grad:
+        return t_out, n_out
+    t_outs = [o for o in _flatten(t_out) if isinstance(o, torch.Tensor) and o.requires_grad]
+    n_outs = [o for o in _flatten(n_out) if isinstance(o, nnbox.Tensor) and o.requires_grad]
+    assert len(t_outs) == len(n_outs), "different outputs require grad"
+    if not t_outs:
+        return t_out, n_out
+    t_loss, n_loss = 0, 0
+    for to, no in zip(t_outs, n_outs):
+        g = RNG.standard_normal(tuple(to.shape))
+        t_loss = t_loss + (to * torch.tensor(g, dtype=to.dtype)).sum()
+        n_loss = n_loss + (no * nnbox.tensor(g, dtype=no.dtype)).sum()
+    t_loss.backward()
+    n_loss.backward()
+    for i, (a, b) in enumerate(zip(t_in, n_in)):
+        if isinstance(a, torch.Tensor) and a.requires_grad:
+            if a.grad is None:
+                assert b.grad is None or not np.any(b.grad.numpy()), f"input {i}: nnbox has a grad, torch none"
+                continue
+            assert b.grad is not None, f"input {i}: torch has a gradient, nnbox none"
+            assert_same(a.grad, b.grad, grad_rtol or rtol, grad_atol or atol, what=f"grad of input {i}")
+    return t_out, n_out
+
+
+def check_error(fn, inputs, match: str | None = None):
+    """``fn`` must raise the same exception type in torch and nnbox (nnbox's message may be checked)."""
+    import pytest
+
+    t_in = [_make(torch, a, False) for a in inputs]
+    n_in = [_make(nnbox, a, False) for a in inputs]
+    with pytest.raises(Exception) as te:
+        fn(torch, *t_in)
+    with pytest.raises(type(te.value)) as ne:
+        fn(nnbox, *n_in)
+    if match is not None:
+        import re
+
+        assert re.search(match, str(ne.value)), f"message {str(ne.value)!r} does not match {match!r}"
+    return te.value, ne.value
