@@ -1,0 +1,6 @@
+"""(being written) ``nn.Module``."""
+from __future__ import annotations
+
+
+class Module:
+    pass
