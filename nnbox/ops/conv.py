@@ -1,4 +1,392 @@
-"""(being written) conv ops: fused Functions with hand-written backward and their ``F.*`` forms."""
+"""Convolutions (1-, 2- and 3-d, plain and transposed): fused Functions with hand-derived backward.
+
+One im2col and one GEMM per call, never a Python loop over the batch:
+
+* ``_im2col`` views the padded input through ``as_strided`` as ``(C, *kernel, N, *out)`` and copies
+  it once into a contiguous ``(C*K, N*P)`` matrix (``K`` kernel taps, ``P`` output positions);
+* forward is ``W (O, C*K) @ cols`` (a batched GEMM over groups), then one transpose to NC...;
+* the weight gradient is ``gy (O, N*P) @ cols.T``, reusing the saved ``cols``;
+* the input gradient is ``W.T @ gy`` followed by ``_col2im``: a loop over the kernel taps (9 for a
+  3x3 kernel), each adding one strided slab into the padded input gradient.
+
+The transposed convolution is the adjoint of the convolution, so its forward is the convolution's
+input gradient and its backward is the convolution's forward (and the weight gradient with the
+roles of input and output exchanged).  Both therefore share the three primitives below.
+"""
 from __future__ import annotations
 
-__all__: list[str] = []
+import itertools
+import math
+
+import numpy as np
+
+from .._tensor import Tensor
+from ..autograd.function import Function
+from ._util import shape_str, xp_of
+
+__all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d"]
+
+_as_strided = np.lib.stride_tricks.as_strided
+
+
+# --- the three array primitives --------------------------------------------------------------------
+
+def _pad_array(x, pads):
+    """Zero-pad the spatial dims of ``x`` (N, C, *S) by ``pads`` = ((lo, hi), ...); a negative ``hi``
+    (a transposed convolution's output_padding exceeding its padding) crops instead."""
+    if not any(lo or hi for lo, hi in pads):
+        return x
+    xp = xp_of(x)
+    n, c = x.shape[:2]
+    shape = (n, c) + tuple(s + lo + hi for s, (lo, hi) in zip(x.shape[2:], pads))
+    out = xp.zeros(shape, dtype=x.dtype)
+    keep = tuple(s + min(hi, 0) for s, (_, hi) in zip(x.shape[2:], pads))
+    out[(slice(None), slice(None)) + tuple(slice(lo, lo + k) for k, (lo, _) in zip(keep, pads))] = \
+        x[(slice(None), slice(None)) + tuple(slice(0, k) for k in keep)]
+    return out
+
+
+def _strided_view(xp_, x, ksize, stride, dilation, out_size):
+    """``x`` (N, C, *S) seen as (C, *kernel, N, *out) without copying."""
+    st = x.strides
+    nd = len(ksize)
+    shape = (x.shape[1],) + tuple(ksize) + (x.shape[0],) + tuple(out_size)
+    strides = ((st[1],) + tuple(st[2 + i] * dilation[i] for i in range(nd)) + (st[0],)
+               + tuple(st[2 + i] * stride[i] for i in range(nd)))
+    if xp_ is np:
+        return _as_strided(x, shape, strides, writeable=False)
+    return xp_.lib.stride_tricks.as_strided(x, shape, strides)
+
+
+def _im2col(x, ksize, stride, dilation, out_size):
+    """Padded ``x`` (N, C, *S) -> contiguous cols (C*K, N*P)."""
+    xp = xp_of(x)
+    v = _strided_view(xp, x, ksize, stride, dilation, out_size)
+    cols = xp.ascontiguousarray(v)
+    return cols.reshape(x.shape[1] * math.prod(ksize), -1)
+
+
+def _col2im(dcols, x_shape, ksize, stride, dilation, out_size):
+    """Adjoint of ``_im2col``: cols (C*K, N*P) summed back into an array of ``x_shape`` (N, C, *S).
+
+    Accumulates in (C, N, *S) layout so each tap's slab adds onto a same-ordered strided slice."""
+    xp = xp_of(dcols)
+    n, c = x_shape[:2]
+    nd = len(ksize)
+    d = dcols.reshape((c,) + tuple(ksize) + (n,) + tuple(out_size))
+    acc = xp.zeros((c, n) + tuple(x_shape[2:]), dtype=dcols.dtype)
+    for tap in itertools.product(*(range(k) for k in ksize)):
+        idx = (slice(None), slice(None)) + tuple(
+            slice(tap[i] * dilation[i], tap[i] * dilation[i] + stride[i] * (out_size[i] - 1) + 1, stride[i])
+            for i in range(nd))
+        acc[idx] += d[(slice(None),) + tap]
+    return acc.swapaxes(0, 1)
+
+
+def _conv_forward(x, w, stride, pads, dilation, groups):
+    """y = conv(x, w); returns (y contiguous (N, O, *out), cols) with cols (C*K, N*P)."""
+    xp = xp_of(x)
+    ksize = w.shape[2:]
+    xpad = _pad_array(x, pads)
+    out_size = tuple((xpad.shape[2 + i] - dilation[i] * (k - 1) - 1) // stride[i] + 1 for i, k in enumerate(ksize))
+    cols = _im2col(xpad, ksize, stride, dilation, out_size)
+    n, o = x.shape[0], w.shape[0]
+    if groups == 1:
+        y = w.reshape(o, -1) @ cols  # (O, N*P): one GEMM
+    else:
+        y = w.reshape(groups, o // groups, -1) @ cols.reshape(groups, -1, cols.shape[1])
+    y = y.reshape((o, n) + out_size)
+    return xp.ascontiguousarray(y.swapaxes(0, 1)), cols
+
+
+def _conv_grad_weight(gy, cols, w_shape, groups):
+    """dW = gy (O, N*P) @ cols.T, per group."""
+    xp = xp_of(gy)
+    o = gy.shape[1]
+    g2 = xp.ascontiguousarray(gy.swapaxes(0, 1)).reshape(o, -1)
+    if groups == 1:
+        return (g2 @ cols.T).reshape(w_shape)
+    gw = g2.reshape(groups, o // groups, -1) @ cols.reshape(groups, -1, cols.shape[1]).swapaxes(1, 2)
+    return gw.reshape(w_shape)
+
+
+def _conv_grad_input(gy, w, x_shape, stride, pads, dilation, groups):
+    """dx for y = conv(x, w): W.T @ gy, then col2im, then crop the padding."""
+    xp = xp_of(gy)
+    o = w.shape[0]
+    ksize = w.shape[2:]
+    out_size = gy.shape[2:]
+    g2 = xp.ascontiguousarray(gy.swapaxes(0, 1)).reshape(o, -1)
+    if groups == 1:
+        dcols = w.reshape(o, -1).T @ g2
+    else:
+        dcols = w.reshape(groups, o // groups, -1).swapaxes(1, 2) @ g2.reshape(groups, o // groups, -1)
+    # a negative hi (transposed conv's output_padding) means rows no tap reaches: keep them zero
+    padded = x_shape[:2] + tuple(s + lo + max(hi, 0) for s, (lo, hi) in zip(x_shape[2:], pads))
+    dx = _col2im(dcols.reshape(-1, g2.shape[1]), padded, ksize, stride, dilation, out_size)
+    if any(lo or hi for lo, hi in pads):
+        dx = dx[(slice(None), slice(None)) + tuple(slice(lo, lo + s) for s, (lo, _) in zip(x_shape[2:], pads))]
+    return xp.ascontiguousarray(dx)
+
+
+# --- Functions ------------------------------------------------------------------------------------
+
+class ConvNd(Function):
+    """y = conv(x, w) + b, one node; saves the im2col matrix for the weight gradient."""
+
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, x, w, b, stride, pads, dilation, groups):
+        y, cols = _conv_forward(x, w, stride, pads, dilation, groups)
+        if b is not None:
+            y += b.reshape((1, -1) + (1,) * (y.ndim - 2))
+        need_x, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        ctx.save_for_backward(w if need_x else None, cols if need_w else None)
+        ctx.args = (x.shape, w.shape, stride, pads, dilation, groups)
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        w, cols = ctx.saved_tensors
+        x_shape, w_shape, stride, pads, dilation, groups = ctx.args
+        need = ctx.needs_input_grad
+        gx = _conv_grad_input(gy, w, x_shape, stride, pads, dilation, groups) if need[0] else None
+        gw = _conv_grad_weight(gy, cols, w_shape, groups) if need[1] else None
+        gb = gy.sum(axis=(0,) + tuple(range(2, gy.ndim))) if need[2] else None
+        return gx, gw, gb, None, None, None, None
+
+
+class ConvTransposeNd(Function):
+    """y = conv_transpose(x, w) + b: the adjoint of ``ConvNd`` w.r.t. its input."""
+
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, x, w, b, stride, pads, dilation, groups, out_shape):
+        # w is (C_in, C_out/groups, *k): read as a convolution weight it maps C_out -> C_in, so
+        # this is that convolution's input gradient with x in the role of the output gradient.
+        y = _conv_grad_input(x, w, out_shape, stride, pads, dilation, groups)
+        if b is not None:
+            y += b.reshape((1, -1) + (1,) * (y.ndim - 2))
+        ctx.save_for_backward(x if ctx.needs_input_grad[1] else None, w if ctx.needs_input_grad[0] else None)
+        ctx.args = (w.shape, stride, pads, dilation, groups)
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        x, w = ctx.saved_tensors
+        w_shape, stride, pads, dilation, groups = ctx.args
+        need = ctx.needs_input_grad
+        gx = gw = None
+        if need[0] or need[1]:
+            if need[0]:
+                gx, cols = _conv_forward(gy, w, stride, pads, dilation, groups)
+            else:
+                xpad = _pad_array(gy, pads)
+                cols = _im2col(xpad, w_shape[2:], stride, dilation, x.shape[2:])
+            if need[1]:
+                # w as conv weight maps gy(C_out) -> x(C_in): dW = x (C_in, N*P) @ cols(gy).T
+                gw = _conv_grad_weight(x, cols, w_shape, groups)
+        gb = gy.sum(axis=(0,) + tuple(range(2, gy.ndim))) if need[2] else None
+        return gx, gw, gb, None, None, None, None, None
+
+
+# --- argument handling (torch's checks and messages) ------------------------------------------------
+
+def _tuple(v, nd: int, name: str) -> tuple:
+    if isinstance(v, (tuple, list)):
+        v = tuple(int(a) for a in v)
+        if len(v) == 1:
+            v = v * nd
+        if len(v) != nd:
+            raise RuntimeError(
+                f"expected {name} to be a single integer value or a list of {nd} values to match the "
+                f"convolution dimensions, but got {name}={shape_str(v)}")
+        return v
+    return (int(v),) * nd
+
+
+def _float_name(dt) -> str:
+    from .._backend.dtype import from_numpy_dtype
+
+    return repr(from_numpy_dtype(dt)).replace("torch.", "")
+
+
+def _check_common(input: Tensor, weight: Tensor, bias, nd: int, name: str, stride, dilation, groups):
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+    if not isinstance(weight, Tensor):
+        raise TypeError(f"{name}(): argument 'weight' (position 2) must be Tensor, not {type(weight).__name__}")
+    if input.ndim not in (nd + 1, nd + 2):
+        raise RuntimeError(
+            f"Expected {nd + 1}D (unbatched) or {nd + 2}D (batched) input to {name}, but got input of size: "
+            f"{shape_str(input.shape)}")
+    if weight.ndim != nd + 2:
+        raise RuntimeError(
+            f"weight should have at least three dimensions" if weight.ndim < 3 else
+            f"expected stride to be a single integer value or a list of {weight.ndim - 2} values to match the "
+            f"convolution dimensions, but got stride={shape_str(stride)}")
+    if input._data.dtype != weight._data.dtype:
+        raise RuntimeError(f"expected scalar type {_scalar_name(input._data.dtype)} but found "
+                           f"{_scalar_name(weight._data.dtype)}")
+    if bias is not None and bias._data.dtype != input._data.dtype:
+        raise RuntimeError(f"Input type ({_float_name(input._data.dtype)}) and bias type "
+                           f"({_float_name(bias._data.dtype)}) should be the same")
+    if any(s <= 0 for s in stride):
+        raise RuntimeError("non-positive stride is not supported")
+    if any(d <= 0 for d in dilation):
+        raise RuntimeError("dilation should be greater than zero")
+    if not isinstance(groups, int) or groups <= 0:
+        raise RuntimeError("non-positive groups is not supported")
+
+
+def _scalar_name(dt) -> str:
+    from .._backend.dtype import from_numpy_dtype
+
+    return {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16",
+            "int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
+            "bool": "Bool"}.get(repr(from_numpy_dtype(dt)).replace("torch.", ""), str(dt))
+
+
+def _pads(padding, nd: int, ksize, dilation, stride):
+    """-> ((lo, hi), ...) from an int, a tuple, 'valid' or 'same'."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return ((0, 0),) * nd
+        if padding == "same":
+            if any(s != 1 for s in stride):
+                raise RuntimeError("padding='same' is not supported for strided convolutions")
+            out = []
+            for k, d in zip(ksize, dilation):
+                total = d * (k - 1)
+                out.append((total // 2, total - total // 2))
+            return tuple(out)
+        raise RuntimeError(f"Invalid padding string: '{padding}'")
+    p = _tuple(padding, nd, "padding")
+    if any(v < 0 for v in p):
+        raise RuntimeError("negative padding is not supported")
+    return tuple((v, v) for v in p)
+
+
+def _conv(input, weight, bias, stride, padding, dilation, groups, nd: int, name: str) -> Tensor:
+    stride = _tuple(stride, nd, "stride")
+    dilation = _tuple(dilation, nd, "dilation")
+    _check_common(input, weight, bias, nd, name, stride, dilation, groups)
+    w = weight.shape
+    unbatched = input.ndim == nd + 1
+    x = input.unsqueeze(0) if unbatched else input
+    if w[0] % groups:
+        raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by {groups} at dimension 0, "
+                           f"but got weight of size [{shape_str(w)}] instead")
+    if x.shape[1] != w[1] * groups:
+        raise RuntimeError(f"Given groups={groups}, weight of size {shape_str(w)}, expected input"
+                           f"{shape_str(x.shape)} to have {w[1] * groups} channels, but got {x.shape[1]} "
+                           "channels instead")
+    if bias is not None and (bias.ndim != 1 or bias.shape[0] != w[0]):
+        raise RuntimeError(f"Given weight of size {shape_str(w)}, expected bias to be 1-dimensional with {w[0]} "
+                           f"elements, but got bias of size {shape_str(bias.shape)} instead")
+    pads = _pads(padding, nd, w[2:], dilation, stride)
+    padded = tuple(s + lo + hi for s, (lo, hi) in zip(x.shape[2:], pads))
+    eff = tuple(d * (k - 1) + 1 for k, d in zip(w[2:], dilation))
+    if any(p < e for p, e in zip(padded, eff)):
+        raise RuntimeError(f"Calculated padded input size per channel: ({' x '.join(map(str, padded))}). Kernel "
+                           f"size: ({' x '.join(map(str, eff))}). Kernel size can't be greater than actual input size")
+    y = ConvNd.apply(x, weight, bias, stride, pads, dilation, groups)
+    return y.squeeze(0) if unbatched else y
+
+
+def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1,
+           groups: int = 1) -> Tensor:
+    """1-d cross-correlation over (N, C, L) input.
+
+    >>> import nnbox, nnbox.nn.functional as F
+    >>> F.conv1d(nnbox.ones(1, 1, 4), nnbox.ones(1, 1, 2)).tolist()
+    [[[2.0, 2.0, 2.0]]]
+    """
+    return _conv(input, weight, bias, stride, padding, dilation, groups, 1, "conv1d")
+
+
+def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1,
+           groups: int = 1) -> Tensor:
+    """2-d cross-correlation over (N, C, H, W) input, PyTorch's ``F.conv2d``.
+
+    >>> import nnbox, nnbox.nn.functional as F
+    >>> F.conv2d(nnbox.ones(1, 1, 3, 3), nnbox.ones(1, 1, 2, 2)).tolist()
+    [[[[4.0, 4.0], [4.0, 4.0]]]]
+    """
+    return _conv(input, weight, bias, stride, padding, dilation, groups, 2, "conv2d")
+
+
+def conv3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1,
+           groups: int = 1) -> Tensor:
+    """3-d cross-correlation over (N, C, D, H, W) input."""
+    return _conv(input, weight, bias, stride, padding, dilation, groups, 3, "conv3d")
+
+
+def _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, nd: int,
+                    name: str) -> Tensor:
+    stride = _tuple(stride, nd, "stride")
+    dilation = _tuple(dilation, nd, "dilation")
+    _check_common(input, weight, bias, nd, name, stride, dilation, groups)
+    if isinstance(padding, str):
+        raise RuntimeError(f"{name} does not support string padding ('{padding}'); pass an int or a tuple")
+    pad = _tuple(padding, nd, "padding")
+    if any(v < 0 for v in pad):
+        raise RuntimeError("negative padding is not supported")
+    opad = _tuple(output_padding, nd, "output_padding")
+    w = weight.shape
+    unbatched = input.ndim == nd + 1
+    x = input.unsqueeze(0) if unbatched else input
+    if x.shape[1] != w[0]:
+        raise RuntimeError(f"Given transposed=1, weight of size {shape_str(w)}, expected input{shape_str(x.shape)} "
+                           f"to have {w[0]} channels, but got {x.shape[1]} channels instead")
+    if w[0] % groups:
+        raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by {groups} at dimension 0, "
+                           f"but got weight of size [{shape_str(w)}] instead")
+    cout = w[1] * groups
+    if bias is not None and (bias.ndim != 1 or bias.shape[0] != cout):
+        raise RuntimeError(f"Given transposed=1, weight of size {shape_str(w)}, expected bias to be 1-dimensional "
+                           f"with {cout} elements, but got bias of size {shape_str(bias.shape)} instead")
+    if any(op >= s and op >= d for op, s, d in zip(opad, stride, dilation)):
+        dims = ["height", "width"] if nd == 2 else (["depth", "height", "width"] if nd == 3 else ["width"])
+        raise RuntimeError(
+            "output padding must be smaller than either stride or dilation, but got "
+            + " ".join(f"output_padding_{n}: {v}" for n, v in zip(dims, opad)) + " "
+            + " ".join(f"stride_{n}: {v}" for n, v in zip(dims, stride)) + " "
+            + " ".join(f"dilation_{n}: {v}" for n, v in zip(dims, dilation)))
+    out_sp = tuple((s - 1) * st - 2 * p + d * (k - 1) + op + 1
+                   for s, st, p, d, k, op in zip(x.shape[2:], stride, pad, dilation, w[2:], opad))
+    if any(o <= 0 for o in out_sp):
+        raise RuntimeError(f"Given input size per channel: ({' x '.join(map(str, x.shape[2:]))}). Calculated output "
+                           f"size per channel: ({' x '.join(map(str, out_sp))}). Output size is too small")
+    # output_padding adds rows at the high end that no input reaches: pad them as "hi" padding
+    pads = tuple((p, p - op) for p, op in zip(pad, opad))
+    y = ConvTransposeNd.apply(x, weight, bias, stride, pads, dilation, groups, (x.shape[0], cout) + out_sp)
+    return y.squeeze(0) if unbatched else y
+
+
+def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+                     output_padding=0, groups: int = 1, dilation=1) -> Tensor:
+    """Transposed 1-d convolution (the gradient of ``conv1d`` w.r.t. its input)."""
+    return _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, 1,
+                           "conv_transpose1d")
+
+
+def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+                     output_padding=0, groups: int = 1, dilation=1) -> Tensor:
+    """Transposed 2-d convolution ("deconvolution"), PyTorch's ``F.conv_transpose2d``.
+
+    >>> import nnbox, nnbox.nn.functional as F
+    >>> F.conv_transpose2d(nnbox.ones(1, 1, 2, 2), nnbox.ones(1, 1, 2, 2), stride=2).shape
+    torch.Size([1, 1, 4, 4])
+    """
+    return _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, 2,
+                           "conv_transpose2d")
+
+
+def conv_transpose3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+                     output_padding=0, groups: int = 1, dilation=1) -> Tensor:
+    """Transposed 3-d convolution."""
+    return _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, 3,
+                           "conv_transpose3d")

@@ -1,0 +1,111 @@
+"""Convolutions vs torch: values and input/weight/bias gradients, errors, finite-difference checks."""
+import numpy as np
+import pytest
+from _nn_gradcheck import numgrad_check
+from oracle import arr, check, check_error
+
+import nnbox
+import nnbox.nn.functional as NF
+
+CONV2D = [
+    # (x shape, w shape, kwargs)
+    ((2, 3, 7, 6), (4, 3, 3, 3), {}),
+    ((2, 3, 7, 6), (4, 3, 3, 2), dict(stride=2, padding=1)),
+    ((1, 4, 8, 9), (6, 2, 3, 3), dict(groups=2, dilation=(2, 1), padding=(1, 2))),
+    ((2, 3, 6, 5), (5, 3, 3, 2), dict(padding="same")),
+    ((2, 3, 6, 5), (5, 3, 4, 4), dict(padding="same", dilation=2)),
+    ((2, 3, 6, 5), (2, 3, 3, 3), dict(padding="valid", stride=(2, 1))),
+    ((2, 4, 5, 5), (4, 1, 3, 3), dict(groups=4, padding=1)),  # depthwise
+    ((3, 2, 5, 5), (3, 2, 1, 1), dict(stride=2)),  # 1x1 downsample
+    ((3, 5, 5), (2, 3, 3, 3), dict(padding=1)),  # unbatched
+]
+
+
+@pytest.mark.parametrize("xs,ws,kw", CONV2D)
+@pytest.mark.parametrize("bias", [True, False])
+def test_conv2d_float64(xs, ws, kw, bias):
+    ins = [arr(*xs), arr(*ws)] + ([arr(ws[0])] if bias else [])
+    check(lambda m, x, w, *b: m.nn.functional.conv2d(x, w, *b, **kw), ins)
+
+
+@pytest.mark.parametrize("xs,ws,kw", CONV2D[:4])
+def test_conv2d_float32(xs, ws, kw):
+    ins = [arr(*xs, dtype=np.float32), arr(*ws, dtype=np.float32), arr(ws[0], dtype=np.float32)]
+    check(lambda m, x, w, b: m.nn.functional.conv2d(x, w, b, **kw), ins, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("xs,ws,kw", [
+    ((2, 3, 9), (4, 3, 3), {}), ((2, 4, 9), (6, 2, 2), dict(stride=2, padding=1, groups=2)),
+    ((2, 3, 9), (4, 3, 3), dict(padding="same", dilation=3)), ((3, 9), (4, 3, 3), dict(stride=3)),
+])
+def test_conv1d(xs, ws, kw):
+    check(lambda m, x, w, b: m.nn.functional.conv1d(x, w, b, **kw), [arr(*xs), arr(*ws), arr(ws[0])])
+
+
+def test_conv3d():
+    check(lambda m, x, w, b: m.nn.functional.conv3d(x, w, b, stride=(1, 2, 1), padding=1),
+          [arr(2, 2, 4, 5, 4), arr(3, 2, 2, 3, 2), arr(3)])
+
+
+CONVT2D = [
+    ((2, 3, 4, 5), (3, 4, 3, 3), {}),
+    ((2, 3, 4, 5), (3, 2, 3, 2), dict(stride=2, padding=1, output_padding=1)),
+    ((2, 4, 4, 4), (4, 3, 3, 3), dict(stride=(2, 3), groups=2, output_padding=(0, 2), dilation=1)),
+    ((2, 4, 3, 4), (4, 3, 2, 3), dict(stride=2, padding=(0, 1), dilation=2, output_padding=1)),
+    ((3, 4, 5), (3, 2, 3, 3), dict(stride=2, padding=2)),
+]
+
+
+@pytest.mark.parametrize("xs,ws,kw", CONVT2D)
+@pytest.mark.parametrize("bias", [True, False])
+def test_conv_transpose2d(xs, ws, kw, bias):
+    ins = [arr(*xs), arr(*ws)] + ([arr(ws[1] * kw.get("groups", 1))] if bias else [])
+    check(lambda m, x, w, *b: m.nn.functional.conv_transpose2d(x, w, *b, **kw), ins)
+
+
+def test_conv_transpose1d():
+    check(lambda m, x, w, b: m.nn.functional.conv_transpose1d(x, w, b, stride=3, padding=1, output_padding=2),
+          [arr(2, 3, 5), arr(3, 2, 4), arr(2)])
+
+
+def test_only_weight_grad_and_only_input_grad():
+    x, w = arr(2, 3, 6, 6), arr(4, 3, 3, 3)
+    check(lambda m, x, w: m.nn.functional.conv2d(x.detach(), w, stride=2), [x, w])
+    check(lambda m, x, w: m.nn.functional.conv2d(x, w.detach(), padding=2), [x, w])
+    check(lambda m, x, w: m.nn.functional.conv_transpose2d(x.detach(), w.transpose(0, 1), stride=2), [x, w])
+
+
+def test_numerical_gradients():
+    numgrad_check(lambda x, w, b: NF.conv2d(x, w, b, stride=2, padding=1, groups=2, dilation=(1, 2)),
+                  [arr(2, 4, 5, 6), arr(4, 2, 2, 3), arr(4)])
+    numgrad_check(lambda x, w, b: NF.conv_transpose2d(x, w, b, stride=2, padding=1, output_padding=1),
+                  [arr(2, 2, 3, 3), arr(2, 3, 3, 2), arr(3)])
+
+
+def test_integer_conv():
+    check(lambda m, x, w: m.nn.functional.conv2d(x, w, padding=1),
+          [arr(1, 2, 4, 4, dtype=np.int64), arr(3, 2, 3, 3, dtype=np.int64)], grad=False)
+
+
+@pytest.mark.parametrize("fn,ins,msg", [
+    (lambda m, x, w: m.nn.functional.conv2d(x, w), [arr(2, 4, 5, 5), arr(8, 3, 3, 3)],
+     r"Given groups=1, weight of size \[8, 3, 3, 3\], expected input\[2, 4, 5, 5\] to have 3 channels, "
+     r"but got 4 channels instead"),
+    (lambda m, x, w: m.nn.functional.conv2d(x, w), [arr(2, 3), arr(8, 3, 3, 3)], "Expected 3D"),
+    (lambda m, x, w: m.nn.functional.conv2d(x, w), [arr(2, 3, 2, 2), arr(8, 3, 3, 3)], "Kernel size can't"),
+    (lambda m, x, w: m.nn.functional.conv2d(x, w, stride=0), [arr(2, 3, 5, 5), arr(8, 3, 3, 3)], "non-positive"),
+    (lambda m, x, w: m.nn.functional.conv2d(x, w, padding=-1), [arr(2, 3, 5, 5), arr(8, 3, 3, 3)], "negative"),
+    (lambda m, x, w: m.nn.functional.conv2d(x, w, stride=2, padding="same"), [arr(2, 3, 5, 5), arr(8, 3, 3, 3)],
+     "strided"),
+    (lambda m, x, w: m.nn.functional.conv2d(x, w, padding="foo"), [arr(2, 3, 5, 5), arr(8, 3, 3, 3)], "Invalid"),
+    (lambda m, x, w: m.nn.functional.conv2d(x, w, groups=3), [arr(2, 4, 5, 5), arr(8, 2, 3, 3)], "divisible"),
+    (lambda m, x, w: m.nn.functional.conv2d(x.float(), w), [arr(2, 3, 5, 5), arr(8, 3, 3, 3)],
+     "expected scalar type"),
+    (lambda m, x, w, b: m.nn.functional.conv2d(x, w, b), [arr(2, 3, 5, 5), arr(8, 3, 3, 3), arr(7)], "bias"),
+    (lambda m, x, w: m.nn.functional.conv1d(x, w), [arr(2, 3, 5, 5), arr(8, 3, 3)], "Expected 2D"),
+    (lambda m, x, w: m.nn.functional.conv_transpose2d(x, w), [arr(2, 4, 5, 5), arr(3, 8, 3, 3)], "transposed=1"),
+    (lambda m, x, w: m.nn.functional.conv_transpose2d(x, w, stride=2, output_padding=2),
+     [arr(2, 4, 5, 5), arr(4, 8, 3, 3)], "output padding must be smaller"),
+])
+def test_errors(fn, ins, msg):
+    check_error(fn, ins, match=msg)
