@@ -20,9 +20,9 @@ RNG = np.random.default_rng(1234)
 def arr(*shape, dtype=np.float64, low=-2.0, high=2.0, positive=False):
     """A random test array (float64 by default, so comparisons can be tight)."""
     if np.dtype(dtype).kind in "iu":
-        return RNG.integers(0 if positive else -5, 6, size=shape).astype(dtype)
+        return np.asarray(RNG.integers(0 if positive else -5, 6, size=shape).astype(dtype))
     if np.dtype(dtype) == np.bool_:
-        return RNG.random(shape) > 0.5
+        return np.asarray(RNG.random(shape) > 0.5)  # an array even for shape ()
     a = RNG.uniform(0.1 if positive else low, high, size=shape)
     return np.asarray(a, dtype=dtype)
 

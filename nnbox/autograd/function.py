@@ -199,6 +199,11 @@ class Function:
             res = _user_backward(cls, self, grads)
         if not isinstance(res, tuple):
             res = (res,)
+        for g in res:
+            if g is not None and type(g) is not _ndarray and isinstance(g, _generic):
+                # NumPy turns 0-d results into scalars; the engine and .grad need arrays
+                res = tuple(np.asarray(x) if isinstance(x, _generic) else x for x in res)
+                break
         n = len(self._edges)
         if len(res) != n:
             if len(res) > n and all(g is None for g in res[n:]):

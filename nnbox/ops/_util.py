@@ -52,10 +52,12 @@ def result_dtype(a, b) -> np.dtype:
 
 def _promote_tensors(da, db, za, zb) -> np.dtype:
     ca, cb = _dt.category(da), _dt.category(db)
-    if za == zb or ca == cb:
+    if ca == cb:
         if za != zb:  # same category: the dimensioned tensor decides
             return db if za else da
         return np.result_type(da, db)
+    if za == zb:  # both dimensioned (or both 0-d): the higher category's dtype wins (int64 + float16 -> float16)
+        return da if ca > cb else db
     # a 0-d tensor in a higher category decides; otherwise the dimensioned one does
     if za:
         return da if ca > cb else db
@@ -78,13 +80,29 @@ def _promote_scalar(dt: np.dtype, s) -> np.dtype:
 
 
 def as_scalar_or_tensor(x, name: str = "other"):
+    if isinstance(x, np.generic):  # before the number check: np.float64 subclasses float
+        return x.item()
     if isinstance(x, (Tensor, bool, int, float, complex)):
         return x
-    if isinstance(x, np.generic):
-        return x.item()
     if isinstance(x, np.ndarray):
         return Tensor._make(x)
     raise TypeError(f"unsupported operand type(s): expected Tensor or Number for '{name}', got {type(x).__name__}")
+
+
+_TYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int",
+               "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool", "complex64": "ComplexFloat",
+               "complex128": "ComplexDouble"}
+
+
+def type_name(dt) -> str:
+    """torch's scalar-type name of a NumPy dtype (``'Float'``, ``'Long'``, ``'Bool'`` ...), as error
+    messages print it."""
+    return _TYPE_NAMES.get(np.dtype(dt).name, str(dt))
+
+
+def not_implemented(kernel: str, dt) -> NotImplementedError:
+    """torch's error for an op without a kernel for this dtype: ``"abs_cpu" not implemented for 'Bool'``."""
+    return NotImplementedError(f'"{kernel}" not implemented for \'{type_name(dt)}\'')
 
 
 def shape_str(shape) -> str:

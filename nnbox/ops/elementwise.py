@@ -14,7 +14,7 @@ from .._backend import dtype as _dt
 from .._tensor import Tensor
 from ..autograd import grad_mode
 from ..autograd.function import Function
-from ._util import as_scalar_or_tensor, result_dtype, unbroadcast, xp_of
+from ._util import as_scalar_or_tensor, not_implemented, result_dtype, unbroadcast, xp_of
 from .convert import cast
 
 # --- binary arithmetic ---------------------------------------------------------------------------
@@ -87,17 +87,19 @@ class Div(Function):
         ga, gb = ctx.needs_input_grad
         ctx.save_for_backward(a if gb else None, b)
         ctx.sa, ctx.sb = _shape(a), _shape(b)
-        return a / b
+        with np.errstate(divide="ignore", invalid="ignore"):  # x / 0 is inf or nan, silently, as torch
+            return a / b
 
     @staticmethod
     def backward(ctx, grad):
         a, b = ctx.saved_tensors
         ga, gb = ctx.needs_input_grad
-        gq = grad / b
-        return (
-            unbroadcast(gq, ctx.sa) if ga else None,
-            unbroadcast(-gq * a / b, ctx.sb) if gb else None,
-        )
+        with np.errstate(divide="ignore", invalid="ignore"):
+            gq = grad / b
+            return (
+                unbroadcast(gq, ctx.sa) if ga else None,
+                unbroadcast(-gq * a / b, ctx.sb) if gb else None,
+            )
 
 
 class Pow(Function):
@@ -105,7 +107,8 @@ class Pow(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        out = a ** b
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            out = _int_pow(a, b) if _dtype_kind(a, b) in "iu" else a ** b
         ctx.save_for_backward(a, b, out)
         ctx.sa, ctx.sb = _shape(a), _shape(b)
         return out
@@ -114,24 +117,43 @@ class Pow(Function):
     def backward(ctx, grad):
         a, b, out = ctx.saved_tensors
         ga, gb = ctx.needs_input_grad
-        xp = xp_of(grad)
-        da = db = None
-        if ga:
-            if isinstance(b, (int, float)) and b == 0:
-                da = xp.zeros_like(grad)
-            else:
-                # b * a^(b-1); torch defines the b == 0 case as 0 (not nan at a == 0)
-                da = unbroadcast(xp.where(b == 0, 0, grad * b * a ** (b - 1)) if not isinstance(b, (int, float))
-                                 else grad * (b * a ** (b - 1)), ctx.sa)
-        if gb:
-            # d/db a^b = a^b log a, defined as 0 where a == 0 and b >= 0 (torch's convention)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                loga = xp.log(a) if not isinstance(a, (int, float)) else math.log(a) if a > 0 else float("nan")
-            term = grad * out * loga
-            if not isinstance(a, (int, float)):
-                term = xp.where((a == 0) & (b >= 0), 0, term)
-            db = unbroadcast(term, ctx.sb)
-        return da, db
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            return _pow_grads(xp_of(grad), grad, a, b, out, ga, gb, ctx)
+
+
+def _pow_grads(xp, grad, a, b, out, ga, gb, ctx):
+    da = db = None
+    if ga:
+        if isinstance(b, (int, float)):
+            # torch defines d/da a^0 as 0 everywhere (not nan at a == 0)
+            da = xp.zeros_like(grad) if b == 0 else unbroadcast(grad * (b * a ** (b - 1)), ctx.sa)
+        else:
+            da = unbroadcast(xp.where(b == 0, 0, grad * b * a ** (b - 1)), ctx.sa)
+    if gb:
+        # d/db a^b = a^b log a, defined as 0 where a == 0 and b >= 0 (torch's convention)
+        if isinstance(a, (int, float)):
+            term = grad * out * (math.log(a) if a > 0 else float("nan"))
+        else:
+            term = xp.where((a == 0) & (b >= 0), 0, grad * out * xp.log(a))
+        db = unbroadcast(term, ctx.sb)
+    return da, db
+
+
+def _dtype_kind(a, b) -> str:
+    return (a if hasattr(a, "dtype") else b).dtype.kind
+
+
+def _int_pow(a, b):
+    """Integer power where negative exponents give torch's answers (1 for base 1, +-1 for base -1,
+    0 otherwise) instead of NumPy's ValueError."""
+    xp = _xp(a, b)
+    neg = b < 0
+    if not xp.any(neg):
+        return a ** b
+    out = a ** xp.where(neg, 0, b)
+    odd = (b % 2) != 0
+    special = xp.where(a == 1, 1, xp.where(a == -1, xp.where(odd, -1, 1), 0))
+    return xp.where(neg, special, out).astype(out.dtype, copy=False)
 
 
 class Maximum(Function):
@@ -218,10 +240,10 @@ def _binary(cls, a, b, *extra, float_result: bool = False):
     if isinstance(b, Tensor):
         if b._data.dtype != dt:
             b = cast(b, dt)
-    elif isinstance(a, Tensor) and not isinstance(b, bool) and dt.kind == "f" and isinstance(b, int):
-        b = float(b)
+    else:
+        b = _scalar_for(b, dt)
     if not isinstance(a, Tensor):  # reflected op with a scalar on the left
-        a = a if isinstance(a, float) or dt.kind != "f" else float(a)
+        a = _scalar_for(a, dt)
     try:
         return cls.apply(a, b, *extra)
     except ValueError as e:
@@ -229,6 +251,31 @@ def _binary(cls, a, b, *extra, float_result: bool = False):
             raise _broadcast_error(a._data if isinstance(a, Tensor) else a,
                                    b._data if isinstance(b, Tensor) else b) from None
         raise
+
+
+def _is_bool(x) -> bool:
+    """A bool operand: torch rejects it in subtraction (a Python bool counts as a bool tensor)."""
+    return isinstance(x, bool) or (isinstance(x, Tensor) and x._data.dtype == np.bool_)
+
+
+def _scalar_for(s, dt: np.dtype):
+    """A Python number ready to combine with an array of ``dt`` without changing its dtype.
+
+    Integers out of ``dt``'s range wrap around (torch computes ``uint8 + 300`` in uint8; NumPy 2
+    would raise), and ints meeting a float array become floats.
+    """
+    if isinstance(s, bool) or not isinstance(s, int):
+        return s
+    k = dt.kind
+    if k in "iu":
+        info = np.iinfo(dt)
+        if s < info.min or s > info.max:
+            span = int(info.max) - int(info.min) + 1
+            s = (s - int(info.min)) % span + int(info.min)
+        return s
+    if k == "f":
+        return float(s)
+    return s
 
 
 def add(input, other, *, alpha=1, out=None) -> Tensor:
@@ -243,10 +290,10 @@ def add(input, other, *, alpha=1, out=None) -> Tensor:
 
 def sub(input, other, *, alpha=1, out=None) -> Tensor:
     """``input - alpha * other`` with broadcasting."""
-    if isinstance(input, Tensor) and input._data.dtype == np.bool_ and isinstance(other, Tensor) and other._data.dtype == np.bool_:
+    if _is_bool(input) or _is_bool(other):
         raise RuntimeError(
-            "Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or "
-            "`logical_xor()` operator instead."
+            "Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to "
+            "invert a mask, use the `~` or `logical_not()` operator instead."
         )
     return _out(_binary(Sub, input, other, alpha), out)
 
@@ -449,8 +496,8 @@ def _bitwise(name, op):
         a = input._data if isinstance(input, Tensor) else input
         b = other._data if isinstance(other, Tensor) else other
         for x in (a, b):
-            if hasattr(x, "dtype") and x.dtype.kind == "f":
-                raise RuntimeError(f'"{name}_cpu" not implemented for \'Float\'')
+            if hasattr(x, "dtype") and x.dtype.kind in "fc":
+                raise not_implemented(f"{name}_cpu", x.dtype)
         r = op(a, b)
         return _out(Tensor._make(r if hasattr(r, "shape") and type(r) is not np.bool_ else np.asarray(r)), out)
 
@@ -464,8 +511,8 @@ bitwise_xor = _bitwise("bitwise_xor", lambda a, b: a ^ b)
 
 
 def bitwise_not(input, *, out=None) -> Tensor:
-    if input._data.dtype.kind == "f":
-        raise RuntimeError("\"bitwise_not_cpu\" not implemented for 'Float'")
+    if input._data.dtype.kind in "fc":
+        raise not_implemented("bitwise_not_cpu", input._data.dtype)
     return _out(Tensor._make(~input._data), out)
 
 
@@ -859,7 +906,11 @@ class Sign(Function):
 
     @staticmethod
     def forward(ctx, a):
-        return xp_of(a).sign(a)
+        xp = xp_of(a)
+        out = xp.asarray(xp.sign(a))
+        if a.dtype.kind == "f":
+            out = xp.nan_to_num(out, nan=0.0, copy=False)  # torch: sign(nan) == 0
+        return out
 
     @staticmethod
     def backward(ctx, grad):
@@ -944,8 +995,14 @@ def _unary(cls, name: str, doc: str, float_only: bool = True, int_ok_cls=None):
         if not isinstance(input, Tensor):
             raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
         x = input
-        if float_only and x._data.dtype.kind in "biu":
-            x = cast(x, _dt.get_default_dtype().np)
+        k = x._data.dtype.kind
+        if k in "biu":
+            if float_only:
+                x = cast(x, _dt.get_default_dtype().np)
+            else:
+                x = _int_unary(name, x)
+                if x is None:  # the op is the identity on these values (sign of a bool)
+                    return _out(input.clone(), out)
         return _out(cls.apply(x), out)
 
     fn.__name__ = name
@@ -973,7 +1030,14 @@ sinh = _unary(Sinh, "sinh", "Elementwise hyperbolic sine.")
 cosh = _unary(Cosh, "cosh", "Elementwise hyperbolic cosine.")
 tanh = _unary(Tanh, "tanh", "Elementwise hyperbolic tangent.")
 sigmoid = _unary(Sigmoid, "sigmoid", "Elementwise logistic function 1 / (1 + exp(-x)).")
-frac = _unary(Frac, "frac", "Fractional part, x - trunc(x).")
+_frac = _unary(Frac, "frac", "Fractional part, x - trunc(x).")
+
+
+def frac(input, *, out=None) -> Tensor:
+    """Fractional part, ``x - trunc(x)``; floating-point inputs only (as torch)."""
+    if isinstance(input, Tensor) and input._data.dtype.kind in "biu":
+        raise not_implemented("frac_cpu", input._data.dtype)
+    return _frac(input, out=out)
 neg = negative = _unary(Neg, "neg", "Elementwise -x.", float_only=False)
 abs = absolute = _unary(Abs, "abs", "Elementwise |x|.", float_only=False)  # noqa: A001
 sign = _unary(Sign, "sign", "Elementwise sign: -1, 0 or 1.", float_only=False)
@@ -981,9 +1045,30 @@ square = _unary(Square, "square", "Elementwise x * x.", float_only=False)
 relu = _unary(Relu, "relu", "Elementwise max(x, 0).", float_only=False)
 
 
+def _int_unary(name: str, x: Tensor):
+    """Integer/bool input to a dtype-keeping unary op: torch's errors for bool, or the input to use."""
+    if x._data.dtype.kind == "b":
+        if name == "neg":
+            raise RuntimeError(
+                "Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert "
+                "a mask, use the `~` or `logical_not()` operator instead."
+            )
+        if name == "relu":
+            raise RuntimeError("Boolean inputs not supported for relu")
+        if name == "abs":
+            raise not_implemented("abs_cpu", x._data.dtype)
+        if name == "sign":
+            return None
+        if name == "square":  # torch squares through pow(x, 2): bool promotes to int64
+            return cast(x, np.dtype(np.int64))
+    return x
+
+
 def _rounding(cls, name):
     def fn(input, *, out=None) -> Tensor:
         if input._data.dtype.kind in "biu":
+            if input._data.dtype.kind == "b":
+                raise not_implemented(f"{name}_vml_cpu", input._data.dtype)
             return _out(input.clone(), out)
         return _out(cls.apply(input), out)
 
@@ -1000,6 +1085,8 @@ trunc = fix = _rounding(Trunc, "trunc")
 def round(input, *, decimals: int = 0, out=None) -> Tensor:  # noqa: A001
     """Round half to even (as torch), optionally to ``decimals`` places."""
     if input._data.dtype.kind in "biu":
+        if input._data.dtype.kind == "b":
+            raise not_implemented("round_vml_cpu", input._data.dtype)
         return _out(input.clone(), out)
     return _out(Round.apply(input, decimals), out)
 
@@ -1088,7 +1175,13 @@ Tensor.__ge__ = lambda self, other: ge(self, other)
 Tensor.__and__ = Tensor.__rand__ = lambda self, other: bitwise_and(self, other)
 Tensor.__or__ = Tensor.__ror__ = lambda self, other: bitwise_or(self, other)
 Tensor.__xor__ = Tensor.__rxor__ = lambda self, other: bitwise_xor(self, other)
-Tensor.__invert__ = lambda self: bitwise_not(self)
+Tensor.__invert__ = lambda self: _invert(self)
+
+
+def _invert(self: Tensor) -> Tensor:
+    if self._data.dtype.kind in "fc":
+        raise TypeError("~ (operator.invert) is only implemented on integer and Boolean-type tensors")
+    return bitwise_not(self)
 Tensor.__hash__ = object.__hash__
 
 

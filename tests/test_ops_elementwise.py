@@ -1,0 +1,295 @@
+"""Elementwise ops against torch: arithmetic (broadcasting, scalars, promotion), comparisons,
+logical/bitwise ops and unary math; values, dtypes and gradients."""
+import math
+
+import numpy as np
+import pytest
+import torch
+from oracle import arr, check, check_error
+
+import nnbox
+
+SHAPES = [((3,), (3,)), ((2, 3), (3,)), ((2, 1, 3), (4, 1)), ((), (2, 2)), ((2, 2), ()), ((0, 3), (3,)),
+          ((1,), (2, 3, 1)), ((), ())]
+BINARY = ["add", "sub", "mul", "div", "maximum", "minimum", "pow", "atan2", "remainder", "fmod"]
+
+
+@pytest.mark.parametrize("sa,sb", SHAPES)
+@pytest.mark.parametrize("op", BINARY)
+def test_binary_float64_broadcast(op, sa, sb):
+    pos = op in ("div", "pow", "remainder", "fmod")
+    check(lambda m, x, y: getattr(m, op)(x, y), [arr(*sa, positive=pos), arr(*sb, positive=pos)])
+
+
+@pytest.mark.parametrize("op", ["add", "sub", "mul", "div", "maximum", "minimum"])
+@pytest.mark.parametrize("dt", [np.float32, np.int64, np.int32, np.uint8, np.bool_])
+def test_binary_dtypes(op, dt):
+    a, b = arr(2, 3, dtype=dt, positive=True), arr(3, dtype=dt, positive=True)
+    if op == "sub" and dt == np.bool_:
+        check_error(lambda m, x, y: m.sub(x, y), [a, b], match="Subtraction")
+        return
+    if op == "div" and dt != np.float32:
+        b = b + 1 if dt != np.bool_ else np.ones(3, bool)
+    check(lambda m, x, y: getattr(m, op)(x, y), [a, b])
+
+
+@pytest.mark.parametrize("da", [np.float32, np.float64, np.int64, np.int32, np.uint8, np.int8, np.bool_, np.float16])
+@pytest.mark.parametrize("db", [np.float32, np.float64, np.int64, np.int32, np.uint8, np.int8, np.bool_, np.float16])
+@pytest.mark.parametrize("zero_dim", ["none", "a", "b"])
+def test_promotion_tensor_tensor(da, db, zero_dim):
+    sa = () if zero_dim == "a" else (2, 3)
+    sb = () if zero_dim == "b" else (3,)
+    check(lambda m, x, y: x + y, [arr(*sa, dtype=da, positive=True), arr(*sb, dtype=db, positive=True)], grad=False)
+    check(lambda m, x, y: x * y, [arr(*sa, dtype=da, positive=True), arr(*sb, dtype=db, positive=True)], grad=False)
+
+
+SCALARS = [2, -3, 2.5, True, False, 0.0]
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64, np.int64, np.int32, np.uint8, np.bool_, np.float16])
+@pytest.mark.parametrize("s", SCALARS)
+@pytest.mark.parametrize("op", ["+", "-", "*", "/", "r+", "r-", "r*", "r/"])
+def test_scalar_both_sides(dt, s, op):
+    a = arr(2, 3, dtype=dt, positive=True)
+    if "-" in op and (dt == np.bool_ or isinstance(s, bool)):
+        check_error(lambda m, x: x - s if op == "-" else s - x, [a])
+        return
+    if dt == np.uint8 and op in ("-", "r-") and isinstance(s, int) and not isinstance(s, bool):
+        a = a.astype(np.int64).clip(0, 5).astype(np.uint8) + 5  # stay away from wrap-around
+    ops = {
+        "+": lambda m, x: x + s, "-": lambda m, x: x - s, "*": lambda m, x: x * s, "/": lambda m, x: x / s,
+        "r+": lambda m, x: s + x, "r-": lambda m, x: s - x, "r*": lambda m, x: s * x, "r/": lambda m, x: s / x,
+    }
+    if op == "/" and s in (0, 0.0, False):
+        s_ok = 1.5
+        ops["/"] = lambda m, x: x / s_ok
+    check(ops[op], [a])
+
+
+def test_zero_dim_promotion_examples():
+    # float32 tensor + 0-d float64 tensor -> float32; int tensor + 0-d float tensor -> float (default)
+    check(lambda m, x, y: x + y, [arr(3, dtype=np.float32), arr(dtype=np.float64)])
+    check(lambda m, x, y: x + y, [arr(3, dtype=np.int64), arr(dtype=np.float64)], grad=False)
+    check(lambda m, x, y: x / y, [arr(3, dtype=np.int64, positive=True), arr(3, dtype=np.int64, positive=True) + 1])
+    check(lambda m, x: x / 2, [arr(3, dtype=np.int32)])
+    check(lambda m, x: x + 1.5, [arr(3, dtype=np.int64)])
+    check(lambda m, x: x * 2, [arr(3, dtype=np.bool_)])
+    check(lambda m, x: x + True, [arr(3, dtype=np.bool_)])
+
+
+def test_python_scalar_float32_stays():
+    check(lambda m, x: x * 1e-3 + 7, [arr(4, dtype=np.float32)])
+    check(lambda m, x: 2 ** x, [arr(4, dtype=np.float32)])
+    check(lambda m, x: x ** 2, [arr(4, dtype=np.float32)])
+    check(lambda m, x: x ** 0.5, [arr(4, dtype=np.float32, positive=True)])
+    check(lambda m, x: x ** -1, [arr(4, dtype=np.float64, positive=True)])
+
+
+@pytest.mark.parametrize("dt", [np.int64, np.float64, np.float32])
+def test_pow_variants(dt):
+    check(lambda m, x: x ** 2, [arr(2, 3, dtype=dt)])
+    check(lambda m, x: x ** 3, [arr(2, 3, dtype=dt)])
+    check(lambda m, x: x ** 0, [arr(2, 3, dtype=dt)])
+    check(lambda m, x: 2 ** x, [arr(2, 3, dtype=dt)])
+    check(lambda m, x: 2.5 ** x, [arr(2, 3, dtype=dt)])
+    check(lambda m, x: m.pow(x, 2.0), [arr(2, 3, dtype=dt)])
+
+
+def test_pow_zero_base_grad():
+    a = np.array([0.0, 1.0, 2.0, 0.0])
+    check(lambda m, x: x ** 2, [a])
+    check(lambda m, x: x ** 0.0, [a])
+    check(lambda m, x, y: x ** y, [a, np.array([0.0, 2.0, 0.5, 1.0])])
+    check(lambda m, x: m.pow(2.0, x), [a])
+
+
+def test_pow_int_negative_error():
+    check_error(lambda m, x: x ** -1, [arr(3, dtype=np.int64)], match="negative integer powers")
+
+
+def test_div_rounding_modes():
+    for mode in ("trunc", "floor"):
+        check(lambda m, x, y: m.div(x, y, rounding_mode=mode), [arr(3, 4), arr(4, positive=True)], grad=False)
+        check(lambda m, x, y: m.div(x, y, rounding_mode=mode),
+              [np.array([-7, 7, -8, 9]), np.array([2, -2, 3, 3])], grad=False)
+        check(lambda m, x: m.div(x, 2, rounding_mode=mode), [np.array([-7, 7, -8, 9])], grad=False)
+    check(lambda m, x, y: x // y, [np.array([-7, 7, -8, 9]), np.array([2, -2, 3, 3])], grad=False)
+    check(lambda m, x, y: x % y, [np.array([-7, 7, -8, 9]), np.array([2, -2, 3, 3])], grad=False)
+    check(lambda m, x: m.fmod(x, 3), [np.array([-7, 7, -8, 9])], grad=False)
+    check(lambda m, x: x // 0.7, [arr(5)], grad=False)
+    check_error(lambda m, x: m.div(x, 2, rounding_mode="bad"), [arr(3)])
+
+
+def test_max_min_ties_split_grad():
+    a = np.array([1.0, 2.0, 3.0, 2.0])
+    b = np.array([1.0, 3.0, 2.0, 2.0])
+    check(lambda m, x, y: m.maximum(x, y), [a, b])
+    check(lambda m, x, y: m.minimum(x, y), [a, b])
+
+
+def test_nan_propagation():
+    a = np.array([1.0, np.nan, 3.0])
+    b = np.array([np.nan, 2.0, 1.0])
+    check(lambda m, x, y: m.maximum(x, y), [a, b], grad=False)
+    check(lambda m, x, y: m.minimum(x, y), [a, b], grad=False)
+    check(lambda m, x, y: x + y, [a, b], grad=False)
+
+
+# --- comparisons, logical, bitwise -------------------------------------------------------------------
+
+CMP = ["eq", "ne", "lt", "le", "gt", "ge"]
+
+
+@pytest.mark.parametrize("op", CMP)
+@pytest.mark.parametrize("da,db", [(np.float32, np.float32), (np.int64, np.float64), (np.bool_, np.int64),
+                                   (np.float64, np.float32)])
+def test_comparisons(op, da, db):
+    a = arr(2, 3, dtype=da)
+    b = a[0].copy().astype(db)  # plenty of equal elements
+    check(lambda m, x, y: getattr(m, op)(x, y), [a, b], grad=False)
+    check(lambda m, x: getattr(m, op)(x, 1), [a], grad=False)
+    check(lambda m, x: getattr(m, op)(x, 0.5), [a], grad=False)
+
+
+def test_comparison_operators():
+    a, b = arr(3, 4), arr(4)
+    for f in (lambda m, x, y: x == y, lambda m, x, y: x != y, lambda m, x, y: x < y, lambda m, x, y: x <= y,
+              lambda m, x, y: x > y, lambda m, x, y: x >= y, lambda m, x, y: x > 0, lambda m, x, y: 0 < x,
+              lambda m, x, y: 0.5 == x):
+        check(f, [a, b], grad=False)
+
+
+@pytest.mark.parametrize("op", ["logical_and", "logical_or", "logical_xor"])
+def test_logical(op):
+    check(lambda m, x, y: getattr(m, op)(x, y), [arr(2, 3, dtype=np.bool_), arr(3, dtype=np.bool_)], grad=False)
+    check(lambda m, x, y: getattr(m, op)(x, y), [arr(2, 3), arr(3, dtype=np.int64)], grad=False)
+    check(lambda m, x: m.logical_not(x), [arr(2, 3, dtype=np.int64)], grad=False)
+
+
+@pytest.mark.parametrize("dt", [np.bool_, np.int64, np.uint8])
+def test_bitwise(dt):
+    a, b = arr(2, 3, dtype=dt, positive=True), arr(3, dtype=dt, positive=True)
+    for f in (lambda m, x, y: x & y, lambda m, x, y: x | y, lambda m, x, y: x ^ y, lambda m, x, y: ~x):
+        check(f, [a, b], grad=False)
+    check_error(lambda m, x: x & x, [arr(3)])
+
+
+def test_isnan_isinf_isfinite_isclose():
+    a = np.array([1.0, np.nan, np.inf, -np.inf, 0.0])
+    for op in ("isnan", "isinf", "isfinite"):
+        check(lambda m, x: getattr(m, op)(x), [a], grad=False)
+    check(lambda m, x, y: m.isclose(x, y), [a, a + 1e-9], grad=False)
+    assert nnbox.allclose(nnbox.tensor([1.0]), nnbox.tensor([1.0 + 1e-9]))
+    assert nnbox.equal(nnbox.tensor([1, 2]), nnbox.tensor([1, 2]))
+    assert not nnbox.equal(nnbox.tensor([1, 2]), nnbox.tensor([1, 3]))
+
+
+# --- unary math --------------------------------------------------------------------------------------
+
+UNARY_ANY = ["exp", "sin", "cos", "tanh", "sigmoid", "atan", "sinh", "cosh", "neg", "abs", "sign",
+             "expm1", "square", "relu", "floor", "ceil", "round", "trunc", "frac", "exp2"]
+UNARY_POS = ["log", "log1p", "sqrt", "rsqrt", "log2", "log10", "reciprocal"]
+UNARY_UNIT = ["asin", "acos", "tan"]
+
+
+@pytest.mark.parametrize("shape", [(), (5,), (2, 3), (0, 2)])
+@pytest.mark.parametrize("op", UNARY_ANY + UNARY_POS + UNARY_UNIT)
+def test_unary_float64(op, shape):
+    if op in UNARY_POS:
+        a = arr(*shape, positive=True)
+    elif op in UNARY_UNIT:
+        a = arr(*shape, low=-0.9, high=0.9)
+    else:
+        a = arr(*shape, low=-3, high=3)
+    check(lambda m, x: getattr(m, op)(x), [a])
+    check(lambda m, x: getattr(x, op)(), [a])
+
+
+@pytest.mark.parametrize("op", UNARY_ANY + UNARY_POS)
+@pytest.mark.parametrize("dt", [np.float32, np.int64, np.int32, np.bool_])
+def test_unary_dtypes(op, dt):
+    a = arr(2, 3, dtype=dt, positive=op in UNARY_POS)
+    try:
+        getattr(torch, op)(torch.tensor(a))
+    except Exception:  # torch has no kernel for this dtype: nnbox must raise the same error
+        _, e = check_error(lambda m, x: getattr(m, op)(x), [a])
+        assert "not" in str(e)
+        return
+    check(lambda m, x: getattr(m, op)(x), [a])
+
+
+def test_unary_special_values():
+    a = np.array([0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, np.nan, 1e-30, 50.0, -50.0, 100.0, -800.0])
+    for op in ("exp", "tanh", "sigmoid", "abs", "sign", "relu", "floor", "expm1", "atan"):
+        check(lambda m, x: getattr(m, op)(x), [a], grad=False)
+    b = np.array([0.0, 1.0, 4.0, np.inf, -1.0])
+    with np.errstate(all="ignore"):
+        for op in ("log", "sqrt", "rsqrt", "log1p", "reciprocal", "log2"):
+            check(lambda m, x: getattr(m, op)(x), [b], grad=False)
+
+
+def test_relu_sigmoid_grad_at_zero():
+    a = np.array([-1.0, 0.0, 1.0])
+    check(lambda m, x: m.relu(x), [a])
+    check(lambda m, x: m.abs(x), [a])
+    check(lambda m, x: m.sqrt(x), [np.array([0.0, 1.0])])
+
+
+def test_round_half_even_and_decimals():
+    a = np.array([0.5, 1.5, 2.5, -0.5, -1.5, 1.2345, 2.675])
+    check(lambda m, x: m.round(x), [a])
+    check(lambda m, x: m.round(x, decimals=2), [a])
+    check(lambda m, x: m.round(x), [np.array([1, 2, 3])])
+
+
+@pytest.mark.parametrize("lo,hi", [(-0.5, 0.5), (None, 0.0), (0.0, None), (0.5, -0.5), (-1, 1)])
+@pytest.mark.parametrize("dt", [np.float64, np.float32, np.int64])
+def test_clamp(lo, hi, dt):
+    a = arr(3, 4, dtype=dt)
+    check(lambda m, x: m.clamp(x, lo, hi), [a])
+    check(lambda m, x: x.clamp(min=lo, max=hi), [a])
+    check(lambda m, x: m.clip(x, lo, hi), [a])
+
+
+def test_clamp_bounds_inclusive_grad():
+    a = np.array([-1.0, -0.5, 0.0, 0.5, 1.0])
+    check(lambda m, x: m.clamp(x, -0.5, 0.5), [a])
+    check(lambda m, x: m.clamp_min(x, 0.0), [a])
+    check(lambda m, x: m.clamp_max(x, 0.0), [a])
+
+
+def test_clamp_tensor_bounds():
+    check(lambda m, x, lo, hi: m.clamp(x, lo, hi), [arr(3, 4), arr(4, low=-2, high=-0.5), arr(3, 1, low=0.5, high=2)])
+    check(lambda m, x, lo: m.clamp(x, min=lo), [arr(3, 4), arr(4)])
+
+
+def test_clamp_errors():
+    check_error(lambda m, x: m.clamp(x), [arr(3)])
+
+
+def test_lerp():
+    check(lambda m, x, y: m.lerp(x, y, 0.3), [arr(3, 4), arr(4)])
+    check(lambda m, x, y, w: m.lerp(x, y, w), [arr(3, 4), arr(4), arr(3, 4)])
+
+
+def test_chain_float32():
+    check(lambda m, x, y: ((x * y).exp() - m.sigmoid(y) / (x.abs() + 1)).tanh().sum(), [arr(5, 3, dtype=np.float32),
+                                                                                       arr(3, dtype=np.float32)])
+
+
+def test_numpy_scalar_operands():
+    check(lambda m, x: x * np.float32(2.0), [arr(3, dtype=np.float32)])
+    check(lambda m, x: x + np.int64(2), [arr(3, dtype=np.int32)])
+    check(lambda m, x: x * np.float64(2.0), [arr(3, dtype=np.float32)])
+
+
+def test_out_argument():
+    out_t, out_n = torch.empty(3), nnbox.empty(3)
+    a = arr(3, dtype=np.float32)
+    torch.add(torch.tensor(a), 1, out=out_t)
+    nnbox.add(nnbox.tensor(a), 1, out=out_n)
+    np.testing.assert_allclose(out_n.numpy(), out_t.numpy())
+
+
+def test_inf_nan_math():
+    assert math.isnan(nnbox.tensor(float("nan")).item())
