@@ -1,4 +1,494 @@
-"""(being written) activation ops: fused Functions with hand-written backward and their ``F.*`` forms."""
+"""Activation functions: one fused ``Function`` per activation, forward and backward side by side.
+
+Each backward is the closed-form derivative, with torch's choice at the kinks (e.g. hardtanh passes
+no gradient exactly at its bounds, leaky_relu uses the negative slope at 0).  ``inplace=True``
+writes the result into the input with torch's autograd rules (``ops.inplace.apply_inplace``).
+``softmax``/``log_softmax``/``softmin`` live in ``ops/softmax.py``; ``relu``/``sigmoid``/``tanh``
+in ``ops/elementwise.py``; they are re-exported here so ``nn.functional`` has them all.
+"""
 from __future__ import annotations
 
-__all__: list[str] = []
+import math
+
+import numpy as np
+
+from .._backend import dtype as _dt
+from .._tensor import Tensor
+from ..autograd.function import Function
+from . import elementwise as _ew
+from ._erf import erf as _erf
+from ._util import unbroadcast, wrap_dim, xp_of
+from .inplace import apply_inplace
+from .softmax import log_softmax, softmax, softmin
+
+__all__ = [
+    "relu", "relu_", "relu6", "leaky_relu", "leaky_relu_", "prelu", "elu", "elu_", "selu", "selu_",
+    "celu", "celu_", "gelu", "silu", "mish", "sigmoid", "tanh", "hardtanh", "hardtanh_",
+    "hardsigmoid", "hardswish", "softplus", "softsign", "softmax", "log_softmax", "softmin",
+    "threshold", "threshold_", "logsigmoid", "tanhshrink", "softshrink", "hardshrink", "glu",
+]
+
+sigmoid = _ew.sigmoid
+tanh = _ew.tanh
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def _check_float(x: Tensor, kernel: str) -> None:
+    if x._data.dtype.kind not in "fc":
+        name = _dt.from_numpy_dtype(x._data.dtype).name
+        legacy = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+        raise NotImplementedError(f'"{kernel}" not implemented for \'{legacy.get(name, name)}\'')
+
+
+def _run(cls, input: Tensor, inplace: bool, *args) -> Tensor:
+    """Apply ``cls`` out of place, or in place with torch's semantics."""
+    if inplace:
+        return apply_inplace(input, lambda x, *a: cls.apply(x, *a), *args)
+    return cls.apply(input, *args)
+
+
+# --- pointwise activations ---------------------------------------------------------------------------
+# Each forward also computes the local derivative d = f'(x) (only when a gradient is wanted) and
+# saves it: backward is then one multiply, and saving d rather than x keeps ``inplace=True`` safe
+# (the input's storage is overwritten by the result).
+
+
+class _Pointwise(Function):
+    _array_api = True
+
+    @staticmethod
+    def backward(ctx, grad):
+        (d,) = ctx.saved_tensors
+        return (grad * d,) + (None,) * ctx.n_args
+
+
+def _save(ctx, d, n_args: int = 0) -> None:
+    ctx.save_for_backward(d)
+    ctx.n_args = n_args
+
+
+class Hardtanh(_Pointwise):
+    """clip(x, lo, hi); gradient 1 strictly inside (lo, hi) (relu6 is hardtanh(0, 6))."""
+
+    @staticmethod
+    def forward(ctx, x, lo, hi):
+        if ctx.needs_input_grad[0]:
+            _save(ctx, (x > lo) & (x < hi), 2)
+        return xp_of(x).clip(x, lo, hi)
+
+
+class LeakyRelu(_Pointwise):
+    @staticmethod
+    def forward(ctx, x, slope):
+        xp = xp_of(x)
+        pos = x > 0
+        if ctx.needs_input_grad[0]:
+            _save(ctx, xp.where(pos, x.dtype.type(1), x.dtype.type(slope)), 1)
+        return xp.where(pos, x, x * slope)
+
+
+class Threshold(_Pointwise):
+    @staticmethod
+    def forward(ctx, x, threshold, value):
+        mask = x > threshold
+        if ctx.needs_input_grad[0]:
+            _save(ctx, mask, 2)
+        return xp_of(x).where(mask, x, x.dtype.type(value))
+
+
+class Shrink(_Pointwise):
+    """softshrink (``soft=True``: shift towards 0 by lambd) and hardshrink: zero on [-lambd, lambd]."""
+
+    @staticmethod
+    def forward(ctx, x, lambd, soft):
+        xp = xp_of(x)
+        mask = xp.abs(x) > lambd
+        if ctx.needs_input_grad[0]:
+            _save(ctx, mask, 2)
+        if soft:
+            return xp.where(mask, x - xp.sign(x) * x.dtype.type(lambd), x.dtype.type(0))
+        return xp.where(mask, x, x.dtype.type(0))
+
+
+class Prelu(Function):
+    """max(0, x) + w * min(0, x), with one learnable slope per channel (dim 1) or a single one."""
+
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, x, w):
+        wb = w.reshape((1, -1) + (1,) * (x.ndim - 2)) if x.ndim >= 2 and w.size > 1 else w.reshape(())
+        ctx.save_for_backward(x, wb)
+        ctx.wshape = w.shape
+        return xp_of(x).where(x > 0, x, wb * x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, wb = ctx.saved_tensors
+        xp = xp_of(x)
+        pos = x > 0
+        gx = xp.where(pos, grad, grad * wb) if ctx.needs_input_grad[0] else None
+        gw = None
+        if ctx.needs_input_grad[1]:
+            gw = unbroadcast(xp.where(pos, 0, grad * x), wb.shape).reshape(ctx.wshape)
+        return gx, gw
+
+
+# --- exponential family -----------------------------------------------------------------------------
+
+
+class Elu(_Pointwise):
+    """scale * (x if x > 0 else alpha * (exp(x * input_scale) - 1)); elu, selu and celu."""
+
+    @staticmethod
+    def forward(ctx, x, alpha, scale, input_scale):
+        xp = xp_of(x)
+        e = xp.exp(xp.minimum(x, 0) * input_scale)  # min() keeps exp from overflowing on the unused side
+        pos = x > 0
+        if ctx.needs_input_grad[0]:
+            _save(ctx, xp.where(pos, x.dtype.type(scale), e * (alpha * scale * input_scale)), 3)
+        neg = xp.expm1(xp.minimum(x, 0) * input_scale)
+        neg *= alpha
+        out = xp.where(pos, x, neg)
+        if scale != 1:
+            out *= scale
+        return out
+
+
+class Softplus(_Pointwise):
+    """log(1 + exp(beta x)) / beta, linear where beta * x > threshold (as torch)."""
+
+    @staticmethod
+    def forward(ctx, x, beta, threshold):
+        xp = xp_of(x)
+        bx = x * beta
+        linear = bx > threshold
+        if ctx.needs_input_grad[0]:
+            _save(ctx, xp.where(linear, x.dtype.type(1), _sigmoid(bx)), 2)
+        soft = xp.logaddexp(bx.dtype.type(0), bx)
+        if beta != 1:
+            soft /= beta
+        return xp.where(linear, x, soft)
+
+
+class LogSigmoid(_Pointwise):
+    """log(sigmoid(x)) = -softplus(-x), computed without overflow."""
+
+    @staticmethod
+    def forward(ctx, x):
+        if ctx.needs_input_grad[0]:
+            _save(ctx, _sigmoid(-x))
+        return -xp_of(x).logaddexp(x.dtype.type(0), -x)
+
+
+def _sigmoid(x):
+    """Stable logistic function on a raw array (the tanh form never overflows)."""
+    s = xp_of(x).tanh(x * 0.5)
+    s *= 0.5
+    s += 0.5
+    return s
+
+
+# --- smooth gated family -----------------------------------------------------------------------------
+
+_SQRT1_2 = math.sqrt(0.5)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2 * math.pi)
+_GELU_K = math.sqrt(2 / math.pi)
+_SIXTH = float(np.float32(1 / 6))  # torch's hardsigmoid backward uses 1/6 rounded to float32, even in float64
+
+
+class Gelu(_Pointwise):
+    """x * Phi(x) with Phi the normal CDF (exact, via erf), or the tanh approximation."""
+
+    @staticmethod
+    def forward(ctx, x, approximate):
+        xp = xp_of(x)
+        if approximate == "tanh":
+            x2 = x * x
+            t = xp.tanh(_GELU_K * (x + 0.044715 * x2 * x))
+            if ctx.needs_input_grad[0]:
+                _save(ctx, 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * (_GELU_K * (1 + 3 * 0.044715 * x2)), 1)
+            return 0.5 * x * (1 + t)
+        cdf = _erf(x * _SQRT1_2)
+        cdf += 1
+        cdf *= 0.5
+        if ctx.needs_input_grad[0]:
+            _save(ctx, cdf + x * xp.exp(-0.5 * x * x) * _INV_SQRT_2PI, 1)
+        return x * cdf
+
+
+class Silu(_Pointwise):
+    """x * sigmoid(x)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        s = _sigmoid(x)
+        if ctx.needs_input_grad[0]:
+            _save(ctx, s * (1 + x * (1 - s)))
+        return x * s
+
+
+class Mish(_Pointwise):
+    """x * tanh(softplus(x))."""
+
+    @staticmethod
+    def forward(ctx, x):
+        xp = xp_of(x)
+        t = xp.tanh(xp.logaddexp(x.dtype.type(0), x))
+        if ctx.needs_input_grad[0]:
+            _save(ctx, t + x * _sigmoid(x) * (1 - t * t))
+        return x * t
+
+
+class Hardsigmoid(_Pointwise):
+    """relu6(x + 3) / 6."""
+
+    @staticmethod
+    def forward(ctx, x):
+        if ctx.needs_input_grad[0]:
+            _save(ctx, ((x > -3) & (x < 3)) * x.dtype.type(_SIXTH))
+        return xp_of(x).clip(x + 3, 0, 6) / 6
+
+
+class Hardswish(_Pointwise):
+    """x * relu6(x + 3) / 6; gradient 0 at and below -3, 1 at and above 3 (torch's choice)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        xp = xp_of(x)
+        if ctx.needs_input_grad[0]:
+            _save(ctx, xp.where(x >= 3, 1, xp.where(x > -3, x / 3 + 0.5, 0)).astype(x.dtype, copy=False))
+        return x * xp.clip(x + 3, 0, 6) / 6
+
+
+class Softsign(_Pointwise):
+    @staticmethod
+    def forward(ctx, x):
+        den = 1 + xp_of(x).abs(x)
+        if ctx.needs_input_grad[0]:
+            _save(ctx, 1 / (den * den))
+        return x / den
+
+
+class Tanhshrink(_Pointwise):
+    @staticmethod
+    def forward(ctx, x):
+        t = xp_of(x).tanh(x)
+        if ctx.needs_input_grad[0]:
+            _save(ctx, t * t)
+        return x - t
+
+
+class Glu(Function):
+    """a * sigmoid(b) where a, b are the two halves of ``x`` along ``axis``."""
+
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, x, axis):
+        xp = xp_of(x)
+        a, b = xp.split(x, 2, axis=axis)
+        s = _sigmoid(b)
+        ctx.save_for_backward(a, s)
+        ctx.axis = axis
+        return a * s
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, s = ctx.saved_tensors
+        ga = grad * s
+        gb = ga * a * (1 - s)
+        return xp_of(a).concatenate([ga, gb], axis=ctx.axis), None
+
+
+# --- the functional API ------------------------------------------------------------------------------
+
+
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    """max(x, 0) elementwise.
+
+    >>> import nnbox
+    >>> import nnbox.nn.functional as F
+    >>> F.relu(nnbox.tensor([-1.0, 2.0]))
+    tensor([0., 2.])
+    """
+    return _run(_ew.Relu, input, inplace)
+
+
+def relu_(input: Tensor) -> Tensor:
+    return relu(input, inplace=True)
+
+
+def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
+    """clip(x, min_val, max_val); no gradient outside the open interval."""
+    if min_val > max_val:
+        raise ValueError("min_val cannot be greater than max_val")
+    return _run(Hardtanh, input, inplace, min_val, max_val)
+
+
+def hardtanh_(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+    return hardtanh(input, min_val, max_val, inplace=True)
+
+
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:
+    """min(max(x, 0), 6)."""
+    return hardtanh(input, 0.0, 6.0, inplace)
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    """x if x > 0 else negative_slope * x."""
+    _check_float(input, "leaky_relu_cpu")
+    return _run(LeakyRelu, input, inplace, negative_slope)
+
+
+def leaky_relu_(input: Tensor, negative_slope: float = 0.01) -> Tensor:
+    return leaky_relu(input, negative_slope, inplace=True)
+
+
+def prelu(input: Tensor, weight: Tensor) -> Tensor:
+    """Leaky ReLU with learnable slopes ``weight`` (one, or one per channel of dim 1)."""
+    channels = input._data.shape[1] if input._data.ndim >= 2 else 1
+    n = weight._data.size
+    if n != 1 and n != channels:
+        raise RuntimeError(
+            f"Mismatch of parameter numbers and input channel size. Found parameter numbers = {n} and "
+            f"channel size = {channels}."
+        )
+    if weight._data.ndim > 1:
+        raise RuntimeError(f"prelu: Expected `weight` to be a scalar or 1D tensor, but got: ndim = {weight._data.ndim}")
+    return Prelu.apply(input, weight)
+
+
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """x if x > 0 else alpha * (exp(x) - 1)."""
+    _check_float(input, "elu_cpu")
+    return _run(Elu, input, inplace, alpha, 1.0, 1.0)
+
+
+def elu_(input: Tensor, alpha: float = 1.0) -> Tensor:
+    return elu(input, alpha, inplace=True)
+
+
+def selu(input: Tensor, inplace: bool = False) -> Tensor:
+    """scale * elu(x, alpha) with the self-normalising constants."""
+    _check_float(input, "elu_cpu")
+    return _run(Elu, input, inplace, _SELU_ALPHA, _SELU_SCALE, 1.0)
+
+
+def selu_(input: Tensor) -> Tensor:
+    return selu(input, inplace=True)
+
+
+def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """x if x > 0 else alpha * (exp(x / alpha) - 1)."""
+    _check_float(input, "elu_cpu")
+    if alpha == 0:
+        raise RuntimeError("ZeroDivisionError: alpha cannot be 0 for CELU")
+    return _run(Elu, input, inplace, alpha, 1.0, 1.0 / alpha)
+
+
+def celu_(input: Tensor, alpha: float = 1.0) -> Tensor:
+    return celu(input, alpha, inplace=True)
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    """x * Phi(x), Phi the standard normal CDF (``approximate='tanh'`` for the tanh formula).
+
+    >>> import nnbox
+    >>> import nnbox.nn.functional as F
+    >>> F.gelu(nnbox.tensor([1.0]))
+    tensor([0.8413])
+    """
+    if approximate not in ("none", "tanh"):
+        raise RuntimeError("approximate argument must be either none or tanh.")
+    _check_float(input, "GeluKernelImpl")
+    return Gelu.apply(input, approximate)
+
+
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    """x * sigmoid(x) (a.k.a. swish)."""
+    _check_float(input, "silu_cpu")
+    return _run(Silu, input, inplace)
+
+
+def mish(input: Tensor, inplace: bool = False) -> Tensor:
+    """x * tanh(softplus(x))."""
+    _check_float(input, "mish_cpu")
+    return _run(Mish, input, inplace)
+
+
+def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
+    """relu6(x + 3) / 6."""
+    _check_float(input, "hardsigmoid_cpu")
+    return _run(Hardsigmoid, input, inplace)
+
+
+def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
+    """x * relu6(x + 3) / 6."""
+    _check_float(input, "hardswish_cpu")
+    return _run(Hardswish, input, inplace)
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + exp(beta * x)) / beta; reverts to x where beta * x > threshold."""
+    _check_float(input, "softplus_cpu")
+    return Softplus.apply(input, beta, threshold)
+
+
+def softsign(input: Tensor) -> Tensor:
+    """x / (1 + |x|)."""
+    return Softsign.apply(input)
+
+
+def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
+    """x if x > threshold else value."""
+    return _run(Threshold, input, inplace, threshold, value)
+
+
+def threshold_(input: Tensor, threshold: float, value: float) -> Tensor:
+    return _run(Threshold, input, True, threshold, value)
+
+
+def logsigmoid(input: Tensor) -> Tensor:
+    """log(sigmoid(x)), stable for large |x|."""
+    _check_float(input, "log_sigmoid_cpu")
+    return LogSigmoid.apply(input)
+
+
+def tanhshrink(input: Tensor) -> Tensor:
+    """x - tanh(x)."""
+    return Tanhshrink.apply(input)
+
+
+def _check_lambd(input: Tensor, lambd: float) -> None:
+    if lambd < 0:
+        name = _dt.from_numpy_dtype(input._data.dtype).name
+        raise RuntimeError(
+            f"lambda must be in range [0, 3.40282e+38] for input dtype {name.capitalize() if name != 'float32' else 'Float'}, "
+            f"but found {lambd:g}"
+        )
+
+
+def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    """x - lambd * sign(x) where |x| > lambd, else 0."""
+    _check_lambd(input, lambd)
+    return Shrink.apply(input, lambd, True)
+
+
+def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    """x where |x| > lambd, else 0."""
+    return Shrink.apply(input, lambd, False)
+
+
+def glu(input: Tensor, dim: int = -1) -> Tensor:
+    """Gated linear unit: first half of ``dim`` times sigmoid of the second half."""
+    if input._data.ndim == 0:
+        raise RuntimeError("glu does not support scalars because halving size must be even")
+    axis = wrap_dim(dim, input._data.ndim)
+    n = input._data.shape[axis]
+    if n % 2:
+        raise RuntimeError(f"Halving dimension must be even, but dimension {axis} is size {n}")
+    return Glu.apply(input, axis)
+

@@ -1,0 +1,138 @@
+"""Activation functions (``F.*``) against torch: values and gradients, kinks, in-place, errors."""
+import numpy as np
+import pytest
+import torch
+
+import nnbox
+import nnbox.nn.functional as NF
+from nn_gradcheck_util import fd_check
+from oracle import arr, check, check_error
+
+# (name, kwargs) applied as F.name(x, **kwargs)
+CASES = [
+    ("relu", {}), ("relu6", {}), ("leaky_relu", {}), ("leaky_relu", {"negative_slope": 0.2}),
+    ("elu", {}), ("elu", {"alpha": 2.0}), ("selu", {}), ("celu", {}), ("celu", {"alpha": 0.5}),
+    ("gelu", {}), ("gelu", {"approximate": "tanh"}), ("silu", {}), ("mish", {}), ("sigmoid", {}),
+    ("tanh", {}), ("hardtanh", {}), ("hardtanh", {"min_val": -0.5, "max_val": 2.0}),
+    ("hardsigmoid", {}), ("hardswish", {}), ("softplus", {}), ("softplus", {"beta": 2.0, "threshold": 3.0}),
+    ("softsign", {}), ("threshold", {"threshold": 0.3, "value": -2.0}), ("logsigmoid", {}),
+    ("tanhshrink", {}), ("softshrink", {}), ("softshrink", {"lambd": 1.0}), ("hardshrink", {}),
+    ("hardshrink", {"lambd": 1.2}), ("softmax", {"dim": 1}), ("log_softmax", {"dim": -1}),
+    ("softmin", {"dim": 0}), ("glu", {}), ("glu", {"dim": 0}),
+]
+# values exactly on every kink of the piecewise functions, plus large magnitudes
+KINKS = np.array([-30.0, -6.0, -3.0, -1.2, -1.0, -0.5, 0.0, 0.3, 0.5, 1.0, 1.2, 2.0, 3.0, 6.0, 10.0, 30.0])
+
+
+def _fn(name, kw):
+    return lambda m, x: getattr(m.nn.functional, name)(x, **kw)
+
+
+@pytest.mark.parametrize("name,kw", CASES, ids=[f"{n}-{k}" for n, k in CASES])
+def test_float64_random(name, kw):
+    check(_fn(name, kw), [arr(4, 6, low=-5, high=5)])
+
+
+@pytest.mark.parametrize("name,kw", CASES, ids=[f"{n}-{k}" for n, k in CASES])
+def test_float32(name, kw):
+    check(_fn(name, kw), [arr(4, 4, 2, dtype=np.float32, low=-4, high=4)], rtol=2e-6, atol=2e-6)
+
+
+@pytest.mark.parametrize("name,kw", [c for c in CASES if c[0] not in ("softmax", "log_softmax", "softmin", "glu")])
+def test_kinks_and_extremes(name, kw):
+    check(_fn(name, kw), [KINKS.copy()])
+
+
+@pytest.mark.parametrize("shape", [(), (5,), (2, 3, 4, 2)])
+def test_shapes(shape):
+    for name in ("gelu", "elu", "softplus", "hardswish", "mish"):
+        check(_fn(name, {}), [arr(*shape)])
+
+
+def test_gelu_wide_range_float64():
+    x = np.concatenate([np.linspace(-12, 12, 2001), [-40.0, 40.0]])
+    check(_fn("gelu", {}), [x])
+
+
+def test_erf_against_math():
+    import math
+
+    from nnbox.ops._erf import erf
+
+    x = np.concatenate([np.linspace(-7, 7, 20001), [0.0, 1e-300, -1e-20, 1.0, 3.0, 6.0, np.inf, -np.inf]])
+    ref = np.array([math.erf(v) for v in x])
+    np.testing.assert_allclose(erf(x), ref, rtol=4e-16, atol=2.3e-16)
+    assert np.isnan(erf(np.array([np.nan]))[0])
+    assert erf(np.float32(0.5) * np.ones(3, np.float32)).dtype == np.float32
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("shape", [(2, 3), (2, 3, 4), (2, 3, 2, 2)])
+def test_prelu(shape, channels):
+    check(lambda m, x, w: m.nn.functional.prelu(x, w), [arr(*shape), arr(channels, positive=True)])
+
+
+def test_prelu_errors():
+    check_error(lambda m, x, w: m.nn.functional.prelu(x, w), [arr(2, 4, 3), arr(3)],
+                match="Found parameter numbers = 3 and channel size = 4")
+    check_error(lambda m, x, w: m.nn.functional.prelu(x, w), [arr(4), arr(4)])
+
+
+INPLACE = ["relu", "relu6", "leaky_relu", "elu", "selu", "celu", "silu", "mish", "hardtanh", "hardsigmoid",
+           "hardswish"]
+
+
+@pytest.mark.parametrize("name", INPLACE)
+def test_inplace_on_intermediate(name):
+    def f(m, x):
+        y = x * 1.5
+        z = getattr(m.nn.functional, name)(y, inplace=True)
+        assert z is y
+        return z
+    check(f, [arr(3, 5)])
+
+
+def test_inplace_underscore_variants():
+    for name in ("relu_", "elu_", "leaky_relu_", "hardtanh_", "selu_", "celu_"):
+        check(lambda m, x: getattr(m.nn.functional, name)(x * 2), [arr(3, 4)])
+    check(lambda m, x: m.nn.functional.threshold_(x * 2, 0.5, 7.0), [arr(3, 4)])
+
+
+def test_inplace_on_leaf_raises():
+    check_error(lambda m, x: m.nn.functional.relu(x.requires_grad_(), inplace=True), [arr(3)])
+
+
+def test_inplace_saved_input_detected():
+    # sigmoid saves its output; relu_ on that output must invalidate sigmoid's backward
+    for m in (torch, nnbox):
+        x = m.tensor([1.0, -2.0], requires_grad=True)
+        y = x.sigmoid()
+        m.nn.functional.relu(y, inplace=True)
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            y.sum().backward()
+
+
+def test_integer_inputs():
+    check(lambda m, x: m.nn.functional.relu(x), [np.array([-2, 0, 3])], grad=False)
+    check(lambda m, x: m.nn.functional.threshold(x, 1, 5), [np.array([1, 2, 3])], grad=False)
+    for name in ("gelu", "elu", "silu", "softplus", "leaky_relu", "hardswish"):
+        check_error(lambda m, x: getattr(m.nn.functional, name)(x), [np.array([1, 2])], match="not implemented for 'Long'")
+
+
+def test_bad_arguments():
+    check_error(lambda m, x: m.nn.functional.gelu(x, approximate="foo"), [arr(3)])
+    check_error(lambda m, x: m.nn.functional.hardtanh(x, 2.0, 1.0), [arr(3)], match="min_val cannot be greater")
+    check_error(lambda m, x: m.nn.functional.softshrink(x, -1.0), [arr(3, dtype=np.float32)],
+                match=r"lambda must be in range \[0, 3.40282e\+38\] for input dtype Float, but found -1")
+    check_error(lambda m, x: m.nn.functional.celu(x, 0.0), [arr(3)], match="alpha cannot be 0")
+    check_error(lambda m, x: m.nn.functional.glu(x), [arr(3, 5)], match="Halving dimension must be even")
+
+
+@pytest.mark.parametrize("name,kw", [c for c in CASES if c[0] not in ("softmax", "log_softmax", "softmin")])
+def test_finite_differences(name, kw):
+    # away from the kinks, where a finite difference is meaningful
+    x = arr(4, 4, low=-3, high=3)
+    x[np.abs(np.abs(x) - np.round(np.abs(x) * 2) / 2) < 0.05] += 0.1
+    f = getattr(NF, name)
+    fd_check(lambda t: f(t, **kw), [x])
+    fd_check(lambda t, w: NF.prelu(t, w), [arr(2, 3, 2), arr(3)])
