@@ -1,0 +1,730 @@
+"""``nnbox.save`` / ``nnbox.load`` in PyTorch's checkpoint format, without importing torch.
+
+The format (what ``torch.save`` writes since 1.6) is an uncompressed zip archive::
+
+    <name>/data.pkl               the object, pickled (protocol 2); tensors refer to storages
+    <name>/data/<key>             one raw little-endian buffer per storage
+    <name>/version, byteorder, .format_version, .storage_alignment, .data/serialization_id
+
+A tensor is pickled as ``torch._utils._rebuild_tensor_v2(storage, offset, size, stride,
+requires_grad, OrderedDict())`` where ``storage`` is a *persistent id*
+``('storage', torch.FloatStorage, key, location, numel)``; tensors that view the same memory
+share one storage, exactly as in torch, so views stay views after a round trip.
+
+Loading is safe by default (``weights_only=True``): the unpickler only resolves the handful of
+globals a checkpoint needs (the torch rebuild functions, storage types, dtypes, ``torch.device``,
+``torch.Size``, ``collections.OrderedDict`` and harmless builtins) to nnbox equivalents.  Any other
+global -- ``os.system``, a class, anything -- raises ``pickle.UnpicklingError`` before anything is
+called.  Writes to a path are atomic: a temporary file in the same directory, fsync, ``os.replace``.
+
+>>> import io, nnbox
+>>> buf = io.BytesIO()
+>>> nnbox.save({"w": nnbox.arange(3.0)}, buf)
+>>> _ = buf.seek(0)
+>>> nnbox.load(buf)
+{'w': tensor([0., 1., 2.])}
+"""
+from __future__ import annotations
+
+import _compat_pickle
+import collections
+import contextlib
+import io
+import os
+import pickle
+import struct
+import sys
+import uuid
+import warnings
+import zipfile
+from typing import IO, Any, Callable, Union
+
+import numpy as np
+
+from ._backend import dtype as _dt
+from ._backend.device import as_device, device, move
+from ._tensor import Tensor
+from .ops.shape import Size
+
+FileLike = Union[str, os.PathLike, IO[bytes]]
+MapLocation = Union[None, str, device, dict, Callable]
+
+# torch's storage class names <-> NumPy dtypes (the element type of each storage in the file).
+_STORAGE_OF = {
+    np.dtype(np.float32): "FloatStorage",
+    np.dtype(np.float64): "DoubleStorage",
+    np.dtype(np.float16): "HalfStorage",
+    np.dtype(np.int64): "LongStorage",
+    np.dtype(np.int32): "IntStorage",
+    np.dtype(np.int16): "ShortStorage",
+    np.dtype(np.int8): "CharStorage",
+    np.dtype(np.uint8): "ByteStorage",
+    np.dtype(np.bool_): "BoolStorage",
+    np.dtype(np.complex64): "ComplexFloatStorage",
+    np.dtype(np.complex128): "ComplexDoubleStorage",
+}
+_DTYPE_OF_STORAGE = {name: d for d, name in _STORAGE_OF.items()}
+_BFLOAT16 = "BFloat16Storage"  # nnbox has no bfloat16: such storages load as float32 (exact)
+
+_ALIGNMENT = 64  # torch aligns every record's data to 64 bytes so storages can be mmap'ed
+_MAGIC_LEGACY = 0x1950A86A20F9469CFC6C  # first pickle of torch's pre-1.6 ("legacy") files
+DEFAULT_PROTOCOL = 2
+
+
+# =============================================================================================
+# Saving
+# =============================================================================================
+class _Global:
+    """A reference to a global (``torch._utils._rebuild_tensor_v2`` ...) written into the pickle
+    by name, so files name torch's globals although torch is never imported here."""
+
+    __slots__ = ("module", "name")
+    __name__ = "_Global"
+
+    def __init__(self, module: str, name: str):
+        self.module, self.name = module, name
+
+    def __call__(self, *args):  # pickle insists that a REDUCE callable be callable
+        raise TypeError(f"{self.module}.{self.name} is a name written into checkpoints, not a function")
+
+
+_GLOBALS: dict[tuple[str, str], _Global] = {}
+
+
+def _g(module: str, name: str) -> _Global:
+    # interned: the pickler memoizes by id(), so each name is written once per file
+    key = (module, name)
+    if key not in _GLOBALS:
+        _GLOBALS[key] = _Global(module, name)
+    return _GLOBALS[key]
+
+
+class _StorageOut:
+    """One storage to write: a 1-D array over a whole memory block, its key and location."""
+
+    __slots__ = ("key", "array", "location")
+
+    def __init__(self, key: str, array, location: str):
+        self.key, self.array, self.location = key, array, location
+
+
+def _root(arr):
+    """The array that owns the memory ``arr`` views (walks NumPy/CuPy ``.base``)."""
+    r = arr
+    while True:
+        b = r.base
+        if not _is_array(b):
+            b = getattr(b, "base", None)  # as_strided wraps its source in a DummyArray
+            if not _is_array(b):
+                return r
+        r = b
+
+
+def _is_array(x) -> bool:
+    return x is not None and hasattr(x, "dtype") and hasattr(x, "strides") and hasattr(x, "base")
+
+
+def _address(arr) -> int:
+    if type(arr) is np.ndarray or isinstance(arr, np.ndarray):
+        return arr.__array_interface__["data"][0]
+    return arr.data.ptr  # cupy
+
+
+class _Pickler(pickle._Pickler):
+    """The pure-Python pickler, taught to write nnbox tensors, dtypes, devices and sizes as torch
+    does.  (data.pkl is small -- bytes go to the storage records -- so its speed doesn't matter.)"""
+
+    def __init__(self, file, protocol: int):
+        super().__init__(file, protocol)
+        self.storages: dict[tuple, _StorageOut] = {}  # (id(root), dtype) -> storage
+        self._keep: list = []  # roots stay alive while pickling, so their ids stay unique
+
+    # -- names -------------------------------------------------------------------------------
+    def save(self, obj, save_persistent_id=True):
+        if type(obj) is _dt.dtype:
+            obj = _g("torch", obj.name)
+        if type(obj) is _Global:
+            memo = self.memo.get(id(obj))
+            if memo is not None:
+                self.write(self.get(memo[0]))
+                return
+            self.write(pickle.GLOBAL + f"{obj.module}\n{obj.name}\n".encode("utf-8"))
+            self.memoize(obj)
+            return
+        super().save(obj, save_persistent_id)
+
+    def persistent_id(self, obj):
+        if type(obj) is _StorageOut:
+            name = _STORAGE_OF[obj.array.dtype]
+            return ("storage", _g("torch", name), obj.key, obj.location, int(obj.array.size))
+        return None
+
+    def reducer_override(self, obj):
+        if isinstance(obj, Tensor):
+            return self._reduce_tensor(obj)
+        t = type(obj)
+        if t is device:
+            return (_g("torch", "device"), (obj.type,) if obj.index is None else (obj.type, obj.index))
+        if t is Size:
+            return (_g("torch", "Size"), (tuple(obj),))
+        return NotImplemented
+
+    # -- tensors -----------------------------------------------------------------------------
+    def _reduce_tensor(self, t: Tensor):
+        # no Parameter can exist unless nnbox.nn.parameter was imported: don't import nn for it
+        param_mod = sys.modules.get("nnbox.nn.parameter")
+        if param_mod is not None and isinstance(t, param_mod.Parameter):
+            plain = Tensor._make(t._data)
+            return (_g("torch._utils", "_rebuild_parameter"), (plain, bool(t._rg), collections.OrderedDict()))
+        storage, offset, stride = self._storage_of(t._data)
+        args = (storage, offset, tuple(t._data.shape), stride, bool(t._rg), collections.OrderedDict())
+        return (_g("torch._utils", "_rebuild_tensor_v2"), args)
+
+    def _storage_of(self, arr):
+        """(storage, element offset, element strides) for ``arr``: views of one memory block
+        share a storage; layouts torch can't express (negative strides ...) get a private copy."""
+        isz = arr.itemsize
+        if arr.dtype not in _STORAGE_OF:
+            raise TypeError(f"nnbox.save: can't save arrays of dtype {arr.dtype}")
+        root = _root(arr)
+        off = _address(arr) - _address(root)
+        shareable = (
+            arr.size > 0
+            and arr.dtype.isnative
+            and (root.flags.c_contiguous or root.flags.f_contiguous)
+            and root.nbytes % isz == 0
+            and off >= 0
+            and off % isz == 0
+            and all(s >= 0 and s % isz == 0 for s in arr.strides)
+        )
+        if not shareable:
+            root = arr = arr.copy() if arr.dtype.isnative else arr.astype(arr.dtype.newbyteorder("="))
+            off = 0
+        key = (id(root), arr.dtype)
+        st = self.storages.get(key)
+        if st is None:
+            flat = root.ravel(order="K")
+            flat = flat.view(arr.dtype) if flat.dtype != arr.dtype else flat
+            loc = "cpu" if isinstance(root, np.ndarray) else f"cuda:{root.device.id}"
+            st = self.storages[key] = _StorageOut(str(len(self.storages)), flat, loc)
+            self._keep.append(root)
+        return st, off // isz, tuple(s // isz for s in arr.strides)
+
+
+def _record_name(prefix: str, name: str) -> str:
+    return f"{prefix}/{name}"
+
+
+def _write_record(zf: zipfile.ZipFile, name: str, data) -> None:
+    """Write one uncompressed record whose data starts on a 64-byte boundary (as torch does, so
+    storages can be memory-mapped), padding with an extra field ``FB`` like torch's writer."""
+    mv = memoryview(data).cast("B") if not isinstance(data, bytes) else memoryview(data)
+    zi = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+    zi.compress_type = zipfile.ZIP_STORED
+    zi.file_size = mv.nbytes
+    raw_name = name.encode("utf-8")
+    zip64 = mv.nbytes * 1.05 > zipfile.ZIP64_LIMIT  # zipfile then adds a 20-byte zip64 extra
+    start = zf.fp.tell() + 30 + len(raw_name) + 4 + (20 if zip64 else 0)
+    pad = (-start) % _ALIGNMENT
+    zi.extra = b"FB" + struct.pack("<H", pad) + b"Z" * pad
+    with zf.open(zi, "w", force_zip64=zip64) as out:
+        step = 1 << 26
+        for i in range(0, mv.nbytes, step):
+            out.write(mv[i : i + step])
+
+
+def _host(array) -> np.ndarray:
+    return array if isinstance(array, np.ndarray) else array.get()
+
+
+def _write_archive(obj, fileobj: IO[bytes], prefix: str, protocol: int) -> None:
+    buf = io.BytesIO()
+    pickler = _Pickler(buf, protocol)
+    pickler.dump(obj)
+    with zipfile.ZipFile(fileobj, "w", zipfile.ZIP_STORED) as zf:
+        _write_record(zf, _record_name(prefix, "data.pkl"), buf.getvalue())
+        _write_record(zf, _record_name(prefix, ".format_version"), b"1")
+        _write_record(zf, _record_name(prefix, ".storage_alignment"), str(_ALIGNMENT).encode())
+        _write_record(zf, _record_name(prefix, "byteorder"), sys.byteorder.encode())
+        for st in pickler.storages.values():
+            arr = np.ascontiguousarray(_host(st.array))
+            _write_record(zf, _record_name(prefix, f"data/{st.key}"), arr.view(np.uint8) if arr.size else b"")
+        _write_record(zf, _record_name(prefix, "version"), b"3\n")
+        sid = str(uuid.uuid4().int).rjust(40, "0")[:40]
+        _write_record(zf, _record_name(prefix, ".data/serialization_id"), sid.encode())
+
+
+def _prefix_for(f) -> str:
+    # torch names the archive's top folder after the file (``model`` for model.pt)
+    if isinstance(f, (str, os.PathLike)):
+        stem = os.path.splitext(os.path.basename(os.fspath(f)))[0]
+        return stem or "archive"
+    return "archive"
+
+
+@contextlib.contextmanager
+def atomic_write(path: Union[str, os.PathLike]):
+    """Open a temporary file next to ``path`` for writing; on success fsync it and rename it over
+    ``path`` (atomic on POSIX and Windows), so readers see the old file or the new one, never half
+    of one.  On error the temporary file is removed and ``path`` is untouched.
+
+    >>> import os, tempfile
+    >>> p = os.path.join(tempfile.mkdtemp(), "x.bin")
+    >>> with atomic_write(p) as fh:
+    ...     _ = fh.write(b"hello")
+    >>> open(p, "rb").read()
+    b'hello'
+    """
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(folder, f".{os.path.basename(path)}.{uuid.uuid4().hex[:12]}.tmp")
+    # os.open + 0o666 so the file gets the usual umask permissions (mkstemp would make it 0600)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    with contextlib.suppress(OSError, AttributeError):  # make the rename itself durable
+        dfd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+
+
+def save(
+    obj: Any,
+    f: FileLike,
+    pickle_module: Any = pickle,
+    pickle_protocol: int = DEFAULT_PROTOCOL,
+    _use_new_zipfile_serialization: bool = True,
+    _disable_byteorder_record: bool = False,
+) -> None:
+    """Save ``obj`` (tensors, state_dicts, optimizer states, nested containers) to ``f`` in
+    PyTorch's zip format, so ``torch.load`` reads it.  Writing to a path is atomic.
+
+    >>> import io, nnbox
+    >>> buf = io.BytesIO()
+    >>> nnbox.save(nnbox.ones(2), buf)
+    >>> _ = buf.seek(0); nnbox.load(buf)
+    tensor([1., 1.])
+    """
+    if pickle_module is not pickle:
+        raise NotImplementedError("nnbox.save: only the standard pickle module is supported (pickle_module)")
+    if not _use_new_zipfile_serialization:
+        raise NotImplementedError("nnbox.save: the legacy format (_use_new_zipfile_serialization=False) is not written")
+    if isinstance(f, (str, os.PathLike)):
+        with atomic_write(f) as fh:
+            _write_archive(obj, fh, _prefix_for(f), pickle_protocol)
+        return
+    if not hasattr(f, "write"):
+        raise AttributeError(f"'{type(f).__name__}' object has no attribute 'write'")
+    _write_archive(obj, f, _prefix_for(f), pickle_protocol)
+    if hasattr(f, "flush"):
+        f.flush()
+
+
+# =============================================================================================
+# Loading
+# =============================================================================================
+class _StorageType:
+    """What ``torch.FloatStorage`` & co. resolve to: just the element type of a storage."""
+
+    __slots__ = ("name", "np")
+
+    def __init__(self, name: str):
+        self.name = name
+        self.np = np.dtype(np.uint16) if name == _BFLOAT16 else _DTYPE_OF_STORAGE[name]
+
+    def __call__(self, *a, **k):
+        raise pickle.UnpicklingError(f"torch.{self.name} can only appear inside a storage reference")
+
+
+def _check_view(numel: int, offset: int, size, stride) -> None:
+    # A checkpoint is untrusted input: never let a tensor reach outside its storage.
+    if len(size) != len(stride) or any(int(s) < 0 for s in size) or any(int(s) < 0 for s in stride) or offset < 0:
+        raise pickle.UnpicklingError(f"invalid tensor layout in checkpoint: size {tuple(size)}, stride {tuple(stride)}")
+    if all(int(s) > 0 for s in size):
+        last = offset + sum((int(n) - 1) * int(s) for n, s in zip(size, stride))
+        if last >= numel:
+            raise pickle.UnpicklingError(
+                f"tensor of size {tuple(size)} with stride {tuple(stride)} at offset {offset} "
+                f"reaches outside its storage of {numel} elements"
+            )
+
+
+def _strided(storage, offset: int, size, stride):
+    xp = np if isinstance(storage, np.ndarray) else sys.modules["cupy"]
+    size, stride = tuple(int(s) for s in size), tuple(int(s) for s in stride)
+    if any(s == 0 for s in size):
+        return xp.empty(size, storage.dtype)
+    _check_view(storage.size, int(offset), size, stride)
+    isz = storage.itemsize
+    base = storage[int(offset) :]
+    return xp.lib.stride_tricks.as_strided(base, shape=size, strides=tuple(s * isz for s in stride))
+
+
+def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=False, backward_hooks=None, metadata=None):
+    return Tensor._make(_strided(storage, storage_offset, size, stride), bool(requires_grad))
+
+
+def _rebuild_tensor(storage, storage_offset, size, stride):
+    return Tensor._make(_strided(storage, storage_offset, size, stride))
+
+
+def _rebuild_parameter(data, requires_grad, backward_hooks=None):
+    from .nn.parameter import Parameter
+
+    return Parameter(data, requires_grad=bool(requires_grad))
+
+
+def _rebuild_parameter_with_state(data, requires_grad, backward_hooks, state):
+    p = _rebuild_parameter(data, requires_grad)
+    if state and hasattr(p, "__dict__"):
+        p.__dict__.update(state)
+    return p
+
+
+_PARAMETER = "torch.nn.parameter.Parameter"  # resolved lazily: loading plain tensors needs no nnbox.nn
+
+
+def _rebuild_from_type_v2(func, new_type, args, state):
+    # torch uses this for Tensor subclasses; we only know Tensor and Parameter
+    ret = func(*args)
+    if new_type == _PARAMETER:
+        from .nn.parameter import Parameter
+
+        if not isinstance(ret, Parameter):
+            ret = Parameter(ret, requires_grad=ret._rg)
+    elif new_type is not Tensor:
+        raise pickle.UnpicklingError(f"can't rebuild a tensor of type {new_type!r}")
+    return ret
+
+
+def _codecs_encode(obj, encoding="utf-8", errors="strict"):
+    # protocol 2 writes ``bytes`` as _codecs.encode(str, 'latin1'); allow exactly that, nothing else
+    if not isinstance(obj, str) or encoding not in ("latin1", "latin-1"):
+        raise pickle.UnpicklingError("_codecs.encode is only allowed as protocol 2's encoding of bytes")
+    return obj.encode(encoding, errors)
+
+
+def _safe_globals() -> dict[tuple[str, str], Any]:
+    table: dict[tuple[str, str], Any] = {
+        ("collections", "OrderedDict"): collections.OrderedDict,
+        ("collections", "Counter"): collections.Counter,
+        ("builtins", "set"): set,
+        ("builtins", "frozenset"): frozenset,
+        ("builtins", "complex"): complex,
+        ("builtins", "bytearray"): bytearray,
+        ("builtins", "slice"): slice,
+        ("builtins", "range"): range,
+        ("builtins", "list"): list,
+        ("builtins", "dict"): dict,
+        ("builtins", "tuple"): tuple,
+        ("builtins", "int"): int,
+        ("builtins", "float"): float,
+        ("builtins", "bool"): bool,
+        ("builtins", "str"): str,
+        ("builtins", "bytes"): bytes,
+        ("_codecs", "encode"): _codecs_encode,
+        ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor_v2,
+        ("torch._utils", "_rebuild_tensor"): _rebuild_tensor,
+        ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
+        ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter_with_state,
+        ("torch._tensor", "_rebuild_from_type_v2"): _rebuild_from_type_v2,
+        ("torch", "Tensor"): Tensor,
+        ("torch.nn.parameter", "Parameter"): _PARAMETER,
+        ("torch", "device"): device,
+        ("torch", "Size"): Size,
+    }
+    for d in _dt.ALL:
+        table[("torch", d.name)] = d
+    for name in (*_DTYPE_OF_STORAGE, _BFLOAT16):
+        table[("torch", name)] = _StorageType(name)
+    table.update(_user_safe_globals)
+    return table
+
+
+_user_safe_globals: dict[tuple[str, str], Any] = {}
+
+
+def add_safe_globals(safe_globals: list) -> None:
+    """Allow more globals (your own classes, functions) in ``load(..., weights_only=True)``.
+
+    >>> import collections, nnbox.serialization as S
+    >>> S.add_safe_globals([collections.defaultdict])
+    """
+    for obj in safe_globals:
+        if isinstance(obj, tuple):
+            obj, name = obj
+            mod, _, qual = name.rpartition(".")
+        else:
+            mod, qual = obj.__module__, obj.__qualname__
+        _user_safe_globals[(mod, qual)] = obj
+
+
+def clear_safe_globals() -> None:
+    _user_safe_globals.clear()
+
+
+def get_safe_globals() -> list:
+    return list(_user_safe_globals.values())
+
+
+@contextlib.contextmanager
+def safe_globals(safe_globals: list):
+    """Context manager: ``add_safe_globals`` for the duration of a ``with`` block."""
+    saved = dict(_user_safe_globals)
+    add_safe_globals(safe_globals)
+    try:
+        yield
+    finally:
+        _user_safe_globals.clear()
+        _user_safe_globals.update(saved)
+
+
+_WEIGHTS_ONLY_HINT = (
+    "Weights only load failed. In nnbox (as in PyTorch >= 2.6) `weights_only` defaults to True, "
+    "which only allows tensors, containers, numbers and strings. {what} Re-running with "
+    "`weights_only=False` executes arbitrary code from the file: do it ONLY if you trust its source. "
+    "To allow a specific global, use nnbox.serialization.add_safe_globals([...])."
+)
+
+
+class _Unpickler(pickle.Unpickler):
+    """Maps torch's globals to nnbox's; with ``weights_only`` every other global is refused."""
+
+    def __init__(self, file, load_storage: Callable, weights_only: bool, **kw):
+        super().__init__(file, **kw)
+        self._load_storage = load_storage
+        self._weights_only = weights_only
+        self._table = _safe_globals()
+
+    def find_class(self, module: str, name: str):
+        # protocol 2 writes Python 2 names (``__builtin__.set``): translate them as pickle does
+        if (module, name) in _compat_pickle.NAME_MAPPING:
+            module, name = _compat_pickle.NAME_MAPPING[(module, name)]
+        module = _compat_pickle.IMPORT_MAPPING.get(module, module)
+        obj = self._table.get((module, name))
+        if obj is not None:
+            return obj
+        if module == "torch" and name == "bfloat16":
+            raise pickle.UnpicklingError("the checkpoint names torch.bfloat16, a dtype nnbox does not have")
+        if self._weights_only:
+            raise pickle.UnpicklingError(
+                _WEIGHTS_ONLY_HINT.format(what=f"The file names the global `{module}.{name}`, which is not allowed.")
+            )
+        if module.startswith("torch"):
+            raise pickle.UnpicklingError(
+                f"the checkpoint needs `{module}.{name}` from PyTorch, which nnbox has no equivalent of"
+            )
+        return super().find_class(module, name)
+
+    def persistent_load(self, pid):
+        if not isinstance(pid, tuple) or not pid or pid[0] != "storage":
+            raise pickle.UnpicklingError(f"unknown persistent id in checkpoint: {pid!r}")
+        return self._load_storage(pid)
+
+
+# -- where loaded storages go ------------------------------------------------------------------
+def _target_location(storage, location: str, map_location: MapLocation):
+    """Apply torch's ``map_location`` rules; returns the array (moved) for one storage."""
+    if map_location is None:
+        target = location
+    elif isinstance(map_location, (str, device)):
+        target = str(map_location)
+    elif isinstance(map_location, dict):
+        target = map_location.get(location, location)
+        target = str(target)
+    elif callable(map_location):
+        res = map_location(Tensor._make(storage), location)
+        if res is None:
+            target = location
+        else:
+            return res._data if isinstance(res, Tensor) else res
+    else:
+        raise TypeError(f"map_location should be a string, a device, a dict or a callable, not {type(map_location).__name__}")
+    dev = as_device(target)
+    if dev.type == "cuda":
+        from ._backend.device import cupy_or_none
+
+        if cupy_or_none() is None:
+            raise RuntimeError(
+                "Attempting to deserialize object on a CUDA device but torch.cuda.is_available() is False. "
+                "If you are running on a CPU-only machine, please use torch.load with "
+                "map_location=torch.device('cpu') to map your storages to the CPU."
+            )
+    return move(storage, dev)
+
+
+def _to_float32_from_bf16(u16: np.ndarray) -> np.ndarray:
+    warnings.warn("nnbox has no bfloat16: a bfloat16 tensor in the checkpoint is loaded as float32 (exactly)")
+    return (u16.astype(np.uint32) << 16).view(np.float32)
+
+
+def _find_prefix(names: list[str]) -> str:
+    if any(n.endswith("/constants.pkl") or "/code/" in n for n in names):
+        raise RuntimeError("this file is a TorchScript archive (torch.jit.save): nnbox can't run TorchScript")
+    for n in names:
+        head, _, tail = n.partition("/")
+        if tail == "data.pkl":
+            return head
+    raise RuntimeError("PytorchStreamReader failed locating file data.pkl: file not found")
+
+
+def _data_offset(raw: IO[bytes], zi: zipfile.ZipInfo) -> int:
+    raw.seek(zi.header_offset)
+    header = raw.read(30)
+    if header[:4] != b"PK\x03\x04":
+        raise RuntimeError("corrupt checkpoint: bad zip local header")
+    n, e = struct.unpack("<HH", header[26:30])
+    return zi.header_offset + 30 + n + e
+
+
+def _load_zip(zf: zipfile.ZipFile, map_location, weights_only: bool, mmap_path, pickle_kw) -> Any:
+    names = zf.namelist()
+    prefix = _find_prefix(names)
+    byteorder = "little"
+    if f"{prefix}/byteorder" in names:
+        byteorder = zf.read(f"{prefix}/byteorder").decode().strip()
+    loaded: dict[str, Any] = {}
+    raw = open(mmap_path, "rb") if mmap_path else None
+
+    def load_storage(pid):
+        _, stype, key, location, numel = pid[:5]
+        if not isinstance(stype, _StorageType):
+            raise pickle.UnpicklingError(f"unknown storage type in checkpoint: {stype!r}")
+        key = str(key)
+        if key in loaded:
+            return loaded[key]
+        name = f"{prefix}/data/{key}"
+        try:
+            zi = zf.getinfo(name)
+        except KeyError:
+            raise RuntimeError(f"PytorchStreamReader failed locating file data/{key}: file not found") from None
+        dt = stype.np
+        if zi.file_size != int(numel) * dt.itemsize:
+            raise pickle.UnpicklingError(f"storage {key}: record holds {zi.file_size} bytes, expected {numel} x {dt.itemsize}")
+        if raw is not None and numel and byteorder == sys.byteorder:
+            if zi.compress_type != zipfile.ZIP_STORED:
+                raise RuntimeError("mmap=True needs an uncompressed checkpoint")
+            mm = np.memmap(mmap_path, dtype=dt, mode="c", offset=_data_offset(raw, zi), shape=(int(numel),))
+            arr = mm.view(np.ndarray)  # a plain ndarray (nnbox dispatches on the exact type) over the map
+        else:
+            arr = np.empty(int(numel), dt)
+            with zf.open(zi) as fh:
+                fh.readinto(memoryview(arr.view(np.uint8)))
+            if byteorder != sys.byteorder:
+                arr.byteswap(inplace=True)
+        if stype.name == _BFLOAT16:
+            arr = _to_float32_from_bf16(arr)
+        arr = _target_location(arr, str(location), map_location)
+        loaded[key] = arr
+        return arr
+
+    try:
+        with zf.open(f"{prefix}/data.pkl") as fh:
+            return _Unpickler(io.BytesIO(fh.read()), load_storage, weights_only, **pickle_kw).load()
+    finally:
+        if raw is not None:
+            raw.close()
+
+
+def _load_legacy(fh: IO[bytes], map_location, weights_only: bool, pickle_kw) -> Any:
+    """torch's pre-1.6 format: pickles for magic, version, sys info, the object, the storage keys,
+    then each storage as an int64 element count followed by its raw bytes."""
+    storages: dict[str, np.ndarray] = {}
+
+    def load_storage(pid):
+        _, stype, key, location, numel = pid[:5]
+        if len(pid) > 5 and pid[5] is not None:
+            raise pickle.UnpicklingError("legacy checkpoints with storage views are not supported")
+        if getattr(stype, "name", None) == _BFLOAT16:
+            raise pickle.UnpicklingError("bfloat16 storages in legacy-format checkpoints are not supported")
+        if not isinstance(stype, _StorageType):
+            raise pickle.UnpicklingError(f"unknown storage type in checkpoint: {stype!r}")
+        if key not in storages:
+            storages[key] = np.empty(int(numel), stype.np)
+        return storages[key]  # filled in place below; tensors are views of it
+
+    def unpickle():
+        return _Unpickler(fh, load_storage, weights_only, **pickle_kw).load()
+
+    if unpickle() != _MAGIC_LEGACY:
+        raise pickle.UnpicklingError("Invalid magic number; corrupt file?")
+    unpickle()  # protocol version
+    unpickle()  # sys info
+    result = unpickle()
+    for key in unpickle():
+        arr = storages[key]
+        (n,) = struct.unpack("<q", fh.read(8))
+        buf = memoryview(arr.view(np.uint8))
+        if n != arr.size or fh.readinto(buf) != arr.nbytes:
+            raise pickle.UnpicklingError("legacy checkpoint truncated")
+    if map_location not in (None, "cpu") and not (isinstance(map_location, device) and map_location.type == "cpu"):
+        raise NotImplementedError("map_location for legacy-format checkpoints (only CPU is supported)")
+    return result
+
+
+def load(
+    f: FileLike,
+    map_location: MapLocation = None,
+    pickle_module: Any = None,
+    *,
+    weights_only: bool | None = None,
+    mmap: bool | None = None,
+    **pickle_load_args: Any,
+) -> Any:
+    """Load an object saved by ``nnbox.save`` or ``torch.save`` (torch need not be installed).
+
+    ``weights_only=True`` (the default, as in torch) refuses any global other than the tensor,
+    container and dtype names checkpoints need, raising ``pickle.UnpicklingError`` before running
+    anything.  ``map_location`` is a device string/``nnbox.device``, a dict ``{saved: target}`` or a
+    callable ``(storage, location) -> tensor or None``.  ``mmap=True`` maps storages from the file
+    instead of reading them (copy-on-write).
+
+    >>> import io, nnbox
+    >>> buf = io.BytesIO(); nnbox.save([nnbox.tensor(1.5)], buf); _ = buf.seek(0)
+    >>> nnbox.load(buf, map_location="cpu")
+    [tensor(1.5000)]
+    """
+    if weights_only is None:
+        weights_only = pickle_module is None
+    if weights_only and pickle_module is not None:
+        raise RuntimeError(
+            "Can not safely load weights when explicit pickle_module is specified"
+        )
+    if pickle_module not in (None, pickle):
+        raise NotImplementedError("nnbox.load: only the standard pickle module is supported (pickle_module)")
+    pickle_kw = {k: v for k, v in pickle_load_args.items() if k in ("encoding", "errors", "fix_imports")}
+    unknown = set(pickle_load_args) - set(pickle_kw)
+    if unknown:
+        raise TypeError(f"load() got unexpected keyword arguments: {sorted(unknown)}")
+    is_path = isinstance(f, (str, os.PathLike))
+    if mmap and not is_path:
+        raise ValueError("f must be a file path in order to use the mmap argument")
+    with contextlib.ExitStack() as stack:
+        fh = stack.enter_context(open(f, "rb")) if is_path else f
+        if not (hasattr(fh, "seek") and hasattr(fh, "seekable") and fh.seekable()):
+            fh = io.BytesIO(fh.read())
+        start = fh.tell()
+        if zipfile.is_zipfile(fh):
+            fh.seek(start)
+            zf = stack.enter_context(zipfile.ZipFile(fh))
+            return _load_zip(zf, map_location, weights_only, os.fspath(f) if (mmap and is_path) else None, pickle_kw)
+        fh.seek(start)
+        if mmap:
+            raise RuntimeError("mmap can only be used with files saved with `torch.save(_use_new_zipfile_serialization=True)`")
+        if not fh.read(1):
+            raise EOFError("Ran out of input")
+        fh.seek(start)
+        return _load_legacy(fh, map_location, weights_only, pickle_kw)
+
+
+__all__ = ["save", "load", "add_safe_globals", "clear_safe_globals", "get_safe_globals", "safe_globals", "atomic_write"]
