@@ -191,7 +191,7 @@ class Function:
     # --- the backward dispatcher (called by the engine) -----------------------------------------
     def _run_backward(self, grads: list):
         cls = type(self)
-        if len(grads) > 1 and None in grads and self.__dict__.get("_materialize", True):
+        if len(grads) > 1 and any(g is None for g in grads) and self.__dict__.get("_materialize", True):
             grads = _materialize(self, grads)
         if cls._array_api:
             res = cls.backward(self, *grads)

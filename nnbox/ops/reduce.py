@@ -72,6 +72,8 @@ class Prod(Function):
         (a,) = ctx.saved_tensors
         xp = xp_of(a)
         axis = ctx.axis
+        if a.size == 0:
+            return xp.zeros(a.shape, dtype=grad.dtype), None, None
         x = a.reshape(-1) if axis is None else xp.moveaxis(a, axis, -1)
         # product of all the other elements: exclusive cumprods from both ends (exact with zeros)
         ones = xp.ones(x.shape[:-1] + (1,), dtype=x.dtype)
@@ -203,11 +205,15 @@ class Cumsum(Function):
     @staticmethod
     def forward(ctx, a, axis, dtype):
         ctx.axis = axis
+        if axis is None:  # 0-d input (NumPy would flatten it to shape (1,))
+            return a.astype(dtype or a.dtype, copy=True)
         return xp_of(a).cumsum(a, axis=axis, dtype=dtype)
 
     @staticmethod
     def backward(ctx, grad):
         xp = xp_of(grad)
+        if ctx.axis is None:
+            return grad, None, None
         return xp.flip(xp.cumsum(xp.flip(grad, ctx.axis), axis=ctx.axis), ctx.axis), None, None
 
 
@@ -216,7 +222,7 @@ class Cumprod(Function):
 
     @staticmethod
     def forward(ctx, a, axis, dtype):
-        out = xp_of(a).cumprod(a, axis=axis, dtype=dtype)
+        out = a.astype(dtype or a.dtype, copy=True) if axis is None else xp_of(a).cumprod(a, axis=axis, dtype=dtype)
         ctx.save_for_backward(a, out)
         ctx.axis = axis
         return out
@@ -226,10 +232,27 @@ class Cumprod(Function):
         a, out = ctx.saved_tensors
         xp = xp_of(grad)
         ax = ctx.axis
-        # d out_j / d a_i = out_j / a_i for j >= i; exact when no element is zero
-        rev = xp.flip(xp.cumsum(xp.flip(grad * out, ax), axis=ax), ax)
+        if ax is None:  # 0-d input
+            return grad.copy(), None, None
+        x, g, o = (xp.moveaxis(v, ax, -1) for v in (a, grad, out))
+        # d out_j / d a_i = out_j / a_i for j >= i, exact while no earlier element is zero
+        rev = xp.flip(xp.cumsum(xp.flip(g * o, -1), axis=-1), -1)
+        zero = x == 0
+        if not zero.any():
+            return xp.moveaxis(rev / x, -1, ax), None, None
+        # With a zero at z (the first one): positions before z keep the formula above (out_j = 0
+        # past z), position z gets sum_{j>=z} g_j * prod_{k<=j, k!=z} a_k, later positions get 0.
+        n = x.shape[-1]
+        idx = xp.arange(n)
+        z = xp.where(zero.any(-1), xp.argmax(zero, -1), n)[..., None]
+        before = idx < z
         with np.errstate(divide="ignore", invalid="ignore"):
-            return rev / a, None, None
+            res = xp.where(before, rev / xp.where(before, x, 1), 0)
+        at_z = idx == z
+        skip_z = xp.cumprod(xp.where(at_z, 1, x), axis=-1)
+        gz = xp.where(idx >= z, g * skip_z, 0).sum(-1, keepdims=True)
+        res = xp.where(at_z, gz, res)
+        return xp.moveaxis(res, -1, ax), None, None
 
 
 # --- public functions -------------------------------------------------------------------------------
@@ -383,8 +406,8 @@ def _arg(input, dim, keepdim, is_max):
     a = input._data
     xp = xp_of(a)
     f = xp.argmax if is_max else xp.argmin
-    if a.size == 0:
-        raise RuntimeError(f"{'argmax' if is_max else 'argmin'}(): Expected reduction dim to be specified for input.numel() == 0.")
+    if a.size == 0 and (dim is None or a.ndim == 0 or a.shape[wrap_dim(dim, a.ndim)] == 0):
+        raise IndexError(f"{'argmax' if is_max else 'argmin'}(): Expected reduction dim to be specified for input.numel() == 0.")
     if dim is None:
         r = f(a.reshape(-1))
         if keepdim:
@@ -450,13 +473,15 @@ def logsumexp(input, dim, keepdim: bool = False) -> Tensor:
 def all(input, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
     """True where every element (along ``dim``) is non-zero."""
     a = input._data
-    return Tensor._make(xp_of(a).asarray(a.astype(bool).all(axis=norm_dims(dim, a.ndim), keepdims=keepdim)))
+    r = xp_of(a).asarray(a.astype(bool).all(axis=norm_dims(dim, a.ndim), keepdims=keepdim))
+    return Tensor._make(r.astype(np.uint8) if a.dtype == np.uint8 else r)  # torch keeps uint8
 
 
 def any(input, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
     """True where some element (along ``dim``) is non-zero."""
     a = input._data
-    return Tensor._make(xp_of(a).asarray(a.astype(bool).any(axis=norm_dims(dim, a.ndim), keepdims=keepdim)))
+    r = xp_of(a).asarray(a.astype(bool).any(axis=norm_dims(dim, a.ndim), keepdims=keepdim))
+    return Tensor._make(r.astype(np.uint8) if a.dtype == np.uint8 else r)
 
 
 def count_nonzero(input, dim=None) -> Tensor:
@@ -470,7 +495,10 @@ def cumsum(input, dim, *, dtype=None) -> Tensor:
     dt = _sum_dtype(x, dtype)
     if dt is not None and dt.kind in "fc":
         x, dt = cast(x, dt), None
-    return Cumsum.apply(x, wrap_dim(dim, x._data.ndim) if x._data.ndim else None, dt)
+    if x._data.ndim == 0:
+        wrap_dim(dim, 0)
+        return Cumsum.apply(x, None, dt)
+    return Cumsum.apply(x, wrap_dim(dim, x._data.ndim), dt)
 
 
 def cumprod(input, dim, *, dtype=None) -> Tensor:
@@ -479,7 +507,10 @@ def cumprod(input, dim, *, dtype=None) -> Tensor:
     dt = _sum_dtype(x, dtype)
     if dt is not None and dt.kind in "fc":
         x, dt = cast(x, dt), None
-    return Cumprod.apply(x, wrap_dim(dim, x._data.ndim) if x._data.ndim else None, dt)
+    if x._data.ndim == 0:
+        wrap_dim(dim, 0)
+        return Cumprod.apply(x, None, dt)
+    return Cumprod.apply(x, wrap_dim(dim, x._data.ndim), dt)
 
 
 def median(input, dim=None, keepdim: bool = False):

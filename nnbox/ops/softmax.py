@@ -4,7 +4,7 @@ from __future__ import annotations
 from .._backend import dtype as _dt
 from .._tensor import Tensor
 from ..autograd.function import Function
-from ._util import wrap_dim, xp_of
+from ._util import not_implemented, wrap_dim, xp_of
 
 
 class Softmax(Function):
@@ -13,7 +13,7 @@ class Softmax(Function):
     @staticmethod
     def forward(ctx, a, axis):
         xp = xp_of(a)
-        e = a - a.max(axis=axis, keepdims=True)
+        e = xp.asarray(a - a.max(axis=axis, keepdims=True))  # an array even for 0-d input
         xp.exp(e, out=e)
         e /= e.sum(axis=axis, keepdims=True)
         ctx.save_for_backward(e)
@@ -59,7 +59,7 @@ def _prep(input: Tensor, dim, dtype, name: str):
     if dtype is not None:
         x = x.to(dtype)
     elif x._data.dtype.kind not in "fc":
-        raise RuntimeError(f'"{name}_lastdim_kernel_impl" not implemented for \'{_dt.from_numpy_dtype(x._data.dtype).name.capitalize()}\'')
+        raise not_implemented(f"{name}_lastdim_kernel_impl", x._data.dtype)
     return x, wrap_dim(dim, x._data.ndim) if x._data.ndim else None
 
 
