@@ -49,8 +49,10 @@ class Mean(Function):
     @staticmethod
     def forward(ctx, a, axes, keepdim):
         ctx.shape, ctx.axes, ctx.keepdim = a.shape, axes, keepdim
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return a.mean(axis=axes, keepdims=keepdim)
+        if a.size == 0:  # nan, as torch, without NumPy's "Mean of empty slice" warning
+            with np.errstate(invalid="ignore", divide="ignore"):
+                return a.sum(axis=axes, keepdims=keepdim) / _count(a.shape, axes)
+        return a.mean(axis=axes, keepdims=keepdim)
 
     @staticmethod
     def backward(ctx, grad):

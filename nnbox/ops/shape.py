@@ -458,14 +458,20 @@ class Cat(Function):
 
     @staticmethod
     def forward(ctx, axis, *arrays):
-        ctx.axis = axis
-        ctx.bounds = np.cumsum([a.shape[axis] for a in arrays])[:-1]
-        return xp_of(arrays[0]).concatenate(arrays, axis=axis)
+        # torch skips legacy empty 1-d tensors (shape (0,)) when joining n-d tensors
+        nd = builtins.max(a.ndim for a in arrays)
+        skip = [nd > 1 and a.shape == (0,) for a in arrays]
+        kept = [a for a, s in zip(arrays, skip) if not s]
+        ctx.axis, ctx.skip = axis, skip
+        ctx.bounds = np.cumsum([a.shape[axis] for a in kept])[:-1]
+        return xp_of(arrays[0]).concatenate(kept, axis=axis)
 
     @staticmethod
     def backward(ctx, grad):
-        parts = xp_of(grad).split(grad, ctx.bounds, axis=ctx.axis)
-        return (None, *[p if n else None for p, n in zip(parts, ctx.needs_input_grad[1:])])
+        xp = xp_of(grad)
+        parts = iter(xp.split(grad, ctx.bounds, axis=ctx.axis))
+        grads = [xp.zeros((0,), dtype=grad.dtype) if s else next(parts) for s in ctx.skip]
+        return (None, *[g if n else None for g, n in zip(grads, ctx.needs_input_grad[1:])])
 
 
 def _same_dtype(tensors):
@@ -491,7 +497,7 @@ def cat(tensors, dim: int = 0, *, out=None) -> Tensor:
         raise TypeError("cat(): argument 'tensors' (position 1) must be tuple of Tensors, not Tensor")
     tensors = [t for t in tensors]
     if not tensors:
-        raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
+        raise ValueError("torch.cat(): expected a non-empty list of Tensors")
     # torch skips legacy empty 1-d tensors
     kept = [t for t in tensors if not (t._data.ndim == 1 and t._data.shape[0] == 0)] or tensors[:1]
     ref = kept[0]
@@ -510,8 +516,7 @@ def cat(tensors, dim: int = 0, *, out=None) -> Tensor:
                     f"Sizes of tensors must match except in dimension {axis}. Expected size "
                     f"{ref._data.shape[d]} but got size {t._data.shape[d]} for tensor number {i} in the list."
                 )
-    kept = _same_dtype(kept)
-    r = Cat.apply(axis, *kept)
+    r = Cat.apply(axis, *_same_dtype(tensors))
     if out is not None:
         from .inplace import copy_out
 
