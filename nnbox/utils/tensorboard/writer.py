@@ -1,0 +1,225 @@
+"""``SummaryWriter``: ``torch.utils.tensorboard.SummaryWriter``'s API over TensorBoard's own
+event-file writer."""
+from __future__ import annotations
+
+import os
+import socket
+import time
+from datetime import datetime
+from typing import Any, Dict, Optional
+
+from . import summary as S
+
+
+def _event_writer_class():
+    try:
+        from tensorboard.summary.writer.event_file_writer import EventFileWriter  # noqa: PLC0415
+    except ImportError:
+        raise ImportError(
+            "nnbox.utils.tensorboard needs the tensorboard package: pip install tensorboard"
+        ) from None
+    return EventFileWriter
+
+
+def default_log_dir(comment: str = "") -> str:
+    """``runs/<Mon><DD>_<HH-MM-SS>_<hostname><comment>``, torch's default."""
+    current_time = datetime.now().strftime("%b%d_%H-%M-%S")
+    return os.path.join("runs", current_time + "_" + socket.gethostname() + comment)
+
+
+class SummaryWriter:
+    """Write TensorBoard event files (scalars, histograms, images, figures, text, hparams).
+
+    >>> import tempfile
+    >>> w = SummaryWriter(tempfile.mkdtemp())
+    >>> for step in range(3):
+    ...     w.add_scalar("Loss/train", 1.0 / (step + 1), step)
+    >>> w.close()
+    """
+
+    def __init__(
+        self,
+        log_dir: Optional[str] = None,
+        comment: str = "",
+        purge_step: Optional[int] = None,
+        max_queue: int = 10,
+        flush_secs: int = 120,
+        filename_suffix: str = "",
+    ):
+        self._EventFileWriter = _event_writer_class()
+        self.log_dir = os.fspath(log_dir) if log_dir is not None else default_log_dir(comment)
+        self.purge_step = purge_step
+        self.max_queue = max_queue
+        self.flush_secs = flush_secs
+        self.filename_suffix = filename_suffix
+        self.file_writer = None
+        self.all_writers: Dict[str, Any] = {}
+        self._get_file_writer()
+
+    # -- plumbing ----------------------------------------------------------------------------
+    def _get_file_writer(self):
+        if self.file_writer is None:
+            self.file_writer = self._new_writer(self.log_dir)
+            if self.purge_step is not None:
+                # tells TensorBoard to drop events logged at or after purge_step by a crashed run
+                from tensorboard.compat.proto.event_pb2 import Event, SessionLog
+
+                self.file_writer.add_event(
+                    Event(step=self.purge_step, wall_time=time.time(), session_log=SessionLog(status=SessionLog.START))
+                )
+                self.purge_step = None
+        return self.file_writer
+
+    def _new_writer(self, logdir: str):
+        w = self._EventFileWriter(logdir, self.max_queue, self.flush_secs, self.filename_suffix)
+        self.all_writers[logdir] = w
+        return w
+
+    def get_logdir(self) -> str:
+        return self.log_dir
+
+    @staticmethod
+    def _event(summary, global_step, walltime):
+        from tensorboard.compat.proto.event_pb2 import Event
+
+        ev = Event(summary=summary, wall_time=time.time() if walltime is None else float(walltime))
+        if global_step is not None:
+            ev.step = int(S.to_numpy(global_step).reshape(()))
+        return ev
+
+    def _add(self, summary, global_step=None, walltime=None, writer=None) -> None:
+        # after close() a new event file is opened, as torch does
+        (writer or self._get_file_writer()).add_event(self._event(summary, global_step, walltime))
+
+    # -- what torch's SummaryWriter offers ---------------------------------------------------
+    def add_scalar(
+        self,
+        tag: str,
+        scalar_value: Any,
+        global_step: Optional[int] = None,
+        walltime: Optional[float] = None,
+        new_style: bool = False,
+        double_precision: bool = False,
+    ) -> None:
+        """Log one number (a float, an int or a one-element tensor) under ``tag``."""
+        self._add(S.scalar(tag, scalar_value, new_style, double_precision), global_step, walltime)
+
+    def add_scalars(
+        self, main_tag: str, tag_scalar_dict: Dict[str, Any], global_step: Optional[int] = None, walltime: Optional[float] = None
+    ) -> None:
+        """Log several curves on one chart: each key goes to the run ``<log_dir>/<main_tag>_<key>``."""
+        walltime = time.time() if walltime is None else walltime
+        for tag, value in tag_scalar_dict.items():
+            sub = os.path.join(self.log_dir, main_tag.replace("/", "_") + "_" + tag)
+            writer = self.all_writers.get(sub) or self._new_writer(sub)
+            self._add(S.scalar(main_tag, value), global_step, walltime, writer=writer)
+
+    def add_histogram(
+        self,
+        tag: str,
+        values: Any,
+        global_step: Optional[int] = None,
+        bins: Any = "tensorflow",
+        walltime: Optional[float] = None,
+        max_bins: Optional[int] = None,
+    ) -> None:
+        """Log the distribution of ``values``; ``bins`` is 'tensorflow' (default), an int, a NumPy
+        rule name ('auto', 'fd', ...) or explicit edges."""
+        self._add(S.histogram(tag, values, bins, max_bins), global_step, walltime)
+
+    def add_image(
+        self, tag: str, img_tensor: Any, global_step: Optional[int] = None, walltime: Optional[float] = None, dataformats: str = "CHW"
+    ) -> None:
+        """Log an image: floats in [0, 1] or uint8 in [0, 255]; ``dataformats`` CHW, HWC or HW."""
+        self._add(S.image(tag, img_tensor, dataformats), global_step, walltime)
+
+    def add_images(
+        self, tag: str, img_tensor: Any, global_step: Optional[int] = None, walltime: Optional[float] = None, dataformats: str = "NCHW"
+    ) -> None:
+        """Log a batch of images, tiled 8 per row into one picture (``dataformats`` NCHW or NHWC)."""
+        self._add(S.image(tag, img_tensor, dataformats), global_step, walltime)
+
+    def add_figure(
+        self, tag: str, figure: Any, global_step: Optional[int] = None, close: bool = True, walltime: Optional[float] = None
+    ) -> None:
+        """Render a Matplotlib figure (or a list of them) and log it as an image."""
+        import numpy as np
+
+        figures = figure if isinstance(figure, list) else [figure]
+        images = [S.figure_to_image(f) for f in figures]
+        if close:
+            import matplotlib.pyplot as plt
+
+            for f in figures:
+                plt.close(f)
+        if isinstance(figure, list):
+            self.add_images(tag, np.stack(images), global_step, walltime, dataformats="NHWC")
+        else:
+            self.add_image(tag, images[0], global_step, walltime, dataformats="HWC")
+
+    def add_text(self, tag: str, text_string: str, global_step: Optional[int] = None, walltime: Optional[float] = None) -> None:
+        """Log a (Markdown) string, shown in TensorBoard's Text tab."""
+        self._add(S.text(tag, text_string), global_step, walltime)
+
+    def add_hparams(
+        self,
+        hparam_dict: Dict[str, Any],
+        metric_dict: Dict[str, Any],
+        hparam_domain_discrete: Optional[Dict[str, list]] = None,
+        run_name: Optional[str] = None,
+        global_step: Optional[int] = None,
+    ) -> None:
+        """Log one trial's hyper-parameters and final metrics for the HParams tab (in a sub-run,
+        ``<log_dir>/<run_name>``, as torch does)."""
+        if not isinstance(hparam_dict, dict) or not isinstance(metric_dict, dict):
+            raise TypeError("hparam_dict and metric_dict should be dictionary.")
+        run_dir = os.path.join(self.log_dir, run_name or str(time.time()))
+        writer = self.all_writers.get(run_dir) or self._new_writer(run_dir)
+        for summ in S.hparams(hparam_dict, metric_dict, hparam_domain_discrete):
+            self._add(summ, None, None, writer=writer)
+        for k, v in metric_dict.items():
+            self._add(S.scalar(k, v), global_step, None, writer=writer)
+
+    def add_graph(self, model, input_to_model=None, verbose: bool = False, use_strict_trace: bool = True) -> None:
+        # torch builds this from a TorchScript trace of the model's operations; nnbox has no tracer,
+        # and a made-up graph would be a lie, so we refuse rather than draw something else.
+        raise NotImplementedError(
+            "SummaryWriter.add_graph: nnbox has no tracer to build an operation graph from; "
+            "use nnbox.utils.summary(model, input_size) for a per-layer table instead"
+        )
+
+    def _not_supported(name: str):  # noqa: N805 - builds methods below
+        def method(self, *args, **kwargs):
+            raise NotImplementedError(f"SummaryWriter.{name} is not implemented in nnbox")
+
+        method.__name__ = name
+        return method
+
+    add_embedding = _not_supported("add_embedding")
+    add_audio = _not_supported("add_audio")
+    add_video = _not_supported("add_video")
+    add_mesh = _not_supported("add_mesh")
+    add_pr_curve = _not_supported("add_pr_curve")
+    add_pr_curve_raw = _not_supported("add_pr_curve_raw")
+    add_custom_scalars = _not_supported("add_custom_scalars")
+    add_onnx_graph = _not_supported("add_onnx_graph")
+    del _not_supported
+
+    def flush(self) -> None:
+        """Write pending events to disk."""
+        for w in self.all_writers.values():
+            w.flush()
+
+    def close(self) -> None:
+        """Flush and close every event file (the writer can't be used afterwards)."""
+        for w in self.all_writers.values():
+            w.flush()
+            w.close()
+        self.all_writers = {}
+        self.file_writer = None
+
+    def __enter__(self) -> "SummaryWriter":
+        return self
+
+    def __exit__(self, exc_type, exc_val, exc_tb) -> None:
+        self.close()

@@ -1,0 +1,153 @@
+"""nnbox.utils.tensorboard.SummaryWriter: read the event files back with TensorBoard's reader."""
+from __future__ import annotations
+
+import os
+import re
+
+import numpy as np
+import pytest
+
+import nnbox
+
+pytest.importorskip("tensorboard")
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
+
+from nnbox.utils.tensorboard import SummaryWriter  # noqa: E402
+
+
+def _read(logdir):
+    acc = EventAccumulator(str(logdir), size_guidance={"images": 0, "histograms": 0, "scalars": 0, "tensors": 0})
+    acc.Reload()
+    return acc
+
+
+def test_scalars_with_steps_and_tensor_values(tmp_path):
+    with SummaryWriter(tmp_path) as w:
+        for step in range(5):
+            w.add_scalar("Loss/train", 1.0 / (step + 1), step)
+        w.add_scalar("acc", nnbox.tensor(0.75), global_step=nnbox.tensor(9))
+        w.add_scalar("new", 2.5, 3, new_style=True)
+        w.add_scalar("dbl", 1.0 / 3, 4, new_style=True, double_precision=True)
+        with pytest.raises(ValueError):
+            w.add_scalar("bad", nnbox.ones(2))
+    acc = _read(tmp_path)
+    ev = acc.Scalars("Loss/train")
+    assert [e.step for e in ev] == list(range(5))
+    np.testing.assert_allclose([e.value for e in ev], [1.0 / (s + 1) for s in range(5)], rtol=1e-6)
+    assert acc.Scalars("acc")[0].step == 9 and acc.Scalars("acc")[0].value == 0.75
+    t = acc.Tensors("new")[0]
+    assert t.step == 3 and t.tensor_proto.float_val == [2.5]
+    assert acc.Tensors("dbl")[0].tensor_proto.double_val == [1.0 / 3]
+    assert acc.SummaryMetadata("new").plugin_data.plugin_name == "scalars"
+    files = os.listdir(tmp_path)
+    assert len(files) == 1 and files[0].startswith("events.out.tfevents.")
+
+
+def test_add_scalars_writes_one_run_per_curve(tmp_path):
+    with SummaryWriter(tmp_path) as w:
+        for step in range(3):
+            w.add_scalars("run/acc", {"train": 0.5 + step / 10, "test": 0.4 + step / 10}, step)
+    assert sorted(d for d in os.listdir(tmp_path) if not d.startswith("events")) == ["run_acc_test", "run_acc_train"]
+    tr = _read(tmp_path / "run_acc_train").Scalars("run/acc")
+    np.testing.assert_allclose([e.value for e in tr], [0.5, 0.6, 0.7], rtol=1e-6)
+
+
+def test_histogram_statistics(tmp_path):
+    vals = np.random.default_rng(0).normal(size=1000).astype(np.float32)
+    with SummaryWriter(tmp_path) as w:
+        w.add_histogram("w", nnbox.tensor(vals), 1)
+        w.add_histogram("w10", vals, 2, bins=10)
+        w.add_histogram("wmax", vals, 3, max_bins=20)
+        with pytest.raises(ValueError, match="empty"):
+            w.add_histogram("empty", np.zeros(0))
+    acc = _read(tmp_path)
+    h = acc.Histograms("w")[0].histogram_value
+    assert h.num == 1000 and np.isclose(h.min, vals.min()) and np.isclose(h.max, vals.max())
+    assert np.isclose(h.sum, vals.astype(np.float64).sum()) and np.isclose(h.sum_squares, (vals.astype(np.float64) ** 2).sum())
+    assert sum(h.bucket) == 1000 and len(h.bucket) == len(h.bucket_limit)
+    assert list(h.bucket_limit) == sorted(h.bucket_limit)
+    counts, edges = np.histogram(vals, bins=10)
+    h10 = acc.Histograms("w10")[0].histogram_value
+    assert list(h10.bucket) == counts.tolist() and np.allclose(h10.bucket_limit, edges[1:])
+    hm = acc.Histograms("wmax")[0].histogram_value
+    assert sum(hm.bucket) == 1000 and len(hm.bucket) <= 20
+
+
+def test_images_all_layouts(tmp_path):
+    Image = pytest.importorskip("PIL.Image")
+    import io
+
+    rng = np.random.default_rng(0)
+    chw = rng.uniform(0, 1, size=(3, 8, 10)).astype(np.float32)
+    with SummaryWriter(tmp_path) as w:
+        w.add_image("chw", nnbox.tensor(chw), 0)
+        w.add_image("hwc", chw.transpose(1, 2, 0), 0, dataformats="HWC")
+        w.add_image("hw", chw[0], 0, dataformats="HW")
+        w.add_image("u8", (chw * 255).astype(np.uint8), 0)
+        w.add_images("batch", nnbox.tensor(rng.uniform(0, 1, size=(10, 1, 4, 5)).astype(np.float32)), 0)
+        with pytest.raises(ValueError):
+            w.add_image("bad", chw, 0, dataformats="HWC2")
+    acc = _read(tmp_path)
+    expect = (chw.transpose(1, 2, 0) * 255).clip(0, 255).astype(np.uint8)
+    for tag in ("chw", "hwc"):
+        im = acc.Images(tag)[0]
+        assert (im.height, im.width) == (8, 10)
+        np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(im.encoded_image_string))), expect)
+    gray = np.asarray(Image.open(io.BytesIO(acc.Images("hw")[0].encoded_image_string)))
+    assert gray.shape == (8, 10, 3) and (gray[..., 0] == gray[..., 2]).all()
+    b = acc.Images("batch")[0]
+    assert (b.height, b.width) == (2 * 4, 8 * 5)  # 10 images, 8 per row, no padding
+
+
+def test_figure_text_hparams(tmp_path):
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig = plt.figure(figsize=(2, 1), dpi=50)
+    plt.plot([0, 1], [1, 0])
+    with SummaryWriter(tmp_path) as w:
+        w.add_figure("fig", fig, 0)
+        w.add_text("notes", "**lr** = 0.1", 2)
+        w.add_hparams({"lr": 0.1, "bs": 64, "opt": "sgd", "bn": True}, {"hparam/acc": 0.9}, run_name="trial")
+        with pytest.raises(NotImplementedError, match="add_graph"):
+            w.add_graph(nnbox.ones(1))
+        with pytest.raises(NotImplementedError, match="add_embedding"):
+            w.add_embedding(nnbox.ones(2, 2))
+    assert not plt.fignum_exists(fig.number)  # close=True closed it
+    acc = _read(tmp_path)
+    im = acc.Images("fig")[0]
+    assert (im.width, im.height) == (100, 50)
+    t = acc.Tensors("notes/text_summary")[0]
+    assert t.step == 2 and t.tensor_proto.string_val == [b"**lr** = 0.1"]
+    assert acc.SummaryMetadata("notes/text_summary").plugin_data.plugin_name == "text"
+    run = _read(tmp_path / "trial")
+    from tensorboard.plugins.hparams import metadata
+
+    tags = run.Tags()["tensors"]
+    assert {metadata.EXPERIMENT_TAG, metadata.SESSION_START_INFO_TAG, metadata.SESSION_END_INFO_TAG} <= set(tags)
+    start = metadata.parse_session_start_info_plugin_data(
+        run.SummaryMetadata(metadata.SESSION_START_INFO_TAG).plugin_data.content
+    )
+    assert start.hparams["lr"].number_value == 0.1 and start.hparams["opt"].string_value == "sgd"
+    assert start.hparams["bn"].bool_value is True
+    exp = metadata.parse_experiment_plugin_data(run.SummaryMetadata(metadata.EXPERIMENT_TAG).plugin_data.content)
+    assert [m.name.tag for m in exp.metric_infos] == ["hparam/acc"]
+    assert run.Scalars("hparam/acc")[0].value == pytest.approx(0.9)
+
+
+def test_default_logdir_comment_and_purge(tmp_path, monkeypatch):
+    import socket
+
+    monkeypatch.chdir(tmp_path)
+    w = SummaryWriter(comment="_lr0.1")
+    w.close()
+    assert re.fullmatch(
+        r"runs/[A-Z][a-z]{2}\d{2}_\d{2}-\d{2}-\d{2}_" + re.escape(socket.gethostname()) + "_lr0.1", w.get_logdir()
+    )
+    assert os.path.isdir(w.get_logdir())
+    w = SummaryWriter(tmp_path / "p", purge_step=5, filename_suffix=".x")
+    w.add_scalar("a", 1.0, 5)
+    w.close()
+    assert os.listdir(tmp_path / "p")[0].endswith(".x")
+    assert [e.step for e in _read(tmp_path / "p").Scalars("a")] == [5]
