@@ -49,7 +49,8 @@ def _convert_key(key, xp):
             out.append(_slice_ints(k))
         else:
             raise IndexError(
-                "only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables are valid indices"
+                "only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables are valid indices "
+                f"(got {type(k).__name__})"
             )
     return tuple(out), basic
 
@@ -96,6 +97,11 @@ class Slice(GetItem):
 def getitem(self: Tensor, key) -> Tensor:
     """``t[key]``: integers, slices, None, Ellipsis, and integer or bool tensors (as NumPy/torch)."""
     k, basic = _convert_key(key, xp_of(self._data))
+    if self._data.ndim == 0 and len(k) == 1 and isinstance(k[0], int):
+        raise IndexError(
+            "invalid index of a 0-dim tensor. Use `tensor.item()` in Python or `tensor.item<T>()` in C++ to "
+            "convert a 0-dim tensor to a number"
+        )
     if self._data.ndim == 0 and not basic and not any(isinstance(x, bool) or (hasattr(x, "dtype") and x.dtype == bool) for x in k):
         raise IndexError("invalid index of a 0-dim tensor. Use `tensor.item()` in Python or `tensor.item<T>()` in C++ to convert a 0-dim tensor to a number")
     try:
@@ -173,8 +179,8 @@ def _full_index(index, axis):
 
 
 def _check_gather(name, a, axis, index):
-    if index.dtype != np.int64:
-        raise RuntimeError(f"{name}(): Expected dtype int64 for index")
+    if index.dtype not in (np.int64, np.int32):
+        raise RuntimeError(f"{name}(): Expected dtype int32/int64 for index")
     if index.ndim != a.ndim and not (index.ndim <= 1 and a.ndim <= 1):
         raise RuntimeError("Index tensor must have the same number of dimensions as input tensor")
     for d in range(index.ndim):
@@ -288,15 +294,17 @@ def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
     """Rows (or entries along ``dim``) picked by a 1-d integer ``index``."""
     if index._data.ndim > 1:
         raise IndexError("index_select(): Index is supposed to be a vector")
-    if index._data.dtype.kind not in "iu":
-        raise RuntimeError("index_select(): Expected dtype int32/int64 for index")
+    if index._data.dtype not in (np.int64, np.int32):
+        raise RuntimeError("index_select(): Expected dtype int32 or int64 for index")
     axis = wrap_dim(dim, input._data.ndim)
     idx = index._data.reshape(-1)
     n = input._data.shape[axis] if input._data.ndim else 1
     if idx.size and (idx.max() >= n or idx.min() < -n):
         raise IndexError(f"index out of range in self")
     if input._data.ndim == 0:
-        return input.reshape(1)[idx] if idx.size else input.reshape(1)[:0]
+        if idx.size != 1:
+            raise RuntimeError(f"index_select(): Index to scalar can have only 1 value, got {idx.size} value(s)")
+        return input.clone()
     return IndexSelect.apply(input, axis, idx)
 
 
@@ -404,7 +412,12 @@ def masked_fill(input: Tensor, mask: Tensor, value) -> Tensor:
         v = value if value._data.dtype == input._data.dtype else cast(value, input._data.dtype)
     else:
         v = xp_of(input._data).asarray(value, dtype=input._data.dtype)
-    np.broadcast_shapes(mask._data.shape, input._data.shape)
+    try:
+        np.broadcast_shapes(mask._data.shape, input._data.shape)
+    except ValueError:
+        from .elementwise import _broadcast_error
+
+        raise _broadcast_error(mask._data, input._data) from None
     return Where.apply(mask, v, input)
 
 
