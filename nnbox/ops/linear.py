@@ -1,4 +1,217 @@
-"""(being written) linear ops: fused Functions with hand-written backward and their ``F.*`` forms."""
+"""Linear ops: ``F.linear`` and ``F.bilinear``, each one fused Function with a hand-written backward.
+
+``F.linear`` is the hot path of every MLP: one GEMM forward (plus an in-place bias add) and
+two GEMMs backward, whatever the number of leading batch dimensions, and a single graph node.
+"""
 from __future__ import annotations
 
-__all__: list[str] = []
+import math
+
+from .._tensor import Tensor
+from ..autograd.function import Function
+from ._util import shape_str, unbroadcast, xp_of
+
+__all__ = ["linear", "bilinear"]
+
+_TORCH_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int",
+                "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool",
+                "complex64": "ComplexFloat", "complex128": "ComplexDouble"}
+
+
+def _tname(arr) -> str:
+    return _TORCH_NAMES.get(arr.dtype.name, arr.dtype.name)
+
+
+def _lower(arr) -> str:
+    return {"float32": "float", "float64": "double", "float16": "c10::Half"}.get(arr.dtype.name, arr.dtype.name)
+
+
+class Linear(Function):
+    """y = x W^T + b for x of shape (..., in), W (out, in), b broadcastable to (..., out)."""
+
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, x, w, b):
+        ctx.save_for_backward(x, w)
+        if x.ndim == 2:
+            out = x @ w.T
+        elif x.ndim == 1:
+            out = w @ x
+        else:  # fold the batch dimensions into one GEMM
+            out = (x.reshape(-1, x.shape[-1]) @ w.T).reshape(x.shape[:-1] + (w.shape[0],))
+        if b is not None:
+            ctx.b_shape = b.shape
+            if b.shape == out.shape[-1:] or b.ndim == 0 or b.shape == (1,):
+                out += b  # out is fresh: add in place, no temporary
+            else:
+                out = out + b
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, w = ctx.saved_tensors
+        need_x, need_w, need_b = ctx.needs_input_grad
+        gx = gw = gb = None
+        if x.ndim == 1:
+            if need_x:
+                gx = grad @ w
+            if need_w:
+                gw = xp_of(grad).outer(grad, x)
+            if need_b:
+                gb = unbroadcast(grad, ctx.b_shape)
+            return gx, gw, gb
+        g2 = grad if grad.ndim == 2 else grad.reshape(-1, grad.shape[-1])
+        if need_x:
+            gx = g2 @ w
+            if x.ndim != 2:
+                gx = gx.reshape(x.shape)
+        if need_w:
+            x2 = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
+            gw = g2.T @ x2
+        if need_b:
+            bs = ctx.b_shape
+            gb = g2.sum(axis=0) if bs == grad.shape[-1:] else unbroadcast(grad, bs)
+        return gx, gw, gb
+
+
+def _bias_error(b, out_shape):
+    """torch's expand error for a bias that does not broadcast to the output."""
+    bs = tuple(b.shape)
+    for i in range(1, len(bs) + 1):
+        if bs[-i] != 1 and (i > len(out_shape) or bs[-i] != out_shape[-i]):
+            dim = len(out_shape) - i
+            size = out_shape[-i] if i <= len(out_shape) else 1
+            return RuntimeError(
+                f"The expanded size of the tensor ({size}) must match the existing size ({bs[-i]}) at "
+                f"non-singleton dimension {dim}.  Target sizes: {shape_str(out_shape)}.  Tensor sizes: {shape_str(bs)}"
+            )
+    return RuntimeError(f"bias of shape {shape_str(bs)} cannot be broadcast to the output {shape_str(out_shape)}")
+
+
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``input @ weight.T + bias``: one fused node (GEMM forward, two GEMMs backward).
+
+    >>> import nnbox, nnbox.nn.functional as F
+    >>> F.linear(nnbox.ones(4, 3), nnbox.ones(2, 3), nnbox.tensor([0.0, 1.0]))
+    tensor([[3., 4.],
+            [3., 4.],
+            [3., 4.],
+            [3., 4.]])
+    """
+    x, w = input._data, weight._data
+    if w.ndim != 2 or x.ndim == 0:
+        return _linear_general(input, weight, bias)
+    if x.dtype != w.dtype:  # torch's wording differs between its addmm (bias) and mm paths
+        if bias is None:
+            raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: {_lower(x)} != {_lower(w)}")
+        raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got {_tname(x)} and {_tname(w)}")
+    k = x.shape[-1]
+    if k != w.shape[1]:
+        rows = math.prod(x.shape[:-1])
+        raise RuntimeError(
+            f"mat1 and mat2 shapes cannot be multiplied ({rows}x{k} and {w.shape[1]}x{w.shape[0]})"
+        )
+    if bias is not None:
+        b = bias._data
+        if b.dtype != w.dtype:
+            raise RuntimeError(f"self and mat2 must have the same dtype, but got {_tname(b)} and {_tname(w)}")
+        out_shape = x.shape[:-1] + (w.shape[0],)
+        if b.shape != out_shape[-1:] and b.ndim and not _broadcasts(b.shape, out_shape):
+            raise _bias_error(b, out_shape)
+    return Linear.apply(input, weight, bias)
+
+
+def _broadcasts(small, big) -> bool:
+    if len(small) > len(big):
+        return False
+    return all(s == 1 or s == t for s, t in zip(reversed(small), reversed(big)))
+
+
+def _linear_general(input: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+    """The rare forms (1-D weight, 0-d input): composed from matmul, with torch's errors."""
+    from .linalg import matmul
+
+    x, w = input._data, weight._data
+    if x.ndim == 0 or w.ndim == 0:
+        raise RuntimeError(
+            f"both arguments to linear need to be at least 1D, but they are {x.ndim}D and {w.ndim}D"
+        )
+    if w.ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {w.ndim}D")
+    if x.shape[-1] != w.shape[0]:
+        raise RuntimeError(
+            f"size mismatch, got input ({x.shape[0] if x.ndim > 1 else 1}), mat ({'x'.join(map(str, x.shape))}), vec ({w.shape[0]})"
+        )
+    out = matmul(input, weight)
+    return out if bias is None else out + bias
+
+
+class Bilinear(Function):
+    """y[n, o] = sum_ij x1[n, i] W[o, i, j] x2[n, j] + b[o]."""
+
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, x1, x2, w, b):
+        o, i, j = w.shape
+        lead = x1.shape[:-1]
+        a = x1.reshape(-1, i)
+        c = x2.reshape(-1, j)
+        # t[n, o, i] = sum_j W[o, i, j] c[n, j]: one GEMM; then contract with a per row
+        t = (c @ w.reshape(o * i, j).T).reshape(-1, o, i)
+        out = (t @ a[:, :, None])[..., 0]
+        if b is not None:
+            out += b
+        ctx.save_for_backward(a, c, w, t)
+        ctx.lead = lead
+        return out.reshape(lead + (o,))
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, c, w, t = ctx.saved_tensors
+        n1, n2, nw, nb = ctx.needs_input_grad
+        o, i, j = w.shape
+        g = grad.reshape(-1, o)
+        g1 = g2 = gw = gb = None
+        if n1:
+            g1 = (g[:, None, :] @ t)[:, 0, :].reshape(ctx.lead + (i,))
+        if n2 or nw:
+            u = (g[:, :, None] * a[:, None, :]).reshape(-1, o * i)  # u[n, o*i] = g[n, o] a[n, i]
+            if n2:
+                g2 = (u @ w.reshape(o * i, j)).reshape(ctx.lead + (j,))
+            if nw:
+                gw = (u.T @ c).reshape(o, i, j)
+        if nb:
+            gb = g.sum(axis=0)
+        return g1, g2, gw, gb
+
+
+def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``x1^T W x2 + b`` for every output feature (``nn.Bilinear``'s computation).
+
+    >>> import nnbox, nnbox.nn.functional as F
+    >>> F.bilinear(nnbox.ones(5, 2), nnbox.ones(5, 3), nnbox.ones(4, 2, 3)).shape
+    torch.Size([5, 4])
+    """
+    x1, x2, w = input1._data, input2._data, weight._data
+    if x1.ndim != x2.ndim:
+        raise RuntimeError(f"bilinear(): input dimensions do not match: got {x1.ndim} and {x2.ndim}")
+    for d in range(x1.ndim - 1):
+        if x1.shape[d] != x2.shape[d]:
+            raise RuntimeError(
+                f"bilinear(): input batch dimensions do not match at dim {d}: got {x1.shape[d]} and {x2.shape[d]}"
+            )
+    if w.ndim != 3:
+        raise RuntimeError(f"bilinear(): weight must be 3-dimensional, got {w.ndim}")
+    if x1.shape[-1] != w.shape[1]:
+        raise RuntimeError(f"bilinear(): input1 size does not match weight size: got {x1.shape[-1]} but expected {w.shape[1]}")
+    if x2.shape[-1] != w.shape[2]:
+        raise RuntimeError(f"bilinear(): input2 size does not match weight size: got {x2.shape[-1]} but expected {w.shape[2]}")
+    if bias is not None and tuple(bias.shape) != (w.shape[0],):
+        raise RuntimeError(
+            f"bilinear(): bias size does not match weight size: got {bias.shape[0] if bias.ndim else 1} but expected {w.shape[0]}"
+        )
+    if not (x1.dtype == x2.dtype == w.dtype):
+        raise RuntimeError(f"expected scalar type {_tname(w)} but found {_tname(x1 if x1.dtype != w.dtype else x2)}")
+    return Bilinear.apply(input1, input2, weight, bias)

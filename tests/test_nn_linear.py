@@ -1,0 +1,197 @@
+"""F.linear / F.bilinear and the Linear-family modules against torch: values, gradients, errors, init."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import nnbox
+import nnbox.nn as nn
+from _nn_gradcheck import numgrad_check
+from oracle import arr, check, check_error
+
+
+# --- F.linear ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("xshape", [(5, 3), (3,), (2, 4, 3), (2, 1, 4, 3), (0, 3)])
+@pytest.mark.parametrize("bias", [True, False])
+def test_linear_matches_torch(xshape, bias):
+    ins = [arr(*xshape), arr(4, 3)] + ([arr(4)] if bias else [])
+    check(lambda m, *a: m.nn.functional.linear(*a), ins)
+
+
+@pytest.mark.parametrize("bshape", [(1,), (), (5, 4)])
+def test_linear_broadcast_bias(bshape):
+    check(lambda m, x, w, b: m.nn.functional.linear(x, w, b), [arr(5, 3), arr(4, 3), arr(*bshape)])
+
+
+def test_linear_float32_and_one_node():
+    check(lambda m, x, w, b: m.nn.functional.linear(x, w, b),
+          [arr(64, 20, dtype=np.float32), arr(10, 20, dtype=np.float32), arr(10, dtype=np.float32)])
+    x = nnbox.randn(4, 3, requires_grad=True)
+    w = nnbox.randn(2, 3, requires_grad=True)
+    b = nnbox.randn(2, requires_grad=True)
+    y = nnbox.nn.functional.linear(x, w, b)
+    # one fused node whose inputs are the three leaves: nothing in between
+    assert [type(f[0]).__name__ for f in y.grad_fn.next_functions] == ["AccumulateGrad"] * 3
+
+
+def test_linear_rare_forms():
+    check(lambda m, x, w: m.nn.functional.linear(x, w), [arr(4, 3), arr(3)])
+    check(lambda m, x, w: m.nn.functional.linear(x, w), [arr(3), arr(3)])
+
+
+def test_linear_gradcheck_float64():
+    F = nnbox.nn.functional
+    numgrad_check(lambda x, w, b: F.linear(x, w, b), [arr(3, 2, 4), arr(5, 4), arr(5)])
+    numgrad_check(lambda x, w, b: F.linear(x, w, b), [arr(4), arr(5, 4), arr(5)])
+
+
+def test_linear_only_needed_grads():
+    x = nnbox.randn(4, 3)
+    w = nnbox.randn(2, 3, requires_grad=True)
+    nnbox.nn.functional.linear(x, w).sum().backward()
+    assert x.grad is None and w.grad.shape == (2, 3)
+
+
+@pytest.mark.parametrize("shapes", [[(4, 3), (3, 2)], [(4, 5, 2), (3, 3)], [(3,), (3, 2)]])
+def test_linear_shape_errors(shapes):
+    t_err, n_err = check_error(lambda m, x, w: m.nn.functional.linear(x, w), [arr(*s) for s in shapes])
+    assert str(n_err) == str(t_err)
+
+
+def test_linear_error_messages_equal_torch():
+    cases = [
+        lambda m: m.nn.functional.linear(m.ones(4, 2), m.ones(3, 2), m.ones(4)),
+        lambda m: m.nn.functional.linear(m.ones(4, 2, dtype=m.float64), m.ones(3, 2)),
+        lambda m: m.nn.functional.linear(m.ones(4, 2), m.ones(3, 2), m.ones(3, dtype=m.float64)),
+        lambda m: m.nn.functional.linear(m.ones(()), m.ones(3, 2)),
+        lambda m: m.nn.functional.linear(m.ones(4, 2), m.ones(3)),
+        lambda m: m.nn.Linear(2, 3)(m.ones(3)),
+    ]
+    for case in cases:
+        with pytest.raises(Exception) as te:
+            case(torch)
+        with pytest.raises(type(te.value)) as ne:
+            case(nnbox)
+        assert str(ne.value) == str(te.value)
+
+
+# --- F.bilinear -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("lead", [(5,), (), (2, 3)])
+def test_bilinear_matches_torch(lead):
+    check(lambda m, a, b, w, bias: m.nn.functional.bilinear(a, b, w, bias),
+          [arr(*lead, 2), arr(*lead, 3), arr(4, 2, 3), arr(4)])
+    check(lambda m, a, b, w: m.nn.functional.bilinear(a, b, w), [arr(*lead, 2), arr(*lead, 3), arr(4, 2, 3)])
+
+
+def test_bilinear_gradcheck():
+    numgrad_check(lambda a, b, w, c: nnbox.nn.functional.bilinear(a, b, w, c),
+                  [arr(3, 2), arr(3, 3), arr(4, 2, 3), arr(4)])
+
+
+def test_bilinear_errors_equal_torch():
+    cases = [
+        lambda m: m.nn.Bilinear(2, 3, 4)(m.ones(5, 2), m.ones(5, 4)),
+        lambda m: m.nn.Bilinear(2, 3, 4)(m.ones(5, 3), m.ones(5, 3)),
+        lambda m: m.nn.Bilinear(2, 3, 4)(m.ones(5, 2), m.ones(6, 3)),
+    ]
+    for case in cases:
+        with pytest.raises(Exception) as te:
+            case(torch)
+        with pytest.raises(type(te.value)) as ne:
+            case(nnbox)
+        assert str(ne.value) == str(te.value)
+
+
+# --- modules ----------------------------------------------------------------------------------------
+def _copy_weights(tm, nm):
+    nm.load_state_dict({k: nnbox.tensor(v.detach().numpy()) for k, v in tm.state_dict().items()})
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_linear_module_same_as_torch(bias):
+    tm, nm = torch.nn.Linear(6, 4, bias=bias).double(), nn.Linear(6, 4, bias=bias).double()
+    assert list(tm.state_dict()) == list(nm.state_dict())
+    assert repr(tm) == repr(nm)
+    _copy_weights(tm, nm)
+    x = arr(7, 6)
+    tx, nx = torch.tensor(x, requires_grad=True), nnbox.tensor(x, requires_grad=True)
+    ty, ny = tm(tx), nm(nx)
+    np.testing.assert_allclose(ny.detach().numpy(), ty.detach().numpy(), rtol=1e-12)
+    ty.pow(2).sum().backward()
+    ny.pow(2).sum().backward()
+    np.testing.assert_allclose(nx.grad.numpy(), tx.grad.numpy(), rtol=1e-10)
+    for (tn, tp), (nn_, np_) in zip(tm.named_parameters(), nm.named_parameters()):
+        assert tn == nn_
+        np.testing.assert_allclose(np_.grad.numpy(), tp.grad.numpy(), rtol=1e-10)
+
+
+def test_linear_default_init_distribution():
+    # weight and bias ~ U(-1/sqrt(in), 1/sqrt(in)) (kaiming_uniform_ with a=sqrt(5))
+    fan_in = 400
+    m = nn.Linear(fan_in, 300)
+    bound = 1 / math.sqrt(fan_in)
+    w = m.weight.detach().numpy()
+    assert w.dtype == np.float32 and np.abs(w).max() <= bound
+    assert np.abs(w).max() > 0.99 * bound
+    assert abs(w.mean()) < 0.01 * bound * 10
+    np.testing.assert_allclose(w.std(), bound / math.sqrt(3), rtol=0.02)
+    b = m.bias.detach().numpy()
+    assert np.abs(b).max() <= bound and b.std() > 0.4 * bound
+
+
+def test_linear_factory_kwargs_and_seed_reproducible():
+    m = nn.Linear(3, 2, dtype=nnbox.float64)
+    assert m.weight.dtype == nnbox.float64 and m.bias.dtype == nnbox.float64
+    nnbox.manual_seed(3)
+    a = nn.Linear(3, 2).weight.detach().numpy().copy()
+    nnbox.manual_seed(3)
+    b = nn.Linear(3, 2).weight.detach().numpy()
+    np.testing.assert_array_equal(a, b)
+
+
+def test_bilinear_module():
+    tm, nm = torch.nn.Bilinear(2, 3, 4).double(), nn.Bilinear(2, 3, 4).double()
+    assert repr(tm) == repr(nm) and list(tm.state_dict()) == list(nm.state_dict())
+    _copy_weights(tm, nm)
+    a, b = arr(5, 2), arr(5, 3)
+    np.testing.assert_allclose(nm(nnbox.tensor(a), nnbox.tensor(b)).detach().numpy(),
+                               tm(torch.tensor(a), torch.tensor(b)).detach().numpy(), rtol=1e-12)
+    bound = 1 / math.sqrt(2)
+    assert float(nn.Bilinear(2, 3, 50).weight.abs().max()) <= bound
+
+
+def test_lazy_linear():
+    m = nn.LazyLinear(3)
+    assert repr(m) == repr(torch.nn.LazyLinear(3)) == "LazyLinear(in_features=0, out_features=3, bias=True)"
+    assert isinstance(m.weight, nn.UninitializedParameter)
+    y = m(nnbox.ones(2, 5))
+    assert type(m) is nn.Linear and y.shape == (2, 3) and m.in_features == 5
+    assert repr(m) == "Linear(in_features=5, out_features=3, bias=True)"
+    assert type(m.weight) is nn.Parameter and m.weight.shape == (3, 5)
+    assert float(m.weight.abs().max()) <= 1 / math.sqrt(5)
+    # a lazy module can be built from a checkpoint
+    lazy = nn.LazyLinear(3)
+    lazy.load_state_dict(nn.Linear(4, 3).state_dict())
+    assert lazy.weight.shape == (3, 4) and lazy(nnbox.ones(1, 4)).shape == (1, 3)
+
+
+def test_identity_flatten_unflatten():
+    assert repr(nn.Identity(3, foo=1)) == repr(torch.nn.Identity(3, foo=1))
+    x = nnbox.ones(2, 3)
+    assert nn.Identity()(x) is x
+    for args in [(), (0,), (1, 2), (0, -2)]:
+        assert repr(nn.Flatten(*args)) == repr(torch.nn.Flatten(*args))
+        check(lambda m, t: m.nn.Flatten(*args)(t), [arr(2, 3, 4, 2)])
+    for size in [(2, 5), [2, 5], (2, -1)]:
+        assert repr(nn.Unflatten(1, size)) == repr(torch.nn.Unflatten(1, size))
+        check(lambda m, t: m.nn.Unflatten(1, size)(t), [arr(3, 10, 2)])
+    assert repr(nn.Unflatten(1, nnbox.Size([2, 3]))) == repr(torch.nn.Unflatten(1, torch.Size([2, 3])))
+    for bad in [[2, "a"], 3]:
+        with pytest.raises(TypeError) as te:
+            torch.nn.Unflatten(1, bad)
+        with pytest.raises(TypeError) as ne:
+            nn.Unflatten(1, bad)
+        assert str(ne.value) == str(te.value)
