@@ -45,6 +45,7 @@ class Function:
 
     _array_api = False  # internal ops set True: forward/backward work on raw arrays
     _is_view = False  # output shares storage (and version counter) with input 0
+    _torch_name = None  # grad_fn name when torch's differs from ``<ClassName>Backward0``
 
     # --- the ctx API ---------------------------------------------------------------------------
     def save_for_backward(self, *tensors) -> None:
@@ -79,7 +80,12 @@ class Function:
 
     # --- node API ------------------------------------------------------------------------------
     def name(self) -> str:
-        return type(self).__name__ + "Backward0"
+        # torch's node name, as printed in ``grad_fn=<...>``: per node (``_nm``, set where one class
+        # serves several torch ops), per class (``_torch_name``), or derived from the class name
+        n = self.__dict__.get("_nm")
+        if n is None:
+            n = type(self)._torch_name or type(self).__name__ + "Backward0"
+        return n
 
     def __repr__(self) -> str:
         return f"<{self.name()} object at {hex(id(self))}>"

@@ -105,6 +105,14 @@ def not_implemented(kernel: str, dt) -> NotImplementedError:
     return NotImplementedError(f'"{kernel}" not implemented for \'{type_name(dt)}\'')
 
 
+def named(t: Tensor, name: str) -> Tensor:
+    """Give ``t``'s node torch's name for the op that made it (``grad_fn=<MmBackward0>``)."""
+    n = t.grad_fn
+    if n is not None:
+        n._nm = name
+    return t
+
+
 def shape_str(shape) -> str:
     return "[" + ", ".join(map(str, shape)) + "]"
 

@@ -11,6 +11,7 @@ from ..autograd.function import Function
 
 class Cast(Function):
     _array_api = True
+    _torch_name = "ToCopyBackward0"
 
     @staticmethod
     def forward(ctx, a, np_dtype):
@@ -24,6 +25,7 @@ class Cast(Function):
 
 class ToDevice(Function):
     _array_api = True
+    _torch_name = "ToCopyBackward0"
 
     @staticmethod
     def forward(ctx, a, dev):

@@ -969,6 +969,7 @@ class Frac(Function):
 
 class Clamp(Function):
     _array_api = True
+    _torch_name = "ClampBackward1"
 
     @staticmethod
     def forward(ctx, a, lo, hi):
@@ -1132,7 +1133,10 @@ def lerp(input, end, weight) -> Tensor:
 
 
 def _rsub(self, other):
-    return sub(other, self)
+    r = sub(other, self)
+    if not isinstance(other, Tensor) and r.grad_fn is not None:
+        r.grad_fn._nm = "RsubBackward1"
+    return r
 
 
 def _rdiv(self, other):

@@ -7,7 +7,7 @@ import numpy as np
 from .._tensor import Tensor
 from ..autograd import grad_mode
 from ..autograd.function import Function
-from ._util import add_at, result_dtype, shape_str, unbroadcast, wrap_dim, xp_of
+from ._util import add_at, named, result_dtype, shape_str, unbroadcast, wrap_dim, xp_of
 from .convert import cast
 from .reduce import return_types
 
@@ -68,6 +68,7 @@ def _index_error(e: IndexError) -> IndexError:
 
 class GetItem(Function):
     _array_api = True
+    _torch_name = "IndexBackward0"
 
     @staticmethod
     def forward(ctx, a, key):
@@ -105,7 +106,14 @@ def getitem(self: Tensor, key) -> Tensor:
     if self._data.ndim == 0 and not basic and not any(isinstance(x, bool) or (hasattr(x, "dtype") and x.dtype == bool) for x in k):
         raise IndexError("invalid index of a 0-dim tensor. Use `tensor.item()` in Python or `tensor.item<T>()` in C++ to convert a 0-dim tensor to a number")
     try:
-        return (Slice if basic else GetItem).apply(self, k)
+        if basic:
+            r = Slice.apply(self, k)
+            n = r.grad_fn
+            if n is not None:
+                n._nm = "SelectBackward0" if any(type(x) is int for x in k) else (
+                    "UnsqueezeBackward0" if any(x is None for x in k) else "SliceBackward0")
+            return r
+        return GetItem.apply(self, k)
     except IndexError as e:
         if "too many indices" in str(e):
             raise IndexError(
@@ -418,7 +426,7 @@ def masked_fill(input: Tensor, mask: Tensor, value) -> Tensor:
         from .elementwise import _broadcast_error
 
         raise _broadcast_error(mask._data, input._data) from None
-    return Where.apply(mask, v, input)
+    return named(Where.apply(mask, v, input), "MaskedFillBackward0")
 
 
 def masked_select(input: Tensor, mask: Tensor) -> Tensor:

@@ -7,7 +7,7 @@ import numpy as np
 
 from .._tensor import Tensor
 from ..autograd.function import Function
-from ._util import norm_dims, unbroadcast, xp_of
+from ._util import named, norm_dims, unbroadcast, xp_of
 
 
 def _dtype_name(dt) -> str:
@@ -89,12 +89,15 @@ def matmul(input: Tensor, other: Tensor, *, out=None) -> Tensor:
             f"Expected size for first two dimensions of batch2 tensor to be: [{a.shape[0] if a.ndim > 2 else 1}, {ka}] "
             f"but got: [{b.shape[0] if b.ndim > 2 else 1}, {kb}]."
         )
-    r = MatMul.apply(input, other)
+    r = named(MatMul.apply(input, other), _MATMUL_NAMES.get((a.ndim, b.ndim), "UnsafeViewBackward0"))
     if out is not None:
         from .inplace import copy_out
 
         return copy_out(out, r)
     return r
+
+
+_MATMUL_NAMES = {(1, 1): "DotBackward0", (2, 1): "MvBackward0", (2, 2): "MmBackward0", (1, 2): "SqueezeBackward4"}
 
 
 def mm(input: Tensor, mat2: Tensor, *, out=None) -> Tensor:
@@ -120,7 +123,7 @@ def bmm(input: Tensor, mat2: Tensor, *, out=None) -> Tensor:
             f"Expected size for first two dimensions of batch2 tensor to be: [{a.shape[0]}, {a.shape[2]}] but "
             f"got: [{b.shape[0]}, {b.shape[1]}]."
         )
-    return matmul(input, mat2, out=out)
+    return named(matmul(input, mat2, out=out), "BmmBackward0")
 
 
 def mv(input: Tensor, vec: Tensor) -> Tensor:
@@ -145,6 +148,7 @@ class AddMM(Function):
     """``beta * bias + alpha * (a @ b)`` in one node (torch's addmm; Linear's forward)."""
 
     _array_api = True
+    _torch_name = "AddmmBackward0"
 
     @staticmethod
     def forward(ctx, bias, a, b, beta, alpha):
@@ -325,6 +329,7 @@ def vector_norm(x: Tensor, ord=2, dim=None, keepdim: bool = False, *, dtype=None
 
 class _Norm2(Function):
     _array_api = True
+    _torch_name = "LinalgVectorNormBackward0"
 
     @staticmethod
     def forward(ctx, a, axes, keepdim):

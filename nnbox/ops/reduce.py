@@ -9,7 +9,7 @@ import numpy as np
 from .._backend import dtype as _dt
 from .._tensor import Tensor
 from ..autograd.function import Function
-from ._util import norm_dims, wrap_dim, xp_of
+from ._util import named, norm_dims, wrap_dim, xp_of
 from .convert import cast
 
 
@@ -181,6 +181,7 @@ class Var(Function):
 
 class LogSumExp(Function):
     _array_api = True
+    _torch_name = "LogsumexpBackward0"
 
     @staticmethod
     def forward(ctx, a, axes, keepdim):
@@ -286,7 +287,10 @@ def sum(input, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noq
     dt = _sum_dtype(x, dtype)
     if dt is not None and dt.kind in "fc" and x._data.dtype != dt:
         x, dt = cast(x, dt), None
-    return Sum.apply(x, axes, keepdim, dt)
+    r = Sum.apply(x, axes, keepdim, dt)
+    if axes is not None and r.grad_fn is not None:
+        r.grad_fn._nm = "SumBackward1"
+    return r
 
 
 def nansum(input, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
@@ -299,7 +303,11 @@ def mean(input, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     """Mean over ``dim``; floating-point inputs only (as torch)."""
     x = input if dtype is None else cast(input, _dt.to_numpy_dtype(dtype))
     _float_input(x, "mean")
-    return Mean.apply(x, norm_dims(dim, x._data.ndim), keepdim)
+    axes = norm_dims(dim, x._data.ndim)
+    r = Mean.apply(x, axes, keepdim)
+    if axes is not None and r.grad_fn is not None:
+        r.grad_fn._nm = "MeanBackward1"
+    return r
 
 
 def nanmean(input, dim=None, keepdim: bool = False) -> Tensor:
@@ -316,7 +324,7 @@ def prod(input, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     axis = None if dim is None else wrap_dim(dim, x._data.ndim)
     if x._data.ndim == 0:
         axis = None
-    return Prod.apply(x, axis, keepdim)
+    return named(Prod.apply(x, axis, keepdim), "ProdBackward0" if dim is None else "ProdBackward1")
 
 
 class _ReturnType(tuple):
@@ -366,11 +374,12 @@ def _maxmin(input, dim, keepdim, other, is_max: bool):
                 f"{name}(): Expected reduction dim to be specified for input.numel() == 0. Specify the "
                 "reduction dim with the 'dim' argument."
             )
-        return Amax.apply(input, None, False, is_max)
+        return named(Amax.apply(input, None, False, is_max), "MaxBackward1" if is_max else "MinBackward1")
     axis = wrap_dim(dim, input._data.ndim)
     if input._data.ndim and input._data.shape[axis] == 0:
         raise IndexError(f"{name}(): Expected reduction dim {dim} to have non-zero size.")
     v, i = MaxMinDim.apply(input, axis, keepdim, is_max)
+    named(v, "MaxBackward0" if is_max else "MinBackward0")
     return (return_types.max if is_max else return_types.min)(v, i)
 
 
@@ -396,7 +405,7 @@ def amax(input, dim=(), keepdim: bool = False) -> Tensor:
 
 
 def amin(input, dim=(), keepdim: bool = False) -> Tensor:
-    return Amax.apply(input, norm_dims(dim, input._data.ndim), keepdim, False)
+    return named(Amax.apply(input, norm_dims(dim, input._data.ndim), keepdim, False), "AminBackward0")
 
 
 def aminmax(input, *, dim=None, keepdim: bool = False):
@@ -455,7 +464,8 @@ def std(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=Non
     """Standard deviation with Bessel's correction by default."""
     dim, unbiased, keepdim = _var_args(dim, unbiased, keepdim)
     _float_input(input, "std")
-    return Var.apply(input, norm_dims(dim, input._data.ndim), _correction(unbiased, correction), keepdim, True)
+    return named(Var.apply(input, norm_dims(dim, input._data.ndim), _correction(unbiased, correction), keepdim, True),
+                 "StdBackward0")
 
 
 def var_mean(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):

@@ -9,7 +9,7 @@ import numpy as np
 
 from .._tensor import Tensor
 from ..autograd.function import Function
-from ._util import add_at, norm_dims, shape_str, sizes, unbroadcast, wrap_dim, xp_of
+from ._util import add_at, named, norm_dims, shape_str, sizes, unbroadcast, wrap_dim, xp_of
 
 
 class Size(tuple):
@@ -181,7 +181,8 @@ def squeeze(input: Tensor, dim=None) -> Tensor:
         axes = tuple(i for i, s in enumerate(sh) if s == 1)
     else:
         axes = tuple(a for a in (norm_dims(dim, len(sh)) or ()) if len(sh) and sh[a] == 1)
-    return Squeeze.apply(input, axes)
+    return named(Squeeze.apply(input, axes), "SqueezeBackward0" if dim is None else
+                 "SqueezeBackward1" if not isinstance(dim, (tuple, list)) else "SqueezeBackward2")
 
 
 class Unsqueeze(Function):
@@ -250,7 +251,7 @@ def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
     axes = list(range(nd))
     a, b = _dim(dim0, nd), _dim(dim1, nd)
     axes[a], axes[b] = axes[b], axes[a]
-    return Permute.apply(input, tuple(axes))
+    return named(Permute.apply(input, tuple(axes)), "TransposeBackward0")
 
 
 swapaxes = swapdims = transpose
@@ -261,7 +262,7 @@ def t(input: Tensor) -> Tensor:
     nd = input._data.ndim
     if nd > 2:
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {nd}D")
-    return transpose(input, 0, 1) if nd == 2 else View.apply(input, input._data.shape)
+    return named(transpose(input, 0, 1), "TBackward0") if nd == 2 else View.apply(input, input._data.shape)
 
 
 def movedim(input: Tensor, source, destination) -> Tensor:
@@ -540,7 +541,7 @@ def stack(tensors, dim: int = 0, *, out=None) -> Tensor:
                 f"{shape_str(t._data.shape)} at entry {i}"
             )
     d = _dim(dim, len(sh) + 1)
-    return cat([unsqueeze(t, d) for t in tensors], d, out=out)
+    return named(cat([unsqueeze(t, d) for t in tensors], d, out=out), "StackBackward0")
 
 
 def hstack(tensors) -> Tensor:
@@ -728,6 +729,7 @@ def roll(input: Tensor, shifts, dims=None) -> Tensor:
 
 class Narrow(Function):
     _array_api = True
+    _torch_name = "SliceBackward0"
     _is_view = True
 
     @staticmethod
@@ -780,14 +782,14 @@ def tril(input: Tensor, diagonal: int = 0) -> Tensor:
     """Lower triangle (elements above ``diagonal`` zeroed)."""
     if input._data.ndim < 2:
         raise RuntimeError("tril: input tensor must have at least 2 dimensions")
-    return Tri.apply(input, diagonal, False)
+    return named(Tri.apply(input, diagonal, False), "TrilBackward0")
 
 
 def triu(input: Tensor, diagonal: int = 0) -> Tensor:
     """Upper triangle (elements below ``diagonal`` zeroed)."""
     if input._data.ndim < 2:
         raise RuntimeError("triu: input tensor must have at least 2 dimensions")
-    return Tri.apply(input, diagonal, True)
+    return named(Tri.apply(input, diagonal, True), "TriuBackward0")
 
 
 _METHODS = dict(
