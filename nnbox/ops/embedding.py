@@ -1,4 +1,220 @@
-"""(being written) embedding ops: fused Functions with hand-written backward and their ``F.*`` forms."""
+"""``F.embedding`` and ``F.embedding_bag``: row lookup whose backward scatter-adds into the table.
+
+Dense gradients only: ``sparse=True`` (torch's sparse COO gradient) raises ``NotImplementedError``.
+"""
 from __future__ import annotations
 
-__all__: list[str] = []
+import numpy as np
+
+from .._tensor import Tensor
+from ..autograd import grad_mode
+from ..autograd.function import Function
+from ._util import add_at, xp_of
+
+__all__ = ["embedding", "embedding_bag"]
+
+_LEGACY = {"float32": "Float", "float64": "Double", "float16": "Half", "bool": "Bool", "uint8": "Byte",
+           "int8": "Char", "int16": "Short"}
+
+
+class Embedding(Function):
+    """weight[indices]; backward adds each output row's gradient into its table row."""
+
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, weight, indices, padding_idx, scale_grad_by_freq):
+        ctx.save_for_backward(indices)
+        ctx.meta = (weight.shape, weight.dtype, padding_idx, scale_grad_by_freq)
+        return weight[indices]
+
+    @staticmethod
+    def backward(ctx, grad):
+        (indices,) = ctx.saved_tensors
+        shape, dtype, padding_idx, by_freq = ctx.meta
+        xp = xp_of(grad)
+        idx = indices.reshape(-1)
+        rows = grad.reshape(-1, shape[1])
+        if by_freq:  # scale each row's gradient by 1 / (occurrences of its index in this batch)
+            counts = xp.bincount(idx, minlength=shape[0])
+            rows = rows / counts[idx][:, None]
+        if padding_idx is not None:  # the padding row gets no gradient
+            keep = idx != padding_idx
+            idx, rows = idx[keep], rows[keep]
+        gw = xp.zeros(shape, dtype=dtype)
+        add_at(gw, idx, rows)
+        return gw, None, None, None
+
+
+def _check_indices(indices: Tensor, num: int, what: str = "embedding") -> None:
+    d = indices._data
+    if d.dtype not in (np.int64, np.int32):
+        name = _LEGACY.get(str(d.dtype), str(d.dtype))
+        raise RuntimeError(
+            "Expected tensor for argument #1 'indices' to have one of the following scalar types: Long, Int; "
+            f"but got torch.{name}Tensor instead (while checking arguments for {what})"
+        )
+    if d.size and (int(d.min()) < 0 or int(d.max()) >= num):
+        raise IndexError("index out of range in self")
+
+
+def _renorm_(weight: Tensor, indices: Tensor, max_norm: float, norm_type: float) -> None:
+    """Rescale, in place and outside autograd, the looked-up rows whose norm exceeds ``max_norm``."""
+    w = weight._data
+    xp = xp_of(w)
+    rows = xp.unique(indices._data.reshape(-1))
+    sub = w[rows]
+    norms = (xp.abs(sub) ** norm_type).sum(axis=1) ** (1.0 / norm_type)
+    big = norms > max_norm
+    if big.any():
+        scale = max_norm / (norms[big] + 1e-7)  # torch's epsilon
+        w[rows[big]] = sub[big] * scale[:, None].astype(w.dtype)
+        weight._vc[0] += 1
+
+
+def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max_norm: float | None = None,
+              norm_type: float = 2.0, scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
+    """Look up rows of ``weight`` (num_embeddings, dim) at the integer ``input``.
+
+    >>> import nnbox
+    >>> import nnbox.nn.functional as F
+    >>> F.embedding(nnbox.tensor([2, 0]), nnbox.eye(3))
+    tensor([[0., 0., 1.],
+            [1., 0., 0.]])
+    """
+    if sparse:
+        raise NotImplementedError("nnbox: embedding(sparse=True) is not supported; gradients are dense")
+    num = weight._data.shape[0]
+    if padding_idx is not None:
+        if padding_idx > 0:
+            assert padding_idx < num, "Padding_idx must be within num_embeddings"
+        elif padding_idx < 0:
+            assert padding_idx >= -num, "Padding_idx must be within num_embeddings"
+            padding_idx = num + padding_idx
+    if weight._data.ndim != 2:
+        raise RuntimeError("'weight' must be 2-D")
+    _check_indices(input, num)
+    if max_norm is not None:
+        with grad_mode.no_grad():
+            _renorm_(weight, input, max_norm, norm_type)
+    return Embedding.apply(weight, input._data, padding_idx, bool(scale_grad_by_freq))
+
+
+class EmbeddingBag(Function):
+    """Sum / mean / max of the looked-up rows of each bag (bags given by start offsets)."""
+
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, weight, idx, seg, n_bags, mode, psw, padding_idx):
+        xp = xp_of(weight)
+        d = weight.shape[1]
+        keep = idx != padding_idx if padding_idx is not None else None
+        n_all = idx.shape[0]
+        if keep is not None:
+            idx, seg = idx[keep], seg[keep]
+            psw = psw[keep] if psw is not None else None
+        rows = weight[idx]
+        if psw is not None:
+            rows = rows * psw[:, None]
+        counts = xp.bincount(seg, minlength=n_bags).astype(weight.dtype)
+        if mode == "max":
+            out = xp.full((n_bags, d), -xp.inf, dtype=weight.dtype)
+            xp.maximum.at(out, seg, rows)
+            out[counts == 0] = 0
+            # the first row that attains each bag's max takes the gradient
+            hit = rows == out[seg]
+            winner = xp.full((n_bags, d), rows.shape[0], dtype=np.int64)
+            pos = xp.broadcast_to(xp.arange(rows.shape[0])[:, None], rows.shape)
+            xp.minimum.at(winner, seg, xp.where(hit, pos, rows.shape[0]))
+            ctx.winner = winner
+        else:
+            out = xp.zeros((n_bags, d), dtype=weight.dtype)
+            add_at(out, seg, rows)
+            if mode == "mean":
+                out /= xp.maximum(counts, 1)[:, None]
+        ctx.meta = (idx, seg, counts, mode, psw, weight.shape, weight.dtype)
+        ctx.keep, ctx.n_all = keep, n_all
+        if psw is not None and ctx.needs_input_grad[5]:
+            ctx.save_for_backward(weight)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        idx, seg, counts, mode, psw, shape, dtype = ctx.meta
+        xp = xp_of(grad)
+        gw = xp.zeros(shape, dtype=dtype)
+        if mode == "max":
+            winner = ctx.winner
+            n = idx.shape[0]
+            valid = winner < n
+            bag, col = xp.nonzero(valid)
+            src = winner[bag, col]
+            add_at(gw, (idx[src], col), grad[bag, col])
+            return gw, None, None, None, None, None, None
+        g = grad[seg]
+        if mode == "mean":
+            g = g / xp.maximum(counts, 1)[seg][:, None]
+        gpsw = None
+        if psw is not None:
+            if ctx.needs_input_grad[5]:
+                (weight,) = ctx.saved_tensors
+                part = (weight[idx] * g).sum(axis=1)
+                gpsw = xp.zeros(ctx.n_all, dtype=part.dtype)
+                if ctx.keep is None:
+                    gpsw = part
+                else:
+                    gpsw[ctx.keep] = part
+            g = g * psw[:, None]
+        add_at(gw, idx, g)
+        return gw, None, None, None, None, gpsw, None
+
+
+def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None, max_norm: float | None = None,
+                  norm_type: float = 2, scale_grad_by_freq: bool = False, mode: str = "mean",
+                  sparse: bool = False, per_sample_weights: Tensor | None = None,
+                  include_last_offset: bool = False, padding_idx: int | None = None) -> Tensor:
+    """Reduce (sum/mean/max) the embeddings of each bag: 2-D ``input`` rows, or 1-D ``input`` + ``offsets``."""
+    if sparse:
+        raise NotImplementedError("nnbox: embedding_bag(sparse=True) is not supported; gradients are dense")
+    if scale_grad_by_freq:
+        raise NotImplementedError("nnbox: embedding_bag(scale_grad_by_freq=True) is not supported")
+    if mode not in ("sum", "mean", "max"):
+        raise ValueError("mode has to be one of sum, mean or max")
+    if per_sample_weights is not None and mode != "sum":
+        raise NotImplementedError(
+            f"embedding_bag: per_sample_weights was not None. per_sample_weights is only supported for mode='sum' "
+            f"(got mode='{mode}'). Please open a feature request on GitHub."
+        )
+    num = weight._data.shape[0]
+    if padding_idx is not None and padding_idx < 0:
+        padding_idx += num
+    x = input._data
+    xp = xp_of(x)
+    if x.ndim == 2:
+        if offsets is not None:
+            raise ValueError("if input is 2D, then offsets has to be None, as input is treated is a mini-batch of "
+                             "fixed length sequences. However, found offsets of type Tensor")
+        n_bags, length = x.shape
+        seg = xp.repeat(xp.arange(n_bags), length)
+        idx = x.reshape(-1)
+    elif x.ndim == 1:
+        if offsets is None:
+            raise ValueError("offsets has to be a 1D Tensor but got None")
+        off = offsets._data.astype(np.int64)
+        if off.ndim != 1:
+            raise ValueError("offsets has to be a 1D Tensor")
+        if include_last_offset:
+            off = off[:-1]
+        n_bags = off.shape[0]
+        ends = xp.concatenate([off[1:], xp.asarray([x.shape[0]])])
+        seg = xp.repeat(xp.arange(n_bags), ends - off)
+        idx = x
+    else:
+        raise ValueError(f"input has to be 1D or 2D Tensor, but got Tensor of dimension {x.ndim}")
+    _check_indices(input, num, "embedding_bag")
+    if max_norm is not None:
+        with grad_mode.no_grad():
+            _renorm_(weight, input, max_norm, norm_type)
+    psw = per_sample_weights.reshape(-1) if per_sample_weights is not None else None
+    return EmbeddingBag.apply(weight, idx.astype(np.int64), seg, n_bags, mode, psw, padding_idx)

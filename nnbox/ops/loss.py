@@ -1,4 +1,771 @@
-"""(being written) loss ops: fused Functions with hand-written backward and their ``F.*`` forms."""
+"""Loss functions (``F.cross_entropy``, ``F.mse_loss`` ...), torch's signatures, checks and messages.
+
+The hot ones are single fused ``Function``s with a hand-derived backward:
+- ``CrossEntropy``: log-softmax + NLL (+ class weights, ignore_index, label smoothing) in one node;
+  the gradient is ``g * (softmax * sum(a) - a)`` with ``a`` the per-class coefficients of -log p.
+- ``NLLLoss``, ``PointwiseLoss`` (mse/l1/smooth_l1/huber), ``BinaryCrossEntropy(WithLogits)``,
+  ``KLDiv``.
+The rarer margin/embedding losses are compositions of differentiable ops.
+Inputs ``(N, C, d1, ...)`` are handled by moving the class axis last and flattening to ``(M, C)``.
+"""
 from __future__ import annotations
 
-__all__: list[str] = []
+import warnings
+
+import numpy as np
+
+from .._backend import dtype as _dt
+from .._tensor import Tensor
+from ..autograd.function import Function
+from ._util import shape_str, unbroadcast, xp_of
+
+__all__ = [
+    "cross_entropy", "nll_loss", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
+    "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div", "cosine_embedding_loss",
+    "margin_ranking_loss", "triplet_margin_loss", "soft_margin_loss", "multilabel_soft_margin_loss",
+    "hinge_embedding_loss", "poisson_nll_loss", "gaussian_nll_loss",
+]
+
+_LEGACY = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool",
+           "float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16"}
+
+
+def _type_name(arr) -> str:
+    return _LEGACY.get(str(arr.dtype), str(arr.dtype))
+
+
+# --- reduction handling ---------------------------------------------------------------------------
+
+
+def legacy_reduction(size_average, reduce, emit_warning: bool = True) -> str:
+    """Map the deprecated ``size_average``/``reduce`` pair to a ``reduction`` string, as torch."""
+    if emit_warning:
+        warnings.warn("size_average and reduce args will be deprecated, please use reduction='mean' instead.",
+                      stacklevel=3)
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    if size_average and reduce:
+        return "mean"
+    return "sum" if reduce else "none"
+
+
+def _reduction(size_average, reduce, reduction: str, allowed=("none", "mean", "sum")) -> str:
+    if size_average is not None or reduce is not None:
+        reduction = legacy_reduction(size_average, reduce)
+    if reduction not in allowed:
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    return reduction
+
+
+def _reduce(loss: Tensor, reduction: str) -> Tensor:
+    """Apply ``reduction`` to an elementwise loss built from differentiable ops."""
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss
+
+
+def _reduce_array(loss, reduction: str):
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss
+
+
+def _grad_scale(grad, reduction: str, n: int, shape):
+    """Upstream gradient of a reduced loss, as an array broadcastable to the elementwise loss."""
+    if reduction == "mean":
+        return grad / n if n else grad
+    if reduction == "sum":
+        return grad
+    return grad.reshape(shape)
+
+
+# --- class-index losses: shapes ---------------------------------------------------------------------
+
+
+def _to_rows(x):
+    """(C,) -> (1, C); (N, C) as is; (N, C, d1, ...) -> (N*d1*..., C) with the class axis last."""
+    if x.ndim == 1:
+        return x[None]
+    if x.ndim == 2:
+        return x
+    c = x.shape[1]
+    return xp_of(x).moveaxis(x, 1, -1).reshape(-1, c)
+
+
+def _from_rows(g, shape):
+    if len(shape) == 1:
+        return g.reshape(shape)
+    if len(shape) == 2:
+        return g
+    moved = (shape[0],) + tuple(shape[2:]) + (shape[1],)
+    return xp_of(g).ascontiguousarray(xp_of(g).moveaxis(g.reshape(moved), -1, 1))
+
+
+def _check_class_target(input: Tensor, target: Tensor, weight, ignore_index: int) -> None:
+    """torch's validation of (input, class-index target, weight) for nll_loss / cross_entropy."""
+    x, t = input._data, target._data
+    if x.ndim == 0:
+        raise RuntimeError("input tensor should be 1D or more, but got 0D")
+    if t.dtype not in (np.int64, np.uint8):
+        raise RuntimeError(f"expected target dtype to be Long or Byte, but got {_type_name(t)}")
+    if x.ndim >= 2 and t.ndim >= 1 and t.shape[0] != x.shape[0]:
+        raise ValueError(f"Expected input batch_size ({x.shape[0]}) to match target batch_size ({t.shape[0]}).")
+    if x.ndim == 2 and t.ndim != 1:
+        raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+    if x.ndim == 1 and t.ndim > 1:
+        raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+    if x.ndim > 2:
+        expected = (x.shape[0],) + x.shape[2:]
+        if t.shape != expected:
+            raise RuntimeError(f"Expected target size {shape_str(expected)}, got {shape_str(t.shape)}")
+    c = x.shape[1] if x.ndim >= 2 else x.shape[0]
+    if weight is not None:
+        w = weight._data
+        if w.size != c or w.ndim != 1:
+            raise RuntimeError(
+                f"weight tensor should be defined either for all {c} classes or no classes but got weight "
+                f"tensor of shape: {shape_str(w.shape)}"
+            )
+        if w.dtype != x.dtype:
+            raise RuntimeError(f"expected scalar type {_type_name(x)} but found {_type_name(w)}")
+    flat = t.reshape(-1)
+    bad = ((flat < 0) | (flat >= c)) & (flat != ignore_index)
+    if bad.any():
+        raise IndexError(f"Target {int(flat[bad.argmax()])} is out of bounds.")
+
+
+class CrossEntropy(Function):
+    """log_softmax + NLL over the class axis in one node, for class-index targets."""
+
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, x, target, weight, ignore_index, reduction, smoothing):
+        xp = xp_of(x)
+        rows = _to_rows(x)
+        m, c = rows.shape
+        t = target.reshape(-1).astype(np.int64, copy=False)
+        logp = rows - rows.max(axis=1, keepdims=True)
+        logp -= xp.log(xp.exp(logp).sum(axis=1, keepdims=True))
+        valid = t != ignore_index
+        tc = xp.where(valid, t, 0)
+        wt = (weight[tc] * valid) if weight is not None else valid.astype(x.dtype)
+        ar = xp.arange(m)
+        nll = -(wt * logp[ar, tc])
+        one = x.dtype.type(1)
+        d1 = wt.sum() if reduction == "mean" else one
+        with np.errstate(invalid="ignore", divide="ignore"):  # all targets ignored: nan, as torch
+            loss = nll if reduction == "none" else nll.sum() / d1
+        d2 = one
+        if smoothing:
+            smooth = -((logp * weight).sum(axis=1) if weight is not None else logp.sum(axis=1)) * valid
+            if reduction == "mean":
+                d2 = d1 if weight is not None else valid.sum().astype(x.dtype)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                red = smooth if reduction == "none" else smooth.sum() / d2
+            loss = (1 - smoothing) * loss + red * (smoothing / c)
+        ctx.save_for_backward(logp)
+        ctx.meta = (tc, wt, valid, d1, d2, x.shape, target.shape)
+        ctx.weight, ctx.reduction, ctx.smoothing = weight, reduction, smoothing
+        return loss.reshape(target.shape) if reduction == "none" else xp.asarray(loss, dtype=x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (logp,) = ctx.saved_tensors
+        tc, wt, valid, d1, d2, xshape, tshape = ctx.meta
+        xp = xp_of(logp)
+        m, c = logp.shape
+        eps, weight = ctx.smoothing, ctx.weight
+        g = grad.reshape(-1) if ctx.reduction == "none" else grad
+        d1 = d1 if d1 else 1  # every target ignored: torch's gradient is 0, not nan
+        d2 = d2 if d2 else 1
+        c1 = g * ((1 - eps) / d1) * wt  # coefficient of -log p[target] per row
+        total = c1
+        if eps:
+            c2 = g * (eps / c / d2) * valid  # coefficient of -sum_c w_c log p_c per row
+            total = c1 + c2 * (weight.sum() if weight is not None else c)
+        dx = xp.exp(logp)
+        dx *= total[:, None] if total.ndim else total
+        dx[xp.arange(m), tc] -= c1
+        if eps:
+            dx -= c2[:, None] * weight if weight is not None else c2[:, None]
+        return _from_rows(dx, xshape), None, None, None, None, None
+
+
+class CrossEntropyProbs(Function):
+    """Cross entropy against class probabilities (``target`` shaped like ``input``)."""
+
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, x, y, weight, reduction, smoothing):
+        xp = xp_of(x)
+        rows, yr = _to_rows(x), _to_rows(y)
+        m, c = rows.shape
+        logp = rows - rows.max(axis=1, keepdims=True)
+        logp -= xp.log(xp.exp(logp).sum(axis=1, keepdims=True))
+        if smoothing:
+            yr = yr * (1 - smoothing) + smoothing / c
+        wl = logp * weight if weight is not None else logp
+        loss = -(wl * yr).sum(axis=1)
+        ctx.save_for_backward(logp, yr)
+        ctx.meta = (weight, reduction, smoothing, m, x.shape)
+        if reduction == "none":
+            return loss.reshape((x.shape[0],) + x.shape[2:] if x.ndim > 1 else ())
+        return xp.asarray(_reduce_array(loss, reduction), dtype=x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        logp, yr = ctx.saved_tensors
+        weight, reduction, smoothing, m, shape = ctx.meta
+        xp = xp_of(logp)
+        g = _grad_scale(grad, reduction, m, (-1,))
+        g = g[:, None] if g.ndim else g
+        a = yr * weight if weight is not None else yr
+        dx = dy = None
+        if ctx.needs_input_grad[0]:
+            dx = xp.exp(logp) * a.sum(axis=1, keepdims=True)
+            dx -= a
+            dx *= g
+            dx = _from_rows(dx, shape)
+        if ctx.needs_input_grad[1]:
+            wl = logp * weight if weight is not None else logp
+            dy = _from_rows(-(wl * g) * (1 - smoothing), shape)
+        return dx, dy, None, None, None
+
+
+class NLLLoss(Function):
+    """-w[t] * input[t] per sample; 'mean' divides by the summed weights of non-ignored targets."""
+
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, x, target, weight, ignore_index, reduction):
+        xp = xp_of(x)
+        rows = _to_rows(x)
+        m = rows.shape[0]
+        t = target.reshape(-1).astype(np.int64, copy=False)
+        valid = t != ignore_index
+        tc = xp.where(valid, t, 0)
+        wt = (weight[tc] * valid) if weight is not None else valid.astype(x.dtype)
+        loss = -(wt * rows[xp.arange(m), tc])
+        d = wt.sum() if reduction == "mean" else x.dtype.type(1)
+        ctx.meta = (tc, wt, d, x.shape, reduction)
+        if reduction == "none":
+            return loss.reshape(target.shape)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return xp.asarray(loss.sum() / d, dtype=x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        tc, wt, d, shape, reduction = ctx.meta
+        xp = xp_of(wt)
+        m = tc.shape[0]
+        c = shape[1] if len(shape) >= 2 else shape[0]
+        g = grad.reshape(-1) if reduction == "none" else grad
+        dx = xp.zeros((m, c), dtype=wt.dtype)
+        dx[xp.arange(m), tc] = -(g * wt) / (d if d else 1)  # all ignored: zero gradient, as torch
+        return _from_rows(dx, shape), None, None, None, None
+
+
+def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
+                  ignore_index: int = -100, reduce=None, reduction: str = "mean",
+                  label_smoothing: float = 0.0) -> Tensor:
+    """Cross entropy between logits ``input`` (N, C, ...) and class indices or class probabilities.
+
+    >>> import nnbox
+    >>> import nnbox.nn.functional as F
+    >>> F.cross_entropy(nnbox.tensor([[2.0, 0.0]]), nnbox.tensor([0]))
+    tensor(0.1269)
+    """
+    reduction = _reduction(size_average, reduce, reduction)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+    x, t = input._data, target._data
+    if x.dtype.kind != "f":
+        raise RuntimeError(f'"log_softmax_lastdim_kernel_impl" not implemented for \'{_type_name(x)}\'')
+    w = weight
+    if t.dtype.kind == "f" or x.shape == t.shape:
+        if t.dtype.kind != "f":
+            raise RuntimeError(f"Expected floating point type for target with class probabilities, got {_type_name(t)}")
+        if x.shape != t.shape:
+            raise RuntimeError(f"Expected target size {shape_str(x.shape)}, got {shape_str(t.shape)}")
+        if w is not None and (w._data.ndim != 1 or w._data.size != (x.shape[1] if x.ndim > 1 else x.shape[0])):
+            c = x.shape[1] if x.ndim > 1 else x.shape[0]
+            raise RuntimeError(
+                f"weight tensor should be defined either for all {c} classes or no classes but got weight "
+                f"tensor of shape: {shape_str(w._data.shape)}"
+            )
+        if w is not None and x.ndim > 2:
+            w = w.reshape(-1)
+        return CrossEntropyProbs.apply(input, target, w, reduction, float(label_smoothing))
+    _check_class_target(input, target, w, ignore_index)
+    return CrossEntropy.apply(input, target, w, ignore_index, reduction, float(label_smoothing))
+
+
+def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
+             ignore_index: int = -100, reduce=None, reduction: str = "mean") -> Tensor:
+    """Negative log likelihood: ``-weight[t] * input[n, t]``, input holding log-probabilities.
+
+    >>> import nnbox
+    >>> import nnbox.nn.functional as F
+    >>> F.nll_loss(nnbox.tensor([[-0.1, -2.0]]), nnbox.tensor([0]))
+    tensor(0.1000)
+    """
+    reduction = _reduction(size_average, reduce, reduction)
+    _check_class_target(input, target, weight, ignore_index)
+    return NLLLoss.apply(input, target, weight, ignore_index, reduction)
+
+
+# --- regression losses --------------------------------------------------------------------------------
+
+
+class PointwiseLoss(Function):
+    """mse / l1 / smooth_l1 / huber of ``x - y`` (broadcast), reduced; derivative kept from forward."""
+
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, x, y, kind, param, reduction):
+        xp = xp_of(x)
+        d = x - y
+        if kind == "mse":
+            loss = d * d
+            deriv = 2 * d
+        elif kind == "l1" or (kind == "smooth_l1" and param == 0):
+            loss = xp.abs(d)
+            deriv = xp.sign(d)
+        else:
+            ad = xp.abs(d)
+            small = ad < param
+            if kind == "smooth_l1":  # 0.5 d^2 / beta inside, |d| - beta / 2 outside
+                loss = xp.where(small, 0.5 * d * d / param, ad - 0.5 * param)
+                deriv = xp.where(small, d / param, xp.sign(d))
+            else:  # huber: 0.5 d^2 inside, delta (|d| - delta / 2) outside
+                loss = xp.where(small, 0.5 * d * d, param * (ad - 0.5 * param))
+                deriv = xp.where(small, d, param * xp.sign(d))
+        ctx.save_for_backward(deriv)
+        ctx.meta = (reduction, loss.size, _shape(x), _shape(y))
+        return _reduce_array(loss, reduction)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (deriv,) = ctx.saved_tensors
+        reduction, n, sx, sy = ctx.meta
+        g = deriv * _grad_scale(grad, reduction, n, deriv.shape)
+        gx, gy = ctx.needs_input_grad[:2]
+        return (unbroadcast(g, sx) if gx else None), (unbroadcast(-g, sy) if gy else None), None, None, None
+
+
+def _shape(a):
+    return a.shape if hasattr(a, "shape") else ()
+
+
+def _pointwise(input: Tensor, target: Tensor, kind: str, param, reduction: str) -> Tensor:
+    if not isinstance(target, Tensor):
+        raise TypeError(f"{kind}_loss(): argument 'target' (position 2) must be Tensor, not {type(target).__name__}")
+    if input._data.shape != target._data.shape:
+        warnings.warn(
+            f"Using a target size ({_size(target)}) that is different to the input size ({_size(input)}). This will "
+            "likely lead to incorrect results due to broadcasting. Please ensure they have the same size.",
+            stacklevel=3,
+        )
+        try:
+            np.broadcast_shapes(input._data.shape, target._data.shape)
+        except ValueError:
+            a, b = input._data.shape, target._data.shape
+            n = max(len(a), len(b))
+            pa, pb = (1,) * (n - len(a)) + a, (1,) * (n - len(b)) + b
+            i = max(k for k in range(n) if pa[k] != pb[k] and 1 not in (pa[k], pb[k]))
+            raise RuntimeError(
+                f"The size of tensor a ({pa[i]}) must match the size of tensor b ({pb[i]}) at non-singleton dimension {i}"
+            ) from None
+    x, y = input, target
+    if x._data.dtype != y._data.dtype:
+        dt = np.result_type(x._data.dtype, y._data.dtype)
+        x, y = x.to(_dt.from_numpy_dtype(dt)), y.to(_dt.from_numpy_dtype(dt))
+    return PointwiseLoss.apply(x, y, kind, param, reduction)
+
+
+def _size(t: Tensor) -> str:
+    return "torch.Size([" + ", ".join(map(str, t._data.shape)) + "])"
+
+
+def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean",
+             weight=None) -> Tensor:
+    """Mean squared error.
+
+    >>> import nnbox
+    >>> import nnbox.nn.functional as F
+    >>> F.mse_loss(nnbox.tensor([1.0, 2.0]), nnbox.tensor([0.0, 0.0]))
+    tensor(2.5000)
+    """
+    if weight is not None:
+        raise NotImplementedError("nnbox: mse_loss(weight=...) is not supported")
+    return _pointwise(input, target, "mse", None, _reduction(size_average, reduce, reduction))
+
+
+def l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean",
+            weight=None) -> Tensor:
+    """Mean absolute error."""
+    if weight is not None:
+        raise NotImplementedError("nnbox: l1_loss(weight=...) is not supported")
+    return _pointwise(input, target, "l1", None, _reduction(size_average, reduce, reduction))
+
+
+def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean",
+                   beta: float = 1.0) -> Tensor:
+    """0.5 d^2 / beta where |d| < beta, |d| - beta / 2 elsewhere."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if beta < 0:
+        raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
+    return _pointwise(input, target, "smooth_l1", float(beta), reduction)
+
+
+def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0,
+               weight=None) -> Tensor:
+    """0.5 d^2 where |d| < delta, delta * (|d| - delta / 2) elsewhere."""
+    if weight is not None:
+        raise NotImplementedError("nnbox: huber_loss(weight=...) is not supported")
+    reduction = _reduction(None, None, reduction)
+    if delta <= 0:
+        raise RuntimeError("huber_loss does not support non-positive values for delta.")
+    return _pointwise(input, target, "huber", float(delta), reduction)
+
+
+# --- binary cross entropy -------------------------------------------------------------------------------
+
+
+class BinaryCrossEntropy(Function):
+    """-w (y log x + (1 - y) log(1 - x)), each log clamped at -100 (torch's choice, so x in {0, 1} is finite)."""
+
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, x, y, w, reduction):
+        xp = xp_of(x)
+        with np.errstate(divide="ignore"):
+            lx = xp.maximum(xp.log(x), -100)
+            l1x = xp.maximum(xp.log1p(-x), -100)
+        raw = -(y * lx + (1 - y) * l1x)
+        loss = raw * w if w is not None else raw
+        ctx.save_for_backward(x, y, w)
+        ctx.meta = (lx, l1x, raw, reduction, loss.size)
+        return _reduce_array(loss, reduction)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, y, w = ctx.saved_tensors
+        lx, l1x, raw, reduction, n = ctx.meta
+        xp = xp_of(x)
+        g = _grad_scale(grad, reduction, n, raw.shape)
+        gw = g * w if w is not None else g
+        gx = gy = gwt = None
+        if ctx.needs_input_grad[0]:
+            gx = gw * (x - y) / xp.maximum((1 - x) * x, 1e-12)
+        if ctx.needs_input_grad[1]:
+            gy = gw * (l1x - lx)
+        if w is not None and ctx.needs_input_grad[2]:
+            gwt = unbroadcast(g * raw, w.shape)
+        return gx, gy, gwt, None
+
+
+class BinaryCrossEntropyWithLogits(Function):
+    """-w [pw y log sigmoid(x) + (1 - y) log(1 - sigmoid(x))], computed without overflow."""
+
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, x, y, w, pw, reduction):
+        xp = xp_of(x)
+        sp_neg = xp.logaddexp(x.dtype.type(0), -x)  # softplus(-x) = -log sigmoid(x)
+        if pw is None:
+            raw = (1 - y) * x + sp_neg
+        else:
+            raw = (1 - y) * x + (1 + (pw - 1) * y) * sp_neg
+        loss = raw * w if w is not None else raw
+        ctx.save_for_backward(x, y, w, pw)
+        ctx.meta = (sp_neg, raw, reduction, loss.size)
+        return _reduce_array(loss, reduction)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, y, w, pw = ctx.saved_tensors
+        sp_neg, raw, reduction, n = ctx.meta
+        xp = xp_of(x)
+        g = _grad_scale(grad, reduction, n, raw.shape)
+        gw = g * w if w is not None else g
+        need = ctx.needs_input_grad
+        gx = gy = gwt = gpw = None
+        if need[0]:
+            s = xp.tanh(x * 0.5) * 0.5 + 0.5
+            gx = gw * (s - y) if pw is None else gw * (s * (pw * y + 1 - y) - pw * y)
+            gx = unbroadcast(gx, x.shape)
+        if need[1]:
+            sp_pos = sp_neg + x  # softplus(x) = softplus(-x) + x
+            gy = unbroadcast(gw * ((sp_neg if pw is None else pw * sp_neg) - sp_pos), y.shape)
+        if w is not None and need[2]:
+            gwt = unbroadcast(g * raw, w.shape)
+        if pw is not None and need[3]:
+            gpw = unbroadcast(gw * y * sp_neg, pw.shape)
+        return gx, gy, gwt, gpw, None
+
+
+def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
+                         reduce=None, reduction: str = "mean") -> Tensor:
+    """Binary cross entropy between probabilities ``input`` and ``target``.
+
+    >>> import nnbox
+    >>> import nnbox.nn.functional as F
+    >>> F.binary_cross_entropy(nnbox.tensor([0.5]), nnbox.tensor([1.0]))
+    tensor(0.6931)
+    """
+    reduction = _reduction(size_average, reduce, reduction)
+    if target._data.shape != input._data.shape:
+        raise ValueError(
+            f"Using a target size ({_size(target)}) that is different to the input size ({_size(input)}) is "
+            "deprecated. Please ensure they have the same size."
+        )
+    x = input._data
+    if x.size and ((x < 0) | (x > 1) | (x != x)).any():
+        raise RuntimeError("all elements of input should be between 0 and 1")
+    if target._data.dtype != x.dtype:
+        raise RuntimeError(f"Found dtype {_type_name(target._data)} but expected {_type_name(x)}")
+    if weight is not None:
+        try:
+            np.broadcast_shapes(weight._data.shape, x.shape)
+        except ValueError:
+            raise RuntimeError(f"The size of tensor a ({weight._data.shape[-1]}) must match the size of tensor b "
+                               f"({x.shape[-1]}) at non-singleton dimension {x.ndim - 1}") from None
+    return BinaryCrossEntropy.apply(input, target, weight, reduction)
+
+
+def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tensor | None = None,
+                                     size_average=None, reduce=None, reduction: str = "mean",
+                                     pos_weight: Tensor | None = None) -> Tensor:
+    """Sigmoid + binary cross entropy in one stable step; ``pos_weight`` weighs the positives."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if target._data.shape != input._data.shape:
+        raise ValueError(f"Target size ({_size(target)}) must be the same as input size ({_size(input)})")
+    return BinaryCrossEntropyWithLogits.apply(input, target, weight, pos_weight, reduction)
+
+
+# --- KL divergence ------------------------------------------------------------------------------------
+
+
+class KLDiv(Function):
+    """y (log y - x) with 0 log 0 = 0, or exp(y) (y - x) when the target is given as a log."""
+
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, x, y, log_target, reduction):
+        xp = xp_of(x)
+        if log_target:
+            ey = xp.exp(y)
+            loss = ey * (y - x)
+            ctx.meta = (ey, None)
+        else:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                logy = xp.where(y > 0, xp.log(xp.where(y > 0, y, 1)), 0)
+            loss = y * logy - y * x
+            ctx.meta = (None, logy)
+        ctx.save_for_backward(x, y)
+        ctx.log_target, ctx.reduction, ctx.n = log_target, reduction, loss.size
+        n0 = x.shape[0] if x.ndim else 1
+        if reduction == "batchmean":
+            return loss.sum() / n0
+        return _reduce_array(loss, reduction)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        ey, logy = ctx.meta
+        xp = xp_of(x)
+        red = ctx.reduction
+        n = (x.shape[0] if x.ndim else 1) if red == "batchmean" else ctx.n
+        g = _grad_scale(grad, "mean" if red == "batchmean" else red, n, x.shape)
+        gx = gy = None
+        if ctx.needs_input_grad[0]:
+            gx = unbroadcast(-(ey if ctx.log_target else y) * g, x.shape)
+        if ctx.needs_input_grad[1]:
+            if ctx.log_target:
+                gy = ey * (y - x + 1) * g
+            else:
+                # at y == 0 the derivative of y log y is unbounded; torch reports nan there
+                gy = xp.where(y == 0, xp.nan, logy + 1 - x) * g
+            gy = unbroadcast(gy, y.shape)
+        return gx, gy, None, None
+
+
+def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean",
+           log_target: bool = False) -> Tensor:
+    """KL(target || exp(input)): ``input`` holds log-probabilities (use reduction='batchmean')."""
+    reduction = _reduction(size_average, reduce, reduction, ("none", "mean", "sum", "batchmean"))
+    if reduction == "mean":
+        warnings.warn(
+            "reduction: 'mean' divides the total loss by both the batch size and the support size."
+            "'batchmean' divides only by the batch size, and aligns with the KL div math definition."
+            "'mean' will be changed to behave the same as 'batchmean' in the next major release.",
+            stacklevel=2,
+        )
+    return KLDiv.apply(input, target, bool(log_target), reduction)
+
+
+# --- margin and embedding losses (compositions of differentiable ops) ------------------------------------
+
+
+def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0,
+                          size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
+    """1 - cos(x1, x2) for target 1, max(0, cos(x1, x2) - margin) for target -1."""
+    reduction = _reduction(size_average, reduce, reduction)
+    nd = input1._data.ndim
+    if nd not in (1, 2):
+        raise RuntimeError(f"0D target tensor expects 1D input tensors, but found inputs with sizes "
+                           f"{shape_str(input1._data.shape)} and {shape_str(input2._data.shape)}.")
+    if input1._data.shape != input2._data.shape:
+        raise RuntimeError(f"The size of tensor a ({input1._data.shape[-1]}) must match the size of tensor b "
+                           f"({input2._data.shape[-1]}) at non-singleton dimension {nd - 1}")
+    eps = 1e-12  # torch's EPSILON inside the norms
+    prod = (input1 * input2).sum(-1)
+    mag1 = (input1 * input1).sum(-1) + eps
+    mag2 = (input2 * input2).sum(-1) + eps
+    cos = prod / (mag1 * mag2).sqrt()
+    zeros = cos * 0
+    pos = 1 - cos
+    neg = (cos - margin).clamp_min(0)
+    from .index import where
+
+    out = where(target == 1, pos, zeros) + where(target == -1, neg, zeros)
+    return _reduce(out, reduction)
+
+
+def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0,
+                        size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
+    """max(0, -target * (x1 - x2) + margin)."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if input1._data.ndim != input2._data.ndim or input1._data.ndim != target._data.ndim:
+        raise RuntimeError(
+            f"margin_ranking_loss : All input tensors should have same dimension but got sizes: input1: "
+            f"{_size(input1)}, input2: {_size(input2)}, target: {_size(target)} "
+        )
+    return _reduce((-target * (input1 - input2) + margin).clamp_min(0), reduction)
+
+
+def _pairwise_distance(a: Tensor, b: Tensor, p: float, eps: float) -> Tensor:
+    diff = a - b + eps
+    if p == 2:
+        return (diff * diff).sum(-1).sqrt()
+    if p == 1:
+        return diff.abs().sum(-1)
+    return (diff.abs() ** p).sum(-1) ** (1.0 / p)
+
+
+def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, margin: float = 1.0, p: float = 2,
+                        eps: float = 1e-6, swap: bool = False, size_average=None, reduce=None,
+                        reduction: str = "mean") -> Tensor:
+    """max(d(a, p) - d(a, n) + margin, 0) with d the p-norm distance."""
+    reduction = _reduction(size_average, reduce, reduction)
+    nds = (anchor._data.ndim, positive._data.ndim, negative._data.ndim)
+    if len(set(nds)) != 1:
+        raise RuntimeError(
+            "The anchor, positive, and negative tensors are expected to have the same number of dimensions, but "
+            f"got: anchor {nds[0]}D, positive {nds[1]}D, and negative {nds[2]}D inputs"
+        )
+    if margin <= 0:
+        raise ValueError(f"TripletMarginLoss: expected margin to be greater than 0, got {margin} instead")
+    d_pos = _pairwise_distance(anchor, positive, p, eps)
+    d_neg = _pairwise_distance(anchor, negative, p, eps)
+    if swap:
+        from .elementwise import minimum
+
+        d_neg = minimum(d_neg, _pairwise_distance(positive, negative, p, eps))
+    return _reduce((d_pos - d_neg + margin).clamp_min(0), reduction)
+
+
+def soft_margin_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
+                     reduction: str = "mean") -> Tensor:
+    """log(1 + exp(-y x))."""
+    from .activation import softplus
+
+    reduction = _reduction(size_average, reduce, reduction)
+    return _reduce(softplus(-target * input, 1.0, float("inf")), reduction)
+
+
+def multilabel_soft_margin_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
+                                reduce=None, reduction: str = "mean") -> Tensor:
+    """-mean_c [y log sigmoid(x) + (1 - y) log sigmoid(-x)], one value per sample."""
+    from .activation import logsigmoid
+
+    reduction = _reduction(size_average, reduce, reduction)
+    loss = -(target * logsigmoid(input) + (1 - target) * logsigmoid(-input))
+    if weight is not None:
+        loss = loss * weight
+    loss = loss.sum(dim=input.dim() - 1) / input.shape[-1]
+    return _reduce(loss, reduction)
+
+
+def hinge_embedding_loss(input: Tensor, target: Tensor, margin: float = 1.0, size_average=None, reduce=None,
+                         reduction: str = "mean") -> Tensor:
+    """x where target is 1, max(0, margin - x) where target is -1."""
+    from .index import where
+
+    reduction = _reduction(size_average, reduce, reduction)
+    zeros = input * 0
+    out = where(target != 1, (margin - input).clamp_min(0), zeros) + where(target != -1, input, zeros)
+    return _reduce(out, reduction)
+
+
+def poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool = True, full: bool = False,
+                     size_average=None, eps: float = 1e-8, reduce=None, reduction: str = "mean") -> Tensor:
+    """Poisson negative log likelihood: exp(x) - y x (log_input) or x - y log(x + eps)."""
+    import math
+
+    reduction = _reduction(size_average, reduce, reduction)
+    if log_input:
+        loss = input.exp() - target * input
+    else:
+        loss = input - target * (input + eps).log()
+    if full:
+        from .index import where
+
+        # Stirling's term, only where target > 1 (as torch, including its nan gradient at target == 0)
+        stirling = target * target.log() - target + 0.5 * (2 * math.pi * target).log()
+        loss = loss + where(target > 1, stirling, target * 0)
+    return _reduce(loss, reduction)
+
+
+def gaussian_nll_loss(input: Tensor, target: Tensor, var, full: bool = False, eps: float = 1e-6,
+                      reduction: str = "mean") -> Tensor:
+    """0.5 (log var + (x - y)^2 / var), var clamped below at ``eps`` (without gradient through the clamp)."""
+    import math
+
+    from ..autograd import grad_mode
+
+    reduction = _reduction(None, None, reduction)
+    if not isinstance(var, Tensor):
+        var = input.new_full((), float(var)) if hasattr(input, "new_full") else Tensor._make(
+            xp_of(input._data).asarray(float(var), dtype=input._data.dtype))
+    xs, vs = input._data.shape, var._data.shape
+    if vs != xs:
+        if xs[:-1] == vs:
+            var = var.unsqueeze(-1)
+        elif xs[:-1] == vs[:-1] and vs[-1] == 1:
+            pass
+        elif var._data.ndim == 0 or var._data.size == 1:
+            pass
+        else:
+            raise ValueError("var is of incorrect size")
+    if (var._data < 0).any():
+        raise ValueError("var has negative entry/entries")
+    var = var.clone()
+    with grad_mode.no_grad():
+        var._data[...] = xp_of(var._data).maximum(var._data, eps)
+    loss = 0.5 * (var.log() + (input - target) ** 2 / var)
+    if full:
+        loss = loss + 0.5 * math.log(2 * math.pi)
+    return _reduce(loss, reduction)
