@@ -11,7 +11,8 @@ import numpy as np
 import nnbox
 
 
-def numgrad_check(fn, inputs, eps: float = 1e-6, rtol: float = 1e-5, atol: float = 1e-7, seed: int = 0):
+def numgrad_check(fn, inputs, eps: float = 1e-6, rtol: float = 1e-5, atol: float = 1e-7, seed: int = 0, wrt=None):
+    """``wrt``: indices of the inputs to check (default: every float input)."""
     rng = np.random.default_rng(seed)
     tensors = [nnbox.tensor(a.copy(), requires_grad=a.dtype.kind == "f") if isinstance(a, np.ndarray) else a
                for a in inputs]
@@ -25,7 +26,7 @@ def numgrad_check(fn, inputs, eps: float = 1e-6, rtol: float = 1e-5, atol: float
             return float((fn(*ts).numpy() * w).sum())
 
     for i, a in enumerate(inputs):
-        if not (isinstance(a, np.ndarray) and a.dtype.kind == "f"):
+        if not (isinstance(a, np.ndarray) and a.dtype.kind == "f") or (wrt is not None and i not in wrt):
             continue
         num = np.zeros_like(a)
         flat = num.reshape(-1)

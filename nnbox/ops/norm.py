@@ -1,4 +1,335 @@
-"""(being written) norm ops: fused Functions with hand-written backward and their ``F.*`` forms."""
+"""Normalization (batch, layer, group, instance, local response): fused Functions.
+
+Each normalization is one node whose backward is the closed form of d/dx of
+``xhat = (x - mean) * invstd``:  ``dx = invstd * (g - mean(g) - xhat * mean(g * xhat))`` with
+``g = dy * weight``.  Saving ``xhat`` and ``invstd`` keeps the backward to a handful of array
+passes, instead of the dozen nodes a composition of elementwise ops and reductions would record.
+"""
 from __future__ import annotations
 
-__all__: list[str] = []
+import math
+
+import numpy as np
+
+from .._tensor import Tensor
+from ..autograd.function import Function
+from ._util import shape_str, xp_of
+
+__all__ = ["batch_norm", "layer_norm", "group_norm", "instance_norm", "local_response_norm", "rms_norm"]
+
+
+def _chan_sum(a3):
+    """Sum of (N, C, L) over N and L -> (C,).  Summing the contiguous last axis first is fastest."""
+    if a3.shape[2] == 1:
+        return a3[:, :, 0].sum(axis=0)
+    return a3.sum(axis=2).sum(axis=0)
+
+
+def _chan_dot(a3, b3):
+    """sum over N and L of a3 * b3 -> (C,)."""
+    xp = xp_of(a3)
+    if a3.shape[2] == 1:
+        return xp.einsum("nc,nc->c", a3[:, :, 0], b3[:, :, 0])
+    return xp.einsum("ncl,ncl->c", a3, b3)
+
+
+class BatchNorm(Function):
+    """Batch normalization over (N, C, L): batch statistics in training, running ones in eval.
+
+    The running buffers arrive as raw arrays and are updated in place during training, as torch does.
+    """
+
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, running_mean, running_var, training, momentum, eps):
+        xp = xp_of(x)
+        n, c = x.shape[0], x.shape[1]
+        x3 = x.reshape(n, c, -1)
+        ctx.x_shape = x.shape
+        ctx.training = training
+        if training:
+            m = n * x3.shape[2]
+            mean = _chan_sum(x3) / m
+            xhat = x3 - mean[:, None]
+            var = _chan_dot(xhat, xhat) / m
+            invstd = 1.0 / xp.sqrt(var + eps)
+            xhat *= invstd[:, None]
+            if running_mean is not None:
+                running_mean *= 1 - momentum
+                running_mean += momentum * mean
+            if running_var is not None:
+                running_var *= 1 - momentum
+                running_var += (momentum * m / max(m - 1, 1)) * var
+            if weight is not None:
+                y = xhat * weight[:, None]
+            else:
+                y = xhat.copy() if bias is not None else xhat
+            if bias is not None:
+                y += bias[:, None]
+            ctx.save_for_backward(xhat, invstd, weight)
+            return y.reshape(x.shape)
+        invstd = 1.0 / xp.sqrt(running_var + eps)
+        scale = invstd if weight is None else weight * invstd
+        shift = -running_mean * scale
+        if bias is not None:
+            shift += bias
+        y = x3 * scale[:, None]
+        y += shift[:, None]
+        ctx.save_for_backward(x if ctx.needs_input_grad[1] else None, invstd, scale, running_mean)
+        return y.reshape(x.shape)
+
+    @staticmethod
+    def backward(ctx, gy):
+        need = ctx.needs_input_grad
+        n, c = ctx.x_shape[0], ctx.x_shape[1]
+        g3 = gy.reshape(n, c, -1)
+        gx = gw = gb = None
+        if ctx.training:
+            xhat, invstd, weight = ctx.saved_tensors
+            m = g3.shape[0] * g3.shape[2]
+            sg = _chan_sum(g3)
+            sgx = _chan_dot(g3, xhat)
+            if need[0]:
+                k = invstd if weight is None else weight * invstd
+                gx = xhat * (-(sgx / m) * k)[:, None]
+                gx += g3 * k[:, None]
+                gx -= (sg / m * k)[:, None]
+                gx = gx.reshape(ctx.x_shape)
+            gw = sgx if need[1] else None
+            gb = sg if need[2] else None
+        else:
+            x, invstd, scale, rm = ctx.saved_tensors
+            if need[0]:
+                gx = (g3 * scale[:, None]).reshape(ctx.x_shape)
+            if need[1]:
+                x3 = x.reshape(n, c, -1)
+                gw = (_chan_dot(g3, x3) - _chan_sum(g3) * rm) * invstd
+            if need[2]:
+                gb = _chan_sum(g3)
+        return gx, gw, gb, None, None, None, None, None
+
+
+def _check_vec(t, name, c):
+    if t is not None and t.numel() != c:
+        raise RuntimeError(f"{name} should contain {c} elements not {t.numel()}")
+
+
+def _check_dtypes(input, *params):
+    dt = input._data.dtype
+    for p in params:
+        if p is not None and p._data.dtype != dt:
+            raise RuntimeError("mixed dtype (CPU): all inputs must share same datatype.")
+
+
+def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
+               weight: Tensor | None = None, bias: Tensor | None = None, training: bool = False,
+               momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Batch normalization over dim 1 of (N, C, *) input, PyTorch's ``F.batch_norm``.
+
+    In training the batch statistics normalize and the running buffers are updated in place
+    (unbiased variance); in evaluation the running buffers normalize.
+
+    >>> import nnbox, nnbox.nn.functional as F
+    >>> y = F.batch_norm(nnbox.tensor([[1.0], [3.0]]), None, None, training=True)
+    >>> [round(v, 3) for v in y.flatten().tolist()]
+    [-1.0, 1.0]
+    """
+    if input.ndim < 2:
+        raise ValueError(f"Expected 2D or higher input (got {input.ndim}D input)")
+    c = input.shape[1]
+    if training:
+        size = input.shape[0] * math.prod(input.shape[2:])
+        if size == 1:
+            raise ValueError(f"Expected more than 1 value per channel when training, got input size {input.shape!r}")
+    elif running_mean is None or running_var is None:
+        raise RuntimeError(f"running_{'mean' if running_mean is None else 'var'} must be defined in evaluation mode")
+    _check_vec(running_mean, "running_mean", c)
+    _check_vec(running_var, "running_var", c)
+    _check_vec(weight, "weight", c)
+    _check_vec(bias, "bias", c)
+    _check_dtypes(input, weight, bias, running_mean, running_var)
+    rm = None if running_mean is None else running_mean._data
+    rv = None if running_var is None else running_var._data
+    if training and rm is not None:  # the buffers change in place: bump their version counters
+        running_mean._vc[0] += 1
+        running_var._vc[0] += 1 if running_var is not None else 0
+    return BatchNorm.apply(input, weight, bias, rm, rv, bool(training), momentum, eps)
+
+
+class RowNorm(Function):
+    """Normalize each row of ``x`` viewed as (R, D), then apply a broadcast affine in ``aff_shape``.
+
+    Layer norm: rows are the leading dims, affine over the normalized dims.  Group/instance norm:
+    rows are (sample, group), affine per channel of the (N, C, L) view."""
+
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, rows, aff_shape, w_shape, eps, rms):
+        xp = xp_of(x)
+        x2 = x.reshape(rows, -1)
+        if rms:  # RMSNorm: no centring
+            xhat = x2.copy()
+            var = xp.einsum("rd,rd->r", x2, x2) / x2.shape[1]
+        else:
+            xhat = x2 - x2.mean(axis=1, keepdims=True)
+            var = xp.einsum("rd,rd->r", xhat, xhat) / x2.shape[1]
+        invstd = 1.0 / xp.sqrt(var + eps)
+        xhat *= invstd[:, None]
+        y = xhat.reshape(aff_shape)
+        if weight is not None:
+            y = y * weight.reshape(w_shape)
+        if bias is not None:
+            if weight is None:
+                y = y + bias.reshape(w_shape)  # a new array: xhat itself is saved
+            else:
+                y += bias.reshape(w_shape)
+        ctx.save_for_backward(xhat, invstd, weight)
+        ctx.args = (x.shape, rows, aff_shape, w_shape, rms, None if bias is None else bias.shape)
+        return y.reshape(x.shape)
+
+    @staticmethod
+    def backward(ctx, gy):
+        xhat, invstd, weight = ctx.saved_tensors
+        x_shape, rows, aff_shape, w_shape, rms, b_shape = ctx.args
+        need = ctx.needs_input_grad
+        ga = gy.reshape(aff_shape)
+        red = tuple(i for i, s in enumerate(w_shape) if s == 1)  # axes the affine broadcasts over
+        gw = gb = gx = None
+        if need[1]:
+            gw = (ga * xhat.reshape(aff_shape)).sum(axis=red).reshape(weight.shape)
+        if need[2]:
+            gb = ga.sum(axis=red).reshape(b_shape)
+        if need[0]:
+            g = ga * weight.reshape(w_shape) if weight is not None else ga
+            g2 = g.reshape(rows, -1)
+            d = g2.shape[1]
+            xp = xp_of(g2)
+            proj = xp.einsum("rd,rd->r", g2, xhat) / d
+            gx = xhat * -proj[:, None]
+            gx += g2
+            if not rms:
+                gx -= g2.mean(axis=1, keepdims=True)
+            gx *= invstd[:, None]
+            gx = gx.reshape(x_shape)
+        return gx, gw, gb, None, None, None, None, None
+
+
+def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None, bias: Tensor | None = None,
+               eps: float = 1e-5) -> Tensor:
+    """Normalize over the trailing ``normalized_shape`` dims, PyTorch's ``F.layer_norm``.
+
+    >>> import nnbox, nnbox.nn.functional as F
+    >>> F.layer_norm(nnbox.tensor([[1.0, 3.0]]), (2,)).tolist()
+    [[-0.9999950528144836, 0.9999950528144836]]
+    """
+    ns = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(int(s) for s in normalized_shape)
+    k = len(ns)
+    if k == 0 or input.ndim < k or tuple(input.shape[input.ndim - k:]) != ns:
+        raise RuntimeError(f"Given normalized_shape={shape_str(ns)}, expected input with shape "
+                           f"[*, {', '.join(map(str, ns))}], but got input of size{shape_str(input.shape)}")
+    for name, p in (("weight", weight), ("bias", bias)):
+        if p is not None and tuple(p.shape) != ns:
+            raise RuntimeError(f"Expected {name} to be of same shape as normalized_shape, but got {name} of shape "
+                               f"{shape_str(p.shape)} and normalized_shape = {shape_str(ns)}")
+    _check_dtypes(input, weight, bias)
+    d = math.prod(ns)
+    rows = input.numel() // d if d else 0
+    return RowNorm.apply(input, weight, bias, rows, (rows, d), (1, d), eps, False)
+
+
+def rms_norm(input: Tensor, normalized_shape, weight: Tensor | None = None, eps: float | None = None) -> Tensor:
+    """x / sqrt(mean(x**2) + eps) over the trailing dims, times ``weight``."""
+    ns = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(int(s) for s in normalized_shape)
+    k = len(ns)
+    if input.ndim < k or tuple(input.shape[input.ndim - k:]) != ns:
+        raise RuntimeError(f"Given normalized_shape={shape_str(ns)}, expected input with shape "
+                           f"[*, {', '.join(map(str, ns))}], but got input of size{shape_str(input.shape)}")
+    if eps is None:
+        eps = float(np.finfo(input._data.dtype).eps)
+    d = math.prod(ns)
+    rows = input.numel() // d if d else 0
+    return RowNorm.apply(input, weight, None, rows, (rows, d), (1, d), eps, True)
+
+
+def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None, bias: Tensor | None = None,
+               eps: float = 1e-5) -> Tensor:
+    """Normalize each group of channels of each sample, PyTorch's ``F.group_norm``.
+
+    >>> import nnbox, nnbox.nn.functional as F
+    >>> F.group_norm(nnbox.randn(2, 4, 3), 2).shape
+    torch.Size([2, 4, 3])
+    """
+    if input.ndim < 2:
+        raise RuntimeError(f"Expected at least 2 dimensions for input tensor but received {input.ndim}")
+    n, c = input.shape[0], input.shape[1]
+    if c % num_groups:
+        raise RuntimeError(f"Expected number of channels in input to be divisible by num_groups, but got input of "
+                           f"shape {shape_str(input.shape)} and num_groups={num_groups}")
+    for name, p in (("weight", weight), ("bias", bias)):
+        if p is not None and (p.ndim != 1 or p.numel() != c):
+            raise RuntimeError(f"Expected {name} to be a vector of size equal to the number of channels in input, "
+                               f"but got {name} of shape {shape_str(p.shape)} and input of shape "
+                               f"{shape_str(input.shape)}")
+    _check_dtypes(input, weight, bias)
+    spatial = math.prod(input.shape[2:])
+    return RowNorm.apply(input, weight, bias, n * num_groups, (n, c, spatial), (1, c, 1), eps, False)
+
+
+def instance_norm(input: Tensor, running_mean: Tensor | None = None, running_var: Tensor | None = None,
+                  weight: Tensor | None = None, bias: Tensor | None = None, use_input_stats: bool = True,
+                  momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Normalize each channel of each sample over its spatial dims, PyTorch's ``F.instance_norm``."""
+    if input.ndim < 3:
+        raise ValueError(f"expected 3D or higher input (got {input.ndim}D input)")
+    n, c = input.shape[0], input.shape[1]
+    spatial = math.prod(input.shape[2:])
+    if use_input_stats and spatial == 1:
+        raise ValueError(f"Expected more than 1 spatial element when training, got input size {input.shape!r}")
+    _check_vec(weight, "weight", c)
+    _check_vec(bias, "bias", c)
+    _check_dtypes(input, weight, bias, running_mean, running_var)
+    if not use_input_stats:
+        if running_mean is None or running_var is None:
+            raise RuntimeError("Expected running_mean and running_var to be defined when use_input_stats is false")
+        return batch_norm(input, running_mean, running_var, weight, bias, False, momentum, eps)
+    if running_mean is not None or running_var is not None:
+        # the running buffers track the batch average of the per-instance statistics
+        x3 = input._data.reshape(n, c, -1)
+        mean = x3.mean(axis=2)
+        if running_mean is not None:
+            running_mean._data *= 1 - momentum
+            running_mean._data += momentum * mean.mean(axis=0)
+            running_mean._vc[0] += 1
+        if running_var is not None:
+            var = x3.var(axis=2, ddof=1) if spatial > 1 else x3.var(axis=2)
+            running_var._data *= 1 - momentum
+            running_var._data += momentum * var.mean(axis=0)
+            running_var._vc[0] += 1
+    return RowNorm.apply(input, weight, bias, n * c, (n, c, spatial), (1, c, 1), eps, False)
+
+
+def local_response_norm(input: Tensor, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0) -> Tensor:
+    """Normalize each element by the energy of its ``size`` neighbouring channels (AlexNet's LRN):
+    ``x / (k + alpha/size * sum(x**2 over the window)) ** beta``."""
+    from .nn_misc import pad
+    from .pool import avg_pool2d, avg_pool3d
+
+    dim = input.ndim
+    if dim < 3:
+        raise ValueError(f"Expected 3D or higher dimensionality input (got {dim} dimensions)")
+    if input.numel() == 0:
+        return input
+    div = (input * input).unsqueeze(1)
+    if dim == 3:
+        div = pad(div, (0, 0, size // 2, (size - 1) // 2))
+        div = avg_pool2d(div, (size, 1), stride=1).squeeze(1)
+    else:
+        sizes = input.shape
+        div = div.reshape(sizes[0], 1, sizes[1], sizes[2], -1)
+        div = pad(div, (0, 0, 0, 0, size // 2, (size - 1) // 2))
+        div = avg_pool3d(div, (size, 1, 1), stride=1).squeeze(1)
+        div = div.reshape(sizes)
+    div = div.mul(alpha).add(k).pow(beta)
+    return input / div

@@ -359,32 +359,31 @@ def _avg_matrix(xp, n, o, dtype):
     return xp.asarray(m.astype(dtype))
 
 
-class AdaptiveAvgPoolNd(Function):
-    """Separable averaging: one (out, in) matrix applied along each spatial axis."""
+class SeparableLinear(Function):
+    """Apply one (out, in) matrix along each trailing axis: y = contract(x, mats).  Linear, so the
+    backward applies the transposed matrices.  Adaptive average pooling and ``interpolate``'s
+    linear modes are both of this form."""
 
     _array_api = True
 
     @staticmethod
-    def forward(ctx, x, out_size):
-        xp = xp_of(x)
-        nd = len(out_size)
-        mats = [_avg_matrix(xp, n, o, x.dtype) for n, o in zip(x.shape[-nd:], out_size)]
+    def forward(ctx, x, mats):
         ctx.mats = mats
-        y = x
-        for i, m in enumerate(mats):  # contract spatial axis i (counted from the end) with m
-            ax = x.ndim - nd + i
-            y = xp.moveaxis(xp.moveaxis(y, ax, -1) @ m.T, -1, ax)
-        return xp.ascontiguousarray(y)
+        return _apply_mats(x, mats, False)
 
     @staticmethod
     def backward(ctx, gy):
-        xp = xp_of(gy)
-        nd = len(ctx.mats)
-        g = gy
-        for i, m in enumerate(ctx.mats):
-            ax = gy.ndim - nd + i
-            g = xp.moveaxis(xp.moveaxis(g, ax, -1) @ m, -1, ax)
-        return xp.ascontiguousarray(g), None
+        return _apply_mats(gy, ctx.mats, True), None
+
+
+def _apply_mats(x, mats, transpose):
+    xp = xp_of(x)
+    nd = len(mats)
+    y = x
+    for i, m in enumerate(mats):  # contract spatial axis i (counted from the end) with m
+        ax = x.ndim - nd + i
+        y = xp.moveaxis(xp.moveaxis(y, ax, -1) @ (m if transpose else m.T), -1, ax)
+    return xp.ascontiguousarray(y)
 
 
 def _adaptive_out(input, output_size, nd, fname):
@@ -421,7 +420,9 @@ def _adaptive_avg(input, output_size, nd, fname):
             return input.mean(dim=tuple(range(-nd, 0)), keepdim=True)
         div = _avg_divisor(xp_of(input._data), sp, out, k, k, (0,) * nd, True, None, input._data.dtype)
         return AvgPoolNd.apply(input, k, k, ((0, 0),) * nd, div)
-    return AdaptiveAvgPoolNd.apply(input, out)
+    xp = xp_of(input._data)
+    mats = [_avg_matrix(xp, n, o, input._data.dtype) for n, o in zip(sp, out)]
+    return SeparableLinear.apply(input, mats)
 
 
 def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:
