@@ -113,7 +113,7 @@ _buffer_persistent: dict[int, bool] = {}
 
 class _BufferMeta(type):
     def __instancecheck__(cls, obj) -> bool:
-        return _buffer_flags.get(id(obj)) is obj
+        return isinstance(obj, Tensor) and _buffer_flags.get(id(obj)) is obj
 
 
 class Buffer(metaclass=_BufferMeta):

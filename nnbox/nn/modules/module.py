@@ -1015,6 +1015,13 @@ class _BackwardHookState:
         if not self.inputs_need_grad or not self.hooks:
             # nothing upstream will call back: fire the hooks now, grad_input all None
             none = (None,) * self.n_inputs
+            if self.hooks:
+                warnings.warn(
+                    "Full backward hook is firing when gradients are computed with respect to module outputs "
+                    "since no inputs require gradients. See https://docs.pytorch.org/docs/main/generated/"
+                    "torch.nn.Module.html#torch.nn.Module.register_full_backward_hook for more details.",
+                    stacklevel=2,
+                )
             for hook in self.hooks:
                 hook(self.module, none, grads)
         return tuple(None if g is None else g._data for g in grads)
