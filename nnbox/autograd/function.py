@@ -84,7 +84,8 @@ class Function:
         # serves several torch ops), per class (``_torch_name``), or derived from the class name
         n = self.__dict__.get("_nm")
         if n is None:
-            n = type(self)._torch_name or type(self).__name__ + "Backward0"
+            cls = type(self)  # torch names user Functions ``<Name>Backward``, its own ops ``...Backward0``
+            n = cls._torch_name or cls.__name__ + ("Backward0" if cls._array_api else "Backward")
         return n
 
     def __repr__(self) -> str:
