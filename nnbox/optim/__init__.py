@@ -1,0 +1,26 @@
+"""``nnbox.optim``: optimizers (one file per algorithm) and ``lr_scheduler``, with torch's API.
+
+>>> import nnbox
+>>> w = nnbox.zeros(3, requires_grad=True)
+>>> opt = nnbox.optim.Adam([w], lr=0.1)
+>>> ((w - 1) ** 2).sum().backward(); opt.step()
+>>> w
+tensor([0.1000, 0.1000, 0.1000], requires_grad=True)
+"""
+from . import lr_scheduler  # noqa: F401
+from .adadelta import Adadelta
+from .adagrad import Adagrad
+from .adam import Adam
+from .adamax import Adamax
+from .adamw import AdamW
+from .lbfgs import LBFGS
+from .nadam import NAdam
+from .optimizer import Optimizer
+from .radam import RAdam
+from .rmsprop import RMSprop
+from .sgd import SGD
+
+__all__ = [
+    "Adadelta", "Adagrad", "Adam", "Adamax", "AdamW", "LBFGS", "NAdam", "Optimizer", "RAdam",
+    "RMSprop", "SGD", "lr_scheduler",
+]

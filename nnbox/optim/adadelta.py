@@ -1,0 +1,99 @@
+"""``Adadelta``: step sizes from running averages of squared gradients and squared updates."""
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+from ..ops._util import xp_of
+from .optimizer import (
+    Optimizer,
+    _check_eps,
+    _check_foreach_fused,
+    _check_lr,
+    _check_unsupported,
+    _check_weight_decay,
+    _grad_with_decay,
+    _lr_of,
+    _new_step,
+    _real,
+    _zeros_state,
+)
+
+__all__ = ["Adadelta"]
+
+
+class Adadelta(Optimizer):
+    """Adadelta (``torch.optim.Adadelta``): ``s = rho s + (1-rho) g^2``,
+    ``d = sqrt(u + eps) / sqrt(s + eps) * g``, ``u = rho u + (1-rho) d^2``, ``p -= lr * d``.
+
+    >>> import nnbox
+    >>> w = nnbox.tensor([1.0], requires_grad=True)
+    >>> opt = nnbox.optim.Adadelta([w])
+    >>> (w * w).sum().backward(); opt.step()
+    >>> w
+    tensor([0.9968], requires_grad=True)
+    """
+
+    def __init__(
+        self,
+        params: Iterable,
+        lr: float = 1.0,
+        rho: float = 0.9,
+        eps: float = 1e-6,
+        weight_decay: float = 0,
+        foreach: bool | None = None,
+        *,
+        capturable: bool = False,
+        maximize: bool = False,
+        differentiable: bool = False,
+    ) -> None:
+        _check_lr(lr)
+        if not 0.0 <= rho <= 1.0:
+            raise ValueError(f"Invalid rho value: {rho}")
+        _check_eps(eps)
+        _check_weight_decay(weight_decay)
+        _check_foreach_fused(foreach, None)
+        _check_unsupported("Adadelta", capturable=capturable, differentiable=differentiable)
+        defaults = dict(
+            lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize, capturable=capturable,
+            foreach=foreach, differentiable=differentiable,
+        )
+        super().__init__(params, defaults)
+
+    def step(self, closure: Callable | None = None):
+        """One Adadelta update of every parameter that has a gradient; returns the closure's loss."""
+        loss = self._closure_loss(closure)
+        for group in self.param_groups:
+            lr, rho, eps = _lr_of(group), group["rho"], group["eps"]
+            wd, maximize = group["weight_decay"], group["maximize"]
+            for p in group["params"]:
+                if p._grad is None:
+                    continue
+                state = self.state[p]
+                if not state:
+                    state["step"] = _new_step()
+                    state["square_avg"] = _zeros_state(p)
+                    state["acc_delta"] = _zeros_state(p)
+                state["step"]._data += 1
+                g = _real(_grad_with_decay(self, p, maximize, wd))
+                P = _real(p._data)
+                sq, acc = _real(state["square_avg"]._data), _real(state["acc_delta"]._data)
+                xp = xp_of(g)
+                tmp, delta = self._scratch_like(g, 1), self._scratch_like(g, 2)
+                sq *= rho
+                xp.multiply(g, 1 - rho, out=tmp)
+                tmp *= g
+                sq += tmp
+                xp.add(sq, eps, out=tmp)
+                xp.sqrt(tmp, out=tmp)  # std
+                xp.add(acc, eps, out=delta)
+                xp.sqrt(delta, out=delta)
+                delta /= tmp
+                delta *= g
+                acc *= rho
+                xp.multiply(delta, 1 - rho, out=tmp)
+                tmp *= delta
+                acc += tmp
+                xp.multiply(delta, -lr, out=tmp)
+                P += tmp
+                p._vc[0] += 1
+        return loss

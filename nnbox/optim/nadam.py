@@ -1,0 +1,120 @@
+"""``NAdam``: Adam with Nesterov momentum and a momentum-decay schedule."""
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+import numpy as np
+
+from .._tensor import Tensor
+from ..ops._util import xp_of
+from .optimizer import (
+    Optimizer,
+    _check_betas,
+    _check_eps,
+    _check_foreach_fused,
+    _check_lr,
+    _check_unsupported,
+    _check_weight_decay,
+    _grad_with_decay,
+    _lerp_,
+    _lr_of,
+    _new_step,
+    _real,
+    _zeros_state,
+)
+
+__all__ = ["NAdam"]
+
+
+class NAdam(Optimizer):
+    """NAdam (``torch.optim.NAdam``).  With ``mu_t = b1 (1 - 0.5 * 0.96^(t * momentum_decay))``
+    and ``P_t = prod mu_i`` (kept in state as ``mu_product``):
+    ``p -= lr (1-mu_t)/(1-P_t) g / d + lr mu_{t+1}/(1-P_t mu_{t+1}) m / d`` where
+    ``d = sqrt(v / (1-b2^t)) + eps``.  ``decoupled_weight_decay`` gives NAdamW.
+
+    >>> import nnbox
+    >>> w = nnbox.tensor([1.0], requires_grad=True)
+    >>> opt = nnbox.optim.NAdam([w], lr=0.1)
+    >>> (w * w).sum().backward(); opt.step()
+    >>> w
+    tensor([0.8944], requires_grad=True)
+    """
+
+    def __init__(
+        self,
+        params: Iterable,
+        lr: float = 2e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0,
+        momentum_decay: float = 4e-3,
+        decoupled_weight_decay: bool = False,
+        *,
+        foreach: bool | None = None,
+        maximize: bool = False,
+        capturable: bool = False,
+        differentiable: bool = False,
+    ) -> None:
+        _check_lr(lr)
+        _check_eps(eps)
+        _check_betas(betas)
+        _check_weight_decay(weight_decay)
+        if not 0.0 <= momentum_decay:
+            raise ValueError(f"Invalid momentum_decay value: {momentum_decay}")
+        _check_foreach_fused(foreach, None)
+        _check_unsupported("NAdam", capturable=capturable, differentiable=differentiable)
+        defaults = dict(
+            lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, momentum_decay=momentum_decay,
+            decoupled_weight_decay=decoupled_weight_decay, maximize=maximize, foreach=foreach,
+            capturable=capturable, differentiable=differentiable,
+        )
+        super().__init__(params, defaults)
+
+    def step(self, closure: Callable | None = None):
+        """One NAdam update of every parameter that has a gradient; returns the closure's loss."""
+        loss = self._closure_loss(closure)
+        for group in self.param_groups:
+            lr, eps, wd, maximize = _lr_of(group), group["eps"], group["weight_decay"], group["maximize"]
+            b1, b2 = (float(b) for b in group["betas"])
+            mdecay, decoupled = group["momentum_decay"], group["decoupled_weight_decay"]
+            for p in group["params"]:
+                if p._grad is None:
+                    continue
+                state = self.state[p]
+                if not state:
+                    state["step"] = _new_step()
+                    # the running product of mu, a 0-d tensor of the step's dtype (rounded as torch)
+                    state["mu_product"] = Tensor._make(np.ones((), state["step"]._data.dtype))
+                    state["exp_avg"] = _zeros_state(p)
+                    state["exp_avg_sq"] = _zeros_state(p)
+                state["step"]._data += 1
+                step = float(state["step"]._data)
+                g = _grad_with_decay(self, p, maximize, 0 if decoupled else wd)
+                if wd and decoupled:
+                    p._data *= 1 - lr * wd
+                g = _real(g)
+                P, m, v = _real(p._data), _real(state["exp_avg"]._data), _real(state["exp_avg_sq"]._data)
+                xp = xp_of(g)
+                tmp, denom = self._scratch_like(g, 1), self._scratch_like(g, 2)
+                bias_correction2 = 1 - b2**step
+                mu = b1 * (1.0 - 0.5 * (0.96 ** (step * mdecay)))
+                mu_next = b1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * mdecay)))
+                mu_prod = state["mu_product"]._data
+                mu_prod *= mu
+                mu_product = float(mu_prod)
+                _lerp_(m, g, 1 - b1, tmp)
+                v *= b2
+                xp.multiply(g, 1 - b2, out=tmp)
+                tmp *= g
+                v += tmp
+                xp.divide(v, bias_correction2, out=denom)
+                xp.sqrt(denom, out=denom)
+                denom += eps
+                xp.multiply(g, -lr * (1.0 - mu) / (1.0 - mu_product), out=tmp)
+                tmp /= denom
+                P += tmp
+                xp.multiply(m, (-lr * mu_next) / (1.0 - mu_product * mu_next), out=tmp)
+                tmp /= denom
+                P += tmp
+                p._vc[0] += 1
+        return loss

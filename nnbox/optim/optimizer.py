@@ -1,0 +1,453 @@
+"""``Optimizer``: the base class every algorithm in ``nnbox.optim`` derives from (torch's API).
+
+An optimizer holds ``param_groups`` (a list of dicts: ``params`` plus every hyper-parameter, the
+defaults filled in) and ``state`` (a ``defaultdict(dict)`` keyed by parameter).  Subclasses write
+``__init__`` (validate, build ``defaults``, call ``super().__init__``) and ``step``.  Writing a new
+algorithm is as short as in torch; this runs unchanged under ``import nnbox as torch``:
+
+>>> import nnbox
+>>> from nnbox.optim import Optimizer
+>>> class SignSGD(Optimizer):
+...     '''Step each parameter by ``-lr * sign(grad)``.'''
+...     def __init__(self, params, lr=0.01):
+...         if lr < 0.0:
+...             raise ValueError(f"Invalid learning rate: {lr}")
+...         super().__init__(params, dict(lr=lr))
+...
+...     @nnbox.no_grad()
+...     def step(self, closure=None):
+...         loss = None
+...         if closure is not None:
+...             with nnbox.enable_grad():
+...                 loss = closure()
+...         for group in self.param_groups:
+...             for p in group["params"]:
+...                 if p.grad is not None:
+...                     p.add_(p.grad.sign(), alpha=-group["lr"])
+...                     self.state[p]["steps"] = self.state[p].get("steps", 0) + 1
+...         return loss
+>>> w = nnbox.tensor([1.0, -2.0], requires_grad=True)
+>>> opt = SignSGD([w], lr=0.5)
+>>> (w * w).sum().backward()
+>>> opt.step()
+>>> w
+tensor([ 0.5000, -1.5000], requires_grad=True)
+
+The built-in algorithms work on the raw arrays (``p._data``, ``p.grad._data``) with in-place NumPy
+ufuncs (``out=``), so they build no autograd graph and run unchanged on CuPy arrays.  The scratch
+arrays they need come from one reusable workspace per optimizer (``_scratch``), not fresh
+temporaries per parameter.
+"""
+from __future__ import annotations
+
+import functools
+import warnings
+from collections import OrderedDict, defaultdict
+from copy import deepcopy
+from itertools import chain
+from typing import Any, Callable, Iterable
+
+from .._backend import dtype as _dt
+from .._backend.device import move
+from .._tensor import Tensor
+from ..autograd import grad_mode
+from ..ops._util import xp_of
+from ..utils.hooks import RemovableHandle
+
+__all__ = ["Optimizer", "required", "register_optimizer_step_pre_hook", "register_optimizer_step_post_hook"]
+
+
+class _RequiredParameter:
+    """Marks a hyper-parameter every group must give (``lr=required``), as torch's ``required``."""
+
+    def __repr__(self) -> str:
+        return "<required parameter>"
+
+
+required = _RequiredParameter()
+
+_global_pre_hooks: "OrderedDict[int, Callable]" = OrderedDict()
+_global_post_hooks: "OrderedDict[int, Callable]" = OrderedDict()
+
+
+def register_optimizer_step_pre_hook(hook: Callable) -> RemovableHandle:
+    """Call ``hook(optimizer, args, kwargs)`` before every optimizer's ``step``."""
+    h = RemovableHandle(_global_pre_hooks)
+    _global_pre_hooks[h.id] = hook
+    return h
+
+
+def register_optimizer_step_post_hook(hook: Callable) -> RemovableHandle:
+    """Call ``hook(optimizer, args, kwargs)`` after every optimizer's ``step``."""
+    h = RemovableHandle(_global_post_hooks)
+    _global_post_hooks[h.id] = hook
+    return h
+
+
+def _hooked_step(fn: Callable) -> Callable:
+    """Wrap a subclass's ``step``: run the step hooks and record that a step happened.
+
+    The LR schedulers read ``_opt_called`` to warn when ``scheduler.step()`` comes first.  A
+    subclass's ``step`` calling ``super().step()`` runs the hooks once (the outer call owns them).
+    """
+
+    @functools.wraps(fn)
+    def step(self, *args, **kwargs):
+        if self.__dict__.get("_in_step"):
+            return fn(self, *args, **kwargs)
+        for hook in chain(_global_pre_hooks.values(), self._optimizer_step_pre_hooks.values()):
+            r = hook(self, args, kwargs)
+            if r is not None:
+                if not (isinstance(r, tuple) and len(r) == 2):
+                    raise RuntimeError(f"{hook} must return None or a tuple of (new_args, new_kwargs), but got {r}.")
+                args, kwargs = r
+        self._in_step = True
+        try:
+            out = fn(self, *args, **kwargs)
+        finally:
+            self._in_step = False
+        self._opt_called = True
+        for hook in chain(self._optimizer_step_post_hooks.values(), _global_post_hooks.values()):
+            hook(self, args, kwargs)
+        return out
+
+    step._nnbox_hooked = True
+    return step
+
+
+def _typename(obj) -> str:
+    return obj.type() if isinstance(obj, Tensor) else type(obj).__name__
+
+
+class Optimizer:
+    """Base class for all optimizers (``torch.optim.Optimizer``).
+
+    ``params``: an iterable of Tensors, or of dicts each holding ``params`` and per-group options.
+    ``defaults``: the hyper-parameters a group gets when it does not set them.
+    """
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        fn = cls.__dict__.get("step")
+        if fn is not None and not getattr(fn, "_nnbox_hooked", False):
+            cls.step = _hooked_step(fn)
+
+    def __init__(self, params: Iterable, defaults: dict[str, Any]) -> None:
+        self.defaults = defaults
+        self._optimizer_step_pre_hooks: "OrderedDict[int, Callable]" = OrderedDict()
+        self._optimizer_step_post_hooks: "OrderedDict[int, Callable]" = OrderedDict()
+        self._scratch: dict = {}
+        if isinstance(params, Tensor):
+            raise TypeError(
+                "params argument given to the optimizer should be an iterable of Tensors or dicts, "
+                f"but got {_typename(params)}"
+            )
+        self.state: defaultdict = defaultdict(dict)
+        self.param_groups: list[dict] = []
+        groups = list(params)
+        if len(groups) == 0:
+            raise ValueError("optimizer got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for group in groups:
+            self.add_param_group(group)
+
+    # --- groups -------------------------------------------------------------------------------
+    def add_param_group(self, param_group: dict) -> None:
+        """Add a group of parameters with its own options (checked fully before anything changes).
+
+        >>> import nnbox
+        >>> w, b = nnbox.zeros(2, requires_grad=True), nnbox.zeros(1, requires_grad=True)
+        >>> opt = nnbox.optim.SGD([w], lr=0.1)
+        >>> opt.add_param_group({"params": [b], "lr": 0.01})
+        >>> [g["lr"] for g in opt.param_groups]
+        [0.1, 0.01]
+        """
+        if not isinstance(param_group, dict):
+            raise TypeError(f"param_group must be a dict, but got {type(param_group)}")
+        params = param_group["params"]
+        if isinstance(params, Tensor):
+            params = [params]
+        elif isinstance(params, set):
+            raise TypeError(
+                "optimizer parameters need to be organized in ordered collections, but the ordering "
+                "of tensors in sets will change between runs. Please use a list instead."
+            )
+        else:
+            params = list(params)
+        for p in params:
+            if not isinstance(p, Tensor):
+                raise TypeError(f"optimizer can only optimize Tensors, but one of the params is {_typename(p)}")
+            if not (p.is_leaf or p.retains_grad):
+                raise ValueError("can't optimize a non-leaf Tensor")
+        for name, default in self.defaults.items():
+            if default is required and name not in param_group:
+                raise ValueError(f"parameter group didn't specify a value of required optimization parameter {name}")
+        ids = {id(p) for p in params}
+        if any(id(p) in ids for g in self.param_groups for p in g["params"]):
+            raise ValueError("some parameters appear in more than one parameter group")
+        if len(ids) != len(params):
+            warnings.warn(
+                "optimizer contains a parameter group with duplicate parameters; in future, this will "
+                "cause an error; see github.com/pytorch/pytorch/issues/40967 for more information",
+                stacklevel=3,
+            )
+        # everything checked: now fill in the caller's dict (torch keeps that very dict)
+        param_group["params"] = params
+        for name, default in self.defaults.items():
+            param_group.setdefault(name, default)
+        self.param_groups.append(param_group)
+
+    # --- gradients ----------------------------------------------------------------------------
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Reset every parameter's ``.grad``: to None (default), or to zeros in place."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                g = p._grad
+                if g is None:
+                    continue
+                if set_to_none:
+                    p._grad = None
+                    continue
+                if g.grad_fn is not None:
+                    g.detach_()
+                else:
+                    g._rg = False
+                if g._data.flags.writeable:
+                    g._data.fill(0)
+                else:
+                    g._data = xp_of(g._data).zeros_like(g._data)
+                g._vc[0] += 1
+
+    def step(self, closure: Callable | None = None):
+        """Update the parameters once; subclasses implement it."""
+        raise NotImplementedError
+
+    # --- hooks --------------------------------------------------------------------------------
+    def register_step_pre_hook(self, hook: Callable) -> RemovableHandle:
+        """``hook(optimizer, args, kwargs)`` runs before ``step``; it may return new (args, kwargs)."""
+        h = RemovableHandle(self._optimizer_step_pre_hooks)
+        self._optimizer_step_pre_hooks[h.id] = hook
+        return h
+
+    def register_step_post_hook(self, hook: Callable) -> RemovableHandle:
+        """``hook(optimizer, args, kwargs)`` runs after ``step``."""
+        h = RemovableHandle(self._optimizer_step_post_hooks)
+        self._optimizer_step_post_hooks[h.id] = hook
+        return h
+
+    # --- checkpoints --------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """``{'state': {index: {...}}, 'param_groups': [{..., 'params': [indices]}]}``.
+
+        Parameters are replaced by their position across all groups, so the dict is independent of
+        the parameter objects; the state's tensors are the live ones (as in torch).
+        """
+        index: dict[int, int] = {}
+        groups = []
+        for group in self.param_groups:
+            packed = {k: v for k, v in group.items() if k != "params"}
+            for p in group["params"]:
+                index.setdefault(id(p), len(index))
+            packed["params"] = [index[id(p)] for p in group["params"]]
+            groups.append(packed)
+        state = {index[id(p)]: v for p, v in self.state.items() if id(p) in index}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Load what ``state_dict()`` returned; state moves to each parameter's device and dtype."""
+        groups = self.param_groups
+        saved_groups = deepcopy(state_dict["param_groups"])
+        if len(groups) != len(saved_groups):
+            raise ValueError("loaded state dict has a different number of parameter groups")
+        if any(len(g["params"]) != len(s["params"]) for g, s in zip(groups, saved_groups)):
+            raise ValueError("loaded state dict contains a parameter group that doesn't match the size of optimizer's group")
+        id_map = {
+            old: p for g, s in zip(groups, saved_groups) for old, p in zip(s["params"], g["params"])
+        }
+        state: defaultdict = defaultdict(dict)
+        for k, v in state_dict["state"].items():
+            if k in id_map:
+                p = id_map[k]
+                state[p] = {key: self._cast_state(p, val, key) for key, val in v.items()}
+            else:
+                state[k] = v
+        new_groups = []
+        for g, s in zip(groups, saved_groups):
+            s["params"] = g["params"]
+            new_groups.append(s)
+        self.state = state
+        self.param_groups = new_groups
+
+    def _cast_state(self, p: Tensor, value, key=None):
+        """A loaded state value placed like ``p``: floating tensors take its dtype and device.
+
+        ``step`` counters keep their dtype and stay on the CPU (torch's rule for non-capturable
+        optimizers), so reading them never synchronises a GPU.
+        """
+        if isinstance(value, Tensor):
+            if key == "step":
+                return value
+            arr = move(value._data, p.device)
+            if p._data.dtype.kind in "fc" and value._data.dtype.kind in "fc":
+                arr = arr.astype(p._data.dtype, copy=False)
+            if arr is value._data:
+                return value
+            return Tensor._make(arr)
+        if isinstance(value, dict):
+            return {k: self._cast_state(p, v, k) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return type(value)(self._cast_state(p, v) for v in value)
+        return value
+
+    def __getstate__(self) -> dict:
+        d = dict(self.__dict__)
+        d["_scratch"] = {}
+        d.pop("_in_step", None)
+        return d
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.__dict__.setdefault("_optimizer_step_pre_hooks", OrderedDict())
+        self.__dict__.setdefault("_optimizer_step_post_hooks", OrderedDict())
+        self.__dict__.setdefault("_scratch", {})
+
+    def __repr__(self) -> str:
+        lines = [self.__class__.__name__ + " ("]
+        for i, group in enumerate(self.param_groups):
+            if i:
+                lines.append("")
+            lines.append(f"Parameter Group {i}")
+            for key in sorted(group):
+                if key != "params":
+                    lines.append(f"    {key}: {group[key]}")
+        lines.append(")")
+        return "\n".join(lines)
+
+    # --- helpers for the built-in algorithms -----------------------------------------------------
+    def _scratch_like(self, arr, slot: int = 0):
+        """A reusable work array shaped like ``arr`` (slot ``k`` of a per-dtype, per-device pool).
+
+        Returns a view of a flat buffer that grows to the largest parameter seen, so a step
+        allocates nothing once warm.  Its contents are garbage: callers write before reading.
+        """
+        xp = xp_of(arr)
+        key = (xp.__name__, str(getattr(arr, "device", "cpu")), arr.dtype, slot)
+        buf = self._scratch.get(key)
+        if buf is None or buf.size < arr.size:
+            buf = self._scratch[key] = xp.empty(arr.size, arr.dtype)
+        return buf[: arr.size].reshape(arr.shape)
+
+    @staticmethod
+    def _closure_loss(closure: Callable | None):
+        """Run ``closure`` with gradients on (the step itself needs none)."""
+        if closure is None:
+            return None
+        with grad_mode.enable_grad():
+            return closure()
+
+
+# --- shared by the algorithm files ------------------------------------------------------------
+
+def _new_step() -> Tensor:
+    """The ``step`` counter torch keeps in state: a 0-d float tensor on the CPU."""
+    import numpy as np
+
+    dt = np.float64 if _dt.get_default_dtype() is _dt.float64 else np.float32
+    return Tensor._make(np.zeros((), dt))
+
+
+def _zeros_state(p: Tensor) -> Tensor:
+    return Tensor._make(xp_of(p._data).zeros_like(p._data))
+
+
+def _real(arr):
+    """A real view of a complex array (torch's ``view_as_real``); real arrays pass through."""
+    if arr.dtype.kind != "c":
+        return arr
+    return arr[..., None].view(arr.real.dtype)
+
+
+def _lerp_(acc, end, weight: float, tmp) -> None:
+    """``acc.lerp_(end, weight)`` in place, with torch's two-sided formula (``tmp`` is scratch)."""
+    xp = xp_of(acc)
+    xp.subtract(end, acc, out=tmp)
+    if weight < 0.5:
+        tmp *= weight
+        acc += tmp
+    else:
+        tmp *= 1 - weight
+        xp.subtract(end, tmp, out=acc)
+
+
+def _check_unsupported(opt_name: str, **flags) -> None:
+    """torch options this NumPy/CuPy implementation does not provide: fail loudly, at once."""
+    for name, value in flags.items():
+        if value:
+            why = {
+                "capturable": "CUDA-graph capture",
+                "differentiable": "differentiating through the optimizer step",
+            }[name]
+            raise NotImplementedError(f"nnbox.optim.{opt_name}: {name}=True ({why}) is not supported")
+
+
+def _check_foreach_fused(foreach, fused, differentiable=False) -> None:
+    if fused and foreach:
+        raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
+    if fused and differentiable:
+        raise RuntimeError("`fused` does not support `differentiable`")
+
+
+def _check_lr(lr) -> None:
+    if isinstance(lr, Tensor):
+        if lr.numel() != 1:
+            raise ValueError("Tensor lr must be 1-element")
+        lr = lr.item()
+    if not 0.0 <= lr:
+        raise ValueError(f"Invalid learning rate: {lr}")
+
+
+def _check_eps(eps) -> None:
+    if not 0.0 <= eps:
+        raise ValueError(f"Invalid epsilon value: {eps}")
+
+
+def _check_weight_decay(weight_decay) -> None:
+    if not 0.0 <= weight_decay:
+        raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+
+
+def _check_betas(betas) -> None:
+    for i in range(2):
+        b = betas[i]
+        if isinstance(b, Tensor):
+            b = b.item()
+        if not 0.0 <= b < 1.0:
+            raise ValueError(f"Invalid beta parameter at index {i}: {betas[i]}")
+
+
+def _lr_of(group: dict) -> float:
+    lr = group["lr"]
+    return float(lr) if isinstance(lr, Tensor) else lr
+
+
+def _grad_with_decay(opt: Optimizer, p: Tensor, maximize: bool, weight_decay: float):
+    """The array the update reads as the gradient: ``(-)grad + weight_decay * param``.
+
+    Without either option it is the gradient array itself (never written); otherwise it lands in
+    scratch slot 0.
+    """
+    g = p._grad._data
+    if not maximize and not weight_decay:
+        return g
+    xp = xp_of(g)
+    w = opt._scratch_like(g, 0)
+    if weight_decay:
+        xp.multiply(p._data, weight_decay, out=w)
+        if maximize:
+            w -= g
+        else:
+            w += g
+    else:
+        xp.negative(g, out=w)
+    return w

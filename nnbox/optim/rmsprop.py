@@ -1,0 +1,114 @@
+"""``RMSprop``: divide the gradient by a running RMS of recent gradients (optionally centered)."""
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+from ..ops._util import xp_of
+from .optimizer import (
+    Optimizer,
+    _check_eps,
+    _check_foreach_fused,
+    _check_lr,
+    _check_unsupported,
+    _check_weight_decay,
+    _grad_with_decay,
+    _lerp_,
+    _lr_of,
+    _new_step,
+    _real,
+    _zeros_state,
+)
+
+__all__ = ["RMSprop"]
+
+
+class RMSprop(Optimizer):
+    """RMSprop (``torch.optim.RMSprop``): ``s = alpha s + (1-alpha) g^2``, ``avg = sqrt(s) + eps``
+    (``centered``: ``sqrt(s - gbar^2) + eps`` with ``gbar = lerp(gbar, g, 1-alpha)``), then
+    ``p -= lr * g / avg`` or, with momentum, ``b = momentum b + g / avg; p -= lr * b``.
+
+    >>> import nnbox
+    >>> w = nnbox.tensor([1.0], requires_grad=True)
+    >>> opt = nnbox.optim.RMSprop([w], lr=0.01)
+    >>> (w * w).sum().backward(); opt.step()
+    >>> w
+    tensor([0.9000], requires_grad=True)
+    """
+
+    def __init__(
+        self,
+        params: Iterable,
+        lr: float = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0,
+        momentum: float = 0,
+        centered: bool = False,
+        capturable: bool = False,
+        foreach: bool | None = None,
+        maximize: bool = False,
+        differentiable: bool = False,
+    ) -> None:
+        _check_lr(lr)
+        _check_eps(eps)
+        if not 0.0 <= momentum:
+            raise ValueError(f"Invalid momentum value: {momentum}")
+        _check_weight_decay(weight_decay)
+        if not 0.0 <= alpha:
+            raise ValueError(f"Invalid alpha value: {alpha}")
+        _check_foreach_fused(foreach, None)
+        _check_unsupported("RMSprop", capturable=capturable, differentiable=differentiable)
+        defaults = dict(
+            lr=lr, momentum=momentum, alpha=alpha, eps=eps, centered=centered, weight_decay=weight_decay,
+            capturable=capturable, foreach=foreach, maximize=maximize, differentiable=differentiable,
+        )
+        super().__init__(params, defaults)
+
+    def step(self, closure: Callable | None = None):
+        """One RMSprop update of every parameter that has a gradient; returns the closure's loss."""
+        loss = self._closure_loss(closure)
+        for group in self.param_groups:
+            lr, alpha, eps, momentum = _lr_of(group), group["alpha"], group["eps"], group["momentum"]
+            centered, wd, maximize = group["centered"], group["weight_decay"], group["maximize"]
+            for p in group["params"]:
+                if p._grad is None:
+                    continue
+                state = self.state[p]
+                if not state:
+                    state["step"] = _new_step()
+                    state["square_avg"] = _zeros_state(p)
+                    if momentum > 0:
+                        state["momentum_buffer"] = _zeros_state(p)
+                    if centered:
+                        state["grad_avg"] = _zeros_state(p)
+                state["step"]._data += 1
+                g = _real(_grad_with_decay(self, p, maximize, wd))
+                P, sq = _real(p._data), _real(state["square_avg"]._data)
+                xp = xp_of(g)
+                avg, tmp = self._scratch_like(g, 1), self._scratch_like(g, 2)
+                sq *= alpha
+                xp.multiply(g, 1 - alpha, out=tmp)
+                tmp *= g
+                sq += tmp
+                if centered:
+                    ga = _real(state["grad_avg"]._data)
+                    _lerp_(ga, g, 1 - alpha, tmp)
+                    xp.multiply(ga, -1, out=avg)
+                    avg *= ga
+                    avg += sq
+                    xp.sqrt(avg, out=avg)
+                else:
+                    xp.sqrt(sq, out=avg)
+                avg += eps
+                if momentum > 0:
+                    buf = _real(state["momentum_buffer"]._data)
+                    buf *= momentum
+                    xp.divide(g, avg, out=tmp)
+                    buf += tmp
+                    xp.multiply(buf, -lr, out=tmp)
+                else:
+                    xp.multiply(g, -lr, out=tmp)
+                    tmp /= avg
+                P += tmp
+                p._vc[0] += 1
+        return loss

@@ -1,0 +1,98 @@
+"""``SGD``: stochastic gradient descent with momentum, dampening, Nesterov and weight decay."""
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+from ..ops._util import xp_of
+from .optimizer import (
+    Optimizer,
+    _check_foreach_fused,
+    _check_lr,
+    _check_unsupported,
+    _check_weight_decay,
+    _grad_with_decay,
+    _lr_of,
+)
+from .._tensor import Tensor
+
+__all__ = ["SGD"]
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent (``torch.optim.SGD``), optionally with (Nesterov) momentum.
+
+    With ``g = grad (+ weight_decay * p)``: ``b = momentum * b + (1 - dampening) * g`` (``b = g``
+    on the first step), then ``p -= lr * (g + momentum * b if nesterov else b)``.
+
+    >>> import nnbox
+    >>> w = nnbox.tensor([1.0, 2.0], requires_grad=True)
+    >>> opt = nnbox.optim.SGD([w], lr=0.1, momentum=0.9)
+    >>> (w * w).sum().backward(); opt.step()
+    >>> w
+    tensor([0.8000, 1.6000], requires_grad=True)
+    """
+
+    def __init__(
+        self,
+        params: Iterable,
+        lr: float = 1e-3,
+        momentum: float = 0,
+        dampening: float = 0,
+        weight_decay: float = 0,
+        nesterov: bool = False,
+        *,
+        maximize: bool = False,
+        foreach: bool | None = None,
+        differentiable: bool = False,
+        fused: bool | None = None,
+    ) -> None:
+        _check_lr(lr)
+        if momentum < 0.0:
+            raise ValueError(f"Invalid momentum value: {momentum}")
+        _check_weight_decay(weight_decay)
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        _check_foreach_fused(foreach, fused, differentiable)
+        _check_unsupported("SGD", differentiable=differentiable)
+        defaults = dict(
+            lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay, nesterov=nesterov,
+            maximize=maximize, foreach=foreach, differentiable=differentiable, fused=fused,
+        )
+        super().__init__(params, defaults)
+
+    def step(self, closure: Callable | None = None):
+        """One update of every parameter that has a gradient; returns ``closure()``'s loss."""
+        loss = self._closure_loss(closure)
+        for group in self.param_groups:
+            lr, momentum, dampening = _lr_of(group), group["momentum"], group["dampening"]
+            nesterov, wd, maximize = group["nesterov"], group["weight_decay"], group["maximize"]
+            for p in group["params"]:
+                if p._grad is None:
+                    continue
+                g = _grad_with_decay(self, p, maximize, wd)
+                xp = xp_of(g)
+                upd = self._scratch_like(g, 1)
+                if momentum != 0:
+                    state = self.state[p]
+                    buf_t = state.get("momentum_buffer")
+                    if buf_t is None:
+                        buf_t = state["momentum_buffer"] = Tensor._make(g.copy())
+                        buf = buf_t._data
+                    else:
+                        buf = buf_t._data
+                        buf *= momentum
+                        if dampening != 0:
+                            xp.multiply(g, 1 - dampening, out=upd)
+                            buf += upd
+                        else:
+                            buf += g
+                    if nesterov:
+                        xp.multiply(buf, momentum, out=upd)
+                        upd += g
+                        g = upd
+                    else:
+                        g = buf
+                xp.multiply(g, -lr, out=upd)
+                p._data += upd
+                p._vc[0] += 1
+        return loss
