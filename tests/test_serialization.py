@@ -352,3 +352,75 @@ def test_kill_during_save_keeps_previous_checkpoint(tmp_path):
     ck = nnbox.load(target)
     assert ck["epoch"] == 1 and ck["w"].tolist() == list(np.arange(10.0))
     assert torch.load(target)["epoch"] == 1
+
+
+# --- models and optimizers across libraries ---------------------------------------------------
+def test_parameters_round_trip(tmp_path):
+    from nnbox.nn import Parameter
+
+    obj = {"p": Parameter(nnbox.ones(3)), "frozen": Parameter(nnbox.zeros(2), requires_grad=False)}
+    t = _roundtrip_to_torch(obj, tmp_path)
+    assert type(t["p"]) is torch.nn.Parameter and t["p"].requires_grad and not t["frozen"].requires_grad
+    back = _roundtrip_from_torch(t, tmp_path)
+    assert type(back["p"]) is Parameter and back["p"].requires_grad and not back["frozen"].requires_grad
+    _same(back["p"].detach(), t["p"].detach())
+
+
+def _linear_pair(seed=0):
+    rng = np.random.default_rng(seed)
+    w, b = rng.normal(size=(2, 3)).astype(np.float32), rng.normal(size=2).astype(np.float32)
+    n, t = nnbox.nn.Linear(3, 2), torch.nn.Linear(3, 2)
+    with torch.no_grad():
+        t.weight.copy_(torch.from_numpy(w))
+        t.bias.copy_(torch.from_numpy(b))
+    n.load_state_dict({"weight": nnbox.tensor(w), "bias": nnbox.tensor(b)})
+    return n, t
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda lib, p: lib.optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-3),
+        lambda lib, p: lib.optim.Adam(p, lr=0.01, amsgrad=True),
+        lambda lib, p: lib.optim.AdamW(p, lr=0.01),
+        lambda lib, p: lib.optim.RMSprop(p, lr=0.01, momentum=0.5, centered=True),
+    ],
+    ids=["sgd", "adam", "adamw", "rmsprop"],
+)
+def test_optimizer_state_nnbox_torch_nnbox(make, tmp_path):
+    """Train 3 steps in nnbox, continue in torch from the saved state, come back to nnbox:
+    every library's next step must agree (the states mean the same thing on both sides)."""
+    rng = np.random.default_rng(1)
+    xs = [rng.normal(size=(4, 3)).astype(np.float32) for _ in range(6)]
+    n_model, t_model = _linear_pair()
+    n_opt = make(nnbox, n_model.parameters())
+    for x in xs[:3]:
+        n_opt.zero_grad()
+        (n_model(nnbox.tensor(x)) ** 2).sum().backward()
+        n_opt.step()
+    nnbox.save({"model": n_model.state_dict(), "opt": n_opt.state_dict()}, tmp_path / "a.pt")
+    ck = torch.load(tmp_path / "a.pt")
+    t_model.load_state_dict(ck["model"])
+    t_opt = make(torch, t_model.parameters())
+    t_opt.load_state_dict(ck["opt"])
+    for x in xs[3:5]:
+        t_opt.zero_grad()
+        (t_model(torch.from_numpy(x)) ** 2).sum().backward()
+        t_opt.step()
+        n_opt.zero_grad()
+        (n_model(nnbox.tensor(x)) ** 2).sum().backward()
+        n_opt.step()
+    np.testing.assert_allclose(n_model.weight.detach().numpy(), t_model.weight.detach().numpy(), rtol=1e-5, atol=1e-6)
+    torch.save({"model": t_model.state_dict(), "opt": t_opt.state_dict()}, tmp_path / "b.pt")
+    ck = nnbox.load(tmp_path / "b.pt")
+    n2_model, _ = _linear_pair(5)
+    n2_model.load_state_dict(ck["model"])
+    n2_opt = make(nnbox, n2_model.parameters())
+    n2_opt.load_state_dict(ck["opt"])
+    for model, opt in ((n2_model, n2_opt), (t_model, t_opt)):
+        lib = nnbox if model is n2_model else torch
+        opt.zero_grad()
+        (model(lib.tensor(xs[5])) ** 2).sum().backward()
+        opt.step()
+    np.testing.assert_allclose(n2_model.weight.detach().numpy(), t_model.weight.detach().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(n2_model.bias.detach().numpy(), t_model.bias.detach().numpy(), rtol=1e-5, atol=1e-6)
