@@ -59,5 +59,5 @@ def test_softmax_implicit_dim_warns():
 
 def test_hardtanh_bad_bounds():
     for m in (torch, nnbox):
-        with pytest.raises(ValueError):
+        with pytest.raises(AssertionError, match=r"max_val \(-1.0\) must be greater than min_val \(1.0\)"):
             m.nn.Hardtanh(1.0, -1.0)
