@@ -44,57 +44,50 @@ def legacy_type_name(np_dtype) -> str:
 
 
 class _Formatter:
-    """Chooses one format for every element so that columns line up."""
+    """Chooses one format for every element so that columns line up.
+
+    As torch: the width and the fixed/scientific choice come from the non-zero finite values only
+    (nan, inf and 0 never widen a column); floats that are all integers print as ``3.``; scientific
+    notation when the largest/smallest magnitude ratio exceeds 1000, the largest exceeds 1e8, or
+    (for non-integers) the smallest is below 1e-4.
+    """
 
     def __init__(self, values: np.ndarray):
-        self.kind = values.dtype.kind
-        self.sci = False
+        self.floating = values.dtype.kind in "fc"
         self.int_mode = True
+        self.sci = False
         self.width = 1
-        if self.kind == "b":
-            self.width = 5 if values.size and (~values).any() else 4
-            return
-        if self.kind in "iu":
-            self.width = max((len(str(v)) for v in values.ravel()), default=1)
+        if not self.floating:
+            if values.size:
+                self.width = max(len(self._plain(v)) for v in values.ravel().tolist())
             return
         v = values.astype(np.float64).ravel()
         finite = v[np.isfinite(v) & (v != 0)]
         if finite.size == 0:
-            strs = [self._fmt_int_mode(x) for x in v]
-            self.width = max((len(s) for s in strs), default=1)
             return
         a = np.abs(finite)
-        amin, amax = a.min(), a.max()
+        amin, amax = float(a.min()), float(a.max())
         self.int_mode = bool((finite == np.ceil(finite)).all())
-        if self.int_mode:
-            if amax > 1e8:
-                self.sci = True
-        elif amax / amin > 1000.0 or amax > 1e8 or amin < 1e-4:
-            self.sci = True
+        self.sci = amax / amin > 1000.0 or amax > 1.0e8 or (amin < 1.0e-4 and not self.int_mode)
         if PRINT_OPTS.sci_mode is not None:
             self.sci = PRINT_OPTS.sci_mode
-        self.width = max(len(self._fmt(x)) for x in v)
+        # the column width is that of the widest non-zero finite value in the chosen format
+        self.width = max(len(self._fmt(x)) for x in finite.tolist())
 
-    def _fmt_int_mode(self, x: float) -> str:
-        if math.isnan(x) or math.isinf(x):
-            return str(x).replace("inf", "inf")
-        return f"{x:.0f}."
+    @staticmethod
+    def _plain(x) -> str:
+        return str(x)
 
     def _fmt(self, x) -> str:
-        if self.kind == "b":
-            return "True" if x else "False"
-        if self.kind in "iu":
-            return str(int(x))
+        if not self.floating:
+            return self._plain(x)
         x = float(x)
-        if math.isnan(x):
-            return "nan"
-        if math.isinf(x):
-            return "inf" if x > 0 else "-inf"
         p = PRINT_OPTS.precision
         if self.sci:
             return f"{x:.{p}e}"
         if self.int_mode:
-            return f"{x:.0f}."
+            s = f"{x:.0f}"
+            return s if (math.isinf(x) or math.isnan(x)) else s + "."
         return f"{x:.{p}f}"
 
     def format(self, x) -> str:
@@ -121,9 +114,9 @@ def _fmt_array(a: np.ndarray, fmt: _Formatter, indent: int, summarize: bool) -> 
         elem_w = fmt.width + 2
         per_line = max(int(math.floor((PRINT_OPTS.linewidth - indent) / elem_w)), 1)
         if summarize and a.shape[0] > 2 * e:
-            items = [fmt.format(x) for x in a[:e]] + ["..."] + [fmt.format(x) for x in a[-e:]]
+            items = [fmt.format(x) for x in a[:e].tolist()] + [" ..."] + [fmt.format(x) for x in a[-e:].tolist()]
         else:
-            items = [fmt.format(x) for x in a]
+            items = [fmt.format(x) for x in a.tolist()]
         lines = [", ".join(items[i:i + per_line]) for i in range(0, len(items), per_line)]
         return "[" + ("," + "\n" + " " * (indent + 1)).join(lines) + "]"
     sep = "," + "\n" * (a.ndim - 1) + " " * (indent + 1)
@@ -153,10 +146,13 @@ def tensor_repr(t, prefix: str = "tensor(") -> str:
     suffixes = []
     if t.device.type != "cpu":
         suffixes.append(f"device='{t.device}'")
-    if arr.size == 0 and arr.shape != (0,):
-        suffixes.append(f"size={tuple(arr.shape)}")
     dt = arr.dtype
-    if dt not in (_dt.get_default_dtype().np, np.dtype(np.int64), np.dtype(np.bool_)) and not (
+    if arr.size == 0:
+        if arr.ndim != 1:
+            suffixes.append(f"size={tuple(arr.shape)}")
+        if dt != _dt.get_default_dtype().np:  # nothing to infer an int64/bool dtype from: show it
+            suffixes.append(f"dtype={_dt.from_numpy_dtype(dt)!r}")
+    elif dt not in (_dt.get_default_dtype().np, np.dtype(np.int64), np.dtype(np.bool_)) and not (
         dt == np.complex64 and _dt.get_default_dtype() is _dt.float32
     ):
         suffixes.append(f"dtype={_dt.from_numpy_dtype(dt)!r}")

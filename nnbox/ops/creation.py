@@ -252,12 +252,45 @@ def linspace(start, end, steps: int, *, out=None, dtype=None, layout=None, devic
         raise RuntimeError("number of steps must be non-negative")
     nd = _np_dtype(dtype, _dt.get_default_dtype().np)
     start, end = _num(start), _num(end)
-    # torch fills the first half forward from start and the second half backward from end
+    # torch computes in the output's float type: step = (end - start) / (steps - 1), the first half
+    # as start + step * i and the second as end - step * (steps - 1 - i), each a fused multiply-add;
+    # doing the same keeps the last bit equal (linspace(-1, 1, 25)[12] is -2.98e-08, not 0).
+    ct = nd if nd.kind == "f" and nd != np.float16 else np.dtype(np.float32 if nd == np.float16 else np.float64)
+    if nd.kind in "iub":
+        start, end = int(start), int(end)
+    elif nd == np.float16:  # the ends are rounded to half first; the arithmetic runs in float32
+        start, end = np.float16(start), np.float16(end)
+    s, e = ct.type(start), ct.type(end)
+    step = (e - s) / ct.type(steps - 1) if steps > 1 else ct.type(0)
     i = np.arange(steps, dtype=np.float64)
-    stepv = (end - start) / (steps - 1) if steps > 1 else 0.0
-    half = steps // 2
-    arr = np.where(i < half, start + stepv * i, end - stepv * (steps - 1 - i)) if steps else i
+    half = steps // 2 if steps > 1 else 1  # a single step is ``start``
+    fwd = _fma(np.float64(step), i, np.float64(s), ct)
+    bwd = _fma(-np.float64(step), steps - 1 - i, np.float64(e), ct)
+    arr = np.where(i < half, fwd, bwd).astype(ct)
     return _finish(arr.astype(nd), device, requires_grad)
+
+
+def _fma(x, y, z, ct):
+    """``x * y + z`` rounded once to ``ct``, as a fused multiply-add (vectorised over ``y``).
+
+    float32 operands: the float64 product is exact, so one float64 sum is enough.  float64: Dekker's
+    error-free product and Knuth's two-sum recover the rounding errors.
+    """
+    if ct == np.float32:
+        return x * y + z
+    p = x * y
+    split = 134217729.0  # 2**27 + 1
+    def halves(v):
+        t = split * v
+        hi = t - (t - v)
+        return hi, v - hi
+    xh, xl = halves(x)
+    yh, yl = halves(y)
+    perr = ((xh * yh - p) + xh * yl + xl * yh) + xl * yl
+    s_ = p + z
+    bb = s_ - p
+    serr = (p - (s_ - bb)) + (z - bb)
+    return s_ + (serr + perr)
 
 
 def logspace(start, end, steps: int, base: float = 10.0, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
