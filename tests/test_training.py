@@ -1,0 +1,172 @@
+"""nnbox.training: the seeds' loop with progress, TensorBoard, checkpoints and exact resume."""
+from __future__ import annotations
+
+import os
+import random
+import re
+
+import numpy as np
+import pytest
+
+import nnbox
+import nnbox.nn as nn
+import nnbox.nn.functional as F
+from nnbox.training import History, evaluate, fit
+from nnbox.utils.data import DataLoader, TensorDataset
+
+LINE = re.compile(r"^epoch (\d+), loss \d+\.\d{4}, train acc [01]\.\d{3}, test acc [01]\.\d{3}, time \d+\.\d sec$")
+
+
+class Net(nn.Module):
+    """Small, but with everything that makes exact resume hard: dropout (RNG) and momentum."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(4, 32)
+        self.fc2 = nn.Linear(32, 3)
+
+    def forward(self, x):
+        return self.fc2(F.dropout(F.relu(self.fc1(x)), 0.3, self.training))
+
+
+def _blobs(n=240, seed=0):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    centers = np.array([[2, 0, 0, 1], [-2, 1, 0, 0], [0, -2, 2, 0]], dtype=np.float32)
+    x = centers[y] + rng.normal(scale=0.8, size=(n, 4)).astype(np.float32)
+    return TensorDataset(nnbox.tensor(x), nnbox.tensor(y))
+
+
+def _setup(own_generator=True, seed=0):
+    nnbox.manual_seed(seed)
+    model = Net()
+    opt = nnbox.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    sched = nnbox.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+    gen = nnbox.Generator().manual_seed(7) if own_generator else None
+    train = DataLoader(_blobs(), batch_size=32, shuffle=True, generator=gen)
+    test = DataLoader(_blobs(90, seed=1), batch_size=45)
+    return model, opt, sched, train, test
+
+
+def test_fit_prints_the_seeds_epoch_line_and_learns(capsys):
+    model, opt, sched, train, test = _setup()
+    hist = fit(model, train, opt, nn.functional.cross_entropy, 4, test_loader=test, scheduler=sched)
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("epoch")]
+    assert [int(LINE.match(ln).group(1)) for ln in lines] == [1, 2, 3, 4]
+    assert len(hist) == 4 and hist.test_acc[-1] > 0.9 and hist.train_loss[-1] < hist.train_loss[0]
+    assert hist.lr == [0.1, 0.1, 0.05, 0.05]  # lr used in each epoch (StepLR stepped after it)
+    assert model.training  # left in training mode
+
+
+def test_evaluate_matches_a_manual_pass_and_restores_mode():
+    model, _, _, _, test = _setup()
+    model.train()
+    loss, acc = evaluate(model, test, loss_fn=nn.functional.cross_entropy)
+    assert model.training
+    model.eval()
+    with nnbox.no_grad():
+        X, y = test.dataset.tensors
+        out = model(X)
+        assert abs(loss - F.cross_entropy(out, y).item()) < 1e-5
+        assert acc == (out.argmax(1) == y).sum().item() / len(y)
+    assert np.isnan(evaluate(model, test)[0])  # no loss_fn: loss is NaN, accuracy still computed
+
+
+@pytest.mark.parametrize("own_generator", [True, False], ids=["loader-generator", "global-rng"])
+def test_resume_equals_uninterrupted_run(tmp_path, own_generator, capsys):
+    model, opt, sched, train, test = _setup(own_generator)
+    full = fit(model, train, opt, F.cross_entropy, 5, test, sched, checkpoint_dir=tmp_path / "a", progress=False)
+    expected = {k: v.numpy().copy() for k, v in model.state_dict().items()}
+
+    model, opt, sched, train, test = _setup(own_generator)
+    fit(model, train, opt, F.cross_entropy, 3, test, sched, checkpoint_dir=tmp_path / "b", progress=False)
+    # a new process: everything rebuilt, every random source in a different state
+    model, opt, sched, train, test = _setup(own_generator, seed=999)
+    random.seed(5)
+    np.random.seed(5)
+    resumed = fit(model, train, opt, F.cross_entropy, 5, test, sched, checkpoint_dir=tmp_path / "b", resume=True, progress=False)
+    assert "resumed from" in capsys.readouterr().out
+    got = model.state_dict()
+    assert set(got) == set(expected)
+    for k in expected:
+        np.testing.assert_array_equal(got[k].numpy(), expected[k], err_msg=k)
+    assert resumed.train_loss == full.train_loss and resumed.test_acc == full.test_acc and len(resumed) == 5
+    assert opt.param_groups[0]["lr"] == 0.025
+
+
+def test_resume_from_missing_path_is_an_error(tmp_path):
+    model, opt, sched, train, test = _setup()
+    with pytest.raises(FileNotFoundError):
+        fit(model, train, opt, F.cross_entropy, 1, resume=str(tmp_path / "nope.pt"), progress=False)
+    # resume=True with an empty checkpoint_dir just starts from scratch
+    hist = fit(model, train, opt, F.cross_entropy, 1, checkpoint_dir=tmp_path / "c", resume=True, progress=False)
+    assert len(hist) == 1 and os.path.exists(tmp_path / "c" / "last.pt")
+
+
+def test_checkpoint_is_readable_by_torch(tmp_path):
+    torch = pytest.importorskip("torch")
+    model, opt, sched, train, test = _setup()
+    fit(model, train, opt, F.cross_entropy, 1, test, sched, checkpoint_dir=tmp_path, progress=False)
+    ck = torch.load(tmp_path / "last.pt")  # weights_only=True: only plain data inside
+    assert ck["epoch"] == 1 and set(ck["model"]) == {"fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"}
+    assert "momentum_buffer" in ck["optimizer"]["state"][0]
+
+
+def test_nan_loss_is_reported_with_epoch_and_batch():
+    model, opt, _, train, _ = _setup()
+    calls = {"n": 0}
+
+    def loss_fn(out, y):
+        calls["n"] += 1
+        loss = F.cross_entropy(out, y)
+        return loss * float("nan") if calls["n"] == len(train) + 3 else loss
+
+    with pytest.raises(FloatingPointError, match=r"loss is nan at epoch 2, batch 3"):
+        fit(model, train, opt, loss_fn, 3, progress=False)
+
+
+def test_ctrl_c_stops_cleanly_with_a_checkpoint(tmp_path, capsys):
+    model, opt, sched, train, test = _setup()
+    calls = {"n": 0}
+
+    def loss_fn(out, y):
+        calls["n"] += out.requires_grad  # count training batches only (evaluate runs under no_grad)
+        if calls["n"] == len(train) + 2:
+            raise KeyboardInterrupt
+        return F.cross_entropy(out, y)
+
+    hist = fit(model, train, opt, loss_fn, 5, test, sched, checkpoint_dir=tmp_path, progress=False)
+    assert hist.interrupted and len(hist) == 1
+    out = capsys.readouterr().out
+    assert "interrupted during epoch 2" in out and "interrupted.pt" in out
+    assert nnbox.load(tmp_path / "last.pt")["epoch"] == 1
+    snap = nnbox.load(tmp_path / "interrupted.pt")
+    np.testing.assert_array_equal(snap["model"]["fc1.weight"].numpy(), model.fc1.weight.detach().numpy())
+
+
+def test_tensorboard_logging(tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from nnbox.utils.tensorboard import SummaryWriter
+
+    model, opt, sched, train, test = _setup()
+    with SummaryWriter(tmp_path) as w:
+        hist = fit(model, train, opt, F.cross_entropy, 3, test, sched, writer=w, progress=False)
+    acc = EventAccumulator(str(tmp_path))
+    acc.Reload()
+    assert {"Loss/train", "Accuracy/train", "Loss/test", "Accuracy/test", "lr"} <= set(acc.Tags()["scalars"])
+    ev = acc.Scalars("Accuracy/test")
+    assert [e.step for e in ev] == [1, 2, 3]
+    np.testing.assert_allclose([e.value for e in ev], hist.test_acc, rtol=1e-6)
+
+
+def test_history_plot_writes_a_png(tmp_path):
+    Image = pytest.importorskip("PIL.Image")
+    pytest.importorskip("matplotlib")
+    h = History(train_loss=[1.0, 0.5, 0.3], train_acc=[0.6, 0.8, 0.9], test_loss=[0.9, 0.6, 0.4],
+                test_acc=[0.65, 0.82, 0.88], lr=[0.1] * 3, time=[1.0] * 3)
+    p = h.plot(str(tmp_path / "sub" / "curves.png"))
+    with Image.open(p) as im:
+        assert im.format == "PNG" and im.size == (1200, 480)
+    assert History.from_dict(h.to_dict()) == h
