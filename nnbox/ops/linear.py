@@ -53,6 +53,10 @@ class Linear(Function):
         x, w = ctx.saved_tensors
         need_x, need_w, need_b = ctx.needs_input_grad
         gx = gw = gb = None
+        flags = grad.flags
+        if not (flags.c_contiguous or flags.f_contiguous):
+            # e.g. the zero-stride grad of .sum(): BLAS cannot take it and NumPy's fallback is ~30x slower
+            grad = xp_of(grad).ascontiguousarray(grad)
         if x.ndim == 1:
             if need_x:
                 gx = grad @ w
