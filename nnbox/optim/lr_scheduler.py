@@ -240,7 +240,7 @@ class MultiplicativeLR(_LambdaState, LRScheduler):
     def get_lr(self) -> list[float]:
         self._warn_get_lr()
         groups = self.optimizer.param_groups
-        if self.last_epoch > 0:
+        if self.last_epoch > 0 and not self._is_initial:
             return [g["lr"] * fn(self.last_epoch) for fn, g in zip(self.lr_lambdas, groups)]
         return [g["lr"] for g in groups]
 
@@ -335,15 +335,16 @@ class LinearLR(LRScheduler):
         groups = self.optimizer.param_groups
         if self.last_epoch == 0:
             return [g["lr"] * self.start_factor for g in groups]
-        if self.last_epoch > self.total_iters:
+        if self._is_initial or self.last_epoch > self.total_iters:
             return [g["lr"] for g in groups]
         span = self.end_factor - self.start_factor
         ratio = 1.0 + span / (self.total_iters * self.start_factor + (self.last_epoch - 1) * span)
         return [g["lr"] * ratio for g in groups]
 
     def _get_closed_form_lr(self) -> list[float]:
-        frac = min(self.total_iters, self.last_epoch) / self.total_iters
-        return [base * (self.start_factor + (self.end_factor - self.start_factor) * frac) for base in self.base_lrs]
+        steps = min(self.total_iters, self.last_epoch)
+        span = self.end_factor - self.start_factor
+        return [base * (self.start_factor + span * steps / self.total_iters) for base in self.base_lrs]
 
 
 class ExponentialLR(LRScheduler):
@@ -356,7 +357,7 @@ class ExponentialLR(LRScheduler):
     def get_lr(self) -> list[float]:
         self._warn_get_lr()
         groups = self.optimizer.param_groups
-        if self.last_epoch == 0:
+        if self.last_epoch == 0 or self._is_initial:
             return [g["lr"] for g in groups]
         return [g["lr"] * self.gamma for g in groups]
 
@@ -375,7 +376,7 @@ class PolynomialLR(LRScheduler):
     def get_lr(self) -> list[float]:
         self._warn_get_lr()
         groups = self.optimizer.param_groups
-        if self.last_epoch == 0 or self.last_epoch > self.total_iters:
+        if self.last_epoch == 0 or self._is_initial or self.last_epoch > self.total_iters:
             return [g["lr"] for g in groups]
         n, e = self.total_iters, self.last_epoch
         factor = ((1.0 - e / n) / (1.0 - (e - 1) / n)) ** self.power
@@ -399,7 +400,7 @@ class CosineAnnealingLR(LRScheduler):
     def get_lr(self) -> list[float]:
         self._warn_get_lr()
         groups, e, T, lo = self.optimizer.param_groups, self.last_epoch, self.T_max, self.eta_min
-        if e == 0:
+        if e == 0 or self._is_initial:
             return [g["lr"] for g in groups]
         if self._step_count == 1 and e > 0:  # resumed: start from the closed form
             return [lo + (base - lo) * (1 + math.cos(e * math.pi / T)) / 2 for base in self.base_lrs]
@@ -447,7 +448,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
             epoch = self.last_epoch + 1
             self.T_cur = self.T_cur + 1
             if self.T_cur >= self.T_i:
-                self.T_cur = self.T_cur - self.T_i
+                self.T_cur = self.T_cur % self.T_i
                 self.T_i = self.T_i * self.T_mult
         else:
             if epoch < 0:
@@ -855,7 +856,9 @@ class SequentialLR(_Composite, LRScheduler):
         idx = bisect_right(self._milestones, self.last_epoch)
         s = self._schedulers[idx]
         if idx > 0 and self._milestones[idx - 1] == self.last_epoch:
-            s.step(0)
+            with warnings.catch_warnings():  # restarting at epoch 0 is no misuse of step(epoch)
+                warnings.filterwarnings("ignore", message="The epoch parameter in `scheduler.step\\(\\)`")
+                s.step(0)
         else:
             s.step()
         self._last_lr = s.get_last_lr()
