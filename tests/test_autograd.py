@@ -177,8 +177,13 @@ def test_inplace_on_saved_tensor_raises(m):
     e = a * 1
     f = e * e
     e[0] = 0.0
-    with pytest.raises(RuntimeError, match=r"is at version 1; expected version 0 instead"):
+    with pytest.raises(RuntimeError, match=r"\[torch.FloatTensor \[2\]\], which is output 0 of \S+, is at version 1; expected version 0 instead. Hint:"):
         f.sum().backward()
+    g = m.ones(2)
+    h = a * g
+    g.add_(1)
+    with pytest.raises(RuntimeError, match=r"\[torch.FloatTensor \[2\]\] is at version 1; expected version 0 instead"):
+        h.sum().backward()
 
 
 @pytest.mark.parametrize("m", LIBS, ids=["torch", "nnbox"])

@@ -62,10 +62,10 @@ class Function:
                 if counter[0] != expected:
                     raise RuntimeError(
                         "one of the variables needed for gradient computation has been modified by "
-                        f"an inplace operation: [{describe()}], is at version {counter[0]}; expected "
-                        f"version {expected} instead. Hint: the backtrace further above can point to "
-                        "the operation that failed to compute its gradient, or enable anomaly "
-                        "detection with torch.autograd.set_detect_anomaly(True)."
+                        f"an inplace operation: [{describe()} is at version {counter[0]}; expected "
+                        f"version {expected} instead. Hint: enable anomaly detection to find the "
+                        "operation that failed to compute its gradient, with "
+                        "torch.autograd.set_detect_anomaly(True, check_nan=False)."
                     )
         return saved
 
@@ -304,7 +304,7 @@ def _record_versions(ctx, args, results, array_api: bool) -> None:
         if array_api:
             for i, t in enumerate(results):
                 if t is not None and t._data is s:
-                    found = (t, f"output {i} of {ctx.name()}")
+                    found = (t, f", which is output {i} of {_op_name(ctx)},")
                     break
             else:
                 for a in args:
@@ -321,9 +321,17 @@ def _record_versions(ctx, args, results, array_api: bool) -> None:
 
 
 def _producer(t) -> str:
+    """How torch's in-place error names a saved tensor: the op that made it (leaves: nothing)."""
     if t.grad_fn is not None:
-        return f"output {t._out_nr} of {t.grad_fn.name()}"
-    return "a leaf tensor" if t._rg else "a tensor that does not require grad"
+        return f", which is output {t._out_nr} of {_op_name(t.grad_fn)},"
+    return ""
+
+
+def _op_name(node) -> str:
+    """``ExpBackward0`` -> ``Exp``: the forward op's name, as torch prints it in that error."""
+    n = node.name()
+    k = n.rfind("Backward")
+    return n[:k] if k > 0 else n
 
 
 def _describer(t, who):
@@ -332,7 +340,7 @@ def _describer(t, who):
     def describe():
         from .._tensor_str import legacy_type_name
 
-        return f"{legacy_type_name(dtype)} {shape}], which is {who}"
+        return f"{legacy_type_name(dtype)} {shape}]{who}"
 
     return describe
 

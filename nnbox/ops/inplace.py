@@ -77,11 +77,25 @@ def apply_inplace(self: Tensor, fn, *args, **kwargs) -> Tensor:
             "use the out-of-place operation instead"
         )
     result = fn(self, *args, **kwargs)
+    if result.grad_fn is not None:
+        _keep_saved_input(result.grad_fn, self)
     _write(self, result)
     self.grad_fn = result.grad_fn
     self._out_nr = result._out_nr
     self._rg = result._rg
     return self
+
+
+def _keep_saved_input(node, self: Tensor) -> None:
+    """The op about to overwrite ``self`` saved ``self``'s array for its backward (abs_, pow_, log_
+    ...): give it a private copy, as torch does, so the gradient uses the values from before."""
+    saved = node._to_save
+    arr = self._data
+    if saved and any(s is arr for s in saved):
+        node._to_save = tuple(arr.copy() if s is arr else s for s in saved)
+        checks = node.__dict__.get("_versions")
+        if checks:
+            node._versions = [c for c in checks if c[0] is not self._vc]
 
 
 def copy_out(out: Tensor, result: Tensor) -> Tensor:
