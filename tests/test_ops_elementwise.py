@@ -63,7 +63,9 @@ def test_scalar_both_sides(dt, s, op):
     if op == "/" and s in (0, 0.0, False):
         s_ok = 1.5
         ops["/"] = lambda m, x: x / s_ok
-    check(ops[op], [a])
+    # float16: torch rounds once from float32 internally, NumPy after each step: allow ~2 half ulps
+    tol = dict(rtol=5e-3, atol=5e-3) if dt == np.float16 else {}
+    check(ops[op], [a], **tol)
 
 
 def test_zero_dim_promotion_examples():
