@@ -73,16 +73,17 @@ class History:
         if _has_values(self.test_acc):
             ax_acc.plot(epochs, [100 * a for a in self.test_acc], label="test", color="tab:orange", **style)
             best = int(np.nanargmax(self.test_acc))
+            bx, by = epochs[best], 100 * self.test_acc[best]
+            ax_acc.plot([bx], [by], marker="*", markersize=14, color="tab:red", zorder=5)
             ax_acc.annotate(
-                f"best test {100 * self.test_acc[best]:.1f}%",
-                (epochs[best], 100 * self.test_acc[best]),
-                textcoords="offset points", xytext=(-10, -22), ha="center", fontsize=9,
+                f"best test {by:.1f}% (epoch {bx})", (bx, by), textcoords="offset points", xytext=(0, -24),
+                ha="right" if best > len(epochs) / 2 else "left", fontsize=9, color="tab:red",
             )
         ax_loss.set(title="Loss", xlabel="epoch", ylabel="cross-entropy")
         ax_acc.set(title="Accuracy", xlabel="epoch", ylabel="accuracy (%)")
         for ax in (ax_loss, ax_acc):
             ax.grid(True, alpha=0.3)
-            ax.legend()
+            ax.legend(loc="upper right" if ax is ax_loss else "lower right")
             ax.set_xticks(epochs if len(epochs) <= 20 else epochs[:: max(1, len(epochs) // 10)])
             ax.spines[["top", "right"]].set_visible(False)
         fig.suptitle(title, fontsize=13)
