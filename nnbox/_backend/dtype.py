@@ -82,8 +82,8 @@ def to_numpy_dtype(d) -> np.dtype:
     """Accept an nnbox dtype, a NumPy dtype or a Python type; return the NumPy dtype."""
     if type(d) is dtype:
         return d.np
-    if d is builtins_float:
-        return _default[0].np
+    if d is builtins_float:  # torch maps Python's float to float64, whatever the default dtype
+        return np.dtype(np.float64)
     if d is builtins_int:
         return np.dtype(np.int64)
     if d is builtins_bool:

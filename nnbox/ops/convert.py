@@ -53,7 +53,7 @@ def _parse_to(args, kwargs):
     if kwargs:
         raise TypeError(f"to() got an unexpected keyword argument '{next(iter(kwargs))}'")
     for a in args:
-        if isinstance(a, _dt.dtype):
+        if isinstance(a, _dt.dtype) or a in (float, int, bool):
             dtype = a
         elif isinstance(a, Tensor):
             dtype, dev = a.dtype, a.device

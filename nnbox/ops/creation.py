@@ -11,7 +11,7 @@ from .._backend.device import CPU, as_device, move
 from .._backend.random import generator_for
 from .._tensor import Tensor
 from ..autograd.function import Function
-from ._util import sizes, xp_of
+from ._util import not_implemented, sizes, xp_of
 
 
 def _np_dtype(dtype, default=None):
@@ -54,6 +54,8 @@ def _infer_array(data):
     """``data`` as an array with torch's dtype inference (floats -> default dtype)."""
     if isinstance(data, np.ndarray):
         return data
+    if isinstance(data, np.generic):  # a NumPy scalar keeps its dtype, as torch does
+        return np.asarray(data)
     if _has_tensor(data):
         data = _plain(data)
     if isinstance(data, (bool, np.bool_)):
@@ -307,10 +309,10 @@ def eye(n: int, m: int | None = None, *, out=None, dtype=None, layout=None, devi
 
 # --- random ------------------------------------------------------------------------------------------
 
-def _float_dtype(dtype):
+def _float_dtype(dtype, kernel: str):
     nd = _np_dtype(dtype, _dt.get_default_dtype().np)
     if nd.kind != "f":
-        raise RuntimeError(f"\"check_uniform_bounds\" not implemented for '{_dt.from_numpy_dtype(nd).name}'")
+        raise not_implemented(kernel, nd)
     return nd
 
 
@@ -321,7 +323,7 @@ def _gen(device, generator):
 
 def rand(*size, generator=None, out=None, dtype=None, layout=None, device=None, requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
     """Uniform samples in [0, 1)."""
-    nd = _float_dtype(dtype)
+    nd = _float_dtype(dtype, "check_uniform_bounds")
     dev, rng = _gen(device, generator)
     gen_dt = nd if nd in (np.float32, np.float64) else np.float32
     arr = rng.random(sizes(size), dtype=gen_dt).astype(nd, copy=False)
@@ -330,7 +332,7 @@ def rand(*size, generator=None, out=None, dtype=None, layout=None, device=None, 
 
 def randn(*size, generator=None, out=None, dtype=None, layout=None, device=None, requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
     """Standard normal samples."""
-    nd = _float_dtype(dtype)
+    nd = _float_dtype(dtype, "normal_kernel_cpu")
     dev, rng = _gen(device, generator)
     gen_dt = nd if nd in (np.float32, np.float64) else np.float32
     arr = rng.standard_normal(sizes(size), dtype=gen_dt).astype(nd, copy=False)
