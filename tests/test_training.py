@@ -170,3 +170,23 @@ def test_history_plot_writes_a_png(tmp_path):
     with Image.open(p) as im:
         assert im.format == "PNG" and im.size == (1200, 480)
     assert History.from_dict(h.to_dict()) == h
+
+
+def test_resume_from_a_crafted_rng_state_runs_nothing(tmp_path):
+    """The nnbox RNG state in a checkpoint is bytes: a crafted one must not execute code."""
+    import pickle
+
+    model, opt, sched, train, test = _setup()
+    fit(model, train, opt, F.cross_entropy, 1, checkpoint_dir=tmp_path, progress=False)
+    ck = nnbox.load(tmp_path / "last.pt")
+    marker = tmp_path / "PWNED"
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    ck["rng"]["nnbox"] = nnbox.tensor(np.frombuffer(pickle.dumps((1, Evil())), dtype=np.uint8).copy())
+    nnbox.save(ck, tmp_path / "last.pt")
+    with pytest.raises(pickle.UnpicklingError):
+        fit(model, train, opt, F.cross_entropy, 2, checkpoint_dir=tmp_path, resume=True, progress=False)
+    assert not marker.exists()

@@ -59,7 +59,15 @@ class Generator:
         import pickle
 
         arr = state.numpy() if hasattr(state, "numpy") else np.asarray(state)
-        seed, st = pickle.loads(arr.astype(np.uint8).tobytes())
+        class _NoGlobals(pickle.Unpickler):
+            # the state comes from checkpoints (untrusted files): plain ints/dicts/strings only, so a
+            # crafted "RNG state" can't name a callable and run code on resume
+            def find_class(self, module, name):
+                raise pickle.UnpicklingError(f"invalid generator state (names {module}.{name})")
+
+        import io
+
+        seed, st = _NoGlobals(io.BytesIO(arr.astype(np.uint8).tobytes())).load()
         self._seed = seed
         self._rng.bit_generator.state = st
         return self
