@@ -295,6 +295,44 @@ def test_complex_params_match_torch(name, kw):
     np.testing.assert_allclose(run(nnbox), run(torch), rtol=1e-10)
 
 
+ALGOS = [
+    ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.1)),
+    ("SGD", dict(lr=0.1, maximize=True)),
+    ("Adam", dict(lr=0.1, amsgrad=True, weight_decay=0.1)),
+    ("AdamW", dict(lr=0.1, maximize=True)),
+    ("RMSprop", dict(centered=True, momentum=0.5)),
+    ("Adagrad", dict(lr_decay=0.1)),
+    ("Adadelta", dict(weight_decay=0.1)),
+    ("Adamax", dict()),
+    ("NAdam", dict(decoupled_weight_decay=True, weight_decay=0.1)),
+    ("RAdam", dict(weight_decay=0.1)),
+]
+
+
+@pytest.mark.parametrize("case", ALGOS, ids=_ids)
+def test_large_and_strided_params_match_torch(case):
+    """A parameter larger than one update slice (the CPU path updates it in chunks) and a
+    non-contiguous one (a transposed view, updated whole) follow torch exactly."""
+    name, kw = case
+    rng = np.random.default_rng(5)
+    big0, small0 = rng.normal(size=(300, 230)), rng.normal(size=(7, 5))
+    c_big, c_small = rng.normal(size=big0.shape), rng.normal(size=(5, 7))
+
+    def run(m):
+        big = m.tensor(big0.copy(), requires_grad=True)
+        base = m.tensor(small0.copy())
+        strided = base.t().requires_grad_()  # a leaf that is a transposed view
+        opt = getattr(m.optim, name)([big, strided], **kw)
+        for _ in range(6):
+            big.grad = m.tensor(c_big * _np(big) + 0.1)  # fixed gradient fields
+            strided.grad = m.tensor(np.sin(_np(strided)) + c_small)
+            opt.step()
+        return _np(big), _np(strided)
+
+    for a, b in zip(run(torch), run(nnbox)):
+        np.testing.assert_allclose(b, a, rtol=1e-10, atol=1e-12)
+
+
 # --- the Optimizer base -----------------------------------------------------------------------------
 
 def _p(*shape):

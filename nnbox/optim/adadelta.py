@@ -11,7 +11,7 @@ from .optimizer import (
     _check_lr,
     _check_unsupported,
     _check_weight_decay,
-    _grad_with_decay,
+    _decayed_grad,
     _lr_of,
     _new_step,
     _real,
@@ -63,8 +63,6 @@ class Adadelta(Optimizer):
         """One Adadelta update of every parameter that has a gradient; returns the closure's loss."""
         loss = self._closure_loss(closure)
         for group in self.param_groups:
-            lr, rho, eps = _lr_of(group), group["rho"], group["eps"]
-            wd, maximize = group["weight_decay"], group["maximize"]
             for p in group["params"]:
                 if p._grad is None:
                     continue
@@ -74,26 +72,31 @@ class Adadelta(Optimizer):
                     state["square_avg"] = _zeros_state(p)
                     state["acc_delta"] = _zeros_state(p)
                 state["step"]._data += 1
-                g = _real(_grad_with_decay(self, p, maximize, wd))
-                P = _real(p._data)
-                sq, acc = _real(state["square_avg"]._data), _real(state["acc_delta"]._data)
-                xp = xp_of(g)
-                tmp, delta = self._scratch_like(g, 1), self._scratch_like(g, 2)
-                sq *= rho
-                xp.multiply(g, 1 - rho, out=tmp)
-                tmp *= g
-                sq += tmp
-                xp.add(sq, eps, out=tmp)
-                xp.sqrt(tmp, out=tmp)  # std
-                xp.add(acc, eps, out=delta)
-                xp.sqrt(delta, out=delta)
-                delta /= tmp
-                delta *= g
-                acc *= rho
-                xp.multiply(delta, 1 - rho, out=tmp)
-                tmp *= delta
-                acc += tmp
-                xp.multiply(delta, -lr, out=tmp)
-                P += tmp
+                arrays = [p._data, p._grad._data, state["square_avg"]._data, state["acc_delta"]._data]
+                self._update(
+                    _adadelta, [_real(a) for a in arrays], 3, lr=_lr_of(group), rho=group["rho"],
+                    eps=group["eps"], wd=group["weight_decay"], maximize=group["maximize"],
+                )
                 p._vc[0] += 1
         return loss
+
+
+def _adadelta(p, g, sq, acc, w, tmp, delta, *, lr, rho, eps, wd, maximize):
+    xp = xp_of(p)
+    g = _decayed_grad(g, p, maximize, wd, w)
+    sq *= rho
+    xp.multiply(g, 1 - rho, out=tmp)
+    tmp *= g
+    sq += tmp
+    xp.add(sq, eps, out=tmp)
+    xp.sqrt(tmp, out=tmp)  # std
+    xp.add(acc, eps, out=delta)
+    xp.sqrt(delta, out=delta)
+    delta /= tmp
+    delta *= g
+    acc *= rho
+    xp.multiply(delta, 1 - rho, out=tmp)
+    tmp *= delta
+    acc += tmp
+    xp.multiply(delta, -lr, out=tmp)
+    p += tmp

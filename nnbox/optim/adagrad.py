@@ -12,7 +12,7 @@ from .optimizer import (
     _check_lr,
     _check_unsupported,
     _check_weight_decay,
-    _grad_with_decay,
+    _decayed_grad,
     _lr_of,
     _new_step,
     _real,
@@ -84,25 +84,29 @@ class Adagrad(Optimizer):
         """One Adagrad update of every parameter that has a gradient; returns the closure's loss."""
         loss = self._closure_loss(closure)
         for group in self.param_groups:
-            lr, lr_decay, eps = _lr_of(group), group["lr_decay"], group["eps"]
-            wd, maximize = group["weight_decay"], group["maximize"]
+            lr, lr_decay = _lr_of(group), group["lr_decay"]
             for p in group["params"]:
                 if p._grad is None:
                     continue
                 state = self._init_state(p, group)
                 state["step"]._data += 1
                 step = float(state["step"]._data)
-                g = _real(_grad_with_decay(self, p, maximize, wd))
-                P, acc = _real(p._data), _real(state["sum"]._data)
-                xp = xp_of(g)
-                tmp, std = self._scratch_like(g, 1), self._scratch_like(g, 2)
-                clr = lr / (1 + (step - 1) * lr_decay)
-                xp.multiply(g, g, out=tmp)
-                acc += tmp
-                xp.sqrt(acc, out=std)
-                std += eps
-                xp.multiply(g, -clr, out=tmp)
-                tmp /= std
-                P += tmp
+                arrays = [p._data, p._grad._data, state["sum"]._data]
+                self._update(
+                    _adagrad, [_real(a) for a in arrays], 3, clr=lr / (1 + (step - 1) * lr_decay),
+                    eps=group["eps"], wd=group["weight_decay"], maximize=group["maximize"],
+                )
                 p._vc[0] += 1
         return loss
+
+
+def _adagrad(p, g, acc, w, tmp, std, *, clr, eps, wd, maximize):
+    xp = xp_of(p)
+    g = _decayed_grad(g, p, maximize, wd, w)
+    xp.multiply(g, g, out=tmp)
+    acc += tmp
+    xp.sqrt(acc, out=std)
+    std += eps
+    xp.multiply(g, -clr, out=tmp)
+    tmp /= std
+    p += tmp

@@ -12,7 +12,7 @@ from .optimizer import (
     _check_lr,
     _check_unsupported,
     _check_weight_decay,
-    _grad_with_decay,
+    _decayed_grad,
     _lerp_,
     _lr_of,
     _new_step,
@@ -76,7 +76,7 @@ class Adam(Optimizer):
         for group in self.param_groups:
             lr, eps, wd = _lr_of(group), group["eps"], group["weight_decay"]
             b1, b2 = (float(b) for b in group["betas"])
-            amsgrad, maximize, decoupled = group["amsgrad"], group["maximize"], group["decoupled_weight_decay"]
+            amsgrad = group["amsgrad"]
             for p in group["params"]:
                 if p._grad is None:
                     continue
@@ -89,29 +89,36 @@ class Adam(Optimizer):
                         state["max_exp_avg_sq"] = _zeros_state(p)
                 state["step"]._data += 1
                 step = float(state["step"]._data)
-                g = _grad_with_decay(self, p, maximize, 0 if decoupled else wd)
-                if wd and decoupled:
-                    p._data *= 1 - lr * wd
-                P, G = _real(p._data), _real(g)
-                m, v = _real(state["exp_avg"]._data), _real(state["exp_avg_sq"]._data)
-                xp = xp_of(G)
-                tmp, tmp2 = self._scratch_like(G, 1), self._scratch_like(G, 2)
-                _lerp_(m, G, 1 - b1, tmp)
-                v *= b2
-                xp.multiply(G, 1 - b2, out=tmp)
-                tmp *= G
-                v += tmp
-                step_size = lr / (1 - b1**step)
-                bc2_sqrt = (1 - b2**step) ** 0.5
-                if amsgrad:
-                    vmax = _real(state["max_exp_avg_sq"]._data)
-                    xp.maximum(vmax, v, out=vmax)
-                    v = vmax
-                xp.sqrt(v, out=tmp)
-                tmp /= bc2_sqrt
-                tmp += eps
-                xp.multiply(m, -step_size, out=tmp2)
-                tmp2 /= tmp
-                P += tmp2
+                v = state["exp_avg_sq"]._data
+                vmax = state["max_exp_avg_sq"]._data if amsgrad else v
+                arrays = [p._data, p._grad._data, state["exp_avg"]._data, v, vmax]
+                self._update(
+                    _adam, [_real(a) for a in arrays], 3, lr=lr, b1=b1, b2=b2, eps=eps, wd=wd,
+                    maximize=group["maximize"], decoupled=group["decoupled_weight_decay"], amsgrad=amsgrad,
+                    step_size=lr / (1 - b1**step), bc2_sqrt=(1 - b2**step) ** 0.5,
+                )
                 p._vc[0] += 1
         return loss
+
+
+def _adam(p, g, m, v, vmax, w, tmp, tmp2, *, lr, b1, b2, eps, wd, maximize, decoupled, amsgrad, step_size, bc2_sqrt):
+    xp = xp_of(p)
+    if wd and decoupled:
+        g = _decayed_grad(g, p, maximize, 0, w)
+        p *= 1 - lr * wd
+    else:
+        g = _decayed_grad(g, p, maximize, wd, w)
+    _lerp_(m, g, 1 - b1, tmp)
+    v *= b2
+    xp.multiply(g, 1 - b2, out=tmp)
+    tmp *= g
+    v += tmp
+    if amsgrad:
+        xp.maximum(vmax, v, out=vmax)
+        v = vmax
+    xp.sqrt(v, out=tmp)
+    tmp /= bc2_sqrt
+    tmp += eps
+    xp.multiply(m, -step_size, out=tmp2)
+    tmp2 /= tmp
+    p += tmp2

@@ -12,7 +12,7 @@ from .optimizer import (
     _check_lr,
     _check_unsupported,
     _check_weight_decay,
-    _grad_with_decay,
+    _decayed_grad,
     _lerp_,
     _lr_of,
     _new_step,
@@ -64,7 +64,7 @@ class Adamax(Optimizer):
         """One Adamax update of every parameter that has a gradient; returns the closure's loss."""
         loss = self._closure_loss(closure)
         for group in self.param_groups:
-            lr, eps, wd, maximize = _lr_of(group), group["eps"], group["weight_decay"], group["maximize"]
+            lr = _lr_of(group)
             b1, b2 = (float(b) for b in group["betas"])
             for p in group["params"]:
                 if p._grad is None:
@@ -76,18 +76,23 @@ class Adamax(Optimizer):
                     state["exp_inf"] = _zeros_state(p)
                 state["step"]._data += 1
                 step = float(state["step"]._data)
-                g = _real(_grad_with_decay(self, p, maximize, wd))
-                P, m, u = _real(p._data), _real(state["exp_avg"]._data), _real(state["exp_inf"]._data)
-                xp = xp_of(g)
-                tmp = self._scratch_like(g, 1)
-                _lerp_(m, g, 1 - b1, tmp)
-                u *= b2
-                xp.abs(g, out=tmp)
-                tmp += eps
-                xp.maximum(u, tmp, out=u)
-                clr = lr / (1 - b1**step)
-                xp.multiply(m, -clr, out=tmp)
-                tmp /= u
-                P += tmp
+                arrays = [p._data, p._grad._data, state["exp_avg"]._data, state["exp_inf"]._data]
+                self._update(
+                    _adamax, [_real(a) for a in arrays], 2, b1=b1, b2=b2, eps=group["eps"],
+                    clr=lr / (1 - b1**step), wd=group["weight_decay"], maximize=group["maximize"],
+                )
                 p._vc[0] += 1
         return loss
+
+
+def _adamax(p, g, m, u, w, tmp, *, b1, b2, eps, clr, wd, maximize):
+    xp = xp_of(p)
+    g = _decayed_grad(g, p, maximize, wd, w)
+    _lerp_(m, g, 1 - b1, tmp)
+    u *= b2
+    xp.abs(g, out=tmp)
+    tmp += eps
+    xp.maximum(u, tmp, out=u)
+    xp.multiply(m, -clr, out=tmp)
+    tmp /= u
+    p += tmp

@@ -5,7 +5,6 @@ here as 0-d arrays / NumPy scalars of the parameters' dtype, so float32 runs rou
 """
 from __future__ import annotations
 
-import math
 from typing import Callable, Iterable
 
 from .._tensor import Tensor

@@ -15,7 +15,7 @@ from .optimizer import (
     _check_lr,
     _check_unsupported,
     _check_weight_decay,
-    _grad_with_decay,
+    _decayed_grad,
     _lerp_,
     _lr_of,
     _new_step,
@@ -74,9 +74,8 @@ class NAdam(Optimizer):
         """One NAdam update of every parameter that has a gradient; returns the closure's loss."""
         loss = self._closure_loss(closure)
         for group in self.param_groups:
-            lr, eps, wd, maximize = _lr_of(group), group["eps"], group["weight_decay"], group["maximize"]
+            lr, mdecay = _lr_of(group), group["momentum_decay"]
             b1, b2 = (float(b) for b in group["betas"])
-            mdecay, decoupled = group["momentum_decay"], group["decoupled_weight_decay"]
             for p in group["params"]:
                 if p._grad is None:
                     continue
@@ -89,32 +88,41 @@ class NAdam(Optimizer):
                     state["exp_avg_sq"] = _zeros_state(p)
                 state["step"]._data += 1
                 step = float(state["step"]._data)
-                g = _grad_with_decay(self, p, maximize, 0 if decoupled else wd)
-                if wd and decoupled:
-                    p._data *= 1 - lr * wd
-                g = _real(g)
-                P, m, v = _real(p._data), _real(state["exp_avg"]._data), _real(state["exp_avg_sq"]._data)
-                xp = xp_of(g)
-                tmp, denom = self._scratch_like(g, 1), self._scratch_like(g, 2)
-                bias_correction2 = 1 - b2**step
                 mu = b1 * (1.0 - 0.5 * (0.96 ** (step * mdecay)))
                 mu_next = b1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * mdecay)))
                 mu_prod = state["mu_product"]._data
                 mu_prod *= mu
                 mu_product = float(mu_prod)
-                _lerp_(m, g, 1 - b1, tmp)
-                v *= b2
-                xp.multiply(g, 1 - b2, out=tmp)
-                tmp *= g
-                v += tmp
-                xp.divide(v, bias_correction2, out=denom)
-                xp.sqrt(denom, out=denom)
-                denom += eps
-                xp.multiply(g, -lr * (1.0 - mu) / (1.0 - mu_product), out=tmp)
-                tmp /= denom
-                P += tmp
-                xp.multiply(m, (-lr * mu_next) / (1.0 - mu_product * mu_next), out=tmp)
-                tmp /= denom
-                P += tmp
+                arrays = [p._data, p._grad._data, state["exp_avg"]._data, state["exp_avg_sq"]._data]
+                self._update(
+                    _nadam, [_real(a) for a in arrays], 3, lr=lr, b1=b1, b2=b2, eps=group["eps"],
+                    wd=group["weight_decay"], maximize=group["maximize"],
+                    decoupled=group["decoupled_weight_decay"], bias_correction2=1 - b2**step,
+                    g_scale=-lr * (1.0 - mu) / (1.0 - mu_product),
+                    m_scale=(-lr * mu_next) / (1.0 - mu_product * mu_next),
+                )
                 p._vc[0] += 1
         return loss
+
+
+def _nadam(p, g, m, v, w, tmp, denom, *, lr, b1, b2, eps, wd, maximize, decoupled, bias_correction2, g_scale, m_scale):
+    xp = xp_of(p)
+    if wd and decoupled:
+        g = _decayed_grad(g, p, maximize, 0, w)
+        p *= 1 - lr * wd
+    else:
+        g = _decayed_grad(g, p, maximize, wd, w)
+    _lerp_(m, g, 1 - b1, tmp)
+    v *= b2
+    xp.multiply(g, 1 - b2, out=tmp)
+    tmp *= g
+    v += tmp
+    xp.divide(v, bias_correction2, out=denom)
+    xp.sqrt(denom, out=denom)
+    denom += eps
+    xp.multiply(g, g_scale, out=tmp)
+    tmp /= denom
+    p += tmp
+    xp.multiply(m, m_scale, out=tmp)
+    tmp /= denom
+    p += tmp

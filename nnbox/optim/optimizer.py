@@ -47,12 +47,17 @@ from copy import deepcopy
 from itertools import chain
 from typing import Any, Callable, Iterable
 
+import numpy as np
+
 from .._backend import dtype as _dt
 from .._backend.device import move
 from .._tensor import Tensor
 from ..autograd import grad_mode
 from ..ops._util import xp_of
 from ..utils.hooks import RemovableHandle
+
+_ndarray = np.ndarray
+_CHUNK = 1 << 16  # elements per slice of a CPU update: a few arrays of it fit in L2
 
 __all__ = ["Optimizer", "required", "register_optimizer_step_pre_hook", "register_optimizer_step_post_hook"]
 
@@ -338,6 +343,24 @@ class Optimizer:
             buf = self._scratch[key] = xp.empty(arr.size, arr.dtype)
         return buf[: arr.size].reshape(arr.shape)
 
+    def _update(self, fn: Callable, arrays: list, n_tmp: int, **hyper) -> None:
+        """Run ``fn(*arrays, *scratch, **hyper)``, the in-place update of one parameter.
+
+        On the CPU, large contiguous parameters are updated in slices of ``_CHUNK`` elements: the
+        dozen element-wise passes of an update then stay in the cache instead of streaming the
+        whole parameter from memory each time (about 1.7x faster for a ResNet layer).  ``fn`` must
+        be element-wise, so slicing does not change its result.
+        """
+        first = arrays[0]
+        n = first.size
+        if type(first) is _ndarray and n > _CHUNK and all(a.flags.c_contiguous for a in arrays):
+            flat = [a.reshape(-1) for a in arrays]
+            for s in range(0, n, _CHUNK):
+                part = [a[s : s + _CHUNK] for a in flat]
+                fn(*part, *[self._scratch_like(part[0], k) for k in range(n_tmp)], **hyper)
+        else:
+            fn(*arrays, *[self._scratch_like(first, k) for k in range(n_tmp)], **hyper)
+
     @staticmethod
     def _closure_loss(closure: Callable | None):
         """Run ``closure`` with gradients on (the step itself needs none)."""
@@ -351,8 +374,6 @@ class Optimizer:
 
 def _new_step() -> Tensor:
     """The ``step`` counter torch keeps in state: a 0-d float tensor on the CPU."""
-    import numpy as np
-
     dt = np.float64 if _dt.get_default_dtype() is _dt.float64 else np.float32
     return Tensor._make(np.zeros((), dt))
 
@@ -431,23 +452,18 @@ def _lr_of(group: dict) -> float:
     return float(lr) if isinstance(lr, Tensor) else lr
 
 
-def _grad_with_decay(opt: Optimizer, p: Tensor, maximize: bool, weight_decay: float):
-    """The array the update reads as the gradient: ``(-)grad + weight_decay * param``.
-
-    Without either option it is the gradient array itself (never written); otherwise it lands in
-    scratch slot 0.
-    """
-    g = p._grad._data
+def _decayed_grad(g, p, maximize: bool, weight_decay: float, out):
+    """The gradient the update reads: ``(-)g + weight_decay * p``, written to ``out`` if it
+    differs from ``g`` (the gradient array itself is never written)."""
     if not maximize and not weight_decay:
         return g
     xp = xp_of(g)
-    w = opt._scratch_like(g, 0)
     if weight_decay:
-        xp.multiply(p._data, weight_decay, out=w)
+        xp.multiply(p, weight_decay, out=out)
         if maximize:
-            w -= g
+            out -= g
         else:
-            w += g
+            out += g
     else:
-        xp.negative(g, out=w)
-    return w
+        xp.negative(g, out=out)
+    return out

@@ -13,7 +13,7 @@ from .optimizer import (
     _check_lr,
     _check_unsupported,
     _check_weight_decay,
-    _grad_with_decay,
+    _decayed_grad,
     _lerp_,
     _lr_of,
     _new_step,
@@ -67,9 +67,8 @@ class RAdam(Optimizer):
         """One RAdam update of every parameter that has a gradient; returns the closure's loss."""
         loss = self._closure_loss(closure)
         for group in self.param_groups:
-            lr, eps, wd, maximize = _lr_of(group), group["eps"], group["weight_decay"], group["maximize"]
+            lr = _lr_of(group)
             b1, b2 = (float(b) for b in group["betas"])
-            decoupled = group["decoupled_weight_decay"]
             rho_inf = 2 / (1 - b2) - 1
             for p in group["params"]:
                 if p._grad is None:
@@ -81,32 +80,40 @@ class RAdam(Optimizer):
                     state["exp_avg_sq"] = _zeros_state(p)
                 state["step"]._data += 1
                 step = float(state["step"]._data)
-                g = _grad_with_decay(self, p, maximize, 0 if decoupled else wd)
-                if wd and decoupled:
-                    p._data *= 1 - lr * wd
-                g = _real(g)
-                P, m, v = _real(p._data), _real(state["exp_avg"]._data), _real(state["exp_avg_sq"]._data)
-                xp = xp_of(g)
-                tmp, upd = self._scratch_like(g, 1), self._scratch_like(g, 2)
-                _lerp_(m, g, 1 - b1, tmp)
-                v *= b2
-                xp.multiply(g, 1 - b2, out=tmp)
-                tmp *= g
-                v += tmp
-                bias_correction1 = 1 - b1**step
                 bias_correction2 = 1 - b2**step
-                xp.divide(m, bias_correction1, out=upd)
-                upd *= lr
                 rho_t = rho_inf - 2 * step * (b2**step) / bias_correction2
-                if rho_t > 5.0:
-                    rect = math.sqrt(
-                        (rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)
-                    )
-                    xp.sqrt(v, out=tmp)
-                    tmp += eps
-                    xp.divide(math.sqrt(bias_correction2), tmp, out=tmp)  # adaptive lr
-                    upd *= tmp
-                    upd *= rect
-                P -= upd
+                rect = None
+                if rho_t > 5.0:  # the variance estimate is trustworthy: use the adaptive rate
+                    rect = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+                arrays = [p._data, p._grad._data, state["exp_avg"]._data, state["exp_avg_sq"]._data]
+                self._update(
+                    _radam, [_real(a) for a in arrays], 3, lr=lr, b1=b1, b2=b2, eps=group["eps"],
+                    wd=group["weight_decay"], maximize=group["maximize"],
+                    decoupled=group["decoupled_weight_decay"], bias_correction1=1 - b1**step,
+                    sqrt_bc2=math.sqrt(bias_correction2), rect=rect,
+                )
                 p._vc[0] += 1
         return loss
+
+
+def _radam(p, g, m, v, w, tmp, upd, *, lr, b1, b2, eps, wd, maximize, decoupled, bias_correction1, sqrt_bc2, rect):
+    xp = xp_of(p)
+    if wd and decoupled:
+        g = _decayed_grad(g, p, maximize, 0, w)
+        p *= 1 - lr * wd
+    else:
+        g = _decayed_grad(g, p, maximize, wd, w)
+    _lerp_(m, g, 1 - b1, tmp)
+    v *= b2
+    xp.multiply(g, 1 - b2, out=tmp)
+    tmp *= g
+    v += tmp
+    xp.divide(m, bias_correction1, out=upd)
+    upd *= lr
+    if rect is not None:
+        xp.sqrt(v, out=tmp)
+        tmp += eps
+        xp.divide(sqrt_bc2, tmp, out=tmp)  # the adaptive lr
+        upd *= tmp
+        upd *= rect
+    p -= upd

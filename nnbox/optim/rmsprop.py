@@ -11,7 +11,7 @@ from .optimizer import (
     _check_lr,
     _check_unsupported,
     _check_weight_decay,
-    _grad_with_decay,
+    _decayed_grad,
     _lerp_,
     _lr_of,
     _new_step,
@@ -68,8 +68,7 @@ class RMSprop(Optimizer):
         """One RMSprop update of every parameter that has a gradient; returns the closure's loss."""
         loss = self._closure_loss(closure)
         for group in self.param_groups:
-            lr, alpha, eps, momentum = _lr_of(group), group["alpha"], group["eps"], group["momentum"]
-            centered, wd, maximize = group["centered"], group["weight_decay"], group["maximize"]
+            momentum, centered = group["momentum"], group["centered"]
             for p in group["params"]:
                 if p._grad is None:
                     continue
@@ -82,33 +81,42 @@ class RMSprop(Optimizer):
                     if centered:
                         state["grad_avg"] = _zeros_state(p)
                 state["step"]._data += 1
-                g = _real(_grad_with_decay(self, p, maximize, wd))
-                P, sq = _real(p._data), _real(state["square_avg"]._data)
-                xp = xp_of(g)
-                avg, tmp = self._scratch_like(g, 1), self._scratch_like(g, 2)
-                sq *= alpha
-                xp.multiply(g, 1 - alpha, out=tmp)
-                tmp *= g
-                sq += tmp
-                if centered:
-                    ga = _real(state["grad_avg"]._data)
-                    _lerp_(ga, g, 1 - alpha, tmp)
-                    xp.multiply(ga, -1, out=avg)
-                    avg *= ga
-                    avg += sq
-                    xp.sqrt(avg, out=avg)
-                else:
-                    xp.sqrt(sq, out=avg)
-                avg += eps
-                if momentum > 0:
-                    buf = _real(state["momentum_buffer"]._data)
-                    buf *= momentum
-                    xp.divide(g, avg, out=tmp)
-                    buf += tmp
-                    xp.multiply(buf, -lr, out=tmp)
-                else:
-                    xp.multiply(g, -lr, out=tmp)
-                    tmp /= avg
-                P += tmp
+                sq = state["square_avg"]._data
+                # absent buffers are stood in for by square_avg; the flags keep them unused
+                buf = state["momentum_buffer"]._data if momentum > 0 else sq
+                ga = state["grad_avg"]._data if centered else sq
+                arrays = [p._data, p._grad._data, sq, ga, buf]
+                self._update(
+                    _rmsprop, [_real(a) for a in arrays], 3, lr=_lr_of(group), alpha=group["alpha"],
+                    eps=group["eps"], momentum=momentum, centered=centered, wd=group["weight_decay"],
+                    maximize=group["maximize"],
+                )
                 p._vc[0] += 1
         return loss
+
+
+def _rmsprop(p, g, sq, ga, buf, w, avg, tmp, *, lr, alpha, eps, momentum, centered, wd, maximize):
+    xp = xp_of(p)
+    g = _decayed_grad(g, p, maximize, wd, w)
+    sq *= alpha
+    xp.multiply(g, 1 - alpha, out=tmp)
+    tmp *= g
+    sq += tmp
+    if centered:
+        _lerp_(ga, g, 1 - alpha, tmp)
+        xp.multiply(ga, -1, out=avg)
+        avg *= ga
+        avg += sq
+        xp.sqrt(avg, out=avg)
+    else:
+        xp.sqrt(sq, out=avg)
+    avg += eps
+    if momentum > 0:
+        buf *= momentum
+        xp.divide(g, avg, out=tmp)
+        buf += tmp
+        xp.multiply(buf, -lr, out=tmp)
+    else:
+        xp.multiply(g, -lr, out=tmp)
+        tmp /= avg
+    p += tmp

@@ -10,10 +10,10 @@ from .optimizer import (
     _check_lr,
     _check_unsupported,
     _check_weight_decay,
-    _grad_with_decay,
+    _decayed_grad,
     _lr_of,
+    _zeros_state,
 )
-from .._tensor import Tensor
 
 __all__ = ["SGD"]
 
@@ -64,35 +64,52 @@ class SGD(Optimizer):
         """One update of every parameter that has a gradient; returns ``closure()``'s loss."""
         loss = self._closure_loss(closure)
         for group in self.param_groups:
-            lr, momentum, dampening = _lr_of(group), group["momentum"], group["dampening"]
-            nesterov, wd, maximize = group["nesterov"], group["weight_decay"], group["maximize"]
+            hyper = dict(
+                lr=_lr_of(group), wd=group["weight_decay"], maximize=group["maximize"],
+            )
+            momentum = group["momentum"]
             for p in group["params"]:
                 if p._grad is None:
                     continue
-                g = _grad_with_decay(self, p, maximize, wd)
-                xp = xp_of(g)
-                upd = self._scratch_like(g, 1)
-                if momentum != 0:
+                if momentum == 0:
+                    self._update(_sgd, [p._data, p._grad._data], 2, **hyper)
+                else:
                     state = self.state[p]
-                    buf_t = state.get("momentum_buffer")
-                    if buf_t is None:
-                        buf_t = state["momentum_buffer"] = Tensor._make(g.copy())
-                        buf = buf_t._data
-                    else:
-                        buf = buf_t._data
-                        buf *= momentum
-                        if dampening != 0:
-                            xp.multiply(g, 1 - dampening, out=upd)
-                            buf += upd
-                        else:
-                            buf += g
-                    if nesterov:
-                        xp.multiply(buf, momentum, out=upd)
-                        upd += g
-                        g = upd
-                    else:
-                        g = buf
-                xp.multiply(g, -lr, out=upd)
-                p._data += upd
+                    first = "momentum_buffer" not in state or state["momentum_buffer"] is None
+                    if first:
+                        state["momentum_buffer"] = _zeros_state(p)
+                    self._update(
+                        _sgd_momentum, [p._data, p._grad._data, state["momentum_buffer"]._data], 2,
+                        momentum=momentum, dampening=group["dampening"], nesterov=group["nesterov"],
+                        first=first, **hyper,
+                    )
                 p._vc[0] += 1
         return loss
+
+
+def _sgd(p, g, w, upd, *, lr, wd, maximize):
+    g = _decayed_grad(g, p, maximize, wd, w)
+    xp_of(p).multiply(g, -lr, out=upd)
+    p += upd
+
+
+def _sgd_momentum(p, g, buf, w, upd, *, lr, wd, maximize, momentum, dampening, nesterov, first):
+    xp = xp_of(p)
+    g = _decayed_grad(g, p, maximize, wd, w)
+    if first:
+        buf[...] = g  # the buffer starts as a copy of the gradient
+    else:
+        buf *= momentum
+        if dampening != 0:
+            xp.multiply(g, 1 - dampening, out=upd)
+            buf += upd
+        else:
+            buf += g
+    if nesterov:
+        xp.multiply(buf, momentum, out=upd)
+        upd += g
+        g = upd
+    else:
+        g = buf
+    xp.multiply(g, -lr, out=upd)
+    p += upd
