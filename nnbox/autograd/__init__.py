@@ -125,15 +125,16 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
 
 
 def __getattr__(name):
-    if name in ("gradcheck", "gradgradcheck"):
-        from . import gradcheck as _gc
+    if name in ("gradcheck", "gradgradcheck", "GradcheckError"):
+        # the module is ``_gradcheck``: a submodule named ``gradcheck`` would shadow the function
+        from . import _gradcheck
 
-        return getattr(_gc, name)
+        return getattr(_gradcheck, name)
     raise AttributeError(f"module 'nnbox.autograd' has no attribute '{name}'")
 
 
 __all__ = [
-    "Function", "FunctionCtx", "backward", "grad", "gradcheck", "no_grad", "enable_grad",
+    "Function", "FunctionCtx", "backward", "grad", "gradcheck", "gradgradcheck", "no_grad", "enable_grad",
     "set_grad_enabled", "inference_mode", "is_grad_enabled", "is_inference_mode_enabled",
     "detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled",
 ]
