@@ -587,7 +587,7 @@ def _data_offset(raw: IO[bytes], zi: zipfile.ZipInfo) -> int:
     return zi.header_offset + 30 + n + e
 
 
-def _load_zip(zf: zipfile.ZipFile, map_location, weights_only: bool, mmap_path, pickle_kw) -> Any:
+def _load_zip(zf: zipfile.ZipFile, fileobj: IO[bytes], map_location, weights_only: bool, mmap_path, pickle_kw) -> Any:
     names = zf.namelist()
     prefix = _find_prefix(names)
     byteorder = "little"
@@ -618,8 +618,16 @@ def _load_zip(zf: zipfile.ZipFile, map_location, weights_only: bool, mmap_path, 
             arr = mm.view(np.ndarray)  # a plain ndarray (nnbox dispatches on the exact type) over the map
         else:
             arr = np.empty(int(numel), dt)
-            with zf.open(zi) as fh:
-                fh.readinto(memoryview(arr.view(np.uint8)))
+            buf = memoryview(arr.view(np.uint8))
+            if zi.compress_type == zipfile.ZIP_STORED:
+                # straight from the file into the array: no zipfile buffering, no CRC pass (as torch)
+                fileobj.seek(_data_offset(fileobj, zi))
+                got = fileobj.readinto(buf)
+            else:
+                with zf.open(zi) as fh:
+                    got = fh.readinto(buf)
+            if got != arr.nbytes:
+                raise pickle.UnpicklingError(f"storage {key} is truncated ({got} of {arr.nbytes} bytes)")
             if byteorder != sys.byteorder:
                 arr.byteswap(inplace=True)
         if stype.name == _BFLOAT16:
@@ -717,7 +725,7 @@ def load(
         if zipfile.is_zipfile(fh):
             fh.seek(start)
             zf = stack.enter_context(zipfile.ZipFile(fh))
-            return _load_zip(zf, map_location, weights_only, os.fspath(f) if (mmap and is_path) else None, pickle_kw)
+            return _load_zip(zf, fh, map_location, weights_only, os.fspath(f) if (mmap and is_path) else None, pickle_kw)
         fh.seek(start)
         if mmap:
             raise RuntimeError("mmap can only be used with files saved with `torch.save(_use_new_zipfile_serialization=True)`")
