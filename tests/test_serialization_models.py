@@ -96,8 +96,6 @@ def test_resnet18_torch_to_nnbox_to_torch(tmp_path):
 
 
 def test_lstm_nnbox_to_torch_to_nnbox(tmp_path):
-    if not hasattr(nnbox.nn, "LSTM"):
-        pytest.skip("nnbox.nn.LSTM not available yet")
     nnbox.manual_seed(0)
     n_lstm = nnbox.nn.LSTM(5, 7, num_layers=2, bidirectional=True, batch_first=True)
     nnbox.save(n_lstm.state_dict(), tmp_path / "lstm.pt")

@@ -52,8 +52,6 @@ def test_frozen_and_shared_parameters():
 
 @pytest.mark.parametrize("bidirectional,num_layers", [(False, 1), (True, 2)])
 def test_lstm_counts_match_torch(bidirectional, num_layers):
-    if not hasattr(nn, "LSTM"):
-        pytest.skip("nnbox.nn.LSTM not available yet")
     n = nn.LSTM(10, 20, num_layers=num_layers, bidirectional=bidirectional, batch_first=True)
     t = torch.nn.LSTM(10, 20, num_layers=num_layers, bidirectional=bidirectional, batch_first=True)
     stats = summary(n, (3, 7, 10), verbose=0)
