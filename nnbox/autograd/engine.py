@@ -11,6 +11,8 @@ import numpy as np
 from . import grad_mode
 from .anomaly_mode import _anomaly
 
+_ndarray = np.ndarray
+
 
 def run_backward(roots, root_grads, retain_graph: bool, inputs=None, accumulate: bool = True):
     """Backpropagate ``root_grads`` (arrays) from ``roots`` (Tensors).
@@ -64,7 +66,7 @@ def run_backward(roots, root_grads, retain_graph: bool, inputs=None, accumulate:
         if b is None:
             b = buffers[n] = [None] * n._n_out
         i = t._out_nr
-        b[i] = g if b[i] is None else b[i] + g
+        b[i] = g if b[i] is None else _sum(b[i], g)
     for n, c in deps.items():
         if c == 0 and not isinstance(n, Tensor):
             ready.append(n)
@@ -108,7 +110,7 @@ def run_backward(roots, root_grads, retain_graph: bool, inputs=None, accumulate:
                         b = buffers.get(m)
                         if b is None:
                             b = buffers[m] = [None] * m._n_out
-                        b[i] = g if b[i] is None else b[i] + g
+                        b[i] = g if b[i] is None else _sum(b[i], g)
                     c = deps[m] - 1
                     deps[m] = c
                     if c == 0:
@@ -123,9 +125,15 @@ def run_backward(roots, root_grads, retain_graph: bool, inputs=None, accumulate:
     return captured
 
 
+def _sum(a, b):
+    """``a + b`` for two gradient arrays; NumPy returns a scalar for 0-d operands, keep an array."""
+    r = a + b
+    return r if type(r) is _ndarray or hasattr(r, "__cuda_array_interface__") else np.asarray(r)
+
+
 def _add_leaf(leaf_buf, t, g):
     prev = leaf_buf.get(t)
-    leaf_buf[t] = g if prev is None else prev + g
+    leaf_buf[t] = g if prev is None else _sum(prev, g)
 
 
 def _finish_leaf(t, g, capture_leaf, captured, accumulate, only, handed_out):
