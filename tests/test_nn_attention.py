@@ -1,0 +1,202 @@
+"""scaled_dot_product_attention, MultiheadAttention and TransformerEncoder(Layer) against torch:
+values, weights and ALL gradients with copied parameters; masks of every kind; dropout; errors."""
+import numpy as np
+import pytest
+import torch
+
+import nnbox
+from nn_gradcheck_util import fd_check
+from oracle import RNG, arr, assert_same, check, check_error
+
+F = lambda m: m.nn.functional  # noqa: E731
+
+
+@pytest.mark.parametrize("shapes", [((2, 3, 4), (2, 5, 4), (2, 5, 6)), ((2, 2, 3, 4), (2, 2, 5, 4), (2, 2, 5, 4)),
+                                    ((3, 4), (6, 4), (6, 2))])
+def test_sdpa_plain(shapes):
+    check(lambda m, q, k, v: F(m).scaled_dot_product_attention(q, k, v), [arr(*s) for s in shapes])
+    check(lambda m, q, k, v: F(m).scaled_dot_product_attention(q, k, v, scale=0.3), [arr(*s) for s in shapes])
+
+
+def test_sdpa_masks():
+    q, k, v = arr(2, 3, 4), arr(2, 5, 4), arr(2, 5, 6)
+    bmask = RNG.random((3, 5)) > 0.3
+    bmask[1] = False  # a row that may attend to nothing: zeros, as torch
+    bmask[0, 0] = True
+    check(lambda m, q, k, v, mk: F(m).scaled_dot_product_attention(q, k, v, attn_mask=mk), [q, k, v, bmask])
+    # a float mask gets a gradient
+    check(lambda m, q, k, v, mk: F(m).scaled_dot_product_attention(q, k, v, attn_mask=mk), [q, k, v, arr(2, 1, 5)])
+    check(lambda m, q, k, v: F(m).scaled_dot_product_attention(q, k, v, is_causal=True), [q, k, v])
+    check(lambda m, q, k, v: F(m).scaled_dot_product_attention(q, k, v, is_causal=True),
+          [arr(2, 4, 3, dtype=np.float32), arr(2, 4, 3, dtype=np.float32), arr(2, 4, 3, dtype=np.float32)],
+          rtol=1e-5, atol=1e-6)
+
+
+def test_sdpa_errors():
+    check_error(lambda m, q, k, v, mk: F(m).scaled_dot_product_attention(q, k, v, attn_mask=mk, is_causal=True),
+                [arr(2, 3, 4), arr(2, 5, 4), arr(2, 5, 6), RNG.random((3, 5)) > 0.5],
+                match="Explicit attn_mask should not be set when is_causal=True")
+
+
+def test_sdpa_dropout_uses_one_mask_for_forward_and_backward():
+    from nnbox._backend.random import generator_for
+
+    q, k, v, p = arr(2, 3, 4), arr(2, 5, 4), arr(2, 5, 6), 0.4
+    nnbox.manual_seed(3)
+    keep = (generator_for(nnbox.device("cpu"), None).random((2, 3, 5)) >= p) / (1 - p)
+    nnbox.manual_seed(3)
+    tq, tk, tv = (torch.tensor(a, requires_grad=True) for a in (q, k, v))
+    nq, nk, nv = (nnbox.tensor(a, requires_grad=True) for a in (q, k, v))
+    ref = (torch.softmax(tq @ tk.transpose(-1, -2) / 2.0, -1) * torch.tensor(keep)) @ tv
+    out = nnbox.nn.functional.scaled_dot_product_attention(nq, nk, nv, dropout_p=p)
+    g = RNG.standard_normal(ref.shape)
+    (ref * torch.tensor(g)).sum().backward()
+    (out * nnbox.tensor(g)).sum().backward()
+    assert_same(ref, out)
+    for a, b in ((tq, nq), (tk, nk), (tv, nv)):
+        assert_same(a.grad, b.grad)
+    assert (keep == 0).any()
+
+
+def test_attention_finite_differences():
+    from nnbox.ops.attention import Attention
+
+    def f(q, k, v, mk):
+        return Attention.apply(q, k, v, mk, 0.7, 0.0, None, True, True)
+    fd_check(f, [arr(2, 3, 2), arr(2, 4, 2), arr(2, 4, 3), arr(1, 3, 4)])
+
+
+# --- MultiheadAttention -------------------------------------------------------------------------------
+
+def mha_pair(*args, **kw):
+    tm = torch.nn.MultiheadAttention(*args, **kw).double()
+    nm = nnbox.nn.MultiheadAttention(*args, **kw).double()
+    assert repr(nm) == repr(tm)
+    assert [(k, tuple(v.shape)) for k, v in nm.state_dict().items()] == \
+        [(k, tuple(v.shape)) for k, v in tm.state_dict().items()]
+    nm.load_state_dict({k: nnbox.tensor(v.detach().numpy()) for k, v in tm.state_dict().items()})
+    return tm, nm
+
+
+def run_both(tm, nm, inputs, call, grad_inputs=None):
+    grad_inputs = range(len(inputs)) if grad_inputs is None else grad_inputs
+    t_in = [torch.tensor(a, requires_grad=i in grad_inputs and a.dtype.kind == "f") for i, a in enumerate(inputs)]
+    n_in = [nnbox.tensor(a, requires_grad=i in grad_inputs and a.dtype.kind == "f") for i, a in enumerate(inputs)]
+    t_out, n_out = call(torch, tm, *t_in), call(nnbox, nm, *n_in)
+    assert_same(t_out, n_out)
+    t_loss = n_loss = 0
+    for a, b in zip(t_out, n_out):
+        if a is None:
+            assert b is None
+            continue
+        g = RNG.standard_normal(tuple(a.shape))
+        t_loss = t_loss + (a * torch.tensor(g)).sum()
+        n_loss = n_loss + (b * nnbox.tensor(g)).sum()
+    t_loss.backward()
+    n_loss.backward()
+    for a, b in zip(t_in, n_in):
+        if a.requires_grad:
+            assert_same(a.grad, b.grad, what="input grad")
+    for (name, tp), (_, np_) in zip(tm.named_parameters(), nm.named_parameters()):
+        if tp.grad is None:
+            assert np_.grad is None or not np_.grad.numpy().any(), name
+        else:
+            assert_same(tp.grad, np_.grad, what=f"grad of {name}")
+
+
+@pytest.mark.parametrize("kw", [{}, {"batch_first": True}, {"bias": False}, {"kdim": 3, "vdim": 5},
+                                {"add_bias_kv": True}, {"add_zero_attn": True},
+                                {"add_bias_kv": True, "add_zero_attn": True, "batch_first": True}])
+@pytest.mark.parametrize("need_weights,average", [(True, True), (True, False), (False, True)])
+def test_mha_cross_attention(kw, need_weights, average):
+    tm, nm = mha_pair(8, 2, **kw)
+    L, S, N = 3, 4, 2
+    kd, vd = kw.get("kdim", 8), kw.get("vdim", 8)
+    bf = kw.get("batch_first", False)
+    shape = (lambda n, e: (N, n, e)) if bf else (lambda n, e: (n, N, e))
+    kpm = np.array([[False, False, True, False], [False, True, True, False]])
+    run_both(tm, nm, [arr(*shape(L, 8)), arr(*shape(S, kd)), arr(*shape(S, vd)), kpm],
+             lambda m, mod, q, k, v, kpm: mod(q, k, v, key_padding_mask=kpm, need_weights=need_weights,
+                                              average_attn_weights=average), grad_inputs=(0, 1, 2))
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_mha_self_attention_masks(batch_first):
+    tm, nm = mha_pair(8, 4, batch_first=batch_first)
+    x = arr(2, 5, 8) if batch_first else arr(5, 2, 8)
+    causal = np.triu(np.ones((5, 5), dtype=bool), 1)
+    float_mask = np.where(causal, -np.inf, 0.0)
+    mask3d = RNG.random((8, 5, 5)) > 0.7
+    mask3d[:, :, 0] = False  # every query keeps at least one key
+    for mask in (causal, float_mask, mask3d):
+        for need in (True, False):
+            run_both(tm, nm, [x, mask], lambda m, mod, x, mk: mod(x, x, x, attn_mask=mk, need_weights=need),
+                     grad_inputs=(0,))
+    run_both(tm, nm, [x, causal], lambda m, mod, x, mk: mod(x, x, x, attn_mask=mk, is_causal=True, need_weights=False),
+             grad_inputs=(0,))
+
+
+def test_mha_unbatched():
+    tm, nm = mha_pair(6, 3)
+    run_both(tm, nm, [arr(4, 6), arr(5, 6), arr(5, 6), np.array([False, True, False, False, False])],
+             lambda m, mod, q, k, v, kpm: mod(q, k, v, key_padding_mask=kpm), grad_inputs=(0, 1, 2))
+
+
+def test_mha_errors_and_init():
+    for m in (torch, nnbox):
+        with pytest.raises(AssertionError, match="embed_dim must be divisible by num_heads"):
+            m.nn.MultiheadAttention(8, 3)
+        mod = m.nn.MultiheadAttention(4, 2)
+        with pytest.raises(RuntimeError, match=r"The shape of the 2D attn_mask is torch.Size\(\[2, 2\]\), but should be \(3, 3\)."):
+            x = m.zeros(3, 1, 4)
+            mod(x, x, x, attn_mask=m.zeros(2, 2, dtype=m.bool))
+        with pytest.raises(RuntimeError, match="Need attn_mask if specifying the is_causal hint"):
+            mod(x, x, x, is_causal=True)
+    m = nnbox.nn.MultiheadAttention(64, 4)
+    assert not m.in_proj_bias.detach().numpy().any() and not m.out_proj.bias.detach().numpy().any()
+    bound = np.sqrt(6 / (64 + 192))  # xavier_uniform on (192, 64)
+    w = m.in_proj_weight.detach().numpy()
+    assert w.max() <= bound and w.min() >= -bound and w.std() > bound / 2
+
+
+def test_mha_dropout_train_vs_eval():
+    m = nnbox.nn.MultiheadAttention(8, 2, dropout=0.5)
+    x = nnbox.randn(4, 2, 8)
+    a, b = m(x, x, x)[0], m(x, x, x)[0]
+    assert not np.allclose(a.detach().numpy(), b.detach().numpy())
+    m.eval()
+    np.testing.assert_array_equal(m(x, x, x)[0].detach().numpy(), m(x, x, x)[0].detach().numpy())
+
+
+# --- Transformer encoder ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kw", [{}, {"norm_first": True, "activation": "gelu"}, {"batch_first": True, "bias": False}])
+def test_transformer_encoder_layer(kw):
+    tm = torch.nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, **kw).double()
+    nm = nnbox.nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, **kw).double()
+    assert repr(nm) == repr(tm)
+    assert list(nm.state_dict()) == list(tm.state_dict())
+    nm.load_state_dict({k: nnbox.tensor(v.detach().numpy()) for k, v in tm.state_dict().items()})
+    kpm = np.array([[False, False, True], [False, False, False], [True, False, False], [False, False, False]])
+    if not kw.get("batch_first"):
+        kpm = kpm.T.copy()
+    run_both(tm, nm, [arr(4, 3, 8), kpm], lambda m, mod, x, kpm: (mod(x, src_key_padding_mask=kpm),),
+             grad_inputs=(0,))
+
+
+def test_transformer_encoder_stack():
+    layer_args = (8, 2, 16)
+    tm = torch.nn.TransformerEncoder(torch.nn.TransformerEncoderLayer(*layer_args, dropout=0.0), 2,
+                                     norm=torch.nn.LayerNorm(8), enable_nested_tensor=False).double()
+    nm = nnbox.nn.TransformerEncoder(nnbox.nn.TransformerEncoderLayer(*layer_args, dropout=0.0), 2,
+                                     norm=nnbox.nn.LayerNorm(8), enable_nested_tensor=False).double()
+    assert repr(nm) == repr(tm)
+    assert list(nm.state_dict()) == list(tm.state_dict())
+    nm.load_state_dict({k: nnbox.tensor(v.detach().numpy()) for k, v in tm.state_dict().items()})
+    causal = np.triu(np.ones((5, 5), dtype=bool), 1)
+    run_both(tm, nm, [arr(5, 2, 8), causal], lambda m, mod, x, mk: (mod(x, mask=mk),), grad_inputs=(0,))
+    tm.eval()
+    nm.eval()
+    with torch.no_grad(), nnbox.no_grad():
+        x = arr(5, 2, 8)
+        np.testing.assert_allclose(nm(nnbox.tensor(x)).numpy(), tm(torch.tensor(x)).numpy(), rtol=1e-9, atol=1e-10)
