@@ -424,3 +424,22 @@ def test_optimizer_state_nnbox_torch_nnbox(make, tmp_path):
         opt.step()
     np.testing.assert_allclose(n2_model.weight.detach().numpy(), t_model.weight.detach().numpy(), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(n2_model.bias.detach().numpy(), t_model.bias.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_fortran_ordered_storage_keeps_layout(tmp_path):
+    f = nnbox.from_numpy(np.asfortranarray(np.arange(6.0).reshape(2, 3)))
+    t = _roundtrip_to_torch({"f": f, "ft": f.t()}, tmp_path)
+    assert t["f"].stride() == (1, 2) and t["ft"].stride() == (2, 1)
+    assert t["f"].untyped_storage().data_ptr() == t["ft"].untyped_storage().data_ptr()
+    _same(f, t["f"])
+
+
+def test_whole_module_needs_weights_only_false(tmp_path):
+    model = nnbox.nn.Sequential(nnbox.nn.Linear(3, 2), nnbox.nn.ReLU())
+    nnbox.save(model, tmp_path / "whole.pt")
+    with pytest.raises(pickle.UnpicklingError, match="nnbox.nn.modules"):
+        nnbox.load(tmp_path / "whole.pt")
+    back = nnbox.load(tmp_path / "whole.pt", weights_only=False)
+    assert type(back) is type(model) and repr(back) == repr(model)
+    np.testing.assert_array_equal(back[0].weight.detach().numpy(), model[0].weight.detach().numpy())
+    assert isinstance(back[0].weight, nnbox.nn.Parameter)
