@@ -151,3 +151,25 @@ def test_default_logdir_comment_and_purge(tmp_path, monkeypatch):
     w.close()
     assert os.listdir(tmp_path / "p")[0].endswith(".x")
     assert [e.step for e in _read(tmp_path / "p").Scalars("a")] == [5]
+
+
+def test_pr_curve_counts_against_a_direct_count(tmp_path):
+    rng = np.random.default_rng(0)
+    labels = rng.random(200) > 0.6
+    preds = np.clip(labels * 0.3 + rng.random(200) * 0.7, 0, 1)
+    with SummaryWriter(tmp_path) as w:
+        w.add_pr_curve("pr", nnbox.tensor(labels), nnbox.tensor(preds), 3, num_thresholds=11)
+        w.add_pr_curve_raw("raw", [3, 1], [2, 0], [0, 2], [0, 2], [0.6, 1.0], [1.0, 0.33], 4, num_thresholds=2)
+        with pytest.raises(ValueError, match="probabilities"):
+            w.add_pr_curve("bad", labels, preds * 3)
+    acc = _read(tmp_path)
+    ev = acc.Tensors("pr")[0]
+    assert ev.step == 3 and acc.SummaryMetadata("pr").plugin_data.plugin_name == "pr_curves"
+    data = np.array(ev.tensor_proto.float_val).reshape(6, 11)
+    for i in range(11):
+        # a prediction counts as positive at threshold t when its bucket floor(p * 10) >= i
+        hit = np.floor(preds * 10) >= i
+        assert data[0, i] == (hit & labels).sum() and data[1, i] == (hit & ~labels).sum()
+        assert data[2, i] == (~hit & ~labels).sum() and data[3, i] == (~hit & labels).sum()
+    np.testing.assert_allclose(data[4], data[0] / np.maximum(data[0] + data[1], 1e-7), rtol=1e-6)
+    assert np.array(acc.Tensors("raw")[0].tensor_proto.float_val).reshape(6, 2)[0].tolist() == [3, 1]

@@ -160,6 +160,42 @@ def text(tag: str, text_string: str):
     return Summary(value=[Summary.Value(tag=tag + "/text_summary", metadata=meta, tensor=tensor)])
 
 
+def pr_curve_counts(labels: Any, predictions: Any, num_thresholds: int = 127, weights: Any = None) -> np.ndarray:
+    """(6, num_thresholds) rows TP, FP, TN, FN, precision, recall at thresholds i / (num_thresholds - 1):
+    a prediction counts as positive at threshold t when it is >= t (TensorBoard's definition)."""
+    labels = to_numpy(labels).astype(bool).reshape(-1)
+    preds = to_numpy(predictions).astype(np.float64).reshape(-1)
+    if labels.shape != preds.shape:
+        raise ValueError(f"labels {labels.shape} and predictions {preds.shape} must have the same number of elements")
+    if preds.size and (preds.min() < 0 or preds.max() > 1):
+        raise ValueError("predictions must be probabilities in [0, 1]")
+    w = np.ones_like(preds) if weights is None else to_numpy(weights).astype(np.float64).reshape(-1) * np.ones_like(preds)
+    bucket = np.floor(preds * (num_thresholds - 1)).astype(np.int64)  # highest threshold each prediction reaches
+    pos = np.bincount(bucket, weights=w * labels, minlength=num_thresholds)
+    neg = np.bincount(bucket, weights=w * ~labels, minlength=num_thresholds)
+    tp, fp = np.cumsum(pos[::-1])[::-1], np.cumsum(neg[::-1])[::-1]  # predictions >= each threshold
+    tn, fn = fp[0] - fp, tp[0] - tp
+    precision = tp / np.maximum(tp + fp, 1e-7)
+    recall = tp / np.maximum(tp + fn, 1e-7)
+    return np.stack([tp, fp, tn, fn, precision, recall])
+
+
+def pr_curve(tag: str, data: np.ndarray, num_thresholds: int):
+    from tensorboard.compat.proto.summary_pb2 import Summary
+    from tensorboard.compat.proto.tensor_pb2 import TensorProto
+    from tensorboard.compat.proto.tensor_shape_pb2 import TensorShapeProto
+    from tensorboard.plugins.pr_curve import metadata
+
+    data = np.asarray(data, dtype=np.float32)
+    tensor = TensorProto(
+        dtype="DT_FLOAT",
+        float_val=data.reshape(-1).tolist(),
+        tensor_shape=TensorShapeProto(dim=[TensorShapeProto.Dim(size=n) for n in data.shape]),
+    )
+    meta = metadata.create_summary_metadata(display_name=tag, description="", num_thresholds=num_thresholds)
+    return Summary(value=[Summary.Value(tag=tag, metadata=meta, tensor=tensor)])
+
+
 def hparams(hparam_dict: Dict[str, Any], metric_dict: Dict[str, Any], hparam_domain_discrete=None):
     """The three hparams-plugin summaries (experiment, session start, session end)."""
     from google.protobuf import struct_pb2

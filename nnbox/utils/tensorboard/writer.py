@@ -8,6 +8,8 @@ import time
 from datetime import datetime
 from typing import Any, Dict, Optional
 
+import numpy as np
+
 from . import summary as S
 
 
@@ -180,6 +182,31 @@ class SummaryWriter:
         for k, v in metric_dict.items():
             self._add(S.scalar(k, v), global_step, None, writer=writer)
 
+    def add_pr_curve(
+        self,
+        tag: str,
+        labels: Any,
+        predictions: Any,
+        global_step: Optional[int] = None,
+        num_thresholds: int = 127,
+        weights: Any = None,
+        walltime: Optional[float] = None,
+    ) -> None:
+        """Log a precision-recall curve from binary ``labels`` and ``predictions`` in [0, 1]."""
+        data = S.pr_curve_counts(labels, predictions, num_thresholds, weights)
+        self._add(S.pr_curve(tag, data, num_thresholds), global_step, walltime)
+
+    def add_pr_curve_raw(
+        self, tag, true_positive_counts, false_positive_counts, true_negative_counts, false_negative_counts,
+        precision, recall, global_step=None, num_thresholds: int = 127, weights=None, walltime=None,
+    ) -> None:
+        """Log a precision-recall curve from counts you computed (each a sequence of num_thresholds)."""
+        rows = [true_positive_counts, false_positive_counts, true_negative_counts, false_negative_counts, precision, recall]
+        data = np.stack([S.to_numpy(r).astype(np.float64).reshape(-1) for r in rows])
+        if data.shape[1] != num_thresholds:
+            raise ValueError(f"expected {num_thresholds} values per row, got {data.shape[1]}")
+        self._add(S.pr_curve(tag, data, num_thresholds), global_step, walltime)
+
     def add_graph(self, model, input_to_model=None, verbose: bool = False, use_strict_trace: bool = True) -> None:
         # torch builds this from a TorchScript trace of the model's operations; nnbox has no tracer,
         # and a made-up graph would be a lie, so we refuse rather than draw something else.
@@ -199,8 +226,6 @@ class SummaryWriter:
     add_audio = _not_supported("add_audio")
     add_video = _not_supported("add_video")
     add_mesh = _not_supported("add_mesh")
-    add_pr_curve = _not_supported("add_pr_curve")
-    add_pr_curve_raw = _not_supported("add_pr_curve_raw")
     add_custom_scalars = _not_supported("add_custom_scalars")
     add_onnx_graph = _not_supported("add_onnx_graph")
     del _not_supported
