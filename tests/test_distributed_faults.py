@@ -106,3 +106,40 @@ def test_launcher_command_line():
     assert cmd[-3:] == ["train.py", "--lr", "0.1"] and "nnbox.distributed.run" in cmd
     cmd = build_command(["-n", "2", "--hosts", "a,b", "--ppn", "1", "-m", "pkg.train", "x"])
     assert ["-hosts", "a,b", "-ppn", "1"] == cmd[3:7] and cmd[-3:] == ["-m", "pkg.train", "x"]
+
+
+def test_launcher_env_args_module_and_exit_code(tmp_path):
+    """The worker sets torchrun's variables, passes the script's arguments, runs -m modules."""
+    script = r'''
+import os, sys
+import nnbox.distributed as dist
+dist.init_process_group("gloo")
+r = dist.get_rank()
+assert os.environ["RANK"] == str(r) and os.environ["WORLD_SIZE"] == "2", dict(os.environ)
+assert os.environ["LOCAL_RANK"] == str(r) and os.environ["LOCAL_WORLD_SIZE"] == "2"
+assert sys.argv[1:] == ["--lr", "0.5"], sys.argv
+assert dist.get_node_local_rank() == r
+sys.stdout.write(f"OK {r}\n"); sys.stdout.flush()
+'''
+    from _distributed_launch import assert_ok
+
+    assert_ok(run_ranks(script, 2, tmp_path, args=["--lr", "0.5"]), 2)
+    pkg = tmp_path / "mypkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "train.py").write_text("import sys, os\nsys.stdout.write(f\"OK {os.environ['RANK']} {sys.argv[1:]}\\n\")\n")
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + str(tmp_path))
+    proc = subprocess.run([sys.executable, "-m", "nnbox.distributed.run", "-n", "2", "-m", "mypkg.train", "x"],
+                          capture_output=True, text=True, timeout=60, env=env, cwd=str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert "OK 0 ['x']" in proc.stdout and "OK 1 ['x']" in proc.stdout
+
+
+def test_nccl_without_gpu_is_refused():
+    import nnbox.distributed as dist
+
+    if __import__("nnbox").cuda.is_available():
+        pytest.skip("a GPU is present")
+    with pytest.raises(RuntimeError, match="ProcessGroupNCCL is only supported with GPUs"):
+        dist.init_process_group("nccl")
+    assert not dist.is_initialized()

@@ -200,6 +200,12 @@ def init_process_group(
     seconds = _timeout_seconds(timeout)
     if not is_available():
         raise RuntimeError("nnbox.distributed needs mpi4py and an MPI library: pip install mpi4py mpich")
+    if "nccl" in name:
+        from .._backend.device import cupy_or_none
+
+        if cupy_or_none() is None:
+            raise RuntimeError("ProcessGroupNCCL is only supported with GPUs, no GPUs found! (nnbox needs CuPy "
+                               "and an NVIDIA GPU for the 'nccl' backend; use 'mpi' or 'gloo' on the CPU)")
     from mpi4py import MPI  # noqa: PLC0415
 
     world = MPI.COMM_WORLD

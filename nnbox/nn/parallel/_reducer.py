@@ -132,6 +132,7 @@ class Reducer:
                 if used[i]:
                     self._params[i]._grad = self._bucket_of[i].views[i]
         self._reset()
+        self._sync_now = False  # the next backward synchronises only after another DDP forward
 
     def _reset(self) -> None:
         self._started = False
