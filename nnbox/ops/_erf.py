@@ -73,6 +73,40 @@ _ERFCX_FAR = (
     -3.799301085465978e-12,
 )
 
+_ERF_SMALL_F32 = (
+    0.9654687386698673,
+    -0.14053609727754268,
+    0.019852497140907616,
+    -0.0022854195448728494,
+    0.00021751354165582579,
+    -1.7669068026125697e-05,
+    1.2306054785446075e-06,
+)
+
+_ERFCX_MID_F32 = (
+    0.2553956872355834,
+    -0.10679646484624511,
+    0.04180220714959358,
+    -0.01546048833542819,
+    0.00544506862437344,
+    -0.001832850945655366,
+    0.0005805512234898856,
+    -0.00018150937938836523,
+    6.883765369214591e-05,
+    -1.9895764640729066e-05,
+)
+
+_ERFCX_FAR_F32 = (
+    0.12248473386563143,
+    -0.03902387351282205,
+    0.012181780000955388,
+    -0.0037285648484214787,
+    0.0011090650044349773,
+    -0.00032765008939374785,
+    0.0001132045182781691,
+    -3.218228012388213e-05,
+)
+
 
 def _horner(coef, s):
     r = s * coef[-1] + coef[-2]
@@ -82,15 +116,7 @@ def _horner(coef, s):
     return r
 
 
-def _erfc_tail(ax, region):
-    """erfc(|x|) = exp(-x^2) * erfcx(|x|) on the region's interval (1 < |x| <= 6)."""
-    if region == 1:
-        return _EXP(ax) * _horner(_ERFCX_MID, ax - 2.0)
-    return _EXP(ax) * _horner(_ERFCX_FAR, (2.0 * ax - 9.0) / 3.0)
-
-
-def _EXP(ax):
-    return xp_of(ax).exp(-(ax * ax))
+_TABLES = {8: (_ERF_SMALL, _ERFCX_MID, _ERFCX_FAR), 4: (_ERF_SMALL_F32, _ERFCX_MID_F32, _ERFCX_FAR_F32)}
 
 
 def erf(x):
@@ -103,17 +129,21 @@ def erf(x):
     xp = xp_of(x)
     if x.ndim == 0:
         return erf(x.reshape(1)).reshape(())
+    small_t, mid_t, far_t = _TABLES.get(x.dtype.itemsize, _TABLES[8])  # float32 needs fewer terms
     ax = xp.abs(x)
     small = ax <= 1.0
     if small.all():  # the common case (e.g. GELU on normalised activations): one polynomial
-        return x * _horner(_ERF_SMALL, 2.0 * (x * x) - 1.0)
+        return x * _horner(small_t, 2.0 * (x * x) - 1.0)
     out = xp.empty_like(x)
     xs = x[small]
-    out[small] = xs * _horner(_ERF_SMALL, 2.0 * (xs * xs) - 1.0)
+    out[small] = xs * _horner(small_t, 2.0 * (xs * xs) - 1.0)
+    # 1 < |x| <= 6: erf = 1 - erfc, erfc(|x|) = exp(-x^2) * erfcx(|x|)
     mid = (ax > 1.0) & (ax <= 3.0)
+    am = ax[mid]
+    out[mid] = 1.0 - xp.exp(-(am * am)) * _horner(mid_t, am - 2.0)
     far = (ax > 3.0) & (ax <= 6.0)
-    out[mid] = 1.0 - _erfc_tail(ax[mid], 1)
-    out[far] = 1.0 - _erfc_tail(ax[far], 2)
+    af = ax[far]
+    out[far] = 1.0 - xp.exp(-(af * af)) * _horner(far_t, (2.0 * af - 9.0) / 3.0)
     out[ax > 6.0] = 1.0
     out[xp.isnan(x)] = xp.nan
     big = ~small
