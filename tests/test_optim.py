@@ -333,6 +333,89 @@ def test_large_and_strided_params_match_torch(case):
         np.testing.assert_allclose(b, a, rtol=1e-10, atol=1e-12)
 
 
+def test_seed_training_loop_with_nn_modules():
+    """The seeds' loop on nn modules (weights copied from torch): named parameters, no weight decay
+    on biases, lr *= 0.1 every 5 epochs, Adam then SGD+momentum; losses and weights follow torch."""
+    rng = np.random.default_rng(11)
+    xs = rng.normal(size=(3, 16, 10))
+    ys = rng.integers(0, 4, size=(3, 16))
+    tmodel = torch.nn.Sequential(torch.nn.Linear(10, 12), torch.nn.ReLU(), torch.nn.Linear(12, 4)).double()
+
+    def run(m):
+        model = m.nn.Sequential(m.nn.Linear(10, 12), m.nn.ReLU(), m.nn.Linear(12, 4)).double()
+        with m.no_grad():
+            for p, q in zip(model.parameters(), tmodel.parameters()):
+                p.copy_(m.tensor(q.detach().numpy().copy()))
+        decay = [(n, p) for n, p in model.named_parameters() if n.endswith("weight")]
+        no_decay = [(n, p) for n, p in model.named_parameters() if n.endswith("bias")]
+        groups = [{"params": decay, "weight_decay": 1e-2}, {"params": no_decay, "weight_decay": 0.0}]
+        criterion = m.nn.CrossEntropyLoss()
+        losses = []
+        for opt in (m.optim.Adam(groups, lr=0.01), m.optim.SGD(groups, lr=0.1, momentum=0.9)):
+            for epoch in range(10):
+                if epoch and epoch % 5 == 0:
+                    opt.param_groups[0]["lr"] *= 0.1
+                for x, y in zip(xs, ys):
+                    opt.zero_grad()
+                    loss = criterion(model(m.tensor(x)), m.tensor(y))
+                    loss.backward()
+                    opt.step()
+                    losses.append(loss.item())
+        return losses, [_np(p) for p in model.parameters()], opt.state_dict()["param_groups"]
+
+    lt, pt, gt = run(torch)
+    ln, pn, gn = run(nnbox)
+    np.testing.assert_allclose(ln, lt, rtol=1e-9)
+    for a, b in zip(pt, pn):
+        np.testing.assert_allclose(b, a, rtol=1e-9, atol=1e-12)
+    assert gn == gt and gn[0]["param_names"] == ["0.weight", "2.weight"]
+
+
+def test_named_parameters_errors_like_torch():
+    def mixed_groups(m, p):
+        opt = m.optim.SGD([p(2)], lr=0.1)
+        opt.add_param_group({"params": [("b", p(2))]})
+
+    def mixed_params(m, p):
+        m.optim.SGD([("a", p(2)), p(2)], lr=0.1)
+
+    _same_error(mixed_groups, "cannot add param group with names")
+    _same_error(mixed_params, "Some param names are missing")
+
+
+def test_state_dict_hooks():
+    w = _p(2)
+    opt = nnbox.optim.SGD([w], lr=0.1, momentum=0.9)
+    seen = []
+    opt.register_state_dict_pre_hook(lambda o: seen.append("pre"))
+    opt.register_state_dict_post_hook(lambda o, sd: {**sd, "extra": 1})
+    opt.register_load_state_dict_pre_hook(lambda o, sd: seen.append("load-pre"))
+    h = opt.register_load_state_dict_post_hook(lambda o: seen.append("load-post"))
+    sd = opt.state_dict()
+    assert sd["extra"] == 1 and seen == ["pre"]
+    opt.load_state_dict(sd)
+    assert seen == ["pre", "load-pre", "load-post"]
+    h.remove()
+    opt.load_state_dict(sd)
+    assert seen[-1] == "load-pre"
+
+
+def test_tensor_lr():
+    def run(m):
+        params, loss_fn = _model(m, "float64")
+        opt = m.optim.Adam(params, lr=m.tensor(0.01))
+        for step in range(5):
+            opt.zero_grad()
+            loss_fn(step).backward()
+            opt.step()
+        return [_np(p) for p in params]
+
+    for a, b in zip(run(torch), run(nnbox)):
+        np.testing.assert_allclose(b, a, rtol=1e-12)
+    with pytest.raises(ValueError, match="lr as a Tensor is not supported for capturable=False and foreach=True"):
+        nnbox.optim.Adam([_p(2)], lr=nnbox.tensor(0.1), foreach=True)
+
+
 # --- the Optimizer base -----------------------------------------------------------------------------
 
 def _p(*shape):

@@ -141,6 +141,10 @@ class Optimizer:
         self.defaults = defaults
         self._optimizer_step_pre_hooks: "OrderedDict[int, Callable]" = OrderedDict()
         self._optimizer_step_post_hooks: "OrderedDict[int, Callable]" = OrderedDict()
+        self._optimizer_state_dict_pre_hooks: "OrderedDict[int, Callable]" = OrderedDict()
+        self._optimizer_state_dict_post_hooks: "OrderedDict[int, Callable]" = OrderedDict()
+        self._optimizer_load_state_dict_pre_hooks: "OrderedDict[int, Callable]" = OrderedDict()
+        self._optimizer_load_state_dict_post_hooks: "OrderedDict[int, Callable]" = OrderedDict()
         self._scratch: dict = {}
         if isinstance(params, Tensor):
             raise TypeError(
@@ -180,6 +184,20 @@ class Optimizer:
             )
         else:
             params = list(params)
+        names = None
+        if params and isinstance(params[0], tuple):  # named_parameters(): (name, tensor) pairs
+            if not all(isinstance(x, tuple) and len(x) == 2 for x in params):
+                raise ValueError("all optimizer params should be with/without names. Some param names are missing")
+            names = [n for n, _ in params]
+            params = [p for _, p in params]
+        elif "param_names" in param_group:  # a group dict already through add_param_group
+            names = param_group["param_names"]
+        if self.param_groups and (names is None) == ("param_names" in self.param_groups[0]):
+            kind = "without" if names is None else "with"
+            raise ValueError(
+                "all optimizer param groups should be with/without names. "
+                f"cannot add param group {kind} names to the optimizer"
+            )
         for p in params:
             if not isinstance(p, Tensor):
                 raise TypeError(f"optimizer can only optimize Tensors, but one of the params is {_typename(p)}")
@@ -199,6 +217,8 @@ class Optimizer:
             )
         # everything checked: now fill in the caller's dict (torch keeps that very dict)
         param_group["params"] = params
+        if names is not None:
+            param_group["param_names"] = names
         for name, default in self.defaults.items():
             param_group.setdefault(name, default)
         self.param_groups.append(param_group)
@@ -241,6 +261,30 @@ class Optimizer:
         self._optimizer_step_post_hooks[h.id] = hook
         return h
 
+    @staticmethod
+    def _add_hook(hooks: "OrderedDict[int, Callable]", hook: Callable, prepend: bool) -> RemovableHandle:
+        h = RemovableHandle(hooks)
+        hooks[h.id] = hook
+        if prepend:
+            hooks.move_to_end(h.id, last=False)
+        return h
+
+    def register_state_dict_pre_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
+        """``hook(optimizer)`` runs before ``state_dict()`` builds its result."""
+        return self._add_hook(self._optimizer_state_dict_pre_hooks, hook, prepend)
+
+    def register_state_dict_post_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
+        """``hook(optimizer, state_dict)`` may edit or replace (by returning it) the result."""
+        return self._add_hook(self._optimizer_state_dict_post_hooks, hook, prepend)
+
+    def register_load_state_dict_pre_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
+        """``hook(optimizer, state_dict)`` runs first in ``load_state_dict``; it may return a new dict."""
+        return self._add_hook(self._optimizer_load_state_dict_pre_hooks, hook, prepend)
+
+    def register_load_state_dict_post_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
+        """``hook(optimizer)`` runs after ``load_state_dict`` has loaded."""
+        return self._add_hook(self._optimizer_load_state_dict_post_hooks, hook, prepend)
+
     # --- checkpoints --------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         """``{'state': {index: {...}}, 'param_groups': [{..., 'params': [indices]}]}``.
@@ -248,6 +292,8 @@ class Optimizer:
         Parameters are replaced by their position across all groups, so the dict is independent of
         the parameter objects; the state's tensors are the live ones (as in torch).
         """
+        for hook in self._optimizer_state_dict_pre_hooks.values():
+            hook(self)
         index: dict[int, int] = {}
         groups = []
         for group in self.param_groups:
@@ -257,10 +303,20 @@ class Optimizer:
             packed["params"] = [index[id(p)] for p in group["params"]]
             groups.append(packed)
         state = {index[id(p)]: v for p, v in self.state.items() if id(p) in index}
-        return {"state": state, "param_groups": groups}
+        out = {"state": state, "param_groups": groups}
+        for hook in self._optimizer_state_dict_post_hooks.values():
+            r = hook(self, out)
+            if r is not None:
+                out = r
+        return out
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Load what ``state_dict()`` returned; state moves to each parameter's device and dtype."""
+        state_dict = dict(state_dict)  # shallow copy: hooks may edit it
+        for hook in self._optimizer_load_state_dict_pre_hooks.values():
+            r = hook(self, state_dict)
+            if r is not None:
+                state_dict = r
         groups = self.param_groups
         saved_groups = deepcopy(state_dict["param_groups"])
         if len(groups) != len(saved_groups):
@@ -283,6 +339,8 @@ class Optimizer:
             new_groups.append(s)
         self.state = state
         self.param_groups = new_groups
+        for hook in self._optimizer_load_state_dict_post_hooks.values():
+            hook(self)
 
     def _cast_state(self, p: Tensor, value, key=None):
         """A loaded state value placed like ``p``: floating tensors take its dtype and device.
@@ -313,8 +371,9 @@ class Optimizer:
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
-        self.__dict__.setdefault("_optimizer_step_pre_hooks", OrderedDict())
-        self.__dict__.setdefault("_optimizer_step_post_hooks", OrderedDict())
+        for name in ("step_pre", "step_post", "state_dict_pre", "state_dict_post", "load_state_dict_pre",
+                     "load_state_dict_post"):
+            self.__dict__.setdefault(f"_optimizer_{name}_hooks", OrderedDict())
         self.__dict__.setdefault("_scratch", {})
 
     def __repr__(self) -> str:
@@ -447,9 +506,13 @@ def _check_betas(betas) -> None:
             raise ValueError(f"Invalid beta parameter at index {i}: {betas[i]}")
 
 
-def _lr_of(group: dict) -> float:
+def _lr_of(group: dict):
+    """The group's lr as a number; a Tensor lr becomes a NumPy scalar of its dtype, so the step
+    sizes derived from it round as torch's 0-d tensor arithmetic does."""
     lr = group["lr"]
-    return float(lr) if isinstance(lr, Tensor) else lr
+    if isinstance(lr, Tensor):
+        return np.asarray(lr._data.item(), dtype=lr._data.dtype)[()]
+    return lr
 
 
 def _decayed_grad(g, p, maximize: bool, weight_decay: float, out):
