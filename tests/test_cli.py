@@ -1,0 +1,129 @@
+"""The ``nnbox`` command: demo, train, summary, info, and its errors."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from nnbox.cli import build_model, main
+
+
+def _run(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "nnbox", *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+def test_help_is_lazy_and_python_m_works():
+    code = (
+        "import sys; from nnbox.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit as e:\n    assert e.code == 0\n"
+        "heavy = [m for m in ('nnbox.nn', 'nnbox.optim', 'matplotlib', 'tensorboard', 'tqdm', 'PIL', 'torch') if m in sys.modules]\n"
+        "print('HEAVY', heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout
+    assert "HEAVY []" in out and "demo" in out and "train" in out
+    r = _run("--version")
+    assert r.returncode == 0 and r.stdout.startswith("nnbox ")
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["train", "--model", "transformer9000"], "invalid choice: 'transformer9000'"),
+        (["train", "--dataset", "imagenet"], "invalid choice: 'imagenet'"),
+        (["train", "--epochs", "0"], "must be a positive integer"),
+        (["train", "--lr", "abc"], "invalid float value"),
+        (["train", "--workers", "-1"], "must be 0 or more"),
+        (["summary", "nope"], "invalid choice"),
+        (["bogus"], "invalid choice"),
+    ],
+)
+def test_bad_arguments_exit_2(argv, message, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_missing_data_says_how_to_get_it(tmp_path, capsys):
+    code = main(["train", "--dataset", "mnist", "--data-root", str(tmp_path / "empty"), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 2 and "--download" in err and "mnist5k" in err and "usage: nnbox train" in err
+
+
+def test_bad_device_exit_2(tmp_path, capsys):
+    import nnbox
+
+    if nnbox.cuda.is_available():
+        pytest.skip("a GPU is present")
+    assert main(["train", "--device", "cuda", "--out", str(tmp_path)]) == 2
+    assert "no CUDA GPU" in capsys.readouterr().err
+    assert main(["train", "--device", "tpu", "--out", str(tmp_path)]) == 2
+
+
+def test_info(capsys):
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^numpy\s+\d", out, re.M) and "BLAS" in out and "cpu" in out
+
+
+def test_summary_command(capsys):
+    assert main(["summary", "mlp"]) == 0
+    out = capsys.readouterr().out
+    n = sum(p.numel() for p in build_model("mlp", (1, 28, 28), 10).parameters())
+    assert n == 784 * 300 + 300 + 2 * 300 + 300 * 100 + 100 + 2 * 100 + 100 * 10 + 10
+    assert f"Total params: {n:,}" in out and "BatchNorm1d" in out
+    assert main(["summary", "cnn", "--input-size", "3,32,32", "--batch-size", "2"]) == 0
+    assert "[2, 10]" in capsys.readouterr().out
+    assert main(["summary", "cnn", "--input-size", "3x32"]) == 2
+
+
+def test_train_digits_then_resume(tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["train", "--model", "mlp", "--dataset", "digits", "--batch-size", "32", "--lr", "0.05", "--out", str(out), "--no-progress"]
+    assert main([*args, "--epochs", "2"]) == 0
+    text = capsys.readouterr().out
+    assert re.search(r"^epoch 2, loss \d\.\d{4}, train acc", text, re.M)
+    assert {"last.pt", "curves.png"} <= set(os.listdir(out))
+    assert any(f.startswith("events.out.tfevents") for f in os.listdir(out))
+    assert main([*args, "--epochs", "3", "--resume"]) == 0
+    text = capsys.readouterr().out
+    assert "resumed from" in text and "epoch 3," in text and "epoch 1," not in text
+    import nnbox
+
+    assert nnbox.load(out / "last.pt")["epoch"] == 3
+
+
+def test_train_imagefolder(tmp_path, capsys):
+    Image = pytest.importorskip("PIL.Image")
+    rng = np.random.default_rng(0)
+    for cls, value in (("cats", 40), ("dogs", 210)):
+        (tmp_path / "imgs" / cls).mkdir(parents=True)
+        for i in range(6):
+            pix = np.clip(value + rng.normal(0, 10, size=(12, 10, 3)), 0, 255).astype(np.uint8)
+            Image.fromarray(pix).save(tmp_path / "imgs" / cls / f"{i}.png")
+    code = main(["train", "--model", "cnn", "--dataset", f"imagefolder:{tmp_path / 'imgs'}", "--image-size", "8",
+                 "--epochs", "1", "--batch-size", "4", "--out", str(tmp_path / "o"), "--no-progress"])
+    assert code == 0
+    assert "epoch 1," in capsys.readouterr().out
+    assert main(["train", "--dataset", f"imagefolder:{tmp_path / 'nothing'}", "--out", str(tmp_path / "o")]) == 2
+
+
+@pytest.mark.slow
+def test_demo_reaches_90_percent(tmp_path):
+    r = _run("demo", "--no-progress", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    lines = [ln for ln in r.stdout.splitlines() if ln.startswith("epoch ")]
+    assert len(lines) == 10
+    acc = float(re.search(r"test accuracy (\d+\.\d)%", r.stdout).group(1))
+    secs = float(re.search(r"done in (\d+\.\d) sec", r.stdout).group(1))
+    print(f"demo: test accuracy {acc}%, {secs} sec")
+    assert acc >= 90.0
+    demo = tmp_path / "runs" / "demo"
+    assert {"last.pt", "curves.png"} <= set(os.listdir(demo))
+    assert any(f.startswith("events.out.tfevents") for f in os.listdir(demo))
+    for path in ("runs/demo/last.pt", "runs/demo/curves.png", "tensorboard --logdir runs/demo"):
+        assert path in r.stdout
