@@ -238,7 +238,7 @@ class Optimizer:
                     g.detach_()
                 else:
                     g._rg = False
-                if g._data.flags.writeable:
+                if getattr(g._data.flags, "writeable", True):  # CuPy flags have no 'writeable'
                     g._data.fill(0)
                 else:
                     g._data = xp_of(g._data).zeros_like(g._data)
