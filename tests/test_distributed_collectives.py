@@ -226,6 +226,8 @@ raises(ValueError, lambda: dist.broadcast(nnbox.ones(1), src=W), "not part of gr
 
 dist.barrier()
 dist.barrier(async_op=True).wait()
+import datetime
+dist.monitored_barrier(timeout=datetime.timedelta(seconds=30))
 dist.destroy_process_group()
 assert not dist.is_initialized()
 sys.stdout.write(f"OK {R}\n"); sys.stdout.flush()  # one write: ranks share the pipe

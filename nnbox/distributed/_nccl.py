@@ -35,7 +35,13 @@ def _dtype(nccl, dt):
         raise RuntimeError(f"NCCL does not support tensors of dtype {dt}") from None
 
 
-def _op(nccl, op: ReduceOp):
+def _op(nccl, op: ReduceOp, dtype=None):
+    if dtype is not None and str(dtype) == "bool":
+        # bools travel as uint8: OR is a MAX, AND a MIN (a SUM could store 2 in a bool)
+        if op in (ReduceOp.SUM, ReduceOp.AVG, ReduceOp.MAX, ReduceOp.BOR):
+            return nccl.NCCL_MAX
+        if op in (ReduceOp.PRODUCT, ReduceOp.MIN, ReduceOp.BAND):
+            return nccl.NCCL_MIN
     if op is ReduceOp.AVG:
         return nccl.NCCL_SUM  # divided afterwards: not every NCCL build cupy wraps has ncclAvg
     table = {ReduceOp.SUM: nccl.NCCL_SUM, ReduceOp.PRODUCT: nccl.NCCL_PROD,
@@ -87,11 +93,13 @@ class NCCLEngine:
 
     def _reduced(self, arr, buf, copied, op):
         def finish():
-            if op is ReduceOp.AVG:
+            if op is ReduceOp.AVG and buf.dtype.kind != "b":
                 if buf.dtype.kind == "f":
                     buf[...] /= self.size
-                else:
-                    buf[...] = (buf // self.size).astype(buf.dtype)
+                else:  # integers truncate toward zero, as the MPI engine and ncclAvg
+                    import cupy  # noqa: PLC0415
+
+                    buf[...] = cupy.trunc(buf / self.size).astype(buf.dtype)
             if copied:
                 arr[...] = buf
 
@@ -106,7 +114,7 @@ class NCCLEngine:
     def all_reduce(self, arr, op, async_op):
         nccl = _nccl()
         buf, copied = self._contig(arr)
-        dt, nop = _dtype(nccl, buf.dtype), _op(nccl, op)
+        dt, nop = _dtype(nccl, buf.dtype), _op(nccl, op, buf.dtype)
         enq = lambda c, s: c.allReduce(buf.data.ptr, buf.data.ptr, buf.size, dt, nop, s)  # noqa: E731
         return self._launch(enq, async_op, self._reduced(arr, buf, copied, op), (buf,), "all_reduce")
 
@@ -121,7 +129,7 @@ class NCCLEngine:
     def reduce(self, arr, root, op, async_op):
         nccl = _nccl()
         buf, copied = self._contig(arr)
-        dt, nop = _dtype(nccl, buf.dtype), _op(nccl, op)
+        dt, nop = _dtype(nccl, buf.dtype), _op(nccl, op, buf.dtype)
         enq = lambda c, s: c.reduce(buf.data.ptr, buf.data.ptr, buf.size, dt, nop, root, s)  # noqa: E731
         fin = self._reduced(arr, buf, copied, op) if self.rank == root else None
         return self._launch(enq, async_op, fin, (buf,), "reduce")
@@ -160,7 +168,7 @@ class NCCLEngine:
             raise RuntimeError("the NCCL backend needs reduce_scatter inputs of equal size")
         send = cupy.concatenate([i.reshape(-1) for i in inputs])
         buf, copied = self._contig(out)
-        dt, nop = _dtype(nccl, send.dtype), _op(nccl, op)
+        dt, nop = _dtype(nccl, send.dtype), _op(nccl, op, send.dtype)
         enq = lambda c, s: c.reduceScatter(send.data.ptr, buf.data.ptr, buf.size, dt, nop, s)  # noqa: E731
         return self._launch(enq, async_op, self._reduced(out, buf, copied, op), (send, buf), "reduce_scatter")
 
