@@ -28,18 +28,26 @@ __all__: list[str] = []
 GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
 
-def _sigmoid_(a):
-    """In-place logistic function via tanh (never overflows)."""
-    xp = xp_of(a)
-    a *= 0.5
-    xp.tanh(a, out=a)
-    a *= 0.5
-    a += 0.5
-    return a
+def _gate_scale(mode: str, H: int, xp, dtype):
+    """Per-row factors folded into the weights so that one ``tanh`` activates every gate at once:
+    sigmoid(a) = 0.5 * tanh(a / 2) + 0.5, so the sigmoid gates' rows are pre-scaled by 1/2."""
+    if mode == "LSTM":  # i, f, o are sigmoids, g a tanh
+        s = xp.full((4, H), 0.5, dtype=dtype)
+        s[2] = 1.0
+        return s.reshape(-1)
+    if mode == "GRU":  # r, z sigmoids; the n gate is handled on its own
+        s = xp.full((3, H), 0.5, dtype=dtype)
+        s[2] = 1.0
+        return s.reshape(-1)
+    return None
 
 
 class Recurrence(Function):
-    """One layer, one direction, whole sequence: (x, h0[, c0], weights) -> (out, h_n[, c_n])."""
+    """One layer, one direction, whole sequence: (x, h0[, c0], weights) -> (out, h_n[, c_n]).
+
+    Forward keeps the activated gates (``acts``, (T, B, G)), the cell states and the states each
+    step started from; backward walks the steps in reverse carrying only dh (and dc).
+    """
 
     _array_api = True
 
@@ -49,115 +57,151 @@ class Recurrence(Function):
         T, B, I = x.shape
         H = w_hh.shape[1]
         G = w_hh.shape[0]
-        gi = (x.reshape(T * B, I) @ w_ih.T).reshape(T, B, G)  # the input GEMM for every step at once
-        if b_ih is not None:
-            gi += b_ih
-        packed = batch_sizes is not None
-        out = (xp.zeros if packed else xp.empty)((T, B, H), dtype=x.dtype)
-        hprev = (xp.zeros if packed else xp.empty)((T, B, H), dtype=x.dtype)
-        h = h0.copy()
         lstm, gru = mode == "LSTM", mode == "GRU"
-        if lstm:
-            c = c0.copy()
-            cprev = xp.zeros_like(out) if packed else xp.empty_like(out)
-            cs = xp.zeros_like(out) if packed else xp.empty_like(out)
+        packed = batch_sizes is not None
+        acts = (x.reshape(T * B, I) @ w_ih.T).reshape(T, B, G)  # the input GEMM for every step at once
+        if b_ih is not None:
+            acts += b_ih
+        if b_hh is not None:  # all of b_hh adds outside the recurrence, except GRU's n gate (inside r * (...))
+            if gru:
+                acts[..., :2 * H] += b_hh[:2 * H]
+            else:
+                acts += b_hh
+        scale = _gate_scale(mode, H, xp, x.dtype)
+        whh_t = w_hh.T
+        if scale is not None:
+            acts *= scale
+            whh_t = w_hh.T * scale
         if gru:
-            ghn = xp.zeros_like(out) if packed else xp.empty_like(out)
-        acts = gi  # overwritten in place with the activated gates
+            whh_t = xp.ascontiguousarray(whh_t)
+            b_hn = b_hh[2 * H:] if b_hh is not None else None
+        new = xp.zeros if packed else xp.empty
+        out = new((T, B, H), dtype=x.dtype)
+        hprev = xp.zeros((T, B, H), dtype=x.dtype) if packed else None
+        cs = new((T, B, H), dtype=x.dtype) if lstm else None
+        cprev = xp.zeros((T, B, H), dtype=x.dtype) if packed and lstm else None
+        ghn = new((T, B, H), dtype=x.dtype) if gru else None
+        h = h0.copy() if packed else h0
+        c = (c0.copy() if packed else c0) if lstm else None
         for t in (range(T - 1, -1, -1) if reverse else range(T)):
             n = B if not packed else int(batch_sizes[t])
             hp = h[:n]
-            hprev[t, :n] = hp
-            gh = hp @ w_hh.T
-            if b_hh is not None:
-                gh += b_hh
+            if packed:
+                hprev[t, :n] = hp
+            gh = hp @ whh_t
             a = acts[t, :n]
+            ht = out[t, :n]
             if lstm:
                 a += gh
-                _sigmoid_(a[:, :2 * H])
-                xp.tanh(a[:, 2 * H:3 * H], out=a[:, 2 * H:3 * H])
-                _sigmoid_(a[:, 3 * H:])
+                xp.tanh(a, out=a)
+                a4 = a.reshape(n, 4, H)
+                sg = a4[:, (0, 1, 3)] * 0.5 + 0.5  # the three sigmoid gates
+                a4[:, (0, 1, 3)] = sg
                 cp = c[:n]
-                cprev[t, :n] = cp
-                cn = a[:, H:2 * H] * cp
-                cn += a[:, :H] * a[:, 2 * H:3 * H]
-                c[:n] = cn
-                cs[t, :n] = cn
-                hn = a[:, 3 * H:] * xp.tanh(cn)
+                if packed:
+                    cprev[t, :n] = cp
+                ct = cs[t, :n]
+                xp.multiply(a4[:, 1], cp, out=ct)
+                ct += a4[:, 0] * a4[:, 2]
+                xp.tanh(ct, out=ht)
+                ht *= a4[:, 3]
             elif gru:
                 rz = a[:, :2 * H]
                 rz += gh[:, :2 * H]
-                _sigmoid_(rz)
-                ghn[t, :n] = gh[:, 2 * H:]
+                xp.tanh(rz, out=rz)
+                rz *= 0.5
+                rz += 0.5
+                g_n = ghn[t, :n]
+                if b_hn is not None:
+                    xp.add(gh[:, 2 * H:], b_hn, out=g_n)
+                else:
+                    g_n[...] = gh[:, 2 * H:]
                 nn_ = a[:, 2 * H:]
-                nn_ += a[:, :H] * gh[:, 2 * H:]
+                nn_ += rz[:, :H] * g_n
                 xp.tanh(nn_, out=nn_)
-                z = a[:, H:2 * H]
-                hn = nn_ + z * (hp - nn_)
+                xp.subtract(hp, nn_, out=ht)  # h' = n + z * (h - n)
+                ht *= rz[:, H:]
+                ht += nn_
             else:
                 a += gh
-                hn = xp.tanh(a) if mode == "RNN_TANH" else xp.maximum(a, 0)
-            h[:n] = hn
-            out[t, :n] = hn
-        saved = [x, w_ih, w_hh, hprev, out, acts]
-        if lstm:
-            saved += [cprev, cs]
-        if gru:
-            saved += [ghn]
+                if mode == "RNN_TANH":
+                    xp.tanh(a, out=ht)
+                else:
+                    xp.maximum(a, 0, out=ht)
+            if packed:
+                h[:n] = ht
+                if lstm:
+                    c[:n] = cs[t, :n]
+            else:
+                h = out[t]
+                if lstm:
+                    c = cs[t]
+        if not packed:  # the state each step started from: h0, then the previous step's output
+            hprev = _shifted(out, h0, reverse)
+            if lstm:
+                cprev = _shifted(cs, c0, reverse)
+        saved = [x, w_ih, w_hh, hprev, out, acts, cprev, cs, ghn]
         ctx.save_for_backward(*saved)
         ctx.meta = (mode, reverse, batch_sizes, b_ih is not None, b_hh is not None)
-        return (out, h, c) if lstm else (out, h)
+        h_n = h.copy() if not packed else h
+        if lstm:
+            return out, h_n, (c.copy() if not packed else c)
+        return out, h_n
 
     @staticmethod
     def backward(ctx, dout, dhn, dcn=None):
-        saved = ctx.saved_tensors
-        x, w_ih, w_hh, hprev, out, acts = saved[:6]
+        x, w_ih, w_hh, hprev, out, acts, cprev, cs, ghn = ctx.saved_tensors
         mode, reverse, batch_sizes, has_bih, has_bhh = ctx.meta
         xp = xp_of(x)
         T, B, I = x.shape
         H = w_hh.shape[1]
         G = w_hh.shape[0]
+        k = G // H
         lstm, gru = mode == "LSTM", mode == "GRU"
         packed = batch_sizes is not None
-        dgi = (xp.zeros if packed else xp.empty)((T, B, G), dtype=x.dtype)
-        dgh = (xp.zeros if packed else xp.empty)((T, B, G), dtype=x.dtype) if gru else dgi
+        new = xp.zeros if packed else xp.empty
+        dgi = new((T, B, k, H), dtype=x.dtype)
+        dgh = new((T, B, k, H), dtype=x.dtype) if gru else dgi
         dh = dhn.copy()
-        if lstm:
-            cprev, cs = saved[6:8]
-            dc = dcn.copy()
-        if gru:
-            ghn = saved[6]
+        dc = dcn.copy() if lstm else None
+        # per-step derivatives on small, cache-resident (B, H) blocks: measured faster than
+        # precomputing them for the whole sequence as large arrays
         for t in (range(T) if reverse else range(T - 1, -1, -1)):
             n = B if not packed else int(batch_sizes[t])
             dht = dh[:n] + dout[t, :n]
-            a = acts[t, :n]
+            a = acts[t, :n].reshape(n, k, H)
+            da = dgi[t, :n]
             if lstm:
-                i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+                i, f, g, o = a[:, 0], a[:, 1], a[:, 2], a[:, 3]
                 tc = xp.tanh(cs[t, :n])
-                dct = dc[:n] + dht * o * (1 - tc * tc)
-                da = dgi[t, :n]
-                da[:, :H] = dct * g * i * (1 - i)
-                da[:, H:2 * H] = dct * cprev[t, :n] * f * (1 - f)
-                da[:, 2 * H:3 * H] = dct * i * (1 - g * g)
-                da[:, 3 * H:] = dht * tc * o * (1 - o)
+                dct = dht * o
+                dct *= 1 - tc * tc
+                dct += dc[:n]
+                da[:, 0] = dct * g * i * (1 - i)
+                da[:, 1] = dct * cprev[t, :n] * f * (1 - f)
+                da[:, 2] = dct * i * (1 - g * g)
+                da[:, 3] = dht * tc * o * (1 - o)
                 dc[:n] = dct * f
-                dh[:n] = da @ w_hh
             elif gru:
-                r, z, nn_ = a[:, :H], a[:, H:2 * H], a[:, 2 * H:]
-                hp = hprev[t, :n]
+                r, z, nn_ = a[:, 0], a[:, 1], a[:, 2]
                 dan = dht * (1 - z) * (1 - nn_ * nn_)
-                dgi_t, dgh_t = dgi[t, :n], dgh[t, :n]
-                dgi_t[:, :H] = dan * ghn[t, :n] * r * (1 - r)
-                dgi_t[:, H:2 * H] = dht * (hp - nn_) * z * (1 - z)
-                dgi_t[:, 2 * H:] = dan
-                dgh_t[:, :2 * H] = dgi_t[:, :2 * H]
-                dgh_t[:, 2 * H:] = dan * r
-                dh[:n] = dht * z + dgh_t @ w_hh
+                da[:, 0] = dan * ghn[t, :n] * r * (1 - r)
+                da[:, 1] = dht * (hprev[t, :n] - nn_) * z * (1 - z)
+                da[:, 2] = dan
+                dg = dgh[t, :n]
+                dg[:, :2] = da[:, :2]
+                xp.multiply(dan, r, out=dg[:, 2])
+                dht *= z
+                dht += dg.reshape(n, G) @ w_hh
+                dh[:n] = dht
+                continue
             else:
                 ht = out[t, :n]
-                da = dht * (1 - ht * ht) if mode == "RNN_TANH" else dht * (ht > 0)
-                dgi[t, :n] = da
-                dh[:n] = da @ w_hh
+                if mode == "RNN_TANH":
+                    xp.multiply(dht, 1 - ht * ht, out=da[:, 0])
+                else:
+                    xp.multiply(dht, ht > 0, out=da[:, 0])
+            dh[:n] = da.reshape(n, G) @ w_hh
         need = ctx.needs_input_grad
         gi_flat = dgi.reshape(T * B, G)
         gh_flat = dgh.reshape(T * B, G)
@@ -168,6 +212,14 @@ class Recurrence(Function):
         db_hh = gh_flat.sum(axis=0) if has_bhh and need[6] else None
         return (dx, dh if need[1] else None, (dc if lstm and need[2] else None), dw_ih, dw_hh, db_ih, db_hh,
                 None, None, None)
+
+
+def _shifted(seq, first, reverse: bool):
+    """(T, B, H) states each step started from: ``first`` then ``seq`` shifted one step along time."""
+    xp = xp_of(seq)
+    if reverse:
+        return xp.concatenate([seq[1:], first[None]], axis=0)
+    return xp.concatenate([first[None], seq[:-1]], axis=0)
 
 
 def recurrence(mode: str, x: Tensor, h0: Tensor, c0: Tensor | None, w_ih: Tensor, w_hh: Tensor,
