@@ -208,8 +208,8 @@ class _Progress:
     def update(self, loss: float) -> None:
         self.n += 1
         if self.bar is not None:
+            self.bar.set_postfix(loss=f"{loss:.4f}", refresh=False)  # shown by the update's refresh
             self.bar.update(1)
-            self.bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
         elif self.enabled and time.time() - self.last >= self.every:
             self.last = time.time()
             of = f"/{self.total}" if self.total else ""

@@ -190,3 +190,52 @@ def test_resume_from_a_crafted_rng_state_runs_nothing(tmp_path):
     with pytest.raises(pickle.UnpicklingError):
         fit(model, train, opt, F.cross_entropy, 2, checkpoint_dir=tmp_path, resume=True, progress=False)
     assert not marker.exists()
+
+
+def test_plain_progress_lines_when_not_a_terminal(capsys, monkeypatch):
+    from nnbox.training import _Progress
+
+    bar = _Progress(3, "epoch 1/2", enabled=True, every=0.0)  # pytest's stderr is not a terminal
+    assert bar.bar is None
+    for loss in (0.5, 0.4, 0.3):
+        bar.update(loss)
+    bar.close()
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-1].startswith("  epoch 1/2: batch 3/3, loss 0.3000,")
+    silent = _Progress(3, "x", enabled=False, every=0.0)
+    silent.update(1.0)
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.skipif(os.name != "posix", reason="needs a pseudo-terminal")
+def test_tqdm_bar_on_a_terminal():
+    pytest.importorskip("tqdm")
+    import fcntl
+    import pty
+    import select
+    import struct
+    import sys
+    import termios
+
+    code = (
+        "from nnbox.training import _Progress\n"
+        "p = _Progress(4, 'epoch 1/1', True)\n"
+        "for i in range(4):\n    p.update(0.25)\n"
+        "p.close()\nprint('after')\n"
+    )
+    pid, fd = pty.fork()
+    if pid == 0:  # child: run the bar with a terminal as stdout/stderr
+        os.execvp(sys.executable, [sys.executable, "-c", code])
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    out = b""
+    while select.select([fd], [], [], 30)[0]:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.waitpid(pid, 0)
+    text = out.decode(errors="replace")
+    assert "epoch 1/1: 100%" in text and "4/4" in text and "loss=0.2500" in text and "after" in text
