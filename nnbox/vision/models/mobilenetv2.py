@@ -75,8 +75,8 @@ class MobileNetV2(nn.Module):
     """MobileNetV2 trunk and classifier.
 
     >>> import nnbox
-    >>> mobilenet_v2(num_classes=5)(nnbox.randn(1, 3, 32, 32)).shape
-    torch.Size([1, 5])
+    >>> mobilenet_v2(num_classes=5)(nnbox.randn(2, 3, 32, 32)).shape
+    torch.Size([2, 5])
     """
 
     def __init__(self, num_classes: int = 1000, width_mult: float = 1.0,

@@ -86,8 +86,8 @@ class ResNet(nn.Module):
     """The ResNet trunk: 7 x 7 stem, max-pool, four stages of ``block``, average pool, ``fc``.
 
     >>> import nnbox
-    >>> resnet18(num_classes=10)(nnbox.randn(1, 3, 32, 32)).shape
-    torch.Size([1, 10])
+    >>> resnet18(num_classes=10)(nnbox.randn(2, 3, 32, 32)).shape
+    torch.Size([2, 10])
     """
 
     def __init__(self, block: type[BasicBlock | Bottleneck], layers: list[int], num_classes: int = 1000,
