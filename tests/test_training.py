@@ -218,9 +218,9 @@ def test_tqdm_bar_on_a_terminal():
     import termios
 
     code = (
-        "from nnbox.training import _Progress\n"
+        "import time\nfrom nnbox.training import _Progress\n"
         "p = _Progress(4, 'epoch 1/1', True)\n"
-        "for i in range(4):\n    p.update(0.25)\n"
+        "for i in range(4):\n    time.sleep(0.15)\n    p.update(0.25)\n"  # slower than tqdm's refresh interval
         "p.close()\nprint('after')\n"
     )
     pid, fd = pty.fork()
