@@ -359,13 +359,12 @@ class Unfold(Function):
 
     @staticmethod
     def forward(ctx, x, ksize, dilation, pads, stride, out_size):
-        from .conv import _im2col, _pad_array
+        from .conv import _im2col, _to_cm
 
         xp = xp_of(x)
-        cols = _im2col(_pad_array(x, pads), ksize, stride, dilation, out_size)  # (C*K, N*L)
-        n = x.shape[0]
+        cols = _im2col(_to_cm(x, pads), ksize, stride, dilation, out_size)  # (C*K, L*N)
         ctx.args = (x.shape, ksize, dilation, pads, stride, out_size)
-        return xp.ascontiguousarray(cols.reshape(cols.shape[0], n, -1).swapaxes(0, 1))
+        return xp.ascontiguousarray(xp.moveaxis(cols.reshape(cols.shape[0], -1, x.shape[0]), -1, 0))
 
     @staticmethod
     def backward(ctx, gy):
@@ -375,14 +374,13 @@ class Unfold(Function):
 
 def _fold_array(g, x_shape, ksize, dilation, pads, stride, out_size):
     """col2im of (N, C*K, L) into (N, C, H, W) (``x_shape``), dropping the padding."""
-    from .conv import _col2im
+    from .conv import _col2im, _from_cm
 
     xp = xp_of(g)
-    padded = x_shape[:2] + tuple(s + lo + hi for s, (lo, hi) in zip(x_shape[2:], pads))
-    cols = xp.ascontiguousarray(g.swapaxes(0, 1)).reshape(g.shape[1], -1)
-    full = _col2im(cols, padded, ksize, stride, dilation, out_size)
-    crop = full[(slice(None), slice(None)) + tuple(slice(lo, lo + s) for s, (lo, _) in zip(x_shape[2:], pads))]
-    return xp.ascontiguousarray(crop)
+    cols = xp.ascontiguousarray(xp.moveaxis(g, 0, -1)).reshape(g.shape[1], -1)  # (C*K, L*N)
+    cm_shape = (x_shape[1],) + tuple(s + lo + hi for s, (lo, hi) in zip(x_shape[2:], pads)) + (x_shape[0],)
+    acc = _col2im(cols, cm_shape, ksize, stride, dilation, out_size)
+    return _from_cm(acc, pads, x_shape[2:])
 
 
 class Fold(Function):

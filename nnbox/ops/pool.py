@@ -69,20 +69,20 @@ class MaxPoolNd(Function):
     def forward(ctx, x, ksize, stride, pads, dilation, out_size):
         xp = xp_of(x)
         xpad = _pad_spatial(x, pads, _lowest(x.dtype))
-        lead = (Ellipsis,)
-        best = tap_of = None
-        isfloat = x.dtype.kind == "f"
+        best = tap_of = upd = None
+        # three cheap passes per tap: compare, running max (propagates NaN), record the winner
         for t, sl in _taps(ksize, stride, dilation, out_size):
-            v = xpad[lead + sl]
+            v = xpad[(Ellipsis,) + sl]
             if best is None:
                 best = v.copy()
-                tap_of = xp.zeros(best.shape, dtype=np.int16 if math.prod(ksize) < 32000 else np.int64)
+                tap_of = xp.zeros(best.shape, dtype=np.int8 if math.prod(ksize) < 128 else np.int64)
+                upd = xp.empty(best.shape, dtype=bool)
                 continue
-            upd = v > best
-            if isfloat:
-                upd |= xp.isnan(v) & ~xp.isnan(best)
-            xp.copyto(best, v, where=upd)
-            tap_of[upd] = t
+            xp.greater(v, best, out=upd)
+            xp.maximum(best, v, out=best)
+            xp.copyto(tap_of, t, where=upd)
+        if x.dtype.kind == "f" and xp.isnan(best).any():
+            _nan_taps(xpad, tap_of, ksize, stride, dilation, out_size)
         ctx.save_for_backward(tap_of)
         ctx.args = (x.shape, ksize, stride, pads, dilation, out_size)
         return best
@@ -96,13 +96,24 @@ class MaxPoolNd(Function):
         padded = x_shape[:-nd] + tuple(s + lo + hi for s, (lo, hi) in zip(x_shape[-nd:], pads))
         gx = xp.zeros(padded, dtype=gy.dtype)
         overlap = any(k * d > s for k, s, d in zip(ksize, stride, dilation))
+        hit = xp.empty(tap_of.shape, dtype=bool)
         for t, sl in _taps(ksize, stride, dilation, out_size):
-            contrib = xp.where(tap_of == t, gy, 0)
+            xp.equal(tap_of, t, out=hit)
             if overlap:
-                gx[(Ellipsis,) + sl] += contrib
-            else:  # windows are disjoint: each input element is written by at most one tap
-                gx[(Ellipsis,) + sl] = contrib
+                gx[(Ellipsis,) + sl] += gy * hit
+            else:  # windows are disjoint: write each tap's share straight into its slots
+                xp.multiply(gy, hit, out=gx[(Ellipsis,) + sl])
         return xp.ascontiguousarray(_crop(gx, pads, x_shape[-nd:])), None, None, None, None, None
+
+
+def _nan_taps(xpad, tap_of, ksize, stride, dilation, out_size) -> None:
+    """Where a window holds NaN, torch reports its first NaN: redo those windows' winning taps."""
+    xp = xp_of(xpad)
+    found = xp.zeros(tap_of.shape, dtype=bool)
+    for t, sl in _taps(ksize, stride, dilation, out_size):
+        isn = xp.isnan(xpad[(Ellipsis,) + sl]) & ~found
+        tap_of[isn] = t
+        found |= isn
 
 
 def _max_indices(tap_of, in_shape, ksize, stride, pads, dilation):
