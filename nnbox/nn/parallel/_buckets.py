@@ -2,9 +2,10 @@
 
 Parameters are grouped (in reverse registration order, roughly the order backward produces
 their gradients) into flat arrays of at most ``cap`` bytes, one dtype and device per bucket.
-Each parameter's ``.grad`` becomes a view into its bucket, so gradients are summed straight
-into the buffer that is all-reduced, with no copy in or out (torch's
-``gradient_as_bucket_view=True`` layout, which is also what its default behaves like to users).
+Each parameter's ``.grad`` becomes a view into its bucket once the bucket is complete, so the
+averaged gradients need no copy out, and gradients accumulated in place (``zero_grad(
+set_to_none=False)``, ``no_sync``) land in the buffer directly (torch's
+``gradient_as_bucket_view=True`` layout; its default copies in and out).
 """
 from __future__ import annotations
 

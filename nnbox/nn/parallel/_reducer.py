@@ -68,7 +68,15 @@ class Reducer:
         return hook
 
     def _mark_ready(self, i: int, g):
-        """Put parameter ``i``'s gradient (``g``, or nothing if unused) in its bucket; count it down."""
+        """Count parameter ``i`` (gradient ``g``, None when unused) down in its bucket.
+
+        The engine runs each leaf's hook and then accumulates that leaf's gradient, one leaf at a
+        time.  So while a bucket is incomplete the hook stands aside (the engine stores or sums
+        the gradient into ``.grad`` as usual, with no extra pass); when its last parameter
+        arrives, every other parameter's ``.grad`` is final: they are moved into the bucket, the
+        current one is summed in by the hook itself (the engine then adds a zero), and the
+        bucket's all-reduce starts.
+        """
         if self._ready[i]:
             raise RuntimeError(
                 f"Expected to mark a variable ready only once. Parameter index {i} "
@@ -77,30 +85,34 @@ class Reducer:
             )
         self._ready[i] = True
         self._started = True
-        p = self._params[i]
         b = self._bucket_of[i]
-        view = b.views[i]
-        cur = p._grad
-        if cur is view:  # the usual case after the first step: sum straight into the bucket
-            if g is not None:
-                view._data += g
-        elif cur is None:
-            if g is None:  # unused here, no gradient yet: contribute zeros, attach only if used elsewhere
-                view._data[...] = 0
-                self._none_before.add(i)
-            else:
-                view._data[...] = g
-                p._grad = view
-        else:  # a .grad the user set, or accumulated before the bucket existed: move it in
-            if g is None:
-                view._data[...] = cur._data
-            else:
-                array_module(g).add(cur._data, g, out=view._data)
-            p._grad = view
         b.pending -= 1
-        if b.pending == 0:
-            self._launch_ready()
-        return None if g is None else b.zero  # the engine adds this zero: the hook did the sum
+        if b.pending:
+            return None
+        self._fill(b, i, g)
+        self._launch_ready()
+        return None if g is None else b.zero
+
+    def _fill(self, b, last: int, g) -> None:
+        """Make every ``.grad`` of bucket ``b`` a view of its flat buffer holding the final value."""
+        for j in b.params:
+            p = self._params[j]
+            view = b.views[j]
+            cur = p._grad
+            if j == last and g is not None:  # not yet accumulated by the engine: the hook does it
+                if cur is view:
+                    view._data += g
+                elif cur is None:
+                    view._data[...] = g
+                else:
+                    array_module(g).add(cur._data, g, out=view._data)
+                p._grad = view
+            elif cur is None:  # unused here, no gradient yet: zeros; attached if some rank used it
+                view._data[...] = 0
+                self._none_before.add(j)
+            elif cur is not view:  # the engine's fresh array, or a .grad the user set: move it in
+                view._data[...] = cur._data
+                p._grad = view
 
     def _launch_ready(self) -> None:
         from ...distributed import collectives as C
@@ -121,7 +133,8 @@ class Reducer:
         for b in self._buckets:
             b.work.wait()
             b.work = None
-            b.flat /= world
+            if world > 1:
+                b.flat /= world
         if self.find_unused_parameters:  # every rank takes part (the flag is the same everywhere)
             # parameters with no gradient here: attach the average if some rank used them,
             # else leave grad None as torch does for parameters unused on every rank

@@ -5,14 +5,17 @@ How it works (no engine changes needed):
 * Construction: every rank checks that all ranks hold the same parameter names, shapes and
   dtypes (a clear error on every rank otherwise, never a hang), then rank 0's parameters and
   buffers are broadcast -- one coalesced broadcast per dtype.
-* Parameters are packed into flat buckets (``_buckets.py``); each parameter's ``.grad`` is a
-  view of its bucket.  A hook on every parameter (``Tensor.register_hook``, which the engine runs
-  once per backward with the parameter's summed gradient, just before accumulating it) adds the
-  gradient into the bucket view itself and hands the engine a zero to add, then counts the
-  bucket down.  When a bucket is complete its all-reduce is started (non-blocking, in bucket
-  order so that every rank issues the same sequence); when the last one is complete, the hook
-  waits for all of them and divides by the world size.  So after ``loss.backward()`` returns,
-  every ``.grad`` holds the average over ranks -- a handful of large all-reduces per step.
+* Parameters are packed into flat buckets (``_buckets.py``).  A hook on every parameter
+  (``Tensor.register_hook``: the engine runs it once per backward with the parameter's summed
+  gradient, just before accumulating it into ``.grad``) counts its bucket down.  While a bucket
+  is incomplete the hook stands aside and the engine fills ``.grad`` as usual.  When its last
+  parameter arrives, every other ``.grad`` of the bucket is final (the engine finishes one leaf
+  before the next), so they are moved into the flat buffer (``.grad`` becomes a view of it, and
+  stays one while gradients accumulate in place), the last gradient is summed in by the hook
+  (the engine then adds a zero) and the bucket's all-reduce starts -- non-blocking, in bucket
+  order so that every rank issues the same sequence.  The hook of the last bucket waits for all
+  of them and divides by the world size: when ``loss.backward()`` returns, every ``.grad``
+  holds the average over ranks, after a handful of large all-reduces.
 * ``no_sync()``: inside it (decided at forward time, as torch), hooks stand aside and gradients
   accumulate locally; the next synchronised backward averages the accumulated sum.
 * ``find_unused_parameters=True``: after forward, the autograd graph is walked from the outputs;
