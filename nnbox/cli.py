@@ -16,7 +16,7 @@ import sys
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-MODELS = ("mlp", "cnn", "lenet5", "resnet18", "resnet34", "vgg11", "alexnet")
+MODELS = ("mlp", "cnn", "lenet5", "resnet18", "resnet18_cifar", "resnet34", "resnet50", "vgg11", "vgg16", "alexnet", "mobilenet_v2")
 DATASETS = ("mnist5k", "digits", "mnist", "fashion-mnist", "cifar10", "imagefolder:PATH")
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
 SCHEDULERS = ("none", "seeds", "step", "cosine", "plateau")
@@ -79,29 +79,35 @@ def build_model(name: str, shape: Tuple[int, int, int], num_classes: int):
         )
         n = _flat_features(features, shape)
         return nn.Sequential(*features, nn.Linear(n, 128), nn.ReLU(), nn.Dropout(0.5), nn.Linear(128, num_classes))
-    if name == "lenet5":
-        # LeNet-5 as in d2l (sigmoid swapped for ReLU, which trains in a few epochs)
-        features = nn.Sequential(
-            nn.Conv2d(c, 6, 5, padding=2), nn.ReLU(), nn.AvgPool2d(2, 2),
-            nn.Conv2d(6, 16, 5), nn.ReLU(), nn.AvgPool2d(2, 2), nn.Flatten(),
-        )
-        n = _flat_features(features, shape)
-        return nn.Sequential(*features, nn.Linear(n, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, num_classes))
     try:
         import nnbox.vision.models as models
     except ImportError as e:
         raise UsageError(f"model '{name}' needs nnbox.vision.models, which failed to import: {e}") from None
+    if name == "lenet5":
+        if (h, w) != (28, 28):
+            raise UsageError(f"lenet5 is built for 28x28 images, not {h}x{w} (try --model cnn)")
+        return models.LeNet5(num_classes=num_classes, in_channels=c)
     factory = getattr(models, name, None)
     if factory is None:
         raise UsageError(f"model '{name}' is not available in nnbox.vision.models")
     model = factory(num_classes=num_classes)
-    if c != 3 and hasattr(model, "conv1"):  # ResNets: take c-channel images
-        old = model.conv1
-        model.conv1 = nn.Conv2d(c, old.out_channels, old.kernel_size, old.stride, old.padding, bias=old.bias is not None)
-    elif c != 3 and hasattr(model, "features") and isinstance(model.features[0], nn.Conv2d):
-        old = model.features[0]
-        model.features[0] = nn.Conv2d(c, old.out_channels, old.kernel_size, old.stride, old.padding)
+    _adapt_first_conv(model, c)
     return model
+
+
+def _adapt_first_conv(model, channels: int) -> None:
+    """ImageNet models take 3 channels: give the first convolution ``channels`` inputs instead."""
+    import nnbox.nn as nn
+
+    for name, module in model.named_modules():
+        if isinstance(module, nn.Conv2d):
+            if module.in_channels != channels:
+                parent_name, _, attr = name.rpartition(".")
+                parent = model.get_submodule(parent_name) if parent_name else model
+                new = nn.Conv2d(channels, module.out_channels, module.kernel_size, module.stride, module.padding,
+                                module.dilation, bias=module.bias is not None)
+                setattr(parent, attr, new)  # works for Sequential children too ("0")
+            return
 
 
 # =============================================================================================
@@ -410,7 +416,9 @@ def cmd_summary(args) -> int:
         if len(shape) != 3:
             raise UsageError("--input-size is C,H,W (three numbers)")
     else:
-        default = (3, 224, 224) if args.model in ("vgg11", "alexnet") else _SUMMARY_SHAPES["cifar10" if args.model.startswith("resnet") else "mnist"]
+        default = _SUMMARY_SHAPES["mnist"] if args.model in ("mlp", "cnn", "lenet5") else (3, 224, 224)
+        if args.model == "resnet18_cifar":
+            default = _SUMMARY_SHAPES["cifar10"]
         shape = _SUMMARY_SHAPES.get(args.dataset, default) if args.dataset else default
     model = build_model(args.model, shape, args.num_classes)
     summary(model, (args.batch_size, *shape))

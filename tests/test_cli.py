@@ -127,3 +127,18 @@ def test_demo_reaches_90_percent(tmp_path):
     assert any(f.startswith("events.out.tfevents") for f in os.listdir(demo))
     for path in ("runs/demo/last.pt", "runs/demo/curves.png", "tensorboard --logdir runs/demo"):
         assert path in r.stdout
+
+
+@pytest.mark.parametrize("name", ["mlp", "cnn", "lenet5", "resnet18", "resnet18_cifar", "mobilenet_v2"])
+def test_models_take_one_channel_images(name):
+    import nnbox
+
+    model = build_model(name, (1, 28, 28), 7)
+    model.eval()
+    with nnbox.no_grad():
+        assert model(nnbox.zeros(2, 1, 28, 28)).shape == (2, 7)
+
+
+def test_lenet5_needs_28x28(capsys):
+    assert main(["train", "--model", "lenet5", "--dataset", "digits", "--epochs", "1"]) == 2
+    assert "28x28" in capsys.readouterr().err
