@@ -103,6 +103,10 @@ CASES = [
     ("RAdam", dict(lr=0.01)),
     ("RAdam", dict(lr=0.01, weight_decay=0.1, betas=(0.8, 0.9))),
     ("RAdam", dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True, maximize=True)),
+    ("Rprop", dict()),
+    ("Rprop", dict(lr=0.05, etas=(0.3, 1.5), step_sizes=(1e-3, 0.2), maximize=True)),
+    ("ASGD", dict(lr=0.05)),
+    ("ASGD", dict(lr=0.05, lambd=1e-2, alpha=0.5, t0=20, weight_decay=0.1, maximize=True)),
 ]
 
 
@@ -306,6 +310,8 @@ ALGOS = [
     ("Adamax", dict()),
     ("NAdam", dict(decoupled_weight_decay=True, weight_decay=0.1)),
     ("RAdam", dict(weight_decay=0.1)),
+    ("Rprop", dict(etas=(0.4, 1.3))),
+    ("ASGD", dict(t0=2, weight_decay=0.1)),
 ]
 
 
@@ -423,7 +429,8 @@ def _p(*shape):
 
 
 def test_param_groups_defaults_and_repr():
-    for name in ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam", "LBFGS"]:
+    for name in ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam", "LBFGS",
+                 "Rprop", "ASGD"]:
         kw = {}
         t = getattr(torch.optim, name)([torch.zeros(2, requires_grad=True)], **kw)
         n = getattr(nnbox.optim, name)([_p(2)], **kw)
@@ -544,6 +551,8 @@ BAD = [
     (lambda m, p: m.optim.NAdam([p(2)], momentum_decay=-1), "Invalid momentum_decay value"),
     (lambda m, p: m.optim.RAdam([p(2)], betas=(0.9, 1.5)), "Invalid beta parameter at index 1"),
     (lambda m, p: m.optim.LBFGS([p(2)], lr=-1), "Invalid learning rate"),
+    (lambda m, p: m.optim.Rprop([p(2)], etas=(1.1, 1.2)), "Invalid eta values: 1.1, 1.2"),
+    (lambda m, p: m.optim.ASGD([p(2)], weight_decay=-1), "Invalid weight_decay value"),
     (lambda m, p: m.optim.LBFGS([p(2)]).step(), "missing 1 required positional argument: 'closure'"),
     (lambda m, p: m.optim.LBFGS([{"params": [p(2)]}, {"params": [p(2)]}]), "per-parameter options"),
 ]
