@@ -147,7 +147,7 @@ class Tensor:
                 )
             return
         if value and self._data.dtype.kind not in "fc":
-            raise RuntimeError("only Tensors of floating point and complex dtype can require gradients")
+            raise RuntimeError("only Tensors of floating point dtype can require gradients")
         self._rg = value
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":

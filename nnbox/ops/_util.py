@@ -100,6 +100,15 @@ def type_name(dt) -> str:
     return _TYPE_NAMES.get(np.dtype(dt).name, str(dt))
 
 
+_CPP_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half", "int64": "long int",
+              "int32": "int", "int16": "short int", "int8": "signed char", "uint8": "unsigned char", "bool": "bool"}
+
+
+def cpp_type_name(dt) -> str:
+    """The C++ name torch prints for a dtype in some messages (``long int``, ``float``, ``double``)."""
+    return _CPP_NAMES.get(np.dtype(dt).name, np.dtype(dt).name)
+
+
 def not_implemented(kernel: str, dt) -> NotImplementedError:
     """torch's error for an op without a kernel for this dtype: ``"abs_cpu" not implemented for 'Bool'``."""
     return NotImplementedError(f'"{kernel}" not implemented for \'{type_name(dt)}\'')

@@ -7,7 +7,7 @@ import numpy as np
 from .._tensor import Tensor
 from ..autograd import grad_mode
 from ..autograd.function import Function
-from ._util import add_at, named, result_dtype, shape_str, unbroadcast, wrap_dim, xp_of
+from ._util import add_at, cpp_type_name, named, result_dtype, shape_str, unbroadcast, wrap_dim, xp_of
 from .convert import cast
 from .reduce import return_types
 
@@ -405,13 +405,20 @@ def where(condition: Tensor, input=None, other=None) -> Tensor:
     except ValueError:
         from .elementwise import _broadcast_error
 
-        raise _broadcast_error(cond, getattr(x, "_data", x)) from None
+        shape = cond.shape  # find the operand that does not fit the others, as torch names it
+        for o in (x, y):
+            s = getattr(getattr(o, "_data", o), "shape", ())
+            try:
+                shape = np.broadcast_shapes(shape, s)
+            except ValueError:
+                raise _broadcast_error(np.empty(shape, bool), np.empty(s, bool)) from None
+        raise
 
 
 def masked_fill(input: Tensor, mask: Tensor, value) -> Tensor:
     """``value`` where ``mask`` is True (mask broadcasts to input)."""
     if mask._data.dtype != np.bool_:
-        raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype {mask.dtype.name}")
+        raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype {cpp_type_name(mask._data.dtype)}")
     if isinstance(value, Tensor):
         if value._data.ndim != 0:
             raise RuntimeError(

@@ -7,18 +7,13 @@ import numpy as np
 
 from .._tensor import Tensor
 from ..autograd.function import Function
-from ._util import named, norm_dims, unbroadcast, xp_of
-
-
-def _dtype_name(dt) -> str:
-    return {"float32": "float", "float64": "double", "float16": "c10::Half", "int64": "long int",
-            "int32": "int"}.get(dt.name, dt.name)
+from ._util import cpp_type_name, named, norm_dims, unbroadcast, xp_of
 
 
 def _same_dtype(a: Tensor, b: Tensor, what: str = "m1 and m2") -> None:
     if a._data.dtype != b._data.dtype:
         raise RuntimeError(
-            f"expected {what} to have the same dtype, but got: {_dtype_name(a._data.dtype)} != {_dtype_name(b._data.dtype)}"
+            f"expected {what} to have the same dtype, but got: {cpp_type_name(a._data.dtype)} != {cpp_type_name(b._data.dtype)}"
         )
 
 

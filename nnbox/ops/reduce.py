@@ -173,7 +173,9 @@ class Var(Function):
         denom = builtins.max(ctx.n - ctx.correction, 0)
         with np.errstate(divide="ignore", invalid="ignore"):
             if ctx.take_sqrt:
-                g = _restore(grad / (out * denom), d.shape, ctx.axes, ctx.keepdim) * d
+                # torch defines the gradient of std as 0 where std is 0 (not d/0)
+                scale = xp_of(out).where(out == 0, 0, grad / (out * denom))
+                g = _restore(scale, d.shape, ctx.axes, ctx.keepdim) * d
             else:
                 g = _restore(grad * (2.0 / denom), d.shape, ctx.axes, ctx.keepdim) * d
         return g, None, None, None, None
