@@ -195,3 +195,11 @@ def test_identity_flatten_unflatten():
         with pytest.raises(TypeError) as ne:
             nn.Unflatten(1, bad)
         assert str(ne.value) == str(te.value)
+
+
+@pytest.mark.parametrize("xshape", [(64, 20), (3, 5, 20), (20,)])
+def test_linear_backward_from_sum_zero_stride_grad(xshape):
+    # .sum() hands backward a broadcast (zero-stride) grad: the GEMMs must still be right
+    check(lambda m, x, w, b: m.nn.functional.linear(x, w, b).sum(), [arr(*xshape), arr(7, 20), arr(7)])
+    check(lambda m, x, w: m.nn.functional.linear(x, w).mean(), [arr(*xshape, dtype=np.float32),
+                                                               arr(7, 20, dtype=np.float32)])
