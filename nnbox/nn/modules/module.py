@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import warnings
+import weakref
 from collections import OrderedDict, namedtuple
 from collections.abc import Mapping
 from typing import Any, Callable, Iterator
@@ -112,6 +113,8 @@ def register_module_full_backward_pre_hook(hook: Callable) -> RemovableHandle:
 _load_queue: list = []  # stack of pending-copy lists, one per load_state_dict in progress
 
 _STORES = frozenset(("_parameters", "_buffers", "_modules"))
+
+_containers_checked: "weakref.WeakSet[Module]" = weakref.WeakSet()  # modules already scanned
 
 # warn once per (class, attribute) about Modules hidden in plain containers
 _warned_plain_containers: set = set()
@@ -323,12 +326,19 @@ class Module:
         )
 
     def _check_plain_containers(self) -> None:
-        """Re-check plain list/dict attributes filled after assignment (``self.layers.append(...)``)."""
+        """Check every module's plain list/dict attributes (once per module)."""
         for m in self.modules():
-            for name, value in m.__dict__.items():
-                if (type(value) in (list, tuple, dict) and value and name not in _STORES
-                        and (type(m), name) not in _warned_plain_containers):
-                    m._warn_plain_container(name, value)
+            if m not in _containers_checked:
+                m._scan_own_containers()
+
+    def _scan_own_containers(self) -> None:
+        # lists filled after assignment (``self.layers = []; self.layers.append(...)``) escape
+        # __setattr__; the first parameters()/to() after construction sees them
+        _containers_checked.add(self)
+        for name, value in self.__dict__.items():
+            if (type(value) in (list, tuple, dict) and value and name not in _STORES
+                    and (type(self), name) not in _warned_plain_containers):
+                self._warn_plain_container(name, value)
 
     def __delattr__(self, name: str) -> None:
         d = self.__dict__
@@ -518,10 +528,12 @@ class Module:
         for _, m in self.named_children():
             yield m
 
-    def _named_members(self, store: str, prefix: str, recurse: bool, remove_duplicate: bool):
+    def _named_members(self, store: str, prefix: str, recurse: bool, remove_duplicate: bool, check: bool = False):
         seen: set = set()
         mods = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse else [(prefix, self)]
         for mod_prefix, mod in mods:
+            if check and mod not in _containers_checked:
+                mod._scan_own_containers()
             for name, v in mod.__dict__[store].items():
                 if v is None or id(v) in seen:
                     continue
@@ -531,9 +543,7 @@ class Module:
 
     def named_parameters(self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True):
         """``(dotted name, parameter)`` pairs; a shared parameter appears once (first name)."""
-        if prefix == "" and recurse:
-            self._check_plain_containers()
-        yield from self._named_members("_parameters", prefix, recurse, remove_duplicate)
+        yield from self._named_members("_parameters", prefix, recurse, remove_duplicate, check=True)
 
     def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
         """Every parameter, each once: what an optimizer is built from.
