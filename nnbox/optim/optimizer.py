@@ -389,18 +389,22 @@ class Optimizer:
         return "\n".join(lines)
 
     # --- helpers for the built-in algorithms -----------------------------------------------------
-    def _scratch_like(self, arr, slot: int = 0):
-        """A reusable work array shaped like ``arr`` (slot ``k`` of a per-dtype, per-device pool).
+    def _scratch_like(self, arr, n: int) -> list:
+        """``n`` reusable work arrays shaped like ``arr`` (views of per-dtype, per-device buffers).
 
-        Returns a view of a flat buffer that grows to the largest parameter seen, so a step
-        allocates nothing once warm.  Its contents are garbage: callers write before reading.
+        The flat buffers grow to the largest array seen, so a warm step allocates nothing.  Their
+        contents are garbage: callers write before reading.
         """
-        xp = xp_of(arr)
-        key = (xp.__name__, str(getattr(arr, "device", "cpu")), arr.dtype, slot)
-        buf = self._scratch.get(key)
-        if buf is None or buf.size < arr.size:
-            buf = self._scratch[key] = xp.empty(arr.size, arr.dtype)
-        return buf[: arr.size].reshape(arr.shape)
+        size, shape = arr.size, arr.shape
+        dev = None if type(arr) is _ndarray else arr.device.id
+        out = []
+        for k in range(n):
+            key = (arr.dtype, k, dev)
+            buf = self._scratch.get(key)
+            if buf is None or buf.size < size:
+                buf = self._scratch[key] = xp_of(arr).empty(size, arr.dtype)
+            out.append(buf[:size].reshape(shape))
+        return out
 
     def _update(self, fn: Callable, arrays: list, n_tmp: int, **hyper) -> None:
         """Run ``fn(*arrays, *scratch, **hyper)``, the in-place update of one parameter.
@@ -416,9 +420,9 @@ class Optimizer:
             flat = [a.reshape(-1) for a in arrays]
             for s in range(0, n, _CHUNK):
                 part = [a[s : s + _CHUNK] for a in flat]
-                fn(*part, *[self._scratch_like(part[0], k) for k in range(n_tmp)], **hyper)
+                fn(*part, *self._scratch_like(part[0], n_tmp), **hyper)
         else:
-            fn(*arrays, *[self._scratch_like(first, k) for k in range(n_tmp)], **hyper)
+            fn(*arrays, *self._scratch_like(first, n_tmp), **hyper)
 
     @staticmethod
     def _closure_loss(closure: Callable | None):
