@@ -109,3 +109,27 @@ def test_integer_conv():
 ])
 def test_errors(fn, ins, msg):
     check_error(fn, ins, match=msg)
+
+
+@pytest.mark.parametrize("xs,ws,kw", [
+    ((2, 4, 1, 1), (3, 4, 3, 3), dict(padding=1)),  # only the centre tap ever sees data
+    ((2, 4, 2, 2), (3, 4, 3, 3), dict(padding=1, stride=2)),
+    ((2, 4, 1, 3), (3, 4, 3, 3), dict(padding=1)), ((2, 4, 2, 2), (6, 2, 5, 5), dict(padding=2, groups=2)),
+    ((2, 4, 1, 1), (3, 4, 3, 3), dict(padding=2, dilation=2)), ((2, 3, 3), (4, 3, 5), dict(padding=4, stride=3)),
+])
+def test_conv_trimmed_padding_taps(xs, ws, kw):
+    """Taps that only read padding are skipped; values and all gradients still match torch."""
+    fn = "conv1d" if len(xs) == 3 else "conv2d"
+    check(lambda m, x, w, b: getattr(m.nn.functional, fn)(x, w, b, **kw), [arr(*xs), arr(*ws), arr(ws[0])])
+
+
+def test_trim_padding_taps_trims():
+    from nnbox.ops.conv import _trim_padding_taps
+
+    w = nnbox.zeros(3, 4, 3, 3)
+    w2, pads = _trim_padding_taps(w, (1, 1), ((1, 1), (1, 1)), (1, 1), (1, 1))
+    assert tuple(w2.shape) == (3, 4, 1, 1) and pads == ((0, 0), (0, 0))
+    w2, pads = _trim_padding_taps(w, (2, 2), ((1, 1), (1, 1)), (2, 2), (1, 1))
+    assert tuple(w2.shape) == (3, 4, 2, 2) and pads == ((0, 0), (0, 0))
+    w2, pads = _trim_padding_taps(w, (5, 5), ((1, 1), (1, 1)), (1, 1), (1, 1))
+    assert w2 is w and pads == ((1, 1), (1, 1))

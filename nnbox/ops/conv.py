@@ -149,7 +149,7 @@ def _conv_grad_weight(g2, cols, w_shape, groups):
 
 
 def _conv_grad_input(g2, w, x_shape, out_size, stride, pads, dilation, groups):
-    """dx (N, C, *S) for y = conv(x, w) from gy as (O, P*N): W.T @ gy, col2im, crop."""
+    """dx (N, C, *S) for y = conv(x, w) from gy as (O, P*N)."""
     o = w.shape[0]
     ksize = w.shape[2:]
     if groups == 1:
@@ -326,8 +326,36 @@ def _conv(input, weight, bias, stride, padding, dilation, groups, nd: int, name:
     if any(p < e for p, e in zip(padded, eff)):
         raise RuntimeError(f"Calculated padded input size per channel: ({' x '.join(map(str, padded))}). Kernel "
                            f"size: ({' x '.join(map(str, eff))}). Kernel size can't be greater than actual input size")
+    weight, pads = _trim_padding_taps(weight, x.shape[2:], pads, stride, dilation)
     y = ConvNd.apply(x, weight, bias, stride, pads, dilation, groups)
     return y.squeeze(0) if unbatched else y
+
+
+def _trim_padding_taps(weight: Tensor, sp, pads, stride, dilation):
+    """Drop kernel taps that only ever read zero padding (a 3x3 kernel on a 1x1 map with padding 1
+    has one useful tap of nine, as in a ResNet's last stage on small images): the result is exact
+    and the GEMMs shrink by the same factor.  Returns the (sliced) weight and the matching pads."""
+    w = weight.shape
+    keep, new_pads = [], []
+    for n, k, (lo, hi), s, d in zip(sp, w[2:], pads, stride, dilation):
+        out = (n + lo + hi - d * (k - 1) - 1) // s + 1
+        useful = [t for t in range(k) if any(0 <= t * d + o * s - lo < n for o in range(min(out, n + 2)))]
+        if not useful or len(useful) == k:
+            keep.append(slice(None))
+            new_pads.append((lo, hi))
+            continue
+        t0, t1 = useful[0], useful[-1] + 1
+        lo2 = lo - t0 * d
+        hi2 = (out - 1) * s + d * (t1 - t0 - 1) + 1 - n - lo2
+        if lo2 < 0 or hi2 < 0 or useful != list(range(t0, t1)):
+            keep.append(slice(None))
+            new_pads.append((lo, hi))
+            continue
+        keep.append(slice(t0, t1))
+        new_pads.append((lo2, hi2))
+    if all(k == slice(None) for k in keep):
+        return weight, pads
+    return weight[(slice(None), slice(None)) + tuple(keep)], tuple(new_pads)
 
 
 def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1,
