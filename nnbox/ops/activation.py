@@ -83,10 +83,15 @@ class LeakyRelu(_Pointwise):
     @staticmethod
     def forward(ctx, x, slope):
         xp = xp_of(x)
-        pos = x > 0
         if ctx.needs_input_grad[0]:
-            _save(ctx, xp.where(pos, x.dtype.type(1), x.dtype.type(slope)), 1)
-        return xp.where(pos, x, x * slope)
+            d = (x > 0).astype(x.dtype)  # 1 or slope, by arithmetic: np.where is ~10x slower
+            d *= 1 - slope
+            d += slope
+            _save(ctx, d, 1)
+        out = xp.minimum(x, 0)
+        out *= slope
+        out += xp.maximum(x, 0)
+        return out
 
 
 class Threshold(_Pointwise):
@@ -95,7 +100,10 @@ class Threshold(_Pointwise):
         mask = x > threshold
         if ctx.needs_input_grad[0]:
             _save(ctx, mask, 2)
-        return xp_of(x).where(mask, x, x.dtype.type(value))
+        out = x * mask
+        if value != 0:
+            out += (~mask) * x.dtype.type(value)
+        return out
 
 
 class Shrink(_Pointwise):
@@ -108,8 +116,10 @@ class Shrink(_Pointwise):
         if ctx.needs_input_grad[0]:
             _save(ctx, mask, 2)
         if soft:
-            return xp.where(mask, x - xp.sign(x) * x.dtype.type(lambd), x.dtype.type(0))
-        return xp.where(mask, x, x.dtype.type(0))
+            out = x - xp.sign(x) * x.dtype.type(lambd)
+            out *= mask
+            return out
+        return x * mask
 
 
 class Prelu(Function):
@@ -122,17 +132,18 @@ class Prelu(Function):
         wb = w.reshape((1, -1) + (1,) * (x.ndim - 2)) if x.ndim >= 2 and w.size > 1 else w.reshape(())
         ctx.save_for_backward(x, wb)
         ctx.wshape = w.shape
-        return xp_of(x).where(x > 0, x, wb * x)
+        xp = xp_of(x)
+        return xp.maximum(x, 0) + wb * xp.minimum(x, 0)
 
     @staticmethod
     def backward(ctx, grad):
         x, wb = ctx.saved_tensors
         xp = xp_of(x)
         pos = x > 0
-        gx = xp.where(pos, grad, grad * wb) if ctx.needs_input_grad[0] else None
+        gx = grad * (pos + (~pos) * wb) if ctx.needs_input_grad[0] else None
         gw = None
         if ctx.needs_input_grad[1]:
-            gw = unbroadcast(xp.where(pos, 0, grad * x), wb.shape).reshape(ctx.wshape)
+            gw = unbroadcast(grad * xp.minimum(x, 0), wb.shape).reshape(ctx.wshape)
         return gx, gw
 
 
@@ -145,13 +156,18 @@ class Elu(_Pointwise):
     @staticmethod
     def forward(ctx, x, alpha, scale, input_scale):
         xp = xp_of(x)
-        e = xp.exp(xp.minimum(x, 0) * input_scale)  # min() keeps exp from overflowing on the unused side
+        neg_x = xp.minimum(x, 0)
+        neg_x *= input_scale  # min() keeps exp from overflowing on the unused side
         pos = x > 0
         if ctx.needs_input_grad[0]:
-            _save(ctx, xp.where(pos, x.dtype.type(scale), e * (alpha * scale * input_scale)), 3)
-        neg = xp.expm1(xp.minimum(x, 0) * input_scale)
-        neg *= alpha
-        out = xp.where(pos, x, neg)
+            d = xp.exp(neg_x)
+            d *= alpha * scale * input_scale
+            d *= ~pos
+            d += pos * x.dtype.type(scale)
+            _save(ctx, d, 3)
+        out = xp.expm1(neg_x)  # 0 where x > 0, so adding max(x, 0) selects without np.where
+        out *= alpha
+        out += xp.maximum(x, 0)
         if scale != 1:
             out *= scale
         return out
@@ -165,12 +181,18 @@ class Softplus(_Pointwise):
         xp = xp_of(x)
         bx = x * beta
         linear = bx > threshold
+        any_linear = bool(linear.any())  # usually none: then no selection is needed at all
         if ctx.needs_input_grad[0]:
-            _save(ctx, xp.where(linear, x.dtype.type(1), _sigmoid(bx)), 2)
-        soft = xp.logaddexp(bx.dtype.type(0), bx)
+            d = _sigmoid(bx)
+            if any_linear:
+                xp.copyto(d, 1, where=linear)
+            _save(ctx, d, 2)
+        soft = softplus_array(bx)
         if beta != 1:
             soft /= beta
-        return xp.where(linear, x, soft)
+        if any_linear:
+            xp.copyto(soft, x, where=linear)
+        return soft
 
 
 class LogSigmoid(_Pointwise):
@@ -180,7 +202,20 @@ class LogSigmoid(_Pointwise):
     def forward(ctx, x):
         if ctx.needs_input_grad[0]:
             _save(ctx, _sigmoid(-x))
-        return -xp_of(x).logaddexp(x.dtype.type(0), -x)
+        return -softplus_array(-x)
+
+
+def softplus_array(x):
+    """log(1 + exp(x)) on a raw array, stable and branch-free: max(x, 0) + log1p(exp(-|x|))
+    (np.logaddexp gives the same values ~10x slower)."""
+    xp = xp_of(x)
+    flat = x.reshape(-1)  # 1-d, so the in-place ufuncs below get arrays even for 0-d input
+    r = xp.abs(flat)
+    xp.negative(r, out=r)
+    xp.exp(r, out=r)
+    xp.log1p(r, out=r)
+    r += xp.maximum(flat, 0)
+    return r.reshape(x.shape)
 
 
 def _sigmoid(x):
@@ -236,7 +271,7 @@ class Mish(_Pointwise):
     @staticmethod
     def forward(ctx, x):
         xp = xp_of(x)
-        t = xp.tanh(xp.logaddexp(x.dtype.type(0), x))
+        t = xp.tanh(softplus_array(x))
         if ctx.needs_input_grad[0]:
             _save(ctx, t + x * _sigmoid(x) * (1 - t * t))
         return x * t
@@ -259,7 +294,10 @@ class Hardswish(_Pointwise):
     def forward(ctx, x):
         xp = xp_of(x)
         if ctx.needs_input_grad[0]:
-            _save(ctx, xp.where(x >= 3, 1, xp.where(x > -3, x / 3 + 0.5, 0)).astype(x.dtype, copy=False))
+            d = x / 3 + 0.5
+            d *= (x > -3) & (x < 3)
+            d += x >= 3
+            _save(ctx, d)
         return x * xp.clip(x + 3, 0, 6) / 6
 
 

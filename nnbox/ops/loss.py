@@ -18,6 +18,7 @@ from .._backend import dtype as _dt
 from .._tensor import Tensor
 from ..autograd.function import Function
 from ._util import shape_str, unbroadcast, xp_of
+from .activation import softplus_array
 
 __all__ = [
     "cross_entropy", "nll_loss", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
@@ -342,12 +343,13 @@ class PointwiseLoss(Function):
         else:
             ad = xp.abs(d)
             small = ad < param
+            big = ~small  # the pieces are blended by 0/1 masks: np.where is ~10x slower
             if kind == "smooth_l1":  # 0.5 d^2 / beta inside, |d| - beta / 2 outside
-                loss = xp.where(small, 0.5 * d * d / param, ad - 0.5 * param)
-                deriv = xp.where(small, d / param, xp.sign(d))
+                loss = (0.5 * d * d / param) * small + (ad - 0.5 * param) * big
+                deriv = (d / param) * small + xp.sign(d) * big
             else:  # huber: 0.5 d^2 inside, delta (|d| - delta / 2) outside
-                loss = xp.where(small, 0.5 * d * d, param * (ad - 0.5 * param))
-                deriv = xp.where(small, d, param * xp.sign(d))
+                loss = (0.5 * d * d) * small + (param * (ad - 0.5 * param)) * big
+                deriv = d * small + (param * xp.sign(d)) * big
         ctx.save_for_backward(deriv)
         ctx.meta = (reduction, loss.size, _shape(x), _shape(y))
         return _reduce_array(loss, reduction)
@@ -482,7 +484,7 @@ class BinaryCrossEntropyWithLogits(Function):
     @staticmethod
     def forward(ctx, x, y, w, pw, reduction):
         xp = xp_of(x)
-        sp_neg = xp.logaddexp(x.dtype.type(0), -x)  # softplus(-x) = -log sigmoid(x)
+        sp_neg = softplus_array(-x)  # softplus(-x) = -log sigmoid(x)
         if pw is None:
             raw = (1 - y) * x + sp_neg
         else:
