@@ -410,3 +410,15 @@ def test_next_functions():
     assert fns[0][0].name() == "MulBackward0"
     assert fns[1][0].name() == "AccumulateGrad" and fns[1][0].variable is a
     assert (a * b).grad_fn.next_functions[1] == (None, 0)
+
+
+def test_leaf_grad_never_aliases_the_callers_gradient():
+    # y = x + 0 passes the upstream gradient through unchanged: .grad must be a copy, or the next
+    # accumulation would write into the caller's tensor (and double it every step)
+    x = nnbox.ones(2, requires_grad=True)
+    y = nnbox.ones(2, requires_grad=True)
+    g = nnbox.ones(2)
+    for _ in range(3):
+        (x + y).backward(g)
+    assert g.tolist() == [1.0, 1.0]
+    assert x.grad.tolist() == [3.0, 3.0] and y.grad.tolist() == [3.0, 3.0]

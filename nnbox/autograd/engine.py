@@ -53,7 +53,9 @@ def run_backward(roots, root_grads, retain_graph: bool, inputs=None, accumulate:
     captured = [None] * (len(inputs) if inputs is not None else 0)
     only = set(map(id, inputs)) if (inputs is not None and accumulate) else None
 
-    handed_out = set()  # ids of arrays already stored in some .grad (must not alias)
+    # ids of arrays that must not become a .grad as they are: ones already stored in some .grad, and
+    # the caller's own gradient arrays (y.backward(g) passes g through identity backwards)
+    handed_out = {id(g) for g in root_grads}
     buffers: dict = {}
     leaf_buf: dict = {}
     ready = []
