@@ -302,3 +302,40 @@ def test_cyclic_needs_momentum():
         opt = m.optim.Adagrad([m.zeros(2, requires_grad=True)])
         with pytest.raises(ValueError, match="optimizer must support momentum or beta1"):
             m.optim.lr_scheduler.CyclicLR(opt, 0.01, 0.1)
+
+
+def test_user_defined_scheduler_subclass():
+    """Subclassing LRScheduler with only get_lr works as in torch (bookkeeping comes from the base)."""
+    def run(m):
+        class Halve(m.optim.lr_scheduler.LRScheduler):
+            def __init__(self, optimizer, every, last_epoch=-1):
+                self.every = every
+                super().__init__(optimizer, last_epoch)
+
+            def get_lr(self):
+                return [base * 0.5 ** (self.last_epoch // self.every) for base in self.base_lrs]
+
+        opt = _opt(m)
+        s = Halve(opt, 3)
+        out = []
+        for _ in range(10):
+            opt.step()
+            s.step()
+            out.append(s.get_last_lr())
+        return out, sorted(s.state_dict())
+
+    assert run(nnbox) == run(torch)
+
+
+def test_tensor_lr_is_filled_in_place():
+    def run(m):
+        opt = m.optim.SGD([m.zeros(2, requires_grad=True)], lr=m.tensor(0.5))
+        lr = opt.param_groups[0]["lr"]
+        s = m.optim.lr_scheduler.StepLR(opt, 1, gamma=0.5)
+        for _ in range(3):
+            opt.step()
+            s.step()
+        assert opt.param_groups[0]["lr"] is lr
+        return float(lr)
+
+    assert run(nnbox) == run(torch) == 0.0625

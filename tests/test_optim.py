@@ -716,3 +716,13 @@ def test_cuda_matches_cpu(case):
     b2, opt_gpu2 = run("cuda", 2, opt_from=opt_cpu)
     _check_devices(opt_gpu2)
     np.testing.assert_allclose(b2, a2, rtol=1e-9, atol=1e-12)
+
+
+def test_top_level_set_is_accepted_like_torch():
+    """torch 2.13 turns a top-level iterable (even a set) into a list; only a set inside a group
+    dict is refused (see BAD above).  nnbox does the same."""
+    a, b = _p(2), _p(3)
+    opt = nnbox.optim.SGD({a, b}, lr=0.1)
+    assert {id(p) for p in opt.param_groups[0]["params"]} == {id(a), id(b)}
+    ta, tb = torch.zeros(2, requires_grad=True), torch.zeros(3, requires_grad=True)
+    assert len(torch.optim.SGD({ta, tb}, lr=0.1).param_groups[0]["params"]) == 2
