@@ -389,6 +389,19 @@ def test_named_parameters_errors_like_torch():
     _same_error(mixed_params, "Some param names are missing")
 
 
+def test_load_keeps_param_names_like_torch():
+    def run(m):
+        model = m.nn.Linear(2, 3)
+        named = m.optim.SGD(model.named_parameters(), lr=0.2)
+        named.load_state_dict(m.optim.SGD(model.parameters(), lr=0.1).state_dict())
+        plain = m.optim.SGD(model.parameters(), lr=0.2)
+        plain.load_state_dict(m.optim.SGD(model.named_parameters(), lr=0.1).state_dict())
+        g = named.param_groups[0]
+        return list(g), g["param_names"], g["lr"], list(plain.param_groups[0])
+
+    assert run(nnbox) == run(torch)
+
+
 def test_state_dict_hooks():
     w = _p(2)
     opt = nnbox.optim.SGD([w], lr=0.1, momentum=0.9)

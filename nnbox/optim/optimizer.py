@@ -336,6 +336,8 @@ class Optimizer:
         new_groups = []
         for g, s in zip(groups, saved_groups):
             s["params"] = g["params"]
+            if "param_names" in g and "param_names" not in s:  # keep the names we know
+                s["param_names"] = g["param_names"]
             new_groups.append(s)
         self.state = state
         self.param_groups = new_groups
