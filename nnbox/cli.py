@@ -378,26 +378,42 @@ def _report(result: Dict[str, Any]) -> None:
 # =============================================================================================
 # commands
 # =============================================================================================
+def _blas_threads(n: Optional[int]):
+    """A context that limits NumPy's BLAS to ``n`` threads (no-op for None or without threadpoolctl)."""
+    import contextlib
+
+    if n is None:
+        return contextlib.nullcontext()
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        print("(threadpoolctl is not installed: --threads ignored; pip install threadpoolctl)", flush=True)
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=n, user_api="blas")
+
+
 def cmd_demo(args) -> int:
     print("nnbox demo: the seeds' MLP (784-300-100-10, BatchNorm1d, ReLU) on 5,000 real MNIST digits,")
     print("SGD with momentum 0.9 and the seeds' learning-rate decay (lr *= 0.1 every 5 epochs)\n", flush=True)
-    result = run_training(
-        "mlp", "mnist5k", epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer_name="sgd",
-        scheduler_name="seeds", momentum=0.9, device=args.device, out=args.out, progress=not args.no_progress,
-        title="nnbox demo: Model_Seq on MNIST5k",
-    )
+    with _blas_threads(args.threads):
+        result = run_training(
+            "mlp", "mnist5k", epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer_name="sgd",
+            scheduler_name="seeds", momentum=0.9, device=args.device, out=args.out, progress=not args.no_progress,
+            title="nnbox demo: Model_Seq on MNIST5k",
+        )
     _report(result)
     return 130 if result["history"].interrupted else 0
 
 
 def cmd_train(args) -> int:
-    result = run_training(
-        args.model, args.dataset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-        optimizer_name=args.optimizer, scheduler_name=args.scheduler, momentum=args.momentum,
-        weight_decay=args.weight_decay, device=args.device, workers=args.workers, out=args.out,
-        resume=args.resume, data_root=args.data_root, download=args.download, seed=args.seed,
-        progress=not args.no_progress, image_size=args.image_size,
-    )
+    with _blas_threads(args.threads):
+        result = run_training(
+            args.model, args.dataset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+            optimizer_name=args.optimizer, scheduler_name=args.scheduler, momentum=args.momentum,
+            weight_decay=args.weight_decay, device=args.device, workers=args.workers, out=args.out,
+            resume=args.resume, data_root=args.data_root, download=args.download, seed=args.seed,
+            progress=not args.no_progress, image_size=args.image_size,
+        )
     _report(result)
     return 130 if result["history"].interrupted else 0
 
@@ -525,6 +541,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--device", default="cpu")
     d.add_argument("--out", default=os.path.join("runs", "demo"), help="where curves, events and checkpoint go")
     d.add_argument("--no-progress", action="store_true", help="no progress bar")
+    d.add_argument("--threads", type=_positive_int, default=1,
+                   help="BLAS threads (default 1: this model's matrices are small, and one thread is fastest "
+                        "and steady on a busy machine)")
     d.set_defaults(func=cmd_demo)
 
     t = sub.add_parser("train", help="train a model on a dataset")
@@ -547,6 +566,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--image-size", type=_positive_int, default=64, help="imagefolder images are resized to this")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--no-progress", action="store_true")
+    t.add_argument("--threads", type=_positive_int, default=None, help="limit NumPy's BLAS threads (default: BLAS decides)")
     t.set_defaults(func=cmd_train)
 
     s = sub.add_parser("summary", help="print a layer table of a model")
