@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .reduce_op import ReduceOp
-from .work import Work
+from .work import Work, wait_requests
 
 
 def _mpi():
@@ -75,21 +75,22 @@ class MPIEngine:
         self.rank = comm.Get_rank()
         self.size = comm.Get_size()
 
-    # one place decides blocking vs non-blocking, and guards blocking waits with the watchdog
-    def _call(self, name: str, args: tuple, async_op: bool, finish=None, keep=(), **kw):
+    # one place starts every operation: MPI's non-blocking form (``Iallreduce`` for ``Allreduce``,
+    # MPI-3); a blocking call waits on it at once, politely (``wait_requests``), under the watchdog
+    def _call(self, name: str, args: tuple, async_op: bool, finish=None, keep=(), status=None, **kw):
+        iname = "I" + name[0].lower() + name[1:]
+        req = getattr(self.comm, iname)(*args, **kw)
         if async_op:
-            iname = "I" + name[0].lower() + name[1:]
-            req = getattr(self.comm, iname)(*args, **kw)
             return Work([req], finish, self.watchdog, name, keep=(args, keep))
         wd = self.watchdog
         wd.enter(name)
         try:
-            out = getattr(self.comm, name)(*args, **kw)
+            wait_requests([req], status)
         finally:
             wd.leave()
         if finish is not None:
             finish()
-        return out if name == "Recv" else None
+        return None
 
     def barrier(self, async_op: bool):
         return self._call("Barrier", (), async_op)

@@ -1,7 +1,36 @@
 """``Work``: the handle an ``async_op=True`` collective returns, as ``torch.distributed.Work``."""
 from __future__ import annotations
 
+import time
 from typing import Callable
+
+# Waiting: MPICH busy-polls inside a blocking wait, which starves the ranks that still compute when
+# processes outnumber cores (4 ranks on 2 cores: the computing rank ran 2.4x slower).  So waits
+# poll MPI_Test: busily for the first _SPIN_S (no added latency for quick collectives), then
+# with sleeps growing to _MAX_SLEEP_S.  Measured on 2 cores: a 26 MB all-reduce takes the same
+# time; a rank computing while 3 others wait runs 1.5x faster.
+_SPIN_S = 1e-3
+_SLEEP_STEP_S = 5e-5
+_MAX_SLEEP_S = 1e-3
+
+
+def wait_requests(requests: list, status=None) -> None:
+    """Block until every MPI request in ``requests`` is complete (``status``: of a single one)."""
+    from mpi4py import MPI  # noqa: PLC0415
+
+    if len(requests) == 1:
+        req = requests[0]
+        done = (lambda: req.Test(status)) if status is not None else req.Test
+    else:
+        done = lambda: MPI.Request.Testall(requests)  # noqa: E731
+    if done():
+        return
+    start = time.perf_counter()
+    delay = 0.0
+    while not done():
+        if time.perf_counter() - start > _SPIN_S:
+            delay = min(_MAX_SLEEP_S, delay + _SLEEP_STEP_S)
+            time.sleep(delay)
 
 
 class Work:
@@ -48,12 +77,10 @@ class Work:
             if self._requests:
                 from mpi4py import MPI
 
-                status = MPI.Status()
-                if len(self._requests) == 1:
-                    self._requests[0].Wait(status)
+                status = MPI.Status() if len(self._requests) == 1 else None
+                wait_requests(self._requests, status)
+                if status is not None:
                     self._source = status.Get_source()
-                else:
-                    MPI.Request.Waitall(self._requests)
             if self._waiter is not None:
                 self._waiter()
         finally:
