@@ -14,7 +14,11 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..._backend.dtype import from_numpy_dtype
 from ..._tensor import Tensor
+from ...ops._util import xp_of
+from ...ops.creation import as_tensor, tensor
+from ...ops.shape import stack
 
 __all__ = ["collate", "default_collate", "default_convert", "default_collate_fn_map"]
 
@@ -36,8 +40,6 @@ def default_convert(data: Any) -> Any:
     >>> default_convert({"x": np.zeros(2, np.float32), "y": 3})
     {'x': tensor([0., 0.]), 'y': 3}
     """
-    from ... import as_tensor
-
     if isinstance(data, Tensor):
         return data
     elem_type = type(data)
@@ -84,37 +86,51 @@ def _rebuild_sequence(proto, items: list):
 
 # --- leaf collators -------------------------------------------------------------------------------
 
-def collate_tensor_fn(batch, *, collate_fn_map=None):
-    from ... import stack
+def _stack_arrays(arrays: list) -> Tensor | None:
+    """Stack raw arrays into a new tensor in one call (the per-batch hot path), with torch's error
+    for unequal shapes; ``None`` when they live on different devices (``stack`` then reports it)."""
+    first = arrays[0]
+    kind = type(first)
+    shape = first.shape
+    for i, a in enumerate(arrays):
+        if type(a) is not kind:
+            return None
+        if a.shape != shape:
+            raise RuntimeError(
+                f"stack expects each tensor to be equal size, but got {list(shape)} at entry 0 "
+                f"and {list(a.shape)} at entry {i}"
+            )
+    return Tensor._make(xp_of(first).stack(arrays))
 
+
+def collate_tensor_fn(batch, *, collate_fn_map=None):
+    if not any(t._rg for t in batch):  # no autograd to record: stack the arrays directly
+        out = _stack_arrays([t._data for t in batch])
+        if out is not None:
+            return out
     return stack(batch, 0)
 
 
 def collate_numpy_array_fn(batch, *, collate_fn_map=None):
-    from ... import as_tensor
-
     elem = batch[0]
     if _NP_STR_OBJ.search(elem.dtype.str) is not None:
         raise TypeError(_ERR.format(elem.dtype))
+    if all(type(b) is np.ndarray for b in batch):
+        from_numpy_dtype(elem.dtype)  # torch's error for dtypes tensors cannot hold
+        return _stack_arrays(batch)
     return collate([as_tensor(b) for b in batch], collate_fn_map=collate_fn_map)
 
 
 def collate_numpy_scalar_fn(batch, *, collate_fn_map=None):
-    from ... import as_tensor
-
     return as_tensor(np.asarray(batch))
 
 
 def collate_float_fn(batch, *, collate_fn_map=None):
-    from ... import float64, tensor
-
-    return tensor(batch, dtype=float64)
+    return Tensor._make(np.array(batch, dtype=np.float64))
 
 
 def collate_int_fn(batch, *, collate_fn_map=None):
-    from ... import tensor
-
-    return tensor(batch)
+    return tensor(batch)  # ints -> int64, bools -> bool, as torch.tensor
 
 
 def collate_str_fn(batch, *, collate_fn_map=None):

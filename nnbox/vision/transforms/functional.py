@@ -15,6 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ..._backend.dtype import get_default_dtype
 from ..._tensor import Tensor
 
 __all__ = [
@@ -104,20 +105,18 @@ def to_tensor(pic) -> Tensor:
     tensor([[[1., 1.],
              [1., 1.]]])
     """
-    from ..._backend.dtype import get_default_dtype
-
-    if not (_is_pil_image(pic) or isinstance(pic, np.ndarray)):
-        raise TypeError(f"pic should be PIL Image or ndarray. Got {type(pic)}")
     if isinstance(pic, np.ndarray):
         if pic.ndim not in (2, 3):
             raise ValueError(f"pic should be 2/3 dimensional. Got {pic.ndim} dimensions.")
         arr = pic[:, :, None] if pic.ndim == 2 else pic
-    else:
+    elif _is_pil_image(pic):
         arr = _pil_to_array(pic)
+    else:
+        raise TypeError(f"pic should be PIL Image or ndarray. Got {type(pic)}")
     chw = np.ascontiguousarray(arr.transpose(2, 0, 1))
     if chw.dtype == np.uint8:
         dt = get_default_dtype().np
-        return Tensor._make(chw.astype(dt) / dt.type(255))  # torch: .to(default float).div(255)
+        return Tensor._make(np.divide(chw, dt.type(255), dtype=dt))  # torch: .to(default float).div(255)
     return Tensor._make(chw)
 
 
@@ -224,6 +223,29 @@ def convert_image_dtype(image: Tensor, dtype=None) -> Tensor:
 
 # --- normalize --------------------------------------------------------------------------------------
 
+_STATS_CACHE: dict = {}
+
+
+def _channel_stats(mean, std, dt: np.dtype, dtype_name: str) -> tuple[np.ndarray, np.ndarray]:
+    """``mean``/``std`` as (C, 1, 1) arrays of ``dt``, checked once and cached per value (Normalize
+    runs on every sample, with the same few constants)."""
+    key = None
+    if isinstance(mean, (tuple, list)) and isinstance(std, (tuple, list)):
+        key = (tuple(mean), tuple(std), dt)
+        hit = _STATS_CACHE.get(key)
+        if hit is not None:
+            return hit
+    m = np.asarray(mean.numpy() if isinstance(mean, Tensor) else mean, dtype=dt)
+    s = np.asarray(std.numpy() if isinstance(std, Tensor) else std, dtype=dt)
+    if (s == 0).any():
+        raise ValueError(f"std evaluated to zero after conversion to {dtype_name}, leading to division by zero.")
+    m = m.reshape(-1, 1, 1) if m.ndim == 1 else m
+    s = s.reshape(-1, 1, 1) if s.ndim == 1 else s
+    if key is not None and len(_STATS_CACHE) < 64:
+        _STATS_CACHE[key] = (m, s)
+    return m, s
+
+
 def normalize(tensor: Tensor, mean: Sequence[float], std: Sequence[float], inplace: bool = False) -> Tensor:
     """``(tensor - mean) / std`` per channel of a float ``(..., C, H, W)`` image.
 
@@ -239,13 +261,7 @@ def normalize(tensor: Tensor, mean: Sequence[float], std: Sequence[float], inpla
         raise ValueError(
             f"Expected tensor to be a tensor image of size (..., C, H, W). Got tensor.size() = {tensor.size()}"
         )
-    dt = tensor._data.dtype
-    m = np.asarray(mean.numpy() if isinstance(mean, Tensor) else mean, dtype=dt)
-    s = np.asarray(std.numpy() if isinstance(std, Tensor) else std, dtype=dt)
-    if (s == 0).any():
-        raise ValueError(f"std evaluated to zero after conversion to {tensor.dtype}, leading to division by zero.")
-    m = m.reshape(-1, 1, 1) if m.ndim == 1 else m
-    s = s.reshape(-1, 1, 1) if s.ndim == 1 else s
+    m, s = _channel_stats(mean, std, tensor._data.dtype, str(tensor.dtype))
     if tensor.requires_grad or inplace:
         # through autograd ops (in place keeps torch's version-counter semantics)
         mt, st = Tensor._make(m), Tensor._make(s)
