@@ -4,6 +4,7 @@
     nnbox train --model cnn --dataset fashion-mnist --epochs 5
     nnbox summary resnet18           a layer table of a model
     nnbox info                       versions, devices, BLAS
+    nnbox run -n 4 train.py          the same script on 4 processes (nnbox.distributed.run)
 
 Only ``argparse`` is imported at start-up (``nnbox --help`` is instant); nnbox and the optional
 libraries load inside the commands.
@@ -532,7 +533,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Start with `nnbox demo` (no download needed).",
     )
     p.add_argument("--version", action="version", version=f"nnbox {_version()}")
-    sub = p.add_subparsers(dest="command", metavar="{demo,train,summary,info}")
+    sub = p.add_subparsers(dest="command", metavar="{demo,train,summary,info,run}")
 
     d = sub.add_parser("demo", help="train the seeds' MLP on bundled MNIST digits (no network needed)")
     d.add_argument("--epochs", type=_positive_int, default=10)
@@ -579,6 +580,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     i = sub.add_parser("info", help="versions, devices and BLAS")
     i.set_defaults(func=cmd_info)
+    # handled in main() before parsing (nnbox.distributed.run has its own options); listed for --help
+    sub.add_parser("run", help="start a script on N processes with mpiexec (nnbox run --help)", add_help=False)
     return p
 
 
@@ -592,6 +595,11 @@ def _version() -> str:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "run":  # the distributed launcher parses its own arguments
+        from nnbox.distributed.run import main as run_main
+
+        return int(run_main(argv[1:]) or 0)
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

@@ -142,3 +142,20 @@ def test_models_take_one_channel_images(name):
 def test_lenet5_needs_28x28(capsys):
     assert main(["train", "--model", "lenet5", "--dataset", "digits", "--epochs", "1"]) == 2
     assert "28x28" in capsys.readouterr().err
+
+
+def test_run_delegates_to_the_distributed_launcher(tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["run", "--help"])
+    assert e.value.code == 0 and "usage: nnbox run" in capsys.readouterr().out
+    try:
+        from nnbox.distributed.run import find_mpiexec
+
+        find_mpiexec()
+    except Exception:
+        pytest.skip("no mpiexec here")
+    script = tmp_path / "hello.py"
+    script.write_text("import os\nprint('rank', os.environ['RANK'], 'of', os.environ['WORLD_SIZE'], flush=True)\n")
+    r = _run("run", "-n", "2", str(script))
+    assert r.returncode == 0, r.stderr
+    assert sorted(ln for ln in r.stdout.splitlines() if ln.startswith("rank")) == ["rank 0 of 2", "rank 1 of 2"]
