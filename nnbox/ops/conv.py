@@ -140,12 +140,14 @@ def _conv_forward(x, w, stride, pads, dilation, groups):
 
 
 def _conv_grad_weight(g2, cols, w_shape, groups):
-    """dW = gy (O, P*N) @ cols.T, per group."""
+    """dW = gy (O, P*N) @ cols.T, per group.  Computed as (cols @ gy.T).T: OpenBLAS runs that
+    orientation of this long-inner-dimension GEMM 20-40% faster; the final transpose is weight-sized."""
+    xp = xp_of(g2)
     o = g2.shape[0]
     if groups == 1:
-        return (g2 @ cols.T).reshape(w_shape)
-    gw = g2.reshape(groups, o // groups, -1) @ cols.reshape(groups, -1, cols.shape[1]).swapaxes(1, 2)
-    return gw.reshape(w_shape)
+        return xp.ascontiguousarray((cols @ g2.T).T).reshape(w_shape)
+    gw = cols.reshape(groups, -1, cols.shape[1]) @ g2.reshape(groups, o // groups, -1).swapaxes(1, 2)
+    return xp.ascontiguousarray(gw.swapaxes(1, 2)).reshape(w_shape)
 
 
 def _conv_grad_input(g2, w, x_shape, out_size, stride, pads, dilation, groups):
