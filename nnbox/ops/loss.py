@@ -17,7 +17,7 @@ import numpy as np
 from .._backend import dtype as _dt
 from .._tensor import Tensor
 from ..autograd.function import Function
-from ._util import shape_str, unbroadcast, xp_of
+from ._util import add_at, shape_str, unbroadcast, xp_of
 from .activation import softplus_array
 
 __all__ = [
@@ -771,3 +771,183 @@ def gaussian_nll_loss(input: Tensor, target: Tensor, var, full: bool = False, ep
     if full:
         loss = loss + 0.5 * math.log(2 * math.pi)
     return _reduce(loss, reduction)
+
+
+# --- CTC ------------------------------------------------------------------------------------------------
+
+
+def _lse(*terms):
+    """Elementwise log(sum(exp(t))) of a few arrays, -inf safe."""
+    xp = xp_of(terms[0])
+    m = terms[0]
+    for t in terms[1:]:
+        m = xp.maximum(m, t)
+    ms = xp.where(xp.isneginf(m), 0, m)
+    acc = xp.exp(terms[0] - ms)
+    for t in terms[1:]:
+        acc += xp.exp(t - ms)
+    with np.errstate(divide="ignore"):
+        return xp.log(acc) + ms
+
+
+def _shift(a, k, fill):
+    """``a`` shifted right by ``k`` along the last axis (``k`` < 0: left), padded with ``fill``."""
+    xp = xp_of(a)
+    out = xp.full_like(a, fill)
+    if k > 0:
+        out[..., k:] = a[..., :-k]
+    else:
+        out[..., :k] = a[..., -k:]
+    return out
+
+
+class CTCLoss(Function):
+    """Connectionist temporal classification: -log of the summed probability of every alignment.
+
+    Forward-backward in log space over the blank-extended targets l' (length 2S + 1), vectorised
+    over batch and label positions (one Python step per time step).  The gradient is torch's:
+    ``exp(log_probs) - exp(log(sum_{s: l'_s = c} alpha_t(s) beta_t(s)) + nll - log_probs)``, i.e. the
+    gradient with respect to the logits when ``log_probs`` is a log_softmax (torch's convention).
+    """
+
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, lp, targets, in_lens, tgt_lens, blank, reduction, zero_infinity):
+        xp = xp_of(lp)
+        T, N, C = lp.shape
+        S = targets.shape[1]
+        L = 2 * S + 1
+        neg_inf = -xp.inf
+        ext = xp.full((N, L), blank, dtype=np.int64)
+        ext[:, 1::2] = targets
+        pos = xp.arange(L)[None, :]
+        valid = pos < (2 * tgt_lens + 1)[:, None]
+        # a label may be reached from two positions back unless it repeats the label there
+        skip = (pos % 2 == 1) & (pos >= 2) & (ext != _shift(ext, 2, -1))
+        emit = xp.take_along_axis(lp, xp.broadcast_to(ext[None], (T, N, L)), axis=2)  # (T, N, L)
+        emit = xp.where(valid[None], emit, neg_inf)
+        alpha = xp.full((T, N, L), neg_inf, dtype=lp.dtype)
+        alpha[0, :, 0] = emit[0, :, 0]
+        if L > 1:
+            alpha[0, :, 1] = xp.where(tgt_lens > 0, emit[0, :, 1], neg_inf)
+        for t in range(1, T):
+            prev = alpha[t - 1]
+            alpha[t] = _lse(prev, _shift(prev, 1, neg_inf), xp.where(skip, _shift(prev, 2, neg_inf), neg_inf)) + emit[t]
+        last = in_lens - 1
+        n_idx = xp.arange(N)
+        end = alpha[last, n_idx]  # (N, L): the alphas at each sample's last frame
+        a_end = xp.take_along_axis(end, (2 * tgt_lens)[:, None], 1)[:, 0]
+        a_end2 = xp.where(tgt_lens > 0, xp.take_along_axis(end, xp.maximum(2 * tgt_lens - 1, 0)[:, None], 1)[:, 0],
+                          neg_inf)
+        nll = -_lse(a_end, a_end2)
+        ctx.save_for_backward(lp)
+        ctx.meta = (emit, alpha, ext, valid, skip, in_lens, tgt_lens, nll, reduction, zero_infinity)
+        loss = nll
+        if zero_infinity:
+            loss = xp.where(xp.isinf(loss), 0, loss)
+        if reduction == "mean":
+            return xp.asarray((loss / xp.maximum(tgt_lens, 1)).mean(), dtype=lp.dtype)
+        if reduction == "sum":
+            return xp.asarray(loss.sum(), dtype=lp.dtype)
+        return loss.astype(lp.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (lp,) = ctx.saved_tensors
+        emit, alpha, ext, valid, skip, in_lens, tgt_lens, nll, reduction, zero_infinity = ctx.meta
+        xp = xp_of(lp)
+        T, N, C = lp.shape
+        L = ext.shape[1]
+        neg_inf = -xp.inf
+        # beta_t(s): log-probability of finishing from (t, s), emission at t included
+        beta = xp.full((T, N, L), neg_inf, dtype=lp.dtype)
+        pos = xp.arange(L)[None, :]
+        finals = valid & ((pos == (2 * tgt_lens)[:, None]) | (pos == (2 * tgt_lens - 1)[:, None]))
+        skip_next = _shift(skip, -2, False)  # from s one may jump to s + 2 when s + 2 allows a skip
+        nxt = xp.full((N, L), neg_inf, dtype=lp.dtype)
+        for t in range(T - 1, -1, -1):
+            rec = _lse(nxt, _shift(nxt, -1, neg_inf), xp.where(skip_next, _shift(nxt, -2, neg_inf), neg_inf)) + emit[t]
+            init = xp.where(finals, emit[t], neg_inf)
+            t_last = (in_lens - 1)[:, None]
+            cur = xp.where(t == t_last, init, xp.where(t < t_last, rec, neg_inf))
+            beta[t] = cur
+            nxt = cur
+        ab = alpha + beta  # (T, N, L)
+        m = ab.max(axis=2, keepdims=True)
+        m = xp.where(xp.isneginf(m), 0, m)
+        acc = xp.zeros((T, N, C), dtype=lp.dtype)
+        add_at(acc, (xp.arange(T)[:, None, None], xp.arange(N)[None, :, None], ext[None]), xp.exp(ab - m))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lcab = xp.log(acc) + m
+            g = xp.exp(lp) - xp.exp(lcab + nll[None, :, None] - lp)
+        g = xp.where((xp.arange(T)[:, None] < in_lens[None, :])[:, :, None], g, 0)
+        scale = grad.reshape(-1) if reduction == "none" else xp.broadcast_to(grad, (N,))
+        if reduction == "mean":
+            scale = scale / xp.maximum(tgt_lens, 1) / N
+        if zero_infinity:
+            scale = xp.where(xp.isinf(nll), 0, scale)
+            g = xp.where(xp.isinf(nll)[None, :, None], 0, g)
+        return g * scale[None, :, None], None, None, None, None, None, None
+
+
+def _lengths(v, name: str) -> np.ndarray:
+    if isinstance(v, Tensor):
+        return np.asarray(v._data, dtype=np.int64).reshape(-1)
+    if isinstance(v, int):
+        return np.asarray([v], dtype=np.int64)
+    return np.asarray(list(v), dtype=np.int64).reshape(-1)
+
+
+def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths, target_lengths, blank: int = 0,
+             reduction: str = "mean", zero_infinity: bool = False) -> Tensor:
+    """CTC loss of ``log_probs`` (T, N, C) (log_softmax outputs) against ``targets`` (N, S) padded or
+    1-D concatenated; ``reduction='mean'`` divides each loss by its target length, then averages.
+
+    >>> import nnbox
+    >>> import nnbox.nn.functional as F
+    >>> lp = nnbox.zeros(3, 1, 2).log_softmax(2)
+    >>> F.ctc_loss(lp, nnbox.tensor([[1]]), [3], [1], reduction='sum')
+    tensor(0.7732)
+    """
+    reduction = _reduction(None, None, reduction)
+    lp = log_probs
+    unbatched = lp.dim() == 2
+    if unbatched:
+        lp = lp.unsqueeze(1)
+    T, N, C = lp.shape
+    in_lens, tgt_lens = _lengths(input_lengths, "input_lengths"), _lengths(target_lengths, "target_lengths")
+    if in_lens.shape[0] != N or tgt_lens.shape[0] != N:
+        raise RuntimeError(f"input_lengths and target_lengths must have size {N} (the batch size)")
+    if in_lens.size and in_lens.max() > T:
+        raise RuntimeError(f"Expected input_lengths to have value at most {T}, but got value {int(in_lens.max())} "
+                           "(while checking arguments for ctc_loss_allocate_outputs)")
+    if not 0 <= blank < C:
+        raise RuntimeError("blank must be in label range")
+    t = np.asarray(targets._data, dtype=np.int64)
+    if unbatched:
+        t = t.reshape(1, -1)
+    if t.ndim == 2 and not (unbatched and targets.dim() == 1):
+        if tgt_lens.size and tgt_lens.max() > t.shape[1]:
+            raise RuntimeError(f"Expected tensor to have size at least {int(tgt_lens.max())} at dimension 1, but got "
+                               f"size {t.shape[1]} for argument #2 'targets' (while checking arguments for "
+                               "ctc_loss_allocate_outputs)")
+        padded = t
+    else:  # 1-D: the targets of all samples back to back
+        flat = t.reshape(-1)
+        if tgt_lens.sum() > flat.shape[0]:
+            raise RuntimeError("Expected the sum of target_lengths to be at most the number of targets")
+        offsets = np.concatenate([[0], np.cumsum(tgt_lens)[:-1]])
+        width = int(tgt_lens.max()) if tgt_lens.size else 0
+        padded = np.full((N, max(width, 1)), blank, dtype=np.int64)
+        for n in range(N):
+            padded[n, : tgt_lens[n]] = flat[offsets[n]: offsets[n] + tgt_lens[n]]
+    xp = xp_of(lp._data)
+    out = CTCLoss.apply(lp, xp.asarray(padded), xp.asarray(in_lens), xp.asarray(tgt_lens), blank, reduction,
+                        bool(zero_infinity))
+    if unbatched and reduction == "none":
+        out = out.squeeze(0)
+    return out
+
+
+__all__.append("ctc_loss")
