@@ -113,3 +113,28 @@ def test_lstm_nnbox_to_torch_to_nnbox(tmp_path):
     n2.load_state_dict(nnbox.load(tmp_path / "t.pt"))
     with nnbox.no_grad():
         np.testing.assert_array_equal(n2(nnbox.tensor(x))[0].numpy(), n_out.numpy())
+
+
+def test_resnet18_nnbox_to_torch_to_nnbox(tmp_path):
+    models = pytest.importorskip("nnbox.vision.models")
+    nnbox.manual_seed(1)
+    n_model = models.resnet18(num_classes=10)
+    with nnbox.no_grad():  # non-trivial running statistics
+        for name, buf in n_model.named_buffers():
+            if name.endswith("running_var"):
+                buf.copy_(nnbox.rand(buf.shape) + 0.5)
+            elif name.endswith("running_mean"):
+                buf.copy_(nnbox.randn(buf.shape) * 0.1)
+    n_model.eval()
+    nnbox.save(n_model.state_dict(), tmp_path / "n.pt")
+
+    t_model = _torch_resnet18()
+    t_model.load_state_dict(torch.load(tmp_path / "n.pt"))  # strict, weights_only=True
+    t_model.eval()
+    x = np.random.default_rng(2).normal(size=(2, 3, 48, 48)).astype(np.float32)
+    with torch.no_grad(), nnbox.no_grad():
+        np.testing.assert_allclose(n_model(nnbox.tensor(x)).numpy(), t_model(torch.from_numpy(x)).numpy(), rtol=1e-4, atol=1e-4)
+    torch.save(t_model.state_dict(), tmp_path / "t.pt")
+    back = nnbox.load(tmp_path / "t.pt")
+    for k, v in n_model.state_dict().items():
+        assert back[k].dtype == v.dtype and np.array_equal(back[k].numpy(), v.numpy()), k
