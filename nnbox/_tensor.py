@@ -409,3 +409,9 @@ def is_tensor(obj) -> bool:
 
 
 _ = grad_mode
+
+# Function.apply (every op's hot path) reads Tensor from a module global instead of importing it per
+# call; autograd is imported before this module exists, so the binding is made here.
+from .autograd import function as _function  # noqa: E402
+
+_function.Tensor = Tensor

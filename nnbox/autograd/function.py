@@ -15,7 +15,10 @@ from .anomaly_mode import _anomaly
 _enabled = grad_mode._enabled
 _ndarray = np.ndarray
 _generic = np.generic
+_new = object.__new__
 _FREED = object()
+_SELF = object()  # "this node" in a saved-tensor version record
+Tensor = None  # nnbox.Tensor, bound by nnbox/_tensor.py once defined (it imports this package)
 
 FREED_MESSAGE = (
     "Trying to backward through the graph a second time (or directly access saved tensors after "
@@ -58,11 +61,11 @@ class Function:
             raise RuntimeError(FREED_MESSAGE)
         checks = self.__dict__.get("_versions")
         if checks:
-            for i, (counter, expected, describe) in enumerate(checks):
+            for counter, expected, arr, node, out_nr in checks:
                 if counter[0] != expected:
                     raise RuntimeError(
                         "one of the variables needed for gradient computation has been modified by "
-                        f"an inplace operation: [{describe()} is at version {counter[0]}; expected "
+                        f"an inplace operation: [{_describe(self, arr, node, out_nr)} is at version {counter[0]}; expected "
                         f"version {expected} instead. Hint: enable anomaly detection to find the "
                         "operation that failed to compute its gradient, with "
                         "torch.autograd.set_detect_anomaly(True, check_nan=False)."
@@ -124,73 +127,71 @@ class Function:
     # --- the forward dispatcher ---------------------------------------------------------------
     @classmethod
     def apply(cls, *args, **kwargs):
-        from .._tensor import Tensor
-
+        # The hot path of every op: kept to plain loops and local variables on purpose.
+        T = Tensor
         grad_on = _enabled[0]
         arrays = []
         needs = []
-        any_grad = False
-        on_gpu = on_cpu = False
+        any_grad = on_gpu = False
         for a in args:
-            if isinstance(a, Tensor):
+            if isinstance(a, T):
                 d = a._data
-                if type(d) is _ndarray:
-                    on_cpu = True
-                else:
+                if type(d) is not _ndarray:
                     on_gpu = True
                 arrays.append(d)
-                r = grad_on and a._rg
-                needs.append(r)
-                any_grad = any_grad or r
+                if grad_on and a._rg:
+                    needs.append(True)
+                    any_grad = True
+                else:
+                    needs.append(False)
             else:
                 arrays.append(a)
                 needs.append(False)
         if on_gpu:
             _check_same_device(args)
-        ctx = cls.__new__(cls)
+        ctx = _new(cls)
         ctx.needs_input_grad = tuple(needs)
         ctx._to_save = ()
         if cls._array_api:
             out = cls.forward(ctx, *arrays, **kwargs)
         else:
             out = _user_forward(cls, ctx, args, kwargs)
-        single = not isinstance(out, tuple)
+        single = type(out) is not tuple
         outs = (out,) if single else out
-        non_diff = ctx.__dict__.get("_non_diff", ())
-        results = []
-        if any_grad:
+        make = T._make
+        if not any_grad:  # no graph: wrap the arrays and go
+            results = [None if o is None else make(_to_array(o, arrays)) for o in outs]
+        else:
             ctx._edges = tuple(
                 ((a.grad_fn, a._out_nr) if a.grad_fn is not None else a) if n else None
                 for a, n in zip(args, needs)
             )
             ctx._n_out = len(outs)
             if not single:
-                ctx._out_meta = tuple((o.shape, o.dtype) if o is not None and not isinstance(o, Tensor)
-                                      else ((tuple(o.shape), o._data.dtype) if o is not None else None)
-                                      for o in outs)
+                ctx._out_meta = tuple(None if o is None else (tuple(o.shape), _to_array(o, arrays).dtype) for o in outs)
             if _anomaly[0]:
                 import traceback
 
                 ctx._trace = "".join(traceback.format_stack()[:-2])
-        for i, o in enumerate(outs):
-            if o is None:
-                results.append(None)
-                continue
-            if isinstance(o, Tensor):  # user Functions return Tensors
-                o = o._data
-            elif type(o) is not _ndarray:
-                o = _as_array(o, arrays)
-            t = Tensor._make(o)
-            if any_grad and o.dtype.kind in "fc" and not _is_in(o, non_diff, outs[i]):
-                t._rg = True
-                t.grad_fn = ctx
-                t._out_nr = i
-            results.append(t)
-        if cls._is_view and isinstance(args[0], Tensor):
+            non_diff = ctx.__dict__.get("_non_diff", ())
+            results = []
+            for i, o in enumerate(outs):
+                if o is None:
+                    results.append(None)
+                    continue
+                arr = _to_array(o, arrays)
+                t = make(arr)
+                if arr.dtype.kind in "fc" and not (non_diff and _is_in(arr, non_diff, o)):
+                    t._rg = True
+                    t.grad_fn = ctx
+                    t._out_nr = i
+                results.append(t)
+        if cls._is_view and isinstance(args[0], T):
             base = args[0]
+            root = base if base._base is None else base._base
             for t in results:
                 t._vc = base._vc
-                t._base = base if base._base is None else base._base
+                t._base = root
         if any_grad and ctx._to_save:
             _record_versions(ctx, args, results, cls._array_api)
         return results[0] if single else tuple(results)
@@ -264,13 +265,17 @@ def _is_in(o, non_diff, original) -> bool:
     return False
 
 
-def _as_array(o, arrays):
-    """0-d NumPy results come back as scalars; bring them back to arrays of the same dtype."""
+def _to_array(o, arrays):
+    """An op's output as an array: Tensors (user Functions) unwrapped, NumPy's 0-d scalars made
+    arrays again; NumPy and CuPy arrays as they are."""
+    if type(o) is _ndarray:
+        return o
+    if isinstance(o, Tensor):
+        return o._data
     if isinstance(o, _generic):
         return np.asarray(o)
-    for a in arrays:
-        if hasattr(a, "__cuda_array_interface__"):
-            return o  # a CuPy array already
+    if hasattr(o, "__cuda_array_interface__"):
+        return o  # a CuPy array
     return np.asarray(o)
 
 
@@ -293,38 +298,44 @@ def _check_same_device(args) -> None:
 
 
 def _record_versions(ctx, args, results, array_api: bool) -> None:
-    """Remember the version of every saved tensor so backward can detect in-place changes."""
-    from .._tensor import Tensor
+    """Remember the version of every saved tensor so backward can detect in-place changes.
 
+    Each entry is ``(version counter, version now, array, producer node, output number)``; the
+    producer is ``_SELF`` for this node's own outputs (no reference cycle) and the message is only
+    built if the check fails.
+    """
     checks = []
+    T = Tensor
     for s in ctx._to_save:
         if s is None:
             continue
-        found = None
         if array_api:
             for i, t in enumerate(results):
                 if t is not None and t._data is s:
-                    found = (t, f", which is output {i} of {_op_name(ctx)},")
+                    checks.append((t._vc, t._vc[0], s, _SELF, i))
                     break
             else:
                 for a in args:
-                    if isinstance(a, Tensor) and a._data is s:
-                        found = (a, _producer(a))
+                    if isinstance(a, T) and a._data is s:
+                        checks.append((a._vc, a._vc[0], s, a.grad_fn, a._out_nr))
                         break
-        elif isinstance(s, Tensor):
-            found = (s, _producer(s))
-        if found is not None:
-            t, who = found
-            checks.append((t._vc, t._vc[0], _describer(t, who)))
+        elif isinstance(s, T):
+            checks.append((s._vc, s._vc[0], s._data, s.grad_fn, s._out_nr))
     if checks:
         ctx._versions = checks
 
 
-def _producer(t) -> str:
-    """How torch's in-place error names a saved tensor: the op that made it (leaves: nothing)."""
-    if t.grad_fn is not None:
-        return f", which is output {t._out_nr} of {_op_name(t.grad_fn)},"
-    return ""
+def _describe(ctx, arr, node, out_nr) -> str:
+    """``torch.FloatTensor [2, 3]], which is output 0 of Exp,``: how torch's in-place error names a
+    saved tensor (a leaf, or a tensor that needs no grad, gets no ``which is`` part)."""
+    from .._tensor_str import legacy_type_name
+
+    head = f"{legacy_type_name(arr.dtype)} {list(arr.shape)}]"
+    if node is _SELF:
+        node = ctx
+    if node is None:
+        return head
+    return f"{head}, which is output {out_nr} of {_op_name(node)},"
 
 
 def _op_name(node) -> str:
@@ -332,17 +343,6 @@ def _op_name(node) -> str:
     n = node.name()
     k = n.rfind("Backward")
     return n[:k] if k > 0 else n
-
-
-def _describer(t, who):
-    shape, dtype = list(t._data.shape), t._data.dtype
-
-    def describe():
-        from .._tensor_str import legacy_type_name
-
-        return f"{legacy_type_name(dtype)} {shape}]{who}"
-
-    return describe
 
 
 def _materialize(node, grads):
