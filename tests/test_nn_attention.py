@@ -200,3 +200,36 @@ def test_transformer_encoder_stack():
     with torch.no_grad(), nnbox.no_grad():
         x = arr(5, 2, 8)
         np.testing.assert_allclose(nm(nnbox.tensor(x)).numpy(), tm(torch.tensor(x)).numpy(), rtol=1e-9, atol=1e-10)
+
+
+def _copy(tm, nm):
+    assert repr(nm) == repr(tm)
+    assert list(nm.state_dict()) == list(tm.state_dict())
+    nm.load_state_dict({k: nnbox.tensor(v.detach().numpy()) for k, v in tm.state_dict().items()})
+
+
+@pytest.mark.parametrize("kw", [{}, {"norm_first": True, "batch_first": True, "activation": "gelu"}])
+def test_transformer_decoder_layer_and_stack(kw):
+    tl = torch.nn.TransformerDecoderLayer(8, 2, 16, dropout=0.0, **kw)
+    nl = nnbox.nn.TransformerDecoderLayer(8, 2, 16, dropout=0.0, **kw)
+    tm = torch.nn.TransformerDecoder(tl, 2, norm=torch.nn.LayerNorm(8)).double()
+    nm = nnbox.nn.TransformerDecoder(nl, 2, norm=nnbox.nn.LayerNorm(8)).double()
+    _copy(tm, nm)
+    causal = np.triu(np.ones((4, 4), dtype=bool), 1)
+    tgt, mem = (arr(2, 4, 8), arr(2, 5, 8)) if kw.get("batch_first") else (arr(4, 2, 8), arr(5, 2, 8))
+    mkpm = np.array([[False, False, False, True, True], [False] * 5])
+    run_both(tm, nm, [tgt, mem, causal, mkpm],
+             lambda m, mod, t, mem, c, k: (mod(t, mem, tgt_mask=c, memory_key_padding_mask=k),), grad_inputs=(0, 1))
+
+
+def test_transformer_full_model():
+    tm = torch.nn.Transformer(8, 2, 2, 2, 16, dropout=0.0).double()
+    nm = nnbox.nn.Transformer(8, 2, 2, 2, 16, dropout=0.0).double()
+    _copy(tm, nm)
+    mask = nnbox.nn.Transformer.generate_square_subsequent_mask(3).numpy()
+    np.testing.assert_array_equal(mask, torch.nn.Transformer.generate_square_subsequent_mask(3).numpy())
+    run_both(tm, nm, [arr(5, 2, 8), arr(3, 2, 8), mask.astype(np.float64)],
+             lambda m, mod, s, t, mk: (mod(s, t, tgt_mask=mk),), grad_inputs=(0, 1))
+    for m in (torch, nnbox):
+        with pytest.raises(RuntimeError, match="the batch number of src and tgt must be equal"):
+            (tm if m is torch else nm)(m.zeros(5, 2, 8, dtype=m.float64), m.zeros(3, 1, 8, dtype=m.float64))
