@@ -22,6 +22,17 @@ from .rmsprop import RMSprop
 from .rprop import Rprop
 from .sgd import SGD
 
+
+
+def __getattr__(name: str):
+    # swa_utils builds on nn (AveragedModel is a Module): load it on first use
+    if name == "swa_utils":
+        import importlib
+
+        return importlib.import_module("nnbox.optim.swa_utils")
+    raise AttributeError(f"module 'nnbox.optim' has no attribute '{name}'")
+
+
 __all__ = [
     "Adadelta", "Adagrad", "Adam", "Adamax", "AdamW", "ASGD", "LBFGS", "NAdam", "Optimizer", "RAdam",
     "RMSprop", "Rprop", "SGD", "lr_scheduler",
