@@ -13,7 +13,8 @@ threads spin against the other tenants), which would flatter the multi-process f
 
 Each configuration runs as its own job under ``nnbox run -n N`` (MPI); torch uses its gloo
 backend in the same kind of job.  Figures are medians of ``--steps`` timed
-steps after 2 warm-up steps; samples/s = N * batch / median step time.  ratio = nnbox / torch
+steps after 2 warm-up steps; samples/s = N * batch / median step time; each figure is the median
+over ``--rounds`` interleaved rounds of all jobs.  ratio = nnbox / torch
 throughput (above 1: nnbox is faster); efficiency = samples/s(N) / (N * samples/s(1)).
 """
 from __future__ import annotations
@@ -139,23 +140,27 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=5, help="timed steps (after 2 warm-up steps)")
     ap.add_argument("--procs", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--threads", type=int, default=1, help="BLAS/OpenMP threads per process")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds of all jobs, interleaved; medians reported")
     ap.add_argument("--worker", choices=["nnbox", "torch"], help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
         _worker(args.worker, args.batch, args.steps)
         return
     print(f"ResNet18 training step, 3x32x32, batch {args.batch} per process, {os.cpu_count()} cores, "
-          f"{args.threads} thread(s) per process, median of {args.steps} steps")
+          f"{args.threads} thread(s) per process, median of {args.steps} steps, median of {args.rounds} rounds")
     print(f"{'procs':>5} {'nnbox samples/s':>16} {'torch samples/s':>16} {'ratio':>7} {'nnbox eff':>10} {'torch eff':>10}")
-    base = {}
-    for i, n in enumerate(args.procs):
-        res = {fw: _run(fw, n, args.batch, args.steps, 29500 + 10 * i, args.threads) for fw in ("nnbox", "torch")}
-        for fw in res:
-            base.setdefault(fw, res[fw]["samples_per_s"] / n)
-        nb, tc = res["nnbox"]["samples_per_s"], res["torch"]["samples_per_s"]
-        print(f"{n:>5} {nb:>16.2f} {tc:>16.2f} {nb / tc:>7.2f} {nb / (n * base['nnbox']):>10.2f} "
-              f"{tc / (n * base['torch']):>10.2f}", flush=True)
-
+    runs: dict = {}
+    for r in range(args.rounds):  # interleaved rounds: drift in the machine's load hits every job alike
+        for i, n in enumerate(args.procs):
+            for fw in ("nnbox", "torch"):
+                res = _run(fw, n, args.batch, args.steps, 29500 + 10 * i + r, args.threads)
+                runs.setdefault((fw, n), []).append(res["samples_per_s"])
+    med = {k: statistics.median(v) for k, v in runs.items()}
+    one = {fw: med[(fw, args.procs[0])] / args.procs[0] for fw in ("nnbox", "torch")}
+    for n in args.procs:
+        nb, tc = med[("nnbox", n)], med[("torch", n)]
+        print(f"{n:>5} {nb:>16.2f} {tc:>16.2f} {nb / tc:>7.2f} {nb / (n * one['nnbox']):>10.2f} "
+              f"{tc / (n * one['torch']):>10.2f}", flush=True)
 
 if __name__ == "__main__":
     main()
