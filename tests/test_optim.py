@@ -739,3 +739,25 @@ def test_top_level_set_is_accepted_like_torch():
     assert {id(p) for p in opt.param_groups[0]["params"]} == {id(a), id(b)}
     ta, tb = torch.zeros(2, requires_grad=True), torch.zeros(3, requires_grad=True)
     assert len(torch.optim.SGD({ta, tb}, lr=0.1).param_groups[0]["params"]) == 2
+
+
+def test_subclass_of_builtin_runs_hooks_once_and_feeds_schedulers():
+    class ClippedSGD(nnbox.optim.SGD):
+        def step(self, closure=None):
+            for g in self.param_groups:
+                for p in g["params"]:
+                    if p.grad is not None:
+                        p.grad.clamp_(-1, 1)
+            return super().step(closure)
+
+    w = _p(2)
+    opt = ClippedSGD([w], lr=0.5)
+    calls = []
+    opt.register_step_post_hook(lambda o, a, k: calls.append(1))
+    sched = nnbox.optim.lr_scheduler.StepLR(opt, 1)
+    w.grad = nnbox.tensor([5.0, -0.5])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "scheduler before optimizer" warning
+        opt.step()
+        sched.step()
+    assert calls == [1] and w.tolist() == [-0.5, 0.25]

@@ -33,10 +33,11 @@ algorithm is as short as in torch; this runs unchanged under ``import nnbox as t
 >>> w
 tensor([ 0.5000, -1.5000], requires_grad=True)
 
-The built-in algorithms work on the raw arrays (``p._data``, ``p.grad._data``) with in-place NumPy
-ufuncs (``out=``), so they build no autograd graph and run unchanged on CuPy arrays.  The scratch
-arrays they need come from one reusable workspace per optimizer (``_scratch``), not fresh
-temporaries per parameter.
+The built-in algorithms write each update as an element-wise function over raw arrays (``p._data``,
+``p.grad._data``, the state's arrays) using in-place ufuncs (``out=``), so they build no autograd
+graph and run unchanged on CuPy arrays.  ``Optimizer._update`` runs such a function, handing it
+scratch arrays from a reusable per-optimizer pool (no fresh temporaries per parameter) and, on the
+CPU, walking large parameters in cache-sized slices.
 """
 from __future__ import annotations
 
