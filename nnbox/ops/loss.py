@@ -134,9 +134,10 @@ def _check_class_target(input: Tensor, target: Tensor, weight, ignore_index: int
         if w.dtype != x.dtype:
             raise RuntimeError(f"expected scalar type {_type_name(x)} but found {_type_name(w)}")
     flat = t.reshape(-1)
-    bad = ((flat < 0) | (flat >= c)) & (flat != ignore_index)
-    if bad.any():
-        raise IndexError(f"Target {int(flat[bad.argmax()])} is out of bounds.")
+    if flat.size and (int(flat.min()) < 0 or int(flat.max()) >= c):  # two reductions in the common case
+        bad = ((flat < 0) | (flat >= c)) & (flat != ignore_index)
+        if bad.any():
+            raise IndexError(f"Target {int(flat[bad.argmax()])} is out of bounds.")
 
 
 class CrossEntropy(Function):
@@ -153,19 +154,24 @@ class CrossEntropy(Function):
         logp = rows - rows.max(axis=1, keepdims=True)
         logp -= xp.log(xp.exp(logp).sum(axis=1, keepdims=True))
         valid = t != ignore_index
-        tc = xp.where(valid, t, 0)
-        wt = (weight[tc] * valid) if weight is not None else valid.astype(x.dtype)
-        ar = xp.arange(m)
-        nll = -(wt * logp[ar, tc])
         one = x.dtype.type(1)
-        d1 = wt.sum() if reduction == "mean" else one
+        ar = xp.arange(m)
+        if weight is None and valid.all():  # the common case: every row counts with weight 1
+            tc, wt, valid = t, one, True
+            nll = -logp[ar, t]
+            d1 = x.dtype.type(m) if reduction == "mean" else one
+        else:
+            tc = xp.where(valid, t, 0)
+            wt = (weight[tc] * valid) if weight is not None else valid.astype(x.dtype)
+            nll = -(wt * logp[ar, tc])
+            d1 = wt.sum() if reduction == "mean" else one
         with np.errstate(invalid="ignore", divide="ignore"):  # all targets ignored: nan, as torch
             loss = nll if reduction == "none" else nll.sum() / d1
         d2 = one
         if smoothing:
             smooth = -((logp * weight).sum(axis=1) if weight is not None else logp.sum(axis=1)) * valid
             if reduction == "mean":
-                d2 = d1 if weight is not None else valid.sum().astype(x.dtype)
+                d2 = d1 if weight is not None else xp.asarray(valid).sum(dtype=x.dtype) * (m if valid is True else 1)
             with np.errstate(invalid="ignore", divide="ignore"):
                 red = smooth if reduction == "none" else smooth.sum() / d2
             loss = (1 - smoothing) * loss + red * (smoothing / c)
@@ -193,7 +199,8 @@ class CrossEntropy(Function):
         dx *= total[:, None] if total.ndim else total
         dx[xp.arange(m), tc] -= c1
         if eps:
-            dx -= c2[:, None] * weight if weight is not None else c2[:, None]
+            c2 = c2[:, None] if c2.ndim else c2
+            dx -= c2 * weight if weight is not None else c2
         return _from_rows(dx, xshape), None, None, None, None, None
 
 
