@@ -423,3 +423,32 @@ def test_spawn_context():
 def test_too_many_workers_warns():
     with pytest.warns(UserWarning, match="suggested max number of worker"):
         ndata.DataLoader(Nested(nnbox), num_workers=(os.cpu_count() or 1) + 1)
+
+
+class Big(ndata.Dataset):
+    """Samples big enough that batches travel through shared memory."""
+
+    def __len__(self):
+        return 12
+
+    def __getitem__(self, i):
+        return nnbox.full((3, 64, 64), float(i)), np.full((128, 128), i, np.int16)
+
+
+def _shm_files():
+    return {f for f in os.listdir("/dev/shm") if f.startswith(f"nnbox_dl_{os.getpid()}_")} if os.path.isdir("/dev/shm") else set()
+
+
+def test_big_batches_through_shared_memory_leave_nothing_behind():
+    ref = list(ndata.DataLoader(Big(), batch_size=4))
+    got = list(ndata.DataLoader(Big(), batch_size=4, num_workers=2))
+    same_structure(ref, got)
+    x = got[0][0]
+    x += 1  # batches from workers are ordinary writable tensors
+    assert x[1, 0, 0, 0].item() == 2.0
+    assert _shm_files() == set()
+    it = iter(ndata.DataLoader(Big(), batch_size=2, num_workers=2, prefetch_factor=3))
+    next(it)  # leave batches in flight, then drop the iterator
+    del it
+    gc.collect()
+    assert _shm_files() == set()

@@ -4,8 +4,11 @@
 """
 from __future__ import annotations
 
+import itertools
+import mmap
 import os
 import pickle
+import secrets
 import random
 import sys
 import traceback
@@ -165,25 +168,127 @@ def _seed_worker(seed: int, base_seed: int, worker_id: int) -> None:
     np.random.seed(np.random.SeedSequence([worker_id, base_seed]).generate_state(4))
 
 
-def _send(data_queue, task_id, data, worker_id: int) -> None:
-    """Pickle the reply here, not in the queue's feeder thread: there a pickling error would be
-    printed and the reply dropped, leaving the main process waiting forever."""
+# Arrays at least this big travel through shared memory (/dev/shm) instead of the pipe: the
+# worker writes each one once into a fresh file, the main process maps it and unlinks it, and the
+# batch's arrays then live in that mapping (no copy on the receiving side).
+SHM_MIN_BYTES = 1 << 16
+_shm_counter = itertools.count()
+
+
+def shm_prefix_for_loader() -> str | None:
+    """A unique file-name prefix in /dev/shm for one loader iterator's batches (None: no /dev/shm)."""
+    if not os.path.isdir("/dev/shm") or not os.access("/dev/shm", os.W_OK):
+        return None
+    return f"/dev/shm/nnbox_dl_{os.getpid()}_{secrets.token_hex(6)}_"
+
+
+def _write_shm(path: str, raw: memoryview) -> None:
+    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600)
     try:
-        payload = pickle.dumps((task_id, data), protocol=pickle.HIGHEST_PROTOCOL)
+        os.ftruncate(fd, raw.nbytes)
+        with mmap.mmap(fd, raw.nbytes) as mm:
+            mm[:] = raw
+    finally:
+        os.close(fd)
+
+
+class _SharedMap(mmap.mmap):
+    """A mapping of one /dev/shm file, remembering its path (so a batch stacked straight into it
+    is sent by name, without another copy)."""
+
+
+_shm_prefix: str | None = None  # set in worker processes that send through shared memory
+
+
+def shared_empty(shape: tuple[int, ...], dtype) -> "np.ndarray | None":
+    """In a worker: an uninitialised array backed by a fresh /dev/shm file, for collate to stack a
+    big batch into (torch's collate does the same); None elsewhere or for small arrays."""
+    import numpy as np
+
+    nbytes = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+    if _shm_prefix is None or nbytes < SHM_MIN_BYTES:
+        return None
+    path = f"{_shm_prefix}{_worker_info.id}_{next(_shm_counter)}"
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600)
+        try:
+            os.ftruncate(fd, nbytes)
+            mm = _SharedMap(fd, nbytes)
+        finally:
+            os.close(fd)
+    except OSError:
+        return None
+    mm.nnbox_path = path
+    arr = np.frombuffer(mm, dtype=dtype).reshape(shape)
+    mm.nnbox_addr = arr.__array_interface__["data"][0]
+    return arr
+
+
+def _shared_file_of(buf: memoryview) -> str | None:
+    """The /dev/shm file that exactly holds ``buf`` (an array made by ``shared_empty``), if any."""
+    obj = buf.obj
+    start = getattr(obj, "__array_interface__", {}).get("data", (None,))[0]
+    while obj is not None and not isinstance(obj, _SharedMap):  # array -> base array -> memoryview -> map
+        obj = obj.obj if isinstance(obj, memoryview) else getattr(obj, "base", None)
+    if obj is None or obj.nnbox_addr != start or len(obj) != buf.nbytes:
+        return None
+    return obj.nnbox_path
+
+
+def map_shm(path: str, size: int) -> mmap.mmap:
+    """Map a batch buffer written by a worker, and unlink it: the memory lives as long as the arrays."""
+    fd = os.open(path, os.O_RDWR)
+    try:
+        return mmap.mmap(fd, size)
+    finally:
+        os.close(fd)
+        os.unlink(path)
+
+
+def _send(data_queue, task_id, data, worker_id: int, shm_prefix: str | None = None) -> None:
+    """Pickle the reply here, not in the queue's feeder thread: there a pickling error would be
+    printed and the reply dropped, leaving the main process waiting forever.  Large contiguous
+    arrays go out of band through shared memory (pickle protocol 5)."""
+    files: list[tuple[str, int]] = []
+
+    def out_of_band(buf: pickle.PickleBuffer) -> bool:
+        if shm_prefix is None:
+            return True
+        raw = buf.raw()
+        if raw.nbytes < SHM_MIN_BYTES:
+            return True  # small: in band
+        path = _shared_file_of(raw)
+        if path is not None:  # collate already put it in shared memory
+            files.append((path, raw.nbytes))
+            return False
+        path = f"{shm_prefix}{worker_id}_{next(_shm_counter)}"
+        try:
+            _write_shm(path, raw)
+        except OSError:
+            return True  # /dev/shm full or gone: send it through the pipe instead
+        files.append((path, raw.nbytes))
+        return False
+
+    try:
+        payload = pickle.dumps((task_id, data), protocol=5, buffer_callback=out_of_band)
     except Exception:
+        for path, _ in files:
+            os.unlink(path)
+        files = []
         err = ExceptionWrapper(where=f"in DataLoader worker process {worker_id} (sending the batch)")
-        payload = pickle.dumps((task_id, err), protocol=pickle.HIGHEST_PROTOCOL)
-    data_queue.put(payload)
+        payload = pickle.dumps((task_id, err), protocol=5)
+    data_queue.put((payload, files))
 
 
 def _worker_loop(is_iterable, dataset, task_conn, data_queue, done_event, auto_collation, collate_fn,
-                 drop_last, base_seed, init_fn, worker_id, num_workers):
+                 drop_last, base_seed, init_fn, worker_id, num_workers, shm_prefix=None):
     """Serve ``(task_id, indices)`` read from the pipe ``task_conn`` with ``(task_id, batch)`` on
     ``data_queue`` until told to stop (``None``) or until the parent process is gone.
     Every task gets exactly one reply: the batch, an ``ExceptionWrapper``, or (iterable datasets)
     ``_IterableDatasetStopIteration``."""
-    global _worker_info
+    global _worker_info, _shm_prefix
     try:
+        _shm_prefix = shm_prefix
         import signal
 
         # Ctrl-C goes to the whole process group; the main process handles it and shuts us down
@@ -216,7 +321,7 @@ def _worker_loop(is_iterable, dataset, task_conn, data_queue, done_event, auto_c
                 break
             if isinstance(task, _ResumeIteration):
                 # new epoch for a persistent worker: restart the dataset iterator, then acknowledge
-                _send(data_queue, task, None, worker_id)
+                _send(data_queue, task, None, worker_id, shm_prefix)
                 iteration_end = False
                 if task.seed is not None:
                     _seed_worker(task.seed + worker_id, task.seed, worker_id)
@@ -241,7 +346,7 @@ def _worker_loop(is_iterable, dataset, task_conn, data_queue, done_event, auto_c
                         data = ExceptionWrapper(where=f"in DataLoader worker process {worker_id}")
                 except Exception:
                     data = ExceptionWrapper(where=f"in DataLoader worker process {worker_id}")
-            _send(data_queue, task_id, data, worker_id)
+            _send(data_queue, task_id, data, worker_id, shm_prefix)
             del data, index, task
     except KeyboardInterrupt:
         pass

@@ -19,6 +19,7 @@ from ..._tensor import Tensor
 from ...ops._util import xp_of
 from ...ops.creation import as_tensor, tensor
 from ...ops.shape import stack
+from . import _worker
 
 __all__ = ["collate", "default_collate", "default_convert", "default_collate_fn_map"]
 
@@ -100,6 +101,11 @@ def _stack_arrays(arrays: list) -> Tensor | None:
                 f"stack expects each tensor to be equal size, but got {list(shape)} at entry 0 "
                 f"and {list(a.shape)} at entry {i}"
             )
+    if kind is np.ndarray and _worker.get_worker_info() is not None:
+        # in a worker: stack straight into shared memory, so sending the batch copies nothing more
+        out = _worker.shared_empty((len(arrays),) + shape, np.result_type(*arrays))
+        if out is not None:
+            return Tensor._make(np.stack(arrays, out=out))
     return Tensor._make(xp_of(first).stack(arrays))
 
 

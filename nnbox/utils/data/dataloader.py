@@ -8,6 +8,7 @@ once instead of hanging the loop.
 """
 from __future__ import annotations
 
+import glob
 import itertools
 import multiprocessing as _mp
 import os
@@ -302,6 +303,7 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
         self._shutdown = True  # until the workers exist, there is nothing to shut down
         self._worker_init_fn = loader.worker_init_fn
         self._data_queue = ctx.Queue()
+        self._shm_prefix = _worker.shm_prefix_for_loader()
         self._workers_done_event = ctx.Event()
         # Tasks go through one pipe per worker, written synchronously: unlike a Queue's feeder
         # thread, a pipe still works while the garbage collector tears this iterator down.
@@ -314,7 +316,7 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
                     target=_worker._worker_loop,
                     args=(self._is_iterable, self._dataset, worker_end, self._data_queue,
                           self._workers_done_event, self._auto_collation, self._collate_fn, self._drop_last,
-                          self._base_seed, self._worker_init_fn, i, self._num_workers),
+                          self._base_seed, self._worker_init_fn, i, self._num_workers, self._shm_prefix),
                     daemon=True,
                 )
                 w.start()
@@ -396,7 +398,7 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
                 except queue.Empty:
                     payload = None
                 if payload is not None:
-                    return pickle.loads(payload)
+                    return _unpack(payload)
             self._check_workers_alive()
             if deadline is not None and time.monotonic() >= deadline:
                 raise RuntimeError(f"DataLoader timed out after {self._timeout} seconds")
@@ -469,12 +471,25 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
                 conn.close()
             self._data_queue.cancel_join_thread()
             self._data_queue.close()
+            if self._shm_prefix is not None:
+                # batches that were sent but never read
+                for path in glob.glob(glob.escape(self._shm_prefix) + "*"):
+                    try:
+                        os.unlink(path)
+                    except OSError:
+                        pass
 
     def __del__(self) -> None:
         try:
             self._shutdown_workers()
         except Exception:  # interpreter teardown: modules may already be gone
             pass
+
+
+def _unpack(message):
+    payload, files = message
+    buffers = [_worker.map_shm(path, size) for path, size in files]
+    return pickle.loads(payload, buffers=buffers)
 
 
 def _describe_exit(code: int) -> str:
