@@ -229,9 +229,7 @@ class Tensor:
 
     def backward(self, gradient=None, retain_graph=None, create_graph: bool = False, inputs=None) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad``."""
-        from .autograd import backward
-
-        backward(self, gradient, retain_graph, create_graph, inputs=inputs)
+        _autograd.backward(self, gradient, retain_graph, create_graph, inputs=inputs)
 
     def detach(self) -> "Tensor":
         t = Tensor._make(self._data)
@@ -412,6 +410,8 @@ _ = grad_mode
 
 # Function.apply (every op's hot path) reads Tensor from a module global instead of importing it per
 # call; autograd is imported before this module exists, so the binding is made here.
+from . import autograd as _autograd  # noqa: E402
+from .autograd import engine as _engine  # noqa: E402
 from .autograd import function as _function  # noqa: E402
 
-_function.Tensor = Tensor
+_function.Tensor = _engine.Tensor = Tensor

@@ -1,6 +1,9 @@
 """Reverse-mode automatic differentiation: ``backward``, ``grad``, ``Function``, grad modes."""
 from __future__ import annotations
 
+from .._backend.device import array_module as _xp
+from . import engine as _engine
+from . import function as _function
 from .anomaly_mode import detect_anomaly, is_anomaly_enabled, set_detect_anomaly
 from .function import Function, FunctionCtx
 from .grad_mode import (
@@ -22,8 +25,7 @@ def _as_list(x):
 
 
 def _root_grads(outputs, grad_outputs, fn_name: str):
-    from .._tensor import Tensor
-
+    Tensor = _function.Tensor
     grads = []
     for i, (t, g) in enumerate(zip(outputs, grad_outputs)):
         if not isinstance(t, Tensor):
@@ -50,12 +52,6 @@ def _sz(shape):
     return "torch.Size([" + ", ".join(map(str, shape)) + "])"
 
 
-def _xp(a):
-    from .._backend.device import array_module
-
-    return array_module(a)
-
-
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph: bool = False, inputs=None) -> None:
     """Sum d(tensors)/d(leaf) into each leaf's ``.grad`` (see ``Tensor.backward``).
 
@@ -64,8 +60,6 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph: bool =
     >>> nnbox.autograd.backward(x * x); x.grad
     tensor(6.)
     """
-    from .engine import run_backward
-
     if create_graph:
         raise NotImplementedError(
             "create_graph=True (higher-order gradients) is not supported by nnbox yet"
@@ -79,7 +73,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph: bool =
         if not inputs:
             raise RuntimeError("'inputs' argument to backward() cannot be empty.")
     root_grads = _root_grads(tensors, grads, "backward")
-    run_backward(tensors, root_grads, bool(retain_graph), inputs=inputs, accumulate=True)
+    _engine.run_backward(tensors, root_grads, bool(retain_graph), inputs=inputs, accumulate=True)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bool = False,
@@ -91,9 +85,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
     >>> nnbox.autograd.grad((x ** 2).sum(), x)
     (tensor([2., 4.]),)
     """
-    from .._tensor import Tensor
-    from .engine import run_backward
-
+    Tensor = _function.Tensor
     if create_graph:
         raise NotImplementedError("create_graph=True (higher-order gradients) is not supported by nnbox yet")
     if is_grads_batched:
@@ -106,7 +98,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
             raise RuntimeError("One of the differentiated Tensors does not require grad")
     grads = _as_list(grad_outputs) or [None] * len(outputs)
     root_grads = _root_grads(outputs, grads, "grad")
-    captured = run_backward(outputs, root_grads, bool(retain_graph), inputs=inputs, accumulate=False)
+    captured = _engine.run_backward(outputs, root_grads, bool(retain_graph), inputs=inputs, accumulate=False)
     res = []
     for t, g in zip(inputs, captured):
         if g is None:

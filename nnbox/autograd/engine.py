@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import grad_mode
 from .anomaly_mode import _anomaly
+from .grad_mode import _enabled
 
 _ndarray = np.ndarray
+Tensor = None  # nnbox.Tensor, bound by nnbox/_tensor.py (which imports this package first)
 
 
 def run_backward(roots, root_grads, retain_graph: bool, inputs=None, accumulate: bool = True):
@@ -20,8 +21,15 @@ def run_backward(roots, root_grads, retain_graph: bool, inputs=None, accumulate:
     With ``inputs`` given, return their gradients (arrays or None), in order; leaves' ``.grad`` is
     written only when ``accumulate`` is true (then only for ``inputs`` if given).
     """
-    from .._tensor import Tensor
+    prev_mode = _enabled[0]
+    _enabled[0] = False  # backward formulas build no graph
+    try:
+        return _run(roots, root_grads, retain_graph, inputs, accumulate)
+    finally:
+        _enabled[0] = prev_mode
 
+
+def _run(roots, root_grads, retain_graph, inputs, accumulate):
     deps: dict = {}
     stack = []
     for t in roots:
@@ -77,53 +85,52 @@ def run_backward(roots, root_grads, retain_graph: bool, inputs=None, accumulate:
         if deps.get(t, 0) == 0:
             _finish_leaf(t, leaf_buf.pop(t), capture_leaf, captured, accumulate, only, handed_out)
 
-    with grad_mode.set_grad_enabled(False):
-        while ready:
-            n = ready.pop()
-            grads = buffers.pop(n, None)
-            edges = n._edges
-            if grads is not None:
-                nd = n.__dict__
-                if "_tensor_hooks" in nd or "_pre_hooks" in nd or "_retains" in nd:
-                    grads = _run_tensor_hooks(n, grads)
-                if capture_node:
-                    for i, g in enumerate(grads):
-                        for k in capture_node.get((n, i), ()):
-                            captured[k] = g
-                if all(g is None for g in grads):
-                    in_grads = None
-                else:
-                    in_grads = n._run_backward(grads)
-                    if _anomaly[0]:
-                        _check_anomaly(n, in_grads)
-                    if "_post_hooks" in nd:
-                        _run_post_hooks(n, in_grads, grads)
+    while ready:
+        n = ready.pop()
+        grads = buffers.pop(n, None)
+        edges = n._edges
+        if grads is not None:
+            nd = n.__dict__
+            if "_tensor_hooks" in nd or "_pre_hooks" in nd or "_retains" in nd:
+                grads = _run_tensor_hooks(n, grads)
+            if capture_node:
+                for i, g in enumerate(grads):
+                    for k in capture_node.get((n, i), ()):
+                        captured[k] = g
+            if len(grads) == 1 or any(g is not None for g in grads):
+                in_grads = n._run_backward(grads)
+                if _anomaly[0]:
+                    _check_anomaly(n, in_grads)
+                if "_post_hooks" in nd:
+                    _run_post_hooks(n, in_grads, grads)
             else:
                 in_grads = None
-            if not retain_graph:
-                n._release()
-            for k, e in enumerate(edges):
-                if e is None:
-                    continue
-                g = None if in_grads is None else in_grads[k]
-                if type(e) is tuple:
-                    m, i = e
-                    if g is not None:
-                        b = buffers.get(m)
-                        if b is None:
-                            b = buffers[m] = [None] * m._n_out
-                        b[i] = g if b[i] is None else _sum(b[i], g)
-                    c = deps[m] - 1
-                    deps[m] = c
-                    if c == 0:
-                        ready.append(m)
-                else:
-                    if g is not None:
-                        _add_leaf(leaf_buf, e, g)
-                    c = deps[e] - 1
-                    deps[e] = c
-                    if c == 0 and e in leaf_buf:
-                        _finish_leaf(e, leaf_buf.pop(e), capture_leaf, captured, accumulate, only, handed_out)
+        else:
+            in_grads = None
+        if not retain_graph:
+            n._release()
+        for k, e in enumerate(edges):
+            if e is None:
+                continue
+            g = None if in_grads is None else in_grads[k]
+            if type(e) is tuple:
+                m, i = e
+                if g is not None:
+                    b = buffers.get(m)
+                    if b is None:
+                        b = buffers[m] = [None] * m._n_out
+                    b[i] = g if b[i] is None else _sum(b[i], g)
+                c = deps[m] - 1
+                deps[m] = c
+                if c == 0:
+                    ready.append(m)
+            else:
+                if g is not None:
+                    _add_leaf(leaf_buf, e, g)
+                c = deps[e] - 1
+                deps[e] = c
+                if c == 0 and e in leaf_buf:
+                    _finish_leaf(e, leaf_buf.pop(e), capture_leaf, captured, accumulate, only, handed_out)
     return captured
 
 
@@ -139,8 +146,6 @@ def _add_leaf(leaf_buf, t, g):
 
 
 def _finish_leaf(t, g, capture_leaf, captured, accumulate, only, handed_out):
-    from .._tensor import Tensor
-
     if g.shape != t._data.shape:  # a broadcast that an op did not undo: a bug, fail loudly
         raise RuntimeError(f"gradient shape {tuple(g.shape)} does not match leaf shape {tuple(t._data.shape)}")
     if g.dtype != t._data.dtype:
@@ -159,7 +164,7 @@ def _finish_leaf(t, g, capture_leaf, captured, accumulate, only, handed_out):
     if cur is None:
         # store an array nobody else holds: views and arrays already handed to another
         # leaf are copied, since a later backward accumulates into .grad in place
-        if g.base is not None or id(g) in handed_out or not g.flags.writeable:
+        if g.base is not None or id(g) in handed_out or (type(g) is _ndarray and not g.flags.writeable):
             g = g.copy()
         handed_out.add(id(g))
         t._grad = Tensor._make(g)
@@ -169,8 +174,6 @@ def _finish_leaf(t, g, capture_leaf, captured, accumulate, only, handed_out):
 
 
 def _run_tensor_hooks(n, grads):
-    from .._tensor import Tensor
-
     nd = n.__dict__
     grads = list(grads)
     pre = nd.get("_pre_hooks")
@@ -202,8 +205,6 @@ def _run_tensor_hooks(n, grads):
 
 
 def _run_post_hooks(n, in_grads, grads):
-    from .._tensor import Tensor
-
     wrap = lambda gs: tuple(None if g is None else Tensor._make(g) for g in gs)  # noqa: E731
     for fn in list(n._post_hooks.values()):
         fn(wrap(in_grads), wrap(grads))
