@@ -173,6 +173,11 @@ rw = dist.irecv(buf, src=prv, tag=7)
 sw = dist.isend(nnbox.full((3,), R + 0.5, dtype=nnbox.float64), nxt, tag=7)
 sw.wait(); rw.wait()
 assert buf.tolist() == [prv + 0.5] * 3, buf
+ops = [dist.P2POp(dist.isend, nnbox.full((2,), float(R)), nxt, tag=3), dist.P2POp(dist.irecv, buf2 := nnbox.zeros(2), prv, tag=3)]
+works = dist.batch_isend_irecv(ops)
+while not all(w.is_completed() for w in works):
+    pass
+assert buf2.tolist() == [float(prv)] * 2, buf2
 if R == 0:
     got = sorted(dist.recv(nnbox.zeros(1), None) for _ in range(W - 1))
     assert got == list(range(1, W)), got

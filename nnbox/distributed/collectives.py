@@ -18,7 +18,7 @@ from .reduce_op import ReduceOp, _check_op
 __all__ = [
     "barrier", "monitored_barrier", "all_reduce", "broadcast", "reduce", "all_gather",
     "all_gather_into_tensor", "reduce_scatter", "reduce_scatter_tensor", "scatter", "gather",
-    "all_to_all", "all_to_all_single", "send", "recv", "isend", "irecv",
+    "all_to_all", "all_to_all_single", "send", "recv", "isend", "irecv", "P2POp", "batch_isend_irecv",
     "all_gather_object", "broadcast_object_list", "gather_object", "scatter_object_list",
 ]
 
@@ -344,6 +344,33 @@ def irecv(tensor: Tensor, src: int | None = None, group=None, tag: int = 0, grou
     work = pg.engine(tensor._data).recv(tensor._data, peer, tag, True)
     _bump(tensor)
     return work
+
+
+class P2POp:
+    """One point-to-point operation for ``batch_isend_irecv``: ``op`` is ``isend`` or ``irecv``."""
+
+    def __init__(self, op, tensor: Tensor, peer: int | None = None, group=None, tag: int = 0, group_peer=None):
+        if op not in (isend, irecv):
+            raise ValueError("Invalid ``op``. Expected ``op`` to be of type ``torch.distributed.isend`` or "
+                             "``torch.distributed.irecv``.")
+        self.op, self.tensor, self.peer, self.group, self.tag, self.group_peer = op, _tensor(tensor), peer, group, tag, group_peer
+
+
+def batch_isend_irecv(p2p_op_list: list) -> list:
+    """Start every ``P2POp`` of the list (non-blocking); returns their ``Work`` handles.
+
+    >>> # ops = [dist.P2POp(dist.isend, t, (r + 1) % W), dist.P2POp(dist.irecv, u, (r - 1) % W)]
+    >>> # for w in dist.batch_isend_irecv(ops): w.wait()
+    """
+    if not p2p_op_list or not all(isinstance(p, P2POp) for p in p2p_op_list):
+        raise ValueError("Invalid ``p2p_op_list``. Each op is expected to to be of type ``torch.distributed.P2POp``.")
+    works = []
+    for p in p2p_op_list:
+        if p.op is isend:
+            works.append(isend(p.tensor, p.peer, p.group, p.tag, group_dst=p.group_peer))
+        else:
+            works.append(irecv(p.tensor, p.peer, p.group, p.tag, group_src=p.group_peer))
+    return works
 
 
 # --- picklable Python objects ------------------------------------------------------------------
