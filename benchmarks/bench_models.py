@@ -11,6 +11,12 @@ weights (copied from torch) and see the same batch.  Runs are interleaved (torch
 ...) so machine-load drift hits both; the medians and the nnbox/torch ratio are printed.
 
     python benchmarks/bench_models.py [--only mlp,cnn,resnet] [--repeats 7] [--cifar-stem]
+    OPENBLAS_NUM_THREADS=1 python benchmarks/bench_models.py --cpu-time
+
+On a shared, overloaded machine wall-clock times of multi-threaded BLAS/OpenMP code swing by 10x
+(threads spin waiting for descheduled partners).  ``--cpu-time`` compares the work instead: one
+thread each (torch.set_num_threads(1); NumPy's BLAS via OPENBLAS_NUM_THREADS=1) and process CPU
+time, best of the repeats.
 """
 from __future__ import annotations
 
@@ -146,7 +152,7 @@ def copy_weights(tmodel, nmodel) -> None:
     nmodel.load_state_dict(sd)
 
 
-def bench(name, build, x_np, y_np, repeats: int, steps: int) -> tuple[float, float]:
+def bench(name, build, x_np, y_np, repeats: int, steps: int, cpu_time: bool = False) -> tuple[float, float]:
     torch.manual_seed(0)
     tmodel = build(torch)
     nmodel = build(nnbox)
@@ -155,14 +161,16 @@ def bench(name, build, x_np, y_np, repeats: int, steps: int) -> tuple[float, flo
     nstep = train_step(nnbox, nmodel, x_np, y_np)
     lt, ln = float(tstep().detach()), float(nstep().detach())  # warm up; the first losses must agree
     assert abs(lt - ln) < 1e-3 * max(1.0, abs(lt)), f"{name}: first loss differs: torch {lt} nnbox {ln}"
+    clock = time.process_time if cpu_time else time.perf_counter
     t_runs, n_runs = [], []
     for _ in range(repeats):
         for fn, runs in ((tstep, t_runs), (nstep, n_runs)):
-            t0 = time.perf_counter()
+            t0 = clock()
             for _ in range(steps):
                 fn()
-            runs.append((time.perf_counter() - t0) / steps * 1e3)
-    t_ms, n_ms = statistics.median(t_runs), statistics.median(n_runs)
+            runs.append((clock() - t0) / steps * 1e3)
+    pick = min if cpu_time else statistics.median
+    t_ms, n_ms = pick(t_runs), pick(n_runs)
     print(f"{name:<34s} torch {t_ms:9.2f} ms   nnbox {n_ms:9.2f} ms   ratio {n_ms / t_ms:5.2f}x", flush=True)
     return t_ms, n_ms
 
@@ -172,26 +180,35 @@ def main() -> None:
     ap.add_argument("--only", default="mlp,cnn,resnet", help="comma-separated subset of mlp,cnn,resnet")
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--cifar-stem", action="store_true", help="ResNet18 with the 3x3/1 CIFAR stem (heavier)")
+    ap.add_argument("--cpu-time", action="store_true", help="one thread each, CPU time (see the module doc)")
     args = ap.parse_args()
+    if args.cpu_time:
+        import os
+
+        torch.set_num_threads(1)
+        if os.environ.get("OPENBLAS_NUM_THREADS") != "1":
+            print("warning: --cpu-time expects OPENBLAS_NUM_THREADS=1 so NumPy's BLAS runs one thread too")
     only = set(args.only.split(","))
     rng = np.random.default_rng(0)
     print(f"torch {torch.__version__}, torch.get_num_threads() = {torch.get_num_threads()}, numpy {np.__version__}")
-    print("median ms per training step (forward + backward + SGD momentum update); ratio = nnbox / torch")
+    what = "best CPU ms (1 thread each)" if args.cpu_time else "median wall ms"
+    print(f"{what} per training step (forward + backward + SGD momentum update); ratio = nnbox / torch")
     if "mlp" in only:
         for batch in (64, 512):
             x = rng.standard_normal((batch, 1, 28, 28)).astype(np.float32)
             y = rng.integers(0, 10, batch)
-            bench(f"MLP 784-300-100-10 + BN, batch {batch}", make_mlp, x, y, args.repeats, 50 if batch == 64 else 20)
+            bench(f"MLP 784-300-100-10 + BN, batch {batch}", make_mlp, x, y, args.repeats, 50 if batch == 64 else 20,
+                  args.cpu_time)
     if "cnn" in only:
         x = rng.standard_normal((64, 1, 28, 28)).astype(np.float32)
         y = rng.integers(0, 10, 64)
-        bench("CNN 2x(conv-relu-pool), batch 64", make_cnn, x, y, args.repeats, 5)
+        bench("CNN 2x(conv-relu-pool), batch 64", make_cnn, x, y, args.repeats, 5, args.cpu_time)
     if "resnet" in only:
         x = rng.standard_normal((32, 3, 32, 32)).astype(np.float32)
         y = rng.integers(0, 10, 32)
         label = "ResNet18 (CIFAR stem)" if args.cifar_stem else "ResNet18 (seeds')"
         bench(f"{label} 3x32x32, batch 32", lambda m: make_resnet18(m, args.cifar_stem), x, y, args.repeats,
-              1 if args.cifar_stem else 2)
+              1 if args.cifar_stem else 2, args.cpu_time)
 
 
 if __name__ == "__main__":
