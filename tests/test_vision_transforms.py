@@ -404,3 +404,16 @@ def test_transforms_are_reproducible_with_manual_seed():
     a = t(img).numpy()
     nnbox.manual_seed(11)
     assert np.array_equal(t(img).numpy(), a)
+
+
+def test_module_transforms_fit_in_sequential():
+    seq = nnbox.nn.Sequential(T.Resize(4), T.CenterCrop(3), T.Normalize((0.5,), (0.5,)))
+    assert isinstance(T.Normalize((0.5,), (0.5,)), nnbox.nn.Module) and not isinstance(T.ToTensor(), nnbox.nn.Module)
+    out = seq(nnbox.ones(1, 8, 8))
+    assert out.shape == (1, 3, 3) and np.allclose(out.numpy(), 1.0)
+    assert repr(seq).splitlines()[1] == "  (0): Resize(size=4, interpolation=bilinear, max_size=None, antialias=True)"
+    seen = []
+    norm = T.Normalize((0.0,), (1.0,))
+    norm.register_forward_hook(lambda m, i, o: seen.append(o.shape))
+    norm(nnbox.zeros(1, 2, 2))
+    assert seen == [(1, 2, 2)]

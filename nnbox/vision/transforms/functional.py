@@ -17,6 +17,7 @@ import numpy as np
 
 from ..._backend.dtype import get_default_dtype
 from ..._tensor import Tensor
+from ...ops._util import xp_of
 
 __all__ = [
     "InterpolationMode", "to_tensor", "pil_to_tensor", "to_pil_image", "convert_image_dtype", "normalize",
@@ -262,6 +263,9 @@ def normalize(tensor: Tensor, mean: Sequence[float], std: Sequence[float], inpla
             f"Expected tensor to be a tensor image of size (..., C, H, W). Got tensor.size() = {tensor.size()}"
         )
     m, s = _channel_stats(mean, std, tensor._data.dtype, str(tensor.dtype))
+    if type(tensor._data) is not np.ndarray:  # a GPU tensor: the constants go to its device
+        xp = xp_of(tensor._data)
+        m, s = xp.asarray(m), xp.asarray(s)
     if tensor.requires_grad or inplace:
         # through autograd ops (in place keeps torch's version-counter semantics)
         mt, st = Tensor._make(m), Tensor._make(s)

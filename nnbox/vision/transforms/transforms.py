@@ -12,6 +12,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from ... import nn
 from ..._tensor import Tensor
 from . import functional as F
 from .functional import InterpolationMode, _setup_size
@@ -58,6 +59,13 @@ class Transform:
 
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}({self._args()})"
+
+
+class _ModuleTransform(nn.Module, Transform):
+    """Transforms that torchvision makes ``nn.Module``s (so they fit in ``nn.Sequential``, take
+    hooks and print inside a model); ``__repr__`` stays torchvision's one-line form."""
+
+    __repr__ = Transform.__repr__
 
 
 class Compose(Transform):
@@ -110,17 +118,18 @@ class ToPILImage(Transform):
         return f"mode={self.mode}" if self.mode is not None else ""
 
 
-class ConvertImageDtype(Transform):
+class ConvertImageDtype(_ModuleTransform):
     """Convert a tensor image's dtype, rescaling its values."""
 
     def __init__(self, dtype) -> None:
+        super().__init__()
         self.dtype = dtype
 
     def forward(self, image):
         return F.convert_image_dtype(image, self.dtype)
 
 
-class Normalize(Transform):
+class Normalize(_ModuleTransform):
     """Per-channel ``(x - mean) / std`` of a float tensor image.
 
     >>> Normalize((0.1307,), (0.3081,))
@@ -128,6 +137,7 @@ class Normalize(Transform):
     """
 
     def __init__(self, mean: Sequence[float], std: Sequence[float], inplace: bool = False) -> None:
+        super().__init__()
         self.mean, self.std, self.inplace = mean, std, inplace
 
     def forward(self, tensor):
@@ -137,11 +147,12 @@ class Normalize(Transform):
         return f"mean={self.mean}, std={self.std}"
 
 
-class Resize(Transform):
+class Resize(_ModuleTransform):
     """Resize to ``size`` (an int resizes the shorter side to it, keeping the aspect ratio)."""
 
     def __init__(self, size, interpolation=InterpolationMode.BILINEAR, max_size: int | None = None,
                  antialias: bool = True) -> None:
+        super().__init__()
         if not isinstance(size, (int, Sequence)) and size is not None:
             raise TypeError(f"Size should be int or sequence. Got {type(size)}")
         if isinstance(size, Sequence) and len(size) not in (1, 2):
@@ -157,10 +168,11 @@ class Resize(Transform):
                 f"antialias={self.antialias}")
 
 
-class CenterCrop(Transform):
+class CenterCrop(_ModuleTransform):
     """Crop the centre ``size`` region."""
 
     def __init__(self, size) -> None:
+        super().__init__()
         self.size = _setup_size(size, "Please provide only two dimensions (h, w) for size.")
 
     def forward(self, img):
@@ -170,10 +182,11 @@ class CenterCrop(Transform):
         return f"size={self.size}"
 
 
-class Pad(Transform):
+class Pad(_ModuleTransform):
     """Pad the borders (constant / edge / reflect / symmetric)."""
 
     def __init__(self, padding, fill=0, padding_mode: str = "constant") -> None:
+        super().__init__()
         if not isinstance(padding, (numbers.Number, tuple, list)):
             raise TypeError("Got inappropriate padding arg")
         if isinstance(padding, Sequence) and len(padding) not in (1, 2, 4):
@@ -191,11 +204,12 @@ class Pad(Transform):
         return f"padding={self.padding}, fill={self.fill}, padding_mode={self.padding_mode}"
 
 
-class RandomCrop(Transform):
+class RandomCrop(_ModuleTransform):
     """Crop a random ``size`` region, after optional ``padding`` (and padding up to ``size`` when
     ``pad_if_needed``)."""
 
     def __init__(self, size, padding=None, pad_if_needed: bool = False, fill=0, padding_mode: str = "constant"):
+        super().__init__()
         self.size = _setup_size(size, "Please provide only two dimensions (h, w) for size.")
         self.padding, self.pad_if_needed, self.fill, self.padding_mode = padding, pad_if_needed, fill, padding_mode
 
@@ -224,12 +238,13 @@ class RandomCrop(Transform):
         return f"size={self.size}, padding={self.padding}"
 
 
-class RandomResizedCrop(Transform):
+class RandomResizedCrop(_ModuleTransform):
     """A random crop of random area (``scale`` of the image) and aspect ratio (``ratio``),
     resized to ``size`` — the standard ImageNet augmentation."""
 
     def __init__(self, size, scale=(0.08, 1.0), ratio=(3.0 / 4.0, 4.0 / 3.0),
                  interpolation=InterpolationMode.BILINEAR, antialias: bool = True) -> None:
+        super().__init__()
         self.size = _setup_size(size, "Please provide only two dimensions (h, w) for size.")
         if not isinstance(scale, Sequence):
             raise TypeError("Scale should be a sequence")
@@ -271,10 +286,11 @@ class RandomResizedCrop(Transform):
                 f"antialias={self.antialias}")
 
 
-class RandomHorizontalFlip(Transform):
+class RandomHorizontalFlip(_ModuleTransform):
     """Mirror left-right with probability ``p``."""
 
     def __init__(self, p: float = 0.5) -> None:
+        super().__init__()
         self.p = p
 
     def forward(self, img):
@@ -301,11 +317,12 @@ def _setup_angle(x, name: str) -> list[float]:
     return [float(v) for v in x]
 
 
-class RandomRotation(Transform):
+class RandomRotation(_ModuleTransform):
     """Rotate by an angle drawn uniformly from ``degrees`` ((-d, d) for a number)."""
 
     def __init__(self, degrees, interpolation=InterpolationMode.NEAREST, expand: bool = False, center=None,
                  fill=0) -> None:
+        super().__init__()
         self.degrees = _setup_angle(degrees, "degrees")
         self.interpolation = F._interp(interpolation)
         self.expand, self.center, self.fill = expand, center, fill
@@ -327,10 +344,11 @@ class RandomRotation(Transform):
                 + (f", center={self.center}" if self.center is not None else "") + f", fill={self.fill}")
 
 
-class ColorJitter(Transform):
+class ColorJitter(_ModuleTransform):
     """Random brightness, contrast, saturation and hue changes, applied in a random order."""
 
     def __init__(self, brightness=0, contrast=0, saturation=0, hue=0) -> None:
+        super().__init__()
         self.brightness = self._check_input(brightness, "brightness")
         self.contrast = self._check_input(contrast, "contrast")
         self.saturation = self._check_input(saturation, "saturation")
@@ -381,10 +399,11 @@ class ColorJitter(Transform):
                 f"hue={self.hue}")
 
 
-class Grayscale(Transform):
+class Grayscale(_ModuleTransform):
     """To greyscale with 1 or 3 output channels."""
 
     def __init__(self, num_output_channels: int = 1) -> None:
+        super().__init__()
         self.num_output_channels = num_output_channels
 
     def forward(self, img):
@@ -394,10 +413,11 @@ class Grayscale(Transform):
         return f"num_output_channels={self.num_output_channels}"
 
 
-class RandomGrayscale(Transform):
+class RandomGrayscale(_ModuleTransform):
     """To greyscale (keeping the channel count) with probability ``p``."""
 
     def __init__(self, p: float = 0.1) -> None:
+        super().__init__()
         self.p = p
 
     def forward(self, img):
@@ -420,10 +440,11 @@ class Lambda(Transform):
         return self.lambd(img)
 
 
-class RandomApply(Transform):
+class RandomApply(_ModuleTransform):
     """Apply all ``transforms`` with probability ``p``, else none."""
 
     def __init__(self, transforms, p: float = 0.5) -> None:
+        super().__init__()
         self.transforms, self.p = transforms, p
 
     def forward(self, img):
@@ -467,11 +488,12 @@ class RandomOrder(Transform):
         return img
 
 
-class RandomErasing(Transform):
+class RandomErasing(_ModuleTransform):
     """With probability ``p``, erase a random box (area ``scale``, aspect ``ratio``) of a tensor
     image with ``value`` (a number, a per-channel tuple, or ``'random'`` for normal noise)."""
 
     def __init__(self, p: float = 0.5, scale=(0.02, 0.33), ratio=(0.3, 3.3), value=0, inplace: bool = False):
+        super().__init__()
         if not isinstance(value, (numbers.Number, str, tuple, list)):
             raise TypeError("Argument value should be either a number or str or a sequence")
         if isinstance(value, str) and value != "random":
