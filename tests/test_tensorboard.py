@@ -110,8 +110,6 @@ def test_figure_text_hparams(tmp_path):
         w.add_figure("fig", fig, 0)
         w.add_text("notes", "**lr** = 0.1", 2)
         w.add_hparams({"lr": 0.1, "bs": 64, "opt": "sgd", "bn": True}, {"hparam/acc": 0.9}, run_name="trial")
-        with pytest.raises(NotImplementedError, match="add_graph"):
-            w.add_graph(nnbox.ones(1))
         with pytest.raises(NotImplementedError, match="add_embedding"):
             w.add_embedding(nnbox.ones(2, 2))
     assert not plt.fignum_exists(fig.number)  # close=True closed it
@@ -173,3 +171,51 @@ def test_pr_curve_counts_against_a_direct_count(tmp_path):
         assert data[2, i] == (~hit & ~labels).sum() and data[3, i] == (~hit & labels).sum()
     np.testing.assert_allclose(data[4], data[0] / np.maximum(data[0] + data[1], 1e-7), rtol=1e-6)
     assert np.array(acc.Tensors("raw")[0].tensor_proto.float_val).reshape(6, 2)[0].tolist() == [3, 1]
+
+
+def test_add_graph_from_the_autograd_graph(tmp_path):
+    import nnbox.nn as nn
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(4, 4)
+            self.bn = nn.BatchNorm1d(4)
+            self.relu = nn.ReLU(inplace=True)
+
+        def forward(self, x):
+            return self.relu(self.bn(self.fc(x)) + x)  # a residual add done in forward itself
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.block = Block()
+            self.head = nn.Linear(4, 2)
+
+        def forward(self, x):
+            return self.head(self.block(x))
+
+    model = Net()
+    before = model.block.bn.running_mean.clone()
+    with SummaryWriter(tmp_path) as w:
+        w.add_graph(model, nnbox.randn(3, 4))
+        with pytest.raises(ValueError):
+            w.add_graph(model)
+    assert nnbox.equal(model.block.bn.running_mean, before)  # running statistics untouched
+    graph = _read(tmp_path).Graph()
+    nodes = {n.name: n for n in graph.node}
+    params = {n for n, nd in nodes.items() if nd.op == "Parameter"}
+    assert params == {"Net/block/fc/weight", "Net/block/fc/bias", "Net/block/bn/weight", "Net/block/bn/bias",
+                      "Net/head/weight", "Net/head/bias"}
+    add = next(nd for nd in graph.node if nd.op == "Add")
+    assert add.name == "Net/block/Add"  # claimed by the module whose forward did it
+    assert add.input[1] == "input/input.0" and add.input[0].startswith("Net/block/bn/")
+    relu = next(nd for nd in graph.node if nd.op == "Relu")
+    assert relu.name.startswith("Net/block/relu/") and list(relu.input) == [add.name]
+    head = next(nd for nd in graph.node if nd.name.startswith("Net/head/") and nd.op != "Parameter")
+    assert relu.name in head.input and "Net/head/weight" in head.input
+    out = nodes["output/output.0"]
+    assert list(out.input) == [head.name]
+    assert [d.size for d in out.attr["_output_shapes"].list.shape[0].dim] == [3, 2]
+    # every input names an existing node
+    assert all(i in nodes for nd in graph.node for i in nd.input)

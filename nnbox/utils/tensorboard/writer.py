@@ -208,12 +208,19 @@ class SummaryWriter:
         self._add(S.pr_curve(tag, data, num_thresholds), global_step, walltime)
 
     def add_graph(self, model, input_to_model=None, verbose: bool = False, use_strict_trace: bool = True) -> None:
-        # torch builds this from a TorchScript trace of the model's operations; nnbox has no tracer,
-        # and a made-up graph would be a lie, so we refuse rather than draw something else.
-        raise NotImplementedError(
-            "SummaryWriter.add_graph: nnbox has no tracer to build an operation graph from; "
-            "use nnbox.utils.summary(model, input_size) for a per-layer table instead"
-        )
+        """Log the model's graph for the Graphs tab: every differentiable op of one forward pass on
+        ``input_to_model`` (read from the autograd graph, grouped by module), parameters as leaves.
+        Running statistics are restored afterwards; ``use_strict_trace`` has no meaning here."""
+        from tensorboard.compat.proto.event_pb2 import Event
+
+        from .graph import build_graph
+
+        if input_to_model is None:
+            raise ValueError("add_graph needs input_to_model (nnbox builds the graph by running the model)")
+        graph, names = build_graph(model, input_to_model)
+        if verbose:
+            print("\n".join(names))
+        self._get_file_writer().add_event(Event(graph_def=graph.SerializeToString(), wall_time=time.time()))
 
     def _not_supported(name: str):  # noqa: N805 - builds methods below
         def method(self, *args, **kwargs):
