@@ -37,8 +37,8 @@ class Sequential(Module):
     >>> net = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 1))
     >>> net[0], len(net), net[1:]
     (Linear(in_features=4, out_features=3, bias=True), 3, Sequential(
-      (0): ReLU()
-      (1): Linear(in_features=3, out_features=1, bias=True)
+      (1): ReLU()
+      (2): Linear(in_features=3, out_features=1, bias=True)
     ))
     """
 
