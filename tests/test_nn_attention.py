@@ -43,7 +43,7 @@ def test_sdpa_dropout_uses_one_mask_for_forward_and_backward():
 
     q, k, v, p = arr(2, 3, 4), arr(2, 5, 4), arr(2, 5, 6), 0.4
     nnbox.manual_seed(3)
-    keep = (generator_for(nnbox.device("cpu"), None).random((2, 3, 5)) >= p) / (1 - p)
+    keep = (generator_for(nnbox.device("cpu"), None).random((2, 3, 5), dtype=np.float32) >= p) / (1 - p)
     nnbox.manual_seed(3)
     tq, tk, tv = (torch.tensor(a, requires_grad=True) for a in (q, k, v))
     nq, nk, nv = (nnbox.tensor(a, requires_grad=True) for a in (q, k, v))

@@ -29,22 +29,27 @@ class Attention(Function):
         s = q @ xp.swapaxes(k, -1, -2)
         s *= scale
         if mask is not None:
-            s = s + mask
+            if np.broadcast_shapes(s.shape, mask.shape) == s.shape:
+                s += mask
+            else:
+                s = s + mask
         m = s.max(axis=-1, keepdims=True)
         if safe:  # a row that may attend to nothing gives zeros, not nan (torch's SDPA)
             m = xp.where(xp.isneginf(m), 0, m)
-        p = xp.exp(s - m)
+        s -= m
+        p = xp.exp(s, out=s)
         denom = p.sum(axis=-1, keepdims=True)
         if safe:
             denom = xp.where(denom == 0, 1, denom)
         p /= denom
         keep = None
         pd = p
-        if dropout_p > 0:
-            keep = (rng.random(p.shape) >= dropout_p).astype(p.dtype) / (1 - dropout_p)
-            keep = xp.asarray(keep)
+        if dropout_p > 0:  # a bool keep-mask (float32 draws: half the random bits of float64)
+            keep = xp.asarray(rng.random(p.shape, dtype=np.float32) >= dropout_p)
             pd = p * keep
+            pd *= 1.0 / (1.0 - dropout_p)
         out = pd @ v
+        ctx.dropout_scale = 1.0 / (1.0 - dropout_p) if dropout_p > 0 else 1.0
         ctx.save_for_backward(q, k, v, p, keep)
         ctx.meta = (scale, None if mask is None else mask.shape, return_weights)
         return (out, pd) if return_weights else out
@@ -55,13 +60,19 @@ class Attention(Function):
         scale, mask_shape, _ = ctx.meta
         xp = xp_of(q)
         need = ctx.needs_input_grad
-        pd = p if keep is None else p * keep
+        sc = ctx.dropout_scale
+        if keep is None:
+            pd = p
+        else:
+            pd = p * keep
+            pd *= sc
         dv = pd.swapaxes(-1, -2) @ dout if need[2] else None
         dp = dout @ xp.swapaxes(v, -1, -2)
         if dweights is not None:
             dp = dp + dweights
         if keep is not None:
             dp *= keep
+            dp *= sc
         ds = p * (dp - (dp * p).sum(axis=-1, keepdims=True))
         dmask = unbroadcast(ds, mask_shape) if mask_shape is not None and need[3] else None
         ds *= scale
