@@ -452,3 +452,21 @@ def test_big_batches_through_shared_memory_leave_nothing_behind():
     del it
     gc.collect()
     assert _shm_files() == set()
+
+
+def _bad_init(worker_id):
+    raise ValueError(f"init failed in {worker_id}")
+
+
+def test_worker_init_fn_error_surfaces():
+    with pytest.raises(ValueError, match=r"(?s)Caught ValueError in DataLoader worker process \d.*init failed in"):
+        list(ndata.DataLoader(InitSeen(), batch_size=None, num_workers=2, worker_init_fn=_bad_init))
+
+
+def test_context_object_and_collate_in_workers():
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    got = list(ndata.DataLoader(Nested(nnbox, 5), batch_size=2, num_workers=1, multiprocessing_context=ctx,
+                                collate_fn=lambda b: [s["y"] for s in b]))
+    assert got == [[0, 1], [2, 3], [4]]
