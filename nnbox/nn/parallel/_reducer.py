@@ -26,7 +26,6 @@ _UNFINISHED = (
 )
 
 
-
 class Reducer:
     """Averages the gradients of ``params`` over ``process_group`` during backward."""
 
