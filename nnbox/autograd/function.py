@@ -49,6 +49,8 @@ class Function:
     _array_api = False  # internal ops set True: forward/backward work on raw arrays
     _is_view = False  # output shares storage (and version counter) with input 0
     _torch_name = None  # grad_fn name when torch's differs from ``<ClassName>Backward0``
+    _to_save = ()  # what save_for_backward stored (per instance once called)
+    _non_diff = ()  # outputs marked non-differentiable
 
     # --- the ctx API ---------------------------------------------------------------------------
     def save_for_backward(self, *tensors) -> None:
@@ -127,11 +129,12 @@ class Function:
     # --- the forward dispatcher ---------------------------------------------------------------
     @classmethod
     def apply(cls, *args, **kwargs):
-        # The hot path of every op: kept to plain loops and local variables on purpose.
+        # The hot path of every op: plain loops and locals on purpose (see benchmarks/bench_ops.py).
         T = Tensor
         grad_on = _enabled[0]
         arrays = []
         needs = []
+        edges = []  # per input: the producing (node, output_nr), the leaf itself, or None
         any_grad = on_gpu = False
         for a in args:
             if isinstance(a, T):
@@ -140,18 +143,19 @@ class Function:
                     on_gpu = True
                 arrays.append(d)
                 if grad_on and a._rg:
+                    fn = a.grad_fn
                     needs.append(True)
+                    edges.append(a if fn is None else (fn, a._out_nr))
                     any_grad = True
-                else:
-                    needs.append(False)
+                    continue
             else:
                 arrays.append(a)
-                needs.append(False)
+            needs.append(False)
+            edges.append(None)
         if on_gpu:
             _check_same_device(args)
         ctx = _new(cls)
         ctx.needs_input_grad = tuple(needs)
-        ctx._to_save = ()
         if cls._array_api:
             out = cls.forward(ctx, *arrays, **kwargs)
         else:
@@ -159,13 +163,8 @@ class Function:
         single = type(out) is not tuple
         outs = (out,) if single else out
         make = T._make
-        if not any_grad:  # no graph: wrap the arrays and go
-            results = [None if o is None else make(_to_array(o, arrays)) for o in outs]
-        else:
-            ctx._edges = tuple(
-                ((a.grad_fn, a._out_nr) if a.grad_fn is not None else a) if n else None
-                for a, n in zip(args, needs)
-            )
+        if any_grad:
+            ctx._edges = tuple(edges)
             ctx._n_out = len(outs)
             if not single:
                 ctx._out_meta = tuple(None if o is None else (tuple(o.shape), _to_array(o, arrays).dtype) for o in outs)
@@ -173,19 +172,21 @@ class Function:
                 import traceback
 
                 ctx._trace = "".join(traceback.format_stack()[:-2])
-            non_diff = ctx.__dict__.get("_non_diff", ())
+            non_diff = ctx._non_diff
             results = []
             for i, o in enumerate(outs):
                 if o is None:
                     results.append(None)
                     continue
-                arr = _to_array(o, arrays)
+                arr = o if type(o) is _ndarray else _to_array(o, arrays)
                 t = make(arr)
                 if arr.dtype.kind in "fc" and not (non_diff and _is_in(arr, non_diff, o)):
                     t._rg = True
                     t.grad_fn = ctx
                     t._out_nr = i
                 results.append(t)
+        else:  # no graph: wrap the arrays and go
+            results = [None if o is None else make(o if type(o) is _ndarray else _to_array(o, arrays)) for o in outs]
         if cls._is_view and isinstance(args[0], T):
             base = args[0]
             root = base if base._base is None else base._base

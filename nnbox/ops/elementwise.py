@@ -229,6 +229,15 @@ def _broadcast_error(a, b) -> RuntimeError:
 
 def _binary(cls, a, b, *extra, float_result: bool = False):
     """Promote ``a``/``b`` (one may be a Python number) and apply ``cls``."""
+    if isinstance(a, Tensor) and isinstance(b, Tensor) and a._data.dtype == b._data.dtype and (
+        not float_result or a._data.dtype.kind in "fc"
+    ):  # the common case, with nothing to promote
+        try:
+            return cls.apply(a, b, *extra)
+        except ValueError as e:
+            if "broadcast" in str(e):
+                raise _broadcast_error(a._data, b._data) from None
+            raise
     a = as_scalar_or_tensor(a, "input")
     b = as_scalar_or_tensor(b, "other")
     dt = result_dtype(a, b)
@@ -1160,11 +1169,23 @@ def _rmod(self, other):
     return remainder(other, self)
 
 
-Tensor.__add__ = Tensor.__radd__ = lambda self, other: add(self, other)
+def _op_add(self, other):
+    return _binary(Add, self, other, 1)
+
+
+def _op_mul(self, other):
+    return _binary(Mul, self, other)
+
+
+def _op_truediv(self, other):
+    return _binary(Div, self, other, float_result=True)
+
+
+Tensor.__add__ = Tensor.__radd__ = _op_add
 Tensor.__sub__ = lambda self, other: sub(self, other)
 Tensor.__rsub__ = _rsub
-Tensor.__mul__ = Tensor.__rmul__ = lambda self, other: mul(self, other)
-Tensor.__truediv__ = lambda self, other: div(self, other)
+Tensor.__mul__ = Tensor.__rmul__ = _op_mul
+Tensor.__truediv__ = _op_truediv
 Tensor.__rtruediv__ = _rdiv
 Tensor.__floordiv__ = lambda self, other: floor_divide(self, other)
 Tensor.__rfloordiv__ = _rfloordiv
