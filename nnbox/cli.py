@@ -328,6 +328,8 @@ def run_training(
     test_loader = DataLoader(test_set, batch_size=1000, num_workers=workers) if test_set is not None else None
     os.makedirs(out, exist_ok=True)
     writer = _writer(out)
+    if writer is not None:  # the model's graph for TensorBoard's Graphs tab (two samples: BatchNorm)
+        writer.add_graph(model.to(device), nnbox.stack([train_set[i][0] for i in range(2)]).to(device))
     print(f"training {model_name} on {dataset} ({len(train_set)} train / {len(test_set) if test_set else 0} test "
           f"images of {shape}) on {device} for {epochs} epochs", flush=True)
     start = time.time()
