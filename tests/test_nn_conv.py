@@ -126,10 +126,10 @@ def test_conv_trimmed_padding_taps(xs, ws, kw):
 def test_trim_padding_taps_trims():
     from nnbox.ops.conv import _trim_padding_taps
 
-    w = nnbox.zeros(3, 4, 3, 3)
-    w2, pads = _trim_padding_taps(w, (1, 1), ((1, 1), (1, 1)), (1, 1), (1, 1))
-    assert tuple(w2.shape) == (3, 4, 1, 1) and pads == ((0, 0), (0, 0))
-    w2, pads = _trim_padding_taps(w, (2, 2), ((1, 1), (1, 1)), (2, 2), (1, 1))
-    assert tuple(w2.shape) == (3, 4, 2, 2) and pads == ((0, 0), (0, 0))
-    w2, pads = _trim_padding_taps(w, (5, 5), ((1, 1), (1, 1)), (1, 1), (1, 1))
-    assert w2 is w and pads == ((1, 1), (1, 1))
+    w = (3, 4, 3, 3)
+    taps, pads = _trim_padding_taps(w, (1, 1), ((1, 1), (1, 1)), (1, 1), (1, 1))
+    assert taps == (slice(1, 2), slice(1, 2)) and pads == ((0, 0), (0, 0))
+    taps, pads = _trim_padding_taps(w, (2, 2), ((1, 1), (1, 1)), (2, 2), (1, 1))
+    assert taps == (slice(1, 3), slice(1, 3)) and pads == ((0, 0), (0, 0))
+    taps, pads = _trim_padding_taps(w, (5, 5), ((1, 1), (1, 1)), (1, 1), (1, 1))
+    assert taps is None and pads == ((1, 1), (1, 1))

@@ -168,30 +168,40 @@ def _conv_grad_input(g2, w, x_shape, out_size, stride, pads, dilation, groups):
 # --- Functions ------------------------------------------------------------------------------------
 
 class ConvNd(Function):
-    """y = conv(x, w) + b, one node; saves the im2col matrix for the weight gradient."""
+    """y = conv(x, w) + b, one node; saves the im2col matrix for the weight gradient.
+
+    ``taps`` (slices over the kernel dims, or None) restricts the kernel to the taps that can see
+    data (see ``_trim_padding_taps``); the weight gradient is zero on the others."""
 
     _array_api = True
 
     @staticmethod
-    def forward(ctx, x, w, b, stride, pads, dilation, groups):
+    def forward(ctx, x, w, b, stride, pads, dilation, groups, taps=None):
+        ctx.w_full = w.shape
+        if taps is not None:
+            w = w[(slice(None), slice(None)) + taps]
         y, cols = _conv_forward(x, w, stride, pads, dilation, groups)
         if b is not None:
             y += b.reshape((1, -1) + (1,) * (y.ndim - 2))
         need_x, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         ctx.save_for_backward(w if need_x else None, cols if need_w else None)
-        ctx.args = (x.shape, w.shape, stride, pads, dilation, groups)
+        ctx.args = (x.shape, w.shape, stride, pads, dilation, groups, taps)
         return y
 
     @staticmethod
     def backward(ctx, gy):
         w, cols = ctx.saved_tensors
-        x_shape, w_shape, stride, pads, dilation, groups = ctx.args
+        x_shape, w_shape, stride, pads, dilation, groups, taps = ctx.args
         need = ctx.needs_input_grad
         g2 = _grad_to_cm(gy) if need[0] or need[1] else None
         gx = _conv_grad_input(g2, w, x_shape, gy.shape[2:], stride, pads, dilation, groups) if need[0] else None
         gw = _conv_grad_weight(g2, cols, w_shape, groups) if need[1] else None
+        if gw is not None and taps is not None:
+            full = xp_of(gw).zeros(ctx.w_full, dtype=gw.dtype)
+            full[(slice(None), slice(None)) + taps] = gw
+            gw = full
         gb = gy.sum(axis=(0,) + tuple(range(2, gy.ndim))) if need[2] else None
-        return gx, gw, gb, None, None, None, None
+        return gx, gw, gb, None, None, None, None, None
 
 
 class ConvTransposeNd(Function):
@@ -328,16 +338,16 @@ def _conv(input, weight, bias, stride, padding, dilation, groups, nd: int, name:
     if any(p < e for p, e in zip(padded, eff)):
         raise RuntimeError(f"Calculated padded input size per channel: ({' x '.join(map(str, padded))}). Kernel "
                            f"size: ({' x '.join(map(str, eff))}). Kernel size can't be greater than actual input size")
-    weight, pads = _trim_padding_taps(weight, x.shape[2:], pads, stride, dilation)
-    y = ConvNd.apply(x, weight, bias, stride, pads, dilation, groups)
+    taps, pads = _trim_padding_taps(w, x.shape[2:], pads, stride, dilation)
+    y = ConvNd.apply(x, weight, bias, stride, pads, dilation, groups, taps)
     return y.squeeze(0) if unbatched else y
 
 
-def _trim_padding_taps(weight: Tensor, sp, pads, stride, dilation):
-    """Drop kernel taps that only ever read zero padding (a 3x3 kernel on a 1x1 map with padding 1
-    has one useful tap of nine, as in a ResNet's last stage on small images): the result is exact
-    and the GEMMs shrink by the same factor.  Returns the (sliced) weight and the matching pads."""
-    w = weight.shape
+def _trim_padding_taps(w, sp, pads, stride, dilation):
+    """Find kernel taps that only ever read zero padding (a 3x3 kernel on a 1x1 map with padding 1
+    has one useful tap of nine, as in a ResNet's last stage on small images).  Skipping them is
+    exact and shrinks the GEMMs by the same factor.  ``w`` is the weight shape; returns (slices of
+    the kept taps or None, the matching pads)."""
     keep, new_pads = [], []
     for n, k, (lo, hi), s, d in zip(sp, w[2:], pads, stride, dilation):
         out = (n + lo + hi - d * (k - 1) - 1) // s + 1
@@ -356,8 +366,8 @@ def _trim_padding_taps(weight: Tensor, sp, pads, stride, dilation):
         keep.append(slice(t0, t1))
         new_pads.append((lo2, hi2))
     if all(k == slice(None) for k in keep):
-        return weight, pads
-    return weight[(slice(None), slice(None)) + tuple(keep)], tuple(new_pads)
+        return None, pads
+    return tuple(keep), tuple(new_pads)
 
 
 def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1,
