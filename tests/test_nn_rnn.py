@@ -184,8 +184,24 @@ def test_errors_match_torch():
     both(lambda m: m.nn.GRUCell(10, 20)(m.randn(3, 4, 10)), ValueError, "GRUCell: Expected input to be 1D or 2D, got 3D instead")
     both(lambda m: m.nn.RNN(10, 20, nonlinearity="foo"), ValueError, "Unknown nonlinearity 'foo'")
     both(lambda m: m.nn.LSTM(10, 20, dropout=1.5), ValueError, "dropout should be a number in range")
-    with pytest.raises(NotImplementedError, match="proj_size"):
-        nnbox.nn.LSTM(10, 20, proj_size=5)
+    both(lambda m: m.nn.GRU(10, 20, proj_size=5), ValueError, "proj_size argument is only supported for LSTM")
+    both(lambda m: m.nn.LSTM(10, 20, proj_size=20), ValueError, "proj_size has to be smaller than hidden_size")
+
+
+@pytest.mark.parametrize("layers,bidir", [(1, False), (2, True)])
+def test_lstm_projection(layers, bidir):
+    tm, nm = pair("LSTM", 4, 6, num_layers=layers, bidirectional=bidir, proj_size=3, batch_first=True)
+    d = 2 if bidir else 1
+    x, h, c = RNG.standard_normal((2, 5, 4)), RNG.standard_normal((layers * d, 2, 3)), RNG.standard_normal((layers * d, 2, 6))
+    run_both(tm, nm, [x, h, c], lambda m, mod, x, h, c: mod(x, (h, c)))
+    run_both(tm, nm, [x], lambda m, mod, x: mod(x))
+
+    def call(m, mod, x):
+        pack = torch.nn.utils.rnn.pack_padded_sequence if m is torch else n_pack
+        unpack = torch.nn.utils.rnn.pad_packed_sequence if m is torch else n_unpack
+        out, state = mod(pack(x, [5, 2], batch_first=True))
+        return unpack(out, batch_first=True)[0], state
+    run_both(tm, nm, [x], call)
 
 
 @pytest.mark.parametrize("mode", ["RNN_TANH", "RNN_RELU", "LSTM", "GRU"])

@@ -52,11 +52,12 @@ class Recurrence(Function):
     _array_api = True
 
     @staticmethod
-    def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, mode, reverse, batch_sizes):
+    def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, mode, reverse, batch_sizes):
         xp = xp_of(x)
         T, B, I = x.shape
-        H = w_hh.shape[1]
         G = w_hh.shape[0]
+        H = G // GATES[mode]  # cell size; the recurrent state has P = w_hh.shape[1] (P < H: LSTM projection)
+        P = w_hh.shape[1]
         lstm, gru = mode == "LSTM", mode == "GRU"
         packed = batch_sizes is not None
         acts = (x.reshape(T * B, I) @ w_ih.T).reshape(T, B, G)  # the input GEMM for every step at once
@@ -76,8 +77,9 @@ class Recurrence(Function):
             whh_t = xp.ascontiguousarray(whh_t)
             b_hn = b_hh[2 * H:] if b_hh is not None else None
         new = xp.zeros if packed else xp.empty
-        out = new((T, B, H), dtype=x.dtype)
-        hprev = xp.zeros((T, B, H), dtype=x.dtype) if packed else None
+        out = new((T, B, P), dtype=x.dtype)
+        hprev = xp.zeros((T, B, P), dtype=x.dtype) if packed else None
+        hrs = new((T, B, H), dtype=x.dtype) if w_hr is not None else None  # o * tanh(c) before projection
         cs = new((T, B, H), dtype=x.dtype) if lstm else None
         cprev = xp.zeros((T, B, H), dtype=x.dtype) if packed and lstm else None
         ghn = new((T, B, H), dtype=x.dtype) if gru else None
@@ -103,8 +105,14 @@ class Recurrence(Function):
                 ct = cs[t, :n]
                 xp.multiply(a4[:, 1], cp, out=ct)
                 ct += a4[:, 0] * a4[:, 2]
-                xp.tanh(ct, out=ht)
-                ht *= a4[:, 3]
+                if w_hr is None:
+                    xp.tanh(ct, out=ht)
+                    ht *= a4[:, 3]
+                else:
+                    hr = hrs[t, :n]
+                    xp.tanh(ct, out=hr)
+                    hr *= a4[:, 3]
+                    xp.matmul(hr, w_hr.T, out=ht)
             elif gru:
                 rz = a[:, :2 * H]
                 rz += gh[:, :2 * H]
@@ -140,7 +148,7 @@ class Recurrence(Function):
             hprev = _shifted(out, h0, reverse)
             if lstm:
                 cprev = _shifted(cs, c0, reverse)
-        saved = [x, w_ih, w_hh, hprev, out, acts, cprev, cs, ghn]
+        saved = [x, w_ih, w_hh, hprev, out, acts, cprev, cs, ghn, w_hr, hrs]
         ctx.save_for_backward(*saved)
         ctx.meta = (mode, reverse, batch_sizes, b_ih is not None, b_hh is not None)
         h_n = h.copy() if not packed else h
@@ -150,13 +158,15 @@ class Recurrence(Function):
 
     @staticmethod
     def backward(ctx, dout, dhn, dcn=None):
-        x, w_ih, w_hh, hprev, out, acts, cprev, cs, ghn = ctx.saved_tensors
+        x, w_ih, w_hh, hprev, out, acts, cprev, cs, ghn, w_hr, hrs = ctx.saved_tensors
         mode, reverse, batch_sizes, has_bih, has_bhh = ctx.meta
         xp = xp_of(x)
         T, B, I = x.shape
-        H = w_hh.shape[1]
         G = w_hh.shape[0]
-        k = G // H
+        k = GATES[mode]
+        H = G // k
+        P = w_hh.shape[1]
+        dhts = xp.zeros((T, B, P), dtype=x.dtype) if w_hr is not None else None
         lstm, gru = mode == "LSTM", mode == "GRU"
         packed = batch_sizes is not None
         new = xp.zeros if packed else xp.empty
@@ -174,6 +184,9 @@ class Recurrence(Function):
             if lstm:
                 i, f, g, o = a[:, 0], a[:, 1], a[:, 2], a[:, 3]
                 tc = xp.tanh(cs[t, :n])
+                if w_hr is not None:  # back through the projection h = (o * tanh(c)) W_hr^T
+                    dhts[t, :n] = dht
+                    dht = dht @ w_hr
                 dct = dht * o
                 dct *= 1 - tc * tc
                 dct += dc[:n]
@@ -207,11 +220,14 @@ class Recurrence(Function):
         gh_flat = dgh.reshape(T * B, G)
         dx = (gi_flat @ w_ih).reshape(T, B, I) if need[0] else None
         dw_ih = gi_flat.T @ x.reshape(T * B, I) if need[3] else None
-        dw_hh = gh_flat.T @ hprev.reshape(T * B, H) if need[4] else None
+        dw_hh = gh_flat.T @ hprev.reshape(T * B, P) if need[4] else None
+        dw_hr = None
+        if w_hr is not None and need[7]:
+            dw_hr = dhts.reshape(T * B, P).T @ hrs.reshape(T * B, H)
         db_ih = gi_flat.sum(axis=0) if has_bih and need[5] else None
         db_hh = gh_flat.sum(axis=0) if has_bhh and need[6] else None
         return (dx, dh if need[1] else None, (dc if lstm and need[2] else None), dw_ih, dw_hh, db_ih, db_hh,
-                None, None, None)
+                dw_hr, None, None, None)
 
 
 def _shifted(seq, first, reverse: bool):
@@ -223,13 +239,15 @@ def _shifted(seq, first, reverse: bool):
 
 
 def recurrence(mode: str, x: Tensor, h0: Tensor, c0: Tensor | None, w_ih: Tensor, w_hh: Tensor,
-               b_ih: Tensor | None, b_hh: Tensor | None, reverse: bool = False, batch_sizes=None):
-    """Run one recurrent layer over ``x`` (T, B, I); returns ``(out, h_n)`` or ``(out, h_n, c_n)`` for LSTM."""
-    return Recurrence.apply(x, h0, c0, w_ih, w_hh, b_ih, b_hh, mode, reverse, batch_sizes)
+               b_ih: Tensor | None, b_hh: Tensor | None, reverse: bool = False, batch_sizes=None,
+               w_hr: Tensor | None = None):
+    """Run one recurrent layer over ``x`` (T, B, I); returns ``(out, h_n)`` or ``(out, h_n, c_n)`` for LSTM
+    (``w_hr``: LSTM output projection, torch's ``proj_size``)."""
+    return Recurrence.apply(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, mode, reverse, batch_sizes)
 
 
 def cell_step(mode: str, x: Tensor, h: Tensor, c: Tensor | None, w_ih: Tensor, w_hh: Tensor,
               b_ih: Tensor | None, b_hh: Tensor | None):
     """One step of a cell on (B, I) input: the one-step case of ``Recurrence``."""
-    res = Recurrence.apply(x.unsqueeze(0), h, c, w_ih, w_hh, b_ih, b_hh, mode, False, None)
+    res = Recurrence.apply(x.unsqueeze(0), h, c, w_ih, w_hh, b_ih, b_hh, None, mode, False, None)
     return res[1:] if mode == "LSTM" else res[1]

@@ -82,22 +82,24 @@ class RNNBase(Module):
             raise ValueError("proj_size should be a positive integer or zero to disable projections")
         if proj_size >= hidden_size:
             raise ValueError("proj_size has to be smaller than hidden_size")
-        if proj_size:
-            if mode != "LSTM":
-                raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
-            raise NotImplementedError("nnbox: LSTM(proj_size > 0) is not supported")
+        if proj_size and mode != "LSTM":
+            raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
         gate_size = GATES[mode] * hidden_size
+        real_hidden = proj_size if proj_size > 0 else hidden_size
         self._flat_weights_names: list[str] = []
         self._all_weights: list[list[str]] = []
         for layer in range(num_layers):
             for direction in range(num_directions):
-                layer_input = input_size if layer == 0 else hidden_size * num_directions
+                layer_input = input_size if layer == 0 else real_hidden * num_directions
                 suffix = "_reverse" if direction == 1 else ""
                 names = [f"weight_ih_l{layer}{suffix}", f"weight_hh_l{layer}{suffix}"]
-                shapes = [(gate_size, layer_input), (gate_size, hidden_size)]
+                shapes = [(gate_size, layer_input), (gate_size, real_hidden)]
                 if bias:
                     names += [f"bias_ih_l{layer}{suffix}", f"bias_hh_l{layer}{suffix}"]
                     shapes += [(gate_size,), (gate_size,)]
+                if proj_size > 0:
+                    names.append(f"weight_hr_l{layer}{suffix}")
+                    shapes.append((proj_size, hidden_size))
                 for name, shape in zip(names, shapes):
                     setattr(self, name, _param(shape, device, dtype))
                 self._flat_weights_names.extend(names)
@@ -177,17 +179,19 @@ class RNNBase(Module):
             raise RuntimeError(f"input.size(-1) must be equal to input_size. Expected {self.input_size}, "
                                f"got {x.shape[-1]}")
         B = x.shape[1]
-        expected = (self.num_layers * num_directions, B, self.hidden_size)
+        real_hidden = self.proj_size if self.proj_size > 0 else self.hidden_size
+        expected = (self.num_layers * num_directions, B, real_hidden)
+        expected_c = (self.num_layers * num_directions, B, self.hidden_size)
         if hx is None:
             from ...ops.creation import zeros
 
             h0 = zeros(expected, dtype=x.dtype, device=x.device)
-            c0 = h0 if lstm else None
+            c0 = zeros(expected_c, dtype=x.dtype, device=x.device) if lstm else None
         elif lstm:
             h0, c0 = hx
-            for k, h in enumerate((h0, c0)):
-                if tuple(h.shape) != expected:
-                    raise RuntimeError(f"Expected hidden[{k}] size {_size(expected)}, got {_list(h.shape)}")
+            for k, (h, want) in enumerate(((h0, expected), (c0, expected_c))):
+                if tuple(h.shape) != want:
+                    raise RuntimeError(f"Expected hidden[{k}] size {_size(want)}, got {_list(h.shape)}")
         else:
             h0, c0 = hx, None
             if tuple(h0.shape) != expected:
@@ -225,8 +229,9 @@ class RNNBase(Module):
                 k = layer * num_directions + direction
                 ws = [getattr(self, n) for n in self._all_weights[k]]
                 b_ih, b_hh = (ws[2], ws[3]) if self.bias else (None, None)
+                w_hr = ws[-1] if self.proj_size > 0 else None
                 res = recurrence(self.mode, layer_in, h0[k], c0[k] if lstm else None, ws[0], ws[1], b_ih, b_hh,
-                                 reverse=direction == 1, batch_sizes=batch_sizes)
+                                 reverse=direction == 1, batch_sizes=batch_sizes, w_hr=w_hr)
                 outs.append(res[0])
                 hs.append(res[1])
                 if lstm:
@@ -267,7 +272,7 @@ class RNN(RNNBase):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 device=None, dtype=None) -> None:
+                 proj_size: int = 0, device=None, dtype=None) -> None:
         if nonlinearity == "tanh":
             mode = "RNN_TANH"
         elif nonlinearity == "relu":
@@ -275,12 +280,12 @@ class RNN(RNNBase):
         else:
             raise ValueError(f"Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'.")
         super().__init__(mode, input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                         device=device, dtype=dtype)
+                         proj_size, device=device, dtype=dtype)
         self.nonlinearity = nonlinearity
 
 
 class LSTM(RNNBase):
-    """Long short-term memory; returns ``output, (h_n, c_n)``.  ``proj_size > 0`` is not supported."""
+    """Long short-term memory; returns ``output, (h_n, c_n)`` (``proj_size``: project h to that size)."""
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, proj_size: int = 0,
@@ -294,9 +299,9 @@ class GRU(RNNBase):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 device=None, dtype=None) -> None:
+                 proj_size: int = 0, device=None, dtype=None) -> None:
         super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                         device=device, dtype=dtype)
+                         proj_size, device=device, dtype=dtype)
 
 
 # --- cells --------------------------------------------------------------------------------------------
