@@ -79,14 +79,15 @@ class ASGD(Optimizer):
                 eta, mu = state["eta"]._data, state["mu"]._data
                 arrays = [p._data, p._grad._data, state["ax"]._data]
                 self._update(
-                    _asgd, [_real(a) for a in arrays], 2, eta=float(eta), mu=mu[()], lambd=lambd,
+                    _asgd, [_real(a) for a in arrays], 2, eta=float(eta),
+                    mu=np.asarray(float(mu), mu.dtype)[()], lambd=lambd,
                     wd=group["weight_decay"], maximize=group["maximize"],
                 )
                 # torch makes these Python numbers 0-d tensors of the scalar dtype before storing
                 # them, so they are rounded to it even when a loaded eta/mu is float64
                 sdt = state["step"]._data.dtype
-                eta[...] = np.asarray(lr / ((1 + lambd * lr * step) ** alpha), sdt)
-                mu[...] = np.asarray(1 / max(1, step - t0), sdt)
+                eta[...] = float(np.asarray(lr / ((1 + lambd * lr * step) ** alpha), sdt))
+                mu[...] = float(np.asarray(1 / max(1, step - t0), sdt))
                 p._vc[0] += 1
         return loss
 
