@@ -159,3 +159,29 @@ def test_run_delegates_to_the_distributed_launcher(tmp_path, capsys):
     r = _run("run", "-n", "2", str(script))
     assert r.returncode == 0, r.stderr
     assert sorted(ln for ln in r.stdout.splitlines() if ln.startswith("rank")) == ["rank 0 of 2", "rank 1 of 2"]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
+def test_ctrl_c_stops_with_checkpoints_and_exit_130(tmp_path):
+    import signal
+
+    out = tmp_path / "run"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nnbox", "train", "--dataset", "digits", "--epochs", "500", "--out", str(out), "--no-progress"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # a shell may have set SIG_IGN
+    )
+    lines = []
+    for line in proc.stdout:  # wait for the first complete epoch, then press Ctrl-C
+        lines.append(line)
+        if line.startswith("epoch 1,"):
+            proc.send_signal(signal.SIGINT)
+            break
+    rest, _ = proc.communicate(timeout=120)
+    text = "".join(lines) + rest
+    assert proc.returncode == 130, text
+    assert "interrupted during epoch" in text and "stopped by Ctrl-C" in text
+    import nnbox
+
+    assert nnbox.load(out / "last.pt")["epoch"] >= 1
+    assert (out / "interrupted.pt").exists() and (out / "curves.png").exists()
