@@ -237,3 +237,29 @@ def test_margin_losses(reduction):
 
 def test_triplet_errors():
     check_error(lambda m, a, b, c: m.nn.functional.triplet_margin_loss(a, b, c), [arr(5, 3), arr(5, 3), arr(3)])
+
+
+@pytest.mark.parametrize("reduction", RED)
+def test_multi_class_margin_losses(reduction):
+    F = lambda m: m.nn.functional  # noqa: E731
+    t = np.array([0, 3, 1, 1, 2])
+    for p in (1, 2):
+        check(lambda m, x, t, w: F(m).multi_margin_loss(x, t, p=p, margin=0.7, weight=w.detach(), reduction=reduction),
+              [arr(5, 4), t, arr(4, positive=True)])
+    check(lambda m, x, t: F(m).multi_margin_loss(x, t, reduction=reduction), [arr(4), np.array(2)])
+    tl = np.array([[1, 1, -1, 0], [3, 0, 1, 2], [-1, 0, 0, 0]])
+    check(lambda m, x, t: F(m).multilabel_margin_loss(x, t, reduction=reduction), [arr(3, 4), tl])
+    check(lambda m, x, t: F(m).multilabel_margin_loss(x, t, reduction=reduction), [arr(4), np.array([2, 0, -1, 1])])
+    for swap in (False, True):
+        check(lambda m, a, b, c: F(m).triplet_margin_with_distance_loss(a, b, c, swap=swap, reduction=reduction),
+              [arr(5, 3), arr(5, 3), arr(5, 3)])
+        check(lambda m, a, b, c: F(m).triplet_margin_with_distance_loss(
+            a, b, c, distance_function=lambda u, v: (u - v).abs().sum(-1), margin=0.5, swap=swap, reduction=reduction),
+            [arr(5, 3), arr(5, 3), arr(5, 3)])
+
+
+def test_multi_margin_errors():
+    F = lambda m: m.nn.functional  # noqa: E731
+    check_error(lambda m, x, t: F(m).multi_margin_loss(x, t), [arr(3, 4), np.array([0, 5, 1])], match="target out of range")
+    check_error(lambda m, x, t: F(m).multi_margin_loss(x, t, p=3), [arr(3, 4), np.array([0, 1, 1])],
+                match="only p == 1 and p == 2 supported")

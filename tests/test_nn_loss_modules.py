@@ -73,3 +73,12 @@ def test_weight_buffer_follows_double():
     m = nnbox.nn.CrossEntropyLoss(weight=nnbox.ones(3)).double()
     assert m.weight.dtype == nnbox.float64
     m(nnbox.zeros(2, 3, dtype=nnbox.float64), nnbox.tensor([0, 2]))
+
+
+def test_margin_modules_repr_and_values():
+    for name, kw in [("MultiMarginLoss", {"p": 2, "margin": 0.5}), ("MultiLabelMarginLoss", {}),
+                     ("TripletMarginWithDistanceLoss", {"margin": 0.3})]:
+        tm, nm = getattr(torch.nn, name)(**kw), getattr(nnbox.nn, name)(**kw)
+        assert repr(nm) == repr(tm)
+    x, t = arr(4, 3), np.array([2, 0, 1, 1])
+    check(lambda m, x, t: (torch.nn.MultiMarginLoss(p=2) if m is torch else nnbox.nn.MultiMarginLoss(p=2))(x, t), [x, t])

@@ -958,3 +958,83 @@ def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths, target_lengths, 
 
 
 __all__.append("ctc_loss")
+
+
+# --- multi-class margin losses and triplet with a custom distance --------------------------------------
+
+
+def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float = 1.0, weight: Tensor | None = None,
+                      size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
+    """sum_{i != y} max(0, margin - x[y] + x[i])^p / C per sample (times weight[y])."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if p not in (1, 2):
+        raise ValueError("only p == 1 and p == 2 supported")
+    x = input if input.dim() == 2 else input.reshape(1, -1)
+    c = x.shape[1]
+    t = np.asarray(target._data, dtype=np.int64).reshape(-1)
+    if t.shape[0] != x.shape[0]:
+        raise RuntimeError(f"inconsistent target size: {shape_str(target._data.shape)} for input of size: "
+                           f"{shape_str(input._data.shape)}")
+    if t.size and (t.min() < 0 or t.max() >= c):
+        raise RuntimeError("target out of range")
+    xp = xp_of(x._data)
+    idx = Tensor._make(xp.asarray(t[:, None]))
+    m = (x - x.gather(1, idx) + margin).clamp_min(0)
+    if p == 2:
+        m = m * m
+    not_target = Tensor._make(xp.asarray(np.arange(c)[None, :] != t[:, None]).astype(x._data.dtype))
+    m = m * not_target
+    if weight is not None:
+        m = m * weight[Tensor._make(xp.asarray(t))].reshape(-1, 1)
+    loss = m.sum(1) / c
+    if input.dim() < 2 and reduction == "none":
+        loss = loss.reshape(())
+    return _reduce(loss, reduction)
+
+
+def multilabel_margin_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
+                           reduction: str = "mean") -> Tensor:
+    """sum over listed targets j and unlisted classes i of max(0, 1 - (x[j] - x[i])) / C per sample;
+    ``target`` lists class indices, ended by the first -1."""
+    reduction = _reduction(size_average, reduce, reduction)
+    x = input if input.dim() == 2 else input.reshape(1, -1)
+    n, c = x.shape
+    t = np.asarray(target._data, dtype=np.int64).reshape(n, -1)
+    if t.shape[1] != c:
+        raise RuntimeError(f"inconsistent target size: {shape_str(target._data.shape)} for input of size: "
+                           f"{shape_str(input._data.shape)}")
+    listed = np.zeros((n, c))  # how often each class is listed (a repeated entry counts again, as torch)
+    for row in range(n):
+        for j in t[row]:
+            if j < 0:
+                break
+            if j >= c:
+                raise RuntimeError("target out of range")
+            listed[row, j] += 1
+    xp = xp_of(x._data)
+    pairs = Tensor._make(xp.asarray(listed[:, :, None] * (listed[:, None, :] == 0)).astype(x._data.dtype))
+    diff = (1 - x.unsqueeze(2) + x.unsqueeze(1)).clamp_min(0)  # [n, j, i] = 1 - x[j] + x[i]
+    loss = (diff * pairs).sum((1, 2)) / c
+    if input.dim() < 2 and reduction == "none":
+        loss = loss.reshape(())
+    return _reduce(loss, reduction)
+
+
+def triplet_margin_with_distance_loss(anchor: Tensor, positive: Tensor, negative: Tensor, *, distance_function=None,
+                                      margin: float = 1.0, swap: bool = False, reduction: str = "mean") -> Tensor:
+    """max(d(a, p) - d(a, n) + margin, 0) with any ``distance_function`` (pairwise L2 by default)."""
+    reduction = _reduction(None, None, reduction)
+    if margin <= 0:
+        raise ValueError(f"TripletMarginWithDistanceLoss: expected margin to be greater than 0, got {margin} instead")
+    if distance_function is None:
+        from .nn_misc import pairwise_distance as distance_function
+    d_pos = distance_function(anchor, positive)
+    d_neg = distance_function(anchor, negative)
+    if swap:
+        from .elementwise import minimum
+
+        d_neg = minimum(d_neg, distance_function(positive, negative))
+    return _reduce((d_pos - d_neg + margin).clamp_min(0), reduction)
+
+
+__all__ += ["multi_margin_loss", "multilabel_margin_loss", "triplet_margin_with_distance_loss"]
