@@ -140,3 +140,19 @@ def test_finite_differences(name, kw):
     f = getattr(NF, name)
     fd_check(lambda t: f(t, **kw), [x])
     fd_check(lambda t, w: NF.prelu(t, w), [arr(2, 3, 2), arr(3)])
+
+
+def test_rrelu_eval_matches_torch_and_training_draws_slopes():
+    check(lambda m, x: m.nn.functional.rrelu(x, 0.1, 0.3), [arr(4, 5)])
+    check(lambda m, x: m.nn.RReLU(0.2, 0.4).eval()(x), [arr(4, 5)])
+    assert repr(nnbox.nn.RReLU(0.1, 0.2, True)) == repr(torch.nn.RReLU(0.1, 0.2, True))
+    x = nnbox.tensor(arr(200, 50), requires_grad=True)
+    y = nnbox.nn.functional.rrelu(x, 0.1, 0.3, training=True)
+    y.sum().backward()
+    xn, yn, g = x.detach().numpy(), y.detach().numpy(), x.grad.numpy()
+    neg = xn < 0
+    slopes = yn[neg] / xn[neg]
+    assert slopes.min() >= 0.1 and slopes.max() <= 0.3 and slopes.std() > 0.04
+    np.testing.assert_allclose(g[neg], slopes)
+    np.testing.assert_array_equal(yn[~neg], xn[~neg])
+    np.testing.assert_array_equal(g[~neg], 1.0)

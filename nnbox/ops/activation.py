@@ -25,7 +25,7 @@ __all__ = [
     "relu", "relu_", "relu6", "leaky_relu", "leaky_relu_", "prelu", "elu", "elu_", "selu", "selu_",
     "celu", "celu_", "gelu", "silu", "mish", "sigmoid", "tanh", "hardtanh", "hardtanh_",
     "hardsigmoid", "hardswish", "softplus", "softsign", "softmax", "log_softmax", "softmin",
-    "threshold", "threshold_", "logsigmoid", "tanhshrink", "softshrink", "hardshrink", "glu",
+    "threshold", "threshold_", "logsigmoid", "tanhshrink", "softshrink", "hardshrink", "glu", "rrelu", "rrelu_",
 ]
 
 sigmoid = _ew.sigmoid
@@ -92,6 +92,19 @@ class LeakyRelu(_Pointwise):
         out *= slope
         out += xp.maximum(x, 0)
         return out
+
+
+class RandomSlopeRelu(_Pointwise):
+    """x where x >= 0, a * x elsewhere, with one slope a ~ U(lower, upper) drawn per element (rrelu training)."""
+
+    @staticmethod
+    def forward(ctx, x, slopes):
+        xp = xp_of(x)
+        d = slopes * (x < 0)
+        d += x >= 0
+        if ctx.needs_input_grad[0]:
+            _save(ctx, d, 1)
+        return x * d
 
 
 class Threshold(_Pointwise):
@@ -383,6 +396,24 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
 
 def leaky_relu_(input: Tensor, negative_slope: float = 0.01) -> Tensor:
     return leaky_relu(input, negative_slope, inplace=True)
+
+
+def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False,
+          inplace: bool = False) -> Tensor:
+    """Randomized leaky ReLU: random negative slopes in [lower, upper] while training, their mean otherwise."""
+    _check_float(input, "rrelu_with_noise_cpu")
+    if not training:
+        return leaky_relu(input, (lower + upper) / 2, inplace)
+    from .._backend.random import generator_for
+
+    rng = generator_for(input.device, None)
+    xp = xp_of(input._data)
+    slopes = xp.asarray(rng.uniform(lower, upper, size=input._data.shape)).astype(input._data.dtype)
+    return _run(RandomSlopeRelu, input, inplace, slopes)
+
+
+def rrelu_(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False) -> Tensor:
+    return rrelu(input, lower, upper, training, inplace=True)
 
 
 def prelu(input: Tensor, weight: Tensor) -> Tensor:
