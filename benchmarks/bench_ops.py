@@ -1,6 +1,6 @@
 """Per-op overhead and a large matmul: nnbox vs torch in one run, medians of several repeats.
 
-    python benchmarks/bench_ops.py [--repeats 7] [--quick]
+    python benchmarks/bench_ops.py [--repeats 7] [--threads 1] [--quick]
 
 Each case runs the same code with ``m = torch`` and ``m = nnbox`` on the same NumPy data.  Small
 cases measure framework overhead (tensors of 16-64 elements, ``requires_grad=True``): the forward
@@ -11,24 +11,47 @@ is better for nnbox; absolute times drift on shared machines, the ratio from one
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import sys
 import time
 
-import numpy as np
-import torch
 
-import nnbox
+def _threads_from_argv(default: int = 1) -> int:
+    """``--threads N`` must act before NumPy/torch load their BLAS, so it is read here, early."""
+    for i, a in enumerate(sys.argv):
+        if a == "--threads" and i + 1 < len(sys.argv):
+            return int(sys.argv[i + 1])
+        if a.startswith("--threads="):
+            return int(a.split("=", 1)[1])
+    return default
+
+
+THREADS = _threads_from_argv()
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = str(THREADS)
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+import nnbox  # noqa: E402
+
+torch.set_num_threads(THREADS)
+
+
+TIMER = [time.process_time]  # set from --timer in main()
 
 
 def _bench(fn, number: int, repeats: int) -> float:
     """Median seconds per call of ``fn`` over ``repeats`` timings of ``number`` calls each."""
+    clock = TIMER[0]
     fn()  # warm up
     times = []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0 = clock()
         for _ in range(number):
             fn()
-        times.append((time.perf_counter() - t0) / number)
+        times.append((clock() - t0) / number)
     return statistics.median(times)
 
 
@@ -120,11 +143,17 @@ def main() -> None:
     ap.add_argument("--number", type=int, default=300, help="calls per timing for the small cases")
     ap.add_argument("--size", type=int, default=1024, help="side of the large matmul")
     ap.add_argument("--quick", action="store_true", help="fewer calls (a smoke run)")
+    ap.add_argument("--timer", choices=("cpu", "wall"), default="cpu",
+                    help="cpu: process CPU time (default; robust when other jobs share the cores, and "
+                    "fair with --threads 1); wall: elapsed time")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="BLAS/OpenMP threads for both libraries (default 1: stable on shared machines)")
     args = ap.parse_args()
+    TIMER[0] = time.process_time if args.timer == "cpu" else time.perf_counter
     number = 30 if args.quick else args.number
     repeats = 3 if args.quick else args.repeats
     print(f"nnbox {nnbox.__version__} (numpy {np.__version__}) vs torch {torch.__version__} "
-          f"({torch.get_num_threads()} threads); medians of {repeats} x {number} calls\n")
+          f"({torch.get_num_threads()} threads); {args.timer} time, medians of {repeats} x {number} calls\n")
     head = f"{'op (8x8 float32, grad on)':<26}{'no_grad fwd':>24}{'fwd (graph)':>24}{'fwd+bwd':>24}"
     print(head)
     print(f"{'':<26}" + f"{'nnbox  torch  ratio':>24}" * 3)

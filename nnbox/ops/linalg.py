@@ -31,6 +31,8 @@ class MatMul(Function):
         ga, gb = ctx.needs_input_grad
         xp = xp_of(grad)
         da = db = None
+        if a.ndim == 2 and b.ndim == 2:  # the common case: two GEMMs, fresh contiguous results
+            return (grad @ b.T if ga else None), (a.T @ grad if gb else None)
         if a.ndim == 1 and b.ndim == 1:
             return (grad * b if ga else None), (grad * a if gb else None)
         a2 = a[None, :] if a.ndim == 1 else a
