@@ -107,6 +107,8 @@ CASES = [
     ("Rprop", dict(lr=0.05, etas=(0.3, 1.5), step_sizes=(1e-3, 0.2), maximize=True)),
     ("ASGD", dict(lr=0.05)),
     ("ASGD", dict(lr=0.05, lambd=1e-2, alpha=0.5, t0=20, weight_decay=0.1, maximize=True)),
+    ("Adafactor", dict()),
+    ("Adafactor", dict(lr=0.05, beta2_decay=-0.5, eps=(1e-20, 1e-2), d=1.5, weight_decay=0.1, maximize=True)),
 ]
 
 
@@ -312,6 +314,7 @@ ALGOS = [
     ("RAdam", dict(weight_decay=0.1)),
     ("Rprop", dict(etas=(0.4, 1.3))),
     ("ASGD", dict(t0=2, weight_decay=0.1)),
+    ("Adafactor", dict(weight_decay=0.1)),
 ]
 
 
@@ -443,7 +446,7 @@ def _p(*shape):
 
 def test_param_groups_defaults_and_repr():
     for name in ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam", "LBFGS",
-                 "Rprop", "ASGD"]:
+                 "Rprop", "ASGD", "Adafactor"]:
         kw = {}
         t = getattr(torch.optim, name)([torch.zeros(2, requires_grad=True)], **kw)
         n = getattr(nnbox.optim, name)([_p(2)], **kw)
@@ -566,6 +569,10 @@ BAD = [
     (lambda m, p: m.optim.LBFGS([p(2)], lr=-1), "Invalid learning rate"),
     (lambda m, p: m.optim.Rprop([p(2)], etas=(1.1, 1.2)), "Invalid eta values: 1.1, 1.2"),
     (lambda m, p: m.optim.ASGD([p(2)], weight_decay=-1), "Invalid weight_decay value"),
+    (lambda m, p: m.optim.Adafactor([p(2)], lr=-1), "Learning rate should be >= 0 but is: -1"),
+    (lambda m, p: m.optim.Adafactor([p(2)], beta2_decay=0.1), "beta2_decay should be <= 0"),
+    (lambda m, p: m.optim.Adafactor([p(2)], eps=(-1, 1e-3)), "epsilon1 should be >= 0"),
+    (lambda m, p: m.optim.Adafactor([p(2)], d=0.5), "Clipping threshold d should be >= 1"),
     (lambda m, p: m.optim.LBFGS([p(2)]).step(), "missing 1 required positional argument: 'closure'"),
     (lambda m, p: m.optim.LBFGS([{"params": [p(2)]}, {"params": [p(2)]}]), "per-parameter options"),
 ]
