@@ -314,15 +314,15 @@ def fit(
             if scheduler is not None:
                 _step_scheduler(scheduler, test_loss if test_loader is not None else train_loss)
             history.time.append(time.time() - t0)
+            if ckpt:  # saved before the epoch line: a printed epoch is a resumable epoch
+                save_checkpoint(ckpt, model, optimizer, scheduler, epoch + 1, history, train_loader)
+            if writer is not None:
+                _log_epoch(writer, history, epoch + 1)
             print(
                 "epoch %d, loss %.4f, train acc %.3f, test acc %.3f, time %.1f sec"
                 % (epoch + 1, train_loss, train_acc, test_acc, history.time[-1]),
                 flush=True,
             )
-            if writer is not None:
-                _log_epoch(writer, history, epoch + 1)
-            if ckpt:
-                save_checkpoint(ckpt, model, optimizer, scheduler, epoch + 1, history, train_loader)
     except KeyboardInterrupt:
         history.interrupted = True
         if checkpoint_dir:
