@@ -15,6 +15,7 @@ import warnings
 import numpy as np
 
 from .._backend import dtype as _dt
+from .._backend.device import CPU, move
 from .._tensor import Tensor
 from ..autograd.function import Function
 from ._util import add_at, shape_str, unbroadcast, xp_of
@@ -900,7 +901,7 @@ class CTCLoss(Function):
 
 def _lengths(v, name: str) -> np.ndarray:
     if isinstance(v, Tensor):
-        return np.asarray(v._data, dtype=np.int64).reshape(-1)
+        return np.asarray(move(v._data, CPU), dtype=np.int64).reshape(-1)
     if isinstance(v, int):
         return np.asarray([v], dtype=np.int64)
     return np.asarray(list(v), dtype=np.int64).reshape(-1)
@@ -931,7 +932,7 @@ def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths, target_lengths, 
                            "(while checking arguments for ctc_loss_allocate_outputs)")
     if not 0 <= blank < C:
         raise RuntimeError("blank must be in label range")
-    t = np.asarray(targets._data, dtype=np.int64)
+    t = np.asarray(move(targets._data, CPU), dtype=np.int64)
     if unbatched:
         t = t.reshape(1, -1)
     if t.ndim == 2 and not (unbatched and targets.dim() == 1):
@@ -971,7 +972,7 @@ def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float =
         raise ValueError("only p == 1 and p == 2 supported")
     x = input if input.dim() == 2 else input.reshape(1, -1)
     c = x.shape[1]
-    t = np.asarray(target._data, dtype=np.int64).reshape(-1)
+    t = np.asarray(move(target._data, CPU), dtype=np.int64).reshape(-1)
     if t.shape[0] != x.shape[0]:
         raise RuntimeError(f"inconsistent target size: {shape_str(target._data.shape)} for input of size: "
                            f"{shape_str(input._data.shape)}")
@@ -999,7 +1000,7 @@ def multilabel_margin_loss(input: Tensor, target: Tensor, size_average=None, red
     reduction = _reduction(size_average, reduce, reduction)
     x = input if input.dim() == 2 else input.reshape(1, -1)
     n, c = x.shape
-    t = np.asarray(target._data, dtype=np.int64).reshape(n, -1)
+    t = np.asarray(move(target._data, CPU), dtype=np.int64).reshape(n, -1)
     if t.shape[1] != c:
         raise RuntimeError(f"inconsistent target size: {shape_str(target._data.shape)} for input of size: "
                            f"{shape_str(input._data.shape)}")

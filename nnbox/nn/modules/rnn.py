@@ -18,8 +18,10 @@ import math
 import numbers
 import warnings
 
+import numpy as np
+
 from ..._backend import dtype as _dt
-from ..._backend.device import as_device, xp_for
+from ..._backend.device import CPU, as_device, move, xp_for
 from ..._tensor import Tensor
 from ...ops.rnn import GATES, cell_step, recurrence
 from .. import init
@@ -152,7 +154,7 @@ class RNNBase(Module):
 
             data, bs, sorted_indices, unsorted_indices = input
             x, _ = pad_packed_sequence(PackedSequence(data, bs, None, None))  # (T, B, I), sorted order
-            batch_sizes = bs._data
+            batch_sizes = np.asarray(move(bs._data, CPU), dtype=np.int64)
             batched = True
             if hx is not None:
                 hx = self._permute_hidden(hx, sorted_indices)
@@ -201,7 +203,7 @@ class RNNBase(Module):
             from ..utils.rnn import _long, _packed_rows
 
             T = out.shape[0]
-            rows = _long(_packed_rows(batch_sizes, B))
+            rows = _long(_packed_rows(batch_sizes, B), out)
             data_out = out.reshape(T * B, out.shape[2])[rows]
             output = PackedSequence(data_out, bs, sorted_indices, unsorted_indices)
             h_n = self._permute_hidden(h_n, unsorted_indices)

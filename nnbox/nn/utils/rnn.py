@@ -22,6 +22,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..._backend.device import CPU, move
 from ..._tensor import Tensor
 
 __all__ = ["PackedSequence", "pack_padded_sequence", "pad_packed_sequence", "pad_sequence", "pack_sequence",
@@ -76,17 +77,23 @@ def _float32():
     return dtype.float32
 
 
-def _long(arr) -> Tensor:
-    return Tensor._make(np.asarray(arr, dtype=np.int64))
+def _long(arr, like: Tensor | None = None) -> Tensor:
+    """An int64 index tensor, on ``like``'s device when given (batch sizes and lengths stay on the CPU)."""
+    t = Tensor._make(np.asarray(arr, dtype=np.int64))
+    return t.to(like.device) if like is not None and like.is_cuda else t
+
+
+def _host(arr) -> np.ndarray:
+    return move(arr, CPU)
 
 
 def invert_permutation(permutation: Tensor | None) -> Tensor | None:
     if permutation is None:
         return None
-    p = permutation._data
-    inv = np.empty_like(np.asarray(p))
-    inv[np.asarray(p)] = np.arange(p.shape[0])
-    return Tensor._make(inv.astype(np.int64))
+    p = _host(permutation._data)
+    inv = np.empty_like(p)
+    inv[p] = np.arange(p.shape[0])
+    return _long(inv, permutation)
 
 
 def _batch_sizes(lengths: np.ndarray) -> np.ndarray:
@@ -103,7 +110,7 @@ def _packed_rows(batch_sizes: np.ndarray, batch: int) -> np.ndarray:
 def pack_padded_sequence(input: Tensor, lengths, batch_first: bool = False,
                          enforce_sorted: bool = True) -> PackedSequence:
     """Pack a padded batch (T, B, *) (or (B, T, *) with ``batch_first``) given each sequence's length."""
-    lens = np.asarray(lengths._data if isinstance(lengths, Tensor) else lengths, dtype=np.int64).reshape(-1)
+    lens = np.asarray(_host(lengths._data) if isinstance(lengths, Tensor) else lengths, dtype=np.int64).reshape(-1)
     if enforce_sorted:
         if np.any(lens[:-1] < lens[1:]):
             raise RuntimeError(
@@ -115,7 +122,7 @@ def pack_padded_sequence(input: Tensor, lengths, batch_first: bool = False,
     else:
         order = np.argsort(-lens, kind="stable")
         lens = lens[order]
-        sorted_indices = _long(order)
+        sorted_indices = _long(order, input)
         input = input.index_select(0 if batch_first else 1, sorted_indices)
     if lens.size and lens.min() <= 0:
         raise RuntimeError("Length of all samples has to be greater than 0, but found an element in 'lengths' that "
@@ -130,7 +137,7 @@ def pack_padded_sequence(input: Tensor, lengths, batch_first: bool = False,
         raise RuntimeError(f"Expected sequence length to be smaller than or equal to {T}, but got {int(lens[0])}")
     bs = _batch_sizes(lens)
     rows = _packed_rows(bs, B)
-    data = input.reshape((T * B,) + tuple(input.shape[2:]))[_long(rows)]
+    data = input.reshape((T * B,) + tuple(input.shape[2:]))[_long(rows, input)]
     return PackedSequence(data, _long(bs), sorted_indices, invert_permutation(sorted_indices))
 
 
@@ -140,7 +147,7 @@ def pad_packed_sequence(sequence: PackedSequence, batch_first: bool = False, pad
     from ...ops.creation import full
     from ...ops.shape import cat
 
-    data, bs = sequence.data, np.asarray(sequence.batch_sizes._data, dtype=np.int64)
+    data, bs = sequence.data, np.asarray(_host(sequence.batch_sizes._data), dtype=np.int64)
     T, B = bs.shape[0], int(bs[0])
     if total_length is not None:
         if total_length < T:
@@ -155,11 +162,11 @@ def pad_packed_sequence(sequence: PackedSequence, batch_first: bool = False, pad
     src = np.full(total_length * B, data.shape[0], dtype=np.int64)
     src[rows] = np.arange(data.shape[0])
     pad_row = full((1,) + tuple(data.shape[1:]), padding_value, dtype=data.dtype, device=data.device)
-    padded = cat([data, pad_row])[_long(src)].reshape((total_length, B) + tuple(data.shape[1:]))
+    padded = cat([data, pad_row])[_long(src, data)].reshape((total_length, B) + tuple(data.shape[1:]))
     lengths = (bs[:, None] > np.arange(B)[None, :]).sum(axis=0).astype(np.int64)
     if sequence.unsorted_indices is not None:
         padded = padded.index_select(1, sequence.unsorted_indices)
-        lengths = lengths[np.asarray(sequence.unsorted_indices._data)]
+        lengths = lengths[_host(sequence.unsorted_indices._data)]
     if batch_first:
         padded = padded.transpose(0, 1)
     return padded, _long(lengths)
@@ -200,7 +207,7 @@ def unpad_sequence(padded_sequences: Tensor, lengths: Tensor, batch_first: bool 
     """Split a padded batch back into its sequences."""
     if not batch_first:
         padded_sequences = padded_sequences.transpose(0, 1)
-    lens = np.asarray(lengths._data if isinstance(lengths, Tensor) else lengths).reshape(-1)
+    lens = np.asarray(_host(lengths._data) if isinstance(lengths, Tensor) else lengths).reshape(-1)
     return [padded_sequences[i, : int(n)] for i, n in enumerate(lens)]
 
 
