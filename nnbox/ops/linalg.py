@@ -31,8 +31,8 @@ class MatMul(Function):
         ga, gb = ctx.needs_input_grad
         xp = xp_of(grad)
         da = db = None
-        if a.ndim == 2 and b.ndim == 2:  # the common case: two GEMMs, fresh contiguous results
-            return (grad @ b.T if ga else None), (a.T @ grad if gb else None)
+        if a.ndim == 2 and b.ndim == 2:  # the common case: two GEMMs
+            return (_mm_grad_a(grad, a, b) if ga else None), (_mm_grad_b(grad, a, b) if gb else None)
         if a.ndim == 1 and b.ndim == 1:
             return (grad * b if ga else None), (grad * a if gb else None)
         a2 = a[None, :] if a.ndim == 1 else a
@@ -164,11 +164,26 @@ class AddMM(Function):
         g = grad if ctx.alpha == 1 else grad * ctx.alpha
         return (
             unbroadcast(grad if ctx.beta == 1 else grad * ctx.beta, ctx.bias_shape) if gbias else None,
-            g @ b.T if ga else None,
-            a.T @ g if gb else None,
+            _mm_grad_a(g, a, b) if ga else None,
+            _mm_grad_b(g, a, b) if gb else None,
             None,
             None,
         )
+
+
+def _transposed(x) -> bool:
+    return x.ndim == 2 and x.flags.f_contiguous and not x.flags.c_contiguous
+
+
+def _mm_grad_a(g, a, b):
+    """d(a @ b)/da = g @ b.T, laid out like ``a``: for a transposed ``a`` (``w.t()``) the result is
+    computed transposed, so that the gradient reaching ``w`` through the transpose is contiguous."""
+    return (b @ g.T).T if _transposed(a) else g @ b.T
+
+
+def _mm_grad_b(g, a, b):
+    """d(a @ b)/db = a.T @ g, laid out like ``b`` (see ``_mm_grad_a``): Linear's ``x @ w.t()``."""
+    return (g.T @ a).T if _transposed(b) else a.T @ g
 
 
 def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta=1, alpha=1, out=None) -> Tensor:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import builtins
 import collections
+import math
 
 import numpy as np
 
@@ -23,7 +24,7 @@ def _restore(grad, shape, axes, keepdim):
 
 def _count(shape, axes) -> int:
     if axes is None:
-        return int(np.prod(shape, dtype=np.int64))
+        return math.prod(shape)
     n = 1
     for a in axes:
         n *= shape[a]
