@@ -768,3 +768,42 @@ def test_subclass_of_builtin_runs_hooks_once_and_feeds_schedulers():
         opt.step()
         sched.step()
     assert calls == [1] and w.tolist() == [-0.5, 0.25]
+
+
+@pytest.mark.parametrize("name,kw", [("SGD", dict(lr=0.1, momentum=0.9)), ("Adam", dict(lr=0.01, amsgrad=True)),
+                                     ("LBFGS", dict(history_size=4, max_iter=3))])
+def test_checkpoint_from_torch_resumes_in_nnbox(name, kw, tmp_path):
+    """torch trains, torch.save()s model and optimizer; nnbox.load() + load_state_dict continue
+    exactly where torch continues (checkpoints map one-to-one)."""
+    tparams, tloss = _model(torch, "float64")
+    topt = getattr(torch.optim, name)(tparams, **kw)
+
+    def run(m, opt, params, loss_fn, steps):
+        for step in steps:
+            def closure():
+                opt.zero_grad()
+                loss = loss_fn(0 if name == "LBFGS" else step)
+                loss.backward()
+                return loss
+
+            if name == "LBFGS":
+                opt.step(closure)
+            else:
+                closure()
+                opt.step()
+        return [_np(p).copy() for p in params]
+
+    run(torch, topt, tparams, tloss, range(5))
+    torch.save({"params": [p.detach() for p in tparams], "opt": topt.state_dict()}, tmp_path / "ck.pt")
+    want = run(torch, topt, tparams, tloss, range(5, 10))
+
+    ck = nnbox.load(tmp_path / "ck.pt")
+    nparams, nloss = _model(nnbox, "float64")
+    with nnbox.no_grad():
+        for p, saved in zip(nparams, ck["params"]):
+            p.copy_(saved)
+    nopt = getattr(nnbox.optim, name)(nparams, **kw)
+    nopt.load_state_dict(ck["opt"])
+    got = run(nnbox, nopt, nparams, nloss, range(5, 10))
+    for a, b in zip(want, got):
+        np.testing.assert_allclose(b, a, rtol=1e-10, atol=1e-12)
