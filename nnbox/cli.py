@@ -440,7 +440,7 @@ def cmd_summary(args) -> int:
             default = _SUMMARY_SHAPES["cifar10"]
         shape = _SUMMARY_SHAPES.get(args.dataset, default) if args.dataset else default
     model = build_model(args.model, shape, args.num_classes)
-    summary(model, (args.batch_size, *shape))
+    summary(model, (args.batch_size, *shape), depth=args.depth)
     return 0
 
 
@@ -578,6 +578,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--input-size", help="C,H,W of one input, e.g. 3,32,32")
     s.add_argument("--batch-size", type=_positive_int, default=1)
     s.add_argument("--num-classes", type=_positive_int, default=10)
+    s.add_argument("--depth", type=_positive_int, default=3, help="how many levels of nested modules to show")
     s.set_defaults(func=cmd_summary)
 
     i = sub.add_parser("info", help="versions, devices and BLAS")

@@ -79,3 +79,16 @@ def test_module_is_callable_and_quiet_when_asked(capsys):
     stats = nnbox.utils.summary(nn.Linear(3, 2), (1, 3), verbose=0)
     assert capsys.readouterr().out == ""
     assert "Linear" in repr(stats) and stats.total_params == 8
+
+
+def test_depth_folds_nested_modules():
+    inner = nn.Sequential(nn.Linear(4, 8), nn.Sequential(nn.Linear(8, 8), nn.ReLU()))
+    model = nn.Sequential(inner, nn.Linear(8, 2))
+    full = summary(model, (3, 4), verbose=0, depth=10)
+    folded = summary(model, (3, 4), verbose=0, depth=1)
+    assert folded.total_mult_adds == full.total_mult_adds == 3 * (4 * 8 + 8 * 8 + 8 * 2)
+    table = str(folded)
+    assert "Linear: 2-1" not in table and "├─Sequential: 1-1" in table
+    row = next(line for line in table.splitlines() if "Sequential: 1-1" in line)
+    assert row.split()[-1] == f"{3 * (4 * 8 + 8 * 8):,}"  # the folded subtree's mult-adds
+    assert "Linear: 3-1" in str(full)

@@ -50,8 +50,9 @@ class LayerInfo:
 class ModelStatistics:
     """The result of ``summary``: rows plus totals; ``str()`` is the table."""
 
-    def __init__(self, rows: List[LayerInfo], model, input_bytes: int, model_name: str):
+    def __init__(self, rows: List[LayerInfo], model, input_bytes: int, model_name: str, depth: int = 3):
         self.summary_list = rows
+        self.depth = depth  # rows deeper than this are folded into their ancestor at this depth
         params = list(model.parameters())  # de-duplicated, as torch's parameters()
         self.total_params = sum(p.numel() for p in params)
         self.trainable_params = sum(p.numel() for p in params if p.requires_grad)
@@ -73,6 +74,14 @@ class ModelStatistics:
         line = "=" * sum(w)
         out = [line, _cols(("Layer (type:depth-idx)", "Output Shape", "Param #", "Mult-Adds"), w), line]
         for i, r in enumerate(self.summary_list):
+            if r.depth > self.depth:
+                continue
+            mult_adds = r.mult_adds
+            if r.depth == self.depth:  # a folded subtree shows its descendants' work
+                for d in self.summary_list[i + 1 :]:
+                    if d.depth <= r.depth:
+                        break
+                    mult_adds += d.mult_adds
             if r.depth == 0:
                 label = r.class_name
             else:
@@ -80,7 +89,7 @@ class ModelStatistics:
             params = f"{r.params:,}" if r.params else "--"
             if r.params and not r.trainable:
                 params = f"({r.params:,})"  # torchinfo's mark for frozen parameters
-            out.append(_cols((label, str(r.output_shape), params, f"{r.mult_adds:,}" if r.mult_adds else "--"), w))
+            out.append(_cols((label, str(r.output_shape), params, f"{mult_adds:,}" if mult_adds else "--"), w))
         mb = 1e6
         out += [
             line,
@@ -206,10 +215,12 @@ def summary(
     device=None,
     input_data: Any = None,
     verbose: int = 1,
+    depth: int = 3,
 ) -> ModelStatistics:
     """Run ``model`` once on a dummy input of ``input_size`` (batch dimension included, e.g.
     ``(64, 1, 28, 28)``; a list of sizes for several inputs) or on ``input_data``, print the table
-    (``verbose=0`` to only return it) and return the ``ModelStatistics``.
+    (``verbose=0`` to only return it) and return the ``ModelStatistics``.  The table shows modules
+    down to ``depth`` levels (torchinfo's default 3); deeper ones are folded into their ancestor's row.
 
     >>> import nnbox.nn as nn
     >>> print(summary(nn.Linear(3, 2), (5, 3), verbose=0).total_params)
@@ -272,7 +283,7 @@ def summary(
         model.train(was_training)
     rows = [r for r in rows if r is not None]
     input_bytes = sum(x.numel() * x.element_size() for x in inputs if isinstance(x, nnbox.Tensor))
-    stats = ModelStatistics(rows, model, input_bytes, type(model).__name__)
+    stats = ModelStatistics(rows, model, input_bytes, type(model).__name__, depth)
     if verbose:
         print(stats)
     return stats
