@@ -6,7 +6,8 @@ Each library reads the same 28 x 28 uint8 images through a map-style Dataset who
 ``(normalized 1 x 28 x 28 float tensor, int label)``: nnbox with ``nnbox.vision.transforms``
 (ToTensor, Normalize), torch with the torch ops torchvision's ToTensor/Normalize run
 (``from_numpy(...).to(float).div(255)``, ``sub_(mean).div_(std)``), since torchvision is not
-installed.  One timing is a full shuffled epoch, batches collated by the default collate; with
+installed.  A second table does the same for ImageNet-shaped RGB images (224 x 224, batches of 19 MB,
+which nnbox's workers hand over through shared memory).  One timing is a full shuffled epoch, batches collated by the default collate; with
 workers, "fresh" includes starting the worker processes (a new iterator per epoch, the default)
 and "persistent" is the steady state with ``persistent_workers=True``.  Medians of ``--repeats``
 epochs, the two libraries alternating so both see the same machine load; the ratio is nnbox
@@ -50,8 +51,10 @@ class TorchDigits(tdata.Dataset):
         return len(self.images)
 
     def __getitem__(self, i):
-        # torchvision's ToTensor (HxW ndarray -> 1xHxW, /255) then Normalize (not in place)
-        x = torch.from_numpy(self.images[i][None]).contiguous().to(torch.get_default_dtype()).div(255)
+        # torchvision's ToTensor (HxW(xC) ndarray -> CxHxW, /255) then Normalize (not in place)
+        img = self.images[i]
+        img = img[None] if img.ndim == 2 else img.transpose(2, 0, 1)
+        x = torch.from_numpy(img).contiguous().to(torch.get_default_dtype()).div(255)
         return x.sub(self.mean).div(self.std), int(self.labels[i])
 
 
@@ -92,13 +95,27 @@ def main() -> None:
 
     print(f"DataLoader epoch over {args.samples} MNIST-shaped samples, batch {args.batch_size}, "
           f"ToTensor+Normalize; median of {args.repeats}")
+    table(nds, tds, args.samples, args.batch_size, args.repeats)
+
+    # ImageNet-shaped batches (32 x 3 x 224 x 224 float32, 19 MB): what moving big batches costs
+    n_big = 256
+    big = rng.integers(0, 256, size=(n_big, 224, 224, 3), dtype=np.uint8)
+    nbig, tbig = NnboxDigits(big, labels[:n_big]), TorchDigits(big, labels[:n_big])
+    nbig.transform = T.Compose([T.ToTensor(), T.Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))])
+    tbig.mean = torch.tensor([0.485, 0.456, 0.406]).view(-1, 1, 1)
+    tbig.std = torch.tensor([0.229, 0.224, 0.225]).view(-1, 1, 1)
+    print(f"\nDataLoader epoch over {n_big} 224 x 224 RGB samples, batch 32, ToTensor+Normalize")
+    table(nbig, tbig, n_big, 32, args.repeats)
+
+
+def table(nds, tds, samples: int, batch_size: int, repeats: int) -> None:
     print(f"{'workers':>20} {'nnbox samples/s':>16} {'torch samples/s':>16} {'ratio':>7}")
     for workers, persistent in [(0, False), (2, False), (2, True)]:
-        kw = dict(batch_size=args.batch_size, shuffle=True, num_workers=workers, persistent_workers=persistent)
+        kw = dict(batch_size=batch_size, shuffle=True, num_workers=workers, persistent_workers=persistent)
         tn, tt, ratio = compare(lambda: ndata.DataLoader(nds, **kw), lambda: tdata.DataLoader(tds, **kw),
-                                args.repeats, persistent)
+                                repeats, persistent)
         label = f"{workers}" + (" (persistent)" if persistent else " (fresh)" if workers else "")
-        print(f"{label:>20} {args.samples / tn:16,.0f} {args.samples / tt:16,.0f} {ratio:7.2f}")
+        print(f"{label:>20} {samples / tn:16,.0f} {samples / tt:16,.0f} {ratio:7.2f}")
 
 
 
