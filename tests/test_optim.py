@@ -548,6 +548,7 @@ BAD = [
     (lambda m, p: m.optim.SGD([{"params": {p(2)}}], lr=0.1), "ordering of tensors in sets"),
     (lambda m, p: m.optim.SGD([p(2) * 2], lr=0.1), "can't optimize a non-leaf Tensor"),
     (lambda m, p: m.optim.SGD([1.0], lr=0.1), "one of the params is float"),
+    (lambda m, p: m.optim.SGD([np.ones(2)], lr=0.1), "one of the params is numpy.ndarray"),
     (lambda m, p: (lambda a: m.optim.SGD([{"params": [a]}, {"params": [a]}], lr=0.1))(p(2)), "more than one parameter group"),
     (lambda m, p: (lambda a: m.optim.SGD([a], lr=0.1).add_param_group({"params": [a]}))(p(2)), "more than one"),
     (lambda m, p: m.optim.SGD([p(2)], lr=0.1).add_param_group([p(2)]), "param_group must be a dict"),

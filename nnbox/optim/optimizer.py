@@ -122,7 +122,11 @@ def _hooked_step(fn: Callable) -> Callable:
 
 
 def _typename(obj) -> str:
-    return obj.type() if isinstance(obj, Tensor) else type(obj).__name__
+    """torch.typename: ``torch.FloatTensor`` for tensors, ``numpy.ndarray``, ``float``."""
+    if isinstance(obj, Tensor):
+        return obj.type()
+    cls = type(obj)
+    return cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
 
 
 class Optimizer:
