@@ -88,6 +88,9 @@ def test_to_pil_image_modes_and_errors():
     assert T.ToPILImage()(np.zeros((3, 3), np.float32)).mode == "F"
     assert T.ToPILImage(mode="F")(nnbox.zeros(1, 3, 3)).mode == "F"
     assert T.ToPILImage()(np.zeros((3, 3), np.int32)).mode == "I"
+    i16 = np.arange(12, dtype=np.int16).reshape(3, 4)
+    assert T.ToPILImage()(i16).mode == "I;16" and np.array_equal(T.PILToTensor()(T.ToPILImage()(i16)).numpy()[0], i16)
+    assert T.ToPILImage(mode="CMYK")(np.zeros((2, 2, 4), np.uint8)).mode == "CMYK"
     with pytest.raises(ValueError, match="Incorrect mode"):
         T.ToPILImage(mode="RGB")(np.zeros((3, 3), np.uint8))
     with pytest.raises(ValueError, match="pic should not have > 4 channels"):

@@ -180,7 +180,14 @@ def to_pil_image(pic, mode: str | None = None):
             raise TypeError(f"Input type {arr.dtype} is not supported")
     if mode is None:
         raise TypeError(f"Input type {arr.dtype} is not supported")
-    return Image.fromarray(np.ascontiguousarray(arr), mode=mode)
+    arr = np.ascontiguousarray(arr)
+    try:
+        return Image.fromarray(arr, mode=mode)
+    except ValueError:
+        # Pillow refuses some dtype/mode pairs in fromarray (int16 as 'I;16', 'CMYK'...): raw bytes
+        if mode == "I;16":
+            arr = arr.astype("<u2")
+        return Image.frombytes(mode, (arr.shape[1], arr.shape[0]), arr.tobytes())
 
 
 def _max_value(dt: np.dtype) -> float:
