@@ -369,3 +369,19 @@ def test_digits_split_and_interface():
 
 
 
+
+
+def test_mnist_legacy_processed_files_written_by_torch(tmp_path):
+    import torch
+
+    processed = tmp_path / "MNIST" / "processed"
+    processed.mkdir(parents=True)
+    imgs = torch.randint(0, 256, (7, 28, 28), dtype=torch.uint8)
+    labels = torch.randint(0, 10, (7,))
+    torch.save((imgs, labels), processed / "training.pt")
+    torch.save((imgs[:3], labels[:3]), processed / "test.pt")
+    train = datasets.MNIST(str(tmp_path))
+    assert train.data.dtype == nnbox.uint8 and np.array_equal(train.data.numpy(), imgs.numpy())
+    assert np.array_equal(train.targets.numpy(), labels.numpy())
+    assert len(datasets.MNIST(str(tmp_path), train=False)) == 3
+    assert np.asarray(train[2][0]).tolist() == imgs[2].tolist()

@@ -86,11 +86,30 @@ class MNIST(VisionDataset):
                  target_transform: Callable | None = None, download: bool = False) -> None:
         super().__init__(root, transform=transform, target_transform=target_transform)
         self.train = train
+        if self._check_legacy_exist():
+            # torchvision's old layout: processed/training.pt, test.pt (torch.save'd tensors)
+            self.data, self.targets = self._load_legacy_data()
+            return
         if download:
             self.download()
         if not self._check_exists():
             raise RuntimeError("Dataset not found. You can use download=True to download it")
         self.data, self.targets = self._load_data()
+
+    def _check_legacy_exist(self) -> bool:
+        if not os.path.isdir(self.processed_folder):
+            return False
+        return all(os.path.isfile(os.path.join(self.processed_folder, f)) for f in (self.training_file, self.test_file))
+
+    def _load_legacy_data(self):
+        from ...serialization import load
+
+        path = os.path.join(self.processed_folder, self.training_file if self.train else self.test_file)
+        try:
+            data, targets = load(path, weights_only=True)
+        except Exception as e:
+            raise RuntimeError(f"Could not read {path}: {e}") from e
+        return data, targets
 
     @property
     def raw_folder(self) -> str:
@@ -216,6 +235,8 @@ class EMNIST(MNIST):
 
     def __init__(self, root: str, split: str, **kwargs: Any) -> None:
         self.split = verify_str_arg(split, "split", self.splits)
+        self.training_file = f"training_{split}.pt"
+        self.test_file = f"test_{split}.pt"
         self.classes = self.classes_split_dict[self.split]
         super().__init__(root, **kwargs)
 
