@@ -97,8 +97,9 @@ class Recurrence(Function):
                 a += gh
                 xp.tanh(a, out=a)
                 a4 = a.reshape(n, 4, H)
-                sg = a4[:, (0, 1, 3)] * 0.5 + 0.5  # the three sigmoid gates
-                a4[:, (0, 1, 3)] = sg
+                for sig in (a[:, :2 * H], a[:, 3 * H:]):  # i, f and o: sigmoid = 0.5 tanh(a / 2) + 0.5
+                    sig *= 0.5
+                    sig += 0.5
                 cp = c[:n]
                 if packed:
                     cprev[t, :n] = cp
