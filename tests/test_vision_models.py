@@ -226,3 +226,21 @@ def test_resnet18_trains_one_step():
         opt.step()
         opt.zero_grad()
     assert loss.item() < first.item()
+
+
+def test_torch_checkpoint_loads_into_resnet18(tmp_path):
+    """A torchvision-layout checkpoint written by torch.save loads key by key (strict) through nnbox.load."""
+    torch.manual_seed(0)
+    tm = TResNet(TBasic, [2, 2, 2, 2], 1000).eval()
+    for m in tm.modules():
+        if isinstance(m, tnn.BatchNorm2d):
+            m.running_mean.uniform_(-0.1, 0.1)
+            m.running_var.uniform_(0.5, 1.5)
+    torch.save(tm.state_dict(), tmp_path / "resnet18.pth")
+    nb = models.resnet18()
+    result = nb.load_state_dict(nnbox.load(str(tmp_path / "resnet18.pth")))
+    assert not result.missing_keys and not result.unexpected_keys
+    x = np.random.default_rng(1).standard_normal((1, 3, 32, 32)).astype(np.float32)
+    with torch.no_grad():
+        ref = tm(torch.tensor(x)).numpy()
+    np.testing.assert_allclose(nb.eval()(nnbox.tensor(x)).detach().numpy(), ref, rtol=1e-4, atol=1e-4)
