@@ -137,6 +137,28 @@ def big_matmul(lib, n, repeats):
     return _bench(fwd, 1, repeats), _bench(fwd_bwd, 1, repeats)
 
 
+def import_time(module: str, repeats: int) -> float:
+    """Median CPU seconds that ``import <module>`` adds to a fresh interpreter (its CPU time minus
+    that of ``python -c pass``), with bytecode caching on in a private cache directory (nothing is
+    written into the source tree).  CPU time, because wall time on shared cores measures the
+    neighbours."""
+    import resource
+    import subprocess
+    import tempfile
+
+    env = dict(os.environ, PYTHONPYCACHEPREFIX=os.path.join(tempfile.gettempdir(), "nnbox-bench-pyc"))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+
+    def cpu(stmt: str) -> float:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        subprocess.run([sys.executable, "-c", stmt], env=env, check=True)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+    cpu(f"import {module}")  # fill the bytecode cache
+    return statistics.median(cpu(f"import {module}") - cpu("pass") for _ in range(repeats))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=7)
@@ -171,6 +193,9 @@ def main() -> None:
     tf, tb = big_matmul(torch, args.size, repeats)
     print(f"matmul {args.size}x{args.size} float32 fwd:      nnbox {nf * 1e3:8.2f} ms  torch {tf * 1e3:8.2f} ms  ratio {nf / tf:.2f}x")
     print(f"matmul {args.size}x{args.size} float32 fwd+bwd:  nnbox {nb * 1e3:8.2f} ms  torch {tb * 1e3:8.2f} ms  ratio {nb / tb:.2f}x")
+    ni, npi, ti = (import_time(mod, repeats) for mod in ("nnbox", "numpy", "torch"))
+    print(f"\nimport (CPU time in a fresh interpreter): nnbox {ni * 1e3:.0f} ms (numpy alone {npi * 1e3:.0f} ms), "
+          f"torch {ti * 1e3:.0f} ms")
 
 
 if __name__ == "__main__":
