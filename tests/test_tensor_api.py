@@ -167,22 +167,30 @@ def test_cuda_unavailable_here():
         nnbox.tensor([1.0], device="cuda:0")
 
 
-def test_mixed_device_message():
-    # exercised with a fake device check: the message must be torch's
-    from nnbox.autograd.function import _check_same_device
+def test_mixed_device_message(monkeypatch):
+    # Without a GPU, stand a fake CuPy in: an array type that reports device 0.  The op must refuse
+    # to mix it with a CPU tensor, with torch's message (a CPU 0-d tensor is allowed, as in torch).
+    import nnbox._backend.device as dev
 
-    class FakeCuda:
-        device = nnbox.device("cuda:0")
+    class FakeGpuArray:
+        ndim = 1
+        shape = (2,)
+        dtype = np.dtype(np.float32)
 
-    import nnbox.autograd.function as fn
+        class device:  # noqa: N801 - mimics cupy.ndarray.device
+            id = 0
 
-    msg = "Expected all tensors to be on the same device, but found at least two devices, cuda:0 and cpu!"
-    devices = [nnbox.device("cuda:0"), nnbox.device("cpu")]
-    cuda = next(d for d in devices if d.type == "cuda")
-    other = next(d for d in devices if d is not cuda)
-    assert ("Expected all tensors to be on the same device, but found at least two devices, "
-            f"{cuda} and {other}!") == msg
-    assert callable(_check_same_device) and fn is not None and FakeCuda
+    class FakeCupy:
+        ndarray = FakeGpuArray
+
+    monkeypatch.setattr(dev, "_cupy", [FakeCupy, True])
+    gpu = nnbox.Tensor._make(FakeGpuArray())
+    assert gpu.device == nnbox.device("cuda:0")
+    with pytest.raises(RuntimeError) as e:
+        nnbox.ones(2) + gpu
+    assert str(e.value) == "Expected all tensors to be on the same device, but found at least two devices, cuda:0 and cpu!"
+    with pytest.raises(RuntimeError, match="but found at least two devices, cuda:0 and cpu!"):
+        nnbox.ones(2, 2) @ gpu
 
 
 def test_iteration_and_hash():
