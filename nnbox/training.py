@@ -286,15 +286,15 @@ def fit(
                     X, y = X.to(device), y.to(device)
                     outputs = model(X)
                     loss = loss_fn(outputs, y)
-                    optimizer.zero_grad()
-                    loss.backward()
-                    optimizer.step()
                     value = loss.item()
-                    if not math.isfinite(value):
+                    if not math.isfinite(value):  # checked before the step: the weights stay finite
                         raise FloatingPointError(
                             f"loss is {value} at epoch {epoch + 1}, batch {batches + 1}: training stopped "
                             f"(try a lower learning rate; the last good checkpoint is {ckpt or 'not saved'})"
                         )
+                    optimizer.zero_grad()
+                    loss.backward()
+                    optimizer.step()
                     loss_sum += value
                     correct += _accuracy_count(outputs.detach(), y)
                     n += y.shape[0]

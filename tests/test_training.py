@@ -123,6 +123,7 @@ def test_nan_loss_is_reported_with_epoch_and_batch():
 
     with pytest.raises(FloatingPointError, match=r"loss is nan at epoch 2, batch 3"):
         fit(model, train, opt, loss_fn, 3, progress=False)
+    assert all(np.isfinite(p.detach().numpy()).all() for p in model.parameters())  # no NaN step taken
 
 
 def test_ctrl_c_stops_cleanly_with_a_checkpoint(tmp_path, capsys):
