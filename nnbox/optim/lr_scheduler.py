@@ -64,6 +64,11 @@ def _set_lr(group: dict, key: str, value) -> None:
         group[key] = value
 
 
+def _lrs(optimizer: Optimizer) -> list:
+    """The groups' current lrs (Tensor lrs copied, so later in-place updates don't alias them)."""
+    return [g["lr"].clone() if isinstance(g["lr"], Tensor) else g["lr"] for g in optimizer.param_groups]
+
+
 def _format_param(name: str, optimizer: Optimizer, param) -> list:
     """One value per param group (a scalar is repeated)."""
     if isinstance(param, (list, tuple)):
@@ -175,7 +180,7 @@ class LRScheduler:
             self._get_lr_called_within_step = False
         for group, lr in zip(self.optimizer.param_groups, values):
             _set_lr(group, "lr", lr)
-        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+        self._last_lr = _lrs(self.optimizer)
 
 
 _LRScheduler = LRScheduler  # torch keeps the old name as an alias
@@ -477,7 +482,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
             self._get_lr_called_within_step = False
         for group, lr in zip(self.optimizer.param_groups, values):
             _set_lr(group, "lr", lr)
-        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+        self._last_lr = _lrs(self.optimizer)
 
 
 def _check_momentum_support(optimizer: Optimizer) -> bool:
@@ -734,7 +739,7 @@ class ReduceLROnPlateau(LRScheduler):
         self.cooldown = cooldown
         self.eps = eps
         self.last_epoch = 0
-        self._last_lr = [group["lr"] for group in optimizer.param_groups]
+        self._last_lr = _lrs(optimizer)
         if mode not in ("min", "max"):
             raise ValueError("mode " + mode + " is unknown!")
         if threshold_mode not in ("rel", "abs"):
@@ -779,7 +784,7 @@ class ReduceLROnPlateau(LRScheduler):
             self._reduce_lr()
             self.cooldown_counter = self.cooldown
             self.num_bad_epochs = 0
-        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+        self._last_lr = _lrs(self.optimizer)
 
     def _reduce_lr(self) -> None:
         groups = self.optimizer.param_groups
@@ -884,9 +889,9 @@ class ChainedScheduler(_Composite, LRScheduler):
         _check_same_optimizer(self.__class__.__name__, schedulers, optimizer)
         self._schedulers = schedulers
         self.optimizer = optimizer
-        self._last_lr = [g["lr"] for g in schedulers[-1].optimizer.param_groups]
+        self._last_lr = _lrs(schedulers[-1].optimizer)
 
     def step(self) -> None:  # type: ignore[override]
         for s in self._schedulers:
             s.step()
-        self._last_lr = [g["lr"] for g in self._schedulers[-1].optimizer.param_groups]
+        self._last_lr = _lrs(self._schedulers[-1].optimizer)
