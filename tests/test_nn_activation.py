@@ -156,3 +156,21 @@ def test_rrelu_eval_matches_torch_and_training_draws_slopes():
     np.testing.assert_allclose(g[neg], slopes)
     np.testing.assert_array_equal(yn[~neg], xn[~neg])
     np.testing.assert_array_equal(g[~neg], 1.0)
+
+
+def test_gumbel_softmax():
+    F = nnbox.nn.functional
+    x = nnbox.tensor(arr(64, 5), requires_grad=True)
+    y = F.gumbel_softmax(x, tau=0.5)
+    np.testing.assert_allclose(y.detach().numpy().sum(1), 1.0, rtol=1e-12)
+    h = F.gumbel_softmax(x, hard=True, dim=1)
+    hn = h.detach().numpy()
+    assert set(np.unique(hn)) <= {0.0, 1.0} and (hn.sum(1) == 1).all()
+    (h * nnbox.tensor(arr(64, 5))).sum().backward()  # straight-through: the soft sample's gradient
+    assert x.grad is not None and np.abs(x.grad.numpy()).sum() > 0
+    # the hard sample's frequencies follow softmax(logits)
+    logits = nnbox.tensor(np.log(np.array([[0.7, 0.2, 0.1]])).repeat(20000, 0))
+    freq = F.gumbel_softmax(logits, hard=True).numpy().mean(0)
+    np.testing.assert_allclose(freq, [0.7, 0.2, 0.1], atol=0.02)
+    from nnbox.nn.modules.activation import MultiheadAttention  # where torch defines it
+    assert MultiheadAttention is nnbox.nn.MultiheadAttention

@@ -26,6 +26,7 @@ __all__ = [
     "celu", "celu_", "gelu", "silu", "mish", "sigmoid", "tanh", "hardtanh", "hardtanh_",
     "hardsigmoid", "hardswish", "softplus", "softsign", "softmax", "log_softmax", "softmin",
     "threshold", "threshold_", "logsigmoid", "tanhshrink", "softshrink", "hardshrink", "glu", "rrelu", "rrelu_",
+    "gumbel_softmax",
 ]
 
 sigmoid = _ew.sigmoid
@@ -561,3 +562,25 @@ def glu(input: Tensor, dim: int = -1) -> Tensor:
         raise RuntimeError(f"Halving dimension must be even, but dimension {axis} is size {n}")
     return Glu.apply(input, axis)
 
+
+
+def gumbel_softmax(logits: Tensor, tau: float = 1.0, hard: bool = False, eps: float = 1e-10, dim: int = -1) -> Tensor:
+    """Sample from the Gumbel-softmax distribution: softmax((logits + g) / tau) with g ~ Gumbel(0, 1);
+    ``hard=True`` returns one-hot samples whose gradient is the soft sample's (straight-through)."""
+    from .._backend.random import generator_for
+
+    if eps != 1e-10:
+        import warnings
+
+        warnings.warn("`eps` parameter is deprecated and has no effect.", stacklevel=2)
+    rng = generator_for(logits.device, None)
+    xp = xp_of(logits._data)
+    gumbels = -xp.log(xp.asarray(rng.exponential(1.0, size=logits._data.shape)).astype(logits._data.dtype))
+    y_soft = softmax((logits + Tensor._make(gumbels)) / tau, dim)
+    if not hard:
+        return y_soft
+    axis = wrap_dim(dim, logits._data.ndim)
+    idx = xp.expand_dims(y_soft._data.argmax(axis=axis), axis)
+    one_hot = xp.zeros_like(y_soft._data)
+    xp.put_along_axis(one_hot, idx, 1.0, axis=axis)
+    return Tensor._make(one_hot) - y_soft.detach() + y_soft

@@ -385,3 +385,6 @@ class RReLU(Module):
 
     def extra_repr(self) -> str:
         return f"lower={self.lower}, upper={self.upper}" + (", inplace=True" if self.inplace else "")
+
+
+from .transformer import MultiheadAttention  # noqa: E402,F401  (torch.nn.modules.activation defines it)
