@@ -16,6 +16,17 @@ import torch
 import nnbox
 
 RNG = np.random.default_rng(7)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _torch_one_thread():
+    # these tensors are tiny: torch's thread pool only adds overhead on a shared machine
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 SHAPES = [(5, 4), (5,), (3, 5), (3,)]
 INIT = [RNG.normal(0, 0.5, s) for s in SHAPES]
 DATA = [(RNG.normal(size=(8, 4)), RNG.normal(size=(8, 3))) for _ in range(4)]

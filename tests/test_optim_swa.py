@@ -10,6 +10,17 @@ import torch
 import nnbox
 
 RNG = np.random.default_rng(21)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _torch_one_thread():
+    # tiny tensors: torch's thread pool only adds overhead on a shared machine
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 XS = RNG.normal(size=(8, 6, 5))
 YS = RNG.normal(size=(8, 6, 2))
 
