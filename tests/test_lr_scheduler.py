@@ -285,6 +285,10 @@ BAD = [
     lambda L, o: L.SequentialLR(o, [L.StepLR(o, 2)], milestones=[3]),
     lambda L, o: L.SequentialLR(o, [], milestones=[]),
     lambda L, o: L.StepLR(None, 3),
+    lambda L, o: L.SequentialLR(o, [L.StepLR(o, 2), L.StepLR(type(o)(o.param_groups[0]["params"], lr=0.1), 2)], [3]),
+    lambda L, o: L.ChainedScheduler([L.StepLR(o, 2), L.StepLR(type(o)(o.param_groups[0]["params"], lr=0.1), 2)]),
+    lambda L, o: L.SequentialLR(o, [L.StepLR(o, 2), L.ReduceLROnPlateau(o)], [3]),
+    lambda L, o: L.ChainedScheduler([]),
 ]
 
 
