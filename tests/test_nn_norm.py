@@ -107,3 +107,18 @@ def test_numerical_gradients():
 ])
 def test_errors(fn, ins, msg):
     check_error(fn, ins, match=msg)
+
+
+@pytest.mark.parametrize("fn", [
+    lambda m, x: m.nn.functional.batch_norm(x, None, None, training=True),
+    lambda m, x: m.nn.functional.layer_norm(x, (4,)),
+    lambda m, x: m.nn.functional.group_norm(x, 1),
+    lambda m, x: m.nn.functional.instance_norm(x),
+])
+def test_inplace_add_on_unaffine_output(fn):
+    """`out = norm(x); out += x` (the seeds' residual blocks) must not break backward."""
+    def run(m, x):
+        out = fn(m, x * 1)
+        out += x
+        return out
+    check(run, [arr(3, 4, 4)])

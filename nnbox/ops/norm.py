@@ -61,10 +61,8 @@ class BatchNorm(Function):
             if running_var is not None:
                 running_var *= 1 - momentum
                 running_var += (momentum * m / max(m - 1, 1)) * var
-            if weight is not None:
-                y = xhat * weight[:, None]
-            else:
-                y = xhat.copy() if bias is not None else xhat
+            # y must not share memory with the saved xhat: users add into it in place (out += x)
+            y = xhat * weight[:, None] if weight is not None else xhat.copy()
             if bias is not None:
                 y += bias[:, None]
             ctx.save_for_backward(xhat, invstd, weight)
@@ -178,13 +176,10 @@ class RowNorm(Function):
         invstd = 1.0 / xp.sqrt(var + eps)
         xhat *= invstd[:, None]
         y = xhat.reshape(aff_shape)
-        if weight is not None:
-            y = y * weight.reshape(w_shape)
+        # y never aliases the saved xhat: users add into normalized outputs in place
+        y = y * weight.reshape(w_shape) if weight is not None else y.copy()
         if bias is not None:
-            if weight is None:
-                y = y + bias.reshape(w_shape)  # a new array: xhat itself is saved
-            else:
-                y += bias.reshape(w_shape)
+            y += bias.reshape(w_shape)
         ctx.save_for_backward(xhat, invstd, weight)
         ctx.args = (x.shape, rows, aff_shape, w_shape, rms, None if bias is None else bias.shape)
         return y.reshape(x.shape)
