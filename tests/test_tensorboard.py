@@ -110,8 +110,8 @@ def test_figure_text_hparams(tmp_path):
         w.add_figure("fig", fig, 0)
         w.add_text("notes", "**lr** = 0.1", 2)
         w.add_hparams({"lr": 0.1, "bs": 64, "opt": "sgd", "bn": True}, {"hparam/acc": 0.9}, run_name="trial")
-        with pytest.raises(NotImplementedError, match="add_embedding"):
-            w.add_embedding(nnbox.ones(2, 2))
+        with pytest.raises(NotImplementedError, match="add_video"):
+            w.add_video("v", nnbox.ones(1, 2, 3, 4, 4))
     assert not plt.fignum_exists(fig.number)  # close=True closed it
     acc = _read(tmp_path)
     im = acc.Images("fig")[0]
@@ -219,3 +219,47 @@ def test_add_graph_from_the_autograd_graph(tmp_path):
     assert [d.size for d in out.attr["_output_shapes"].list.shape[0].dim] == [3, 2]
     # every input names an existing node
     assert all(i in nodes for nd in graph.node for i in nd.input)
+
+
+def test_audio_custom_scalars_embedding(tmp_path):
+    import wave
+
+    from google.protobuf import text_format
+    from tensorboard.plugins.custom_scalar import layout_pb2, metadata as cs_meta
+    from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
+
+    t = np.linspace(0, 1, 800, endpoint=False)
+    snd = 0.5 * np.sin(2 * np.pi * 440 * t)
+    rng = np.random.default_rng(0)
+    vecs = rng.normal(size=(5, 3)).astype(np.float32)
+    with SummaryWriter(tmp_path) as w:
+        w.add_audio("tone", nnbox.tensor(snd[None]), 1, sample_rate=800)
+        w.add_custom_scalars({"Loss": {"both": ["Multiline", ["Loss/train", "Loss/test"]],
+                                       "band": ["Margin", ["m", "lo", "hi"]]}})
+        w.add_embedding(nnbox.tensor(vecs), metadata=list("abcde"), label_img=nnbox.rand(5, 1, 4, 4), global_step=2)
+        w.add_embedding(vecs, metadata=[[1, "x"], [2, "y"], [3, "z"], [4, "u"], [5, "v"]],
+                        metadata_header=["id", "name"], tag="second")
+        with pytest.raises(ValueError, match="#labels"):
+            w.add_embedding(vecs, metadata=["a"])
+    acc = _read(tmp_path)
+    a = acc.Audio("tone")[0]
+    assert a.step == 1 and a.sample_rate == 800 and a.length_frames == 800 and a.content_type == "audio/wav"
+    import io
+
+    with wave.open(io.BytesIO(a.encoded_audio_string)) as wav:
+        frames = np.frombuffer(wav.readframes(800), "<i2")
+    np.testing.assert_allclose(frames / 32767, snd, atol=1e-4)
+    layout = layout_pb2.Layout.FromString(acc.Tensors(cs_meta.CONFIG_SUMMARY_TAG)[0].tensor_proto.string_val[0])
+    charts = {c.title: c for c in layout.category[0].chart}
+    assert list(charts["both"].multiline.tag) == ["Loss/train", "Loss/test"] and charts["band"].margin.series[0].upper == "hi"
+    config = text_format.Parse((tmp_path / "projector_config.pbtxt").read_text(), ProjectorConfig())
+    first, second = config.embeddings
+    assert first.tensor_path == "00002/default/tensors.tsv" and second.tensor_name == "second:00000"
+    got = np.loadtxt(tmp_path / first.tensor_path, delimiter="\t")
+    np.testing.assert_array_equal(got.astype(np.float32), vecs)
+    assert (tmp_path / first.metadata_path).read_text().split() == list("abcde")
+    assert (tmp_path / second.metadata_path).read_text().splitlines()[:2] == ["id\tname", "1\tx"]
+    from PIL import Image
+
+    assert Image.open(tmp_path / first.sprite.image_path).size == (12, 12)  # 3 x 3 cells of 4 x 4
+    assert list(first.sprite.single_image_dim) == [4, 4]

@@ -196,6 +196,51 @@ def pr_curve(tag: str, data: np.ndarray, num_thresholds: int):
     return Summary(value=[Summary.Value(tag=tag, metadata=meta, tensor=tensor)])
 
 
+def audio(tag: str, snd: Any, sample_rate: int = 44100):
+    """Mono sound in [-1, 1] as a 16-bit WAV (Python's own ``wave`` module)."""
+    import wave
+
+    from tensorboard.compat.proto.summary_pb2 import Summary
+
+    x = to_numpy(snd).astype(np.float64).reshape(-1)
+    pcm = (np.clip(x, -1, 1) * 32767).astype("<i2")
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(int(sample_rate))
+        w.writeframes(pcm.tobytes())
+    sound = Summary.Audio(sample_rate=float(sample_rate), num_channels=1, length_frames=len(pcm),
+                          encoded_audio_string=buf.getvalue(), content_type="audio/wav")
+    return Summary(value=[Summary.Value(tag=tag, audio=sound)])
+
+
+def custom_scalars(layout: Dict[str, Dict[str, list]]):
+    """torch's layout dict ``{category: {chart: ['Multiline', [tags]] or ['Margin', [value, lower, upper]]}}``."""
+    from tensorboard.compat.proto.summary_pb2 import Summary
+    from tensorboard.compat.proto.tensor_pb2 import TensorProto
+    from tensorboard.compat.proto.tensor_shape_pb2 import TensorShapeProto
+    from tensorboard.plugins.custom_scalar import layout_pb2, metadata
+
+    categories = []
+    for title, charts in layout.items():
+        chart_pbs = []
+        for chart_title, (kind, tags) in charts.items():
+            if kind == "Multiline":
+                chart_pbs.append(layout_pb2.Chart(title=chart_title, multiline=layout_pb2.MultilineChartContent(tag=list(tags))))
+            elif kind == "Margin":
+                if len(tags) != 3:
+                    raise ValueError("a Margin chart takes three tags: value, lower, upper")
+                series = layout_pb2.MarginChartContent.Series(value=tags[0], lower=tags[1], upper=tags[2])
+                chart_pbs.append(layout_pb2.Chart(title=chart_title, margin=layout_pb2.MarginChartContent(series=[series])))
+            else:
+                raise ValueError(f"chart kind must be 'Multiline' or 'Margin', got {kind!r}")
+        categories.append(layout_pb2.Category(title=title, chart=chart_pbs))
+    tensor = TensorProto(dtype="DT_STRING", string_val=[layout_pb2.Layout(category=categories).SerializeToString()],
+                         tensor_shape=TensorShapeProto())
+    return Summary(value=[Summary.Value(tag=metadata.CONFIG_SUMMARY_TAG, tensor=tensor, metadata=metadata.create_summary_metadata())])
+
+
 def hparams(hparam_dict: Dict[str, Any], metric_dict: Dict[str, Any], hparam_domain_discrete=None):
     """The three hparams-plugin summaries (experiment, session start, session end)."""
     from google.protobuf import struct_pb2

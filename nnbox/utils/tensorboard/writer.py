@@ -222,6 +222,62 @@ class SummaryWriter:
             print("\n".join(names))
         self._get_file_writer().add_event(Event(graph_def=graph.SerializeToString(), wall_time=time.time()))
 
+    def add_audio(self, tag: str, snd_tensor: Any, global_step: Optional[int] = None, sample_rate: int = 44100,
+                  walltime: Optional[float] = None) -> None:
+        """Log a mono sound (values in [-1, 1], shape (L,) or (1, L)) for the Audio tab."""
+        self._add(S.audio(tag, snd_tensor, sample_rate), global_step, walltime)
+
+    def add_custom_scalars(self, layout: Dict[str, Dict[str, list]]) -> None:
+        """Group scalar tags into charts on the Custom Scalars tab, e.g.
+        ``{"Loss": {"train vs test": ["Multiline", ["Loss/train", "Loss/test"]]}}``."""
+        self._add(S.custom_scalars(layout))
+
+    def add_embedding(self, mat: Any, metadata: Optional[list] = None, label_img: Any = None,
+                      global_step: Optional[int] = None, tag: str = "default", metadata_header: Optional[list] = None) -> None:
+        """Write vectors (N, D) for the Projector tab: ``<log_dir>/<step>/<tag>/tensors.tsv`` plus
+        optional labels (``metadata.tsv``) and thumbnails (``sprite.png`` from ``label_img`` (N, C, H, W)),
+        registered in ``<log_dir>/projector_config.pbtxt``."""
+        from google.protobuf import text_format
+        from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
+
+        vectors = S.to_numpy(mat)
+        if vectors.ndim != 2:
+            raise ValueError(f"mat should be 2D, got shape {vectors.shape}")
+        sub = f"{str(global_step or 0).zfill(5)}/{tag}"
+        folder = os.path.join(self.log_dir, sub)
+        os.makedirs(folder, exist_ok=True)
+        with open(os.path.join(folder, "tensors.tsv"), "w") as fh:
+            fh.writelines("\t".join(repr(float(v)) for v in row) + "\n" for row in vectors)
+        config = ProjectorConfig()
+        path = os.path.join(self.log_dir, "projector_config.pbtxt")
+        if os.path.exists(path):
+            with open(path) as fh:
+                text_format.Parse(fh.read(), config)
+        emb = config.embeddings.add(tensor_name=f"{tag}:{str(global_step or 0).zfill(5)}", tensor_path=f"{sub}/tensors.tsv")
+        if metadata is not None:
+            if len(metadata) != len(vectors):
+                raise ValueError(f"#labels ({len(metadata)}) should equal #data points ({len(vectors)})")
+            lines = ["\t".join(map(str, metadata_header))] if metadata_header is not None else []
+            lines += ["\t".join(map(str, m)) if metadata_header is not None else str(m) for m in metadata]
+            with open(os.path.join(folder, "metadata.tsv"), "w") as fh:
+                fh.write("\n".join(lines) + "\n")
+            emb.metadata_path = f"{sub}/metadata.tsv"
+        if label_img is not None:
+            from ...vision.utils import save_image
+            from ..._tensor import Tensor
+
+            imgs = S.to_numpy(label_img)
+            if imgs.ndim != 4 or len(imgs) != len(vectors):
+                raise ValueError("label_img should be (N, C, H, W) with one image per data point")
+            side = int(np.ceil(np.sqrt(len(imgs))))  # the projector expects a square sprite: pad with blanks
+            square = np.zeros((side * side, *imgs.shape[1:]), np.float32)
+            square[: len(imgs)] = imgs
+            save_image(Tensor._make(square), os.path.join(folder, "sprite.png"), nrow=side, padding=0)
+            emb.sprite.image_path = f"{sub}/sprite.png"
+            emb.sprite.single_image_dim.extend([imgs.shape[3], imgs.shape[2]])
+        with open(path, "w") as fh:
+            fh.write(text_format.MessageToString(config))
+
     def _not_supported(name: str):  # noqa: N805 - builds methods below
         def method(self, *args, **kwargs):
             raise NotImplementedError(f"SummaryWriter.{name} is not implemented in nnbox")
@@ -229,11 +285,8 @@ class SummaryWriter:
         method.__name__ = name
         return method
 
-    add_embedding = _not_supported("add_embedding")
-    add_audio = _not_supported("add_audio")
     add_video = _not_supported("add_video")
     add_mesh = _not_supported("add_mesh")
-    add_custom_scalars = _not_supported("add_custom_scalars")
     add_onnx_graph = _not_supported("add_onnx_graph")
     del _not_supported
 
