@@ -343,3 +343,30 @@ def test_tensor_lr_is_filled_in_place():
         return float(lr)
 
     assert run(nnbox) == run(torch) == 0.0625
+
+
+class _Decay:
+    """A callable object: schedulers save its __dict__ in their state_dict."""
+
+    def __init__(self, k):
+        self.k = k
+
+    def __call__(self, e):
+        return self.k**e
+
+
+def test_callable_objects_are_saved_and_restored():
+    def run(m):
+        L = m.optim.lr_scheduler
+        opt = _opt(m)
+        s = L.LambdaLR(opt, [_Decay(0.9), lambda e: 1.0])
+        c = L.CyclicLR(_opt(m), 0.01, 0.1, step_size_up=2, scale_fn=_Decay(0.5))
+        sd, cd = s.state_dict(), c.state_dict()
+        saved = (sd["lr_lambdas"], cd["_scale_fn_custom"])
+        s2 = L.LambdaLR(_opt(m), [_Decay(0.1), lambda e: 1.0])
+        s2.load_state_dict(sd)
+        c2 = L.CyclicLR(_opt(m), 0.01, 0.1, step_size_up=2, scale_fn=_Decay(0.7))
+        c2.load_state_dict(cd)
+        return saved + (s2.lr_lambdas[0].k, c2._scale_fn_custom.k)
+
+    assert run(nnbox) == run(torch) == ([{"k": 0.9}, None], {"k": 0.5}, 0.9, 0.5)
