@@ -320,6 +320,9 @@ def save(
     if not _use_new_zipfile_serialization:
         raise NotImplementedError("nnbox.save: the legacy format (_use_new_zipfile_serialization=False) is not written")
     if isinstance(f, (str, os.PathLike)):
+        parent = os.path.dirname(os.path.abspath(os.fspath(f)))
+        if not os.path.isdir(parent):
+            raise RuntimeError(f"Parent directory {os.path.dirname(os.fspath(f)) or parent} does not exist.")
         with atomic_write(f) as fh:
             _write_archive(obj, fh, _prefix_for(f), pickle_protocol)
         return
@@ -664,8 +667,12 @@ def _load_legacy(fh: IO[bytes], map_location, weights_only: bool, pickle_kw) -> 
     def unpickle():
         return _Unpickler(fh, load_storage, weights_only, **pickle_kw).load()
 
-    if unpickle() != _MAGIC_LEGACY:
-        raise pickle.UnpicklingError("Invalid magic number; corrupt file?")
+    try:
+        magic = unpickle()
+    except (pickle.UnpicklingError, EOFError, KeyError, ValueError, IndexError):
+        magic = None
+    if magic != _MAGIC_LEGACY:
+        raise pickle.UnpicklingError("Invalid magic number; corrupt file? (neither a zip nor a legacy PyTorch checkpoint)")
     unpickle()  # protocol version
     unpickle()  # sys info
     result = unpickle()

@@ -302,6 +302,11 @@ def test_torchscript_and_garbage_give_clear_errors(tmp_path):
     (tmp_path / "empty.pt").write_bytes(b"")
     with pytest.raises(EOFError):
         nnbox.load(tmp_path / "empty.pt")
+    (tmp_path / "garbage.pt").write_bytes(b"hello world")
+    with pytest.raises(pickle.UnpicklingError, match="Invalid magic number"):
+        nnbox.load(tmp_path / "garbage.pt")
+    with pytest.raises(RuntimeError, match="Parent directory .*nope does not exist"):
+        nnbox.save({}, tmp_path / "nope" / "x.pt")
 
 
 # --- atomic writes --------------------------------------------------------------------------
