@@ -60,19 +60,27 @@ class Recurrence(Function):
         P = w_hh.shape[1]
         lstm, gru = mode == "LSTM", mode == "GRU"
         packed = batch_sizes is not None
-        acts = (x.reshape(T * B, I) @ w_ih.T).reshape(T, B, G)  # the input GEMM for every step at once
-        if b_ih is not None:
-            acts += b_ih
-        if b_hh is not None:  # all of b_hh adds outside the recurrence, except GRU's n gate (inside r * (...))
-            if gru:
-                acts[..., :2 * H] += b_hh[:2 * H]
-            else:
-                acts += b_hh
+        # the gate scale and both biases fold into small (G,)-sized operands, so the input GEMM for
+        # every step at once plus one bias add produce the pre-activations
         scale = _gate_scale(mode, H, xp, x.dtype)
+        bias = None
+        if b_ih is not None:
+            bias = b_ih.copy()
+        if b_hh is not None:  # all of b_hh adds outside the recurrence, except GRU's n gate (inside r * (...))
+            bias = xp.zeros(G, dtype=x.dtype) if bias is None else bias
+            if gru:
+                bias[:2 * H] += b_hh[:2 * H]
+            else:
+                bias += b_hh
         whh_t = w_hh.T
+        wih_t = w_ih.T
         if scale is not None:
-            acts *= scale
-            whh_t = w_hh.T * scale
+            wih_t = wih_t * scale
+            whh_t = whh_t * scale
+            bias = bias * scale if bias is not None else None
+        acts = (x.reshape(T * B, I) @ wih_t).reshape(T, B, G)
+        if bias is not None:
+            acts += bias
         if gru:
             whh_t = xp.ascontiguousarray(whh_t)
             b_hn = b_hh[2 * H:] if b_hh is not None else None
@@ -80,6 +88,9 @@ class Recurrence(Function):
         out = new((T, B, P), dtype=x.dtype)
         hprev = xp.zeros((T, B, P), dtype=x.dtype) if packed else None
         hrs = new((T, B, H), dtype=x.dtype) if w_hr is not None else None  # o * tanh(c) before projection
+        # LSTM keeps tanh(c) and each gate's local derivative, computed while the step's block is in cache
+        tcs = new((T, B, H), dtype=x.dtype) if lstm else None
+        dacts = new((T, B, G), dtype=x.dtype) if lstm and any(ctx.needs_input_grad) else None
         cs = new((T, B, H), dtype=x.dtype) if lstm else None
         cprev = xp.zeros((T, B, H), dtype=x.dtype) if packed and lstm else None
         ghn = new((T, B, H), dtype=x.dtype) if gru else None
@@ -100,19 +111,26 @@ class Recurrence(Function):
                 for sig in (a[:, :2 * H], a[:, 3 * H:]):  # i, f and o: sigmoid = 0.5 tanh(a / 2) + 0.5
                     sig *= 0.5
                     sig += 0.5
+                if dacts is not None:  # s (1 - s) for the sigmoid gates, 1 - g^2 for the tanh gate
+                    d = dacts[t, :n]
+                    xp.subtract(1, a, out=d)
+                    d *= a
+                    dg_ = d[:, 2 * H:3 * H]
+                    xp.multiply(a4[:, 2], a4[:, 2], out=dg_)
+                    xp.subtract(1, dg_, out=dg_)
                 cp = c[:n]
                 if packed:
                     cprev[t, :n] = cp
                 ct = cs[t, :n]
                 xp.multiply(a4[:, 1], cp, out=ct)
                 ct += a4[:, 0] * a4[:, 2]
+                tc = tcs[t, :n]
+                xp.tanh(ct, out=tc)
                 if w_hr is None:
-                    xp.tanh(ct, out=ht)
-                    ht *= a4[:, 3]
+                    xp.multiply(tc, a4[:, 3], out=ht)
                 else:
                     hr = hrs[t, :n]
-                    xp.tanh(ct, out=hr)
-                    hr *= a4[:, 3]
+                    xp.multiply(tc, a4[:, 3], out=hr)
                     xp.matmul(hr, w_hr.T, out=ht)
             elif gru:
                 rz = a[:, :2 * H]
@@ -145,11 +163,8 @@ class Recurrence(Function):
                 h = out[t]
                 if lstm:
                     c = cs[t]
-        if not packed:  # the state each step started from: h0, then the previous step's output
-            hprev = _shifted(out, h0, reverse)
-            if lstm:
-                cprev = _shifted(cs, c0, reverse)
-        saved = [x, w_ih, w_hh, hprev, out, acts, cprev, cs, ghn, w_hr, hrs]
+        # unpacked, the state a step started from is h0 / c0 or the neighbouring step's output (no copy kept)
+        saved = [x, w_ih, w_hh, hprev, out, acts, cprev, cs, ghn, w_hr, hrs, h0, c0, tcs, dacts]
         ctx.save_for_backward(*saved)
         ctx.meta = (mode, reverse, batch_sizes, b_ih is not None, b_hh is not None)
         h_n = h.copy() if not packed else h
@@ -159,7 +174,7 @@ class Recurrence(Function):
 
     @staticmethod
     def backward(ctx, dout, dhn, dcn=None):
-        x, w_ih, w_hh, hprev, out, acts, cprev, cs, ghn, w_hr, hrs = ctx.saved_tensors
+        x, w_ih, w_hh, hprev, out, acts, cprev, cs, ghn, w_hr, hrs, h0, c0, tcs, dacts = ctx.saved_tensors
         mode, reverse, batch_sizes, has_bih, has_bhh = ctx.meta
         xp = xp_of(x)
         T, B, I = x.shape
@@ -184,23 +199,30 @@ class Recurrence(Function):
             da = dgi[t, :n]
             if lstm:
                 i, f, g, o = a[:, 0], a[:, 1], a[:, 2], a[:, 3]
-                tc = xp.tanh(cs[t, :n])
+                tc = tcs[t, :n]
+                dact = dacts[t, :n].reshape(n, 4, H)
                 if w_hr is not None:  # back through the projection h = (o * tanh(c)) W_hr^T
                     dhts[t, :n] = dht
                     dht = dht @ w_hr
                 dct = dht * o
                 dct *= 1 - tc * tc
                 dct += dc[:n]
-                da[:, 0] = dct * g * i * (1 - i)
-                da[:, 1] = dct * cprev[t, :n] * f * (1 - f)
-                da[:, 2] = dct * i * (1 - g * g)
-                da[:, 3] = dht * tc * o * (1 - o)
+                xp.multiply(dct, g, out=da[:, 0])
+                da[:, 0] *= dact[:, 0]
+                cp = cprev[t, :n] if packed else _prev(cs, c0, t, reverse)
+                xp.multiply(dct, cp, out=da[:, 1])
+                da[:, 1] *= dact[:, 1]
+                xp.multiply(dct, i, out=da[:, 2])
+                da[:, 2] *= dact[:, 2]
+                xp.multiply(dht, tc, out=da[:, 3])
+                da[:, 3] *= dact[:, 3]
                 dc[:n] = dct * f
             elif gru:
                 r, z, nn_ = a[:, 0], a[:, 1], a[:, 2]
                 dan = dht * (1 - z) * (1 - nn_ * nn_)
                 da[:, 0] = dan * ghn[t, :n] * r * (1 - r)
-                da[:, 1] = dht * (hprev[t, :n] - nn_) * z * (1 - z)
+                hp = hprev[t, :n] if packed else _prev(out, h0, t, reverse)
+                da[:, 1] = dht * (hp - nn_) * z * (1 - z)
                 da[:, 2] = dan
                 dg = dgh[t, :n]
                 dg[:, :2] = da[:, :2]
@@ -221,7 +243,15 @@ class Recurrence(Function):
         gh_flat = dgh.reshape(T * B, G)
         dx = (gi_flat @ w_ih).reshape(T, B, I) if need[0] else None
         dw_ih = gi_flat.T @ x.reshape(T * B, I) if need[3] else None
-        dw_hh = gh_flat.T @ hprev.reshape(T * B, P) if need[4] else None
+        dw_hh = None
+        if need[4]:
+            if packed:
+                dw_hh = gh_flat.T @ hprev.reshape(T * B, P)
+            else:  # sum_t dgh_t^T h_{t-1}: the first step pairs with h0, the others with shifted outputs
+                first, rest, prevs = (T - 1, slice(0, T - 1), out[1:]) if reverse else (0, slice(1, T), out[:-1])
+                dw_hh = dgh[first].reshape(B, G).T @ h0
+                if T > 1:
+                    dw_hh += dgh[rest].reshape(-1, G).T @ prevs.reshape(-1, P)
         dw_hr = None
         if w_hr is not None and need[7]:
             dw_hr = dhts.reshape(T * B, P).T @ hrs.reshape(T * B, H)
@@ -231,12 +261,11 @@ class Recurrence(Function):
                 dw_hr, None, None, None)
 
 
-def _shifted(seq, first, reverse: bool):
-    """(T, B, H) states each step started from: ``first`` then ``seq`` shifted one step along time."""
-    xp = xp_of(seq)
+def _prev(seq, first, t: int, reverse: bool):
+    """The state step ``t`` started from: ``first`` at the sequence start, else the neighbouring step's."""
     if reverse:
-        return xp.concatenate([seq[1:], first[None]], axis=0)
-    return xp.concatenate([first[None], seq[:-1]], axis=0)
+        return first if t == seq.shape[0] - 1 else seq[t + 1]
+    return first if t == 0 else seq[t - 1]
 
 
 def recurrence(mode: str, x: Tensor, h0: Tensor, c0: Tensor | None, w_ih: Tensor, w_hh: Tensor,
