@@ -14,6 +14,7 @@ from typing import IO, List, Optional, Tuple, Union
 
 import numpy as np
 
+from .._backend.device import move
 from .._tensor import Tensor
 
 TensorOrList = Union[Tensor, List[Tensor]]
@@ -74,7 +75,8 @@ def make_grid(
     >>> make_grid(nnbox.zeros(2, 1, 4, 4), padding=1, pad_value=1.0)[0, 0].tolist()
     [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
     """
-    arr = _as_batch(tensor)
+    arr = _as_batch(tensor)  # tiled on the host; the grid goes back to the input's device
+    dev = (tensor[0] if isinstance(tensor, (list, tuple)) else tensor).device
     if normalize:
         arr = arr.copy()
         if value_range is not None and not isinstance(value_range, tuple):
@@ -88,7 +90,7 @@ def make_grid(
             _normalize(arr, lo, hi)
     nmaps, channels, h, w = arr.shape
     if nmaps == 1:
-        return Tensor._make(np.ascontiguousarray(arr[0]))
+        return Tensor._make(move(np.ascontiguousarray(arr[0]), dev))
     xmaps = min(nrow, nmaps)
     ymaps = int(math.ceil(nmaps / xmaps))
     height, width = h + padding, w + padding
@@ -97,7 +99,7 @@ def make_grid(
         y, x = divmod(k, xmaps)
         top, left = y * height + padding, x * width + padding
         grid[:, top : top + h, left : left + w] = arr[k]
-    return Tensor._make(grid)
+    return Tensor._make(move(grid, dev))
 
 
 def _to_uint8_hwc(grid: np.ndarray) -> np.ndarray:
@@ -123,8 +125,7 @@ def save_image(
         from PIL import Image  # noqa: PLC0415 - optional dependency
     except ImportError:
         raise ImportError("save_image needs Pillow: pip install pillow") from None
-    grid = make_grid(tensor, **kwargs)._data
-    img = _to_uint8_hwc(grid)
+    img = _to_uint8_hwc(_host(make_grid(tensor, **kwargs)))
     if img.shape[2] == 1:
         img = img[:, :, 0]
     Image.fromarray(img).save(fp, format=format)
