@@ -88,16 +88,22 @@ class _NormBase(Module):
 class _BatchNorm(_NormBase):
     def forward(self, input: Tensor) -> Tensor:
         self._check_input_dim(input)
-        factor = 0.0 if self.momentum is None else self.momentum
-        if self.training and self.track_running_stats and self.num_batches_tracked is not None:
-            self.num_batches_tracked._data += 1
-            self.num_batches_tracked._vc[0] += 1
+        d = self.__dict__  # one lookup per buffer: this runs for every layer on every step
+        params, buffers = d["_parameters"], d["_buffers"]
+        running_mean, running_var, nbt = buffers["running_mean"], buffers["running_var"], \
+            buffers["num_batches_tracked"]
+        training = d["training"]
+        momentum = d["momentum"]
+        factor = 0.0 if momentum is None else momentum
+        if training and d["track_running_stats"] and nbt is not None:
+            nbt._data += 1
+            nbt._vc[0] += 1
             # momentum=None: a cumulative average over all batches seen so far
-            factor = 1.0 / float(self.num_batches_tracked._data) if self.momentum is None else self.momentum
-        use_batch_stats = self.training or (self.running_mean is None and self.running_var is None)
-        track = not self.training or self.track_running_stats
-        return _F.batch_norm(input, self.running_mean if track else None, self.running_var if track else None,
-                             self.weight, self.bias, use_batch_stats, factor, self.eps)
+            factor = 1.0 / float(nbt._data) if momentum is None else momentum
+        use_batch_stats = training or (running_mean is None and running_var is None)
+        track = not training or d["track_running_stats"]
+        return _F.batch_norm(input, running_mean if track else None, running_var if track else None,
+                             params["weight"], params["bias"], use_batch_stats, factor, d["eps"])
 
 
 class BatchNorm1d(_BatchNorm):
@@ -110,8 +116,9 @@ class BatchNorm1d(_BatchNorm):
     """
 
     def _check_input_dim(self, input: Tensor) -> None:
-        if input.dim() != 2 and input.dim() != 3:
-            raise ValueError(f"expected 2D or 3D input (got {input.dim()}D input)")
+        nd = input._data.ndim
+        if nd != 2 and nd != 3:
+            raise ValueError(f"expected 2D or 3D input (got {nd}D input)")
 
 
 class BatchNorm2d(_BatchNorm):
@@ -123,8 +130,8 @@ class BatchNorm2d(_BatchNorm):
     """
 
     def _check_input_dim(self, input: Tensor) -> None:
-        if input.dim() != 4:
-            raise ValueError(f"expected 4D input (got {input.dim()}D input)")
+        if input._data.ndim != 4:
+            raise ValueError(f"expected 4D input (got {input._data.ndim}D input)")
 
 
 class BatchNorm3d(_BatchNorm):
