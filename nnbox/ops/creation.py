@@ -89,6 +89,10 @@ def _from_data(data, dtype, device) -> Tensor:
             device = data.device
     else:
         arr = _infer_array(data)
+        if (arr.dtype == _dt.get_default_dtype().np != _np_dtype(dtype, arr.dtype)
+                and not isinstance(data, (np.ndarray, np.generic))):
+            # Python floats were rounded to the default dtype: parse them again in the one asked for
+            arr = np.array(_plain(data) if _has_tensor(data) else data, dtype=_np_dtype(dtype))
         if isinstance(data, np.ndarray):
             _dt.from_numpy_dtype(arr.dtype)  # rejects unsupported dtypes with torch's message
             arr = arr.copy()
