@@ -562,3 +562,65 @@ def test_no_warning_for_proper_containers():
         g = Good()
         list(g.parameters())
         g.to(nnbox.float64)
+
+
+def test_full_backward_hook_two_inputs_and_tuple_output_match_torch():
+    def run(m):
+        m.manual_seed(0)
+        nn = m.nn
+
+        class Two(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.bil = nn.Bilinear(2, 3, 4).double()
+
+            def forward(self, a, b):
+                y = self.bil(a, b)
+                return y, y * 3
+
+        mod = Two()
+        with m.no_grad():
+            mod.bil.weight.copy_(m.tensor(np.linspace(-1, 1, 24).reshape(4, 2, 3)))
+            mod.bil.bias.copy_(m.tensor([0.1, 0.2, 0.3, 0.4], dtype=m.float64))
+        seen = {}
+
+        def hook(module, gi, go):
+            seen["gi"] = [None if g is None else g.numpy().copy() for g in gi]
+            seen["go"] = [g.numpy().copy() for g in go]
+
+        mod.register_full_backward_hook(hook)
+        a = m.tensor(np.arange(4.0).reshape(2, 2), requires_grad=True)
+        b = m.tensor(np.arange(6.0).reshape(2, 3))  # needs no grad: torch reports zeros for it
+        y1, y2 = mod(a, b)
+        (y1.sum() + (y2 ** 2).sum()).backward()
+        seen["a"] = a.grad.numpy().copy()
+        return seen
+
+    t, n = run(torch), run(nnbox)
+    assert len(n["gi"]) == len(t["gi"]) == 2 and len(n["go"]) == len(t["go"]) == 2
+    for x, y in zip(n["gi"], t["gi"]):
+        np.testing.assert_allclose(x, y, rtol=1e-12)
+    for x, y in zip(n["go"], t["go"]):
+        np.testing.assert_allclose(x, y, rtol=1e-12)
+    np.testing.assert_allclose(n["a"], t["a"], rtol=1e-12)
+
+
+def test_full_backward_hook_tuple_layout_matches_torch():
+    def run(m):
+        class Mixed(m.nn.Module):
+            def forward(self, a, k, b):
+                return a * k, b * 1, 3
+
+        seen = []
+        mod = Mixed()
+        mod.register_full_backward_hook(
+            lambda mod_, gi, go: seen.append(([None if g is None else g.numpy().tolist() for g in gi],
+                                              [None if g is None else g.numpy().tolist() for g in go])))
+        mod.register_full_backward_pre_hook(lambda mod_, go: seen.append([g is None for g in go]))
+        a = m.ones(2, requires_grad=True)
+        out = mod(a, 2.0, m.ones(3))
+        assert not out[1].requires_grad and out[2] == 3
+        out[0].sum().backward()
+        return seen
+
+    assert run(nnbox) == run(torch)

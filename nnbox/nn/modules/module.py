@@ -18,9 +18,9 @@ from typing import Any, Callable, Iterator
 
 from ..._tensor import Tensor
 from ...autograd import grad_mode
-from ...autograd.function import Function
 from ...utils.hooks import RemovableHandle
 from ..parameter import Buffer, Parameter, UninitializedParameter, buffer_persistent
+from ._backward_hooks import _BackwardHookState
 
 __all__ = [
     "Module",
@@ -952,103 +952,3 @@ def _copy_into(module: Module, name: str, param: Tensor, value: Tensor, assign: 
                 module._buffers[name] = value
         else:
             param.copy_(value)
-
-
-# --- full backward hooks ------------------------------------------------------------------------------
-class _BackwardHookFn(Function):
-    """Identity on the tensors it is given; its backward hands their gradients to ``callback``.
-    One wraps a module's inputs, one its outputs: between them lie exactly the module's grads."""
-
-    _array_api = True
-
-    @staticmethod
-    def forward(ctx, callback, *arrays):
-        ctx.callback = callback
-        return arrays
-
-    @staticmethod
-    def backward(ctx, *grads):
-        return (None, *ctx.callback(grads, ctx.needs_input_grad[1:]))
-
-
-class _BackwardHookState:
-    """Runs one module call's full backward (pre-)hooks: output grads are captured first, then
-    the hooks fire when the input grads arrive."""
-
-    def __init__(self, module: Module, hooks: list, pre_hooks: list):
-        self.module, self.hooks, self.pre_hooks = module, hooks, pre_hooks
-        self.grad_output = None
-        self.n_inputs = 0
-        self.inputs_need_grad = False
-
-    def wrap_inputs(self, args: tuple) -> tuple:
-        idx = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
-        self.n_inputs = len(idx)
-        self.inputs_need_grad = grad_mode._enabled[0] and any(args[i]._rg for i in idx)
-        if not self.inputs_need_grad or not self.hooks:
-            return args
-        wrapped = _BackwardHookFn.apply(self._on_input_grads, *(args[i] for i in idx))
-        out = list(args)
-        for i, t in zip(idx, wrapped):
-            out[i] = t
-        return tuple(out)
-
-    def wrap_outputs(self, result):
-        single = isinstance(result, Tensor)
-        outs = (result,) if single else result
-        if not isinstance(outs, (tuple, list)):
-            return result
-        idx = [i for i, o in enumerate(outs) if isinstance(o, Tensor)]
-        if not idx or not grad_mode._enabled[0] or not any(outs[i]._rg for i in idx):
-            return result
-        wrapped = _BackwardHookFn.apply(self._on_output_grads, *(outs[i] for i in idx))
-        new = list(outs)
-        for i, t in zip(idx, wrapped):
-            new[i] = t
-        if single:
-            return new[0]
-        return type(outs)(new) if isinstance(outs, tuple) and type(outs) is tuple else (
-            type(outs)(*new) if isinstance(outs, tuple) else new)
-
-    def _on_output_grads(self, grads: tuple, needs: tuple) -> tuple:
-        grads = tuple(_wrap_grad(g) for g in grads)
-        for hook in self.pre_hooks:
-            res = hook(self.module, grads)
-            if res is not None:
-                res = res if isinstance(res, tuple) else (res,)
-                if len(res) != len(grads):
-                    raise RuntimeError(
-                        f"Backward pre hook returned an invalid number of grad_output, got {len(res)}, but expected {len(grads)}"
-                    )
-                grads = res
-        self.grad_output = grads
-        if not self.inputs_need_grad or not self.hooks:
-            # nothing upstream will call back: fire the hooks now, grad_input all None
-            none = (None,) * self.n_inputs
-            if self.hooks:
-                warnings.warn(
-                    "Full backward hook is firing when gradients are computed with respect to module outputs "
-                    "since no inputs require gradients. See https://docs.pytorch.org/docs/main/generated/"
-                    "torch.nn.Module.html#torch.nn.Module.register_full_backward_hook for more details.",
-                    stacklevel=2,
-                )
-            for hook in self.hooks:
-                hook(self.module, none, grads)
-        return tuple(None if g is None else g._data for g in grads)
-
-    def _on_input_grads(self, grads: tuple, needs: tuple) -> tuple:
-        grad_input = tuple(_wrap_grad(g) if n else None for g, n in zip(grads, needs))
-        for hook in self.hooks:
-            res = hook(self.module, grad_input, self.grad_output)
-            if res is not None:
-                res = res if isinstance(res, tuple) else (res,)
-                if len(res) != len(grad_input):
-                    raise RuntimeError(
-                        f"Backward hook returned an invalid number of grad_input, got {len(res)}, but expected {len(grad_input)}"
-                    )
-                grad_input = res
-        return tuple(None if g is None else g._data for g in grad_input)
-
-
-def _wrap_grad(g):
-    return None if g is None else Tensor._make(g)
