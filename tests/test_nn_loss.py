@@ -3,7 +3,6 @@ import warnings
 
 import numpy as np
 import pytest
-import torch
 
 import nnbox
 import nnbox.nn.functional as NF

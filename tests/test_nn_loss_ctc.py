@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import nnbox
-from oracle import RNG, arr, check, check_error
+from oracle import arr, check, check_error
 
 RED = ["mean", "sum", "none"]
 

@@ -1,14 +1,8 @@
 """nn.utils.rnn against torch: pad_sequence, pack/pad_packed round trips with gradients, errors."""
 import numpy as np
 import pytest
-import torch
 
-import nnbox
-from oracle import RNG, arr, check, check_error
-
-
-def seqs(m, *arrays):
-    return [m.tensor(a) for a in arrays]
+from oracle import arr, check, check_error
 
 
 @pytest.mark.parametrize("batch_first", [False, True])

@@ -100,7 +100,6 @@ class RandomSlopeRelu(_Pointwise):
 
     @staticmethod
     def forward(ctx, x, slopes):
-        xp = xp_of(x)
         d = slopes * (x < 0)
         d += x >= 0
         if ctx.needs_input_grad[0]:

@@ -491,7 +491,6 @@ class BinaryCrossEntropyWithLogits(Function):
 
     @staticmethod
     def forward(ctx, x, y, w, pw, reduction):
-        xp = xp_of(x)
         sp_neg = softplus_array(-x)  # softplus(-x) = -log sigmoid(x)
         if pw is None:
             raw = (1 - y) * x + sp_neg
