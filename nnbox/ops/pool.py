@@ -561,7 +561,7 @@ class MaxUnpoolNd(Function):
             raise RuntimeError(f"Found an invalid max index: {bad} (output volumes are of size "
                                f"{'x'.join(map(str, out_sp))})")
         out = xp.zeros((rows, plane), dtype=x.dtype)
-        xp.put_along_axis(out, i2, x.reshape(rows, -1), axis=1)
+        out[xp.arange(rows)[:, None], i2] = x.reshape(rows, -1)  # fancy indexing: NumPy and CuPy alike
         ctx.save_for_backward(i2)
         ctx.x_shape = x.shape
         return out.reshape(lead + tuple(out_sp))
