@@ -624,3 +624,21 @@ def test_full_backward_hook_tuple_layout_matches_torch():
         return seen
 
     assert run(nnbox) == run(torch)
+
+
+def test_optimizer_built_before_to_still_updates():
+    net = nnbox.nn.Linear(3, 2)
+    opt = nnbox.optim.SGD(net.parameters(), lr=0.5)
+    net.double()
+    before = net.weight.detach().numpy().copy()
+    net(nnbox.ones(4, 3, dtype=nnbox.float64)).sum().backward()
+    opt.step()
+    assert net.weight.dtype == nnbox.float64
+    np.testing.assert_allclose(net.weight.detach().numpy(), before - 0.5 * 4.0, rtol=1e-12)
+
+
+def test_to_empty():
+    net = nnbox.nn.Sequential(nnbox.nn.Linear(3, 2))
+    w = net[0].weight
+    assert net.to_empty(device="cpu") is net
+    assert net[0].weight is w and w.shape == (3 - 1, 3) and w.dtype == nnbox.float32

@@ -656,6 +656,12 @@ class Module:
         self._check_plain_containers()
         return self._apply(convert)
 
+    def to_empty(self, *, device=None, recurse: bool = True) -> "Module":
+        """Give every parameter and buffer fresh uninitialised storage on ``device``."""
+        from ...ops.creation import empty_like
+
+        return self._apply(lambda t: empty_like(t, device=device), recurse=recurse)
+
     def cuda(self, device=None) -> "Module":
         return self._apply(lambda t: t.cuda(device))
 
