@@ -46,6 +46,16 @@ class Embedding(Function):
         return gw, None, None, None
 
 
+def _scatter_extreme(kind: str, out, index, values) -> None:
+    """``out[index] = max/min(out[index], values)`` with repeated indices (NumPy ufunc.at / cupyx)."""
+    if type(out) is np.ndarray:
+        (np.maximum if kind == "max" else np.minimum).at(out, index, values)
+    else:
+        import cupyx  # noqa: PLC0415 - only reached with CuPy arrays
+
+        (cupyx.scatter_max if kind == "max" else cupyx.scatter_min)(out, index, values)
+
+
 def _check_indices(indices: Tensor, num: int, what: str = "embedding") -> None:
     d = indices._data
     if d.dtype not in (np.int64, np.int32):
@@ -120,13 +130,13 @@ class EmbeddingBag(Function):
         counts = xp.bincount(seg, minlength=n_bags).astype(weight.dtype)
         if mode == "max":
             out = xp.full((n_bags, d), -xp.inf, dtype=weight.dtype)
-            xp.maximum.at(out, seg, rows)
+            _scatter_extreme("max", out, seg, rows)
             out[counts == 0] = 0
             # the first row that attains each bag's max takes the gradient
             hit = rows == out[seg]
             winner = xp.full((n_bags, d), rows.shape[0], dtype=np.int64)
             pos = xp.broadcast_to(xp.arange(rows.shape[0])[:, None], rows.shape)
-            xp.minimum.at(winner, seg, xp.where(hit, pos, rows.shape[0]))
+            _scatter_extreme("min", winner, seg, xp.where(hit, pos, rows.shape[0]))
             ctx.winner = winner
         else:
             out = xp.zeros((n_bags, d), dtype=weight.dtype)
