@@ -82,3 +82,30 @@ def test_margin_modules_repr_and_values():
         assert repr(nm) == repr(tm)
     x, t = arr(4, 3), np.array([2, 0, 1, 1])
     check(lambda m, x, t: (torch.nn.MultiMarginLoss(p=2) if m is torch else nnbox.nn.MultiMarginLoss(p=2))(x, t), [x, t])
+
+
+@pytest.mark.parametrize("kw", [{}, {"bias": True, "reduction": "sum", "ignore_index": 1, "label_smoothing": 0.1},
+                                {"out_features": (2,), "reduction": "none"}])
+def test_linear_cross_entropy_loss(kw):
+    tm = torch.nn.LinearCrossEntropyLoss(4, 3, **kw).double()
+    nm = nnbox.nn.LinearCrossEntropyLoss(4, 3, **kw).double()
+    assert repr(nm) == repr(tm)
+    assert list(nm.state_dict()) == list(tm.state_dict())
+    nm.load_state_dict({k: nnbox.tensor(v.detach().numpy()) for k, v in tm.state_dict().items()})
+    t = RNG.integers(0, 3, size=(5,) + kw.get("out_features", ())).astype(np.int64)
+
+    def f(m, x, t):
+        return (tm if m is torch else nm)(x, t)
+    check(f, [arr(5, 4), t])
+    for (name, a), (_, b) in zip(tm.named_parameters(), nm.named_parameters()):
+        np.testing.assert_allclose(b.grad.numpy(), a.grad.numpy(), rtol=1e-10, err_msg=name)
+
+
+def test_linear_cross_entropy_functional_and_nllloss2d():
+    check(lambda m, x, w, b, t: m.nn.functional.linear_cross_entropy(x, w, t, linear_bias=b, ignore_index=None),
+          [arr(6, 4), arr(3, 4), arr(3), RNG.integers(0, 3, 6).astype(np.int64)])
+    check(lambda m, x, w, t: m.nn.functional.linear_cross_entropy(x, w, t, ignore_index=2, reduction="none"),
+          [arr(6, 4), arr(3, 2, 4), RNG.integers(0, 3, (6, 2)).astype(np.int64)])
+    for m in (torch, nnbox):
+        with pytest.warns(FutureWarning, match="`NLLLoss2d` has been deprecated"):
+            assert repr(m.nn.NLLLoss2d()) == "NLLLoss2d()"

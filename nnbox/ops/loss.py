@@ -1038,3 +1038,34 @@ def triplet_margin_with_distance_loss(anchor: Tensor, positive: Tensor, negative
 
 
 __all__ += ["multi_margin_loss", "multilabel_margin_loss", "triplet_margin_with_distance_loss"]
+
+
+
+_NO_IGNORE = -(2 ** 63)  # an ignore_index no class index can equal
+
+
+def linear_cross_entropy(input: Tensor, linear_weight: Tensor, target: Tensor, *, linear_bias: Tensor | None = None,
+                         weight: Tensor | None = None, reduction: str = "mean", ignore_index: int | None = None,
+                         label_smoothing: float = 0.0, options=None) -> Tensor:
+    """cross_entropy(linear(input, W), target): ``linear_weight`` is (C, *out_features, in_features) and the
+    logits are (N, C, *out_features).  ``ignore_index=None`` ignores nothing.  ``options`` (torch's chunking
+    of the computation) only changes speed and memory there; nnbox computes the reference way."""
+    from .linear import linear
+
+    w = linear_weight
+    if w.dim() < 2:
+        raise RuntimeError(f"expected linear_weight to have at least 2 dimensions, got {w.dim()}")
+    if input.shape[-1] != w.shape[-1]:
+        raise RuntimeError(f"expected equal input and linear_weight last dimensions (in_features), got "
+                           f"{input.shape[-1]} and {w.shape[-1]}, respectively")
+    logit_shape = tuple(w.shape[:-1])
+    flat_w = w.reshape(-1, w.shape[-1])
+    flat_b = linear_bias.reshape(-1) if linear_bias is not None else None
+    logits = linear(input, flat_w, flat_b)
+    logits = logits.reshape(tuple(input.shape[:-1]) + logit_shape)
+    return cross_entropy(logits, target, weight=weight, reduction=reduction,
+                         ignore_index=_NO_IGNORE if ignore_index is None else ignore_index,
+                         label_smoothing=label_smoothing)
+
+
+__all__.append("linear_cross_entropy")
