@@ -302,7 +302,7 @@ def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12, o
     """``x / max(||x||_p, eps)`` along ``dim``.
 
     >>> import nnbox, nnbox.nn.functional as F
-    >>> F.normalize(nnbox.tensor([[3.0, 4.0]])).tolist()
+    >>> F.normalize(nnbox.tensor([[3.0, 4.0]], dtype=nnbox.float64)).tolist()
     [[0.6, 0.8]]
     """
     if out is not None:

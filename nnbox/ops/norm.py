@@ -218,7 +218,7 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None, bi
 
     >>> import nnbox, nnbox.nn.functional as F
     >>> F.layer_norm(nnbox.tensor([[1.0, 3.0]]), (2,)).tolist()
-    [[-0.9999950528144836, 0.9999950528144836]]
+    [[-0.9999949932098389, 0.9999949932098389]]
     """
     ns = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(int(s) for s in normalized_shape)
     k = len(ns)

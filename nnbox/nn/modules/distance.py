@@ -32,8 +32,8 @@ class CosineSimilarity(Module):
     """Cosine similarity along ``dim``.
 
     >>> import nnbox, nnbox.nn as nn
-    >>> nn.CosineSimilarity()(nnbox.ones(2, 3), nnbox.ones(2, 3)).tolist()
-    [1.0, 1.0]
+    >>> nn.CosineSimilarity()(nnbox.tensor([[1.0, 0.0]]), nnbox.tensor([[0.0, 2.0]])).tolist()
+    [0.0]
     """
 
     __constants__ = ["dim", "eps"]
