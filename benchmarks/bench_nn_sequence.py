@@ -2,7 +2,7 @@
 
     python benchmarks/bench_nn_sequence.py [--quick]
 
-Each case is forward + backward (training steps also run SGD).  Prints the median ms per step of
+Each case is forward + backward (training steps also run SGD).  Prints the median CPU ms per step of
 several runs and the nnbox/torch ratio (< 1: nnbox is faster).  Both libraries use the same
 shapes, dtypes (float32) and ``--threads`` BLAS/OpenMP threads (default 1: on these shared 2-core
 machines, 2 spinning threads per library made torch's timings 10-100x noisier).
@@ -26,14 +26,16 @@ import torch  # noqa: E402
 import nnbox  # noqa: E402
 
 
-def median_ms(fn, steps: int, repeats: int) -> float:
+def median_ms(fn, steps: int, repeats: int, clock=time.process_time) -> float:
+    """Median ms per call.  CPU time by default: with one thread it is the work done, and on the shared
+    machines it is far steadier than wall time (other tenants' load inflates the latter)."""
     fn()  # warm up
     runs = []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0 = clock()
         for _ in range(steps):
             fn()
-        runs.append((time.perf_counter() - t0) / steps * 1e3)
+        runs.append((clock() - t0) / steps * 1e3)
     return statistics.median(runs)
 
 
