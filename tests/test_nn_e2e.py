@@ -1,6 +1,6 @@
 """End to end: the same model, weights and data in torch and nnbox follow the same loss curve.
 
-The seeds' RestNet18 (residual blocks exactly as the seeds write them) and an LSTM text
+The seeds' RestNet18 (the example script's classes, exactly as the seeds write them) and an LSTM text
 classifier are built from one definition per library, torch's initial weights are copied into
 nnbox, and ten SGD-momentum steps must give the same losses and final weights (float64).
 """
@@ -14,66 +14,14 @@ import nnbox
 
 
 def resnet18_seed(lib):
-    nn, F = lib.nn, lib.nn.functional
+    """The seeds' RestNet18, built from examples/seeds/resnet18.py's own class definitions."""
+    from test_seeds import EXAMPLES, as_torch
 
-    class RestNetBasicBlock(nn.Module):
-        def __init__(self, in_channels, out_channels, stride):
-            super(RestNetBasicBlock, self).__init__()
-            self.conv1 = nn.Conv2d(in_channels, out_channels, kernel_size=3, stride=stride, padding=1)
-            self.bn1 = nn.BatchNorm2d(out_channels)
-            self.conv2 = nn.Conv2d(out_channels, out_channels, kernel_size=3, stride=stride, padding=1)
-            self.bn2 = nn.BatchNorm2d(out_channels)
-
-        def forward(self, x):
-            out = F.relu(self.bn1(self.conv1(x)))
-            out = self.bn2(self.conv2(out))
-            out += x
-            return F.relu(out)
-
-    class RestNetDownBlock(nn.Module):
-        def __init__(self, in_channels, out_channels, stride):
-            super(RestNetDownBlock, self).__init__()
-            self.conv1 = nn.Conv2d(in_channels, out_channels, kernel_size=3, stride=stride[0], padding=1)
-            self.bn1 = nn.BatchNorm2d(out_channels)
-            self.conv2 = nn.Conv2d(out_channels, out_channels, kernel_size=3, stride=stride[1], padding=1)
-            self.bn2 = nn.BatchNorm2d(out_channels)
-            self.extra = nn.Sequential(
-                nn.Conv2d(in_channels, out_channels, kernel_size=1, stride=stride[0], padding=0),
-                nn.BatchNorm2d(out_channels))
-
-        def forward(self, x):
-            extra_x = self.extra(x)
-            out = F.relu(self.bn1(self.conv1(x)))
-            out = self.bn2(self.conv2(out))
-            out += extra_x
-            return F.relu(out)
-
-    class RestNet18(nn.Module):
-        def __init__(self):
-            super(RestNet18, self).__init__()
-            self.conv1 = nn.Conv2d(3, 64, kernel_size=7, stride=2, padding=3)
-            self.bn1 = nn.BatchNorm2d(64)
-            self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
-            self.layer1 = nn.Sequential(RestNetBasicBlock(64, 64, 1), RestNetBasicBlock(64, 64, 1))
-            self.layer2 = nn.Sequential(RestNetDownBlock(64, 128, [2, 1]), RestNetBasicBlock(128, 128, 1))
-            self.layer3 = nn.Sequential(RestNetDownBlock(128, 256, [2, 1]), RestNetBasicBlock(256, 256, 1))
-            self.layer4 = nn.Sequential(RestNetDownBlock(256, 512, [2, 1]), RestNetBasicBlock(512, 512, 1))
-            self.avgpool = nn.AdaptiveAvgPool2d(output_size=(1, 1))
-            self.fc = nn.Linear(512, 10)
-
-        def forward(self, x):
-            x = F.relu(self.bn1(self.conv1(x)))
-            x = self.maxpool(x)
-            x = self.layer1(x)
-            x = self.layer2(x)
-            x = self.layer3(x)
-            x = self.layer4(x)
-            x = self.avgpool(x)
-            x = x.reshape(x.shape[0], -1)
-            x = self.fc(x)
-            return x
-
-    return RestNet18()
+    src = (EXAMPLES / "resnet18.py").read_text(encoding="utf-8")
+    src = src[: src.index("\nblock = ")]  # the classes, without the script's demo lines
+    namespace: dict = {}
+    exec(compile(as_torch(src) if lib is torch else src, "resnet18.py", "exec"), namespace)
+    return namespace["RestNet18"]()
 
 
 def lstm_classifier(lib):
