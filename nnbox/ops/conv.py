@@ -270,7 +270,7 @@ def _check_common(input: Tensor, weight: Tensor, bias, nd: int, name: str, strid
             f"{shape_str(input.shape)}")
     if weight.ndim != nd + 2:
         raise RuntimeError(
-            f"weight should have at least three dimensions" if weight.ndim < 3 else
+            "weight should have at least three dimensions" if weight.ndim < 3 else
             f"expected stride to be a single integer value or a list of {weight.ndim - 2} values to match the "
             f"convolution dimensions, but got stride={shape_str(stride)}")
     if input._data.dtype != weight._data.dtype:
