@@ -137,9 +137,18 @@ def _inplace_chain(a, b):
     return y
 
 
+def _inplace_on_view(a, b):
+    y = a * 1.0
+    y.t()[1:, 0].mul_(b)  # CopySlices for y, and a view re-derived from it
+    v = y[:, 0]
+    v.add_(2.0)
+    return y * v.sum()
+
+
 def test_gradcheck_setitem_and_inplace():
     assert gradcheck(_setitem, [T(3, 4), T(3)])
     assert gradcheck(_inplace_chain, [T(3), T(3)])
+    assert gradcheck(_inplace_on_view, [T(3, 4), T(3)])
 
 
 def test_gradcheck_cast_through_float32():

@@ -12,6 +12,7 @@ import numpy as np
 from .._backend import dtype as _dt
 from .._tensor import Tensor
 from ..autograd import grad_mode
+from ..autograd.function import Function
 from . import elementwise as ew
 from ._util import shape_str, xp_of
 
@@ -71,10 +72,13 @@ def apply_inplace(self: Tensor, fn, *args, **kwargs) -> Tensor:
         with grad_mode.no_grad():
             return _write(self, fn(self, *args, **kwargs))
     _check_leaf(self)
-    if self._base is not None and self._base._rg:
+    base = self._base
+    if base is not None and (self.grad_fn is not None or not base._rg):
+        return _inplace_on_view(self, base, fn, args, kwargs)
+    if base is not None:  # a detached (non-differentiable) view of a tensor that requires grad
         raise RuntimeError(
-            "nnbox does not support in-place operations on a view of a tensor that requires grad; "
-            "use the out-of-place operation instead"
+            "nnbox does not support in-place operations that need a gradient on a detached view of "
+            "a tensor that requires grad; use the out-of-place operation instead"
         )
     result = fn(self, *args, **kwargs)
     if result.grad_fn is not None:
@@ -83,6 +87,88 @@ def apply_inplace(self: Tensor, fn, *args, **kwargs) -> Tensor:
     self.grad_fn = result.grad_fn
     self._out_nr = result._out_nr
     self._rg = result._rg
+    return self
+
+
+# --- in-place ops on views: the base is rebased too (torch's CopySlices) --------------------------
+
+
+class CopySlices(Function):
+    """The base of a view after an in-place op on the view: the old base with the view's region
+    replaced by the op's result.  The data is already in place; this node only routes gradients:
+    the old base gets ``grad`` outside the region, the result gets the region of ``grad``."""
+
+    _array_api = True
+    _torch_name = "torch::autograd::CopySlices"
+
+    @staticmethod
+    def forward(ctx, base, value, region):
+        ctx.region = region
+        return base
+
+    @staticmethod
+    def backward(ctx, grad):
+        g = xp_of(grad).array(grad, copy=True, order="C")  # region() needs a C-contiguous array
+        g_value = ctx.region(g).copy() if ctx.needs_input_grad[1] else None
+        ctx.region(g)[...] = 0
+        return (g if ctx.needs_input_grad[0] else None), g_value, None
+
+
+class ViewOfBase(Function):
+    """A view re-derived from its (rebased) base after an in-place op on it."""
+
+    _array_api = True
+    _is_view = True
+    _torch_name = "AsStridedBackward0"
+
+    @staticmethod
+    def forward(ctx, base, region):
+        ctx.shape, ctx.region = base.shape, region
+        return region(base)
+
+    @staticmethod
+    def backward(ctx, grad):
+        out = xp_of(grad).zeros(ctx.shape, dtype=grad.dtype)
+        ctx.region(out)[...] = grad
+        return out, None
+
+
+def _region_of(base_arr, view_arr):
+    """A function giving, for any C-contiguous array shaped like ``base_arr``, the same view that
+    ``view_arr`` is of ``base_arr`` (by offset and strides); None if ``base_arr`` is not C-contiguous."""
+    if not base_arr.flags.c_contiguous:
+        return None
+    xp = xp_of(base_arr)
+    if xp is np:
+        ptr = lambda a: a.__array_interface__["data"][0]  # noqa: E731
+        as_strided = np.lib.stride_tricks.as_strided
+    else:
+        ptr = lambda a: a.data.ptr  # noqa: E731
+        as_strided = xp.lib.stride_tricks.as_strided
+    offset = (ptr(view_arr) - ptr(base_arr)) // base_arr.itemsize
+    shape, strides = view_arr.shape, view_arr.strides
+
+    def region(a):
+        return as_strided(a.reshape(-1)[offset:], shape, strides)
+
+    return region
+
+
+def _inplace_on_view(self: Tensor, base: Tensor, fn, args, kwargs) -> Tensor:
+    region = _region_of(base._data, self._data)
+    if region is None:
+        raise RuntimeError(
+            "nnbox does not support in-place operations that need a gradient on a view of a "
+            "non-contiguous tensor; use the out-of-place operation instead"
+        )
+    result = fn(self, *args, **kwargs)
+    if result.grad_fn is not None:
+        _keep_saved_input(result.grad_fn, self)
+    _write(self, result)  # writes through to the base's memory and bumps the shared version
+    new_base = CopySlices.apply(base, result, region)
+    base.grad_fn, base._out_nr, base._rg = new_base.grad_fn, 0, new_base._rg
+    view = ViewOfBase.apply(base, region)
+    self.grad_fn, self._out_nr, self._rg = view.grad_fn, 0, view._rg
     return self
 
 
@@ -165,6 +251,14 @@ def _fill(self: Tensor, make) -> Tensor:
     _check_leaf(self)
     arr = self._data
     xp = xp_of(arr)
+    if grad_mode._enabled[0] and self._base is not None and self.grad_fn is not None:
+        # a view in a graph: its base must learn that this region is now constant
+        def constant(s):
+            out = xp.empty(arr.shape, dtype=arr.dtype)
+            xp.copyto(out, make(xp, arr.shape, arr.dtype), casting="unsafe")
+            return Tensor._make(out)
+
+        return _inplace_on_view(self, self._base, constant, (), {})
     xp.copyto(arr, make(xp, arr.shape, arr.dtype), casting="unsafe")
     self._vc[0] += 1
     if grad_mode._enabled[0] and self.grad_fn is not None:
