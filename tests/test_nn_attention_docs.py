@@ -6,7 +6,7 @@ import pytest
 
 MODULES = ["nnbox.ops.activation", "nnbox.ops.loss", "nnbox.ops.embedding", "nnbox.ops.rnn", "nnbox.ops.attention",
            "nnbox.ops._erf", "nnbox.nn.modules.activation", "nnbox.nn.modules.loss", "nnbox.nn.modules.sparse",
-           "nnbox.nn.modules.rnn", "nnbox.nn.modules.transformer", "nnbox.nn.utils.rnn"]
+           "nnbox.nn.modules.rnn", "nnbox.nn.modules.transformer", "nnbox.nn.utils.rnn", "nnbox.nn.modules.adaptive"]
 
 
 @pytest.mark.parametrize("name", MODULES)
