@@ -8,7 +8,7 @@ at the end.  Gate order and equations are torch's:
 
     RNN   h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh)
     LSTM  i, f, g, o = split(x W_ih^T + b_ih + h W_hh^T + b_hh);  c' = s(f) c + s(i) tanh(g);
-          h' = s(o) tanh(c')
+          h' = s(o) tanh(c')            (with proj_size: h' = (s(o) tanh(c')) W_hr^T)
     GRU   r, z = s(x W_ir^T + b_ir + h W_hr^T + b_hr), s(... z ...);
           n = tanh(x W_in^T + b_in + r (h W_hn^T + b_hn));  h' = (1 - z) n + z h
 
@@ -45,8 +45,9 @@ def _gate_scale(mode: str, H: int, xp, dtype):
 class Recurrence(Function):
     """One layer, one direction, whole sequence: (x, h0[, c0], weights) -> (out, h_n[, c_n]).
 
-    Forward keeps the activated gates (``acts``, (T, B, G)), the cell states and the states each
-    step started from; backward walks the steps in reverse carrying only dh (and dc).
+    Forward keeps the activated gates (``acts``, (T, B, G)) and the cell states (LSTM also tanh(c)
+    and each gate's local derivative, computed while the step's block is in cache); backward walks
+    the steps in reverse carrying only dh (and dc).
     """
 
     _array_api = True
