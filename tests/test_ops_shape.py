@@ -252,3 +252,10 @@ def test_size_and_shape():
     assert x.dim() == x.ndim == 3 and x.numel() == 24 and nnbox.numel(x) == 24
     with pytest.raises(IndexError):
         x.size(3)
+
+
+def test_T_deprecated_beyond_2d():
+    for m in (torch, nnbox):
+        with pytest.warns(UserWarning, match="The use of `x.T` on tensors of dimension other than 2"):
+            assert tuple(m.ones(2, 3, 4).T.shape) == (4, 3, 2)
+    check(lambda m, x: x.T, [arr(3)])

@@ -804,7 +804,27 @@ _METHODS = dict(
 for _name, _fn in _METHODS.items():
     setattr(Tensor, _name, _fn)
 
-Tensor.T = property(lambda self: permute(self, tuple(range(self._data.ndim - 1, -1, -1))))
+def _T(self: Tensor) -> Tensor:
+    """``x.T``: reversed dims; torch deprecates it (with a warning) unless ``x`` is 1-d or 2-d."""
+    nd = self._data.ndim
+    if nd > 2:
+        import warnings
+
+        warnings.warn(
+            "The use of `x.T` on tensors of dimension other than 2 to reverse their shape is deprecated and it "
+            "will throw an error in a future release. Consider `x.mT` to transpose batches of matrices or "
+            "`x.permute(*torch.arange(x.ndim - 1, -1, -1))` to reverse the dimensions of a tensor.",
+            UserWarning, stacklevel=2,
+        )
+    elif nd == 0:
+        import warnings
+
+        warnings.warn("Tensor.T is deprecated on 0-D tensors. This function is the identity in these cases.",
+                      UserWarning, stacklevel=2)
+    return permute(self, tuple(range(nd - 1, -1, -1)))
+
+
+Tensor.T = property(_T)
 Tensor.mT = property(lambda self: transpose(self, -2, -1))
 Tensor.H = property(lambda self: t(self))
 
