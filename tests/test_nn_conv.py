@@ -116,6 +116,8 @@ def test_errors(fn, ins, msg):
     ((2, 4, 2, 2), (3, 4, 3, 3), dict(padding=1, stride=2)),
     ((2, 4, 1, 3), (3, 4, 3, 3), dict(padding=1)), ((2, 4, 2, 2), (6, 2, 5, 5), dict(padding=2, groups=2)),
     ((2, 4, 1, 1), (3, 4, 3, 3), dict(padding=2, dilation=2)), ((2, 3, 3), (4, 3, 5), dict(padding=4, stride=3)),
+    ((2, 3, 3), (4, 3, 3), dict(padding=10)), ((2, 3, 2), (4, 3, 5), dict(padding=9, stride=2, dilation=3)),
+    ((1, 2, 1, 2), (2, 2, 3, 3), dict(padding=(7, 1), stride=(3, 1))),
 ])
 def test_conv_trimmed_padding_taps(xs, ws, kw):
     """Taps that only read padding are skipped; values and all gradients still match torch."""

@@ -351,7 +351,9 @@ def _trim_padding_taps(w, sp, pads, stride, dilation):
     keep, new_pads = [], []
     for n, k, (lo, hi), s, d in zip(sp, w[2:], pads, stride, dilation):
         out = (n + lo + hi - d * (k - 1) - 1) // s + 1
-        useful = [t for t in range(k) if any(0 <= t * d + o * s - lo < n for o in range(min(out, n + 2)))]
+        # tap t reads t*d + o*s - lo for o in [0, out): useful if some o lands in [0, n)
+        useful = [t for t in range(k)
+                  if max(0, -((t * d - lo) // s)) <= min(out - 1, (n - 1 + lo - t * d) // s)]
         if not useful or len(useful) == k:
             keep.append(slice(None))
             new_pads.append((lo, hi))
