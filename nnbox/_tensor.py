@@ -35,11 +35,13 @@ class Tensor:
         # torch.Tensor(2, 3) -> uninitialised float tensor; torch.Tensor([1, 2]) -> float tensor
         from .ops.creation import _from_data
 
+        from .ops.shape import Size
+
         dt = _dt.get_default_dtype() if dtype is None else dtype
-        if len(args) == 1 and not isinstance(args[0], int):
+        if len(args) == 1 and not isinstance(args[0], (int, Size)):
             src = _from_data(args[0], dt, device)
-        else:
-            shape = args[0] if len(args) == 1 and not isinstance(args[0], int) else args
+        else:  # sizes: Tensor(2, 3), Tensor(torch.Size([2, 3])); Tensor() is empty, shape (0,)
+            shape = tuple(args[0]) if len(args) == 1 and isinstance(args[0], Size) else (args or (0,))
             src = _from_data(np.zeros(tuple(shape), dt.np), dt, device)
         _init(self, src._data)
 

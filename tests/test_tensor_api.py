@@ -208,6 +208,8 @@ def test_legacy_constructors():
         assert isinstance(m.zeros(2), m.FloatTensor) and not isinstance(m.zeros(2), m.LongTensor)
         assert m.Tensor([1, 2]).dtype == m.float32
         assert m.Tensor(2, 3).shape == (2, 3)
+        assert m.Tensor().shape == (0,) and m.Tensor(m.Size([2, 3])).shape == (2, 3)
+        assert m.Tensor((2, 3)).tolist() == [2.0, 3.0]
 
 
 def test_inplace_methods_match_torch():
