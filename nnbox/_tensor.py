@@ -162,7 +162,7 @@ class Tensor:
 
     @property
     def grad(self):
-        if self.grad_fn is not None and not self.retains_grad and self._rg:
+        if self._grad is None and self.grad_fn is not None and self._rg and not self.retains_grad:
             import warnings
 
             warnings.warn(

@@ -488,3 +488,12 @@ def test_inplace_on_view_names_and_versions():
     ty = tx * 1.0
     ty[0].add_(1)
     assert ty.grad_fn.name() == y.grad_fn.name()
+
+
+@pytest.mark.parametrize("m", LIBS, ids=["torch", "nnbox"])
+def test_backward_inputs_fills_non_leaf_grad(m):
+    x = m.ones(2, requires_grad=True)
+    h = x * 3
+    (h * h).sum().backward(inputs=[h, x])
+    np.testing.assert_allclose(_np(h.grad), [6.0, 6.0])
+    np.testing.assert_allclose(_np(x.grad), [18.0, 18.0])

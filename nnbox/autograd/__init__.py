@@ -73,7 +73,12 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph: bool =
         if not inputs:
             raise RuntimeError("'inputs' argument to backward() cannot be empty.")
     root_grads = _root_grads(tensors, grads, "backward")
-    _engine.run_backward(tensors, root_grads, bool(retain_graph), inputs=inputs, accumulate=True)
+    captured = _engine.run_backward(tensors, root_grads, bool(retain_graph), inputs=inputs, accumulate=True)
+    if inputs is not None:  # non-leaf tensors named in ``inputs`` get their .grad too, as in torch
+        Tensor = _function.Tensor
+        for t, g in zip(inputs, captured):
+            if t.grad_fn is not None and g is not None:
+                t._grad = Tensor._make(g.copy()) if t._grad is None else Tensor._make(t._grad._data + g)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bool = False,
