@@ -161,7 +161,7 @@ def tensor_repr(t, prefix: str = "tensor(") -> str:
     elif t._rg:
         suffixes.append("requires_grad=True")
     out = prefix + body
-    last = len(out) - out.rfind("\n") if "\n" in out else len(out) + 1
+    last = len(out) - out.rfind("\n") + 1  # torch's count (one more than the visible width)
     for s in suffixes:
         if last + len(s) + 2 > PRINT_OPTS.linewidth:
             out += ",\n" + " " * indent + s

@@ -66,6 +66,9 @@ CASES = [
     lambda m: m.eye(3, dtype=m.bool),
     lambda m: m.full((2, 2), 7, dtype=m.float64),
     lambda m: m.tensor([1.0, 2.5]) > 1,
+    lambda m: m.tensor([0.2098, -1.0713, 0.7232], dtype=m.float64, requires_grad=True) * 2,  # suffix wraps
+    lambda m: m.tensor([0.2098, -1.0713], dtype=m.float64, requires_grad=True) * 2,
+    lambda m: m.arange(12.0, requires_grad=True).reshape(3, 4) * 1.5,
 ]
 
 
