@@ -82,8 +82,8 @@ class Recurrence(Function):
         acts = (x.reshape(T * B, I) @ wih_t).reshape(T, B, G)
         if bias is not None:
             acts += bias
+        whh_t = xp.ascontiguousarray(whh_t)
         if gru:
-            whh_t = xp.ascontiguousarray(whh_t)
             b_hn = b_hh[2 * H:] if b_hh is not None else None
         new = xp.zeros if packed else xp.empty
         out = new((T, B, P), dtype=x.dtype)
