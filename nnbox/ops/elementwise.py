@@ -14,7 +14,7 @@ from .._backend import dtype as _dt
 from .._tensor import Tensor
 from ..autograd import grad_mode
 from ..autograd.function import Function
-from ._util import as_scalar_or_tensor, not_implemented, result_dtype, unbroadcast, xp_of
+from ._util import as_scalar_or_tensor, not_implemented, result_dtype, type_name, unbroadcast, xp_of
 from .convert import cast
 
 # --- binary arithmetic ---------------------------------------------------------------------------
@@ -262,6 +262,23 @@ def _binary(cls, a, b, *extra, float_result: bool = False):
         raise
 
 
+def _tensors_only(name: str, input, other) -> None:
+    """torch's TypeError for ops that take no Python numbers (maximum, atan2, logical_and ...)."""
+    for pos, (arg, v) in enumerate((("input", input), ("other", other)), 1):
+        if not isinstance(v, Tensor):
+            raise TypeError(f"{name}(): argument '{arg}' (position {pos}) must be Tensor, not {type(v).__name__}")
+
+
+def _integer_kernel(kernel: str, a, b, dt) -> None:
+    """Integer division-like ops: torch has no bool kernel and raises on a zero divisor."""
+    if dt.kind == "b":
+        raise not_implemented(kernel, dt)
+    if dt.kind in "iu":
+        d = b._data if isinstance(b, Tensor) else b
+        if (d == 0).any() if hasattr(d, "shape") else d == 0:
+            raise RuntimeError("ZeroDivisionError")
+
+
 def _is_bool(x) -> bool:
     """A bool operand: torch rejects it in subtraction (a Python bool counts as a bool tensor)."""
     return isinstance(x, bool) or (isinstance(x, Tensor) and x._data.dtype == np.bool_)
@@ -334,8 +351,9 @@ def div(input, other, *, rounding_mode=None, out=None) -> Tensor:
         a = as_scalar_or_tensor(input, "input")
         b = as_scalar_or_tensor(other, "other")
         dt = result_dtype(a, b)
-        xa = a._data.astype(dt) if isinstance(a, Tensor) else a
-        xb = b._data.astype(dt) if isinstance(b, Tensor) else b
+        _integer_kernel("div_floor_cpu" if rounding_mode == "floor" else "div_trunc_cpu", a, b, dt)
+        xa = a._data.astype(dt) if isinstance(a, Tensor) else _scalar_for(a, dt)
+        xb = b._data.astype(dt) if isinstance(b, Tensor) else _scalar_for(b, dt)
         xp = xp_of(xa if hasattr(xa, "shape") else xb)
         if dt.kind in "iu":
             if rounding_mode == "floor":
@@ -359,11 +377,15 @@ def floor_divide(input, other, *, out=None) -> Tensor:
 
 def remainder(input, other, *, out=None) -> Tensor:
     """Python-style modulus (sign of the divisor); gradient 1 w.r.t. ``input``."""
+    _integer_kernel("remainder_cpu", input, other, result_dtype(as_scalar_or_tensor(input), as_scalar_or_tensor(other)))
     return _out(_binary(Remainder, input, other), out)
 
 
 def fmod(input, other, *, out=None) -> Tensor:
     """C-style modulus (sign of the dividend)."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"fmod(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+    _integer_kernel("fmod_cpu", input, other, result_dtype(as_scalar_or_tensor(input), as_scalar_or_tensor(other)))
     return _out(_binary(Fmod, input, other), out)
 
 
@@ -412,8 +434,12 @@ def pow(input, exponent, *, out=None) -> Tensor:  # noqa: A001 - torch's name
     """
     a = as_scalar_or_tensor(input, "input")
     b = as_scalar_or_tensor(exponent, "exponent")
-    if isinstance(a, Tensor) and isinstance(b, int) and not isinstance(b, bool) and b < 0 and a._data.dtype.kind in "iu":
+    if isinstance(a, Tensor) and isinstance(b, int) and not isinstance(b, bool) and b < 0 and a._data.dtype.kind in "biu":
         raise RuntimeError("Integers to negative integer powers are not allowed.")
+    if result_dtype(a, b) == np.bool_:  # torch: only bool_tensor ** python_bool exists (x**True is x)
+        if isinstance(a, Tensor) and isinstance(b, bool):
+            return _out(a.clone() if b else a.logical_or(a.logical_not()), out)
+        raise not_implemented("pow", np.dtype(np.bool_))
     return _out(_binary(Pow, a, b), out)
 
 
@@ -424,10 +450,14 @@ def float_power(input, exponent) -> Tensor:
 
 
 def maximum(input, other, *, out=None) -> Tensor:
+    """Elementwise maximum of two tensors (NaN wins; ties share the gradient)."""
+    _tensors_only("maximum", input, other)
     return _out(_binary(Maximum, input, other), out)
 
 
 def minimum(input, other, *, out=None) -> Tensor:
+    """Elementwise minimum of two tensors (NaN wins; ties share the gradient)."""
+    _tensors_only("minimum", input, other)
     return _out(_binary(Minimum, input, other), out)
 
 
@@ -435,6 +465,7 @@ fmax, fmin = maximum, minimum
 
 
 def atan2(input, other, *, out=None) -> Tensor:
+    _tensors_only("atan2", input, other)
     return _out(_binary(Atan2, input, other, float_result=True), out)
 
 
@@ -456,6 +487,8 @@ def _cmp(name: str, op):
     def fn(input, other, *, out=None) -> Tensor:
         a = input._data if isinstance(input, Tensor) else input
         b = other._data if isinstance(other, Tensor) else other
+        if type(b) is int and a.dtype.kind in "iu":  # uint8 < -1 compares in uint8 (wrapped), as torch
+            b = _scalar_for(b, a.dtype)
         if isinstance(other, Tensor) and isinstance(input, Tensor):
             from .._backend.device import device_of
 
@@ -487,6 +520,7 @@ greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
 
 def _logical(name: str, op):
     def fn(input, other, *, out=None) -> Tensor:
+        _tensors_only(name, input, other)
         xp = xp_of(input._data)
         b = other._data if isinstance(other, Tensor) else xp.asarray(other)
         return _out(Tensor._make(xp.asarray(op(input._data.astype(bool), b.astype(bool)))), out)
@@ -509,9 +543,13 @@ def _bitwise(name, op):
     def fn(input, other, *, out=None) -> Tensor:
         a = input._data if isinstance(input, Tensor) else input
         b = other._data if isinstance(other, Tensor) else other
+        if type(b) is int and a.dtype.kind in "iu":
+            b = _scalar_for(b, a.dtype)
         for x in (a, b):
             if hasattr(x, "dtype") and x.dtype.kind in "fc":
                 raise not_implemented(f"{name}_cpu", x.dtype)
+            if isinstance(x, float):  # an integer tensor with a float scalar promotes to float
+                raise not_implemented(f"{name}_cpu", _dt.get_default_dtype().np)
         r = op(a, b)
         return _out(Tensor._make(r if hasattr(r, "shape") and type(r) is not np.bool_ else np.asarray(r)), out)
 
@@ -543,6 +581,9 @@ def isfinite(input) -> Tensor:
 
 
 def isclose(input, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> Tensor:
+    _tensors_only("isclose", input, other)
+    if input._data.dtype != other._data.dtype:
+        raise RuntimeError(f"{type_name(input._data.dtype)} did not match {type_name(other._data.dtype)}")
     xp = xp_of(input._data)
     return Tensor._make(xp.isclose(input._data, other._data if isinstance(other, Tensor) else other,
                                    rtol=rtol, atol=atol, equal_nan=equal_nan))

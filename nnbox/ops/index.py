@@ -391,10 +391,12 @@ def where(condition: Tensor, input=None, other=None) -> Tensor:
             x = cast(x, dt)
         if isinstance(y, Tensor) and y._data.dtype != dt:
             y = cast(y, dt)
+        from .elementwise import _scalar_for
+
         if not isinstance(x, Tensor):
-            x = xp_of(cond).asarray(x, dtype=dt)
+            x = xp_of(cond).asarray(_scalar_for(x, dt), dtype=dt)
         if not isinstance(y, Tensor):
-            y = xp_of(cond).asarray(y, dtype=dt)
+            y = xp_of(cond).asarray(_scalar_for(y, dt), dtype=dt)
     else:
         from .._backend import dtype as _dt
 
@@ -499,6 +501,8 @@ def msort(input: Tensor) -> Tensor:
 def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):  # noqa: A002
     """The ``k`` largest (or smallest) elements along ``dim`` and their indices."""
     a = input._data
+    if a.dtype == np.bool_:
+        raise RuntimeError("topk does not support bool dtypes on CPU")
     axis = wrap_dim(dim, a.ndim) if a.ndim else 0
     n = a.shape[axis] if a.ndim else 1
     if k < 0 or k > n:
@@ -508,6 +512,10 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
 
 
 def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False):
+    if input._data.dtype == np.bool_:
+        from ._util import not_implemented
+
+        raise not_implemented("kthvalue_cpu", input._data.dtype)
     axis = wrap_dim(dim, input._data.ndim)
     vals, idx = sort(input, axis)
     v, i = vals.narrow(axis, k - 1, 1), idx.narrow(axis, k - 1, 1)

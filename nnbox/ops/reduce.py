@@ -420,6 +420,8 @@ def _arg(input, dim, keepdim, is_max):
     a = input._data
     xp = xp_of(a)
     f = xp.argmax if is_max else xp.argmin
+    if a.dtype == np.bool_:
+        raise RuntimeError(f"{'argmax' if is_max else 'argmin'}(): does not support bool input")
     if a.size == 0 and (dim is None or a.ndim == 0 or a.shape[wrap_dim(dim, a.ndim)] == 0):
         raise IndexError(f"{'argmax' if is_max else 'argmin'}(): Expected reduction dim to be specified for input.numel() == 0.")
     if dim is None:
@@ -530,7 +532,11 @@ def cumprod(input, dim, *, dtype=None) -> Tensor:
 
 def median(input, dim=None, keepdim: bool = False):
     """The lower median (as torch), or ``(values, indices)`` along ``dim``."""
+    from ._util import not_implemented
     from .index import sort
+
+    if input._data.dtype == np.bool_:
+        raise not_implemented("median_cpu", input._data.dtype)
 
     if dim is None:
         flat = input.reshape(-1)
