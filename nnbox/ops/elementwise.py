@@ -1158,10 +1158,10 @@ def clamp(input, min=None, max=None, *, out=None) -> Tensor:  # noqa: A002
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         r = input
-        if min is not None:
-            r = maximum(r, min)
+        if min is not None:  # a number next to a tensor bound: _binary takes numbers, maximum() does not
+            r = _binary(Maximum, r, min)
         if max is not None:
-            r = minimum(r, max)
+            r = _binary(Minimum, r, max)
         return _out(r, out)
     x = input
     if x._data.dtype.kind in "biu" and (isinstance(min, float) or isinstance(max, float)):
