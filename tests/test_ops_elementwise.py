@@ -267,6 +267,7 @@ def test_clamp_tensor_bounds():
 
 def test_clamp_errors():
     check_error(lambda m, x: m.clamp(x), [arr(3)])
+    check_error(lambda m, x, lo: m.clamp(x, min=lo, max=1.0), [arr(3), arr(3)])
 
 
 def test_lerp():

@@ -1157,11 +1157,16 @@ def clamp(input, min=None, max=None, *, out=None) -> Tensor:  # noqa: A002
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
+        if not all(b is None or isinstance(b, Tensor) for b in (min, max)):
+            raise TypeError(
+                "clamp() received an invalid combination of arguments - got a Tensor bound and a number "
+                "bound; both must be Tensors (or numbers)"
+            )
         r = input
-        if min is not None:  # a number next to a tensor bound: _binary takes numbers, maximum() does not
-            r = _binary(Maximum, r, min)
+        if min is not None:
+            r = maximum(r, min)
         if max is not None:
-            r = _binary(Minimum, r, max)
+            r = minimum(r, max)
         return _out(r, out)
     x = input
     if x._data.dtype.kind in "biu" and (isinstance(min, float) or isinstance(max, float)):
