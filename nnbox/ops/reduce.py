@@ -37,6 +37,9 @@ class Sum(Function):
     @staticmethod
     def forward(ctx, a, axes, keepdim, dtype):
         ctx.shape, ctx.axes, ctx.keepdim = a.shape, axes, keepdim
+        if a.dtype == np.float16:  # half sums overflow to inf easily; silently, as torch
+            with np.errstate(over="ignore"):
+                return a.sum(axis=axes, keepdims=keepdim, dtype=dtype)
         return a.sum(axis=axes, keepdims=keepdim, dtype=dtype)
 
     @staticmethod
