@@ -28,7 +28,9 @@ class Tensor:
     tensor([[2., 4.]])
     """
 
-    __slots__ = ("_data", "_rg", "_grad", "grad_fn", "_out_nr", "_vc", "_base", "_hooks", "__weakref__")
+    # _vv (views only, may be unset): the shared version when the view's grad_fn was made; an
+    # in-place change of the base since then makes Function.apply re-derive the view's grad_fn
+    __slots__ = ("_data", "_rg", "_grad", "grad_fn", "_out_nr", "_vc", "_base", "_hooks", "_vv", "__weakref__")
     __array_priority__ = 1000  # numpy defers `ndarray op Tensor` to us
 
     def __init__(self, *args, device=None, dtype=None):

@@ -497,3 +497,21 @@ def test_backward_inputs_fills_non_leaf_grad(m):
     (h * h).sum().backward(inputs=[h, x])
     np.testing.assert_allclose(_np(h.grad), [6.0, 6.0])
     np.testing.assert_allclose(_np(x.grad), [18.0, 18.0])
+
+
+@pytest.mark.parametrize("m", LIBS, ids=["torch", "nnbox"])
+def test_view_taken_before_base_inplace_sees_the_change(m):
+    # the view's gradient must go through the in-place op made on its base afterwards
+    x = m.ones(3, requires_grad=True)
+    y = x * 1.0
+    v = y[0:2]
+    w = y.t() if False else y.view(3)
+    y.mul_(2)
+    (v.sum() + w[2]).backward()
+    np.testing.assert_allclose(_np(x.grad), [2.0, 2.0, 2.0])
+    a = m.ones(2, 2, requires_grad=True)
+    b = a * 1.0
+    r0, r1 = b[0], b[1]
+    r0.mul_(3)  # a sibling view modified in place
+    (r0.sum() + r1.sum() * 10).backward()
+    np.testing.assert_allclose(_np(a.grad), [[3.0, 3.0], [10.0, 10.0]])

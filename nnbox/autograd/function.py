@@ -144,10 +144,13 @@ class Function:
                 arrays.append(d)
                 if grad_on and a._rg:
                     fn = a.grad_fn
-                    needs.append(True)
-                    edges.append(a if fn is None else (fn, a._out_nr))
-                    any_grad = True
-                    continue
+                    if fn is not None and a._base is not None and getattr(a, "_vv", a._vc[0]) != a._vc[0]:
+                        fn = _refresh_view(a)  # its base changed in place since the view was made
+                    if a._rg:
+                        needs.append(True)
+                        edges.append(a if fn is None else (fn, a._out_nr))
+                        any_grad = True
+                        continue
             else:
                 arrays.append(a)
             needs.append(False)
@@ -193,6 +196,7 @@ class Function:
             for t in results:
                 t._vc = base._vc
                 t._base = root
+                t._vv = base._vc[0]
         if any_grad and ctx._to_save:
             _record_versions(ctx, args, results, cls._array_api)
         return results[0] if single else tuple(results)
@@ -353,6 +357,25 @@ def _materialize(node, grads):
     like = next(g for g in grads if g is not None)
     xp = array_module(like)
     return [xp.zeros(meta[i][0], dtype=meta[i][1]) if g is None else g for i, g in enumerate(grads)]
+
+
+def _refresh_view(v):
+    """``v`` is a view whose base was modified in place after ``v`` was made: re-derive ``v`` from the
+    base as it is now, so gradients flow through the in-place op (torch regenerates such views too).
+    Returns the new grad_fn (None if the base no longer needs a gradient)."""
+    from ..ops.inplace import ViewOfBase, _region_of
+
+    base = v._base
+    region = _region_of(base._data, v._data)
+    if region is None:
+        raise RuntimeError(
+            "a view of a non-contiguous tensor was used after its base was modified in place; nnbox "
+            "cannot re-derive its gradient: take the view again after the in-place operation"
+        )
+    new = ViewOfBase.apply(base, region)
+    v.grad_fn, v._out_nr, v._rg = new.grad_fn, 0, new._rg
+    v._vv = v._vc[0]
+    return v.grad_fn
 
 
 def _user_forward(cls, ctx, args, kwargs):

@@ -169,6 +169,7 @@ def _inplace_on_view(self: Tensor, base: Tensor, fn, args, kwargs) -> Tensor:
     base.grad_fn, base._out_nr, base._rg = new_base.grad_fn, 0, new_base._rg
     view = ViewOfBase.apply(base, region)
     self.grad_fn, self._out_nr, self._rg = view.grad_fn, 0, view._rg
+    self._vv = self._vc[0]
     return self
 
 
