@@ -528,6 +528,23 @@ def _lr_of(group: dict):
     return lr
 
 
+def _adam_moments_(p, g, m, v, w, tmp, *, lr: float, b1: float, b2: float, wd: float, maximize: bool, decoupled: bool):
+    """The first half of every Adam-family step, in place: weight decay (L2 into the gradient, or
+    AdamW's decoupled shrink of ``p``), then ``m = lerp(m, g, 1-b1)`` and ``v = b2 v + (1-b2) g^2``.
+    Returns the gradient the rest of the update reads."""
+    if wd and decoupled:
+        g = _decayed_grad(g, p, maximize, 0, w)
+        p *= 1 - lr * wd
+    else:
+        g = _decayed_grad(g, p, maximize, wd, w)
+    _lerp_(m, g, 1 - b1, tmp)
+    v *= b2
+    xp_of(v).multiply(g, 1 - b2, out=tmp)
+    tmp *= g
+    v += tmp
+    return g
+
+
 def _decayed_grad(g, p, maximize: bool, weight_decay: float, out):
     """The gradient the update reads: ``(-)g + weight_decay * p``, written to ``out`` if it
     differs from ``g`` (the gradient array itself is never written)."""

@@ -7,14 +7,13 @@ from typing import Callable, Iterable
 from ..ops._util import xp_of
 from .optimizer import (
     Optimizer,
+    _adam_moments_,
     _check_betas,
     _check_eps,
     _check_foreach_fused,
     _check_lr,
     _check_unsupported,
     _check_weight_decay,
-    _decayed_grad,
-    _lerp_,
     _lr_of,
     _new_step,
     _real,
@@ -98,16 +97,7 @@ class RAdam(Optimizer):
 
 def _radam(p, g, m, v, w, tmp, upd, *, lr, b1, b2, eps, wd, maximize, decoupled, bias_correction1, sqrt_bc2, rect):
     xp = xp_of(p)
-    if wd and decoupled:
-        g = _decayed_grad(g, p, maximize, 0, w)
-        p *= 1 - lr * wd
-    else:
-        g = _decayed_grad(g, p, maximize, wd, w)
-    _lerp_(m, g, 1 - b1, tmp)
-    v *= b2
-    xp.multiply(g, 1 - b2, out=tmp)
-    tmp *= g
-    v += tmp
+    _adam_moments_(p, g, m, v, w, tmp, lr=lr, b1=b1, b2=b2, wd=wd, maximize=maximize, decoupled=decoupled)
     xp.divide(m, bias_correction1, out=upd)
     upd *= lr
     if rect is not None:
