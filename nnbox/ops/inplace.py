@@ -36,15 +36,10 @@ def _write(self: Tensor, result: Tensor) -> Tensor:
     """Store ``result`` into ``self`` in place, with torch's shape and dtype checks."""
     src, dst = result._data, self._data
     if src.shape != dst.shape:
-        try:
-            np.broadcast_shapes(src.shape, dst.shape)
-            ok = np.broadcast_shapes(src.shape, dst.shape) == dst.shape
-        except ValueError:
-            ok = False
-        if not ok:
+        target = np.broadcast_shapes(src.shape, dst.shape) if _bcastable(src.shape, dst.shape) else src.shape
+        if target != dst.shape:
             raise RuntimeError(
-                f"output with shape {shape_str(dst.shape)} doesn't match the broadcast shape "
-                f"{shape_str(np.broadcast_shapes(src.shape, dst.shape)) if _bcastable(src.shape, dst.shape) else shape_str(src.shape)}"
+                f"output with shape {shape_str(dst.shape)} doesn't match the broadcast shape {shape_str(target)}"
             )
     if src.dtype != dst.dtype and not np.can_cast(src.dtype, dst.dtype, "same_kind"):
         raise RuntimeError(
