@@ -321,15 +321,37 @@ def run_training(
     nnbox.manual_seed(seed)
     train_set, test_set, shape, classes = load_dataset(dataset, data_root, download, image_size)
     model = build_model(model_name, shape, classes)
-    optimizer = build_optimizer(optimizer_name, model.parameters(), lr, momentum, weight_decay)
-    scheduler, hook = build_scheduler(scheduler_name, optimizer, epochs)
-    gen = nnbox.Generator().manual_seed(seed)  # the loader's own generator: saved and restored on resume
-    train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True, num_workers=workers, generator=gen)
-    test_loader = DataLoader(test_set, batch_size=1000, num_workers=workers) if test_set is not None else None
-    os.makedirs(out, exist_ok=True)
-    writer = _writer(out)
+    world = int(os.environ.get("WORLD_SIZE", "1"))  # set on each rank by `nnbox run` / --nproc
+    rank = _init_distributed() if world > 1 else 0
+    writer = None
+    if rank == 0:
+        os.makedirs(out, exist_ok=True)
+        writer = _writer(out)
     if writer is not None:  # the model's graph for TensorBoard's Graphs tab (two samples: BatchNorm)
         writer.add_graph(model.to(device), nnbox.stack([train_set[i][0] for i in range(2)]).to(device))
+    sampler = None
+    if world > 1:
+        from nnbox.nn.parallel import DistributedDataParallel
+        from nnbox.utils.data import DistributedSampler
+
+        model = DistributedDataParallel(model.to(device))  # rank 0's weights, gradients averaged
+        sampler = DistributedSampler(train_set, shuffle=True, seed=seed)
+    optimizer = build_optimizer(optimizer_name, model.parameters(), lr, momentum, weight_decay)
+    scheduler, hook = build_scheduler(scheduler_name, optimizer, epochs)
+    if sampler is not None:
+        hook = _with_set_epoch(sampler, hook)
+    gen = nnbox.Generator().manual_seed(seed)  # the loader's own generator: saved and restored on resume
+    train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=sampler is None, sampler=sampler,
+                              num_workers=workers, generator=gen)
+    test_loader = DataLoader(test_set, batch_size=1000, num_workers=workers) if test_set is not None else None
+    if rank != 0:  # one voice: rank 0 prints, checkpoints and logs; the others train quietly
+        ckpt = os.path.join(out, "last.pt")
+        resume = ckpt if resume and os.path.exists(ckpt) else False  # read rank 0's checkpoint too
+        out, progress = None, False
+        sys.stdout = open(os.devnull, "w")
+    elif world > 1:
+        print(f"{world} processes (DistributedDataParallel over MPI), batch {batch_size} per process; "
+              "train loss/accuracy below are rank 0's shard", flush=True)
     print(f"training {model_name} on {dataset} ({len(train_set)} train / {len(test_set) if test_set else 0} test "
           f"images of {shape}) on {device} for {epochs} epochs", flush=True)
     start = time.time()
@@ -343,15 +365,35 @@ def run_training(
         if writer is not None:
             writer.close()
     wall = time.time() - start
-    result: Dict[str, Any] = {"history": history, "wall_time": wall, "out": out, "checkpoint": os.path.join(out, "last.pt")}
+    result: Dict[str, Any] = {"history": history, "wall_time": wall, "out": out,
+                              "checkpoint": os.path.join(out, "last.pt") if out else None}
     result["test_acc"] = history.test_acc[-1] if len(history) else float("nan")
-    if len(history):
+    if len(history) and out:
         try:
             result["plot"] = history.plot(os.path.join(out, "curves.png"), title=title or f"nnbox: {model_name} on {dataset}")
         except ImportError:
             result["plot"] = None
     result["tensorboard"] = out if writer is not None else None
     return result
+
+
+def _init_distributed() -> int:
+    import nnbox.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group("mpi")
+    return dist.get_rank()
+
+
+def _with_set_epoch(sampler, hook):
+    """Reshuffle the distributed sampler every epoch (before the seeds' lr hook, if any)."""
+
+    def on_epoch_start(epoch: int, optimizer) -> None:
+        sampler.set_epoch(epoch)
+        if hook is not None:
+            hook(epoch, optimizer)
+
+    return on_epoch_start
 
 
 def _writer(out: str):
@@ -570,6 +612,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--no-progress", action="store_true")
     t.add_argument("--threads", type=_positive_int, default=None, help="limit NumPy's BLAS threads (default: BLAS decides)")
+    t.add_argument("--nproc", type=_positive_int, default=1,
+                   help="train on N processes with DistributedDataParallel under MPI (as `nnbox run -n N`); "
+                        "--batch-size is per process")
     t.set_defaults(func=cmd_train)
 
     s = sub.add_parser("summary", help="print a layer table of a model")
@@ -586,6 +631,22 @@ def build_parser() -> argparse.ArgumentParser:
     # handled in main() before parsing (nnbox.distributed.run has its own options); listed for --help
     sub.add_parser("run", help="start a script on N processes with mpiexec (nnbox run --help)", add_help=False)
     return p
+
+
+def _launch_ranks(nproc: int, argv: List[str]) -> int:
+    """``nnbox train --nproc N ...``: the same command on N ranks via ``nnbox run`` (mpiexec); each
+    rank sees ``WORLD_SIZE`` and trains its shard under DistributedDataParallel."""
+    from nnbox.distributed.run import main as run_main
+
+    rest, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == "--nproc":
+            skip = True
+        elif not a.startswith("--nproc="):
+            rest.append(a)
+    return int(run_main(["-n", str(nproc), "-m", "nnbox", *rest]) or 0)
 
 
 def _version() -> str:
@@ -608,6 +669,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    if args.command == "train" and args.nproc > 1:
+        return _launch_ranks(args.nproc, argv)
     try:
         return int(args.func(args) or 0)
     except UsageError as e:
