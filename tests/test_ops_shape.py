@@ -204,6 +204,7 @@ def test_cat_errors():
     check_error(lambda m: m.cat([]), [])
     check_error(lambda m, x, y: m.stack([x, y]), [arr(2, 3), arr(3, 2)], match="stack expects each tensor to be equal size")
     check_error(lambda m, x, y: m.cat([x, y], 2), [arr(2, 3), arr(2, 3)])
+    check_error(lambda m, x: m.stack(x), [arr(2, 2)], match="must be tuple of Tensors, not Tensor")
 
 
 def test_flip_roll_narrow():

@@ -533,6 +533,8 @@ concat = concatenate = cat
 
 def stack(tensors, dim: int = 0, *, out=None) -> Tensor:
     """Join along a new dim; every tensor must have the same shape."""
+    if isinstance(tensors, Tensor):
+        raise TypeError("stack(): argument 'tensors' (position 1) must be tuple of Tensors, not Tensor")
     tensors = list(tensors)
     if not tensors:
         raise RuntimeError("stack expects a non-empty TensorList")
