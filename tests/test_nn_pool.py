@@ -143,7 +143,11 @@ def test_errors(fn, ins, msg):
 
 
 def test_unpool_bad_index():
+    # pooling a 7x7 input records flat indices into 7x7; unpooling to the default 6x6 output must
+    # reject an index past 35.  The last window's max sits at (5, 5) = flat 40, whatever the data.
     def fn(m, x):
         y, i = m.nn.functional.max_pool2d(x, 2, return_indices=True)
         return m.nn.functional.max_unpool2d(y, i, 2)
-    check_error(fn, [arr(1, 1, 7, 7)], match="invalid max index")
+    x = arr(1, 1, 7, 7)
+    x[..., 5, 5] = 100.0
+    check_error(fn, [x], match="invalid max index")
