@@ -1,6 +1,6 @@
 """Activations, losses, recurrent and attention layers: nnbox vs torch side by side.
 
-    python benchmarks/bench_nn_sequence.py [--quick]
+    python benchmarks/bench_nn_sequence.py [--quick] [--only SUBSTRING]
 
 Each case is forward + backward (training steps also run SGD).  Prints the median CPU ms per step of
 several runs and the nnbox/torch ratio (< 1: nnbox is faster).  Both libraries use the same
@@ -98,6 +98,20 @@ def lstm_classifier(kind):
     return make
 
 
+def rnn_layer(kind):
+    """A bare {kind}(64, 128) on (T=35, B=32, 64): forward + backward to the input and weights."""
+    def make(m):
+        mod = getattr(m.nn, kind)(64, 128)
+        x = _x(m, 35, 32, 64)
+
+        def step():
+            mod.zero_grad()
+            x.grad = None
+            mod(x)[0].sum().backward()
+        return step
+    return make
+
+
 def mha(m):
     mod = m.nn.MultiheadAttention(128, 4, batch_first=True)
     x = _x(m, 32, 64, 128)
@@ -126,6 +140,8 @@ CASES = [
     ("silu 256x1024", activation("silu")),
     ("cross_entropy 64x10", cross_entropy(64, 10)),
     ("cross_entropy 512x1000 ls=0.1", cross_entropy(512, 1000, 0.1)),
+    ("LSTM layer 35x32x64->128", rnn_layer("LSTM")),
+    ("GRU layer 35x32x64->128", rnn_layer("GRU")),
     ("LSTM classifier SGD step", lstm_classifier("LSTM")),
     ("GRU classifier SGD step", lstm_classifier("GRU")),
     ("MultiheadAttention 32x64x128", mha),
@@ -137,12 +153,15 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="fewer repeats")
     ap.add_argument("--threads", type=int, default=1, help="BLAS/OpenMP threads for both libraries")
+    ap.add_argument("--only", default="", help="run only the cases whose name contains this (case-insensitive)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     steps, repeats = (3, 3) if args.quick else (10, 5)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; numpy {np.__version__}")
     print(f"{'case':36s} {'nnbox ms':>9s} {'torch ms':>9s} {'ratio':>6s}")
     for name, make in CASES:
+        if args.only.lower() not in name.lower():
+            continue
         n = median_ms(make(nnbox), steps, repeats)
         t = median_ms(make(torch), steps, repeats)
         print(f"{name:36s} {n:9.3f} {t:9.3f} {n / t:6.2f}", flush=True)
