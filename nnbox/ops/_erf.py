@@ -119,12 +119,14 @@ def _horner(coef, s):
 _TABLES = {8: (_ERF_SMALL, _ERFCX_MID, _ERFCX_FAR), 4: (_ERF_SMALL_F32, _ERFCX_MID_F32, _ERFCX_FAR_F32)}
 
 
-def erf(x):
+def erf(x, out=None):
     """Elementwise error function of a float array (NumPy or CuPy), same dtype out.
 
     The small-|x| polynomial runs on every element (clipped to [-1, 1]); the tail (|x| > 1) is
-    gathered once by index and its two regions blended with 0/1 masks, because boolean-mask
-    selections and np.where are slow on unpredictable masks.
+    gathered once by index (and its far part, |x| > 3, once more), because boolean-mask selections
+    and np.where are slow on unpredictable masks.  Every full-size pass runs in place on one buffer:
+    on large arrays fresh temporaries cost page faults as much as the arithmetic.  ``out`` (same
+    shape and dtype as ``x``; may be ``x`` itself) receives the result.
 
     >>> import numpy as np
     >>> float(erf(np.array(0.5)))
@@ -132,23 +134,43 @@ def erf(x):
     """
     xp = xp_of(x)
     if x.ndim == 0:
-        return erf(x.reshape(1)).reshape(())
+        r = erf(x.reshape(1)).reshape(())
+        if out is not None:
+            out[...] = r
+            return out
+        return r
     small_t, mid_t, far_t = _TABLES.get(x.dtype.itemsize, _TABLES[8])  # float32 needs fewer terms
-    xs = xp.clip(x, -1.0, 1.0)
-    out = _horner(small_t, 2.0 * (xs * xs) - 1.0)
-    out *= xs
     flat = x.reshape(-1)
-    idx = xp.flatnonzero(xp.abs(flat) > 1.0)
-    if idx.size == 0:  # the common case (e.g. GELU on normalised activations): one polynomial
-        return out
+    xs = xp.maximum(flat, -1.0)  # clip to [-1, 1] (two ufuncs beat np.clip)
+    xp.minimum(xs, 1.0, out=xs)
+    # |x| > 1 exactly where clipping changed x (NaN != NaN sends NaN there too, and it stays NaN)
+    idx = xp.flatnonzero(xs != flat)
+    xb = flat[idx] if idx.size else None  # gathered before ``out`` (possibly ``x``) is overwritten
+    s = xs * xs  # Chebyshev variable 2 x^2 - 1, then Horner in place on the same buffer
+    s *= 2.0
+    s -= 1.0
+    # Horner in place; it runs in ``out`` when given (x itself is only read above), so the call
+    # then allocates just xs and s
+    res = out.reshape(-1) if out is not None else xp.empty_like(s)
+    xp.multiply(s, small_t[-1], out=res)
+    res += small_t[-2]
+    for c in small_t[-3::-1]:
+        res *= s
+        res += c
+    res *= xs
+    if xb is None:  # the common case (e.g. GELU on normalised activations): one polynomial
+        return res.reshape(x.shape)
     # |x| > 1: erf = sign(x) (1 - erfc(|x|)), erfc(|x|) = exp(-x^2) erfcx(|x|); 1 beyond |x| = 6
-    xb = flat[idx]
     a = xp.minimum(xp.abs(xb), 6.0)
     tail = _horner(mid_t, xp.minimum(a, 3.0) - 2.0)
-    far = a > 3.0
-    if far.any():
-        tail *= ~far
-        tail += _horner(far_t, (2.0 * xp.maximum(a, 3.0) - 9.0) / 3.0) * far
-    tail *= xp.exp(-(a * a))
-    out.reshape(-1)[idx] = xp.copysign(1.0 - tail, xb)
-    return out
+    fidx = xp.flatnonzero(a > 3.0)
+    if fidx.size:
+        af = a[fidx]
+        tail[fidx] = _horner(far_t, (2.0 * af - 9.0) / 3.0)
+    a *= a
+    xp.negative(a, out=a)
+    xp.exp(a, out=a)
+    tail *= a
+    xp.subtract(1.0, tail, out=tail)
+    res[idx] = xp.copysign(tail, xb, out=tail)
+    return res.reshape(x.shape)

@@ -253,18 +253,48 @@ class Gelu(_Pointwise):
     @staticmethod
     def forward(ctx, x, approximate):
         xp = xp_of(x)
+        # Every full-size pass below works in place on a few buffers: on large activations a fresh
+        # temporary costs about as much (page faults) as the arithmetic it holds.  The work is on
+        # a flat view, so 0-d inputs still give arrays (ufuncs turn 0-d results into scalars).
+        shape = x.shape
+        x = x.reshape(-1)
         if approximate == "tanh":
             x2 = x * x
-            t = xp.tanh(_GELU_K * (x + 0.044715 * x2 * x))
+            t = x2 * 0.044715
+            t += 1
+            t *= x
+            t *= _GELU_K
+            xp.tanh(t, out=t)  # the single transcendental pass
+            half = t + 1
+            half *= 0.5  # 0.5 (1 + t)
             if ctx.needs_input_grad[0]:
-                _save(ctx, 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * (_GELU_K * (1 + 3 * 0.044715 * x2)), 1)
-            return 0.5 * x * (1 + t)
-        cdf = _erf(x * _SQRT1_2)
+                # d/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) K (1 + 3 * 0.044715 x^2)
+                t *= t
+                xp.subtract(1, t, out=t)
+                t *= x
+                x2 *= 3 * 0.044715
+                x2 += 1
+                t *= x2
+                t *= 0.5 * _GELU_K
+                t += half
+                _save(ctx, t.reshape(shape), 1)
+            half *= x
+            return half.reshape(shape)
+        cdf = x * _SQRT1_2
+        _erf(cdf, out=cdf)
         cdf += 1
         cdf *= 0.5
         if ctx.needs_input_grad[0]:
-            _save(ctx, cdf + x * xp.exp(-0.5 * x * x) * _INV_SQRT_2PI, 1)
-        return x * cdf
+            # d/dx = Phi(x) + x phi(x), phi(x) = exp(-x^2 / 2) / sqrt(2 pi)
+            u = x * x
+            u *= -0.5
+            xp.exp(u, out=u)
+            u *= x
+            u *= _INV_SQRT_2PI
+            u += cdf
+            _save(ctx, u.reshape(shape), 1)
+        cdf *= x
+        return cdf.reshape(shape)
 
 
 class Silu(_Pointwise):
