@@ -45,9 +45,10 @@ def _gate_scale(mode: str, H: int, xp, dtype):
 class Recurrence(Function):
     """One layer, one direction, whole sequence: (x, h0[, c0], weights) -> (out, h_n[, c_n]).
 
-    Forward keeps the activated gates (``acts``, (T, B, G)) and the cell states (LSTM also tanh(c)
-    and each gate's local derivative, computed while the step's block is in cache); backward walks
-    the steps in reverse carrying only dh (and dc).
+    Forward keeps the activated gates (``acts``, (T, B, G)); LSTM instead of its cell states keeps
+    each pre-activation's whole factor (``dacts``: gate derivative times the value it multiplies) and
+    d h / d c (``tcs``), computed while the step's block is in cache; backward walks the steps in
+    reverse carrying only dh (and dc).
     """
 
     _array_api = True
@@ -93,10 +94,18 @@ class Recurrence(Function):
         tcs = new((T, B, H), dtype=x.dtype) if lstm else None
         dacts = new((T, B, G), dtype=x.dtype) if lstm and any(ctx.needs_input_grad) else None
         cs = new((T, B, H), dtype=x.dtype) if lstm else None
-        cprev = xp.zeros((T, B, H), dtype=x.dtype) if packed and lstm else None
         ghn = new((T, B, H), dtype=x.dtype) if gru else None
         h = h0.copy() if packed else h0
         c = (c0.copy() if packed else c0) if lstm else None
+        if lstm:  # per-gate factors as (G,) rows broadcast over the step's (n, G) block; tmp: i * g
+            sig_mul = xp.full((4, H), 0.5, dtype=x.dtype)
+            sig_mul[2] = 1.0
+            sig_add = xp.full((4, H), 0.5, dtype=x.dtype)
+            sig_add[2] = 0.0
+            dscale = xp.full((4, H), 0.25, dtype=x.dtype)
+            dscale[2] = 1.0
+            sig_mul, sig_add, dscale = sig_mul.reshape(-1), sig_add.reshape(-1), dscale.reshape(-1)
+            tmp = xp.empty((B, H), dtype=x.dtype)
         for t in (range(T - 1, -1, -1) if reverse else range(T)):
             n = B if not packed else int(batch_sizes[t])
             hp = h[:n]
@@ -107,24 +116,22 @@ class Recurrence(Function):
             ht = out[t, :n]
             if lstm:
                 a += gh
-                xp.tanh(a, out=a)
+                xp.tanh(a, out=a)  # every gate's tanh t (the sigmoid rows were pre-scaled by 1/2)
                 a4 = a.reshape(n, 4, H)
-                for sig in (a[:, :2 * H], a[:, 3 * H:]):  # i, f and o: sigmoid = 0.5 tanh(a / 2) + 0.5
-                    sig *= 0.5
-                    sig += 0.5
-                if dacts is not None:  # s (1 - s) for the sigmoid gates, 1 - g^2 for the tanh gate
+                if dacts is not None:  # from t: sigmoid' = s (1 - s) = (1 - t^2) / 4, tanh' = 1 - t^2
                     d = dacts[t, :n]
-                    xp.subtract(1, a, out=d)
-                    d *= a
-                    dg_ = d[:, 2 * H:3 * H]
-                    xp.multiply(a4[:, 2], a4[:, 2], out=dg_)
-                    xp.subtract(1, dg_, out=dg_)
+                    xp.multiply(a, a, out=d)
+                    xp.subtract(1, d, out=d)
+                    d *= dscale
+                # i, f, o: sigmoid = 0.5 t + 0.5; g stays t (factors 1 and 0): two whole-block passes
+                a *= sig_mul
+                a += sig_add
                 cp = c[:n]
-                if packed:
-                    cprev[t, :n] = cp
                 ct = cs[t, :n]
                 xp.multiply(a4[:, 1], cp, out=ct)
-                ct += a4[:, 0] * a4[:, 2]
+                ig = tmp[:n]
+                xp.multiply(a4[:, 0], a4[:, 2], out=ig)
+                ct += ig
                 tc = tcs[t, :n]
                 xp.tanh(ct, out=tc)
                 if w_hr is None:
@@ -133,6 +140,18 @@ class Recurrence(Function):
                     hr = hrs[t, :n]
                     xp.multiply(tc, a4[:, 3], out=hr)
                     xp.matmul(hr, w_hr.T, out=ht)
+                if dacts is not None:
+                    # finish each pre-activation's factor while the block is in cache, so backward
+                    # needs two multiplies per step: d c'/d(i, f, g) = (g, c, i) * gate', d h/d o =
+                    # tanh(c') o'; and d h/d c' = o (1 - tanh(c')^2) replaces tanh(c') in tcs
+                    d4 = d.reshape(n, 4, H)
+                    d4[:, 0] *= a4[:, 2]
+                    d4[:, 1] *= cp
+                    d4[:, 2] *= a4[:, 0]
+                    d4[:, 3] *= tc
+                    tc *= tc
+                    xp.subtract(1, tc, out=tc)
+                    tc *= a4[:, 3]
             elif gru:
                 rz = a[:, :2 * H]
                 rz += gh[:, :2 * H]
@@ -165,7 +184,7 @@ class Recurrence(Function):
                 if lstm:
                     c = cs[t]
         # unpacked, the state a step started from is h0 / c0 or the neighbouring step's output (no copy kept)
-        saved = [x, w_ih, w_hh, hprev, out, acts, cprev, cs, ghn, w_hr, hrs, h0, c0, tcs, dacts]
+        saved = [x, w_ih, w_hh, hprev, out, acts, ghn, w_hr, hrs, h0, tcs, dacts]
         ctx.save_for_backward(*saved)
         ctx.meta = (mode, reverse, batch_sizes, b_ih is not None, b_hh is not None)
         h_n = h.copy() if not packed else h
@@ -175,7 +194,7 @@ class Recurrence(Function):
 
     @staticmethod
     def backward(ctx, dout, dhn, dcn=None):
-        x, w_ih, w_hh, hprev, out, acts, cprev, cs, ghn, w_hr, hrs, h0, c0, tcs, dacts = ctx.saved_tensors
+        x, w_ih, w_hh, hprev, out, acts, ghn, w_hr, hrs, h0, tcs, dacts = ctx.saved_tensors
         mode, reverse, batch_sizes, has_bih, has_bhh = ctx.meta
         xp = xp_of(x)
         T, B, I = x.shape
@@ -198,26 +217,16 @@ class Recurrence(Function):
             dht = dh[:n] + dout[t, :n]
             a = acts[t, :n].reshape(n, k, H)
             da = dgi[t, :n]
-            if lstm:
-                i, f, g, o = a[:, 0], a[:, 1], a[:, 2], a[:, 3]
-                tc = tcs[t, :n]
+            if lstm:  # forward left the per-step factors: dacts (n, 4, H) and tcs = d h / d c
                 dact = dacts[t, :n].reshape(n, 4, H)
                 if w_hr is not None:  # back through the projection h = (o * tanh(c)) W_hr^T
                     dhts[t, :n] = dht
                     dht = dht @ w_hr
-                dct = dht * o
-                dct *= 1 - tc * tc
+                dct = dht * tcs[t, :n]
                 dct += dc[:n]
-                xp.multiply(dct, g, out=da[:, 0])
-                da[:, 0] *= dact[:, 0]
-                cp = cprev[t, :n] if packed else _prev(cs, c0, t, reverse)
-                xp.multiply(dct, cp, out=da[:, 1])
-                da[:, 1] *= dact[:, 1]
-                xp.multiply(dct, i, out=da[:, 2])
-                da[:, 2] *= dact[:, 2]
-                xp.multiply(dht, tc, out=da[:, 3])
-                da[:, 3] *= dact[:, 3]
-                dc[:n] = dct * f
+                xp.multiply(dct[:, None, :], dact[:, :3], out=da[:, :3])  # i, f, g
+                xp.multiply(dht, dact[:, 3], out=da[:, 3])  # o
+                xp.multiply(dct, a[:, 1], out=dc[:n])  # through c' = f c + ...
             elif gru:
                 r, z, nn_ = a[:, 0], a[:, 1], a[:, 2]
                 dan = dht * (1 - z) * (1 - nn_ * nn_)
