@@ -214,7 +214,8 @@ class Recurrence(Function):
         # precomputing them for the whole sequence as large arrays
         for t in (range(T) if reverse else range(T - 1, -1, -1)):
             n = B if not packed else int(batch_sizes[t])
-            dht = dh[:n] + dout[t, :n]
+            dht = dh[:n]  # dh is backward's own buffer: the step's total dh accumulates in place
+            dht += dout[t, :n]
             a = acts[t, :n].reshape(n, k, H)
             da = dgi[t, :n]
             if lstm:  # forward left the per-step factors: dacts (n, 4, H) and tcs = d h / d c
@@ -239,7 +240,6 @@ class Recurrence(Function):
                 xp.multiply(dan, r, out=dg[:, 2])
                 dht *= z
                 dht += dg.reshape(n, G) @ w_hh
-                dh[:n] = dht
                 continue
             else:
                 ht = out[t, :n]
@@ -247,7 +247,7 @@ class Recurrence(Function):
                     xp.multiply(dht, 1 - ht * ht, out=da[:, 0])
                 else:
                     xp.multiply(dht, ht > 0, out=da[:, 0])
-            dh[:n] = da.reshape(n, G) @ w_hh
+            xp.matmul(da.reshape(n, G), w_hh, out=dh[:n])  # dht is spent (dhts kept a copy)
         need = ctx.needs_input_grad
         gi_flat = dgi.reshape(T * B, G)
         gh_flat = dgh.reshape(T * B, G)
