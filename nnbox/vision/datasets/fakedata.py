@@ -38,11 +38,7 @@ class FakeData(VisionDataset):
         img = rng.integers(0, 256, size=(h, w, c), dtype=np.uint8)
         target = int(rng.integers(0, self.num_classes))
         img = Image.fromarray(img[:, :, 0] if c == 1 else img)
-        if self.transform is not None:
-            img = self.transform(img)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return img, target
+        return self._transformed(img, target)
 
     def __len__(self) -> int:
         return self.size

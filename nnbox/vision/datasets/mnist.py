@@ -161,11 +161,7 @@ class MNIST(VisionDataset):
 
         img, target = self.data._data[index], int(self.targets._data[index])
         img = Image.fromarray(img, mode="L")
-        if self.transform is not None:
-            img = self.transform(img)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return img, target
+        return self._transformed(img, target)
 
     def __len__(self) -> int:
         return len(self.data)

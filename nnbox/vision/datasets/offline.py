@@ -53,11 +53,7 @@ class _PackagedDigits(VisionDataset):
         from PIL import Image
 
         img, target = Image.fromarray(self.data._data[index], mode="L"), int(self.targets._data[index])
-        if self.transform is not None:
-            img = self.transform(img)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return img, target
+        return self._transformed(img, target)
 
     def __len__(self) -> int:
         return len(self.data)

@@ -58,6 +58,15 @@ class VisionDataset(Dataset):
     def __getitem__(self, index: int) -> Any:
         raise NotImplementedError
 
+    def _transformed(self, sample: Any, target: Any) -> tuple[Any, Any]:
+        """``(transform(sample), target_transform(target))``, each when set; read at call time, so
+        reassigning ``ds.transform`` works as in torchvision."""
+        if self.transform is not None:
+            sample = self.transform(sample)
+        if self.target_transform is not None:
+            target = self.target_transform(target)
+        return sample, target
+
     def __len__(self) -> int:
         raise NotImplementedError
 
