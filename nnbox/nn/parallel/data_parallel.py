@@ -5,7 +5,7 @@ with one device the inputs are moved there and the module runs; with several, ea
 
 1. ``scatter``s the batch along ``dim`` (tensors split, other arguments copied),
 2. ``replicate``s the module: each replica's parameters are differentiable copies of the
-   originals (``_CopyTo``), so backward sums every replica's gradient into the original ``.grad``,
+   originals (``ToDevice``), so backward sums every replica's gradient into the original ``.grad``,
 3. ``parallel_apply``s the replicas in threads (one per device; CuPy releases the GIL),
 4. ``gather``s the outputs onto ``output_device`` (differentiable: backward scatters the grads).
 
@@ -18,23 +18,8 @@ import threading
 
 from ..._backend.device import as_device, device_of, move
 from ..._tensor import Tensor
-from ...autograd.function import Function
+from ...ops.convert import ToDevice
 from ..modules.module import Module
-
-
-class _CopyTo(Function):
-    """``a`` on device ``dev``; the gradient goes back to ``a``'s device."""
-
-    _array_api = True
-
-    @staticmethod
-    def forward(ctx, a, dev):
-        ctx.src = device_of(a)
-        return move(a, dev)
-
-    @staticmethod
-    def backward(ctx, grad):
-        return move(grad, ctx.src), None
 
 
 def _devices(ids) -> list:
@@ -46,7 +31,7 @@ def _scatter_obj(obj, devices: list, dim: int):
     n = len(devices)
     if isinstance(obj, Tensor):
         chunks = obj.chunk(n, dim)
-        return [_CopyTo.apply(c, d) for c, d in zip(chunks, devices)]
+        return [ToDevice.apply(c, d) for c, d in zip(chunks, devices)]
     if isinstance(obj, tuple) and obj and hasattr(obj, "_fields"):  # namedtuple
         return [type(obj)(*parts) for parts in zip(*(_scatter_obj(o, devices, dim) for o in obj))]
     if isinstance(obj, (tuple, list)) and obj:
@@ -95,7 +80,7 @@ def scatter_kwargs(inputs: tuple, kwargs: dict, target_gpus: list, dim: int = 0)
 
 
 def replicate(network: Module, devices: list, detach: bool = False) -> list:
-    """Copies of ``network`` on ``devices`` sharing the originals' gradients (through ``_CopyTo``)."""
+    """Copies of ``network`` on ``devices`` sharing the originals' gradients (through ``ToDevice``)."""
     devs = _devices(devices)
     modules = list(network.modules())
     replicas = []
@@ -112,7 +97,7 @@ def replicate(network: Module, devices: list, detach: bool = False) -> list:
             r = clone_of[id(m)]
             for k, p in m._parameters.items():
                 if p is not None:
-                    r._parameters[k] = Tensor._make(move(p._data, dev)) if detach else _CopyTo.apply(p, dev)
+                    r._parameters[k] = Tensor._make(move(p._data, dev)) if detach else ToDevice.apply(p, dev)
             for k, b in m._buffers.items():
                 if b is not None and device_of(b._data) != dev:
                     r._buffers[k] = Tensor._make(move(b._data, dev))
@@ -164,7 +149,7 @@ def gather(outputs: list, target_device, dim: int = 0):
     dev = _devices([target_device])[0] if target_device != -1 else as_device("cpu")
     first = outputs[0]
     if isinstance(first, Tensor):
-        moved = [_CopyTo.apply(o, dev) for o in outputs]
+        moved = [ToDevice.apply(o, dev) for o in outputs]
         if first.dim() == 0:  # scalars (e.g. a loss) are stacked into a vector, as torch does
             moved = [m.reshape(1) for m in moved]
         return cat(moved, dim)
