@@ -1258,7 +1258,6 @@ def _invert(self: Tensor) -> Tensor:
     if self._data.dtype.kind in "fc":
         raise TypeError("~ (operator.invert) is only implemented on integer and Boolean-type tensors")
     return bitwise_not(self)
-Tensor.__hash__ = object.__hash__
 
 
 def _comparable(other) -> bool:
