@@ -232,12 +232,7 @@ def _binary(cls, a, b, *extra, float_result: bool = False):
     if isinstance(a, Tensor) and isinstance(b, Tensor) and a._data.dtype == b._data.dtype and (
         not float_result or a._data.dtype.kind in "fc"
     ):  # the common case, with nothing to promote
-        try:
-            return cls.apply(a, b, *extra)
-        except ValueError as e:
-            if "broadcast" in str(e):
-                raise _broadcast_error(a._data, b._data) from None
-            raise
+        return _apply_binary(cls, a, b, extra)
     a = as_scalar_or_tensor(a, "input")
     b = as_scalar_or_tensor(b, "other")
     dt = result_dtype(a, b)
@@ -253,12 +248,16 @@ def _binary(cls, a, b, *extra, float_result: bool = False):
         b = _scalar_for(b, dt)
     if not isinstance(a, Tensor):  # reflected op with a scalar on the left
         a = _scalar_for(a, dt)
+    return _apply_binary(cls, a, b, extra)
+
+
+def _apply_binary(cls, a, b, extra: tuple):
+    """``cls.apply(a, b, *extra)`` with NumPy's broadcast failure turned into torch's message."""
     try:
         return cls.apply(a, b, *extra)
     except ValueError as e:
         if "broadcast" in str(e):
-            raise _broadcast_error(a._data if isinstance(a, Tensor) else a,
-                                   b._data if isinstance(b, Tensor) else b) from None
+            raise _broadcast_error(getattr(a, "_data", a), getattr(b, "_data", b)) from None
         raise
 
 
