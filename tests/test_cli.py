@@ -155,7 +155,10 @@ def test_run_delegates_to_the_distributed_launcher(tmp_path, capsys):
     except Exception:
         pytest.skip("no mpiexec here")
     script = tmp_path / "hello.py"
-    script.write_text("import os\nprint('rank', os.environ['RANK'], 'of', os.environ['WORLD_SIZE'], flush=True)\n")
+    # one write per rank: print() with several arguments writes them piecewise, and mpiexec may
+    # interleave the two ranks' pieces on one line
+    script.write_text("import os, sys\nsys.stdout.write(f\"rank {os.environ['RANK']} of {os.environ['WORLD_SIZE']}\\n\")\n"
+                      "sys.stdout.flush()\n")
     r = _run("run", "-n", "2", str(script))
     assert r.returncode == 0, r.stderr
     assert sorted(ln for ln in r.stdout.splitlines() if ln.startswith("rank")) == ["rank 0 of 2", "rank 1 of 2"]
