@@ -23,16 +23,12 @@ def _restore(grad, shape, axes, keepdim):
 
 
 def _count(shape, axes) -> int:
-    if axes is None:
-        return math.prod(shape)
-    n = 1
-    for a in axes:
-        n *= shape[a]
-    return n
+    return math.prod(shape) if axes is None else math.prod(shape[a] for a in axes)
 
 
 class Sum(Function):
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, a, axes, keepdim, dtype):
@@ -49,6 +45,7 @@ class Sum(Function):
 
 class Mean(Function):
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, a, axes, keepdim):
@@ -61,7 +58,7 @@ class Mean(Function):
     @staticmethod
     def backward(ctx, grad):
         n = _count(ctx.shape, ctx.axes)
-        return _restore(grad / n if n else grad * np.nan, ctx.shape, ctx.axes, ctx.keepdim), None, None
+        return _restore(grad / n if n else grad * math.nan, ctx.shape, ctx.axes, ctx.keepdim), None, None
 
 
 class Prod(Function):
