@@ -209,6 +209,25 @@ class Function:
             _record_versions(ctx, args, results, cls._array_api)
         return results[0] if single else tuple(results)
 
+    @classmethod
+    def run(cls, *args, **kwargs):
+        """Run this op on raw arrays (no node: the first-order backward of a fused kernel calls its
+        backward Function this way, at full speed) or, when any argument is a Tensor (a
+        ``create_graph`` backward), as a node of the graph, so the gradient can be differentiated
+        again through this Function's own ``backward``.
+
+        >>> import numpy as np, nnbox
+        >>> from nnbox.ops.elementwise import Mul
+        >>> Mul.run(np.array([2.0]), np.array([3.0]))
+        array([6.])
+        """
+        for a in args:
+            if isinstance(a, Tensor):
+                return cls.apply(*args, **kwargs)
+        ctx = _new(cls)
+        ctx.needs_input_grad = (True,) * len(args)
+        return cls.forward(ctx, *args, **kwargs)
+
     # --- the backward dispatcher (called by the engine) -----------------------------------------
     def _run_backward(self, grads: list):
         cls = type(self)
