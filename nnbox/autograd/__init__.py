@@ -137,6 +137,10 @@ def __getattr__(name):
         from . import _gradcheck
 
         return getattr(_gradcheck, name)
+    if name == "functional":
+        import importlib
+
+        return importlib.import_module(".functional", __name__)
     raise AttributeError(f"module 'nnbox.autograd' has no attribute '{name}'")
 
 
