@@ -331,6 +331,7 @@ _LAZY = {
     "jit": "nnbox.jit",
     "training": "nnbox.training",
     "hub": "nnbox.hub",
+    "func": "nnbox.func",
 }
 _LAZY_ATTRS = {"save": "nnbox.serialization", "load": "nnbox.serialization"}
 
