@@ -240,7 +240,6 @@ from .ops.reduce import (  # noqa: F401
     nanmean,
     nansum,
     prod,
-    return_types,
     std,
     std_mean,
     sum,

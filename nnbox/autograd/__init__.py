@@ -103,7 +103,6 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
     if is_grads_batched:
         raise NotImplementedError("is_grads_batched=True is not supported by nnbox")
     outputs = _as_list(outputs)
-    single = isinstance(inputs, Tensor)
     inputs = _as_list(inputs)
     for i, t in enumerate(inputs):
         if not t._rg:
