@@ -164,9 +164,10 @@ def ratio(make, steps: int, repeats: int) -> tuple[float, float, float]:
 
 
 def peak_rss_ratio() -> float:
-    """Peak RSS of a 200-step seeds' MLP training run, nnbox / torch, each in its own process."""
+    """Peak RSS of a 200-step seeds' MLP training run, nnbox / torch, each in its own process
+    (VmHWM: ``ru_maxrss`` would carry this parent's peak across fork and exec)."""
     code = """
-import resource, sys, numpy as np
+import sys, numpy as np
 lib = __import__(sys.argv[1]); nn = lib.nn
 model = nn.Sequential(nn.Flatten(), nn.Linear(784, 300), nn.BatchNorm1d(300), nn.ReLU(),
                       nn.Linear(300, 100), nn.BatchNorm1d(100), nn.ReLU(), nn.Linear(100, 10))
@@ -175,7 +176,7 @@ rng = np.random.default_rng(0); x = lib.tensor(rng.standard_normal((64, 1, 28, 2
 y = lib.tensor(rng.integers(0, 10, 64))
 for _ in range(200):
     opt.zero_grad(); nn.functional.cross_entropy(model(x), y).backward(); opt.step()
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(next(line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM")))
 """
     rss = {}
     for lib in ("torch", "nnbox"):
