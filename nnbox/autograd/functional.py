@@ -297,7 +297,7 @@ def hessian(func, inputs, create_graph: bool = False, strict: bool = False, vect
         return _zeros_for_none(grads, inp, strict, "double_back")
 
     res = jacobian(gradient, inputs, create_graph=create_graph, strict=strict)
-    return _unpack2(res, in_tuple, in_tuple) if in_tuple else res[0]
+    return res if in_tuple else res[0][0]
 
 
 def _second_order(func, inputs, v, create_graph: bool, strict: bool, fn_name: str, trick: bool):
