@@ -150,6 +150,7 @@ power = _binary(lambda a, b: a ** b)
 arctan2 = _binary(lambda a, b: _t().atan2(_ten(a), _ten(b, a if isinstance(a, Tensor) else None)))
 logical_and = _binary(lambda a, b: _t().logical_and(_ten(a), _ten(b)))
 logical_or = _binary(lambda a, b: _t().logical_or(_ten(a), _ten(b)))
+floor_divide = _binary(lambda a, b: _t().div(_ten(a), b, rounding_mode="floor"))  # zero gradients, as torch
 greater = _binary(lambda a, b: a > b)
 less = _binary(lambda a, b: a < b)
 equal = _binary(lambda a, b: a == b)
