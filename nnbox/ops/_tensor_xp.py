@@ -15,6 +15,7 @@ where NumPy accepts them and become constants of the graph.
 """
 from __future__ import annotations
 
+import builtins
 import contextlib
 import math
 
@@ -29,6 +30,7 @@ float16, float32, float64 = np.float16, np.float32, np.float64
 int32, int64, bool_ = np.int32, np.int64, np.bool_
 
 _nb = None
+builtins_min, builtins_max = builtins.min, builtins.max  # this module defines its own min/max
 
 
 def _t():
@@ -283,6 +285,18 @@ def flip(x, axis=None) -> Tensor:
     x = _ten(x)
     dims = tuple(range(x.ndim)) if axis is None else (axis if isinstance(axis, (tuple, list)) else (axis,))
     return _t().flip(x, dims)
+
+
+def split(x, indices, axis: int = 0) -> list:
+    """NumPy's split at the given indices (a list of boundaries), as views of ``x``."""
+    x = _ten(x)
+    n = x.shape[axis]
+    bounds = [0, *(builtins_min(int(i), n) for i in indices), n]
+    return [_t().narrow(x, axis, a, builtins_max(b - a, 0)) for a, b in zip(bounds, bounds[1:])]
+
+
+def roll(x, shift, axis=None) -> Tensor:
+    return _t().roll(_ten(x), shift, axis)
 
 
 def take_along_axis(x, indices, axis: int) -> Tensor:
