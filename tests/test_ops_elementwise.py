@@ -300,14 +300,15 @@ def test_inf_nan_math():
 
 # --- second order (create_graph=True) --------------------------------------------------------------
 
+@pytest.mark.parametrize("shape", [(2, 3), ()])  # 0-d: NumPy returns scalars, the saved output must stay the output
 @pytest.mark.parametrize("op", UNARY_ANY + UNARY_POS + UNARY_UNIT)
-def test_unary_second_order(op):
+def test_unary_second_order(op, shape):
     if op in UNARY_POS:
-        a = arr(2, 3, positive=True)
+        a = arr(*shape, positive=True)
     elif op in UNARY_UNIT:
-        a = arr(2, 3, low=-0.9, high=0.9)
+        a = arr(*shape, low=-0.9, high=0.9)
     else:
-        a = arr(2, 3, low=-3, high=3)
+        a = arr(*shape, low=-3, high=3)
     check(lambda m, x: getattr(m, op)(x), [a], order=2, rtol=1e-8)
 
 

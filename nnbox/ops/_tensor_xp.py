@@ -224,6 +224,25 @@ def cumsum(x, axis=None) -> Tensor:
     return _t().cumsum(x, axis)
 
 
+def cumprod(x, axis=None) -> Tensor:
+    x = _ten(x)
+    if axis is None:
+        return _t().cumprod(x.reshape(-1), 0)
+    return _t().cumprod(x, axis)
+
+
+def argmax(x, axis=None, keepdims: bool = False) -> Tensor:
+    """Indices (no graph), as NumPy's ``argmax``; bool inputs count True as the maximum."""
+    x = _ten(x)
+    if x._data.dtype == np.bool_:
+        x = x.to(_dt.uint8)
+    return _t().argmax(x, dim=axis, keepdim=keepdims)
+
+
+def arange(*args, dtype=None) -> Tensor:
+    return _t().arange(*args, dtype=_np_dtype(dtype))
+
+
 def any(x, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001
     return _t().any(_ten(x), dim=axis, keepdim=keepdims) if axis is not None else _t().any(_ten(x))
 

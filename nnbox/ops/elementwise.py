@@ -114,6 +114,8 @@ class Pow(Function):
     def forward(ctx, a, b):
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             out = _int_pow(a, b) if _dtype_kind(a, b) in "iu" else a ** b
+        if isinstance(out, np.generic):
+            out = np.asarray(out)  # 0-d: save the array the node outputs, not a NumPy scalar
         ctx.save_for_backward(a, b, out)
         ctx.sa, ctx.sb = _shape(a), _shape(b)
         return out
@@ -666,6 +668,8 @@ class _Unary(Function):
         else:
             out = ctx._fwd(xp_of(a), a)
         keep = ctx._keep
+        if keep >= 2 and type(out) is not np.ndarray and isinstance(out, np.generic):
+            out = np.asarray(out)  # NumPy makes 0-d results scalars: save the array the node outputs
         if keep == 1:
             ctx.save_for_backward(a)
         elif keep == 2:
