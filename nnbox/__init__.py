@@ -119,6 +119,7 @@ from .ops.elementwise import (  # noqa: F401
     divide,
     eq,
     equal,
+    erf,
     exp,
     exp2,
     expm1,

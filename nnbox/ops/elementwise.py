@@ -15,6 +15,7 @@ from .._tensor import Tensor
 from ..autograd import grad_mode
 from ..autograd.function import Function
 from ._util import as_scalar_or_tensor, not_implemented, result_dtype, type_name, unbroadcast, xp_of
+from ._erf import erf as _erf
 from .convert import cast
 
 # --- binary arithmetic ---------------------------------------------------------------------------
@@ -775,6 +776,7 @@ class ThresholdBackward(Function):
 
 
 _LN2, _LN10 = math.log(2.0), math.log(10.0)
+_TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
 
 # name                forward                                 gradient formula (g: upstream grad)
 exp = _op("exp", lambda xp, a: xp.exp(a), lambda xp, g, out: g * out, doc="Elementwise e**x.")
@@ -807,6 +809,8 @@ sinh = _op("sinh", lambda xp, a: xp.sinh(a), lambda xp, g, a: g * xp.cosh(a), do
 cosh = _op("cosh", lambda xp, a: xp.cosh(a), lambda xp, g, a: g * xp.sinh(a), doc="Elementwise hyperbolic cosine.")
 tanh = _op("tanh", lambda xp, a: xp.tanh(a), lambda xp, g, out: g * (1 - out * out),
            doc="Elementwise hyperbolic tangent.")
+erf = _op("erf", lambda xp, a: _erf(a), lambda xp, g, a: g * _TWO_OVER_SQRT_PI * xp.exp(-a * a),
+          doc="Elementwise error function.")
 sigmoid = _op("sigmoid", _sigmoid, lambda xp, g, out: g * out * (1 - out),
               doc="Elementwise logistic function 1 / (1 + exp(-x)).")
 frac = _op("frac", lambda xp, a: a - xp.trunc(a), lambda xp, g: g, kind="strict",
