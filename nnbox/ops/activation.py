@@ -31,6 +31,7 @@ __all__ = [
 
 sigmoid = _ew.sigmoid
 tanh = _ew.tanh
+_Erf = _ew.Erf  # erf as a Function (a row of the elementwise table): differentiable to any order
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
@@ -379,7 +380,7 @@ class Gelu(_Pointwise):
         if approximate == "tanh":
             t = xp.tanh((x + x * x * x * 0.044715) * _GELU_K)
             return (1 + t) * 0.5 + x * (1 - t * t) * ((1 + x * x * (3 * 0.044715)) * (0.5 * _GELU_K))
-        cdf = (_ew.Erf.run(x * _SQRT1_2) + 1) * 0.5
+        cdf = (_Erf.run(x * _SQRT1_2) + 1) * 0.5
         return cdf + x * xp.exp(x * x * -0.5) * _INV_SQRT_2PI
 
     @staticmethod
