@@ -352,7 +352,7 @@ def matmul(a, b) -> Tensor:
     return _t().matmul(_ten(a), _ten(b))
 
 
-def einsum(eq: str, *operands) -> Tensor:
+def einsum(eq: str, *operands, optimize=False) -> Tensor:  # optimize: nnbox's einsum picks its own order
     return _t().einsum(eq, *[_ten(o) for o in operands])
 
 
