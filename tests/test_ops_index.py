@@ -372,7 +372,15 @@ def _setitem(m, x, v, key):
     return y * x
 
 
+def _inplace_on_view(m, x, v):
+    y = x * x
+    w = y[1:3]
+    w.mul_(v[:4])  # the base y is rebased (CopySlices), w re-derived from it
+    return y * x + w.sum()
+
+
 SECOND_ORDER = [
+    _inplace_on_view,
     lambda m, x, v: (x * x)[1:3, 0] * v[0],
     lambda m, x, v: x[m.tensor([0, 2, 2])] * x[0],
     lambda m, x, v: x[x > 0] ** 2,
