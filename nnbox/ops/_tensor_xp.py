@@ -239,10 +239,6 @@ def argmax(x, axis=None, keepdims: bool = False) -> Tensor:
     return _t().argmax(x, dim=axis, keepdim=keepdims)
 
 
-def arange(*args, dtype=None) -> Tensor:
-    return _t().arange(*args, dtype=_np_dtype(dtype))
-
-
 def any(x, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001
     return _t().any(_ten(x), dim=axis, keepdim=keepdims) if axis is not None else _t().any(_ten(x))
 

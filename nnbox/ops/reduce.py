@@ -80,7 +80,7 @@ class Prod(Function):
             return xp.zeros_like(a), None, None
         x = xp.reshape(a, (-1,)) if axis is None else xp.moveaxis(a, axis, -1)
         # product of all the other elements: exclusive cumprods from both ends (exact with zeros)
-        ones = xp.ones(tuple(x.shape[:-1]) + (1,), dtype=x.dtype)
+        ones = xp.ones_like(x[..., :1])  # (like x: on its device, also when x is a Tensor)
         left = xp.concatenate([ones, xp.cumprod(x[..., :-1], axis=-1)], axis=-1)
         right = xp.flip(xp.concatenate([ones, xp.cumprod(xp.flip(x[..., 1:], -1), axis=-1)], axis=-1), -1)
         others = left * right
@@ -267,7 +267,7 @@ def _cumprod_grad(xp, x, g, o, depth: int):
     # position z gets sum_{j>=z} g_j * prod_{k<=j, k!=z} x_k, and a later position gets x_z times
     # the same gradient of the row with x_z replaced by 1: zero in value, not in its derivative.
     n = x.shape[-1]
-    idx = xp.arange(n)
+    idx = xp.cumsum(xp.ones_like(x), axis=-1) - 1  # 0 .. n-1 along the row, on x's device
     z = xp.expand_dims(xp.where(xp.any(zero, axis=-1), xp.argmax(zero, axis=-1), n), -1)
     before, at_z = idx < z, idx == z
     with np.errstate(divide="ignore", invalid="ignore"):
