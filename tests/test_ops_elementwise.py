@@ -328,6 +328,27 @@ def test_expressions_second_order(f):
     check(f, [arr(3, 4, positive=True)], order=2, rtol=1e-8)
 
 
+def test_rounded_div_is_a_zero_gradient_node_as_in_torch():
+    for mode in ("floor", "trunc"):
+        check(lambda m, x, y: m.div(x * x, y, rounding_mode=mode) + x * y, [arr(3, 4), arr(4, positive=True)])
+        check(lambda m, x, y: m.div(x * x, y, rounding_mode=mode) * x + x * y, [arr(3, 4), arr(4, positive=True)],
+              order=2, rtol=1e-8)
+    t, n = (m.div(m.tensor([3.0, -4.0], requires_grad=True), 2, rounding_mode="floor") for m in (torch, nnbox))
+    assert n.grad_fn.name() == t.grad_fn.name() == "DivBackward2"
+    assert (nnbox.tensor([3.0], requires_grad=True) // 2).grad_fn is None  # floor_divide: no derivative
+
+
+def test_inplace_unary_second_order():
+    def f(m, x):
+        y = x * 1.5
+        y.tanh_()  # saves its result, which is y now
+        z = x * 0.5
+        z.sin_()  # saves its input: the in-place op keeps a private copy of it
+        return y * x + z * y
+
+    check(f, [arr(3, 4)], order=2, rtol=1e-8)
+
+
 def test_max_min_ties_second_order():
     a, b = np.array([1.0, 2.0, 3.0, 2.0]), np.array([1.0, 3.0, 2.0, 2.0])
     check(lambda m, x, y: m.maximum(x, y) * x, [a, b], order=2, rtol=1e-8)
