@@ -2,7 +2,9 @@
 
 Binary ops promote dtypes with torch's rules (``_util.result_dtype``), then run one ``Function``
 whose backward undoes broadcasting with ``unbroadcast``.  Comparisons and logical ops produce bool
-tensors and need no graph, so they skip ``Function`` entirely.
+tensors and need no graph, so they skip ``Function`` entirely.  One-input math ops (exp, sin, ...)
+are rows of a table, one ``_op(...)`` line each (see "unary math" below).  Every backward here is a
+formula in ``xp``, so every op can be differentiated again (``create_graph=True``).
 """
 from __future__ import annotations
 
@@ -648,7 +650,8 @@ def equal(input, other) -> bool:
 # times the upstream gradient ``g``).  The formula's parameter names say what it reads, ``a`` (the
 # input) and/or ``out`` (the output), and the node keeps exactly those alive, as torch does (exp keeps
 # its result, sin its input, neg nothing), so an in-place change of anything else stays legal.  The
-# formula uses ``xp`` and operators only (tests/test_formula_rules.py checks every row): first-order
+# formula uses ``xp`` and operators only (tests/test_ops_elementwise.py checks every row with the rules
+# of tests/test_formula_rules.py): first-order
 # backward runs it on arrays, ``create_graph=True`` on Tensors, so every op here has a double backward.
 # ``kind`` says what integer and bool inputs do: "float" computes in the default float dtype, "keep"
 # keeps the dtype (bool gets torch's errors), "round" is the identity on integers, "strict" rejects them.
@@ -699,7 +702,7 @@ def _op(name: str, forward, vjp, kind: str = "float", doc: str = "", aliases: tu
     tensor([0.8776], grad_fn=<MulBackward0>)
     """
     reads = vjp.__code__.co_varnames[2:vjp.__code__.co_argcount]
-    if not set(reads) <= {"a", "out"} or list(reads) not in ([], ["a"], ["out"], ["a", "out"]):
+    if list(reads) not in ([], ["a"], ["out"], ["a", "out"]):
         raise TypeError(f"{name}: the gradient formula reads (xp, g, [a], [out]), got {reads}")
     keep = ("a" in reads) + 2 * ("out" in reads)
     cls_name = name[:1].upper() + name[1:]
