@@ -235,7 +235,13 @@ def test_inplace_activation_second_order():
     def f(m, x):
         y = x * 1.5
         m.nn.functional.elu(y, inplace=True)
-        return y * x
+        r = x * 2 - 0.3
+        m.nn.functional.relu(r, inplace=True)
+        z = x * 1.0
+        m.nn.functional.leaky_relu(z, 0.1, inplace=True)
+        w = x * 1.0
+        m.nn.functional.silu(w, inplace=True)
+        return y * x + r * x + z * z + w * x
 
     check(f, [arr(3, 4)], order=2, rtol=1e-8)
 
