@@ -125,6 +125,7 @@ from .ops.elementwise import (  # noqa: F401
     divide,
     eq,
     equal,
+    erf,
     exp,
     exp2,
     expm1,

@@ -15,6 +15,7 @@ where NumPy accepts them and become constants of the graph.
 """
 from __future__ import annotations
 
+import builtins
 import contextlib
 import math
 
@@ -29,6 +30,7 @@ float16, float32, float64 = np.float16, np.float32, np.float64
 int32, int64, bool_ = np.int32, np.int64, np.bool_
 
 _nb = None
+builtins_min, builtins_max = builtins.min, builtins.max  # this module defines its own min/max
 
 
 def _t():
@@ -150,6 +152,7 @@ power = _binary(lambda a, b: a ** b)
 arctan2 = _binary(lambda a, b: _t().atan2(_ten(a), _ten(b, a if isinstance(a, Tensor) else None)))
 logical_and = _binary(lambda a, b: _t().logical_and(_ten(a), _ten(b)))
 logical_or = _binary(lambda a, b: _t().logical_or(_ten(a), _ten(b)))
+floor_divide = _binary(lambda a, b: _t().div(_ten(a), b, rounding_mode="floor"))  # zero gradients, as torch
 greater = _binary(lambda a, b: a > b)
 less = _binary(lambda a, b: a < b)
 equal = _binary(lambda a, b: a == b)
@@ -221,6 +224,21 @@ def cumsum(x, axis=None) -> Tensor:
     return _t().cumsum(x, axis)
 
 
+def cumprod(x, axis=None) -> Tensor:
+    x = _ten(x)
+    if axis is None:
+        return _t().cumprod(x.reshape(-1), 0)
+    return _t().cumprod(x, axis)
+
+
+def argmax(x, axis=None, keepdims: bool = False) -> Tensor:
+    """Indices (no graph), as NumPy's ``argmax``; bool inputs count True as the maximum."""
+    x = _ten(x)
+    if x._data.dtype == np.bool_:
+        x = x.to(_dt.uint8)
+    return _t().argmax(x, dim=axis, keepdim=keepdims)
+
+
 def any(x, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001
     return _t().any(_ten(x), dim=axis, keepdim=keepdims) if axis is not None else _t().any(_ten(x))
 
@@ -284,6 +302,18 @@ def flip(x, axis=None) -> Tensor:
     return _t().flip(x, dims)
 
 
+def split(x, indices, axis: int = 0) -> list:
+    """NumPy's split at the given indices (a list of boundaries), as views of ``x``."""
+    x = _ten(x)
+    n = x.shape[axis]
+    bounds = [0, *(builtins_min(int(i), n) for i in indices), n]
+    return [_t().narrow(x, axis, a, builtins_max(b - a, 0)) for a, b in zip(bounds, bounds[1:])]
+
+
+def roll(x, shift, axis=None) -> Tensor:
+    return _t().roll(_ten(x), shift, axis)
+
+
 def take_along_axis(x, indices, axis: int) -> Tensor:
     idx = _ten(indices)
     return _t().gather(_ten(x), axis, idx.long() if idx._data.dtype != np.int64 else idx)
@@ -318,7 +348,7 @@ def matmul(a, b) -> Tensor:
     return _t().matmul(_ten(a), _ten(b))
 
 
-def einsum(eq: str, *operands) -> Tensor:
+def einsum(eq: str, *operands, optimize=False) -> Tensor:  # optimize: nnbox's einsum picks its own order
     return _t().einsum(eq, *[_ten(o) for o in operands])
 
 

@@ -262,11 +262,12 @@ def _parse_einsum(eq: str, shapes):
 
 class Einsum(Function):
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, eq, *ops):
         terms, out = _parse_einsum(eq, [o.shape for o in ops])
-        ctx.terms, ctx.out = terms, out
+        ctx.terms, ctx.out, ctx.shapes = terms, out, [o.shape for o in ops]
         ctx.save_for_backward(*ops)
         return xp_of(ops[0]).einsum(",".join(terms) + "->" + out, *ops, optimize=len(ops) > 2)
 
@@ -275,22 +276,30 @@ class Einsum(Function):
         ops = ctx.saved_tensors
         xp = xp_of(grad)
         grads = [None]
-        for i, (t, op) in enumerate(zip(ctx.terms, ops)):
-            if not ctx.needs_input_grad[i + 1]:
-                grads.append(None)
-                continue
-            if len(set(t)) != len(t):
-                raise RuntimeError("nnbox einsum backward does not support repeated subscripts within one operand")
-            others = [(tt, o) for j, (tt, o) in enumerate(zip(ctx.terms, ops)) if j != i]
-            avail = set(ctx.out) | {c for tt, _ in others for c in tt}
-            target = "".join(c for c in t if c in avail)
-            eq = ",".join([ctx.out] + [tt for tt, _ in others]) + "->" + target
-            g = xp.einsum(eq, grad, *[o for _, o in others], optimize=len(others) > 1)
-            if target != t:  # indices summed only within this operand: broadcast back
-                shape = [op.shape[k] if c in avail else 1 for k, c in enumerate(t)]
-                g = xp.broadcast_to(g.reshape(shape), op.shape)
-            grads.append(g)
+        for i, op in enumerate(ops):
+            g = None
+            if ctx.needs_input_grad[i + 1]:
+                eq, others, shape = ctx.plan(i)
+                g = xp.einsum(eq, grad, *[ops[j] for j in others], optimize=len(others) > 1)
+                if shape is not None:  # indices summed only within this operand: broadcast back
+                    g = xp.broadcast_to(xp.reshape(g, shape), op.shape)
+            grads = grads + [g]
         return tuple(grads)
+
+    def plan(self, i: int):
+        """The einsum that gives operand ``i``'s gradient: (equation, the other operands' positions,
+        the shape to broadcast back from, or None)."""
+        t = self.terms[i]
+        if len(set(t)) != len(t):
+            raise RuntimeError("nnbox einsum backward does not support repeated subscripts within one operand")
+        others = [j for j in range(len(self.terms)) if j != i]
+        avail = set(self.out) | {c for j in others for c in self.terms[j]}
+        target = "".join(c for c in t if c in avail)
+        eq = ",".join([self.out] + [self.terms[j] for j in others]) + "->" + target
+        shape = None
+        if target != t:
+            shape = [self.shapes[i][k] if c in avail else 1 for k, c in enumerate(t)]
+        return eq, others, shape
 
 
 def einsum(equation: str, *operands) -> Tensor:
@@ -345,20 +354,23 @@ def vector_norm(x: Tensor, ord=2, dim=None, keepdim: bool = False, *, dtype=None
 
 class _Norm2(Function):
     _array_api = True
+    _twice = True
     _torch_name = "LinalgVectorNormBackward0"
 
     @staticmethod
     def forward(ctx, a, axes, keepdim):
         xp = xp_of(a)
         out = xp.sqrt((a * a).sum(axis=axes, keepdims=True))
-        ctx.save_for_backward(a, out)
-        return out if keepdim else (out.reshape(()) if axes is None else out.squeeze(axes))
+        ctx.kept = out.shape
+        out = out if keepdim else (out.reshape(()) if axes is None else out.squeeze(axes))
+        ctx.save_for_backward(a, out)  # the output itself, so a second backward sees it in the graph
+        return out
 
     @staticmethod
     def backward(ctx, grad):
         a, out = ctx.saved_tensors
-        xp = xp_of(a)
-        g = grad.reshape(out.shape)
+        xp = xp_of(grad)
+        g, out = xp.reshape(grad, ctx.kept), xp.reshape(out, ctx.kept)
         with np.errstate(invalid="ignore", divide="ignore"):
             r = xp.where(out == 0, 0, a / out)  # torch's subgradient 0 at the origin
         return g * r, None, None
