@@ -167,6 +167,7 @@ class Tensor:
     def eq(self, other: Any, *, out: Any = ...) -> Tensor: ...  # nnbox.ops.elementwise
     def eq_(self, *args: Any, **kwargs: Any) -> Tensor: ...  # nnbox.ops.inplace
     def equal(self, other: Any) -> bool: ...  # nnbox.ops.elementwise
+    def erf(self, *, out: Any = ...) -> Tensor: ...  # nnbox.ops.elementwise
     def exp(self, *, out: Any = ...) -> Tensor: ...  # nnbox.ops.elementwise
     def exp2(self, *, out: Any = ...) -> Tensor: ...  # nnbox.ops.elementwise
     def exp2_(self, *args: Any, **kwargs: Any) -> Tensor: ...  # nnbox.ops.inplace
