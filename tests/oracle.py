@@ -61,7 +61,29 @@ def _tol(dtype, rtol, atol):
     return 1e-10, 1e-12
 
 
+def _same_scalar(a, b, where: str) -> None:
+    """A non-Tensor value (number, bool, None, dtype, device, string): same kind and same value."""
+    if a is None or b is None:
+        assert a is b, f"{where}: {b!r} != torch {a!r}"
+    elif isinstance(b, (torch.Tensor, nnbox.Tensor)):
+        raise AssertionError(f"{where}: expected {type(a).__name__} {a!r}, got a Tensor")
+    elif isinstance(a, bool):
+        assert isinstance(b, (bool, np.bool_)) and bool(b) == a, f"{where}: {b!r} != torch {a!r}"
+    elif isinstance(a, int):
+        assert isinstance(b, (int, np.integer)) and not isinstance(b, bool) and int(b) == a, \
+            f"{where}: {b!r} ({type(b).__name__}) != torch {a!r} (int)"
+    elif isinstance(a, float):
+        assert isinstance(b, (float, np.floating)), f"{where}: {b!r} ({type(b).__name__}) != torch {a!r} (float)"
+        assert a == b or np.isclose(a, b, equal_nan=True), f"{where}: {b} != torch {a}"
+    elif isinstance(a, (torch.dtype, torch.device)):
+        assert str(a) == str(b).replace("nnbox.", "torch."), f"{where}: {b!r} != torch {a!r}"
+    else:
+        assert type(a) is type(b) and a == b, f"{where}: {b!r} ({type(b).__name__}) != torch {a!r} ({type(a).__name__})"
+
+
 def assert_same(t_out, n_out, rtol=None, atol=None, what="output"):
+    """torch's and nnbox's results agree: the same number of values, Tensors where torch has
+    Tensors (same shape, dtype, values) and equal plain values (None, numbers, dtypes) elsewhere."""
     to, no = _flatten(t_out), _flatten(n_out)
     assert len(to) == len(no), f"{what}: torch gave {len(to)} outputs, nnbox {len(no)}"
     for i, (a, b) in enumerate(zip(to, no)):
@@ -75,8 +97,8 @@ def assert_same(t_out, n_out, rtol=None, atol=None, what="output"):
                 np.testing.assert_allclose(bn, an, rtol=r, atol=at, err_msg=f"{what}[{i}] values", equal_nan=True)
             else:
                 np.testing.assert_array_equal(bn, an, err_msg=f"{what}[{i}] values")
-        elif isinstance(a, (int, float, bool)):
-            assert a == b or (isinstance(a, float) and np.isclose(a, b)), f"{what}[{i}]: {b} != torch {a}"
+        else:
+            _same_scalar(a, b, f"{what}[{i}]")
 
 
 def check(fn, inputs, *, grad: bool = True, rtol=None, atol=None, grad_rtol=None, grad_atol=None, order: int = 1):
@@ -111,7 +133,7 @@ def check(fn, inputs, *, grad: bool = True, rtol=None, atol=None, grad_rtol=None
     for i, (a, b) in enumerate(zip(t_in, n_in)):
         if isinstance(a, torch.Tensor) and a.requires_grad:
             if a.grad is None:
-                assert b.grad is None or not np.any(b.grad.numpy()), f"input {i}: nnbox has a grad, torch none"
+                assert b.grad is None, f"input {i}: nnbox has a grad, torch none"
                 continue
             assert b.grad is not None, f"input {i}: torch has a gradient, nnbox none"
             assert_same(a.grad, b.grad, grad_rtol or rtol, grad_atol or atol, what=f"grad of input {i}")
