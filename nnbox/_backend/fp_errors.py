@@ -36,3 +36,16 @@ def restore(token: Any) -> None:
         _state.reset(token)
     else:  # pragma: no cover
         token.__exit__(None, None, None)
+
+
+class ignore_fp_errors:
+    """``with ignore_fp_errors():`` the same, for the few ops computed outside ``Function.apply``
+    (integer-valued results such as ``floor_divide``, which have no graph)."""
+
+    __slots__ = ("_token",)
+
+    def __enter__(self) -> None:
+        self._token = quiet()
+
+    def __exit__(self, *exc) -> None:
+        restore(self._token)

@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from .._backend import dtype as _dt
+from .._backend.fp_errors import ignore_fp_errors
 from .._tensor import Tensor
 from ..autograd import grad_mode
 from ..autograd.function import Function
@@ -350,7 +351,7 @@ def div(input, other, *, rounding_mode=None, out=None) -> Tensor:
         raise RuntimeError(
             f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'"
         )
-    with grad_mode.no_grad():
+    with grad_mode.no_grad(), ignore_fp_errors():  # x // 0.0 is inf, silently, as in torch
         a = as_scalar_or_tensor(input, "input")
         b = as_scalar_or_tensor(other, "other")
         dt = result_dtype(a, b)
