@@ -204,3 +204,43 @@ def check_error(fn, inputs, match: str | None = None):
 
         assert re.search(match, str(ne.value)), f"message {str(ne.value)!r} does not match {match!r}"
     return te.value, ne.value
+
+
+def fd_check(fn, inputs, *, wrt=None, eps: float = 1e-6, rtol: float = 1e-5, atol: float = 1e-7, seed: int = 0):
+    """Finite differences for hand-written backwards, by the one checker: ``nnbox.autograd.gradcheck``.
+
+    The NumPy ``inputs`` become nnbox tensors (float ones require grad; only those at the indices
+    ``wrt`` when given), and ``fn``'s floating outputs are projected onto one scalar with fixed
+    random weights, so each check costs one backward pass instead of one per output element.
+    """
+    rng = np.random.default_rng(seed)
+    tensors = []
+    for i, a in enumerate(inputs):
+        if isinstance(a, np.ndarray):
+            t = nnbox.tensor(a.copy())
+            if a.dtype.kind == "f" and (wrt is None or i in wrt):
+                t.requires_grad_(True)
+            a = t
+        tensors.append(a)
+    weights = []
+
+    def projected(*xs):
+        outs = [o for o in _flatten(fn(*xs)) if isinstance(o, nnbox.Tensor) and o.dtype.is_floating_point]
+        if not weights:  # drawn once: the numerical and analytical passes see the same projection
+            weights.extend(nnbox.tensor(rng.standard_normal(tuple(o.shape)), dtype=o.dtype) for o in outs)
+        return sum((o * w).sum() for o, w in zip(outs, weights))
+
+    assert nnbox.autograd.gradcheck(projected, tuple(tensors), eps=eps, rtol=rtol, atol=atol)
+
+
+def same_error(fn, match: str | None = None):
+    """``fn(torch)`` and ``fn(nnbox)`` raise the same exception type with the same message (class
+    paths normalised: ``nnbox.`` reads ``torch.``); ``match`` is searched in nnbox's message."""
+    import pytest
+
+    with pytest.raises(Exception) as te:
+        fn(torch)
+    with pytest.raises(type(te.value), match=match) as ne:
+        fn(nnbox)
+    assert str(ne.value).replace("nnbox.", "torch.") == str(te.value), f"{ne.value!s} != torch {te.value!s}"
+    return ne.value

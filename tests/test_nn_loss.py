@@ -6,8 +6,7 @@ import pytest
 
 import nnbox
 import nnbox.nn.functional as NF
-from nn_gradcheck_util import fd_check
-from oracle import RNG, arr, check, check_error
+from oracle import RNG, arr, check, check_error, fd_check
 
 RED = ["mean", "sum", "none"]
 

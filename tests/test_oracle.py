@@ -118,3 +118,12 @@ def test_compare_module_backpropagates_through_every_output():
     x = np.random.default_rng(0).standard_normal((4, 3))
     with pytest.raises(AssertionError, match="grad of"):
         compare_module(_TwoOutputs(), _renamed(WrongGradOnOutput1(), "_TwoOutputs"), x)
+
+
+def test_fd_check_is_gradcheck_and_fails_on_a_wrong_backward():
+    from nnbox.autograd import GradcheckError
+    from oracle import fd_check
+
+    fd_check(lambda x: x * 3, [np.ones(4)])
+    with pytest.raises(GradcheckError, match="Jacobian mismatch"):
+        fd_check(lambda x: _TimesThreeWrongGrad.apply(x), [np.ones(4)])
