@@ -43,8 +43,10 @@ def _doctest_defaults(request):
         return
     import nnbox
 
-    nnbox.manual_seed(0)
     dtype, grad = nnbox.get_default_dtype(), nnbox.is_grad_enabled()
+    nnbox.manual_seed(0)
+    nnbox.set_default_dtype(nnbox.float32)
+    nnbox.set_grad_enabled(True)
     yield
-    nnbox.set_default_dtype(dtype)  # an example that changes them must not leak into the next one
+    nnbox.set_default_dtype(dtype)  # nor may an example's changes leak into what runs next
     nnbox.set_grad_enabled(grad)
