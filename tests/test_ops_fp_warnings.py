@@ -63,3 +63,9 @@ def test_numpy_outside_nnbox_still_warns():
     assert np.geterr()["divide"] == "warn"
     with pytest.warns(RuntimeWarning):
         np.log(np.zeros(1))
+
+
+def test_the_op_suite_runs_with_runtime_warnings_as_errors():
+    # tests/conftest.py marks every op/nn/autograd/optim test file so: a leaked warning fails its test
+    with pytest.raises(RuntimeWarning):
+        warnings.warn("leaked", RuntimeWarning)
