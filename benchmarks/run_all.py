@@ -1,19 +1,22 @@
 """All benchmarks in one command: nnbox / torch time ratios per workload, as JSON, and a check
 against the committed baseline that flags any workload more than 15% slower (relative to torch).
 
-    python benchmarks/run_all.py --quick                    # about a minute: writes bench.json
+    python benchmarks/run_all.py --quick                    # about 20 s: writes bench.json
     python benchmarks/run_all.py --out bench.json           # the full set (a few minutes)
     python benchmarks/run_all.py --quick --compare benchmarks/baseline.json
     python benchmarks/run_all.py --compare benchmarks/baseline.json --current bench.json  # no new run
 
-Every workload is a training-style step (forward + backward, and the update where there is one),
-written once against ``m`` = torch or nnbox from the per-area scripts next to this file
-(``bench_ops``, ``bench_models``, ``bench_nn_sequence``, ``bench_optim``), on the same data.  Both
-libraries get one BLAS/OpenMP thread and are timed in CPU time, alternating torch and nnbox inside
-every round, so load from other jobs on a shared machine hits both alike; each side's median is
-kept.  The ratio nnbox/torch is what is compared: absolute times drift by 20% between runs on
-shared machines, the ratio measured in one run is far steadier.  A compare exits with status 1
-when a workload's ratio grew by more than ``--tolerance`` (15%) over the baseline's.
+Every workload (an op's forward + backward, a model's training step, an optimizer step, a
+DataLoader epoch, a save or a load) is written once against ``m`` = torch or nnbox from the
+per-area scripts next to this file (``bench_ops``, ``bench_models``, ``bench_nn_sequence``,
+``bench_optim``, ``bench_dataloader``, ``bench_serialization``), on the same data.
+(``bench_distributed`` needs MPI ranks, ``bench_goals`` compares thread settings,
+``bench_nn_linear`` and ``bench_training`` repeat the model workloads in more detail: run those on
+their own.) Both libraries get one BLAS/OpenMP thread and are timed in CPU time, alternating torch
+and nnbox inside every round, so load from other jobs on a shared machine hits both alike; each
+side's median is kept. The ratio nnbox/torch is what is compared: absolute times drift by 20%
+between runs on shared machines, the ratio measured in one run is far steadier. A compare exits
+with status 1 when a workload's ratio grew by more than ``--tolerance`` (15%) over the baseline's.
 """
 from __future__ import annotations
 
@@ -98,6 +101,49 @@ def _optim_case(name, **kw):
     return make
 
 
+def _serialization_case(what: str):
+    import io
+
+    import numpy as np
+
+    import bench_serialization
+
+    rng = np.random.default_rng(0)
+    arrays = {f"p{i}": rng.normal(size=s).astype(np.float32) for i, s in enumerate(bench_serialization.SHAPES)}
+
+    def make(m):
+        # in memory: the format's work, not the disk's (a path save also fsyncs, which is noise here)
+        state = {k: m.tensor(v) for k, v in arrays.items()}
+        buf = io.BytesIO()
+        m.save(state, buf)
+        data = buf.getvalue()
+        return (lambda: m.save(state, io.BytesIO())) if what == "save" else (lambda: m.load(io.BytesIO(data)))
+
+    return make
+
+
+def _loader_case(samples: int = 2000):
+    import numpy as np
+
+    import bench_dataloader
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (samples, 28, 28), dtype=np.uint8)
+    labels = rng.integers(0, 10, samples)
+
+    def make(m):
+        kind = bench_dataloader.TorchDigits if m.__name__ == "torch" else bench_dataloader.NnboxDigits
+        loader = m.utils.data.DataLoader(kind(images, labels), batch_size=64, shuffle=True)
+
+        def epoch():
+            for _ in loader:
+                pass
+
+        return epoch
+
+    return make
+
+
 def workloads():
     import bench_models
     import bench_nn_sequence
@@ -116,6 +162,9 @@ def workloads():
         cases[name] = (make, 3, name in quick_seq)
     cases["SGD momentum step, resnet18 params"] = (_optim_case("SGD", lr=0.1, momentum=0.9), 3, True)
     cases["Adam step, resnet18 params"] = (_optim_case("Adam", lr=1e-3), 3, True)
+    cases["DataLoader epoch, 2000 MNIST-shaped samples, 0 workers"] = (_loader_case(), 1, True)
+    cases["save resnet18 state_dict (46 MB)"] = (_serialization_case("save"), 1, False)
+    cases["load resnet18 state_dict (46 MB)"] = (_serialization_case("load"), 1, False)
     return cases
 
 
@@ -161,7 +210,7 @@ def compare(current: dict, baseline: dict, tolerance: float = 0.15) -> list[str]
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="the quick subset with fewer repeats (about a minute)")
+    ap.add_argument("--quick", action="store_true", help="the quick subset with fewer repeats (about 20 s)")
     ap.add_argument("--only", default="", help="run only the workloads whose name contains this")
     ap.add_argument("--out", default="bench.json", help="where the JSON of ratios goes")
     ap.add_argument("--compare", metavar="BASELINE", nargs="?", const=BASELINE, default=None,
