@@ -348,6 +348,8 @@ def run_training(
     model = build_model(model_name, shape, classes)
     world = int(os.environ.get("WORLD_SIZE", "1"))  # set on each rank by `nnbox run` / --nproc
     rank = _init_distributed() if world > 1 else 0
+    if resume and rank == 0:  # before anything is written into OUT
+        _check_resumable(os.path.join(out, "last.pt"), model_name, dataset)
     writer = None
     if rank == 0:
         os.makedirs(out, exist_ok=True)
@@ -377,8 +379,6 @@ def run_training(
     elif world > 1:
         print(f"{world} processes (DistributedDataParallel over MPI), batch {batch_size} per process; "
               "train loss/accuracy below are rank 0's shard", flush=True)
-    if resume and rank == 0:
-        _check_resumable(os.path.join(out, "last.pt"), model_name, dataset)
     print(f"training {model_name} on {dataset} ({len(train_set)} train / {len(test_set) if test_set else 0} test "
           f"images of {shape}) on {device} for {_plural(epochs, 'epoch')}", flush=True)
     start = time.time()
