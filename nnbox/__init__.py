@@ -9,7 +9,7 @@ tensor([[3., 3.],
 """
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from ._version import __version__  # noqa: E402  (a str that compares as a version)
 
 from ._backend.dtype import (  # noqa: F401
     bool,
@@ -331,8 +331,21 @@ _LAZY = {
     "jit": "nnbox.jit",
     "training": "nnbox.training",
     "hub": "nnbox.hub",
+    "accelerator": "nnbox.accelerator",
+    "version": "nnbox.version",
 }
 _LAZY_ATTRS = {"save": "nnbox.serialization", "load": "nnbox.serialization"}
+for _n in (
+    "set_default_tensor_type",
+    "set_float32_matmul_precision",
+    "get_float32_matmul_precision",
+    "use_deterministic_algorithms",
+    "are_deterministic_algorithms_enabled",
+    "is_deterministic_algorithms_warn_only_enabled",
+    "set_deterministic_debug_mode",
+    "get_deterministic_debug_mode",
+):
+    _LAZY_ATTRS[_n] = "nnbox._switches"
 
 
 def __getattr__(name: str):
