@@ -333,6 +333,7 @@ _LAZY = {
     "hub": "nnbox.hub",
     "accelerator": "nnbox.accelerator",
     "version": "nnbox.version",
+    "compiler": "nnbox.compiler",
 }
 _LAZY_ATTRS = {"save": "nnbox.serialization", "load": "nnbox.serialization"}
 for _n in (
@@ -346,6 +347,7 @@ for _n in (
     "get_deterministic_debug_mode",
 ):
     _LAZY_ATTRS[_n] = "nnbox._switches"
+_LAZY_ATTRS["compile"] = "nnbox.compiler"
 
 
 def __getattr__(name: str):
