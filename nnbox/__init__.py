@@ -354,7 +354,22 @@ def __getattr__(name: str):
     import importlib
 
     if name in _LAZY:
-        return importlib.import_module(_LAZY[name])
+        try:
+            return importlib.import_module(_LAZY[name])
+        except ModuleNotFoundError as e:
+            if e.name != _LAZY[name]:  # a dependency inside the subpackage is missing: say that
+                raise
+        # a subpackage not written yet falls through to the "does not implement" message
     if name in _LAZY_ATTRS:
         return getattr(importlib.import_module(_LAZY_ATTRS[name]), name)
-    raise AttributeError(f"module 'nnbox' has no attribute '{name}'")
+    from ._missing import attribute_error
+
+    raise attribute_error("torch", name, __dir__(), f"module 'nnbox' has no attribute '{name}'")
+
+
+def __dir__() -> list:
+    # the lazily loaded subpackages and functions are part of the namespace too
+    import importlib.util
+
+    lazy = {n for n, m in _LAZY.items() if importlib.util.find_spec(m) is not None}
+    return sorted(set(globals()) | lazy | set(_LAZY_ATTRS))

@@ -33,6 +33,14 @@ class Tensor:
     __slots__ = ("_data", "_rg", "_grad", "grad_fn", "_out_nr", "_vc", "_base", "_hooks", "_vv", "__weakref__")
     __array_priority__ = 1000  # numpy defers `ndarray op Tensor` to us
 
+    def __getattr__(self, name: str):
+        # reached only when normal lookup fails: say so when torch.Tensor has the name
+        if name.startswith("_"):  # unset slots, dunder probes: Python's message, no lookup
+            raise AttributeError(f"'Tensor' object has no attribute '{name}'")
+        from ._missing import attribute_error
+
+        raise attribute_error("torch.Tensor", name, dir(type(self)), f"'Tensor' object has no attribute '{name}'")
+
     def __init__(self, *args, device=None, dtype=None):
         # torch.Tensor(2, 3) -> uninitialised float tensor; torch.Tensor([1, 2]) -> float tensor
         from .ops.creation import _from_data
