@@ -293,6 +293,8 @@ from .ops.shape import (  # noqa: F401
     vstack,
 )
 from .ops.softmax import log_softmax, softmax, softmin  # noqa: F401
+from .ops.special import digamma, erf, erfc, erfinv, lgamma, logit, polygamma, xlogy  # noqa: F401
+from .ops.decomp import cholesky  # noqa: F401
 from . import autograd, cuda  # noqa: F401,E402
 
 from ._legacy import BoolTensor, ByteTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor, LongTensor  # noqa: E402,F401
@@ -334,6 +336,8 @@ _LAZY = {
     "accelerator": "nnbox.accelerator",
     "version": "nnbox.version",
     "compiler": "nnbox.compiler",
+    "special": "nnbox.special",
+    "distributions": "nnbox.distributions",
 }
 _LAZY_ATTRS = {"save": "nnbox.serialization", "load": "nnbox.serialization"}
 for _n in (
