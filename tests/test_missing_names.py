@@ -13,7 +13,7 @@ from nnbox._torch_names import NAMES
 
 
 @pytest.mark.parametrize("space, mod, name", [
-    ("torch", "nnbox", "special"),
+    ("torch", "nnbox", "hub"),
     ("torch.nn", "nnbox.nn", "CrossMapLRN2d"),
     ("torch.nn.functional", "nnbox.nn.functional", "conv_tbc"),
     ("torch.optim", "nnbox.optim", "SparseAdam"),
