@@ -95,3 +95,16 @@ def test_gradcheck_float64():
         inp = x if f is not nnbox.erfinv else (x / 5).detach().requires_grad_()
         assert nnbox.autograd.gradcheck(f, (inp,))
     assert nnbox.special.gammaln is nnbox.lgamma
+
+
+@pytest.mark.parametrize("scale", [0.1, 1.0, 5.0])
+def test_matrix_exp(scale):
+    check(lambda m, a: m.linalg.matrix_exp(a), [arr(3, 3) * scale], rtol=1e-9, atol=1e-9)
+    check(lambda m, a: m.linalg.matrix_exp(a), [arr(2, 4, 4) * scale], rtol=1e-9, atol=1e-9)
+
+
+def test_solve():
+    A = arr(2, 3, 3) + 3 * np.eye(3)
+    check(lambda m, a, b: m.linalg.solve(a, b), [A, arr(2, 3, 2)])
+    check(lambda m, a, b: m.linalg.solve(a, b), [A, arr(2, 3)])
+    check(lambda m, a, b: m.linalg.solve(a, b, left=False), [A, arr(2, 2, 3)])

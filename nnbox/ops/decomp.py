@@ -154,3 +154,99 @@ def solve_triangular(A: Tensor, B: Tensor, *, upper: bool, left: bool = True, un
 
 
 Tensor.cholesky = cholesky
+
+
+def _expm_array(xp, A):
+    """exp(A) for a batch of square matrices: scale by 2^-s until the 1-norm is below 1/2,
+    sum the Taylor series to 20 terms (truncation below 1e-17 relative), square s times."""
+    norm = float(xp.abs(A).sum(-2).max()) if A.size else 0.0
+    s = max(0, int(xp.ceil(xp.log2(norm / 0.5)))) if norm > 0.5 else 0
+    X = A / (2.0**s)
+    n = A.shape[-1]
+    eye = xp.broadcast_to(xp.eye(n, dtype=A.dtype), A.shape)
+    term = eye.copy()
+    result = eye.copy()
+    for k in range(1, 21):
+        term = term @ X / k
+        result = result + term
+    for _ in range(s):
+        result = result @ result
+    return result
+
+
+class MatrixExp(Function):
+    _array_api = True
+    _torch_name = "LinalgMatrixExpBackward0"
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return _expm_array(xp_of(a), a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        # the adjoint of the Fréchet derivative at A is the one at Aᵀ: read it off the exponential
+        # of the block matrix [[Aᵀ, G], [0, Aᵀ]] (its top-right block)
+        (a,) = ctx.saved_tensors
+        xp = xp_of(a)
+        n = a.shape[-1]
+        at = _mT(a)
+        top = xp.concatenate([at, grad], axis=-1)
+        bottom = xp.concatenate([xp.zeros_like(at), at], axis=-1)
+        big = _expm_array(xp, xp.concatenate([top, bottom], axis=-2))
+        return big[..., :n, n:]
+
+
+class Solve(Function):
+    _array_api = True
+    _torch_name = "LinalgSolveExBackward0"
+
+    @staticmethod
+    def forward(ctx, A, B):
+        xp = xp_of(A)
+        vec = B.ndim == A.ndim - 1  # torch treats B as a (batch of) vector(s) then
+        X = xp.linalg.solve(A, B[..., None] if vec else B)
+        ctx.save_for_backward(A, X)
+        ctx.vec = vec
+        ctx.shapes = (A.shape, B.shape)
+        return X[..., 0] if vec else X
+
+    @staticmethod
+    def backward(ctx, grad):
+        A, X = ctx.saved_tensors
+        xp = xp_of(A)
+        g = grad[..., None] if ctx.vec else grad
+        gB = xp.linalg.solve(_mT(A), g)
+        gA = -(gB @ _mT(X))
+        sa, sb = ctx.shapes
+        gB = gB[..., 0] if ctx.vec else gB
+        return (unbroadcast(gA, sa) if ctx.needs_input_grad[0] else None,
+                unbroadcast(gB, sb) if ctx.needs_input_grad[1] else None)
+
+
+def matrix_exp(A: Tensor) -> Tensor:
+    """``torch.linalg.matrix_exp``: the matrix exponential of (a batch of) square matrices.
+
+    >>> import nnbox
+    >>> nnbox.linalg.matrix_exp(nnbox.zeros(2, 2))
+    tensor([[1., 0.],
+            [0., 1.]])
+    """
+    _check_square("linalg.matrix_exp", A)
+    return MatrixExp.apply(A)
+
+
+def solve(A: Tensor, B: Tensor, *, left: bool = True, out=None) -> Tensor:
+    """``torch.linalg.solve``: X with A X = B (batched, broadcasting).
+
+    >>> import nnbox
+    >>> nnbox.linalg.solve(nnbox.tensor([[2.0, 0.0], [0.0, 4.0]]), nnbox.tensor([2.0, 2.0]))
+    tensor([1.0000, 0.5000])
+    """
+    _check_square("linalg.solve", A)
+    if not left:
+        return Solve.apply(A.mT, B.mT).mT
+    return Solve.apply(A, B)
+
+
+Tensor.matrix_exp = matrix_exp
