@@ -274,3 +274,47 @@ def test_spectral_norm_errors_as_torch():
             lib.nn.utils.parametrizations.spectral_norm(lib.nn.Linear(2, 2), n_power_iterations=0)
         with pytest.raises(ValueError, match="Expected n_power_iterations to be positive"):
             lib.nn.utils.spectral_norm(lib.nn.Linear(2, 2), n_power_iterations=0)
+
+
+@pytest.mark.parametrize("orth_map", ["matrix_exp", "cayley", "householder", None])
+@pytest.mark.parametrize("shape", [(3, 3), (5, 3), (3, 5)])
+def test_orthogonal_as_torch(orth_map, shape):
+    out_f, in_f = shape
+    t, n = _pair(lambda: torch.nn.Linear(in_f, out_f), lambda: nn.Linear(in_f, out_f))
+    TP.orthogonal(t, orthogonal_map=orth_map)
+    NP.orthogonal(n, orthogonal_map=orth_map)
+    assert list(n.state_dict()) == list(t.state_dict()) == ["bias", "parametrizations.weight.original",
+                                                           "parametrizations.weight.0.base"]
+    assert repr(n) == repr(t)
+    W = n.weight.detach().numpy()
+    gram = W @ W.T if out_f <= in_f else W.T @ W
+    np.testing.assert_allclose(gram, np.eye(min(shape)), atol=1e-12)
+    # base comes from a QR of the initial weight (square) or of it completed at random: take torch's
+    n.load_state_dict(_to_nnbox(t.state_dict()))
+    _same(n.weight, t.weight)
+    x = np.random.default_rng(6).standard_normal((2, in_f))
+    _check_forward_backward(t, n, x)
+    # one SGD step on the unconstrained original: the weights move identically and stay orthogonal
+    for m, lib in ((t, torch), (n, nnbox)):
+        opt = lib.optim.SGD(m.parameters(), lr=0.5)
+        opt.step()
+    _same(n.weight, t.weight, rtol=1e-9, atol=1e-12)
+    W = n.weight.detach().numpy()
+    gram = W @ W.T if out_f <= in_f else W.T @ W
+    np.testing.assert_allclose(gram, np.eye(min(shape)), atol=1e-10)
+
+
+def test_orthogonal_assignment_and_errors_as_torch():
+    t, n = _pair(lambda: torch.nn.Linear(3, 3), lambda: nn.Linear(3, 3))
+    TP.orthogonal(t)
+    NP.orthogonal(n)
+    Q = np.linalg.qr(np.random.default_rng(7).standard_normal((3, 3)))[0]
+    t.weight = torch.tensor(Q)
+    n.weight = nnbox.tensor(Q)
+    _same(n.weight, t.weight)
+    np.testing.assert_allclose(n.weight.detach().numpy(), Q, atol=1e-12)
+    for lib in (torch, nnbox):
+        with pytest.raises(ValueError, match='orthogonal_map has to be one of "matrix_exp", "cayley", "householder"'):
+            lib.nn.utils.parametrizations.orthogonal(lib.nn.Linear(3, 3), orthogonal_map="qr")
+        with pytest.raises(ValueError, match="Expected a matrix or batch of matrices"):
+            lib.nn.utils.parametrizations.orthogonal(lib.nn.Linear(3, 3), "bias")

@@ -17,7 +17,7 @@ from ..modules.conv import ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from ..modules.module import Module
 from . import parametrize
 
-__all__ = ["weight_norm", "spectral_norm", "orthogonal"]
+__all__ = ["orthogonal", "spectral_norm", "weight_norm"]
 
 
 def norm_except_dim(v: Tensor, pow: float = 2, dim: int = 0) -> Tensor:
@@ -119,4 +119,133 @@ def spectral_norm(module: Module, name: str = "weight", n_power_iterations: int 
     if dim is None:
         dim = 1 if isinstance(module, (ConvTranspose1d, ConvTranspose2d, ConvTranspose3d)) else 0
     parametrize.register_parametrization(module, name, _SpectralNorm(weight, n_power_iterations, dim, eps))
+    return module
+
+
+def _householder_product(A: Tensor, tau: Tensor) -> Tensor:
+    """The first k columns of H_1 ... H_k, H_i = I - tau_i v_i v_iᵀ with v_i the i-th column of
+    A below the diagonal and 1 on it (LAPACK's orgqr), from differentiable ops."""
+    n, k = A.shape[-2], A.shape[-1]
+    eye = nnbox.eye(n, dtype=A.dtype, device=A.device)
+    Q = eye.expand(*(tuple(A.shape[:-2]) + (n, n)))
+    rows = nnbox.arange(n, device=A.device)
+    for i in range(k):
+        below = (rows > i).to(A.dtype)
+        v = A[..., :, i] * below + (rows == i).to(A.dtype)  # (..., n)
+        Qv = (Q @ v.unsqueeze(-1))  # (..., n, 1)
+        Q = Q - tau[..., i, None, None] * (Qv @ v.unsqueeze(-2))
+    return Q[..., :, :k]
+
+
+def _make_orthogonal(A: Tensor) -> Tensor:
+    """The Q of A = QR with R's diagonal made positive (a unique orthogonal matrix from A)."""
+    import numpy as np
+
+    arr = A.detach().cpu().numpy()
+    q, r = np.linalg.qr(arr)
+    d = np.sign(np.diagonal(r, axis1=-2, axis2=-1))
+    d = np.where(d == 0, 1.0, d)
+    return nnbox.tensor(q * d[..., None, :], dtype=A.dtype, device=A.device)
+
+
+def _is_orthogonal(Q: Tensor) -> bool:
+    import numpy as np
+
+    n, k = Q.shape[-2], Q.shape[-1]
+    eps = 10 * n * float(np.finfo(Q.detach().numpy().dtype).eps)
+    q = Q.detach().numpy()
+    return bool(np.allclose(np.swapaxes(q, -1, -2) @ q, np.eye(k), atol=eps))
+
+
+class _Orthogonal(Module):
+    _MAPS = ("matrix_exp", "cayley", "householder")
+
+    def __init__(self, weight: Tensor, orthogonal_map: str, *, use_trivialization: bool = True):
+        super().__init__()
+        self.shape = tuple(weight.shape)
+        self.orthogonal_map = orthogonal_map
+        if use_trivialization:
+            self.register_buffer("base", None)
+
+    def forward(self, X: Tensor) -> Tensor:
+        n, k = X.shape[-2], X.shape[-1]
+        transposed = n < k
+        if transposed:
+            X = X.mT
+            n, k = k, n
+        if self.orthogonal_map in ("matrix_exp", "cayley"):
+            X = X.tril()
+            if n != k:
+                X = nnbox.cat([X, nnbox.zeros(*(tuple(X.shape[:-2]) + (n, n - k)), dtype=X.dtype, device=X.device)], dim=-1)
+            A = X - X.mT
+            if self.orthogonal_map == "matrix_exp":
+                Q = nnbox.linalg.matrix_exp(A)
+            else:
+                Id = nnbox.eye(n, dtype=A.dtype, device=A.device)
+                Q = nnbox.linalg.solve(Id - 0.5 * A, Id + 0.5 * A)
+            if n != k:
+                Q = Q[..., :k]
+        else:
+            A = X.tril(-1)
+            tau = 2.0 / (1.0 + (A * A).sum(-2))
+            Q = _householder_product(A, tau)
+            diag = (X * nnbox.eye(n, k, dtype=X.dtype, device=X.device)).sum(-2)
+            Q = Q * diag.trunc().unsqueeze(-2)  # torch: X.diagonal().int()
+        if self.base is not None:
+            Q = self.base @ Q
+        if transposed:
+            Q = Q.mT
+        return Q
+
+    def right_inverse(self, Q: Tensor) -> Tensor:
+        if tuple(Q.shape) != self.shape:
+            raise ValueError(
+                f"Expected a matrix or batch of matrices of shape {self.shape}. Got a tensor of shape {tuple(Q.shape)}."
+            )
+        Q_init = Q
+        n, k = Q.shape[-2], Q.shape[-1]
+        transpose = n < k
+        if transpose:
+            Q = Q.mT
+            n, k = k, n
+        if "base" not in self._buffers:
+            raise NotImplementedError(
+                "nnbox: orthogonal(..., use_trivialization=False) is not implemented (it needs geqrf)"
+            )
+        if n == k:
+            Q = Q.clone() if _is_orthogonal(Q) else _make_orthogonal(Q)
+        else:
+            N = nnbox.randn(*(tuple(Q.shape[:-2]) + (n, n - k)), dtype=Q.dtype, device=Q.device)
+            Q = _make_orthogonal(nnbox.cat([Q, N], dim=-1))
+        self.base = Q.detach()
+        # -Id: the map sends it to the identity, so the parametrized tensor starts at base
+        rows, cols = Q_init.shape[-2], Q_init.shape[-1]
+        neg_id = -nnbox.eye(rows, cols, dtype=Q_init.dtype, device=Q_init.device)
+        return neg_id.expand(*Q_init.shape).clone()
+
+
+def orthogonal(module: Module, name: str = "weight", orthogonal_map: str | None = None, *,
+               use_trivialization: bool = True) -> Module:
+    """Keep ``module.<name>`` orthogonal (or with orthonormal rows/columns when not square),
+    through ``matrix_exp``, ``cayley`` or ``householder`` (the default: ``matrix_exp`` for
+    square matrices, ``householder`` otherwise), with torch's trivialization (buffer ``base``).
+
+    >>> import nnbox, nnbox.nn as nn
+    >>> m = nn.utils.parametrizations.orthogonal(nn.Linear(3, 3))
+    >>> bool(nnbox.allclose(m.weight @ m.weight.T, nnbox.eye(3), atol=1e-6))
+    True
+    """
+    weight = getattr(module, name, None)
+    if not isinstance(weight, Tensor):
+        raise ValueError(f"Module '{module}' has no parameter or buffer with name '{name}'")
+    if weight.dim() < 2:
+        raise ValueError(f"Expected a matrix or batch of matrices. Got a tensor of {weight.dim()} dimensions.")
+    if orthogonal_map is None:
+        orthogonal_map = "matrix_exp" if weight.shape[-2] == weight.shape[-1] else "householder"
+    if orthogonal_map not in _Orthogonal._MAPS:
+        raise ValueError(
+            f'orthogonal_map has to be one of "matrix_exp", "cayley", "householder". Got: {orthogonal_map}'
+        )
+    orth = _Orthogonal(weight, orthogonal_map, use_trivialization=use_trivialization)
+    parametrize.register_parametrization(module, name, orth, unsafe=True)
     return module
