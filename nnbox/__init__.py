@@ -294,7 +294,7 @@ from .ops.shape import (  # noqa: F401
 )
 from .ops.softmax import log_softmax, softmax, softmin  # noqa: F401
 from .ops.special import digamma, erf, erfc, erfinv, lgamma, logit, polygamma, xlogy  # noqa: F401
-from .ops.decomp import cholesky  # noqa: F401
+from .ops.decomp import cholesky, matrix_exp  # noqa: F401
 from . import autograd, cuda  # noqa: F401,E402
 
 from ._legacy import BoolTensor, ByteTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor, LongTensor  # noqa: E402,F401

@@ -24,6 +24,7 @@ True
 from __future__ import annotations
 
 import contextlib
+import copy
 import warnings
 from typing import Any, Callable
 
@@ -47,34 +48,41 @@ def noop_context_fn():
     return contextlib.nullcontext(), contextlib.nullcontext()
 
 
+def _snapshot(gen):
+    # a copy of the generator's engine: restoring it replays the same draws (NumPy's PCG64 and
+    # CuPy's generators both deep-copy with their state)
+    return copy.deepcopy(gen._rng)
+
+
 class _RngState:
     """The CPU generator's state and that of every GPU the inputs live on, to replay a segment."""
 
     def __init__(self, tensors: list):
-        self.cpu = _random.default_generator.get_state()
+        self.cpu = _snapshot(_random.default_generator)
         self.gpu = {}
         for t in tensors:
             if t.device.type == "cuda":
                 idx = t.device.index or 0
                 _random.generator_for(t.device)  # make sure it exists
-                self.gpu[idx] = _random._cuda_generators[idx].get_state()
+                self.gpu[idx] = _snapshot(_random._cuda_generators[idx])
 
     @contextlib.contextmanager
     def replay(self):
         """Run the block from the saved state, then put the current state back (a fork)."""
         now = _RngState.__new__(_RngState)
-        now.cpu = _random.default_generator.get_state()
-        now.gpu = {i: _random._cuda_generators[i].get_state() for i in self.gpu}
-        self._set()
+        now.cpu = _random.default_generator._rng
+        now.gpu = {i: _random._cuda_generators[i]._rng for i in self.gpu}
+        self._set(copy_first=True)
         try:
             yield
         finally:
-            now._set()
+            now._set(copy_first=False)
 
-    def _set(self) -> None:
-        _random.default_generator.set_state(self.cpu)
+    def _set(self, copy_first: bool) -> None:
+        take = copy.deepcopy if copy_first else (lambda r: r)  # the snapshot may be replayed again
+        _random.default_generator._rng = take(self.cpu)
         for i, s in self.gpu.items():
-            _random._cuda_generators[i].set_state(s)
+            _random._cuda_generators[i]._rng = take(s)
 
 
 def _leaves(outputs: list, stop: set) -> list:

@@ -152,8 +152,8 @@ def _is_orthogonal(Q: Tensor) -> bool:
     import numpy as np
 
     n, k = Q.shape[-2], Q.shape[-1]
-    eps = 10 * n * float(np.finfo(Q.detach().numpy().dtype).eps)
-    q = Q.detach().numpy()
+    q = Q.detach().cpu().numpy()
+    eps = 10 * n * float(np.finfo(q.dtype).eps)
     return bool(np.allclose(np.swapaxes(q, -1, -2) @ q, np.eye(k), atol=eps))
 
 
