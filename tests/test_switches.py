@@ -184,3 +184,22 @@ def test_version_orders_numerically_not_as_text():
 
     assert Version("0.10.0") > "0.9" and Version("2.13.0+cpu") == "2.13.0"
     assert sorted([Version("1.10"), Version("1.9"), Version("1.2")]) == ["1.2", "1.9", "1.10"]
+
+
+def test_tf32_flag_reaches_cupys_gemm_setting(monkeypatch):
+    """On CuPy, matmul.allow_tf32 (and set_float32_matmul_precision) set CuPy's float32 compute
+    type; checked with a stand-in for CuPy's switch, so it runs without a GPU."""
+    import sys
+    import types
+
+    import numpy as np
+
+    calls = []
+    lin = types.SimpleNamespace(COMPUTE_TYPE_TF32=5, COMPUTE_TYPE_DEFAULT=1)
+    core = types.SimpleNamespace(_routines_linalg=lin, set_compute_type=lambda dt, ct: calls.append((np.dtype(dt), ct)))
+    monkeypatch.setitem(sys.modules, "cupy", types.SimpleNamespace(_core=core))
+    nnbox.backends.cuda.matmul.allow_tf32 = True
+    nnbox.backends.cuda.matmul.allow_tf32 = False
+    nnbox.set_float32_matmul_precision("medium")
+    nnbox.backends.cudnn.allow_tf32 = False  # cuDNN's flag: nnbox has no cuDNN, nothing to set
+    assert calls == [(np.dtype(np.float32), 5), (np.dtype(np.float32), 1), (np.dtype(np.float32), 5)]
