@@ -18,7 +18,17 @@ _ndarray = np.ndarray
 _new = object.__new__
 
 
-class Tensor:
+class _TensorType(type):
+    # ``nnbox.Tensor.xyz`` (on the class, not an instance) for a torch name nnbox lacks says so too
+    def __getattr__(cls, name: str):
+        if name.startswith("_"):
+            raise AttributeError(f"type object '{cls.__name__}' has no attribute '{name}'")
+        from ._missing import attribute_error
+
+        raise attribute_error("torch.Tensor", name, dir(cls), f"type object '{cls.__name__}' has no attribute '{name}'")
+
+
+class Tensor(metaclass=_TensorType):
     """A multi-dimensional array with autograd, as ``torch.Tensor``.
 
     >>> import nnbox

@@ -26,6 +26,17 @@ def test_torch_name_nnbox_lacks(space, mod, name):
     assert not hasattr(importlib.import_module(mod), name)
 
 
+def test_tensor_class_attribute():
+    with pytest.raises(AttributeError, match="^nnbox does not implement torch.Tensor.index_put_ yet"):
+        nnbox.Tensor.index_put_
+    with pytest.raises(AttributeError) as n:
+        nnbox.Tensor.xyz
+    with pytest.raises(AttributeError) as t:
+        torch.Tensor.xyz
+    assert str(n.value) == str(t.value)
+    assert isinstance(nnbox.nn.Parameter(nnbox.ones(1)), nnbox.Tensor)
+
+
 def test_message_lists_nearest_names():
     with pytest.raises(AttributeError) as e:
         nnbox.ones(1).index_put_
