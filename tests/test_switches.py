@@ -203,3 +203,46 @@ def test_tf32_flag_reaches_cupys_gemm_setting(monkeypatch):
     nnbox.set_float32_matmul_precision("medium")
     nnbox.backends.cudnn.allow_tf32 = False  # cuDNN's flag: nnbox has no cuDNN, nothing to set
     assert calls == [(np.dtype(np.float32), 5), (np.dtype(np.float32), 1), (np.dtype(np.float32), 5)]
+
+
+HEADER = '''
+import torch
+import torchvision
+torch.backends.cudnn.benchmark = True
+torch.backends.cudnn.deterministic = False
+torch.backends.cuda.matmul.allow_tf32 = True
+torch.backends.cudnn.allow_tf32 = True
+torch.set_float32_matmul_precision("high")
+torch.use_deterministic_algorithms(False)
+print(f"torch {torch.__version__}, torchvision {torchvision.__version__}, cuda {torch.version.cuda}")
+if torch.cuda.is_available():
+    device = torch.device("cuda")
+elif torch.backends.mps.is_available():
+    device = torch.device("mps")
+else:
+    device = torch.device("cpu")
+acc = torch.accelerator.current_accelerator() if torch.accelerator.is_available() else torch.device("cpu")
+torch.manual_seed(0)
+model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2)).to(device)
+if int(torch.__version__.split(".")[0]) >= 2 or torch.__version__ >= "0.1":
+    model = torch.compile(model)
+out = model(torch.randn(3, 4, device=device))
+'''
+
+
+def test_a_typical_script_header_runs_unchanged(capsys):
+    import sys
+
+    saved = {k: sys.modules.get(k) for k in ("torch", "torchvision")}
+    sys.modules["torch"], sys.modules["torchvision"] = nnbox, nnbox.vision
+    try:
+        scope: dict = {}
+        exec(compile(HEADER, "<header>", "exec"), scope)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                sys.modules.pop(k, None)
+            else:
+                sys.modules[k] = v
+    assert tuple(scope["out"].shape) == (3, 2)
+    assert "torch 0.1.0, torchvision 0.1.0" in capsys.readouterr().out
