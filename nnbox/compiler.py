@@ -37,6 +37,10 @@ def _module_class():
 
 
 def _optimized_module_class():
+    # defined on first use (nnbox.nn loads lazily), then kept: one class for isinstance checks
+    cls = globals().get("OptimizedModule")
+    if cls is not None:
+        return cls
     Module = _module_class()
 
     class OptimizedModule(Module):

@@ -50,6 +50,7 @@ def test_compiled_module_looks_like_torchs():
     assert list(nc.state_dict()) == list(tc.state_dict())
     assert [n for n, _ in nc.named_parameters()] == [n for n, _ in tc.named_parameters()]
     assert nc.weight is nm.weight and nc._orig_mod is nm and nc.in_features == 2
+    assert isinstance(nc, nnbox.compiler.OptimizedModule) and type(nnbox.compile(nm)) is type(nc)
     # a checkpoint of the compiled torch model loads into the compiled nnbox model
     nc.load_state_dict({k: nnbox.tensor(v.detach().numpy()) for k, v in tc.state_dict().items()})
     x = np.random.default_rng(0).standard_normal((4, 2)).astype(np.float32)
