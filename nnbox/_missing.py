@@ -15,8 +15,10 @@ def torch_has(space: str, name: str) -> bool:
     """Whether torch 2.13's namespace ``space`` (e.g. ``"torch.nn"``) has the public ``name``."""
     s = _sets.get(space)
     if s is None:
-        from ._torch_names import NAMES
-
+        if space.startswith("torchvision."):
+            from ._torchvision_names import NAMES
+        else:
+            from ._torch_names import NAMES
         s = _sets[space] = frozenset(NAMES[space].split())
     return name in s
 

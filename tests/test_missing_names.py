@@ -26,6 +26,17 @@ def test_torch_name_nnbox_lacks(space, mod, name):
     assert not hasattr(importlib.import_module(mod), name)
 
 
+def test_torchvision_names():
+    import nnbox.vision as vision
+
+    with pytest.raises(AttributeError, match="^nnbox does not implement torchvision.transforms.AutoAugment yet"):
+        vision.transforms.AutoAugment
+    with pytest.raises(AttributeError, match="^nnbox does not implement torchvision.datasets.CelebA yet"):
+        vision.datasets.CelebA
+    with pytest.raises(AttributeError, match="^module 'nnbox.vision.transforms' has no attribute 'Foo'$"):
+        vision.transforms.Foo
+
+
 def test_tensor_class_attribute():
     with pytest.raises(AttributeError, match="^nnbox does not implement torch.Tensor.index_put_ yet"):
         nnbox.Tensor.index_put_

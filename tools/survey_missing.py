@@ -12,7 +12,8 @@ import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # this checkout's nnbox
 
-from nnbox._torch_names import NAMES
+from nnbox._torch_names import NAMES  # noqa: E402
+from nnbox._torchvision_names import NAMES as TV_NAMES  # noqa: E402
 
 NNBOX = {
     "torch": "nnbox",
@@ -24,25 +25,8 @@ NNBOX = {
 }
 
 TORCHVISION = {
-    "torchvision.transforms": (
-        "nnbox.vision.transforms",
-        "AugMix AutoAugment AutoAugmentPolicy CenterCrop ColorJitter Compose ConvertImageDtype "
-        "ElasticTransform FiveCrop GaussianBlur Grayscale InterpolationMode Lambda LinearTransformation "
-        "Normalize PILToTensor Pad RandAugment RandomAdjustSharpness RandomAffine RandomApply "
-        "RandomAutocontrast RandomChoice RandomCrop RandomEqualize RandomErasing RandomGrayscale "
-        "RandomHorizontalFlip RandomInvert RandomOrder RandomPerspective RandomPosterize RandomResizedCrop "
-        "RandomRotation RandomSolarize RandomVerticalFlip Resize TenCrop ToPILImage ToTensor "
-        "TrivialAugmentWide functional v2",
-    ),
-    "torchvision.datasets": (
-        "nnbox.vision.datasets",
-        "CIFAR10 CIFAR100 CLEVRClassification Caltech101 Caltech256 CelebA Cityscapes CocoCaptions "
-        "CocoDetection Country211 DTD DatasetFolder EMNIST EuroSAT FER2013 FGVCAircraft FakeData "
-        "FashionMNIST Flickr30k Flickr8k Flowers102 Food101 GTSRB HMDB51 INaturalist ImageFolder ImageNet "
-        "Imagenette KMNIST Kinetics Kitti LFWPairs LFWPeople LSUN MNIST MovingMNIST Omniglot OxfordIIITPet "
-        "PCAM Places365 QMNIST RenderedSST2 SBDataset SBU SEMEION STL10 SUN397 SVHN StanfordCars UCF101 "
-        "USPS VOCDetection VOCSegmentation VisionDataset WIDERFace",
-    ),
+    "torchvision.transforms": ("nnbox.vision.transforms", TV_NAMES["torchvision.transforms"]),
+    "torchvision.datasets": ("nnbox.vision.datasets", TV_NAMES["torchvision.datasets"]),
 }
 
 
