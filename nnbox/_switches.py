@@ -74,8 +74,7 @@ def set_float32_matmul_precision(precision: str) -> None:
         )
         return
     _flags.matmul_precision[0] = precision
-    _flags.tf32["matmul"] = precision != "highest"
-    _flags.tf32["cudnn"] = precision != "highest"
+    _flags.tf32["matmul"] = precision != "highest"  # cuDNN's flag is its own, as in torch
     _flags.apply_tf32()
 
 

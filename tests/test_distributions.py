@@ -12,6 +12,16 @@ from oracle import RNG
 tol = dict(rtol=1e-10, atol=1e-10)
 
 
+@pytest.fixture(autouse=True)
+def _torch_validates():
+    """torch._dynamo (imported by any torch.compile call earlier in the session) turns torch's
+    argument validation off process-wide; the comparisons need it on, as it is by default."""
+    before = torch.distributions.Distribution._validate_args
+    torch.distributions.Distribution.set_default_validate_args(True)
+    yield
+    torch.distributions.Distribution.set_default_validate_args(before)
+
+
 def _pos(*shape, low=0.3, high=3.0):
     return RNG.uniform(low, high, size=shape)
 

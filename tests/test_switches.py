@@ -67,6 +67,7 @@ def test_cuda_matmul_allow_tf32_and_precision_as_torch():
     nnbox.set_float32_matmul_precision("highest")
     torch.set_float32_matmul_precision("highest")
     assert nnbox.backends.cuda.matmul.allow_tf32 is torch.backends.cuda.matmul.allow_tf32 is False
+    assert nnbox.backends.cudnn.allow_tf32 is torch.backends.cudnn.allow_tf32 is True  # not touched
 
 
 def test_bad_precision_warns_and_changes_nothing_as_torch():
