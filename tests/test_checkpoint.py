@@ -146,6 +146,17 @@ def test_tuple_outputs_and_non_tensor_outputs():
     assert np.allclose(a.grad.numpy(), b.detach().numpy()) and np.allclose(b.grad.numpy(), a.detach().numpy())
 
 
+def test_same_tensor_twice_and_closed_over_parameter():
+    x = nnbox.tensor([1.0, 2.0], dtype=nnbox.float64, requires_grad=True)
+    w = nnbox.tensor([3.0, -1.0], dtype=nnbox.float64, requires_grad=True)
+    checkpoint(lambda a, b: a * b * w, x, x, use_reentrant=False).sum().backward()
+    tx = torch.tensor([1.0, 2.0], dtype=torch.float64, requires_grad=True)
+    tw = torch.tensor([3.0, -1.0], dtype=torch.float64, requires_grad=True)
+    tcp.checkpoint(lambda a, b: a * b * tw, tx, tx, use_reentrant=False).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy())
+    np.testing.assert_allclose(w.grad.numpy(), tw.grad.numpy())
+
+
 def test_second_backward_needs_retain_graph():
     nm, _ = _pair()
     y = checkpoint(nm, nnbox.ones(1, 16, dtype=nnbox.float64, requires_grad=True), use_reentrant=False).sum()

@@ -193,10 +193,12 @@ def checkpoint(function: Callable, *args, use_reentrant: bool | None = None,
     fwd_ctx, recompute_ctx = context_fn()
 
     def run_detached():
-        # the segment's own leaves: detached copies of the tensor arguments
-        alias = {id(t): t.detach().requires_grad_(t.requires_grad) for t in tensors}
-        call = [alias[id(a)] if isinstance(a, Tensor) else a for a in args]
-        return [alias[id(t)] for t in tensors], function(*call, **kwargs)
+        # the segment's own leaves: a detached copy of each tensor argument, one per position (a
+        # tensor passed twice gets two, so each edge receives only its own share of the gradient)
+        aliases = [t.detach().requires_grad_(t.requires_grad) for t in tensors]
+        it = iter(aliases)
+        call = [next(it) if isinstance(a, Tensor) else a for a in args]
+        return aliases, function(*call, **kwargs)
 
     with fwd_ctx, enable_grad():
         aliases, out = run_detached()
