@@ -146,3 +146,49 @@ def get_deterministic_debug_mode() -> int:
     if not _flags.deterministic["enabled"]:
         return 0
     return 1 if _flags.deterministic["warn_only"] else 2
+
+
+_thread_limits: list = []  # the threadpoolctl limiter in force (kept so the limit stays set)
+
+
+def set_num_threads(num: int) -> None:
+    """Set the threads NumPy's BLAS (OpenBLAS / MKL) and OpenMP use for GEMMs and convolutions,
+    through ``threadpoolctl`` (which this needs: ``pip install threadpoolctl``).
+
+    >>> import nnbox as torch
+    >>> n = torch.get_num_threads()
+    >>> torch.set_num_threads(1); torch.get_num_threads()
+    1
+    >>> torch.set_num_threads(n)
+    """
+    if type(num) is not int:
+        raise RuntimeError(f"set_num_threads expects an int, but got {type(num).__name__}")
+    if num <= 0:
+        raise RuntimeError("set_num_threads expects a positive integer")
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        raise RuntimeError(
+            "nnbox.set_num_threads sets NumPy's BLAS threads through threadpoolctl: pip install threadpoolctl"
+        ) from None
+    import numpy  # noqa: F401  (its BLAS must be loaded for threadpoolctl to find it)
+
+    _thread_limits[:] = [threadpool_limits(limits=num)]
+
+
+def get_num_threads() -> int:
+    """The threads NumPy's BLAS uses (threadpoolctl's report; without it, the CPUs this process
+    may run on, which is OpenBLAS's and MKL's default)."""
+    import os
+
+    try:
+        from threadpoolctl import threadpool_info
+
+        import numpy  # noqa: F401
+
+        counts = [i["num_threads"] for i in threadpool_info() if i.get("user_api") == "blas"]
+        if counts:
+            return max(counts)
+    except ImportError:
+        pass
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
