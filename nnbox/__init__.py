@@ -349,8 +349,6 @@ for _n in (
     "is_deterministic_algorithms_warn_only_enabled",
     "set_deterministic_debug_mode",
     "get_deterministic_debug_mode",
-    "set_num_threads",
-    "get_num_threads",
 ):
     _LAZY_ATTRS[_n] = "nnbox._switches"
 _LAZY_ATTRS["compile"] = "nnbox.compiler"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import warnings
 
-import numpy as np
 import pytest
 import torch
 
@@ -248,22 +247,3 @@ def test_a_typical_script_header_runs_unchanged(capsys):
                 sys.modules[k] = v
     assert tuple(scope["out"].shape) == (3, 2)
     assert "torch 0.1.0, torchvision 0.1.0" in capsys.readouterr().out
-
-
-def test_num_threads_as_torch():
-    before = nnbox.get_num_threads()
-    assert isinstance(before, int) and before >= 1
-    try:
-        nnbox.set_num_threads(1)
-        assert nnbox.get_num_threads() == 1
-        a = nnbox.randn(64, 64)
-        assert np.allclose((a @ a).numpy(), a.numpy() @ a.numpy())
-    finally:
-        nnbox.set_num_threads(before)
-    assert nnbox.get_num_threads() == before
-    for bad in (0, -1, "x", 2.0):
-        with pytest.raises(RuntimeError) as t:
-            torch.set_num_threads(bad)
-        with pytest.raises(RuntimeError) as n:
-            nnbox.set_num_threads(bad)
-        assert str(n.value) == str(t.value)
