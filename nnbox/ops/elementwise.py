@@ -26,6 +26,7 @@ def _shape(x):
 
 class Add(Function):
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, a, b, alpha=1):
@@ -43,6 +44,7 @@ class Add(Function):
 
 class Sub(Function):
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, a, b, alpha=1):
@@ -61,6 +63,7 @@ class Sub(Function):
 
 class Mul(Function):
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, a, b):
@@ -81,6 +84,7 @@ class Mul(Function):
 
 class Div(Function):
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, a, b):
@@ -601,6 +605,7 @@ def equal(input, other) -> bool:
 
 class Neg(Function):
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, a):
@@ -627,6 +632,7 @@ class Abs(Function):
 
 class Exp(Function):
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, a):

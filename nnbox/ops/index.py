@@ -9,7 +9,7 @@ from ..autograd import grad_mode
 from ..autograd.function import Function
 from ._util import add_at, cpp_type_name, named, result_dtype, shape_str, unbroadcast, wrap_dim, xp_of
 from .convert import cast
-from .reduce import return_types
+from .. import return_types
 
 # --- t[key] --------------------------------------------------------------------------------------
 

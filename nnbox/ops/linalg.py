@@ -19,6 +19,7 @@ def _same_dtype(a: Tensor, b: Tensor, what: str = "m1 and m2") -> None:
 
 class MatMul(Function):
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, a, b):
@@ -35,19 +36,17 @@ class MatMul(Function):
             return (_mm_grad_a(grad, a, b) if ga else None), (_mm_grad_b(grad, a, b) if gb else None)
         if a.ndim == 1 and b.ndim == 1:
             return (grad * b if ga else None), (grad * a if gb else None)
-        a2 = a[None, :] if a.ndim == 1 else a
-        b2 = b[:, None] if b.ndim == 1 else b
+        a2 = xp.expand_dims(a, 0) if a.ndim == 1 else a
+        b2 = xp.expand_dims(b, 1) if b.ndim == 1 else b
         g = grad
         if a.ndim == 1:
             g = xp.expand_dims(g, -2)
         if b.ndim == 1:
             g = xp.expand_dims(g, -1)
         if ga:
-            da = g @ xp.swapaxes(b2, -1, -2)
-            da = unbroadcast(da, a2.shape).reshape(a.shape)
+            da = xp.reshape(unbroadcast(g @ xp.swapaxes(b2, -1, -2), a2.shape), a.shape)
         if gb:
-            db = xp.swapaxes(a2, -1, -2) @ g
-            db = unbroadcast(db, b2.shape).reshape(b.shape)
+            db = xp.reshape(unbroadcast(xp.swapaxes(a2, -1, -2) @ g, b2.shape), b.shape)
         return da, db
 
 
@@ -145,6 +144,7 @@ class AddMM(Function):
     """``beta * bias + alpha * (a @ b)`` in one node (torch's addmm; Linear's forward)."""
 
     _array_api = True
+    _twice = True
     _torch_name = "AddmmBackward0"
 
     @staticmethod
@@ -172,18 +172,22 @@ class AddMM(Function):
 
 
 def _transposed(x) -> bool:
-    return x.ndim == 2 and x.flags.f_contiguous and not x.flags.c_contiguous
+    """A transposed 2-d array (``w.t()``); Tensors (create_graph) have no layout to keep."""
+    f = getattr(x, "flags", None)
+    return f is not None and x.ndim == 2 and f.f_contiguous and not f.c_contiguous
 
 
 def _mm_grad_a(g, a, b):
     """d(a @ b)/da = g @ b.T, laid out like ``a``: for a transposed ``a`` (``w.t()``) the result is
     computed transposed, so that the gradient reaching ``w`` through the transpose is contiguous."""
-    return (b @ g.T).T if _transposed(a) else g @ b.T
+    xp = xp_of(g)
+    return xp.swapaxes(b @ xp.swapaxes(g, 0, 1), 0, 1) if _transposed(a) else g @ xp.swapaxes(b, 0, 1)
 
 
 def _mm_grad_b(g, a, b):
     """d(a @ b)/db = a.T @ g, laid out like ``b`` (see ``_mm_grad_a``): Linear's ``x @ w.t()``."""
-    return (g.T @ a).T if _transposed(b) else a.T @ g
+    xp = xp_of(g)
+    return xp.swapaxes(xp.swapaxes(g, 0, 1) @ a, 0, 1) if _transposed(b) else xp.swapaxes(a, 0, 1) @ g
 
 
 def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta=1, alpha=1, out=None) -> Tensor:

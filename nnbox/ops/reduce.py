@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import builtins
-import collections
 import math
 
 import numpy as np
@@ -12,6 +11,7 @@ from .._tensor import Tensor
 from ..autograd.function import Function
 from ._util import named, norm_dims, wrap_dim, xp_of
 from .convert import cast
+from .. import return_types
 
 
 def _restore(grad, shape, axes, keepdim):
@@ -23,16 +23,12 @@ def _restore(grad, shape, axes, keepdim):
 
 
 def _count(shape, axes) -> int:
-    if axes is None:
-        return math.prod(shape)
-    n = 1
-    for a in axes:
-        n *= shape[a]
-    return n
+    return math.prod(shape) if axes is None else math.prod(shape[a] for a in axes)
 
 
 class Sum(Function):
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, a, axes, keepdim, dtype):
@@ -49,6 +45,7 @@ class Sum(Function):
 
 class Mean(Function):
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, a, axes, keepdim):
@@ -61,7 +58,7 @@ class Mean(Function):
     @staticmethod
     def backward(ctx, grad):
         n = _count(ctx.shape, ctx.axes)
-        return _restore(grad / n if n else grad * np.nan, ctx.shape, ctx.axes, ctx.keepdim), None, None
+        return _restore(grad / n if n else grad * math.nan, ctx.shape, ctx.axes, ctx.keepdim), None, None
 
 
 class Prod(Function):
@@ -331,39 +328,6 @@ def prod(input, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     if x._data.ndim == 0:
         axis = None
     return named(Prod.apply(x, axis, keepdim), "ProdBackward0" if dim is None else "ProdBackward1")
-
-
-class _ReturnType(tuple):
-    _fields = ("values", "indices")
-
-    def __new__(cls, values, indices):
-        return tuple.__new__(cls, (values, indices))
-
-    values = property(lambda self: self[0])
-    indices = property(lambda self: self[1])
-
-    def __repr__(self) -> str:
-        return f"torch.return_types.{self._name}(\nvalues={self[0]!r},\nindices={self[1]!r})"
-
-    def __reduce__(self):
-        return (type(self), (self[0], self[1]))
-
-
-def _return_type(name: str):
-    return type(name, (_ReturnType,), {"_name": name, "__slots__": ()})
-
-
-class return_types:  # noqa: N801 - torch.return_types
-    max = _return_type("max")
-    min = _return_type("min")
-    sort = _return_type("sort")
-    topk = _return_type("topk")
-    kthvalue = _return_type("kthvalue")
-    median = _return_type("median")
-    mode = _return_type("mode")
-    cummax = _return_type("cummax")
-    cummin = _return_type("cummin")
-    aminmax = collections.namedtuple("aminmax", ["min", "max"])
 
 
 def _maxmin(input, dim, keepdim, other, is_max: bool):

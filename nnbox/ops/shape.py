@@ -7,39 +7,9 @@ import math
 
 import numpy as np
 
-from .._tensor import Tensor
+from .._tensor import Size, Tensor  # noqa: F401  (Size re-exported for old imports)
 from ..autograd.function import Function
 from ._util import add_at, named, norm_dims, shape_str, sizes, unbroadcast, wrap_dim, xp_of
-
-
-class Size(tuple):
-    """A tensor's shape: a tuple of ints printed as ``torch.Size([2, 3])``.
-
-    >>> import nnbox
-    >>> nnbox.zeros(2, 3).shape
-    torch.Size([2, 3])
-    """
-
-    __slots__ = ()
-
-    def __new__(cls, seq=()):
-        return tuple.__new__(cls, (int(s) for s in seq))
-
-    def __repr__(self) -> str:
-        return f"torch.Size([{', '.join(map(str, self))}])"
-
-    def numel(self) -> int:
-        return math.prod(self)
-
-    def __getitem__(self, item):
-        r = tuple.__getitem__(self, item)
-        return Size(r) if isinstance(item, slice) else r
-
-    def __add__(self, other):
-        return Size(tuple(self) + tuple(other))
-
-    def __reduce__(self):
-        return (Size, (tuple(self),))
 
 
 def _dim(d, ndim):
