@@ -128,7 +128,13 @@ def is_deterministic_algorithms_warn_only_enabled() -> bool:
 
 
 def set_deterministic_debug_mode(debug_mode) -> None:
-    """0/'default', 1/'warn', 2/'error': the same switch as ``use_deterministic_algorithms``."""
+    """0/'default', 1/'warn', 2/'error': the same switch as ``use_deterministic_algorithms``.
+
+    >>> import nnbox as torch
+    >>> torch.set_deterministic_debug_mode("warn"); torch.get_deterministic_debug_mode()
+    1
+    >>> torch.set_deterministic_debug_mode(0)
+    """
     modes = {"default": 0, "warn": 1, "error": 2}
     if isinstance(debug_mode, str):
         if debug_mode not in modes:

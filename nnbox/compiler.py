@@ -126,7 +126,13 @@ is_dynamo_compiling = is_compiling
 
 
 def disable(fn: Callable | None = None, recursive: bool = True, *, reason: str | None = None):
-    """Mark ``fn`` to run eagerly: it already does in nnbox; returns ``fn`` (or a decorator)."""
+    """Mark ``fn`` to run eagerly: it already does in nnbox; returns ``fn`` (or a decorator).
+
+    >>> import nnbox as torch
+    >>> f = lambda x: x + 1
+    >>> torch.compiler.disable(f) is f, torch.compiler.is_compiling()
+    (True, False)
+    """
     return fn if fn is not None else (lambda f: f)
 
 

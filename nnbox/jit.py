@@ -58,7 +58,15 @@ def trace_module(mod, inputs: dict, **kwargs):
 
 
 def ignore(drop=False, **kwargs):
-    """``@torch.jit.ignore`` / ``@torch.jit.ignore(drop=True)``: the function is left as it is."""
+    """``@torch.jit.ignore`` / ``@torch.jit.ignore(drop=True)``: the function is left as it is.
+
+    >>> import nnbox as torch
+    >>> @torch.jit.ignore(drop=True)
+    ... def debug_print(x):
+    ...     return x
+    >>> debug_print(3)
+    3
+    """
     if callable(drop):
         return drop
     return lambda fn: fn

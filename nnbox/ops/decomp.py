@@ -134,7 +134,13 @@ def linalg_cholesky(A: Tensor, *, upper: bool = False, out=None) -> Tensor:
 
 
 def cholesky(input: Tensor, upper: bool = False, *, out=None) -> Tensor:
-    """``torch.cholesky`` (deprecated in torch for ``linalg.cholesky``)."""
+    """``torch.cholesky`` (deprecated in torch for ``linalg.cholesky``).
+
+    >>> import nnbox
+    >>> nnbox.cholesky(nnbox.tensor([[4.0, 0.0], [0.0, 9.0]]))
+    tensor([[2., 0.],
+            [0., 3.]])
+    """
     _check_square("linalg.cholesky", input)
     return Cholesky.apply(input, upper=upper)
 

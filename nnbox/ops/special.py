@@ -301,7 +301,12 @@ def erf(input: Tensor) -> Tensor:
 
 
 def erfc(input: Tensor) -> Tensor:
-    """Elementwise 1 - erf(x)."""
+    """Elementwise 1 - erf(x).
+
+    >>> import nnbox
+    >>> nnbox.erfc(nnbox.tensor([0.0]))
+    tensor([1.])
+    """
     return _run(Erfc, input)
 
 

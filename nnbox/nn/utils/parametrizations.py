@@ -112,7 +112,13 @@ class _SpectralNorm(Module):
 def spectral_norm(module: Module, name: str = "weight", n_power_iterations: int = 1, eps: float = 1e-12,
                   dim: int | None = None) -> Module:
     """Divide the weight by its largest singular value, estimated by power iteration (one
-    step per training forward; buffers ``_u``/``_v`` keep the estimate)."""
+    step per training forward; buffers ``_u``/``_v`` keep the estimate).
+
+    >>> import nnbox.nn as nn
+    >>> m = nn.utils.parametrizations.spectral_norm(nn.Linear(3, 2))
+    >>> list(m.state_dict())
+    ['bias', 'parametrizations.weight.original', 'parametrizations.weight.0._u', 'parametrizations.weight.0._v']
+    """
     weight = getattr(module, name, None)
     if not isinstance(weight, Tensor):
         raise ValueError(f"Module '{module}' has no parameter or buffer with name '{name}'")

@@ -239,7 +239,15 @@ def register_parametrization(module: Module, tensor_name: str, parametrization: 
 
 def remove_parametrizations(module: Module, tensor_name: str, leave_parametrized: bool = True) -> Module:
     """Undo ``register_parametrization``: ``tensor_name`` becomes a plain parameter (or buffer)
-    again, holding the current parametrized value (``leave_parametrized=True``) or the original."""
+    again, holding the current parametrized value (``leave_parametrized=True``) or the original.
+
+    >>> import nnbox.nn as nn
+    >>> from nnbox.nn.utils import parametrize, parametrizations
+    >>> m = parametrizations.weight_norm(nn.Linear(2, 2))
+    >>> m = parametrize.remove_parametrizations(m, "weight")
+    >>> type(m).__name__, list(m.state_dict())
+    ('Linear', ['bias', 'weight'])
+    """
     if not is_parametrized(module, tensor_name):
         raise ValueError(f"Module {module} does not have a parametrization on {tensor_name}")
     parametrizations = module.parametrizations[tensor_name]
