@@ -130,7 +130,11 @@ def test_func_grad_family():
     same(lambda m, x, y: fn(m).grad(lambda s, t: (s * t * t).sum(), argnums=(0, 1))(x, y), a(3), a(3))
     same(lambda m, x: fn(m).grad(lambda t: ((t * t).sum(), t * 2), has_aux=True)(x), a(3))
     same(lambda m, x: fn(m).grad_and_value(cubic)(x), a(3))
-    same(lambda m, x: fn(m).grad(lambda d: (d["w"] * d["w"] * d["b"]).sum())({"w": x, "b": x * 2}), a(3))
+    def pytree(m, x):
+        g = fn(m).grad(lambda d: (d["w"] * d["w"] * d["b"]).sum())({"w": x, "b": x * 2})
+        return g["w"], g["b"]
+
+    same(pytree, a(3))
 
 
 def test_func_vjp_jacrev_hessian():
