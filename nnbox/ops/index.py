@@ -197,8 +197,28 @@ def _check_gather(name, a, axis, index):
                 f"Size does not match at dimension {d} expected index {shape_str(index.shape)} to be "
                 f"smaller than self {shape_str(a.shape)} apart from dimension {axis}"
             )
-    if index.size and (index.max() >= a.shape[axis] or index.min() < -a.shape[axis]):
-        raise RuntimeError(f"index {int(index.max())} is out of bounds for dimension {axis} with size {a.shape[axis]}")
+    n = a.shape[axis] if a.ndim else 1
+    bad = _first_out_of_range(index, n)
+    if bad is not None:  # torch doesn't wrap negative indices here: -1 is an error, not the last row
+        raise RuntimeError(f"index {bad} is out of bounds for dimension {axis} with size {n}")
+
+
+def _first_out_of_range(index, n: int):
+    """The first entry of an index array outside ``[0, n)`` (as a Python int), or None."""
+    if not index.size:
+        return None
+    if index.min() >= 0 and index.max() < n:
+        return None
+    flat = index.reshape(-1)
+    return int(flat[((flat < 0) | (flat >= n)).argmax()])
+
+
+def _first_out_of_range_wrapped(index, n: int):
+    """Like ``_first_out_of_range`` for ops that wrap negative indices once (``-n <= i < 0``)."""
+    if not index.size or (index.min() >= -n and index.max() < n):
+        return None
+    flat = index.reshape(-1)
+    return int(flat[((flat < -n) | (flat >= n)).argmax()])
 
 
 class Gather(Function):
@@ -307,8 +327,11 @@ def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
     axis = wrap_dim(dim, input._data.ndim)
     idx = index._data.reshape(-1)
     n = input._data.shape[axis] if input._data.ndim else 1
-    if idx.size and (idx.max() >= n or idx.min() < -n):
-        raise IndexError(f"index out of range in self")
+    bad = _first_out_of_range(idx, n)
+    if bad is not None:  # -1 included: torch doesn't wrap here
+        if axis == 1 and input._data.ndim >= 2:  # torch's dim-1 kernel words it differently
+            raise RuntimeError(f"INDICES element is out of DATA bounds, id={bad} axis_dim={n}")
+        raise IndexError("index out of range in self")
     if input._data.ndim == 0:
         if idx.size != 1:
             raise RuntimeError(f"index_select(): Index to scalar can have only 1 value, got {idx.size} value(s)")
@@ -318,6 +341,8 @@ def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
 
 def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha=1) -> Tensor:
     axis = wrap_dim(dim, input._data.ndim)
+    if _first_out_of_range(index._data, input._data.shape[axis] if input._data.ndim else 1) is not None:
+        raise IndexError("index out of range in self")  # -1 included: torch doesn't wrap here
     key = [slice(None)] * input._data.ndim
     key[axis] = index._data
     src = source if alpha == 1 else source * alpha
@@ -341,6 +366,10 @@ class _IndexAddHelper(Function):
 
 def index_fill(input: Tensor, dim: int, index: Tensor, value) -> Tensor:
     axis = wrap_dim(dim, input._data.ndim)
+    n = input._data.shape[axis] if input._data.ndim else 1
+    bad = _first_out_of_range_wrapped(index._data, n)  # index_fill does wrap -n..-1
+    if bad is not None:
+        raise IndexError(f"index {bad} is out of bounds for dimension {axis} with size {n}")
     mask = xp_of(input._data).zeros(input._data.shape[axis], dtype=bool)
     mask[index._data] = True
     shape = [1] * input._data.ndim
@@ -460,6 +489,10 @@ def argwhere(input: Tensor) -> Tensor:
 
 
 def take(input: Tensor, index: Tensor) -> Tensor:
+    n = input._data.size
+    bad = _first_out_of_range_wrapped(index._data, n)  # take wraps -n..-1
+    if bad is not None:
+        raise IndexError(f"out of range: tried to access index {bad} on a tensor of {n} elements.")
     return GetItem.apply(input.reshape(-1), (index._data,))
 
 
@@ -468,6 +501,9 @@ def take_along_dim(input: Tensor, indices: Tensor, dim=None) -> Tensor:
         return take(input, indices.reshape(-1))
     shape = list(np.broadcast_shapes(input._data.shape[:dim] + (1,) + input._data.shape[dim + 1:] if dim != -1 else input._data.shape[:-1] + (1,),
                                       indices._data.shape))
+    n = input._data.shape[dim]
+    if indices._data.size and indices._data.min() < 0:  # unlike gather, take_along_dim wraps -n..-1
+        indices = Tensor._make(indices._data + n * ((indices._data < 0) & (indices._data >= -n)))
     return gather(input, dim, indices.expand(shape) if list(indices._data.shape) != shape else indices)
 
 
@@ -544,7 +580,7 @@ def unique(input: Tensor, sorted: bool = True, return_inverse: bool = False, ret
 
 def bincount(input: Tensor, weights=None, minlength: int = 0) -> Tensor:
     a = input._data
-    if a.ndim != 1 or a.dtype.kind not in "iu":
+    if a.ndim != 1 or a.dtype.kind not in "iu" or (a.size and a.min() < 0):
         raise RuntimeError("bincount only supports 1-d non-negative integral inputs.")
     w = None if weights is None else weights._data
     return Tensor._make(xp_of(a).bincount(a, weights=w, minlength=minlength))
