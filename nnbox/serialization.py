@@ -32,8 +32,11 @@ import contextlib
 import io
 import os
 import pickle
+import re
+import stat
 import struct
 import sys
+import time
 import uuid
 import warnings
 import zipfile
@@ -262,11 +265,57 @@ def _prefix_for(f) -> str:
     return "archive"
 
 
+_STALE_AFTER_S = 1.0  # a temp file untouched this long and locked by nobody is a dead save's
+
+
+def _lock(fd: int, blocking: bool) -> bool:
+    """An exclusive advisory lock on ``fd``, released by the OS when the holder dies."""
+    try:
+        import fcntl  # noqa: PLC0415 - POSIX only
+    except ImportError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+    except OSError:
+        return False
+    return True
+
+
+def _remove_stale_temps(folder: str, base: str) -> None:
+    """Delete temp files of killed saves to ``base`` (our own naming only).  A live writer holds a
+    lock on its temp file for as long as it writes, so a file nobody holds a lock on, and that
+    hasn't changed for a second (the instant between creating and locking), is a dead one's."""
+    if not hasattr(os, "O_NOFOLLOW"):  # Windows: no flock to tell a live writer; leave them
+        return
+    pattern = re.compile(r"\." + re.escape(base) + r"\.[0-9a-f]{12}\.tmp")
+    try:
+        names = [n for n in os.listdir(folder) if pattern.fullmatch(n)]
+    except OSError:
+        return
+    now = time.time()
+    for name in names:
+        path = os.path.join(folder, name)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            continue
+        try:
+            st = os.fstat(fd)
+            if now - st.st_mtime > _STALE_AFTER_S and stat.S_ISREG(st.st_mode) and _lock(fd, blocking=False):
+                # still the same file under that name (not replaced meanwhile): remove it
+                with contextlib.suppress(OSError):
+                    if os.stat(path, follow_symlinks=False).st_ino == st.st_ino:
+                        os.unlink(path)
+        finally:
+            os.close(fd)
+
+
 @contextlib.contextmanager
 def atomic_write(path: Union[str, os.PathLike]):
     """Open a temporary file next to ``path`` for writing; on success fsync it and rename it over
     ``path`` (atomic on POSIX and Windows), so readers see the old file or the new one, never half
-    of one.  On error the temporary file is removed and ``path`` is untouched.
+    of one.  On error the temporary file is removed and ``path`` is untouched; temporary files
+    that killed writers left beside ``path`` are removed by the next write to it.
 
     >>> import os, tempfile
     >>> p = os.path.join(tempfile.mkdtemp(), "x.bin")
@@ -277,14 +326,18 @@ def atomic_write(path: Union[str, os.PathLike]):
     """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.{uuid.uuid4().hex[:12]}.tmp")
+    base = os.path.basename(path)
+    tmp = os.path.join(folder, f".{base}.{uuid.uuid4().hex[:12]}.tmp")
     # os.open + 0o666 so the file gets the usual umask permissions (mkstemp would make it 0600)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    _lock(fd, blocking=True)  # ours until we close it or die: cleaners leave it alone
+    _remove_stale_temps(folder, base)
     try:
         with os.fdopen(fd, "wb") as fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
+        # unlocked from here, but just written: too fresh for a cleaner to take it for stale
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
