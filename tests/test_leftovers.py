@@ -113,3 +113,78 @@ def test_fit_checkpoint_dir_cleans_stale_temp(tmp_path):
     fit(model, DataLoader(ds, batch_size=8), opt, nnbox.nn.CrossEntropyLoss(), epochs=2,
         checkpoint_dir=str(tmp_path), resume=True, progress=False)
     assert _tmps(tmp_path) == []
+
+
+MAIN = r'''
+import os, sys, time
+import numpy as np
+import nnbox
+from nnbox.utils.data import DataLoader, Dataset
+
+class Big(Dataset):
+    def __len__(self):
+        return 64
+    def __getitem__(self, i):
+        if i >= 8:
+            time.sleep(30)   # busy workers: they must still notice the parent's death
+        return np.full((64, 64), i, np.float32)   # 16 KiB each: a batch of 8 goes through /dev/shm
+
+it = iter(DataLoader(Big(), batch_size=8, num_workers=2, prefetch_factor=2))
+first = next(it)
+time.sleep(0.5)
+print(it._shm_prefix, *[w.pid for w in it._workers], flush=True)
+time.sleep(60)
+'''
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has exited
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc") or not os.path.isdir("/dev/shm"), reason="needs Linux /proc and /dev/shm")
+def test_workers_of_a_killed_main_exit_within_a_second_and_leave_no_shm(tmp_path):
+    proc = subprocess.Popen([sys.executable, "-c", MAIN], stdout=subprocess.PIPE, text=True, env=ENV)
+    try:
+        line = proc.stdout.readline().split()
+        assert len(line) == 3, line
+        prefix, pids = line[0], [int(p) for p in line[1:]]
+        assert all(_alive(p) for p in pids)
+        name = os.path.basename(prefix)
+        os.kill(proc.pid, signal.SIGKILL)
+        t0 = time.monotonic()
+        proc.wait(timeout=10)
+        while any(_alive(p) for p in pids) and time.monotonic() - t0 < 10:
+            time.sleep(0.02)
+        took = time.monotonic() - t0
+    finally:
+        proc.kill()
+        proc.stdout.close()
+    assert not any(_alive(p) for p in pids)
+    assert took < 1.5, f"workers outlived their parent by {took:.2f} s"
+    time.sleep(0.1)
+    assert [f for f in os.listdir("/dev/shm") if f.startswith(name)] == []
+
+
+@pytest.mark.skipif(not os.path.isdir("/dev/shm"), reason="needs /dev/shm")
+def test_next_run_removes_batch_files_of_dead_loaders():
+    from nnbox.utils.data import _worker
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = f"/dev/shm/nnbox_dl_{dead.pid}_0123456789ab_0_0"
+    mine = f"/dev/shm/nnbox_dl_{os.getpid()}_0123456789ab_0_0"
+    for p in (stale, mine):
+        with open(p, "wb") as fh:
+            fh.write(b"\0" * 100)
+    try:
+        _worker.shm_prefix_for_loader()
+        assert not os.path.exists(stale)
+        assert os.path.exists(mine)  # a live process's files are its own business
+    finally:
+        for p in (stale, mine):
+            if os.path.exists(p):
+                os.unlink(p)
