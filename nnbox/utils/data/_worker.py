@@ -387,6 +387,8 @@ def _worker_loop(is_iterable, dataset, task_conn, data_queue, done_event, auto_c
                 iteration_end = False
                 if task.seed is not None:
                     _seed_worker(task.seed + worker_id, task.seed, worker_id)
+                    _worker_info = WorkerInfo(id=worker_id, num_workers=num_workers, seed=task.seed + worker_id,
+                                              dataset=dataset)
                 if init_exception is None:
                     fetcher = create_fetcher(is_iterable, dataset, auto_collation, collate_fn, drop_last)
                 continue
