@@ -660,6 +660,17 @@ class _Unpickler(pickle._Unpickler):
             raise pickle.UnpicklingError(f"invalid storage reference in checkpoint: {pid!r}")
         return self._load_storage(pid)
 
+    def load(self):
+        if not self._weights_only:
+            return super().load()  # the user's own objects run: their errors are theirs to see
+        try:
+            return super().load()
+        except (KeyError, IndexError, AttributeError, struct.error, UnicodeDecodeError, OverflowError,
+                ZeroDivisionError, RecursionError) as e:
+            # the pure-Python unpickler's words for a malformed pickle (an unknown opcode is a
+            # KeyError, a short stack an IndexError ...): the C one and torch say UnpicklingError
+            raise pickle.UnpicklingError(f"malformed pickle in checkpoint ({type(e).__name__}: {e})") from e
+
     # -- the restricted opcodes (weights_only) -----------------------------------------------
     def _refuse(self, what: str):
         raise _Refused(_WEIGHTS_ONLY_HINT.format(what=what))
