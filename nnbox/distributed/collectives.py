@@ -122,6 +122,14 @@ def all_reduce(tensor: Tensor, op: ReduceOp = ReduceOp.SUM, group=None, async_op
     if pg is None:
         return None
     _agree(pg, "all_reduce", (_sig(tensor), op.value), tensor)
+    return _all_reduce_agreed(tensor, op, pg, async_op)
+
+
+def _all_reduce_agreed(tensor: Tensor, op: ReduceOp, pg, async_op: bool):
+    """all_reduce without the agreement round, for callers whose ranks agree by construction:
+    DDP's gradient buckets (every rank's model is verified equal when DDP wraps it).  A blocking
+    check there would stall each bucket's launch until the slowest rank reaches it, and cost
+    DDP its overlap of communication with the rest of backward."""
     a = tensor._data
     work = pg.engine(a).all_reduce(a, op, async_op)
     _bump(tensor)
