@@ -591,6 +591,35 @@ _WEIGHTS_ONLY_HINT = (
 )
 
 
+class _BoundedReader:
+    """A file seen by the unpickler: reads never ask for more than the ``limit`` bytes left, so a
+    declared length (BINBYTES8, FRAME ...) can't make the reader allocate what the file lacks.
+    Reads exactly what is asked (no read-ahead): the legacy format reads on after each pickle."""
+
+    __slots__ = ("_f", "_left")
+
+    def __init__(self, f, limit: int):
+        self._f, self._left = f, max(0, limit)
+
+    def read(self, n: int = -1) -> bytes:
+        n = self._left if n is None or n < 0 else min(n, self._left)
+        data = self._f.read(n)
+        self._left -= len(data)
+        return data
+
+    def readline(self, limit: int = -1) -> bytes:
+        n = self._left if limit is None or limit < 0 else min(limit, self._left)
+        data = self._f.readline(n)
+        self._left -= len(data)
+        return data
+
+    def readinto(self, b) -> int:
+        mv = memoryview(b).cast("B")
+        got = self._f.readinto(mv[: self._left])
+        self._left -= got
+        return got
+
+
 class _Refused(pickle.UnpicklingError):
     """The restricted loader refused the file (a global or an opcode it does not allow)."""
 
@@ -620,7 +649,9 @@ class _Unpickler(pickle._Unpickler):
 
     dispatch = dict(pickle._Unpickler.dispatch)
 
-    def __init__(self, file, load_storage: Callable, weights_only: bool, **kw):
+    def __init__(self, file, load_storage: Callable, weights_only: bool, limit: int | None = None, **kw):
+        if limit is not None:
+            file = _BoundedReader(file, limit)
         super().__init__(file, **kw)
         self._load_storage = load_storage
         self._weights_only = weights_only
@@ -659,6 +690,16 @@ class _Unpickler(pickle._Unpickler):
         if len(pid) < 5:
             raise pickle.UnpicklingError(f"invalid storage reference in checkpoint: {pid!r}")
         return self._load_storage(pid)
+
+    def load_bytearray8(self):
+        # the pure-Python unpickler allocates bytearray(declared length) before reading: read first
+        (n,) = struct.unpack("<Q", self.read(8))
+        data = self.read(n)
+        if len(data) != n:
+            raise pickle.UnpicklingError(f"BYTEARRAY8 declares {n} bytes but the pickle holds {len(data)}")
+        self.append(bytearray(data))
+
+    dispatch[pickle.BYTEARRAY8[0]] = load_bytearray8
 
     def load(self):
         if not self._weights_only:
@@ -905,6 +946,7 @@ def _load_zip(zf: zipfile.ZipFile, fileobj: IO[bytes], map_location, weights_onl
         with zf.open(zi) as fh:
             # a big one is streamed, so the unpickler inflates only as far as the pickle goes
             src = io.BytesIO(fh.read()) if zi.file_size <= _STREAM_PICKLE_OVER else fh
+            # (both readers stop at the record's declared size, checked against the file above)
             return _Unpickler(src, load_storage, weights_only, **pickle_kw).load()
     finally:
         if raw is not None:
@@ -941,7 +983,9 @@ def _load_legacy(fh: IO[bytes], map_location, weights_only: bool, pickle_kw) -> 
         return storages[key]  # filled in place below; tensors are views of it
 
     def unpickle():
-        return _Unpickler(fh, load_storage, weights_only, **pickle_kw).load()
+        # a file on disk would allocate a declared length before reading it: bound what it reads
+        limit = None if isinstance(fh, io.BytesIO) else file_len - fh.tell()
+        return _Unpickler(fh, load_storage, weights_only, limit=limit, **pickle_kw).load()
 
     try:
         magic = unpickle()
@@ -951,10 +995,13 @@ def _load_legacy(fh: IO[bytes], map_location, weights_only: bool, pickle_kw) -> 
         magic = None
     if magic != _MAGIC_LEGACY:
         raise pickle.UnpicklingError("Invalid magic number; corrupt file? (neither a zip nor a legacy PyTorch checkpoint)")
-    unpickle()  # protocol version
-    unpickle()  # sys info
-    result = unpickle()
-    keys = unpickle()
+    try:
+        unpickle()  # protocol version
+        unpickle()  # sys info
+        result = unpickle()
+        keys = unpickle()
+    except EOFError:
+        raise pickle.UnpicklingError("legacy checkpoint is truncated or corrupt: ran out of input") from None
     if not isinstance(keys, list) or any(type(k) is not str or k not in storages for k in keys):
         raise pickle.UnpicklingError("legacy checkpoint: its storage key list doesn't match its storages")
     for key in keys:

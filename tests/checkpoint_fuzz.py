@@ -222,7 +222,7 @@ def run_fuzz(seed: int = 0, per_area: int = 200) -> dict[str, dict]:
             tried += 1
             what = run_case(loader, data)
             if what is not None:
-                failed.append((data[:80], what))
+                failed.append((data, what))
         report[name] = {"tried": tried, "well": tried - len(failed), "failed": failed}
     return report
 
@@ -244,4 +244,4 @@ if __name__ == "__main__":
     print(f"({time.perf_counter() - t0:.1f} s)")
     for name, r in rep.items():
         for data, what in r["failed"][:5]:
-            print(name, "|", what, "|", data)
+            print(name, "|", what, "|", data[:80])

@@ -199,3 +199,15 @@ def test_byteorder_must_be_little_or_big():
 def test_float_or_string_layout_is_a_type_error(old, new):
     blob = _torch_file(lambda n, d: d.replace(old, new, 1) if n.endswith("data.pkl") else d)
     _both(blob, TypeError, ".")
+
+
+def test_declared_pickle_lengths_cannot_allocate(tmp_path):
+    # found by the fuzz test: BYTEARRAY8 (protocol 5) allocated its declared length before reading
+    huge = struct.pack("<Q", 1 << 40)
+    _fast(lambda: _load(_zip_with(b"\x80\x05\x96" + huge + b"abc.")), pickle.UnpicklingError, "BYTEARRAY8")
+    # a legacy file on disk: a buffered file allocates a read's declared length up front
+    legacy = _legacy_file(torch.arange(4.0))
+    cut = legacy.index(b"\x80\x02", legacy.index(b"\x80\x02", legacy.index(b"\x80\x02", 2) + 2) + 2)
+    p = tmp_path / "legacy.pt"
+    p.write_bytes(legacy[:cut] + b"\x80\x04\x8e" + huge + b"xyz.")
+    _fast(lambda: nnbox.load(p), pickle.UnpicklingError, "truncated or corrupt")
