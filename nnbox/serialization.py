@@ -38,7 +38,6 @@ import struct
 import sys
 import time
 import uuid
-import warnings
 import zipfile
 from typing import IO, Any, Callable, Union
 
@@ -647,7 +646,7 @@ class _Unpickler(pickle._Unpickler):
     The pure-Python unpickler is used because the C one can't be told which object a BUILD
     targets; data.pkl holds no tensor bytes (they are separate records), so it is small."""
 
-    dispatch = dict(pickle._Unpickler.dispatch)
+    dispatch = dict(pickle._Unpickler.dispatch)  # noqa: RUF012 - the unpickler's own opcode table
 
     def __init__(self, file, load_storage: Callable, weights_only: bool, limit: int | None = None, **kw):
         if limit is not None:
@@ -733,7 +732,7 @@ class _Unpickler(pickle._Unpickler):
 
     dispatch[pickle.BUILD[0]] = load_build
 
-    def _container_op(name: str, kinds: tuple):  # noqa: N805 - builds the opcode handlers below
+    def _container_op(name: str, kinds: tuple):  # builds the opcode handlers below (not a method)
         base = getattr(pickle._Unpickler, name)
 
         def handler(self):
@@ -961,7 +960,7 @@ def _load_legacy(fh: IO[bytes], map_location, weights_only: bool, pickle_kw) -> 
     declared = [0]  # bytes the storages declared so far: all of them must follow in the file
 
     def load_storage(pid):
-        _, stype, key, location, numel = pid[:5]
+        _, stype, key, _location, numel = pid[:5]
         if len(pid) > 5 and pid[5] is not None:
             raise pickle.UnpicklingError("legacy checkpoints with storage views are not supported")
         if getattr(stype, "name", None) == _BFLOAT16:

@@ -18,8 +18,6 @@ import sys
 import time
 import zipfile
 
-import numpy as np
-
 import nnbox
 
 CLEAR_ERRORS = (pickle.UnpicklingError, RuntimeError, ValueError, TypeError, EOFError, zipfile.BadZipFile,
@@ -149,6 +147,10 @@ def _crafted(rng: random.Random) -> bytes:
     return b"".join(parts)
 
 
+def _in_zip(archive: bytes, pkl: bytes) -> bytes:
+    return _rezip(archive, lambda n, d: pkl if n.endswith("data.pkl") else d)
+
+
 # -- running one case -----------------------------------------------------------------------------
 def _process_fingerprint():
     return (nnbox.float32.np, nnbox.int64.np, nnbox.float32.name, dict(vars(nnbox.Tensor)).keys(),
@@ -210,8 +212,7 @@ def run_fuzz(seed: int = 0, per_area: int = 200) -> dict[str, dict]:
             _load_zip_or_pickle, lambda: _mutate_records(rng, rng.choice(zips))),
         "legacy format: byte mutations": (_load_zip_or_pickle, lambda: _mutate_bytes(rng, rng.choice(legacy))),
         "crafted pickle opcodes (bare)": (_load_zip_or_pickle, lambda: _crafted(rng)),
-        "crafted pickle opcodes (in a zip)": (
-            _load_zip_or_pickle, lambda: _rezip(zips[0], lambda n, d, p=_crafted(rng): p if n.endswith("data.pkl") else d)),
+        "crafted pickle opcodes (in a zip)": (_load_zip_or_pickle, lambda: _in_zip(zips[0], _crafted(rng))),
         "safetensors: byte mutations": (_load_safetensors, lambda: _mutate_bytes(rng, rng.choice(st))),
     }
     report = {}

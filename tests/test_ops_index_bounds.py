@@ -7,10 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as TF
 
 import nnbox
 import nnbox.nn.functional as NF
-import torch.nn.functional as TF
 
 
 def _cases(lib, F, bad):

@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import collections
 import io
-import os
 import pickle
 import struct
-import subprocess
-import sys
 import time
 import zipfile
 
@@ -100,7 +97,7 @@ def test_tiny_pickles_cannot_allocate():
     big_range = b"\x80\x02c__builtin__\nlist\nc__builtin__\nrange\nJ\x00\x00\x00\x7f\x85R\x85R."
     big_tensor = b"\x80\x02ctorch\nTensor\nJ\x00\x00\x00\x7f\x85R."
     for pkl in (big_bytes, big_bytes8, big_array, big_range, big_tensor):
-        _fast(lambda: _load(_zip_with(pkl)), pickle.UnpicklingError, "bytes|bytearray|range|calls")
+        _fast(lambda pkl=pkl: _load(_zip_with(pkl)), pickle.UnpicklingError, "bytes|bytearray|range|calls")
     assert _load(_zip_with(b"\x80\x02c__builtin__\nbytes\n)R.")) == b""  # protocol 2's b""
 
 

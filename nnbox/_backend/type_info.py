@@ -21,9 +21,9 @@ class finfo:
     finfo(resolution=0.001, min=-65504, max=65504, eps=0.000976562, smallest_normal=6.10352e-05, tiny=6.10352e-05, dtype=float16)
     """
 
-    __slots__ = ("bits", "eps", "max", "min", "tiny", "smallest_normal", "resolution", "dtype")
+    __slots__ = ("bits", "dtype", "eps", "max", "min", "resolution", "smallest_normal", "tiny")
 
-    def __init__(self, type: _dt.dtype | None = None) -> None:  # noqa: A002 - torch's name
+    def __init__(self, type: _dt.dtype | None = None) -> None:
         d = _dt.get_default_dtype() if type is None else type
         if not isinstance(d, _dt.dtype) or not (d.is_floating_point or d.is_complex):
             raise TypeError("torch.finfo() requires a floating point input type. Use torch.iinfo to handle 'torch.finfo'")
@@ -51,9 +51,9 @@ class iinfo:
     iinfo(min=-2.14748e+09, max=2.14748e+09, dtype=int32)
     """
 
-    __slots__ = ("bits", "max", "min", "dtype")
+    __slots__ = ("bits", "dtype", "max", "min")
 
-    def __init__(self, type: _dt.dtype) -> None:  # noqa: A002 - torch's name
+    def __init__(self, type: _dt.dtype) -> None:
         if not isinstance(type, _dt.dtype) or type.np.kind not in "iub":
             raise TypeError("torch.iinfo() requires an integer input type. Use torch.finfo to handle 'torch.iinfo'")
         if type.np.kind == "b":

@@ -21,7 +21,7 @@ class Xlogy(Function):
         ctx.sx, ctx.sy = _shape(x), _shape(y)
         with np.errstate(divide="ignore", invalid="ignore"):  # log(0) = -inf, 0 * -inf: no warnings
             out = xp.where(x == 0, 0, x * xp.log(y))
-        return xp.where(y != y, y, out)  # NaN in y stays NaN even where x == 0
+        return xp.where(xp.isnan(y), y, out)  # NaN in y stays NaN even where x == 0
 
     @staticmethod
     def backward(ctx, grad):

@@ -86,7 +86,7 @@ def load_metadata(filename: PathLike) -> Dict[str, str]:
     ``SafetensorError`` and never a parser's accident (RecursionError, struct.error ...).
     """
     _backend()
-    from safetensors import safe_open  # noqa: PLC0415 - optional dependency
+    from safetensors import safe_open  # optional dependency, imported on use
 
     with safe_open(os.fspath(filename), framework="numpy") as fh:
         return dict(fh.metadata() or {})
