@@ -461,7 +461,12 @@ _PARAMETER = "torch.nn.parameter.Parameter"  # resolved lazily: loading plain te
 
 
 def _rebuild_from_type_v2(func, new_type, args, state):
-    # torch uses this for Tensor subclasses; we only know Tensor and Parameter
+    # torch uses this for Tensor subclasses; we only know Tensor and Parameter.  ``func`` comes from
+    # the file: only the tensor rebuilders may be called here (Tensor(2**40) would allocate)
+    if func not in (_rebuild_tensor_v2, _rebuild_tensor, _rebuild_parameter, _rebuild_parameter_with_state):
+        raise pickle.UnpicklingError(f"_rebuild_from_type_v2 can only rebuild tensors, not call {func!r}")
+    if not isinstance(args, tuple):
+        raise pickle.UnpicklingError("_rebuild_from_type_v2 needs a tuple of arguments")
     ret = func(*args)
     if new_type == _PARAMETER:
         from .nn.parameter import Parameter

@@ -96,8 +96,11 @@ def test_tiny_pickles_cannot_allocate():
     big_array = b"\x80\x02c__builtin__\nbytearray\nJ\x00\x00\x00\x7f\x85R."
     big_range = b"\x80\x02c__builtin__\nlist\nc__builtin__\nrange\nJ\x00\x00\x00\x7f\x85R\x85R."
     big_tensor = b"\x80\x02ctorch\nTensor\nJ\x00\x00\x00\x7f\x85R."
-    for pkl in (big_bytes, big_bytes8, big_array, big_range, big_tensor):
-        _fast(lambda pkl=pkl: _load(_zip_with(pkl)), pickle.UnpicklingError, "bytes|bytearray|range|calls")
+    # torch._tensor._rebuild_from_type_v2(torch.Tensor, torch.Tensor, (2**31 - 128,), None)
+    via_rebuild = (b"\x80\x02ctorch._tensor\n_rebuild_from_type_v2\n(ctorch\nTensor\nctorch\nTensor\n"
+                   b"J\x00\x00\x00\x7f\x85NtR.")
+    for pkl in (big_bytes, big_bytes8, big_array, big_range, big_tensor, via_rebuild):
+        _fast(lambda pkl=pkl: _load(_zip_with(pkl)), pickle.UnpicklingError, "bytes|bytearray|range|calls|only rebuild")
     assert _load(_zip_with(b"\x80\x02c__builtin__\nbytes\n)R.")) == b""  # protocol 2's b""
 
 
