@@ -130,7 +130,9 @@ _GLOBALS = [b"ctorch\nfloat32\n", b"ctorch\nTensor\n", b"ccollections\nCounter\n
             b"c__builtin__\nbytes\n", b"c__builtin__\nlist\n", b"c__builtin__\nrange\n", b"c__builtin__\nset\n",
             b"ctorch._utils\n_rebuild_tensor_v2\n", b"ctorch\nFloatStorage\n", b"ctorch\nSize\n", b"ctorch\ndevice\n",
             b"cos\nsystem\n", b"cbuiltins\neval\n", b"cbuiltins\ngetattr\n", b"c__builtin__\nobject\n",
-            b"ctorch.nn.parameter\nParameter\n", b"c_codecs\nencode\n", b"cbuiltins\nbytearray\n"]
+            b"ctorch.nn.parameter\nParameter\n", b"c_codecs\nencode\n", b"cbuiltins\nbytearray\n",
+            b"ctorch._tensor\n_rebuild_from_type_v2\n", b"ctorch._utils\n_rebuild_parameter_with_state\n",
+            b"ctorch._utils\n_rebuild_parameter\n", b"ctorch\nbfloat16\n"]
 _VALUES = [b"N", b"\x88", b"\x89", b"K\x05", b"J\xff\xff\xff\x7f", b"\x8a\x08\x00\x00\x00\x00\x00\x00\x00\x01",
            b"X\x02\x00\x00\x00np", b"X\x04\x00\x00\x00int8", b"X\x08\x00\x00\x00backward", b"}", b"]", b")",
            b"G@\x04\x00\x00\x00\x00\x00\x00", b"C\x03abc", b"X\x03\x00\x00\x00cpu"]
