@@ -39,6 +39,12 @@ def _cases(lib, F, bad):
         "getitem": lambda: v[i1],
         "multi_margin_loss": lambda: F.multi_margin_loss(a, lib.tensor([bad, 0])),
         "bincount": lambda: lib.bincount(lib.tensor([bad, 0])),
+        "index_copy": lambda: v.index_copy(0, i1, lib.ones(1)),
+        "index_copy_2d": lambda: a.index_copy(1, i1, lib.ones(2, 1)),
+        "index_copy_": lambda: v.clone().index_copy_(0, i1, lib.ones(1)),
+        "index_put": lambda: v.index_put((i1,), lib.tensor(5.0)),
+        "index_put_accumulate": lambda: v.index_put((lib.tensor([bad, bad]),), lib.tensor(1.0), accumulate=True),
+        "index_put_": lambda: a.clone().index_put_((lib.tensor([1]), i1), lib.tensor(7.0)),
     }
 
 
@@ -76,3 +82,22 @@ def test_failed_inplace_scatter_leaves_input_untouched():
     with pytest.raises(IndexError):
         a.index_add_(0, nnbox.tensor([0, -1]), nnbox.ones(2))
     assert a.tolist() == [0.0, 1.0, 2.0]
+
+
+def test_index_copy_and_index_put_grads_like_torch():
+    for lib in (torch, nnbox):
+        x = lib.arange(6.0).reshape(2, 3).requires_grad_()
+        s = lib.ones(2, 2).requires_grad_()
+        y = lib.arange(6.0).reshape(2, 3).requires_grad_()
+        vals = lib.tensor([1.0, 2.0, 3.0]).requires_grad_()
+        out = x.index_copy(1, lib.tensor([2, 0]), s * 3) * lib.tensor([1.0, 2.0, 3.0])
+        out2 = y.index_put((lib.tensor([0, 0, 1]), lib.tensor([1, 1, -1])), vals, accumulate=True) ** 2
+        (out.sum() + out2.sum()).backward()
+        if lib is torch:
+            want = [t.grad.numpy().copy() for t in (x, s, y, vals)] + [out.detach().numpy(), out2.detach().numpy()]
+        else:
+            got = [t.grad.numpy() for t in (x, s, y, vals)] + [out.detach().numpy(), out2.detach().numpy()]
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w)
+    with pytest.raises(IndexError, match=r"Number of indices \(1\) should be equal to source.size\(dim\) \(2\)"):
+        nnbox.arange(3.0).index_copy(0, nnbox.tensor([0]), nnbox.ones(2))

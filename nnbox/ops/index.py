@@ -598,7 +598,58 @@ def searchsorted(sorted_sequence: Tensor, values, *, out_int32: bool = False, ri
     return Tensor._make(xp.asarray(r, dtype=np.int32 if out_int32 else np.int64))
 
 
+def index_copy(input: Tensor, dim: int, index: Tensor, source: Tensor) -> Tensor:
+    """Copy of ``input`` with the entries along ``dim`` at ``index`` replaced by ``source``'s
+    (no wrap of negative indices, as torch).
+
+    >>> import nnbox
+    >>> nnbox.arange(3.0).index_copy(0, nnbox.tensor([2, 0]), nnbox.tensor([9.0, 8.0]))
+    tensor([8., 1., 9.])
+    """
+    axis = wrap_dim(dim, input._data.ndim)
+    idx = index._data.reshape(-1)
+    if index._data.dtype not in (np.int64, np.int32):
+        raise RuntimeError("index_copy_(): Expected a long tensor for index, but got " + str(index.dtype).split(".")[-1])
+    src_n = source._data.shape[axis] if source._data.ndim else 1
+    if idx.size != src_n:
+        raise IndexError(f"index_copy_(): Number of indices ({idx.size}) should be equal to source.size(dim) ({src_n})")
+    n = input._data.shape[axis] if input._data.ndim else 1
+    bad = _first_out_of_range(idx, n)
+    if bad is not None:
+        raise IndexError(f"index_copy_(): index {bad} is out of bounds for dimension {axis} with size {n}")
+    out = input.clone()
+    out[(slice(None),) * axis + (Tensor._make(idx),)] = source
+    return out
+
+
+def index_put(input: Tensor, indices, values: Tensor, accumulate: bool = False) -> Tensor:
+    """Copy of ``input`` with ``input[indices] = values`` (``+=`` with ``accumulate``, repeated
+    indices adding up); indices wrap once (``-1`` is the last), as ``input[indices]`` does.
+
+    >>> import nnbox
+    >>> nnbox.zeros(3).index_put((nnbox.tensor([0, 0, -1]),), nnbox.tensor(1.0), accumulate=True)
+    tensor([2., 0., 1.])
+    """
+    indices = tuple(indices)
+    for d, ix in enumerate(indices):
+        if isinstance(ix, Tensor) and ix._data.dtype.kind in "iu" and d < input._data.ndim:
+            bad = _first_out_of_range_wrapped(ix._data, input._data.shape[d])
+            if bad is not None:
+                raise IndexError(f"index {bad} is out of bounds for dimension {d} with size {input._data.shape[d]}")
+    if not accumulate:
+        out = input.clone()
+        out[indices] = values
+        return out
+    key = tuple(ix._data if isinstance(ix, Tensor) else ix for ix in indices)
+    target = input._data[key].shape
+    vals = values if isinstance(values, Tensor) else Tensor._make(xp_of(input._data).asarray(values, input._data.dtype))
+    if tuple(vals.shape) != target:
+        vals = vals.expand(target)
+    return input + _IndexAddHelper.apply(vals, input._data.shape, key)
+
+
 _METHODS = dict(
+    index_copy=index_copy, index_put=index_put,
     gather=gather, scatter=scatter, scatter_add=scatter_add, index_select=index_select,
     index_add=index_add, index_fill=index_fill, masked_fill=masked_fill, masked_select=masked_select,
     where=lambda self, condition, other: where(condition, self, other), nonzero=nonzero,
@@ -623,3 +674,5 @@ Tensor.scatter_ = _inplace_of(scatter)
 Tensor.scatter_add_ = _inplace_of(scatter_add)
 Tensor.index_add_ = _inplace_of(index_add)
 Tensor.index_fill_ = _inplace_of(index_fill)
+Tensor.index_copy_ = _inplace_of(index_copy)
+Tensor.index_put_ = _inplace_of(index_put)
