@@ -125,8 +125,9 @@ class Big(Dataset):
     def __len__(self):
         return 64
     def __getitem__(self, i):
-        if i >= 8:
+        if i >= 40:
             time.sleep(30)   # busy workers: they must still notice the parent's death
+        # batches 1..4 are ready and sent but never read when the main process dies
         return np.full((64, 64), i, np.float32)   # 16 KiB each: a batch of 8 goes through /dev/shm
 
 it = iter(DataLoader(Big(), batch_size=8, num_workers=2, prefetch_factor=2))
