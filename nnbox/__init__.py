@@ -36,6 +36,7 @@ from ._backend.dtype import (  # noqa: F401
     uint8,
 )
 from ._backend.device import device  # noqa: F401
+from ._backend.type_info import finfo, iinfo  # noqa: F401
 from ._backend.random import (  # noqa: F401
     Generator,
     default_generator,
@@ -191,7 +192,9 @@ from .ops.index import (  # noqa: F401
     bincount,
     gather,
     index_add,
+    index_copy,
     index_fill,
+    index_put,
     index_select,
     kthvalue,
     masked_fill,
@@ -208,7 +211,10 @@ from .ops.index import (  # noqa: F401
     unique,
     where,
 )
+from .ops.distance import cdist  # noqa: F401
+from .ops.special import xlogy  # noqa: F401
 from .ops.linalg import (  # noqa: F401
+    inverse,
     addbmm,
     addmm,
     addmv,

@@ -1,5 +1,6 @@
 """``nnbox.linalg``: norms and products under torch.linalg's names."""
-from .ops.linalg import matmul, matrix_norm, vector_norm  # noqa: F401
+from .ops.linalg import LinAlgError, matmul, matrix_norm, vector_norm  # noqa: F401
+from .ops.linalg import inverse as inv  # noqa: F401
 from .ops.linalg import norm as _norm
 
 

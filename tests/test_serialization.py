@@ -124,12 +124,16 @@ def test_requires_grad_flag_kept(tmp_path):
     assert _roundtrip_from_torch(t, tmp_path).requires_grad
 
 
-def test_bfloat16_loads_as_float32_with_warning(tmp_path):
+def test_bfloat16_checkpoint_refused_with_a_clear_message(tmp_path):
+    # issue 16: a float32 conversion behind a (once-per-process) warning was a silent dtype change;
+    # until nnbox has bfloat16 such a file is refused, every time, naming the dtype
     t = torch.tensor([1.5, -2.25, 3e38], dtype=torch.bfloat16)
-    with pytest.warns(UserWarning, match="bfloat16"):
-        back = _roundtrip_from_torch(t, tmp_path)
-    assert back.dtype == nnbox.float32
-    np.testing.assert_array_equal(back.numpy(), t.float().numpy())
+    for _ in range(2):
+        with pytest.raises(pickle.UnpicklingError, match="bfloat16 data, a dtype nnbox does not have"):
+            _roundtrip_from_torch(t, tmp_path)
+    torch.save({"dtype": torch.bfloat16}, tmp_path / "dt.pt")
+    with pytest.raises(pickle.UnpicklingError, match="bfloat16"):
+        nnbox.load(tmp_path / "dt.pt")
 
 
 def test_archive_layout_matches_torch(tmp_path):

@@ -240,3 +240,47 @@ def test_tqdm_bar_on_a_terminal():
     os.waitpid(pid, 0)
     text = out.decode(errors="replace")
     assert "epoch 1/1: 100%" in text and "4/4" in text and "loss=0.2500" in text and "after" in text
+
+
+class _NoisyBlobs(nnbox.utils.data.Dataset):
+    """Random augmentation in the workers (numpy's and nnbox's global RNGs, as transforms use)."""
+
+    def __init__(self, base):
+        self.base = base
+
+    def __len__(self):
+        return len(self.base)
+
+    def __getitem__(self, i):
+        x, y = self.base[i]
+        return x + 0.1 * nnbox.randn(4) + float(np.random.uniform(-0.1, 0.1)), y
+
+
+@pytest.mark.parametrize("persistent", [True, False], ids=["persistent", "per-epoch-workers"])
+def test_resume_exact_with_worker_processes(tmp_path, persistent):
+    # issue 16: with persistent_workers the workers' seeds were drawn once per process, so a
+    # resumed run's workers (and the main RNG stream) differed from the uninterrupted run's
+    def setup(seed=0):
+        nnbox.manual_seed(seed)
+        model = Net()
+        opt = nnbox.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        train = DataLoader(_NoisyBlobs(_blobs(96)), batch_size=32, shuffle=True, num_workers=2,
+                           persistent_workers=persistent)
+        return model, opt, train
+
+    model, opt, train = setup()
+    fit(model, train, opt, F.cross_entropy, 3, checkpoint_dir=tmp_path / "a", progress=False)
+    expected = {k: v.numpy().copy() for k, v in model.state_dict().items()}
+    expected.update({f"opt.{k}": v["momentum_buffer"].numpy().copy() for k, v in opt.state_dict()["state"].items()})
+    del train
+
+    model, opt, train = setup()
+    fit(model, train, opt, F.cross_entropy, 1, checkpoint_dir=tmp_path / "b", progress=False)
+    del train
+    model, opt, train = setup(seed=123)
+    fit(model, train, opt, F.cross_entropy, 3, checkpoint_dir=tmp_path / "b", resume=True, progress=False)
+    got = {k: v.numpy() for k, v in model.state_dict().items()}
+    got.update({f"opt.{k}": v["momentum_buffer"].numpy() for k, v in opt.state_dict()["state"].items()})
+    assert set(got) == set(expected)
+    differ = [k for k in expected if not np.array_equal(got[k], expected[k])]
+    assert differ == [], f"{len(differ)} of {len(expected)} state entries differ after resuming"

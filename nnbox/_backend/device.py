@@ -82,7 +82,7 @@ def as_device(d) -> device:
 
 # --- CuPy, imported lazily -------------------------------------------------------------------
 
-_cupy = [None, False]  # module, tried
+_cupy = [None, False, None]  # module, tried, why not (None: installed, else the reason)
 
 
 def cupy_or_none():
@@ -91,23 +91,37 @@ def cupy_or_none():
         _cupy[1] = True
         try:
             import cupy  # noqa: PLC0415 - heavy and optional
-
+        except Exception:  # noqa: BLE001 - ImportError, or a broken install
+            _cupy[2] = "missing"
+            return None
+        try:
             if cupy.cuda.runtime.getDeviceCount() > 0:
                 _cupy[0] = cupy
                 from .flags import apply_tf32
 
                 apply_tf32(cupy)
-        except Exception:  # ImportError, or a CUDA driver/runtime error
+            else:
+                _cupy[2] = "no GPU"
+        except Exception as e:  # noqa: BLE001 - a CUDA driver/runtime error
             _cupy[0] = None
+            _cupy[2] = f"{type(e).__name__}: {e}"
     return _cupy[0]
 
 
 def require_cupy():
+    """The cupy module, or torch's error for 'cuda' on a machine that can't run it: torch built
+    without CUDA raises AssertionError (nnbox without CuPy is that case); torch built with CUDA on
+    a machine without a usable GPU raises RuntimeError (CuPy installed, no GPU)."""
     cp = cupy_or_none()
     if cp is None:
+        if _cupy[2] == "missing":
+            raise AssertionError(
+                "Torch not compiled with CUDA enabled: nnbox needs CuPy and an NVIDIA GPU for 'cuda' "
+                "tensors (pip install cupy-cuda12x)"
+            )
         raise RuntimeError(
-            "Torch not compiled with CUDA enabled: nnbox needs CuPy and an NVIDIA GPU for 'cuda' "
-            "tensors (pip install cupy-cuda12x)"
+            f"Found no NVIDIA driver on your system or no usable GPU ({_cupy[2]}): nnbox's 'cuda' "
+            "tensors need an NVIDIA GPU that CuPy can see"
         )
     return cp
 

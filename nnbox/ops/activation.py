@@ -204,12 +204,11 @@ class Elu(_Pointwise):
         xp = xp_of(x)
         neg_x = xp.minimum(x, 0)
         neg_x *= input_scale  # min() keeps exp from overflowing on the unused side
-        pos = x > 0
         if ctx.needs_input_grad[0]:
             d = xp.exp(neg_x)
             d *= alpha * scale * input_scale
-            d *= ~pos
-            d += pos * x.dtype.type(scale)
+            # torch takes the x <= 0 branch only where that holds: NaN gets `scale`, as x > 0 does
+            d = xp.where(x <= 0, d, x.dtype.type(scale))
             _save(ctx, d, 3, x, (alpha, scale, input_scale))
         out = xp.expm1(neg_x)  # 0 where x > 0, so adding max(x, 0) selects without np.where
         out *= alpha

@@ -2,6 +2,7 @@
 ``eye``, and the random ones (``rand``, ``randn``, ``randint``, ``randperm``, ``normal`` ...)."""
 from __future__ import annotations
 
+import contextlib
 import numbers
 
 import numpy as np
@@ -68,12 +69,37 @@ def _infer_array(data):
         arr = arr.astype(_dt.get_default_dtype().np)
     elif arr.dtype == np.complex128:
         arr = arr.astype(np.complex64)
-    elif arr.dtype.kind in "US" or arr.dtype == object:
-        raise TypeError(f"new(): invalid data type '{type(data).__name__}'" if arr.dtype.kind in "US" else
-                        "Could not infer dtype of " + type(data).__name__)
+    elif arr.dtype.kind in "USV" or arr.dtype == object:
+        _raise_bad_data(data)
     elif arr.dtype.kind == "i" and arr.dtype != np.int64:
         arr = arr.astype(np.int64)
     return arr
+
+
+_NUMBER = (bool, int, float, complex, np.bool_, np.number)
+
+
+def _leaves(data):
+    if isinstance(data, (list, tuple)):
+        for x in data:
+            yield from _leaves(x)
+    else:
+        yield data
+
+
+def _raise_bad_data(data) -> None:
+    """torch's error for data that holds something other than numbers: a string where a number's
+    dimension was expected is ValueError (``tensor(['a'])``), a string or bytes among numbers is
+    TypeError, anything else (None, dict, object) is RuntimeError naming its type."""
+    first = data
+    while isinstance(first, (list, tuple)) and first:
+        first = first[0]
+    if isinstance(first, str) and first is not data:
+        raise ValueError("too many dimensions 'str'")
+    bad = next((x for x in _leaves(data) if not isinstance(x, _NUMBER)), data)
+    if isinstance(bad, (str, bytes)):
+        raise TypeError(f"new(): invalid data type '{type(bad).__name__}'")
+    raise RuntimeError(f"Could not infer dtype of {type(bad).__name__}")
 
 
 def _from_data(data, dtype, device) -> Tensor:
@@ -145,6 +171,37 @@ def from_numpy(ndarray: np.ndarray) -> Tensor:
     return Tensor._make(ndarray)
 
 
+_MAX_BYTES = (1 << 63) - 1
+
+
+def check_new_shape(shape, itemsize: int) -> None:
+    """torch's RuntimeErrors for a tensor that can't exist: a negative dimension, or more bytes
+    than an int64 counts (NumPy would say ValueError)."""
+    if any(s < 0 for s in shape):
+        bad = next(s for s in shape if s < 0)
+        raise RuntimeError(f"Trying to create tensor with negative dimension {bad}: {list(shape)}")
+    nbytes = itemsize
+    for s in shape:
+        nbytes *= s
+    if nbytes > _MAX_BYTES:
+        raise RuntimeError(f"Storage size calculation overflowed with sizes={list(shape)}")
+
+
+@contextlib.contextmanager
+def cpu_alloc_errors(shape, itemsize: int):
+    """NumPy's MemoryError as torch's RuntimeError from its CPU allocator."""
+    try:
+        yield
+    except MemoryError:
+        nbytes = itemsize
+        for s in shape:
+            nbytes *= s
+        raise RuntimeError(
+            f"[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate memory: "
+            f"you tried to allocate {nbytes} bytes. Error code 12 (Cannot allocate memory)"
+        ) from None
+
+
 def zeros(*size, out=None, dtype=None, layout=None, device=None, requires_grad: bool = False,
           pin_memory: bool = False, memory_format=None) -> Tensor:
     """A tensor of zeros (default dtype unless ``dtype`` is given).
@@ -187,12 +244,12 @@ def full(size, fill_value, *, out=None, dtype=None, layout=None, device=None, re
         else:
             dtype = _dt.get_default_dtype()
     shape = sizes((size,)) if not isinstance(size, int) else (size,)
-    if any(s < 0 for s in shape):
-        raise RuntimeError(f"Trying to create tensor with negative dimension {min(shape)}: {list(shape)}")
     nd = _dt.to_numpy_dtype(dtype)
+    check_new_shape(shape, nd.itemsize)
     dev = as_device(device) if device is not None else CPU
     if dev.type == "cpu":
-        return _finish(np.full(shape, fill_value, dtype=nd), None, requires_grad)
+        with cpu_alloc_errors(shape, nd.itemsize):
+            return _finish(np.full(shape, fill_value, dtype=nd), None, requires_grad)
     from .._backend.device import require_cupy
 
     cp = require_cupy()

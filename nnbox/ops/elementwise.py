@@ -221,6 +221,7 @@ class Atan2(Function):
     def backward(ctx, grad):
         a, b = ctx.saved_tensors
         r = a * a + b * b
+        r = r + (r == 0)  # atan2(0, 0): torch's gradient is 0 (the numerators are 0), not 0/0
         return unbroadcast(grad * b / r, a.shape), unbroadcast(-grad * a / r, b.shape)
 
 

@@ -113,6 +113,10 @@ def _check_indices(indices: Tensor, num: int, what: str = "embedding") -> None:
             f"but got torch.{name}Tensor instead (while checking arguments for {what})"
         )
     if d.size and (int(d.min()) < 0 or int(d.max()) >= num):
+        if what == "embedding_bag":  # torch's embedding_bag names the position and the value
+            flat = d.reshape(-1)
+            pos = int(((flat < 0) | (flat >= num)).argmax())
+            raise RuntimeError(f"Index {pos} of input takes value {int(flat[pos])} which is not in the valid range [0, {num})")
         raise IndexError("index out of range in self")
 
 

@@ -234,8 +234,28 @@ def _check_gather(name, a, axis, index):
                 f"Size does not match at dimension {d} expected index {shape_str(index.shape)} to be "
                 f"smaller than self {shape_str(a.shape)} apart from dimension {axis}"
             )
-    if index.size and (index.max() >= a.shape[axis] or index.min() < -a.shape[axis]):
-        raise RuntimeError(f"index {int(index.max())} is out of bounds for dimension {axis} with size {a.shape[axis]}")
+    n = a.shape[axis] if a.ndim else 1
+    bad = _first_out_of_range(index, n)
+    if bad is not None:  # torch doesn't wrap negative indices here: -1 is an error, not the last row
+        raise RuntimeError(f"index {bad} is out of bounds for dimension {axis} with size {n}")
+
+
+def _first_out_of_range(index, n: int):
+    """The first entry of an index array outside ``[0, n)`` (as a Python int), or None."""
+    if not index.size:
+        return None
+    if index.min() >= 0 and index.max() < n:
+        return None
+    flat = index.reshape(-1)
+    return int(flat[((flat < 0) | (flat >= n)).argmax()])
+
+
+def _first_out_of_range_wrapped(index, n: int):
+    """Like ``_first_out_of_range`` for ops that wrap negative indices once (``-n <= i < 0``)."""
+    if not index.size or (index.min() >= -n and index.max() < n):
+        return None
+    flat = index.reshape(-1)
+    return int(flat[((flat < -n) | (flat >= n)).argmax()])
 
 
 class Gather(Function):
@@ -338,8 +358,11 @@ def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
     axis = wrap_dim(dim, input._data.ndim)
     idx = index._data.reshape(-1)
     n = input._data.shape[axis] if input._data.ndim else 1
-    if idx.size and (idx.max() >= n or idx.min() < -n):
-        raise IndexError(f"index out of range in self")
+    bad = _first_out_of_range(idx, n)
+    if bad is not None:  # -1 included: torch doesn't wrap here
+        if axis == 1 and input._data.ndim >= 2:  # torch's dim-1 kernel words it differently
+            raise RuntimeError(f"INDICES element is out of DATA bounds, id={bad} axis_dim={n}")
+        raise IndexError("index out of range in self")
     if input._data.ndim == 0:
         if idx.size != 1:
             raise RuntimeError(f"index_select(): Index to scalar can have only 1 value, got {idx.size} value(s)")
@@ -349,6 +372,8 @@ def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
 
 def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha=1) -> Tensor:
     axis = wrap_dim(dim, input._data.ndim)
+    if _first_out_of_range(index._data, input._data.shape[axis] if input._data.ndim else 1) is not None:
+        raise IndexError("index out of range in self")  # -1 included: torch doesn't wrap here
     key = [slice(None)] * input._data.ndim
     key[axis] = index._data
     src = source if alpha == 1 else source * alpha
@@ -376,6 +401,10 @@ class _IndexAddHelper(Function):
 
 def index_fill(input: Tensor, dim: int, index: Tensor, value) -> Tensor:
     axis = wrap_dim(dim, input._data.ndim)
+    n = input._data.shape[axis] if input._data.ndim else 1
+    bad = _first_out_of_range_wrapped(index._data, n)  # index_fill does wrap -n..-1
+    if bad is not None:
+        raise IndexError(f"index {bad} is out of bounds for dimension {axis} with size {n}")
     mask = xp_of(input._data).zeros(input._data.shape[axis], dtype=bool)
     mask[index._data] = True
     shape = [1] * input._data.ndim
@@ -496,6 +525,10 @@ def argwhere(input: Tensor) -> Tensor:
 
 
 def take(input: Tensor, index: Tensor) -> Tensor:
+    n = input._data.size
+    bad = _first_out_of_range_wrapped(index._data, n)  # take wraps -n..-1
+    if bad is not None:
+        raise IndexError(f"out of range: tried to access index {bad} on a tensor of {n} elements.")
     return GetItem.apply(input.reshape(-1), (index._data,))
 
 
@@ -504,6 +537,9 @@ def take_along_dim(input: Tensor, indices: Tensor, dim=None) -> Tensor:
         return take(input, indices.reshape(-1))
     shape = list(np.broadcast_shapes(input._data.shape[:dim] + (1,) + input._data.shape[dim + 1:] if dim != -1 else input._data.shape[:-1] + (1,),
                                       indices._data.shape))
+    n = input._data.shape[dim]
+    if indices._data.size and indices._data.min() < 0:  # unlike gather, take_along_dim wraps -n..-1
+        indices = Tensor._make(indices._data + n * ((indices._data < 0) & (indices._data >= -n)))
     return gather(input, dim, indices.expand(shape) if list(indices._data.shape) != shape else indices)
 
 
@@ -580,7 +616,7 @@ def unique(input: Tensor, sorted: bool = True, return_inverse: bool = False, ret
 
 def bincount(input: Tensor, weights=None, minlength: int = 0) -> Tensor:
     a = input._data
-    if a.ndim != 1 or a.dtype.kind not in "iu":
+    if a.ndim != 1 or a.dtype.kind not in "iu" or (a.size and a.min() < 0):
         raise RuntimeError("bincount only supports 1-d non-negative integral inputs.")
     w = None if weights is None else weights._data
     return Tensor._make(xp_of(a).bincount(a, weights=w, minlength=minlength))
@@ -598,7 +634,58 @@ def searchsorted(sorted_sequence: Tensor, values, *, out_int32: bool = False, ri
     return Tensor._make(xp.asarray(r, dtype=np.int32 if out_int32 else np.int64))
 
 
+def index_copy(input: Tensor, dim: int, index: Tensor, source: Tensor) -> Tensor:
+    """Copy of ``input`` with the entries along ``dim`` at ``index`` replaced by ``source``'s
+    (no wrap of negative indices, as torch).
+
+    >>> import nnbox
+    >>> nnbox.arange(3.0).index_copy(0, nnbox.tensor([2, 0]), nnbox.tensor([9.0, 8.0]))
+    tensor([8., 1., 9.])
+    """
+    axis = wrap_dim(dim, input._data.ndim)
+    idx = index._data.reshape(-1)
+    if index._data.dtype not in (np.int64, np.int32):
+        raise RuntimeError("index_copy_(): Expected a long tensor for index, but got " + str(index.dtype).split(".")[-1])
+    src_n = source._data.shape[axis] if source._data.ndim else 1
+    if idx.size != src_n:
+        raise IndexError(f"index_copy_(): Number of indices ({idx.size}) should be equal to source.size(dim) ({src_n})")
+    n = input._data.shape[axis] if input._data.ndim else 1
+    bad = _first_out_of_range(idx, n)
+    if bad is not None:
+        raise IndexError(f"index_copy_(): index {bad} is out of bounds for dimension {axis} with size {n}")
+    out = input.clone()
+    out[(slice(None),) * axis + (Tensor._make(idx),)] = source
+    return out
+
+
+def index_put(input: Tensor, indices, values: Tensor, accumulate: bool = False) -> Tensor:
+    """Copy of ``input`` with ``input[indices] = values`` (``+=`` with ``accumulate``, repeated
+    indices adding up); indices wrap once (``-1`` is the last), as ``input[indices]`` does.
+
+    >>> import nnbox
+    >>> nnbox.zeros(3).index_put((nnbox.tensor([0, 0, -1]),), nnbox.tensor(1.0), accumulate=True)
+    tensor([2., 0., 1.])
+    """
+    indices = tuple(indices)
+    for d, ix in enumerate(indices):
+        if isinstance(ix, Tensor) and ix._data.dtype.kind in "iu" and d < input._data.ndim:
+            bad = _first_out_of_range_wrapped(ix._data, input._data.shape[d])
+            if bad is not None:
+                raise IndexError(f"index {bad} is out of bounds for dimension {d} with size {input._data.shape[d]}")
+    if not accumulate:
+        out = input.clone()
+        out[indices] = values
+        return out
+    key = tuple(ix._data if isinstance(ix, Tensor) else ix for ix in indices)
+    target = input._data[key].shape
+    vals = values if isinstance(values, Tensor) else Tensor._make(xp_of(input._data).asarray(values, input._data.dtype))
+    if tuple(vals.shape) != target:
+        vals = vals.expand(target)
+    return input + _IndexAddHelper.apply(vals, input._data.shape, key)
+
+
 _METHODS = dict(
+    index_copy=index_copy, index_put=index_put,
     gather=gather, scatter=scatter, scatter_add=scatter_add, index_select=index_select,
     index_add=index_add, index_fill=index_fill, masked_fill=masked_fill, masked_select=masked_select,
     where=lambda self, condition, other: where(condition, self, other), nonzero=nonzero,
@@ -623,3 +710,5 @@ Tensor.scatter_ = _inplace_of(scatter)
 Tensor.scatter_add_ = _inplace_of(scatter_add)
 Tensor.index_add_ = _inplace_of(index_add)
 Tensor.index_fill_ = _inplace_of(index_fill)
+Tensor.index_copy_ = _inplace_of(index_copy)
+Tensor.index_put_ = _inplace_of(index_put)

@@ -7,7 +7,7 @@ import numpy as np
 
 from .._tensor import Tensor
 from ..autograd.function import Function
-from ._util import cpp_type_name, named, norm_dims, unbroadcast, xp_of
+from ._util import cpp_type_name, named, norm_dims, type_name, unbroadcast, xp_of
 
 
 def _same_dtype(a: Tensor, b: Tensor, what: str = "m1 and m2") -> None:
@@ -415,3 +415,60 @@ for _name, _fn in _METHODS.items():
     setattr(Tensor, _name, _fn)
 Tensor.__matmul__ = lambda self, other: matmul(self, other)
 Tensor.__rmatmul__ = lambda self, other: matmul(other, self)
+
+
+# --- inverse ------------------------------------------------------------------------------------
+
+class Inverse(Function):
+    _array_api = True
+    _torch_name = "LinalgInvExBackward0"
+
+    @staticmethod
+    def forward(ctx, a):
+        xp = xp_of(a)
+        try:
+            inv = xp.linalg.inv(a)
+        except np.linalg.LinAlgError:
+            raise LinAlgError("linalg.inv: The inversion could not be completed because the input matrix is singular.") from None
+        ctx.save_for_backward(inv)
+        return inv
+
+    @staticmethod
+    def backward(ctx, grad):
+        (inv,) = ctx.saved_tensors
+        xp = xp_of(inv)
+        inv_h = xp.conj(xp.swapaxes(inv, -1, -2))
+        return -xp.matmul(inv_h, xp.matmul(grad, inv_h))  # d(A^-1) = -A^-1 dA A^-1
+
+
+class LinAlgError(RuntimeError):
+    """A matrix that a linear-algebra routine can't handle (singular ...), as ``torch.linalg.LinAlgError``."""
+
+
+def inverse(input: Tensor, *, out=None) -> Tensor:
+    """The inverse of a square matrix (or of each in a batch); ``torch.linalg.inv``.
+
+    >>> import nnbox
+    >>> nnbox.tensor([[2.0, 0.0], [0.0, 4.0]]).inverse()
+    tensor([[0.5000, 0.0000],
+            [0.0000, 0.2500]])
+    """
+    a = input._data
+    if a.ndim < 2:
+        raise RuntimeError("linalg.inv: The input tensor A must have at least 2 dimensions.")
+    if a.dtype.kind not in "fc":
+        raise RuntimeError(
+            f"linalg.inv: Expected a floating point or complex tensor as input. Got {type_name(a.dtype)}"
+        )
+    if a.shape[-1] != a.shape[-2]:
+        raise RuntimeError(
+            f"linalg.inv: A must be batches of square matrices, but they are {a.shape[-2]} by {a.shape[-1]} matrices"
+        )
+    result = Inverse.apply(input)
+    if out is not None:
+        out.copy_(result)
+        return out
+    return result
+
+
+Tensor.inverse = inverse

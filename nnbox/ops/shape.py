@@ -354,6 +354,10 @@ def repeat(self: Tensor, *reps) -> Tensor:
         raise RuntimeError(
             "Number of dimensions of repeat dims can not be smaller than number of dimensions of tensor"
         )
+    from .creation import check_new_shape
+
+    src = (1,) * (len(reps) - self._data.ndim) + tuple(self._data.shape)
+    check_new_shape(tuple(r * n for r, n in zip(reps, src)), self._data.itemsize)  # repeat(-1): torch's error
     return Repeat.apply(self, reps)
 
 
