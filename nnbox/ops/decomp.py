@@ -16,12 +16,9 @@ from __future__ import annotations
 from .._tensor import Tensor
 from ..autograd.function import Function
 from ._util import unbroadcast, xp_of
+from .linalg import LinAlgError
 
 __all__ = ["cholesky", "linalg_cholesky", "solve_triangular"]
-
-
-class LinAlgError(RuntimeError):
-    """``torch.linalg.LinAlgError``: a matrix the factorisation cannot handle (a RuntimeError)."""
 
 
 def _mT(a):
