@@ -185,6 +185,7 @@ from .ops.index import (  # noqa: F401
     gather,
     index_add,
     index_fill,
+    index_put,
     index_select,
     kthvalue,
     masked_fill,

@@ -184,6 +184,50 @@ class Minimum(Function):
         return _minmax_grads(ctx, grad, a < b, a == b)
 
 
+class Fmax(Function):
+    """``maximum`` that ignores NaN (the other operand wins); torch gives ties to ``a``."""
+
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return _xp(a, b).fmax(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        xp = xp_of(grad)
+        return _fminmax_grads(ctx, grad, (a >= b) | xp.isnan(b))
+
+
+class Fmin(Function):
+    """``minimum`` that ignores NaN (the other operand wins); torch gives ties to ``a``."""
+
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return _xp(a, b).fmin(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        xp = xp_of(grad)
+        return _fminmax_grads(ctx, grad, (a <= b) | xp.isnan(b))
+
+
+def _fminmax_grads(ctx, grad, a_wins):
+    # no tie splitting here (unlike maximum): the whole gradient goes to the winner
+    ga, gb = ctx.needs_input_grad
+    a, b = ctx.saved_tensors
+    return (
+        unbroadcast(grad * a_wins, a.shape) if ga else None,
+        unbroadcast(grad * ~a_wins, b.shape) if gb else None,
+    )
+
+
 def _minmax_grads(ctx, grad, a_wins, tie):
     # ties split the gradient evenly, as torch does
     w = a_wins + 0.5 * tie
@@ -460,7 +504,26 @@ def minimum(input, other, *, out=None) -> Tensor:
     return _out(_binary(Minimum, input, other), out)
 
 
-fmax, fmin = maximum, minimum
+def fmax(input, other, *, out=None) -> Tensor:
+    """Elementwise maximum where a NaN loses to a number (NaN only if both are NaN).
+
+    >>> import nnbox
+    >>> nnbox.fmax(nnbox.tensor([1.0, float("nan")]), nnbox.tensor([float("nan"), 2.0]))
+    tensor([1., 2.])
+    """
+    _tensors_only("fmax", input, other)
+    return _out(_binary(Fmax, input, other), out)
+
+
+def fmin(input, other, *, out=None) -> Tensor:
+    """Elementwise minimum where a NaN loses to a number (NaN only if both are NaN).
+
+    >>> import nnbox
+    >>> nnbox.fmin(nnbox.tensor([1.0, float("nan")]), nnbox.tensor([float("nan"), 2.0]))
+    tensor([1., 2.])
+    """
+    _tensors_only("fmin", input, other)
+    return _out(_binary(Fmin, input, other), out)
 
 
 def atan2(input, other, *, out=None) -> Tensor:

@@ -275,16 +275,21 @@ class Einsum(Function):
             if not ctx.needs_input_grad[i + 1]:
                 grads.append(None)
                 continue
-            if len(set(t)) != len(t):
-                raise RuntimeError("nnbox einsum backward does not support repeated subscripts within one operand")
+            full, t = t, "".join(dict.fromkeys(t))  # a repeated subscript ("ii") is a diagonal
+            sizes = {c: op.shape[k] for k, c in enumerate(full)}
             others = [(tt, o) for j, (tt, o) in enumerate(zip(ctx.terms, ops)) if j != i]
             avail = set(ctx.out) | {c for tt, _ in others for c in tt}
             target = "".join(c for c in t if c in avail)
             eq = ",".join([ctx.out] + [tt for tt, _ in others]) + "->" + target
             g = xp.einsum(eq, grad, *[o for _, o in others], optimize=len(others) > 1)
             if target != t:  # indices summed only within this operand: broadcast back
-                shape = [op.shape[k] if c in avail else 1 for k, c in enumerate(t)]
-                g = xp.broadcast_to(g.reshape(shape), op.shape)
+                shape = [sizes[c] if c in avail else 1 for c in t]
+                g = xp.broadcast_to(g.reshape(shape), tuple(sizes[c] for c in t))
+            if full != t:  # write the gradient onto the diagonal, zeros elsewhere
+                grid = xp.indices(g.shape, sparse=True)
+                diag = xp.zeros(op.shape, dtype=g.dtype)
+                diag[tuple(grid[t.index(c)] for c in full)] = g
+                g = diag
             grads.append(g)
         return tuple(grads)
 
