@@ -20,6 +20,8 @@ class Cast(Function):
 
     @staticmethod
     def backward(ctx, grad):
+        if grad.dtype.kind == "c" and ctx.src.kind == "f":  # a real input gets the real part
+            grad = grad.real
         return grad.astype(ctx.src, copy=False) if ctx.src.kind in "fc" else None, None
 
 

@@ -59,6 +59,11 @@ class Sub(Function):
         )
 
 
+def _conj(a):
+    """Complex gradients flow through ``conj`` of the other operand (torch's convention)."""
+    return a.conjugate() if getattr(a, "dtype", None) is not None and a.dtype.kind == "c" else a
+
+
 class Mul(Function):
     _array_api = True
 
@@ -74,8 +79,8 @@ class Mul(Function):
         a, b = ctx.saved_tensors
         ga, gb = ctx.needs_input_grad
         return (
-            unbroadcast(grad * b, ctx.sa) if ga else None,
-            unbroadcast(grad * a, ctx.sb) if gb else None,
+            unbroadcast(grad * _conj(b), ctx.sa) if ga else None,
+            unbroadcast(grad * _conj(a), ctx.sb) if gb else None,
         )
 
 
@@ -95,10 +100,10 @@ class Div(Function):
         a, b = ctx.saved_tensors
         ga, gb = ctx.needs_input_grad
         with np.errstate(divide="ignore", invalid="ignore"):
-            gq = grad / b
+            gq = grad / _conj(b)
             return (
                 unbroadcast(gq, ctx.sa) if ga else None,
-                unbroadcast(-gq * a / b, ctx.sb) if gb else None,
+                unbroadcast(-gq * _conj(a) / _conj(b), ctx.sb) if gb else None,
             )
 
 
