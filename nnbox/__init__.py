@@ -306,7 +306,7 @@ from .ops.complex import (  # noqa: F401
     view_as_complex,
     view_as_real,
 )
-from . import autograd, cuda, fft  # noqa: F401,E402
+from . import autograd, cuda, fft, onnx  # noqa: F401,E402
 
 from ._legacy import BoolTensor, ByteTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor, LongTensor  # noqa: E402,F401
 
