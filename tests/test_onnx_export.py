@@ -144,6 +144,82 @@ def test_export_runs_in_onnxruntime_like_nnbox_and_torch(name, tmp_path):
     assert np.abs(tgot - got).max() <= 1e-5
 
 
+class _GRUClassifier(nnbox.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.gru = nnbox.nn.GRU(6, 12, num_layers=2, batch_first=True, bidirectional=True)
+        self.fc = nnbox.nn.Linear(24, 3)
+
+    def forward(self, x):
+        out, h = self.gru(x)
+        return nnbox.nn.functional.log_softmax(self.fc(out[:, -1]), dim=-1)
+
+
+class _RecurrentMix(nnbox.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lstm = nnbox.nn.LSTM(6, 8, bidirectional=True)
+        self.rnn = nnbox.nn.RNN(16, 5, nonlinearity="relu")
+
+    def forward(self, x):
+        return self.rnn(self.lstm(x)[0])[0]
+
+
+class _Attention(nnbox.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.att = nnbox.nn.MultiheadAttention(16, 4, batch_first=True)
+
+    def forward(self, x):
+        y, w = self.att(x, x, x)
+        return y + w.sum()
+
+
+class _Conv2dMix(nnbox.nn.Module):
+    def __init__(self):
+        super().__init__()
+        nn = nnbox.nn
+        self.c = nn.Conv2d(3, 6, 3, stride=2)
+        self.p = nn.MaxPool2d(2, ceil_mode=True)
+        self.a = nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
+        self.ln = nn.LayerNorm([6, 4, 4])
+        self.ad = nn.AdaptiveAvgPool2d((2, 2))
+
+    def forward(self, x):
+        F = nnbox.nn.functional
+        y = self.ln(self.a(self.p(F.relu6(self.c(x)))))
+        a, b = y.chunk(2, dim=1)
+        z = nnbox.cat([a * 2 - b, b.transpose(2, 3).flip(3)], 1)
+        return self.ad(F.silu(z)).flatten(1).unsqueeze(1).squeeze(1)
+
+
+class _Pointwise(nnbox.nn.Module):
+    def forward(self, x):
+        F = nnbox.nn.functional
+        return (F.hardtanh(x) + F.elu(x) + F.softplus(x) + x.clamp(-0.5, 0.5) + x.pow(2) + x.exp().log()
+                + x.abs().sqrt() + x.mean(-1, keepdim=True) + x.sum(-1, keepdim=True) + F.mish(x) + F.selu(x)
+                + x.max(dim=-1, keepdim=True).values + nnbox.where(x > 0, x, 0.5 * x) + F.hardswish(x))
+
+
+def _conv1d_mix():
+    nn = nnbox.nn
+    return nn.Sequential(nn.Conv1d(3, 8, 3, padding=1), nn.GELU(), nn.AvgPool1d(2), nn.Conv1d(8, 8, 3, groups=2, dilation=2),
+                         nn.Tanh(), nn.AdaptiveAvgPool1d(3), nn.Flatten(), nn.Dropout(0.3), nn.Linear(24, 4),
+                         nn.GELU(approximate="tanh"), nn.Sigmoid(), nn.LeakyReLU(0.1), nn.Softmax(dim=1))
+
+
+@pytest.mark.parametrize("build,shape", [(_GRUClassifier, (2, 5, 6)), (_RecurrentMix, (5, 2, 6)), (_Attention, (2, 5, 16)),
+                                         (_Conv2dMix, (2, 3, 17, 17)), (_Pointwise, (2, 5)), (_conv1d_mix, (2, 3, 16))])
+def test_more_layers_export(build, shape):
+    model = build().eval()
+    x = RNG.standard_normal(shape).astype(np.float32)
+    proto = nnbox.onnx.export(model, (nnbox.tensor(x),), None)
+    onnx.checker.check_model(proto, full_check=True)
+    with nnbox.no_grad():
+        ref = model(nnbox.tensor(x)).numpy()
+    assert np.abs(_run(proto.SerializeToString(), x) - ref).max() <= 1e-5
+
+
 def test_dynamic_batch_and_export_params_false():
     model = _seed_module("model_containers", "nnbox")["Model_Seq"](784, 30, 20, 10)
     buf = io.BytesIO()

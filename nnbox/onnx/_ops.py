@@ -75,11 +75,6 @@ def _leaky(g, args, outs):
     return [g.add("LeakyRelu", [g.value(args[0])], alpha=float(args[1]))]
 
 
-@op("Softmax", "LogSoftmax")
-def _softmax(g, args, outs, name=None):
-    raise AssertionError  # replaced below
-
-
 def _softmax_like(onnx_op):
     def conv(g, args, outs):
         return [g.add(onnx_op, [g.value(args[0])], axis=int(args[1]))]
@@ -378,3 +373,129 @@ def _recurrence(g, args, outs):
     y = g.add("Squeeze", [res[0], g.ints([1])])
     states = [g.add("Squeeze", [s, g.ints([0])]) for s in res[1:]]
     return [y] + states
+
+
+# --- more pointwise activations and clamps ------------------------------------------------------------
+
+def _c(g, v, like):
+    return g.const(np.asarray(v, dtype=like._data.dtype))
+
+
+@op("Hardtanh", "Clamp")
+def _clip(g, args, outs):
+    x, lo, hi = args[0], args[1], args[2]
+    ins = [g.value(x), _c(g, lo, x) if lo is not None else "", _c(g, hi, x) if hi is not None else ""]
+    while ins and ins[-1] == "":
+        ins.pop()
+    return [g.add("Clip", ins)]
+
+
+@op("Elu")
+def _elu(g, args, outs):
+    x, alpha, scale, input_scale = args
+    xv = g.value(x)
+    neg = g.add("Min", [xv, _c(g, 0, x)])
+    e = g.add("Sub", [g.add("Exp", [g.add("Mul", [neg, _c(g, input_scale, x)])]), _c(g, 1, x)])
+    y = g.add("Add", [g.add("Mul", [e, _c(g, alpha, x)]), g.add("Relu", [xv])])
+    return [g.add("Mul", [y, _c(g, scale, x)]) if scale != 1 else y]
+
+
+@op("Softplus")
+def _softplus(g, args, outs):
+    x, beta, threshold = args
+    xv = g.value(x)
+    bx = g.add("Mul", [xv, _c(g, beta, x)])
+    soft = g.add("Div", [g.add("Softplus", [bx]), _c(g, beta, x)])
+    return [g.add("Where", [g.add("Greater", [bx, _c(g, threshold, x)]), xv, soft])]
+
+
+@op("Silu")
+def _silu(g, args, outs):
+    xv = g.value(args[0])
+    return [g.add("Mul", [xv, g.add("Sigmoid", [xv])])]
+
+
+@op("Mish")
+def _mish(g, args, outs):
+    xv = g.value(args[0])
+    return [g.add("Mul", [xv, g.add("Tanh", [g.add("Softplus", [xv])])])]
+
+
+@op("Hardsigmoid")
+def _hardsigmoid(g, args, outs):
+    return [g.add("HardSigmoid", [g.value(args[0])], alpha=1.0 / 6, beta=0.5)]
+
+
+@op("Hardswish")
+def _hardswish(g, args, outs):
+    return [g.add("HardSwish", [g.value(args[0])])]
+
+
+@op("Softsign")
+def _softsign(g, args, outs):
+    return [g.add("Softsign", [g.value(args[0])])]
+
+
+@op("Square")
+def _square(g, args, outs):
+    xv = g.value(args[0])
+    return [g.add("Mul", [xv, xv])]
+
+
+@op("Where")
+def _where(g, args, outs):
+    cond, a, b = args
+    like = a if hasattr(a, "_data") else b
+    return [g.add("Where", [g.value(cond), _scalar(g, a, like), _scalar(g, b, like)])]
+
+
+@op("Amax")
+def _amax(g, args, outs):
+    a, axes, keepdim, is_max = args
+    return [g.reduce("ReduceMax" if is_max else "ReduceMin", g.value(a), _axes(a, axes), bool(keepdim))]
+
+
+@op("MaxMinDim")
+def _max_dim(g, args, outs):
+    a, axis, keepdim, is_max = args
+    axes = _axes(a, axis)
+    vals = g.reduce("ReduceMax" if is_max else "ReduceMin", g.value(a), axes, bool(keepdim))
+    idx = g.add("ArgMax" if is_max else "ArgMin", [g.value(a)], axis=axes[0] if axes else 0,
+                keepdims=int(bool(keepdim)), select_last_index=0)
+    return [vals, idx]
+
+
+@op("Flip")
+def _flip(g, args, outs):
+    a, axes = args
+    axes = _axes(a, axes)
+    n = len(axes)
+    big = np.iinfo(np.int64).max
+    return [g.add("Slice", [g.value(a), g.ints([-1] * n), g.ints([-big] * n), g.ints(axes), g.ints([-1] * n)])]
+
+
+@op("Repeat")
+def _repeat(g, args, outs):
+    a, reps = args
+    x = g.value(a)
+    extra = len(reps) - len(_shape(a))
+    if extra > 0:
+        x = g.add("Unsqueeze", [x, g.ints(range(extra))])
+    return [g.add("Tile", [x, g.ints(reps)])]
+
+
+@op("SeparableLinear")
+def _separable(g, args, outs):
+    """Adaptive average pooling and interpolation: one small matrix per trailing axis."""
+    x, mats = args[0], args[1]
+    y = g.value(x)
+    nd = len(_shape(x))
+    for i, m in enumerate(mats):
+        ax = nd - len(mats) + i
+        perm = [d for d in range(nd) if d != ax] + [ax]
+        inv = list(np.argsort(perm))
+        arr = np.asarray(m.get() if hasattr(m, "get") else m)
+        y = g.add("Transpose", [y], perm=perm)
+        y = g.add("MatMul", [y, g.const(np.ascontiguousarray(arr.T))])
+        y = g.add("Transpose", [y], perm=[int(p) for p in inv])
+    return [y]
