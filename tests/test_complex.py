@@ -46,6 +46,8 @@ def run_both(fn, *arrays):
     lambda m, z: (1 / z).real.sum(),
     lambda m, z: (z * 2.5 - 1j).abs().mean(),
     lambda m, z: (z.sum(0) * z[1]).real.sum(),
+    lambda m, z: (z @ z.T).abs().sum(),
+    lambda m, z: (z[0] @ z[1] + (z.T @ z[:, :2]).sum()).imag,
 ])
 def test_unary_complex_gradients(fn):
     run_both(fn, _c(3, 4))
@@ -71,6 +73,24 @@ def test_angle_of_reals_and_dtypes():
     assert repr(nnbox.tensor([1 + 1j]).abs().dtype) == "torch.float32"
     assert repr(nnbox.tensor(_c(2)).real.dtype) == "torch.float64"
     assert nnbox.tensor([1.0]).real.dtype == nnbox.float32 and nnbox.is_complex(nnbox.tensor([1j]))
+
+
+@pytest.mark.parametrize("name", ["exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt", "rsqrt",
+                                  "reciprocal", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh",
+                                  "sigmoid", "square", "neg", "abs", "angle"])
+def test_elementwise_functions_of_complex(name):
+    """Holomorphic f backpropagate grad * conj(f'(z)) (torch's convention); abs/angle are real-valued."""
+    g = _c(3, 4)
+    run_both(lambda m, z: (getattr(m, name)(z) * m.tensor(g)).real.sum(), _c(3, 4) * 0.8)
+    run_both(lambda m, z: getattr(z, name)().abs().sum() if name != "angle" else z.angle().sum(), _c(2, 2))
+
+
+def test_randn_complex():
+    for dt in ("complex64", "complex128"):
+        x = nnbox.randn(40000, dtype=getattr(nnbox, dt))
+        assert repr(x.dtype) == repr(torch.randn(1, dtype=getattr(torch, dt)).dtype)
+        assert abs(x.real.var().item() - 0.5) < 0.02 and abs(x.imag.var().item() - 0.5) < 0.02  # torch: E|z|^2 = 1
+    assert nnbox.randn(2, 3, dtype=nnbox.cdouble, requires_grad=True).requires_grad
 
 
 def test_views_share_storage():

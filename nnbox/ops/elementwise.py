@@ -1113,6 +1113,34 @@ class Clamp(Function):
         return (grad if mask is None else grad * mask), None, None
 
 
+# holomorphic ops: their backward computes grad * f'(z); torch's convention needs grad * conj(f'(z))
+_HOLOMORPHIC = {"exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt", "rsqrt", "reciprocal", "sin",
+                "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "sigmoid", "square"}
+
+
+class _ConjGrad(Function):
+    """Identity whose backward conjugates.  Around a holomorphic op, conj(conj(grad) * f'(z)) is
+    grad * conj(f'(z)): torch's complex gradient, with the op's own backward unchanged."""
+
+    _array_api = True
+    _is_view = True
+
+    @staticmethod
+    def forward(ctx, a):
+        return a.view()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return xp_of(grad).conj(grad)
+
+
+def _holomorphic(cls, x: Tensor) -> Tensor:
+    y = _ConjGrad.apply(cls.apply(_ConjGrad.apply(x)))
+    if y.grad_fn is not None:
+        y.grad_fn._nm = cls._torch_name or cls.__name__ + "Backward0"
+    return y
+
+
 def _unary(cls, name: str, doc: str, float_only: bool = True, int_ok_cls=None):
     def fn(input, *, out=None) -> Tensor:
         if not isinstance(input, Tensor):
@@ -1126,6 +1154,8 @@ def _unary(cls, name: str, doc: str, float_only: bool = True, int_ok_cls=None):
                 x = _int_unary(name, x)
                 if x is None:  # the op is the identity on these values (sign of a bool)
                     return _out(input.clone(), out)
+        elif k == "c" and name in _HOLOMORPHIC:
+            return _out(_holomorphic(cls, x), out)
         return _out(cls.apply(x), out)
 
     fn.__name__ = name

@@ -28,6 +28,8 @@ class MatMul(Function):
     @staticmethod
     def backward(ctx, grad):
         a, b = ctx.saved_tensors
+        if a.dtype.kind == "c" or b.dtype.kind == "c":  # complex: the gradient goes through conj
+            a, b = a.conjugate(), b.conjugate()
         ga, gb = ctx.needs_input_grad
         xp = xp_of(grad)
         da = db = None
