@@ -220,6 +220,20 @@ def test_more_layers_export(build, shape):
     assert np.abs(_run(proto.SerializeToString(), x) - ref).max() <= 1e-5
 
 
+@pytest.mark.parametrize("name", ["lstm", "seeds_resnet18", "resnet18"])
+def test_dynamic_batch(name):
+    # (the TransformerEncoder's attention reshapes fold the batch into a middle dim: its traced
+    # reshapes keep the traced batch size, so that export is for the traced batch size only)
+    build, sample = MODELS[name]
+    model = build(nnbox).eval()
+    buf = io.BytesIO()
+    nnbox.onnx.export(model, (nnbox.tensor(sample()),), buf, input_names=["x"], dynamic_axes={"x": {0: "batch"}})
+    x = np.concatenate([sample(), sample()])  # twice the traced batch
+    with nnbox.no_grad():
+        ref = model(nnbox.tensor(x)).numpy()
+    assert np.abs(_run(buf.getvalue(), x) - ref).max() <= 1e-5
+
+
 def test_dynamic_batch_and_export_params_false():
     model = _seed_module("model_containers", "nnbox")["Model_Seq"](784, 30, 20, 10)
     buf = io.BytesIO()

@@ -27,6 +27,7 @@ class Graph:
         self.names: dict[int, str] = {}
         self.keep: list = []  # keeps traced objects alive so their ids are not reused
         self.count = 0
+        self.constant: set[str] = set()  # values computed from constants only (never from an input)
 
     # --- names ------------------------------------------------------------------------------------
     def fresh(self, hint: str) -> str:
@@ -76,6 +77,7 @@ class Graph:
             arr = arr.astype(np.float32)
         name = self.fresh(hint)
         self.initializers.append(self.onnx.numpy_helper.from_array(np.ascontiguousarray(arr), name))
+        self.constant.add(name)
         return name
 
     def ints(self, values) -> str:
@@ -84,6 +86,8 @@ class Graph:
     # --- nodes ------------------------------------------------------------------------------------
     def add(self, op: str, inputs: list, n_out: int = 1, **attrs):
         outs = [self.fresh(op) for _ in range(n_out)]
+        if all(i in self.constant for i in inputs if i):
+            self.constant.update(outs)
         self.nodes.append(self.onnx.helper.make_node(op, list(inputs), outs, name=outs[0].lstrip("/"), **attrs))
         return outs[0] if n_out == 1 else outs
 

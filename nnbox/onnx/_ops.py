@@ -360,11 +360,18 @@ def _recurrence(g, args, outs):
     bw = gates(b_ih) if b_ih is not None else zeros
     br = gates(b_hh) if b_hh is not None else zeros
     b = g.add("Concat", [bw, br], axis=1)
-    h = g.add("Unsqueeze", [g.value(h0), g.ints([0])])
-    ins = [g.value(x), w, r, b, "", h]
+    def state(t) -> str:
+        # a zero initial state made inside forward (nn.LSTM without hx) is left out: ONNX's default is
+        # zeros, and the batch size then stays free for dynamic_axes
+        name = g.value(t)
+        if name in g.constant and not np.any(np.asarray(t._data.get() if hasattr(t._data, "get") else t._data)):
+            return ""
+        return g.add("Unsqueeze", [name, g.ints([0])])
+
+    ins = [g.value(x), w, r, b, "", state(h0)]
     attrs = dict(hidden_size=int(H), direction="reverse" if reverse else "forward")
     if mode == "LSTM":
-        ins.append(g.add("Unsqueeze", [g.value(c0), g.ints([0])]))
+        ins.append(state(c0))
         res = g.add("LSTM", ins, n_out=3, **attrs)
     elif mode == "GRU":
         res = g.add("GRU", ins, n_out=2, linear_before_reset=1, **attrs)
