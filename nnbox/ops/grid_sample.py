@@ -116,6 +116,7 @@ class GridSample(Function):
         batch = xp.arange(n).reshape((n,) + (1,) * (grid.ndim - 2))
         plan = []
         out = xp.zeros(grid.shape[:-1] + (c,), dtype=a.dtype)
+        a_last = xp.ascontiguousarray(xp.moveaxis(a, 1, -1))  # channels last: each tap is one gather
         for combo in itertools.product(*taps):
             idx = [t[0] for t in combo]
             ok = np.bool_(True)
@@ -126,37 +127,54 @@ class GridSample(Function):
             for t in combo[1:]:
                 w = w * t[1]
             w = (w * ok).astype(a.dtype)
-            vals = a[(batch, slice(None)) + safe]  # (N, *O, C)
+            vals = a_last[(batch,) + safe]  # (N, *O, C)
             out += w[..., None] * vals
-            plan.append((combo, safe, ok))
+            plan.append((combo, safe, ok, vals if ctx.needs_input_grad[1] else None))
         ctx.plan, ctx.batch, ctx.shape = plan, batch, a.shape
-        ctx.save_for_backward(a)
-        return xp.moveaxis(out, -1, 1)
+        return xp.ascontiguousarray(xp.moveaxis(out, -1, 1))
 
     @staticmethod
     def backward(ctx, grad):
-        (a,) = ctx.saved_tensors
         xp = xp_of(grad)
-        go = xp.moveaxis(grad, 1, -1)  # (N, *O, C)
+        go = xp.ascontiguousarray(xp.moveaxis(grad, 1, -1))  # (N, *O, C)
         k = len(ctx.shape) - 2
         ga = xp.zeros(ctx.shape, dtype=grad.dtype) if ctx.needs_input_grad[0] else None
         gg = xp.zeros(go.shape[:-1] + (k,), dtype=grad.dtype) if ctx.needs_input_grad[1] else None
-        for combo, safe, ok in ctx.plan:
+        flat_idx, flat_val = [], []  # NumPy: every tap's scatter in one bincount (add.at is ~10x slower)
+        for combo, safe, ok, vals_in in ctx.plan:
             ws = [t[1] for t in combo]
             if ga is not None:
                 w = ok
                 for x in ws:
                     w = w * x
-                add_at(ga, (ctx.batch, slice(None)) + safe, go * w[..., None].astype(grad.dtype))
+                vals = go * w[..., None].astype(grad.dtype)
+                if type(ga) is np.ndarray:
+                    flat_idx.append(_linear_index(ctx.shape, ctx.batch, safe).reshape(-1))
+                    flat_val.append(vals.reshape(-1))
+                else:
+                    add_at(ga, (ctx.batch, slice(None)) + safe, vals)
             if gg is not None:
-                vg = (a[(ctx.batch, slice(None)) + safe] * go).sum(-1) * ok
+                vg = xp.einsum("...c,...c->...", vals_in, go) * ok
                 for ax in range(k):
                     d = combo[ax][2]
                     for j, x in enumerate(ws):
                         if j != ax:
                             d = d * x
                     gg[..., k - 1 - ax] += d * vg
+        if flat_idx:
+            ga = np.bincount(np.concatenate(flat_idx), np.concatenate(flat_val), minlength=ga.size)
+            ga = ga.reshape(ctx.shape).astype(grad.dtype, copy=False)
         return ga, gg, None, None, None
+
+
+def _linear_index(shape, batch, safe):
+    """Flat positions in an array of ``shape`` (N, C, *S) of the taps ``safe``, every channel: (N, *O, C)."""
+    c = shape[1]
+    spatial = safe[0]
+    for i, s in zip(safe[1:], shape[3:]):
+        spatial = spatial * s + i
+    n_sp = int(np.prod(shape[2:]))
+    return ((batch * c)[..., None] + np.arange(c)) * n_sp + spatial[..., None]
 
 
 def grid_sample(input: Tensor, grid: Tensor, mode: str = "bilinear", padding_mode: str = "zeros",
