@@ -35,6 +35,17 @@ def fit(a, shape, axes):
     return a
 
 
+def _pair_weights(a, axis: int, n: int, value: float):
+    """``value`` for the half-spectrum bins along ``axis`` that stand for a conjugate pair, 1 for DC
+    and (even ``n``) Nyquist, shaped to broadcast against ``a``."""
+    xp = xp_of(a)
+    w = xp.full(a.shape[axis], value, dtype=a.real.dtype)
+    w[0] = 1.0
+    if n % 2 == 0 and a.shape[axis] > n // 2:
+        w[n // 2] = 1.0
+    return w.reshape((-1,) + (1,) * (a.ndim - 1 - axis))
+
+
 class FftC2C(Function):
     _array_api = True
 
@@ -69,8 +80,11 @@ class FftR2C(Function):
     def backward(ctx, grad):
         shape, dtype, axes, norm, n = ctx.meta
         xp = xp_of(grad)
-        full = fit(grad, [n], axes[-1:])  # the bins rfft dropped get no gradient: zero-fill them
-        g = xp.fft.ifftn(full, None, axes, norm=_DUAL[norm]).real
+        # Re(ifftn(grad zero-filled to n bins)), computed as a c2r transform (half the work): c2r
+        # counts every bin but DC and Nyquist twice, so those others are halved first
+        g = grad * _pair_weights(grad, axes[-1], n, 0.5)
+        sizes = [grad.shape[ax] for ax in axes[:-1]] + [n]
+        g = xp.fft.irfftn(g, sizes, axes, norm=_DUAL[norm])
         g = fit(g, [shape[ax] for ax in axes], axes)
         return g.astype(dtype, copy=False), None, None, None
 
@@ -92,10 +106,6 @@ class FftC2R(Function):
         g = xp.fft.rfftn(grad, None, axes, norm=_DUAL[norm])
         # the output is real-linear in the half spectrum: bins that stand for a conjugate pair
         # (all but DC and, for even n, Nyquist) count twice
-        w = xp.full(g.shape[axes[-1]], 2.0, dtype=grad.dtype)
-        w[0] = 1.0
-        if n % 2 == 0:
-            w[-1] = 1.0
-        g = g * w.reshape((-1,) + (1,) * (g.ndim - 1 - axes[-1]))
+        g = g * _pair_weights(g, axes[-1], n, 2.0)
         g = fit(g, [shape[ax] for ax in axes], axes)
         return g.astype(complex_dtype(grad.dtype), copy=False), None, None, None
