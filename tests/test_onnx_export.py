@@ -234,6 +234,40 @@ def test_dynamic_batch(name):
     assert np.abs(_run(buf.getvalue(), x) - ref).max() <= 1e-5
 
 
+def test_padding_mask_is_a_graph_input_not_a_constant():
+    nn = nnbox.nn
+
+    class Masked(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.enc = nn.TransformerEncoder(nn.TransformerEncoderLayer(16, 2, 32, batch_first=True), 1,
+                                             enable_nested_tensor=False)
+
+        def forward(self, x, mask):
+            return self.enc(x, src_key_padding_mask=mask)
+
+    model = Masked().eval()
+    x = RNG.standard_normal((2, 4, 16)).astype(np.float32)
+    traced = np.array([[False, False, True, True], [False, False, False, True]])
+    other = np.array([[False, True, True, True], [False, False, False, False]])
+    buf = io.BytesIO()
+    nnbox.onnx.export(model, (nnbox.tensor(x), nnbox.tensor(traced)), buf, input_names=["x", "mask"])
+    sess = ort.InferenceSession(buf.getvalue(), providers=["CPUExecutionProvider"])
+    got = sess.run(None, {"x": x, "mask": other})[0]
+    with nnbox.no_grad():
+        ref = model(nnbox.tensor(x), nnbox.tensor(other)).numpy()
+    assert np.abs(got - ref).max() <= 1e-5
+
+
+def test_an_input_read_outside_the_ops_warns():
+    class Opaque(nnbox.nn.Module):
+        def forward(self, x):
+            return nnbox.Tensor._make(x._data * 2) + 1  # raw array code: invisible to the trace
+
+    with pytest.warns(UserWarning, match="the input 'x' is not used by the exported graph"):
+        nnbox.onnx.export(Opaque(), (nnbox.randn(2, 3),), None)
+
+
 def test_dynamic_batch_and_export_params_false():
     model = _seed_module("model_containers", "nnbox")["Model_Seq"](784, 30, 20, 10)
     buf = io.BytesIO()

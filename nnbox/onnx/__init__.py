@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import warnings
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -104,6 +105,11 @@ def export(model, args=(), f=None, *, kwargs: dict | None = None, input_names: S
         g.nodes.append(helper.make_node("Identity", [src], [name], name=f"output_{name}"))
 
     used = {i for n in g.nodes for i in n.input}
+    for name in in_names[:len(inputs)]:
+        if name not in used:
+            warnings.warn(f"nnbox.onnx.export: the input {name!r} is not used by the exported graph; if the forward "
+                          "read it outside nnbox's ops, its traced value is frozen into the graph", UserWarning,
+                          stacklevel=2)
     g.initializers = [t for t in g.initializers if t.name in used]  # constants a translation did not use
     dyn = _dynamic(dynamic_axes)
     graph_inputs = [_info(name, t, dyn.get(name, {})) for t, name in zip(inputs, in_names)]
@@ -126,10 +132,11 @@ def export(model, args=(), f=None, *, kwargs: dict | None = None, input_names: S
 
 def _trace(model, args, kwargs, g: Graph):
     """Run the forward with every op call translated as it happens."""
-    from ..ops import inplace  # noqa: PLC0415
+    from ..ops import attention, inplace  # noqa: PLC0415
 
     orig_apply = Function.__dict__["apply"]
     orig_write = inplace._write
+    orig_mask = attention.additive_mask
     raw = orig_apply.__func__
 
     def apply(cls, *a, **kw):
@@ -150,9 +157,21 @@ def _trace(model, args, kwargs, g: Graph):
         g.bind(self, g.value(result))
         return res
 
+    def additive_mask(mask, dtype, allow_is_true=True):
+        # attention turns a bool mask into 0 / -inf with array code, outside any op: translate it
+        # here, or a mask that is a graph input would be frozen into the graph
+        res = orig_mask(mask, dtype, allow_is_true)
+        name = g.names.get(id(mask)) or g.names.get(id(mask._data))
+        if name is not None:
+            keep = name if allow_is_true else g.add("Not", [name])
+            zero, ninf = g.const(np.zeros((), dtype)), g.const(np.asarray(-np.inf, dtype))
+            g.bind(res, g.add("Where", [keep, zero, ninf]))
+        return res
+
     was_training = getattr(model, "training", None)
     Function.apply = classmethod(apply)
     inplace._write = write
+    attention.additive_mask = additive_mask
     _exporting[0] = True
     try:
         if was_training:
@@ -162,6 +181,7 @@ def _trace(model, args, kwargs, g: Graph):
     finally:
         Function.apply = orig_apply
         inplace._write = orig_write
+        attention.additive_mask = orig_mask
         _exporting[0] = False
         if was_training:
             model.train(True)
