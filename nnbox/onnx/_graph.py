@@ -73,8 +73,6 @@ class Graph:
 
     def const(self, arr, hint: str = "const", dtype=None) -> str:
         arr = np.asarray(arr, dtype=dtype)
-        if arr.dtype == np.float64 and dtype is None and hint == "scalar":
-            arr = arr.astype(np.float32)
         name = self.fresh(hint)
         self.initializers.append(self.onnx.numpy_helper.from_array(np.ascontiguousarray(arr), name))
         self.constant.add(name)

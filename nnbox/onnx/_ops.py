@@ -24,10 +24,9 @@ def _shape(v) -> tuple:
 
 
 def _scalar(g: Graph, x, like) -> str:
-    """A Python/NumPy number as a constant of the other operand's dtype."""
-    if isinstance(x, (int, float, bool, np.number)) and not hasattr(x, "shape") or (
-            isinstance(x, np.generic)):
-        dt = np.dtype(like._data.dtype if hasattr(like, "_data") else getattr(like, "dtype", np.float32))
+    """A Python/NumPy number as a constant of the other operand's dtype; anything else by name."""
+    if isinstance(x, (bool, int, float, np.generic)):
+        dt = like._data.dtype if hasattr(like, "_data") else getattr(like, "dtype", np.float32)
         return g.const(np.asarray(x, dtype=dt), "scalar")
     return g.value(x)
 
