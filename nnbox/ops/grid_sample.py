@@ -119,9 +119,10 @@ class GridSample(Function):
         a_last = xp.ascontiguousarray(xp.moveaxis(a, 1, -1))  # channels last: each tap is one gather
         for combo in itertools.product(*taps):
             idx = [t[0] for t in combo]
-            ok = np.bool_(True)
+            ok = None  # inside the input on every axis (an array of this device, never a NumPy scalar)
             for i, s in zip(idx, spatial):
-                ok = ok & (i >= 0) & (i < s)
+                inside = (i >= 0) & (i < s)
+                ok = inside if ok is None else ok & inside
             safe = tuple(xp.clip(i, 0, s - 1) for i, s in zip(idx, spatial))
             w = combo[0][1]
             for t in combo[1:]:
