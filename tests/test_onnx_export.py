@@ -268,6 +268,19 @@ def test_an_input_read_outside_the_ops_warns():
         nnbox.onnx.export(Opaque(), (nnbox.randn(2, 3),), None)
 
 
+@pytest.mark.parametrize("opset", [18, 20, 21])
+def test_newer_opsets(opset):
+    model = nnbox.nn.Sequential(nnbox.nn.Conv2d(3, 4, 3), nnbox.nn.BatchNorm2d(4), nnbox.nn.ReLU(),
+                                nnbox.nn.AdaptiveAvgPool2d(1), nnbox.nn.Flatten(), nnbox.nn.LayerNorm(4)).eval()
+    x = RNG.standard_normal((2, 3, 8, 8)).astype(np.float32)
+    proto = nnbox.onnx.export(model, (nnbox.tensor(x),), None, opset_version=opset)
+    onnx.checker.check_model(proto, full_check=True)
+    assert proto.opset_import[0].version == opset
+    with nnbox.no_grad():
+        ref = model(nnbox.tensor(x)).numpy()
+    assert np.abs(_run(proto.SerializeToString(), x) - ref).max() <= 1e-5
+
+
 def test_dynamic_batch_and_export_params_false():
     model = _seed_module("model_containers", "nnbox")["Model_Seq"](784, 30, 20, 10)
     buf = io.BytesIO()

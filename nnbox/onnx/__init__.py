@@ -118,7 +118,7 @@ def export(model, args=(), f=None, *, kwargs: dict | None = None, input_names: S
     graph = helper.make_graph(g.nodes, type(model).__name__ if hasattr(model, "forward") else "main",
                               graph_inputs, graph_outputs, initializer=g.initializers)
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="nnbox")
-    proto.ir_version = 8 if opset <= 18 else 9
+    proto.ir_version = helper.find_min_ir_version_for(list(proto.opset_import))  # readable by older runtimes
     onnx.checker.check_model(proto)
     if f is not None:
         data = proto.SerializeToString()
