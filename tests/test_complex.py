@@ -114,7 +114,8 @@ def test_repr(values, dtype):
     t = torch.tensor(values, dtype=getattr(torch, dtype) if dtype else None)
     n = nnbox.tensor(values, dtype=getattr(nnbox, dtype) if dtype else None)
     assert repr(n) == repr(t)
-    assert repr(n * 2) == repr(t * 2)
+    with np.errstate(invalid="ignore"):  # inf * 0 inside NumPy's complex product (torch gives the same nan)
+        assert repr(n * 2) == repr(t * 2)
 
 
 @pytest.mark.parametrize("fn", [
