@@ -47,6 +47,8 @@ def run_both(fn, *arrays):
     lambda m, z: (z * 2.5 - 1j).abs().mean(),
     lambda m, z: (z.sum(0) * z[1]).real.sum(),
     lambda m, z: (z @ z.T).abs().sum(),
+    lambda m, z: (z ** 2 + z ** 0.5 + 2 ** z).real.sum(),
+    lambda m, z: (z.pow(3) * 1j).imag.sum(),
     lambda m, z: (z[0] @ z[1] + (z.T @ z[:, :2]).sum()).imag,
 ])
 def test_unary_complex_gradients(fn):

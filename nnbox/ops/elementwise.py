@@ -61,7 +61,9 @@ class Sub(Function):
 
 def _conj(a):
     """Complex gradients flow through ``conj`` of the other operand (torch's convention)."""
-    return a.conjugate() if getattr(a, "dtype", None) is not None and a.dtype.kind == "c" else a
+    if isinstance(a, complex) or (getattr(a, "dtype", None) is not None and a.dtype.kind == "c"):
+        return a.conjugate()
+    return a
 
 
 class Mul(Function):
@@ -122,8 +124,12 @@ class Pow(Function):
     def backward(ctx, grad):
         a, b, out = ctx.saved_tensors
         ga, gb = ctx.needs_input_grad
+        xp = xp_of(grad)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            return _pow_grads(xp_of(grad), grad, a, b, out, ga, gb, ctx)
+            if out.dtype.kind == "c":  # torch's complex convention: grad * conj(d out / d input)
+                da, db = _pow_grads(xp, xp.conj(grad), a, b, out, ga, gb, ctx)
+                return (None if da is None else xp.conj(da)), (None if db is None else xp.conj(db))
+            return _pow_grads(xp, grad, a, b, out, ga, gb, ctx)
 
 
 def _pow_grads(xp, grad, a, b, out, ga, gb, ctx):
