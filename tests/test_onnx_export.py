@@ -201,6 +201,12 @@ class _Pointwise(nnbox.nn.Module):
                 + x.max(dim=-1, keepdim=True).values + nnbox.where(x > 0, x, 0.5 * x) + F.hardswish(x))
 
 
+def _norms():
+    nn = nnbox.nn
+    return nn.Sequential(nn.Conv2d(3, 8, 3), nn.GroupNorm(4, 8), nn.InstanceNorm2d(8, affine=True), nn.ReLU(),
+                         nn.GroupNorm(2, 8, affine=False), nn.Flatten(1), nn.RMSNorm(8 * 6 * 6), nn.LayerNorm(288))
+
+
 def _conv1d_mix():
     nn = nnbox.nn
     return nn.Sequential(nn.Conv1d(3, 8, 3, padding=1), nn.GELU(), nn.AvgPool1d(2), nn.Conv1d(8, 8, 3, groups=2, dilation=2),
@@ -209,7 +215,8 @@ def _conv1d_mix():
 
 
 @pytest.mark.parametrize("build,shape", [(_GRUClassifier, (2, 5, 6)), (_RecurrentMix, (5, 2, 6)), (_Attention, (2, 5, 16)),
-                                         (_Conv2dMix, (2, 3, 17, 17)), (_Pointwise, (2, 5)), (_conv1d_mix, (2, 3, 16))])
+                                         (_Conv2dMix, (2, 3, 17, 17)), (_Pointwise, (2, 5)), (_conv1d_mix, (2, 3, 16)),
+                                         (_norms, (2, 3, 8, 8))])
 def test_more_layers_export(build, shape):
     model = build().eval()
     x = RNG.standard_normal(shape).astype(np.float32)

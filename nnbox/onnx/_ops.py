@@ -270,16 +270,30 @@ def _batch_norm(g, args, outs):
 def _row_norm(g, args, outs):
     x, weight, bias, rows, aff_shape, w_shape, eps, rms = args
     shape = _shape(x)
-    if rms:
-        raise UnsupportedOp("nnbox.onnx.export cannot export RMSNorm at this opset")
     d = math.prod(shape) // rows
     axis = next((k for k in range(len(shape) + 1) if math.prod(shape[k:]) == d), None)
-    if axis is None or (weight is not None and tuple(_shape(weight)) != tuple(shape[axis:])):
-        raise UnsupportedOp("nnbox.onnx.export cannot export GroupNorm/InstanceNorm yet (only LayerNorm)")
+    if rms or axis is None or (weight is not None and tuple(_shape(weight)) != tuple(shape[axis:])):
+        return [_row_norm_by_parts(g, x, weight, bias, rows, aff_shape, w_shape, eps, rms)]
     dt = x._data.dtype
     w = g.value(weight) if weight is not None else g.const(np.ones(shape[axis:], dt))
     ins = [g.value(x), w] + ([g.value(bias)] if bias is not None else [])
     return [g.add("LayerNormalization", ins, axis=int(axis), epsilon=float(eps))]
+
+
+def _row_norm_by_parts(g, x, weight, bias, rows, aff_shape, w_shape, eps, rms) -> str:
+    """Group/instance/RMS norm: normalise each of ``rows`` rows, then the per-channel affine."""
+    dt = x._data.dtype
+    y = g.add("Reshape", [g.value(x), g.ints([rows, -1])])
+    if not rms:
+        y = g.add("Sub", [y, g.reduce("ReduceMean", y, [1], True)])
+    var = g.reduce("ReduceMean", g.add("Mul", [y, y]), [1], True)
+    y = g.add("Div", [y, g.add("Sqrt", [g.add("Add", [var, g.const(np.asarray(eps, dt))])])])
+    y = g.add("Reshape", [y, g.ints(aff_shape)])
+    if weight is not None:
+        y = g.add("Mul", [y, g.add("Reshape", [g.value(weight), g.ints(w_shape)])])
+    if bias is not None:
+        y = g.add("Add", [y, g.add("Reshape", [g.value(bias), g.ints(w_shape)])])
+    return g.add("Reshape", [y, g.ints(_shape(x))])
 
 
 def _pool_attrs(ksize, stride, pads):
