@@ -45,6 +45,12 @@ from ._backend.random import (  # noqa: F401
     seed,
     set_rng_state,
 )
+from ._backend.threads import (  # noqa: F401
+    get_num_interop_threads,
+    get_num_threads,
+    set_num_interop_threads,
+    set_num_threads,
+)
 from ._tensor import Tensor, is_tensor  # noqa: F401
 from ._tensor_str import set_printoptions  # noqa: F401
 from .autograd.grad_mode import (  # noqa: F401
@@ -119,6 +125,7 @@ from .ops.elementwise import (  # noqa: F401
     divide,
     eq,
     equal,
+    erf,
     exp,
     exp2,
     expm1,
@@ -241,7 +248,6 @@ from .ops.reduce import (  # noqa: F401
     nanmean,
     nansum,
     prod,
-    return_types,
     std,
     std_mean,
     sum,
@@ -348,6 +354,7 @@ _LAZY = {
     "jit": "nnbox.jit",
     "training": "nnbox.training",
     "hub": "nnbox.hub",
+    "func": "nnbox.func",
 }
 _LAZY_ATTRS = {"save": "nnbox.serialization", "load": "nnbox.serialization"}
 

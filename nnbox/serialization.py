@@ -44,7 +44,7 @@ import numpy as np
 from ._backend import dtype as _dt
 from ._backend.device import as_device, device, move
 from ._tensor import Tensor
-from .ops.shape import Size
+from ._tensor import Size
 
 FileLike = Union[str, os.PathLike, IO[bytes]]
 MapLocation = Union[None, str, device, dict, Callable]

@@ -47,7 +47,7 @@ def _flatten(out):
 
 def _np(t):
     if isinstance(t, torch.Tensor):
-        return t.detach().numpy()
+        return t.detach().numpy(force=True)  # force: torch's second gradients may be ZeroTensors
     if isinstance(t, nnbox.Tensor):
         return t.detach().numpy()
     return np.asarray(t)
@@ -79,8 +79,16 @@ def assert_same(t_out, n_out, rtol=None, atol=None, what="output"):
             assert a == b or (isinstance(a, float) and np.isclose(a, b)), f"{what}[{i}]: {b} != torch {a}"
 
 
-def check(fn, inputs, *, grad: bool = True, rtol=None, atol=None, grad_rtol=None, grad_atol=None):
-    """Compare ``fn(torch, *inputs)`` with ``fn(nnbox, *inputs)``: values, then gradients."""
+def check(fn, inputs, *, grad: bool = True, rtol=None, atol=None, grad_rtol=None, grad_atol=None, order: int = 1):
+    """Compare ``fn(torch, *inputs)`` with ``fn(nnbox, *inputs)``: values, then gradients.
+
+    ``order=2`` also compares second derivatives: the first gradients are taken with
+    ``create_graph=True`` (w.r.t. the inputs and the upstream gradient, which then requires grad
+    too), a random weighted sum of them is differentiated again, and every input's and the upstream
+    gradient's ``.grad`` must match torch's (and so must which first gradients have a graph).
+    """
+    if order == 2:
+        return _check_order2(fn, inputs, rtol=rtol, atol=atol, grad_rtol=grad_rtol, grad_atol=grad_atol)
     t_in = [_make(torch, a, grad) for a in inputs]
     n_in = [_make(nnbox, a, grad) for a in inputs]
     t_out = fn(torch, *t_in)
@@ -108,6 +116,55 @@ def check(fn, inputs, *, grad: bool = True, rtol=None, atol=None, grad_rtol=None
             assert b.grad is not None, f"input {i}: torch has a gradient, nnbox none"
             assert_same(a.grad, b.grad, grad_rtol or rtol, grad_atol or atol, what=f"grad of input {i}")
     return t_out, n_out
+
+
+def _check_order2(fn, inputs, *, rtol, atol, grad_rtol, grad_atol):
+    t_in = [_make(torch, a, True) for a in inputs]
+    n_in = [_make(nnbox, a, True) for a in inputs]
+    t_out, n_out = fn(torch, *t_in), fn(nnbox, *n_in)
+    assert_same(t_out, n_out, rtol, atol)
+    t_outs = [o for o in _flatten(t_out) if isinstance(o, torch.Tensor) and o.requires_grad]
+    n_outs = [o for o in _flatten(n_out) if isinstance(o, nnbox.Tensor) and o.requires_grad]
+    assert len(t_outs) == len(n_outs) > 0, "different outputs require grad"
+    t_ups, n_ups = [], []
+    for to in t_outs:
+        g = RNG.standard_normal(tuple(to.shape))
+        t_ups.append(torch.tensor(g, dtype=to.dtype, requires_grad=True))
+        n_ups.append(nnbox.tensor(g, dtype=_nn_dtype(to.dtype), requires_grad=True))
+    t_wrt = [t for t in t_in if isinstance(t, torch.Tensor) and t.requires_grad]
+    n_wrt = [t for t in n_in if isinstance(t, nnbox.Tensor) and t.requires_grad]
+    t_g = torch.autograd.grad(t_outs, t_wrt, t_ups, create_graph=True, allow_unused=True)
+    n_g = nnbox.autograd.grad(n_outs, n_wrt, n_ups, create_graph=True, allow_unused=True)
+    r, a = grad_rtol or rtol, grad_atol or atol
+    t_loss, n_loss = 0, 0
+    for i, (tg, ng) in enumerate(zip(t_g, n_g)):
+        if tg is None:
+            assert ng is None or not np.any(ng.detach().numpy()), f"first grad {i}: nnbox has one, torch none"
+            continue
+        assert ng is not None, f"first grad {i}: torch has one, nnbox none"
+        assert_same(tg, ng, r, a, what=f"first grad of input {i}")
+        assert tg.requires_grad == ng.requires_grad, (
+            f"first grad {i}: requires_grad {ng.requires_grad} != torch {tg.requires_grad}")
+        if tg.requires_grad:
+            w = RNG.standard_normal(tuple(tg.shape))
+            t_loss = t_loss + (tg * torch.tensor(w, dtype=tg.dtype)).sum()
+            n_loss = n_loss + (ng * nnbox.tensor(w, dtype=ng.dtype)).sum()
+    if isinstance(t_loss, int):
+        return t_out, n_out  # the op is linear in its inputs: nothing to differentiate twice
+    t_loss.backward()
+    n_loss.backward()
+    for what, ts, ns in (("input", t_wrt, n_wrt), ("upstream grad", t_ups, n_ups)):
+        for i, (tt, nt) in enumerate(zip(ts, ns)):
+            if tt.grad is None:
+                assert nt.grad is None or not np.any(nt.grad.numpy()), f"second grad of {what} {i}: nnbox has one, torch none"
+                continue
+            assert nt.grad is not None, f"second grad of {what} {i}: torch has one, nnbox none"
+            assert_same(tt.grad, nt.grad, r, a, what=f"second grad of {what} {i}")
+    return t_out, n_out
+
+
+def _nn_dtype(torch_dtype):
+    return getattr(nnbox, str(torch_dtype).split(".")[-1])
 
 
 def check_error(fn, inputs, match: str | None = None):

@@ -85,3 +85,21 @@ def test_finite_differences():
     fd_check(lambda w: nnbox.nn.functional.embedding(i, w), [arr(5, 3)])
     fd_check(lambda w: nnbox.nn.functional.embedding_bag(i, w, mode="max"), [arr(5, 3)])
     fd_check(lambda w: nnbox.nn.functional.embedding_bag(i, w, mode="mean"), [arr(5, 3)])
+
+
+# --- second order (create_graph=True) --------------------------------------------------------------
+
+@pytest.mark.parametrize("kw", [{}, {"padding_idx": 1}, {"scale_grad_by_freq": True}])
+def test_embedding_second_order(kw):
+    idx = np.array([[1, 3, 3], [0, 1, 4]])
+    check(lambda m, w: m.nn.functional.embedding(m.tensor(idx), w, **kw) ** 2, [arr(5, 3)], order=2, rtol=1e-8)
+
+
+def test_embedding_bag_has_no_double_backward_as_in_torch():
+    idx = np.array([[1, 3], [0, 3]])
+    for m in (torch, nnbox):
+        w = m.tensor(arr(5, 3), requires_grad=True)
+        (g,) = m.autograd.grad(m.nn.functional.embedding_bag(m.tensor(idx), w, mode="sum").pow(2).sum(), w,
+                               create_graph=True)
+        with pytest.raises(RuntimeError, match="derivative for '_embedding_bag_backward' is not implemented"):
+            g.sum().backward()

@@ -116,3 +116,20 @@ def test_pixel_shuffle():
     check(lambda m, x: m.nn.functional.pixel_unshuffle(x, 2), [arr(2, 3, 4, 6)])
     check(lambda m, x: m.nn.functional.channel_shuffle(x, 2), [arr(2, 4, 3)], grad=False)
     check_error(lambda m, x: m.nn.functional.pixel_shuffle(x, 2), [arr(2, 7, 3, 4)], match="divisible")
+
+
+# --- second order (create_graph=True): each op on x * x, so the second derivative reaches x ----------
+
+@pytest.mark.parametrize("f", [
+    lambda m, x: m.nn.functional.pad(x * x, (1, 2, 0, 1)) ** 2,
+    lambda m, x: m.nn.functional.pad(x * x, (1, 2, 0, 1), value=0.5) ** 2,
+    lambda m, x: m.nn.functional.pad(x * x, (-1, 1, 1, -1)) ** 2,
+    lambda m, x: m.nn.functional.pad(x * x, (1, 2, 0, 1), mode="reflect") ** 2,
+    lambda m, x: m.nn.functional.pad(x * x, (1, 2, 2, 1), mode="replicate") ** 2,
+    lambda m, x: m.nn.functional.pad(x * x, (1, 2, 0, 1), mode="circular") ** 2,
+    lambda m, x: m.nn.functional.unfold(x * x, 2) ** 2,
+    lambda m, x: m.nn.functional.unfold(x * x, 2, dilation=1, padding=1, stride=2) ** 2,
+    lambda m, x: m.nn.functional.fold(m.nn.functional.unfold(x * x, 2), (4, 4), 2) ** 2,
+])
+def test_second_order(f):
+    check(f, [arr(1, 2, 4, 4)], order=2, rtol=1e-8)

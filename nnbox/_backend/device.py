@@ -119,6 +119,28 @@ def array_module(arr):
     return np
 
 
+# type -> array namespace.  A backward formula asks ``xp_of(value)`` for its namespace: ``numpy`` (or
+# ``cupy``) for raw arrays in a first-order backward, and the Tensor-valued namespace
+# (``nnbox.ops._tensor_xp``, registered when the ops load) when ``create_graph=True`` hands it Tensors.
+_namespaces: dict = {np.ndarray: np}
+
+
+def xp_of(a):
+    """The array namespace of ``a``: numpy, cupy, or the Tensor namespace for nnbox Tensors."""
+    xp = _namespaces.get(type(a))
+    if xp is not None:
+        return xp
+    tensor_xp = _namespaces.get("tensor")
+    if tensor_xp is not None and isinstance(a, tensor_xp.Tensor):  # a Tensor subclass (Parameter)
+        return tensor_xp
+    return array_module(a)
+
+
+def register_namespace(key, namespace) -> None:
+    """Make ``xp_of`` return ``namespace`` for values of type ``key`` (``"tensor"``: any Tensor)."""
+    _namespaces[key] = namespace
+
+
 def device_of(arr) -> device:
     if type(arr) is np.ndarray:
         return CPU

@@ -31,6 +31,7 @@ __all__ = [
 
 sigmoid = _ew.sigmoid
 tanh = _ew.tanh
+_Erf = _ew.Erf  # erf as a Function (a row of the elementwise table): differentiable to any order
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
@@ -52,22 +53,51 @@ def _run(cls, input: Tensor, inplace: bool, *args) -> Tensor:
 
 # --- pointwise activations ---------------------------------------------------------------------------
 # Each forward also computes the local derivative d = f'(x) (only when a gradient is wanted) and
-# saves it: backward is then one multiply, and saving d rather than x keeps ``inplace=True`` safe
-# (the input's storage is overwritten by the result).
+# saves it: first-order backward is then one multiply (``PointwiseGrad``).  The input is saved too
+# (as torch does; ``inplace=True`` gets a private copy of it, see ``ops.inplace``), for a second
+# backward: the class's ``_d1``/``_d2`` give f' and f'' as formulas in ``xp`` (None for the
+# piecewise-linear ones, whose f' is the saved d and f'' is zero).
 
 
 class _Pointwise(Function):
     _array_api = True
+    _twice = True
+    _d1 = _d2 = None  # f'(x) and f''(x) as ``(xp, x, *params)`` formulas, for a second backward
+    params = ()
 
     @staticmethod
     def backward(ctx, grad):
-        (d,) = ctx.saved_tensors
-        return (grad * d,) + (None,) * ctx.n_args
+        d, x = ctx.saved_tensors
+        return (PointwiseGrad.run(grad, x, d, ctx),) + (None,) * ctx.n_args
 
 
-def _save(ctx, d, n_args: int = 0) -> None:
-    ctx.save_for_backward(d)
-    ctx.n_args = n_args
+def _save(ctx, d, n_args: int, x, params: tuple = ()) -> None:
+    ctx.save_for_backward(d, x)
+    ctx.n_args, ctx.params = n_args, params
+
+
+class PointwiseGrad(Function):
+    """``grad * d`` (d = f'(x), kept by the activation's forward): the activation's first-order
+    backward, one multiply.  As a node of a ``create_graph`` backward it is differentiated again:
+    w.r.t. ``grad`` by f'(x), w.r.t. ``x`` by ``grad * f''(x)``, both formulas in ``xp`` (so the
+    result is differentiable once more)."""
+
+    _array_api = True
+    _twice = True
+
+    @staticmethod
+    def forward(ctx, grad, x, d, op):
+        ctx.save_for_backward(grad, x, d)
+        ctx.d1, ctx.d2, ctx.params = op._d1, op._d2, op.params
+        return grad * d
+
+    @staticmethod
+    def backward(ctx, gg):
+        grad, x, d = ctx.saved_tensors
+        xp = xp_of(gg)
+        if ctx.d2 is None:  # piecewise linear: f' is the (piecewise constant) d, f'' is zero
+            return gg * d, xp.zeros_like(x), None, None
+        return gg * ctx.d1(xp, x, *ctx.params), gg * grad * ctx.d2(xp, x, *ctx.params), None, None
 
 
 class Hardtanh(_Pointwise):
@@ -76,7 +106,7 @@ class Hardtanh(_Pointwise):
     @staticmethod
     def forward(ctx, x, lo, hi):
         if ctx.needs_input_grad[0]:
-            _save(ctx, (x > lo) & (x < hi), 2)
+            _save(ctx, (x > lo) & (x < hi), 2, x)
         return xp_of(x).clip(x, lo, hi)
 
 
@@ -88,7 +118,7 @@ class LeakyRelu(_Pointwise):
             d = (x > 0).astype(x.dtype)  # 1 or slope, by arithmetic: np.where is ~10x slower
             d *= 1 - slope
             d += slope
-            _save(ctx, d, 1)
+            _save(ctx, d, 1, x)
         out = xp.minimum(x, 0)
         out *= slope
         out += xp.maximum(x, 0)
@@ -103,7 +133,7 @@ class RandomSlopeRelu(_Pointwise):
         d = slopes * (x < 0)
         d += x >= 0
         if ctx.needs_input_grad[0]:
-            _save(ctx, d, 1)
+            _save(ctx, d, 1, x)
         return x * d
 
 
@@ -112,7 +142,7 @@ class Threshold(_Pointwise):
     def forward(ctx, x, threshold, value):
         mask = x > threshold
         if ctx.needs_input_grad[0]:
-            _save(ctx, mask, 2)
+            _save(ctx, mask, 2, x)
         out = x * mask
         if value != 0:
             out += (~mask) * x.dtype.type(value)
@@ -127,7 +157,7 @@ class Shrink(_Pointwise):
         xp = xp_of(x)
         mask = xp.abs(x) > lambd
         if ctx.needs_input_grad[0]:
-            _save(ctx, mask, 2)
+            _save(ctx, mask, 2, x)
         if soft:
             out = x - xp.sign(x) * x.dtype.type(lambd)
             out *= mask
@@ -139,24 +169,27 @@ class Prelu(Function):
     """max(0, x) + w * min(0, x), with one learnable slope per channel (dim 1) or a single one."""
 
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, x, w):
-        wb = w.reshape((1, -1) + (1,) * (x.ndim - 2)) if x.ndim >= 2 and w.size > 1 else w.reshape(())
-        ctx.save_for_backward(x, wb)
+        ctx.wb_shape = (1, -1) + (1,) * (x.ndim - 2) if x.ndim >= 2 and w.size > 1 else ()
+        wb = w.reshape(ctx.wb_shape)
+        ctx.save_for_backward(x, w)  # w itself (not its reshaped view): a second backward reaches it
         ctx.wshape = w.shape
         xp = xp_of(x)
         return xp.maximum(x, 0) + wb * xp.minimum(x, 0)
 
     @staticmethod
     def backward(ctx, grad):
-        x, wb = ctx.saved_tensors
-        xp = xp_of(x)
+        x, w = ctx.saved_tensors
+        xp = xp_of(grad)
+        wb = xp.reshape(w, ctx.wb_shape)
         pos = x > 0
         gx = grad * (pos + (~pos) * wb) if ctx.needs_input_grad[0] else None
         gw = None
         if ctx.needs_input_grad[1]:
-            gw = unbroadcast(grad * xp.minimum(x, 0), wb.shape).reshape(ctx.wshape)
+            gw = xp.reshape(unbroadcast(grad * xp.minimum(x, 0), tuple(wb.shape)), ctx.wshape)
         return gx, gw
 
 
@@ -177,13 +210,24 @@ class Elu(_Pointwise):
             d *= alpha * scale * input_scale
             d *= ~pos
             d += pos * x.dtype.type(scale)
-            _save(ctx, d, 3)
+            _save(ctx, d, 3, x, (alpha, scale, input_scale))
         out = xp.expm1(neg_x)  # 0 where x > 0, so adding max(x, 0) selects without np.where
         out *= alpha
         out += xp.maximum(x, 0)
         if scale != 1:
             out *= scale
         return out
+
+    @staticmethod
+    def _d1(xp, x, alpha, scale, input_scale):
+        e = xp.exp(xp.minimum(x, 0) * input_scale)
+        return xp.where(x > 0, scale, e * (alpha * scale * input_scale))
+
+    @staticmethod
+    def _d2(xp, x, alpha, scale, input_scale):
+        e = xp.exp(xp.minimum(x, 0) * input_scale)
+        # 0 at x == 0 too (torch's choice there, though f' takes the exponential side)
+        return xp.where(x < 0, e * (alpha * scale * input_scale * input_scale), 0.0)
 
 
 class Softplus(_Pointwise):
@@ -199,13 +243,22 @@ class Softplus(_Pointwise):
             d = _sigmoid(bx)
             if any_linear:
                 xp.copyto(d, 1, where=linear)
-            _save(ctx, d, 2)
+            _save(ctx, d, 2, x, (beta, threshold))
         soft = softplus_array(bx)
         if beta != 1:
             soft /= beta
         if any_linear:
             xp.copyto(soft, x, where=linear)
         return soft
+
+    @staticmethod
+    def _d1(xp, x, beta, threshold):
+        return xp.where(x * beta > threshold, 1.0, _sigmoid_xp(xp, x * beta))
+
+    @staticmethod
+    def _d2(xp, x, beta, threshold):
+        s = _sigmoid_xp(xp, x * beta)
+        return xp.where(x * beta > threshold, 0.0, s * (1 - s) * beta)
 
 
 class LogSigmoid(_Pointwise):
@@ -214,8 +267,17 @@ class LogSigmoid(_Pointwise):
     @staticmethod
     def forward(ctx, x):
         if ctx.needs_input_grad[0]:
-            _save(ctx, _sigmoid(-x))
+            _save(ctx, _sigmoid(-x), 0, x)
         return -softplus_array(-x)
+
+    @staticmethod
+    def _d1(xp, x):
+        return _sigmoid_xp(xp, -x)
+
+    @staticmethod
+    def _d2(xp, x):
+        s = _sigmoid_xp(xp, -x)
+        return s * (s - 1)
 
 
 def softplus_array(x):
@@ -229,6 +291,11 @@ def softplus_array(x):
     xp.log1p(r, out=r)
     r += xp.maximum(flat, 0)
     return r.reshape(x.shape)
+
+
+def _sigmoid_xp(xp, x):
+    """The logistic function as a formula in ``xp`` (the tanh form, as ``_sigmoid``)."""
+    return xp.tanh(x * 0.5) * 0.5 + 0.5
 
 
 def _sigmoid(x):
@@ -254,6 +321,7 @@ class Gelu(_Pointwise):
     @staticmethod
     def forward(ctx, x, approximate):
         xp = xp_of(x)
+        x0 = x
         # Every full-size pass below works in place on a few buffers: on large activations a fresh
         # temporary costs about as much (page faults) as the arithmetic it holds.  The work is on
         # a flat view, so 0-d inputs still give arrays (ufuncs turn 0-d results into scalars).
@@ -278,7 +346,7 @@ class Gelu(_Pointwise):
                 t *= x2
                 t *= 0.5 * _GELU_K
                 t += half
-                _save(ctx, t.reshape(shape), 1)
+                _save(ctx, t.reshape(shape), 1, x0, (approximate,))
             half *= x
             return half.reshape(shape)
         # exact form in cache-sized chunks on the CPU: its ~30 passes then stay in L2 and the
@@ -304,8 +372,24 @@ class Gelu(_Pointwise):
                 xp.add(u, cdf, out=d[lo:hi])
             xp.multiply(cdf, xc, out=res[lo:hi])
         if grad:
-            _save(ctx, d.reshape(shape), 1)
+            _save(ctx, d.reshape(shape), 1, x0, (approximate,))
         return res.reshape(shape)
+
+    @staticmethod
+    def _d1(xp, x, approximate):
+        if approximate == "tanh":
+            t = xp.tanh((x + x * x * x * 0.044715) * _GELU_K)
+            return (1 + t) * 0.5 + x * (1 - t * t) * ((1 + x * x * (3 * 0.044715)) * (0.5 * _GELU_K))
+        cdf = (_Erf.run(x * _SQRT1_2) + 1) * 0.5
+        return cdf + x * xp.exp(x * x * -0.5) * _INV_SQRT_2PI
+
+    @staticmethod
+    def _d2(xp, x, approximate):
+        if approximate == "tanh":
+            t = xp.tanh((x + x * x * x * 0.044715) * _GELU_K)
+            du = (1 + x * x * (3 * 0.044715)) * _GELU_K  # u', u = K (x + c x^3)
+            return (1 - t * t) * (du + x * 0.5 * (x * (6 * 0.044715 * _GELU_K) - 2 * t * du * du))
+        return xp.exp(x * x * -0.5) * _INV_SQRT_2PI * (2 - x * x)
 
 
 class Silu(_Pointwise):
@@ -315,8 +399,18 @@ class Silu(_Pointwise):
     def forward(ctx, x):
         s = _sigmoid(x)
         if ctx.needs_input_grad[0]:
-            _save(ctx, s * (1 + x * (1 - s)))
+            _save(ctx, s * (1 + x * (1 - s)), 0, x)
         return x * s
+
+    @staticmethod
+    def _d1(xp, x):
+        s = _sigmoid_xp(xp, x)
+        return s * (1 + x * (1 - s))
+
+    @staticmethod
+    def _d2(xp, x):
+        s = _sigmoid_xp(xp, x)
+        return s * (1 - s) * (2 + x * (1 - 2 * s))
 
 
 class Mish(_Pointwise):
@@ -327,17 +421,31 @@ class Mish(_Pointwise):
         xp = xp_of(x)
         t = xp.tanh(softplus_array(x))
         if ctx.needs_input_grad[0]:
-            _save(ctx, t + x * _sigmoid(x) * (1 - t * t))
+            _save(ctx, t + x * _sigmoid(x) * (1 - t * t), 0, x)
         return x * t
+
+    @staticmethod
+    def _d1(xp, x):
+        t = xp.tanh(xp.maximum(x, 0) + xp.log1p(xp.exp(-xp.abs(x))))
+        return t + x * _sigmoid_xp(xp, x) * (1 - t * t)
+
+    @staticmethod
+    def _d2(xp, x):
+        t = xp.tanh(xp.maximum(x, 0) + xp.log1p(xp.exp(-xp.abs(x))))
+        s = _sigmoid_xp(xp, x)
+        sech2 = 1 - t * t
+        return 2 * s * sech2 + x * s * sech2 * ((1 - s) - 2 * t * s)
 
 
 class Hardsigmoid(_Pointwise):
     """relu6(x + 3) / 6."""
 
+    _twice = "derivative for aten::hardsigmoid_backward is not implemented"  # torch's, too
+
     @staticmethod
     def forward(ctx, x):
         if ctx.needs_input_grad[0]:
-            _save(ctx, ((x > -3) & (x < 3)) * x.dtype.type(_SIXTH))
+            _save(ctx, ((x > -3) & (x < 3)) * x.dtype.type(_SIXTH), 0, x)
         return xp_of(x).clip(x + 3, 0, 6) / 6
 
 
@@ -351,8 +459,16 @@ class Hardswish(_Pointwise):
             d = x / 3 + 0.5
             d *= (x > -3) & (x < 3)
             d += x >= 3
-            _save(ctx, d)
+            _save(ctx, d, 0, x)
         return x * xp.clip(x + 3, 0, 6) / 6
+
+    @staticmethod
+    def _d1(xp, x):
+        return xp.where((x > -3) & (x < 3), x / 3 + 0.5, xp.where(x >= 3, 1.0, 0.0))
+
+    @staticmethod
+    def _d2(xp, x):
+        return xp.where((x > -3) & (x < 3), 1 / 3, 0.0)
 
 
 class Softsign(_Pointwise):
@@ -360,8 +476,18 @@ class Softsign(_Pointwise):
     def forward(ctx, x):
         den = 1 + xp_of(x).abs(x)
         if ctx.needs_input_grad[0]:
-            _save(ctx, 1 / (den * den))
+            _save(ctx, 1 / (den * den), 0, x)
         return x / den
+
+    @staticmethod
+    def _d1(xp, x):
+        den = 1 + xp.abs(x)
+        return 1 / (den * den)
+
+    @staticmethod
+    def _d2(xp, x):
+        den = 1 + xp.abs(x)
+        return -2 * xp.sign(x) / (den * den * den)
 
 
 class Tanhshrink(_Pointwise):
@@ -369,30 +495,43 @@ class Tanhshrink(_Pointwise):
     def forward(ctx, x):
         t = xp_of(x).tanh(x)
         if ctx.needs_input_grad[0]:
-            _save(ctx, t * t)
+            _save(ctx, t * t, 0, x)
         return x - t
+
+    @staticmethod
+    def _d1(xp, x):
+        t = xp.tanh(x)
+        return t * t
+
+    @staticmethod
+    def _d2(xp, x):
+        t = xp.tanh(x)
+        return 2 * t * (1 - t * t)
 
 
 class Glu(Function):
     """a * sigmoid(b) where a, b are the two halves of ``x`` along ``axis``."""
 
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, x, axis):
         xp = xp_of(x)
         a, b = xp.split(x, 2, axis=axis)
-        s = _sigmoid(b)
-        ctx.save_for_backward(a, s)
-        ctx.axis = axis
-        return a * s
+        ctx.save_for_backward(x)  # the input: a second backward needs a and sigmoid(b) in the graph
+        ctx.axis, ctx.half = axis, x.shape[axis] // 2
+        return a * _sigmoid(b)
 
     @staticmethod
     def backward(ctx, grad):
-        a, s = ctx.saved_tensors
+        (x,) = ctx.saved_tensors
+        xp = xp_of(grad)
+        a, b = xp.split(x, [ctx.half], axis=ctx.axis)
+        s = _sigmoid_xp(xp, b)
         ga = grad * s
         gb = ga * a * (1 - s)
-        return xp_of(a).concatenate([ga, gb], axis=ctx.axis), None
+        return xp.concatenate([ga, gb], axis=ctx.axis), None
 
 
 # --- the functional API ------------------------------------------------------------------------------

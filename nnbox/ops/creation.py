@@ -452,6 +452,7 @@ def poisson(input: Tensor, generator=None) -> Tensor:
 
 class _DiagEmbed(Function):
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, v, k):
@@ -460,26 +461,26 @@ class _DiagEmbed(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        return xp_of(grad).diagonal(grad, ctx.k).copy(), None
+        return _Diagonal.run(grad, ctx.k), None
 
 
 class _Diagonal(Function):
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, a, k):
-        ctx.k, ctx.shape = k, a.shape
-        return xp_of(a).diagonal(a, k).copy()
+        xp = xp_of(a)
+        out = xp.diagonal(a, k).copy()
+        n = out.shape[0]
+        ctx.shape, ctx.key = a.shape, (xp.arange(n) + max(-k, 0), xp.arange(n) + max(k, 0))
+        return out
 
     @staticmethod
     def backward(ctx, grad):
-        xp = xp_of(grad)
-        out = xp.zeros(ctx.shape, dtype=grad.dtype)
-        n = grad.shape[0]
-        rows = xp.arange(n) + max(-ctx.k, 0)
-        cols = xp.arange(n) + max(ctx.k, 0)
-        out[rows, cols] = grad
-        return out, None
+        from .index import PutZeros
+
+        return PutZeros.run(grad, ctx.shape, ctx.key), None
 
 
 def diag_embed(input: Tensor, offset: int = 0) -> Tensor:

@@ -24,6 +24,7 @@ class Dropout(Function):
     constants that keep SELU's zero mean and unit variance."""
 
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, x, p, mask_shape, alpha, rng):

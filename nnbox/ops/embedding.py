@@ -24,19 +24,35 @@ class Embedding(Function):
     """weight[indices]; backward adds each output row's gradient into its table row."""
 
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, weight, indices, padding_idx, scale_grad_by_freq):
         ctx.save_for_backward(indices)
+        ctx.indices = indices  # read as a constant array (saved above too, for the freed-graph check)
         ctx.meta = (weight.shape, weight.dtype, padding_idx, scale_grad_by_freq)
         return weight[indices]
 
     @staticmethod
     def backward(ctx, grad):
-        (indices,) = ctx.saved_tensors
-        shape, dtype, padding_idx, by_freq = ctx.meta
-        if by_freq == "sparse":
+        ctx.saved_tensors  # noqa: B018 - raises torch's error if the graph was freed
+        if ctx.meta[3] == "sparse":
             raise RuntimeError("embedding_backward: scale_grad_by_freq not supported with sparse gradients")
+        return EmbeddingBackward.run(grad, ctx.indices, ctx.meta), None, None, None
+
+
+class EmbeddingBackward(Function):
+    """The table's gradient: each output row's gradient added into its index's row (torch's
+    embedding_dense_backward).  Linear in ``grad``; its backward gathers the rows again."""
+
+    _array_api = True
+    _twice = True
+    _torch_name = "EmbeddingDenseBackwardBackward0"
+
+    @staticmethod
+    def forward(ctx, grad, indices, meta):
+        ctx.indices, ctx.meta, ctx.gshape = indices, meta, grad.shape
+        shape, dtype, padding_idx, by_freq = meta
         xp = xp_of(grad)
         idx = indices.reshape(-1)
         rows = grad.reshape(-1, shape[1])
@@ -48,7 +64,27 @@ class Embedding(Function):
             idx, rows = idx[keep], rows[keep]
         gw = xp.zeros(shape, dtype=dtype)
         add_rows(gw, idx, rows)
-        return gw, None, None, None
+        return gw
+
+    @staticmethod
+    def backward(ctx, gg):
+        from .index import GetItem
+
+        xp = xp_of(gg)
+        idx, scale = ctx.rows()
+        g = GetItem.run(gg, (idx,))
+        if scale is not None:
+            g = g * scale
+        return xp.reshape(g, ctx.gshape), None, None
+
+    def rows(self):
+        """The flat indices, and each row's constant factor (0 for padding) or None.  Like torch's
+        embedding double backward, this ignores ``scale_grad_by_freq``."""
+        padding_idx = self.meta[2]
+        idx = self.indices.reshape(-1)
+        if padding_idx is None:
+            return idx, None
+        return idx, (idx != padding_idx)[:, None]
 
 
 def add_rows(out, index, rows) -> None:
@@ -131,6 +167,7 @@ class EmbeddingBag(Function):
     """Sum / mean / max of the looked-up rows of each bag (bags given by start offsets)."""
 
     _array_api = True
+    _twice = "the derivative for '_embedding_bag_backward' is not implemented."  # torch's, too
 
     @staticmethod
     def forward(ctx, weight, idx, seg, n_bags, mode, psw, padding_idx):

@@ -9,7 +9,7 @@ from ..autograd import grad_mode
 from ..autograd.function import Function
 from ._util import add_at, cpp_type_name, named, type_name, result_dtype, shape_str, unbroadcast, wrap_dim, xp_of
 from .convert import cast
-from .reduce import return_types
+from .. import return_types
 
 # --- t[key] --------------------------------------------------------------------------------------
 
@@ -68,6 +68,7 @@ def _index_error(e: IndexError) -> IndexError:
 
 class GetItem(Function):
     _array_api = True
+    _twice = True
     _torch_name = "IndexBackward0"
 
     @staticmethod
@@ -77,10 +78,7 @@ class GetItem(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        xp = xp_of(grad)
-        out = xp.zeros(ctx.shape, dtype=grad.dtype)
-        add_at(out, ctx.key, grad)
-        return out, None
+        return _IndexAddHelper.run(grad, ctx.shape, ctx.key), None
 
 
 class Slice(GetItem):
@@ -90,9 +88,48 @@ class Slice(GetItem):
 
     @staticmethod
     def backward(ctx, grad):
-        out = xp_of(grad).zeros(ctx.shape, dtype=grad.dtype)
-        out[ctx.key] = grad
-        return out, None
+        return PutZeros.run(grad, ctx.shape, ctx.key), None
+
+
+class PutZeros(Function):
+    """``out = zeros(shape); out[key] = g`` for a key that picks each element at most once (basic
+    indexing, the argmax of a reduction, a permutation): the backward of ``a[key]`` then, faster
+    than accumulating.  Its own backward is ``gg[key]``, so indexing is differentiable to any order."""
+
+    _array_api = True
+    _twice = True
+    _torch_name = "IndexPutBackward0"
+
+    @staticmethod
+    def forward(ctx, g, shape, key):
+        out = xp_of(g).zeros(shape, dtype=g.dtype)
+        out[key] = g
+        ctx.key = key
+        return out
+
+    @staticmethod
+    def backward(ctx, gg):
+        return GetItem.run(gg, ctx.key), None, None
+
+
+class ZeroAt(Function):
+    """``g`` with zeros at ``key`` (the gradient of what ``a[key] = v`` overwrote): linear and its own
+    adjoint, so its backward is itself."""
+
+    _array_api = True
+    _twice = True
+    _torch_name = "IndexPutBackward0"
+
+    @staticmethod
+    def forward(ctx, g, key):
+        out = g.copy()
+        out[key] = 0
+        ctx.key = key
+        return out
+
+    @staticmethod
+    def backward(ctx, gg):
+        return ZeroAt.run(gg, ctx.key), None
 
 
 def getitem(self: Tensor, key) -> Tensor:
@@ -126,6 +163,7 @@ class IndexPut(Function):
     """Out-of-place ``a[key] = v``; ``self[key] = v`` is this op run in place."""
 
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, a, v, key):
@@ -138,10 +176,9 @@ class IndexPut(Function):
     def backward(ctx, grad):
         ga = gv = None
         if ctx.needs_input_grad[0]:
-            ga = grad.copy()
-            ga[ctx.key] = 0
+            ga = ZeroAt.run(grad, ctx.key)
         if ctx.needs_input_grad[1]:
-            gv = unbroadcast(grad[ctx.key], ctx.vshape)
+            gv = unbroadcast(GetItem.run(grad, ctx.key), ctx.vshape)
         return ga, gv, None
 
 
@@ -297,6 +334,7 @@ def _check_gather(name, a, axis, index):
 
 class Gather(Function):
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, a, axis, index):
@@ -306,9 +344,7 @@ class Gather(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        out = xp_of(grad).zeros(ctx.shape, dtype=grad.dtype)
-        add_at(out, ctx.idx, grad)
-        return out, None, None
+        return _IndexAddHelper.run(grad, ctx.shape, ctx.idx), None, None
 
 
 def gather(input: Tensor, dim: int, index: Tensor, *, sparse_grad: bool = False) -> Tensor:
@@ -320,6 +356,7 @@ def gather(input: Tensor, dim: int, index: Tensor, *, sparse_grad: bool = False)
 
 class Scatter(Function):
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, a, src, axis, index, reduce):
@@ -340,14 +377,10 @@ class Scatter(Function):
     def backward(ctx, grad):
         ga = gs = None
         if ctx.needs_input_grad[0]:
-            ga = grad
-            if ctx.reduce is None:
-                ga = grad.copy()
-                ga[ctx.idx] = 0
+            ga = grad if ctx.reduce is not None else ZeroAt.run(grad, ctx.idx)
         if ctx.needs_input_grad[1]:
-            g = grad[ctx.idx]
-            gs = xp_of(grad).zeros(ctx.src_shape, dtype=grad.dtype)
-            gs[tuple(slice(0, s) for s in ctx.index_shape)] = g
+            g = GetItem.run(grad, ctx.idx)
+            gs = PutZeros.run(g, ctx.src_shape, tuple(slice(0, s) for s in ctx.index_shape))
         return ga, gs, None, None, None
 
 
@@ -377,6 +410,7 @@ def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
 
 class IndexSelect(Function):
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, a, axis, index):
@@ -385,11 +419,8 @@ class IndexSelect(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        xp = xp_of(grad)
-        out = xp.zeros(ctx.shape, dtype=grad.dtype)
         key = (slice(None),) * ctx.axis + (ctx.index,)
-        add_at(out, key, grad)
-        return out, None, None
+        return _IndexAddHelper.run(grad, ctx.shape, key), None, None
 
 
 def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
@@ -419,7 +450,11 @@ def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha=1
 
 
 class _IndexAddHelper(Function):
+    """``out = zeros(shape); out[key] += src``, repeated indices accumulating: index_add, and the
+    backward of ``a[key]``/gather/index_select; its backward is ``grad[key]`` again."""
+
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, src, shape, key):
@@ -430,7 +465,7 @@ class _IndexAddHelper(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        return grad[ctx.key], None, None
+        return GetItem.run(grad, ctx.key), None, None
 
 
 def index_fill(input: Tensor, dim: int, index: Tensor, value) -> Tensor:
@@ -446,6 +481,7 @@ def index_fill(input: Tensor, dim: int, index: Tensor, value) -> Tensor:
 
 class Where(Function):
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, cond, x, y):

@@ -94,6 +94,7 @@ class CopySlices(Function):
     the old base gets ``grad`` outside the region, the result gets the region of ``grad``."""
 
     _array_api = True
+    _twice = True
     _torch_name = "torch::autograd::CopySlices"
 
     @staticmethod
@@ -103,16 +104,16 @@ class CopySlices(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        g = xp_of(grad).array(grad, copy=True, order="C")  # region() needs a C-contiguous array
-        g_value = ctx.region(g).copy() if ctx.needs_input_grad[1] else None
-        ctx.region(g)[...] = 0
-        return (g if ctx.needs_input_grad[0] else None), g_value, None
+        g_value = _RegionGet.run(grad, ctx.region) if ctx.needs_input_grad[1] else None
+        g = _RegionZero.run(grad, ctx.region) if ctx.needs_input_grad[0] else None
+        return g, g_value, None
 
 
 class ViewOfBase(Function):
     """A view re-derived from its (rebased) base after an in-place op on it."""
 
     _array_api = True
+    _twice = True
     _is_view = True
     _torch_name = "AsStridedBackward0"
 
@@ -123,9 +124,63 @@ class ViewOfBase(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        out = xp_of(grad).zeros(ctx.shape, dtype=grad.dtype)
-        ctx.region(out)[...] = grad
-        return out, None
+        return _RegionPut.run(grad, ctx.shape, ctx.region), None
+
+
+# The gradients of those two, as Functions that are each other's backward (so a create_graph
+# backward through an in-place op on a view is differentiable again).  ``region`` needs a
+# C-contiguous array shaped like the base.
+
+class _RegionGet(Function):
+    """A copy of ``region`` of ``g``."""
+
+    _array_api = True
+    _twice = True
+
+    @staticmethod
+    def forward(ctx, g, region):
+        ctx.shape, ctx.region = g.shape, region
+        return region(xp_of(g).ascontiguousarray(g)).copy()
+
+    @staticmethod
+    def backward(ctx, gg):
+        return _RegionPut.run(gg, ctx.shape, ctx.region), None
+
+
+class _RegionPut(Function):
+    """Zeros shaped like the base, with ``g`` in ``region``."""
+
+    _array_api = True
+    _twice = True
+
+    @staticmethod
+    def forward(ctx, g, shape, region):
+        out = xp_of(g).zeros(shape, dtype=g.dtype)
+        region(out)[...] = g
+        ctx.region = region
+        return out
+
+    @staticmethod
+    def backward(ctx, gg):
+        return _RegionGet.run(gg, ctx.region), None, None
+
+
+class _RegionZero(Function):
+    """``g`` with zeros in ``region``: linear and its own adjoint."""
+
+    _array_api = True
+    _twice = True
+
+    @staticmethod
+    def forward(ctx, g, region):
+        out = xp_of(g).array(g, copy=True, order="C")
+        region(out)[...] = 0
+        ctx.region = region
+        return out
+
+    @staticmethod
+    def backward(ctx, gg):
+        return _RegionZero.run(gg, ctx.region), None
 
 
 def _region_of(base_arr, view_arr):

@@ -45,6 +45,7 @@ class Pad(Function):
     """Pad (or crop, for negative amounts) the trailing dims; ``pads`` = ((lo, hi), ...) first dim first."""
 
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, x, pads, mode, value):
@@ -76,7 +77,19 @@ class Pad(Function):
 
     @staticmethod
     def backward(ctx, gy):
-        x_shape, pads, mode, maps = ctx.args
+        return PadBackward.run(gy, ctx.args), None, None, None
+
+
+class PadBackward(Function):
+    """The gradient of ``Pad``: each padded position's gradient folded back onto the element it
+    copied.  Linear, and ``Pad`` (with zeros) is its adjoint, hence its backward."""
+
+    _array_api = True
+    _twice = True
+
+    @staticmethod
+    def forward(ctx, gy, args):
+        x_shape, pads, mode, maps = ctx.args = args
         xp = xp_of(gy)
         nd = len(pads)
         first = len(x_shape) - nd
@@ -99,7 +112,12 @@ class Pad(Function):
                 for o in list(range(0, a)) + list(range(b, len(m))):
                     out[lead + (int(m[o]),)] += g[lead + (o,)]
             g = out
-        return g, None, None, None
+        return g
+
+    @staticmethod
+    def backward(ctx, gg):
+        _, pads, mode, _ = ctx.args
+        return Pad.run(gg, pads, mode, 0), None
 
 
 _NONCONST_HELP = (
@@ -424,6 +442,7 @@ class Unfold(Function):
     """im2col: (N, C, H, W) -> (N, C*kh*kw, L); backward is col2im."""
 
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, x, ksize, dilation, pads, stride, out_size):
@@ -437,7 +456,7 @@ class Unfold(Function):
     @staticmethod
     def backward(ctx, gy):
         x_shape, ksize, dilation, pads, stride, out_size = ctx.args
-        return _fold_array(gy, x_shape, ksize, dilation, pads, stride, out_size), None, None, None, None, None
+        return Fold.run(gy, x_shape, ksize, dilation, pads, stride, out_size), None, None, None, None, None
 
 
 def _fold_array(g, x_shape, ksize, dilation, pads, stride, out_size):
@@ -455,6 +474,7 @@ class Fold(Function):
     """col2im: (N, C*kh*kw, L) -> (N, C, H, W), summing overlaps; backward is im2col."""
 
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, x, out_shape, ksize, dilation, pads, stride, blocks):
@@ -464,9 +484,7 @@ class Fold(Function):
     @staticmethod
     def backward(ctx, gy):
         out_shape, ksize, dilation, pads, stride, blocks = ctx.args
-        ctx2 = Unfold.__new__(Unfold)
-        g = Unfold.forward(ctx2, gy, ksize, dilation, pads, stride, blocks)
-        return g, None, None, None, None, None, None
+        return Unfold.run(gy, ksize, dilation, pads, stride, blocks), None, None, None, None, None, None
 
 
 def _pair(v, name):
