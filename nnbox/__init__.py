@@ -9,7 +9,7 @@ tensor([[3., 3.],
 """
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from ._version import __version__  # noqa: E402  (a str that compares as a version)
 
 from ._backend.dtype import (  # noqa: F401
     bool,
@@ -312,6 +312,8 @@ from .ops.complex import (  # noqa: F401
     view_as_complex,
     view_as_real,
 )
+from .ops.special import digamma, erf, erfc, erfinv, lgamma, logit, polygamma, xlogy  # noqa: F401
+from .ops.decomp import cholesky, matrix_exp  # noqa: F401
 from . import autograd, cuda, fft, onnx  # noqa: F401,E402
 
 from ._legacy import BoolTensor, ByteTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor, LongTensor  # noqa: E402,F401
@@ -355,15 +357,47 @@ _LAZY = {
     "training": "nnbox.training",
     "hub": "nnbox.hub",
     "func": "nnbox.func",
+    "accelerator": "nnbox.accelerator",
+    "version": "nnbox.version",
+    "compiler": "nnbox.compiler",
+    "special": "nnbox.special",
+    "distributions": "nnbox.distributions",
 }
 _LAZY_ATTRS = {"save": "nnbox.serialization", "load": "nnbox.serialization"}
+for _n in (
+    "set_default_tensor_type",
+    "set_float32_matmul_precision",
+    "get_float32_matmul_precision",
+    "use_deterministic_algorithms",
+    "are_deterministic_algorithms_enabled",
+    "is_deterministic_algorithms_warn_only_enabled",
+    "set_deterministic_debug_mode",
+    "get_deterministic_debug_mode",
+):
+    _LAZY_ATTRS[_n] = "nnbox._switches"
+_LAZY_ATTRS["compile"] = "nnbox.compiler"
 
 
 def __getattr__(name: str):
     import importlib
 
     if name in _LAZY:
-        return importlib.import_module(_LAZY[name])
+        try:
+            return importlib.import_module(_LAZY[name])
+        except ModuleNotFoundError as e:
+            if e.name != _LAZY[name]:  # a dependency inside the subpackage is missing: say that
+                raise
+        # a subpackage not written yet falls through to the "does not implement" message
     if name in _LAZY_ATTRS:
         return getattr(importlib.import_module(_LAZY_ATTRS[name]), name)
-    raise AttributeError(f"module 'nnbox' has no attribute '{name}'")
+    from ._missing import attribute_error
+
+    raise attribute_error("torch", name, __dir__(), f"module 'nnbox' has no attribute '{name}'")
+
+
+def __dir__() -> list:
+    # the lazily loaded subpackages and functions are part of the namespace too
+    import importlib.util
+
+    lazy = {n for n, m in _LAZY.items() if importlib.util.find_spec(m) is not None}
+    return sorted(set(globals()) | lazy | set(_LAZY_ATTRS))

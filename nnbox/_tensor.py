@@ -50,7 +50,17 @@ class Size(tuple):
         return (Size, (tuple(self),))
 
 
-class Tensor:
+class _TensorType(type):
+    # ``nnbox.Tensor.xyz`` (on the class, not an instance) for a torch name nnbox lacks says so too
+    def __getattr__(cls, name: str):
+        if name.startswith("_"):
+            raise AttributeError(f"type object '{cls.__name__}' has no attribute '{name}'")
+        from ._missing import attribute_error
+
+        raise attribute_error("torch.Tensor", name, dir(cls), f"type object '{cls.__name__}' has no attribute '{name}'")
+
+
+class Tensor(metaclass=_TensorType):
     """A multi-dimensional array with autograd, as ``torch.Tensor``.
 
     >>> import nnbox
@@ -64,6 +74,14 @@ class Tensor:
     # in-place change of the base since then makes Function.apply re-derive the view's grad_fn
     __slots__ = ("_data", "_rg", "_grad", "grad_fn", "_out_nr", "_vc", "_base", "_hooks", "_vv", "__weakref__")
     __array_priority__ = 1000  # numpy defers `ndarray op Tensor` to us
+
+    def __getattr__(self, name: str):
+        # reached only when normal lookup fails: say so when torch.Tensor has the name
+        if name.startswith("_"):  # unset slots, dunder probes: Python's message, no lookup
+            raise AttributeError(f"'Tensor' object has no attribute '{name}'")
+        from ._missing import attribute_error
+
+        raise attribute_error("torch.Tensor", name, dir(type(self)), f"'Tensor' object has no attribute '{name}'")
 
     def __init__(self, *args, device=None, dtype=None):
         # torch.Tensor(2, 3) -> uninitialised float tensor; torch.Tensor([1, 2]) -> float tensor

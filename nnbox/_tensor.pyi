@@ -123,6 +123,7 @@ class Tensor:
     def ceil(self, *, out: Any = ...) -> Tensor: ...  # nnbox.ops.elementwise
     def ceil_(self, *args: Any, **kwargs: Any) -> Tensor: ...  # nnbox.ops.inplace
     def char(self, memory_format: Any = ...) -> Tensor: ...  # nnbox.ops.convert
+    def cholesky(self, upper: Any = ..., *, out: Any = ...) -> Tensor: ...  # nnbox.ops.decomp
     def chunk(self, chunks: Any, dim: Any = ...) -> Any: ...  # nnbox.ops.shape
     def clamp(self, min: Any = ..., max: Any = ..., *, out: Any = ...) -> Tensor: ...  # nnbox.ops.elementwise
     def clamp_(self, *args: Any, **kwargs: Any) -> Tensor: ...  # nnbox.ops.inplace
@@ -156,6 +157,7 @@ class Tensor:
     def diag(self, diagonal: Any = ...) -> Tensor: ...  # nnbox.ops.linalg
     def diag_embed(self, offset: Any = ...) -> Tensor: ...  # nnbox.ops.creation
     def diagonal(self, offset: Any = ..., dim1: Any = ..., dim2: Any = ...) -> Tensor: ...  # nnbox.ops.creation
+    def digamma(self) -> Tensor: ...  # nnbox.ops.special
     def dim(self) -> int: ...  # nnbox._tensor
     def dist(self, other: Any, p: Any = ...) -> Tensor: ...  # nnbox.ops.linalg
     def div(self, other: Any, *, rounding_mode: Any = ..., out: Any = ...) -> Tensor: ...  # nnbox.ops.elementwise
@@ -170,7 +172,9 @@ class Tensor:
     def eq(self, other: Any, *, out: Any = ...) -> Tensor: ...  # nnbox.ops.elementwise
     def eq_(self, *args: Any, **kwargs: Any) -> Tensor: ...  # nnbox.ops.inplace
     def equal(self, other: Any) -> bool: ...  # nnbox.ops.elementwise
-    def erf(self, *, out: Any = ...) -> Tensor: ...  # nnbox.ops.elementwise
+    def erf(self) -> Tensor: ...  # nnbox.ops.special
+    def erfc(self) -> Tensor: ...  # nnbox.ops.special
+    def erfinv(self) -> Tensor: ...  # nnbox.ops.special
     def exp(self, *, out: Any = ...) -> Tensor: ...  # nnbox.ops.elementwise
     def exp2(self, *, out: Any = ...) -> Tensor: ...  # nnbox.ops.elementwise
     def exp2_(self, *args: Any, **kwargs: Any) -> Tensor: ...  # nnbox.ops.inplace
@@ -244,6 +248,7 @@ class Tensor:
     def lerp_(self, *args: Any, **kwargs: Any) -> Tensor: ...  # nnbox.ops.inplace
     def less(self, other: Any, *, out: Any = ...) -> Tensor: ...  # nnbox.ops.elementwise
     def less_equal(self, other: Any, *, out: Any = ...) -> Tensor: ...  # nnbox.ops.elementwise
+    def lgamma(self) -> Tensor: ...  # nnbox.ops.special
     def log(self, *, out: Any = ...) -> Tensor: ...  # nnbox.ops.elementwise
     def log10(self, *, out: Any = ...) -> Tensor: ...  # nnbox.ops.elementwise
     def log10_(self, *args: Any, **kwargs: Any) -> Tensor: ...  # nnbox.ops.inplace
@@ -260,6 +265,7 @@ class Tensor:
     def logical_or(self, other: Any, *, out: Any = ...) -> Tensor: ...  # nnbox.ops.elementwise
     def logical_or_(self, *args: Any, **kwargs: Any) -> Tensor: ...  # nnbox.ops.inplace
     def logical_xor(self, other: Any, *, out: Any = ...) -> Tensor: ...  # nnbox.ops.elementwise
+    def logit(self, eps: Any = ...) -> Tensor: ...  # nnbox.ops.special
     def logsumexp(self, dim: Any, keepdim: Any = ...) -> Tensor: ...  # nnbox.ops.reduce
     def long(self, memory_format: Any = ...) -> Tensor: ...  # nnbox.ops.convert
     def lt(self, other: Any, *, out: Any = ...) -> Tensor: ...  # nnbox.ops.elementwise
@@ -270,6 +276,7 @@ class Tensor:
     def masked_fill_(self, *args: Any, **kwargs: Any) -> Any: ...  # nnbox.ops.index
     def masked_select(self, mask: Any) -> Tensor: ...  # nnbox.ops.index
     def matmul(self, other: Any, *, out: Any = ...) -> Tensor: ...  # nnbox.ops.linalg
+    def matrix_exp(self) -> Tensor: ...  # nnbox.ops.decomp
     def max(self, dim: Any = ..., keepdim: Any = ..., *, other: Any = ..., out: Any = ...) -> Any: ...  # nnbox.ops.reduce
     def maximum(self, other: Any, *, out: Any = ...) -> Tensor: ...  # nnbox.ops.elementwise
     def maximum_(self, *args: Any, **kwargs: Any) -> Tensor: ...  # nnbox.ops.inplace
@@ -313,6 +320,7 @@ class Tensor:
     def numpy(self, *, force: Any = ...) -> Any: ...  # nnbox._tensor
     def outer(self, vec2: Any) -> Tensor: ...  # nnbox.ops.linalg
     def permute(self, *dims: Any) -> Tensor: ...  # nnbox.ops.shape
+    def polygamma(self, n: Any) -> Any: ...  # nnbox.ops.special
     def pow(self, exponent: Any, *, out: Any = ...) -> Tensor: ...  # nnbox.ops.elementwise
     def pow_(self, *args: Any, **kwargs: Any) -> Tensor: ...  # nnbox.ops.inplace
     def prod(self, dim: Any = ..., keepdim: Any = ..., *, dtype: Any = ...) -> Tensor: ...  # nnbox.ops.reduce
@@ -411,4 +419,5 @@ class Tensor:
     def view(self, *shape: Any) -> Tensor: ...  # nnbox.ops.shape
     def view_as(self, other: Any) -> Tensor: ...  # nnbox.ops.shape
     def where(self, condition: Any, other: Any) -> Any: ...  # nnbox.ops.index
+    def xlogy(self, other: Any) -> Tensor: ...  # nnbox.ops.special
     def zero_(self) -> Tensor: ...  # nnbox.ops.inplace

@@ -462,6 +462,9 @@ def add_safe_globals(safe_globals: list) -> None:
 
     >>> import collections, nnbox.serialization as S
     >>> S.add_safe_globals([collections.defaultdict])
+    >>> collections.defaultdict in S.get_safe_globals()
+    True
+    >>> S.clear_safe_globals()  # back to tensors and containers only
     """
     for obj in safe_globals:
         if isinstance(obj, tuple):

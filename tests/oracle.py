@@ -61,7 +61,29 @@ def _tol(dtype, rtol, atol):
     return 1e-10, 1e-12
 
 
+def _same_scalar(a, b, where: str) -> None:
+    """A non-Tensor value (number, bool, None, dtype, device, string): same kind and same value."""
+    if a is None or b is None:
+        assert a is b, f"{where}: {b!r} != torch {a!r}"
+    elif isinstance(b, (torch.Tensor, nnbox.Tensor)):
+        raise AssertionError(f"{where}: expected {type(a).__name__} {a!r}, got a Tensor")
+    elif isinstance(a, bool):
+        assert isinstance(b, (bool, np.bool_)) and bool(b) == a, f"{where}: {b!r} != torch {a!r}"
+    elif isinstance(a, int):
+        assert isinstance(b, (int, np.integer)) and not isinstance(b, bool) and int(b) == a, \
+            f"{where}: {b!r} ({type(b).__name__}) != torch {a!r} (int)"
+    elif isinstance(a, float):
+        assert isinstance(b, (float, np.floating)), f"{where}: {b!r} ({type(b).__name__}) != torch {a!r} (float)"
+        assert a == b or np.isclose(a, b, equal_nan=True), f"{where}: {b} != torch {a}"
+    elif isinstance(a, (torch.dtype, torch.device)):
+        assert str(a) == str(b).replace("nnbox.", "torch."), f"{where}: {b!r} != torch {a!r}"
+    else:
+        assert type(a) is type(b) and a == b, f"{where}: {b!r} ({type(b).__name__}) != torch {a!r} ({type(a).__name__})"
+
+
 def assert_same(t_out, n_out, rtol=None, atol=None, what="output"):
+    """torch's and nnbox's results agree: the same number of values, Tensors where torch has
+    Tensors (same shape, dtype, values) and equal plain values (None, numbers, dtypes) elsewhere."""
     to, no = _flatten(t_out), _flatten(n_out)
     assert len(to) == len(no), f"{what}: torch gave {len(to)} outputs, nnbox {len(no)}"
     for i, (a, b) in enumerate(zip(to, no)):
@@ -75,8 +97,8 @@ def assert_same(t_out, n_out, rtol=None, atol=None, what="output"):
                 np.testing.assert_allclose(bn, an, rtol=r, atol=at, err_msg=f"{what}[{i}] values", equal_nan=True)
             else:
                 np.testing.assert_array_equal(bn, an, err_msg=f"{what}[{i}] values")
-        elif isinstance(a, (int, float, bool)):
-            assert a == b or (isinstance(a, float) and np.isclose(a, b)), f"{what}[{i}]: {b} != torch {a}"
+        else:
+            _same_scalar(a, b, f"{what}[{i}]")
 
 
 def check(fn, inputs, *, grad: bool = True, rtol=None, atol=None, grad_rtol=None, grad_atol=None, order: int = 1):
@@ -111,7 +133,7 @@ def check(fn, inputs, *, grad: bool = True, rtol=None, atol=None, grad_rtol=None
     for i, (a, b) in enumerate(zip(t_in, n_in)):
         if isinstance(a, torch.Tensor) and a.requires_grad:
             if a.grad is None:
-                assert b.grad is None or not np.any(b.grad.numpy()), f"input {i}: nnbox has a grad, torch none"
+                assert b.grad is None, f"input {i}: nnbox has a grad, torch none"
                 continue
             assert b.grad is not None, f"input {i}: torch has a gradient, nnbox none"
             assert_same(a.grad, b.grad, grad_rtol or rtol, grad_atol or atol, what=f"grad of input {i}")
@@ -182,3 +204,43 @@ def check_error(fn, inputs, match: str | None = None):
 
         assert re.search(match, str(ne.value)), f"message {str(ne.value)!r} does not match {match!r}"
     return te.value, ne.value
+
+
+def fd_check(fn, inputs, *, wrt=None, eps: float = 1e-6, rtol: float = 1e-5, atol: float = 1e-7, seed: int = 0):
+    """Finite differences for hand-written backwards, by the one checker: ``nnbox.autograd.gradcheck``.
+
+    The NumPy ``inputs`` become nnbox tensors (float ones require grad; only those at the indices
+    ``wrt`` when given), and ``fn``'s floating outputs are projected onto one scalar with fixed
+    random weights, so each check costs one backward pass instead of one per output element.
+    """
+    rng = np.random.default_rng(seed)
+    tensors = []
+    for i, a in enumerate(inputs):
+        if isinstance(a, np.ndarray):
+            t = nnbox.tensor(a.copy())
+            if a.dtype.kind == "f" and (wrt is None or i in wrt):
+                t.requires_grad_(True)
+            a = t
+        tensors.append(a)
+    weights = []
+
+    def projected(*xs):
+        outs = [o for o in _flatten(fn(*xs)) if isinstance(o, nnbox.Tensor) and o.dtype.is_floating_point]
+        if not weights:  # drawn once: the numerical and analytical passes see the same projection
+            weights.extend(nnbox.tensor(rng.standard_normal(tuple(o.shape)), dtype=o.dtype) for o in outs)
+        return sum((o * w).sum() for o, w in zip(outs, weights))
+
+    assert nnbox.autograd.gradcheck(projected, tuple(tensors), eps=eps, rtol=rtol, atol=atol)
+
+
+def same_error(fn, match: str | None = None):
+    """``fn(torch)`` and ``fn(nnbox)`` raise the same exception type with the same message (class
+    paths normalised: ``nnbox.`` reads ``torch.``); ``match`` is searched in nnbox's message."""
+    import pytest
+
+    with pytest.raises(Exception) as te:
+        fn(torch)
+    with pytest.raises(type(te.value), match=match) as ne:
+        fn(nnbox)
+    assert str(ne.value).replace("nnbox.", "torch.") == str(te.value), f"{ne.value!s} != torch {te.value!s}"
+    return ne.value

@@ -5,8 +5,7 @@ import torch
 
 import nnbox
 import nnbox.nn.functional as NF
-from nn_gradcheck_util import fd_check
-from oracle import arr, check, check_error
+from oracle import arr, check, check_error, fd_check
 
 # (name, kwargs) applied as F.name(x, **kwargs)
 CASES = [

@@ -5,8 +5,7 @@ import pytest
 import torch
 
 import nnbox
-from nn_gradcheck_util import fd_check
-from oracle import RNG, arr, assert_same, check, check_error
+from oracle import RNG, arr, assert_same, check, check_error, fd_check
 
 F = lambda m: m.nn.functional  # noqa: E731
 

@@ -4,8 +4,7 @@ import pytest
 import torch
 
 import nnbox
-from nn_gradcheck_util import fd_check
-from oracle import RNG, arr, check, check_error
+from oracle import RNG, arr, check, check_error, fd_check
 
 
 def idx(*shape, n=10):

@@ -9,8 +9,7 @@ import torch
 
 import nnbox
 import nnbox.nn as nn
-from _nn_gradcheck import numgrad_check
-from oracle import arr, check, check_error
+from oracle import arr, check, check_error, fd_check
 
 
 # --- F.linear ---------------------------------------------------------------------------------------
@@ -44,8 +43,8 @@ def test_linear_rare_forms():
 
 def test_linear_gradcheck_float64():
     F = nnbox.nn.functional
-    numgrad_check(lambda x, w, b: F.linear(x, w, b), [arr(3, 2, 4), arr(5, 4), arr(5)])
-    numgrad_check(lambda x, w, b: F.linear(x, w, b), [arr(4), arr(5, 4), arr(5)])
+    fd_check(lambda x, w, b: F.linear(x, w, b), [arr(3, 2, 4), arr(5, 4), arr(5)])
+    fd_check(lambda x, w, b: F.linear(x, w, b), [arr(4), arr(5, 4), arr(5)])
 
 
 def test_linear_only_needed_grads():
@@ -87,7 +86,7 @@ def test_bilinear_matches_torch(lead):
 
 
 def test_bilinear_gradcheck():
-    numgrad_check(lambda a, b, w, c: nnbox.nn.functional.bilinear(a, b, w, c),
+    fd_check(lambda a, b, w, c: nnbox.nn.functional.bilinear(a, b, w, c),
                   [arr(3, 2), arr(3, 3), arr(4, 2, 3), arr(4)])
 
 

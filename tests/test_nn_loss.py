@@ -6,8 +6,7 @@ import pytest
 
 import nnbox
 import nnbox.nn.functional as NF
-from nn_gradcheck_util import fd_check
-from oracle import RNG, arr, check, check_error
+from oracle import RNG, arr, check, check_error, fd_check
 
 RED = ["mean", "sum", "none"]
 
@@ -110,6 +109,15 @@ def test_class_target_errors():
     check_error(lambda m, x, t: F(m).cross_entropy(x, t), [arr(4, 10), arr(4, 9)])
     check_error(lambda m, x, t: F(m).cross_entropy(x, t, label_smoothing=1.5), [arr(4, 10), labels(4, c=10)],
                 match="label_smoothing must be between 0.0 and 1.0. Got: 1.5")
+
+
+@pytest.mark.parametrize("x_shape,t_shape", [((4, 3), (4,)), ((4, 3, 5), (4, 5)), ((4, 3), (4, 9))])
+def test_cross_entropy_float_class_indices_say_long_expected(x_shape, t_shape):
+    # float class indices (shape unlike the input's) are a dtype error in torch 2.13, not a size complaint
+    msg = r"^expected target dtype to be Long or Byte, but got (Float|Double)$"
+    target = np.zeros(t_shape)
+    check_error(lambda m, x, t: m.nn.CrossEntropyLoss()(x, t.float()), [arr(*x_shape), target], match=msg)
+    check_error(lambda m, x, t: m.nn.functional.cross_entropy(x, t), [arr(*x_shape), target], match=msg)
 
 
 def test_legacy_reduction_args():

@@ -7,10 +7,9 @@ import pytest
 import torch
 
 import nnbox
-from nn_gradcheck_util import fd_check
 from nnbox.nn.utils.rnn import pack_padded_sequence as n_pack
 from nnbox.nn.utils.rnn import pad_packed_sequence as n_unpack
-from oracle import RNG, assert_same
+from oracle import RNG, assert_same, fd_check
 
 KINDS = ["RNN", "LSTM", "GRU"]
 

@@ -3,12 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
+import safetensors.torch as st_torch  # in the [test] extra: missing means a broken install
 
 import nnbox
 from nnbox.utils import safetensors as nst
-
-st_torch = pytest.importorskip("safetensors.torch")
 
 
 def _state():

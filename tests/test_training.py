@@ -104,7 +104,8 @@ def test_resume_from_missing_path_is_an_error(tmp_path):
 
 
 def test_checkpoint_is_readable_by_torch(tmp_path):
-    torch = pytest.importorskip("torch")
+    import torch
+
     model, opt, sched, train, test = _setup()
     fit(model, train, opt, F.cross_entropy, 1, test, sched, checkpoint_dir=tmp_path, progress=False)
     ck = torch.load(tmp_path / "last.pt")  # weights_only=True: only plain data inside
@@ -146,7 +147,6 @@ def test_ctrl_c_stops_cleanly_with_a_checkpoint(tmp_path, capsys):
 
 
 def test_tensorboard_logging(tmp_path):
-    pytest.importorskip("tensorboard")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     from nnbox.utils.tensorboard import SummaryWriter
@@ -163,8 +163,7 @@ def test_tensorboard_logging(tmp_path):
 
 
 def test_history_plot_writes_a_png(tmp_path):
-    Image = pytest.importorskip("PIL.Image")
-    pytest.importorskip("matplotlib")
+    from PIL import Image
     h = History(train_loss=[1.0, 0.5, 0.3], train_acc=[0.6, 0.8, 0.9], test_loss=[0.9, 0.6, 0.4],
                 test_acc=[0.65, 0.82, 0.88], lr=[0.1] * 3, time=[1.0] * 3)
     p = h.plot(str(tmp_path / "sub" / "curves.png"))
@@ -210,13 +209,14 @@ def test_plain_progress_lines_when_not_a_terminal(capsys, monkeypatch):
 
 @pytest.mark.skipif(os.name != "posix", reason="needs a pseudo-terminal")
 def test_tqdm_bar_on_a_terminal():
-    pytest.importorskip("tqdm")
     import fcntl
     import pty
     import select
     import struct
     import sys
     import termios
+
+    import tqdm  # noqa: F401 - the bar under test is tqdm's (in the [test] extra)
 
     code = (
         "import time\nfrom nnbox.training import _Progress\n"

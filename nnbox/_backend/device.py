@@ -94,6 +94,9 @@ def cupy_or_none():
 
             if cupy.cuda.runtime.getDeviceCount() > 0:
                 _cupy[0] = cupy
+                from .flags import apply_tf32
+
+                apply_tf32(cupy)
         except Exception:  # ImportError, or a CUDA driver/runtime error
             _cupy[0] = None
     return _cupy[0]

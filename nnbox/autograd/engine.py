@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._backend.fp_errors import quiet as _quiet
+from .._backend.fp_errors import restore as _restore
 from .anomaly_mode import _anomaly
 from .grad_mode import _enabled
 
@@ -28,9 +30,11 @@ def run_backward(roots, root_grads, retain_graph: bool, inputs=None, accumulate:
     """
     prev_mode = _enabled[0]
     _enabled[0] = create_graph  # first-order formulas build no graph
+    token = _quiet()  # inf and nan without NumPy's RuntimeWarnings, as in torch
     try:
         return _run(roots, root_grads, retain_graph, inputs, accumulate, _GRAPH if create_graph else _ARRAYS)
     finally:
+        _restore(token)
         _enabled[0] = prev_mode
 
 

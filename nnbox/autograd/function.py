@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._backend.fp_errors import quiet as _quiet
+from .._backend.fp_errors import restore as _restore
 from . import grad_mode
 from .anomaly_mode import _anomaly
 
@@ -167,10 +169,14 @@ class Function:
             _check_same_device(args)
         ctx = _new(cls)
         ctx.needs_input_grad = tuple(needs)
-        if cls._array_api:
-            out = cls.forward(ctx, *arrays, **kwargs)
-        else:
-            out = _user_forward(cls, ctx, args, kwargs)
+        token = _quiet()  # inf and nan without NumPy's RuntimeWarnings, as in torch
+        try:
+            if cls._array_api:
+                out = cls.forward(ctx, *arrays, **kwargs)
+            else:
+                out = _user_forward(cls, ctx, args, kwargs)
+        finally:
+            _restore(token)
         single = type(out) is not tuple
         outs = (out,) if single else out
         make = T._make

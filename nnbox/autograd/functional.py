@@ -9,7 +9,7 @@ batch the products: they run one after another).
 
 >>> import nnbox
 >>> from nnbox.autograd.functional import hessian
->>> hessian(lambda x: (x ** 3).sum(), nnbox.tensor([1.0, 2.0]))
+>>> hessian(lambda x: (x * x * x).sum(), nnbox.tensor([1.0, 2.0]))
 tensor([[ 6.,  0.],
         [ 0., 12.]])
 """
@@ -152,7 +152,7 @@ def vjp(func, inputs, v=None, create_graph: bool = False, strict: bool = False):
 
     >>> import nnbox
     >>> from nnbox.autograd.functional import vjp
-    >>> vjp(lambda x: (x ** 2).sum(), nnbox.tensor([1.0, 2.0]))
+    >>> vjp(lambda x: (x * x).sum(), nnbox.tensor([1.0, 2.0]))
     (tensor(5.), tensor([2., 4.]))
     """
     in_tuple, inputs = _as_tuple(inputs, "inputs", "vjp")
@@ -178,7 +178,7 @@ def jvp(func, inputs, v=None, create_graph: bool = False, strict: bool = False):
 
     >>> import nnbox
     >>> from nnbox.autograd.functional import jvp
-    >>> jvp(lambda x: x ** 2, nnbox.tensor([1.0, 2.0]), nnbox.tensor([1.0, 1.0]))
+    >>> jvp(lambda x: x * x, nnbox.tensor([1.0, 2.0]), nnbox.tensor([1.0, 1.0]))
     (tensor([1., 4.]), tensor([2., 4.]))
     """
     from ..ops.creation import zeros_like
@@ -230,7 +230,7 @@ def jacobian(func, inputs, create_graph: bool = False, strict: bool = False, vec
 
     >>> import nnbox
     >>> from nnbox.autograd.functional import jacobian
-    >>> jacobian(lambda x: x ** 2, nnbox.tensor([1.0, 2.0]))
+    >>> jacobian(lambda x: x * x, nnbox.tensor([1.0, 2.0]))
     tensor([[2., 0.],
             [0., 4.]])
     """
@@ -282,7 +282,7 @@ def hessian(func, inputs, create_graph: bool = False, strict: bool = False, vect
 
     >>> import nnbox
     >>> from nnbox.autograd.functional import hessian
-    >>> hessian(lambda x: (x ** 3).sum(), nnbox.tensor([1.0, 2.0]))
+    >>> hessian(lambda x: (x * x * x).sum(), nnbox.tensor([1.0, 2.0]))
     tensor([[ 6.,  0.],
             [ 0., 12.]])
     """
@@ -338,7 +338,7 @@ def vhp(func, inputs, v=None, create_graph: bool = False, strict: bool = False):
 
     >>> import nnbox
     >>> from nnbox.autograd.functional import vhp
-    >>> vhp(lambda x: (x ** 3).sum(), nnbox.tensor([1.0, 2.0]), nnbox.tensor([1.0, 1.0]))
+    >>> vhp(lambda x: (x * x * x).sum(), nnbox.tensor([1.0, 2.0]), nnbox.tensor([1.0, 1.0]))
     (tensor(9.), tensor([ 6., 12.]))
     """
     return _second_order(func, inputs, v, create_graph, strict, "vhp", trick=False)
@@ -349,7 +349,7 @@ def hvp(func, inputs, v=None, create_graph: bool = False, strict: bool = False):
 
     >>> import nnbox
     >>> from nnbox.autograd.functional import hvp
-    >>> hvp(lambda x: (x ** 3).sum(), nnbox.tensor([1.0, 2.0]), nnbox.tensor([1.0, 1.0]))
+    >>> hvp(lambda x: (x * x * x).sum(), nnbox.tensor([1.0, 2.0]), nnbox.tensor([1.0, 1.0]))
     (tensor(9.), tensor([ 6., 12.]))
     """
     return _second_order(func, inputs, v, create_graph, strict, "hvp", trick=True)

@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from .._backend import dtype as _dt
+from .._backend.fp_errors import ignore_fp_errors
 from .._tensor import Tensor
 from ..autograd import grad_mode
 from ..autograd.function import Function
@@ -421,7 +422,7 @@ def div(input, other, *, rounding_mode=None, out=None) -> Tensor:
 def _div_rounding(input, other, rounding_mode: str, out, graph: bool) -> Tensor:
     """Rounded division; ``graph``: record a (zero-gradient) node, as torch's div does and its
     floor_divide does not."""
-    with grad_mode.no_grad():
+    with grad_mode.no_grad(), ignore_fp_errors():  # x // 0.0 is inf, silently, as in torch
         a = as_scalar_or_tensor(input, "input")
         b = as_scalar_or_tensor(other, "other")
         dt = result_dtype(a, b)

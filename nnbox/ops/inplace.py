@@ -346,7 +346,8 @@ def copy_(self: Tensor, src, non_blocking: bool = False) -> Tensor:
     """Copy ``src`` (broadcast to ``self``'s shape, any dtype/device) into ``self``.
 
     >>> import nnbox
-    >>> a = nnbox.zeros(2); a.copy_(nnbox.tensor([1, 2])); a
+    >>> a = nnbox.zeros(2)
+    >>> a.copy_(nnbox.tensor([1, 2]))  # returns self, as torch's in-place methods do
     tensor([1., 2.])
     """
     from .._backend.device import move

@@ -298,11 +298,9 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
     if x.dtype.kind != "f":
         raise RuntimeError(f'"log_softmax_lastdim_kernel_impl" not implemented for \'{_type_name(x)}\'')
     w = weight
-    if t.dtype.kind == "f" or x.shape == t.shape:
+    if x.shape == t.shape:  # torch's rule: same shape means class probabilities, whatever the dtype
         if t.dtype.kind != "f":
             raise RuntimeError(f"Expected floating point type for target with class probabilities, got {_type_name(t)}")
-        if x.shape != t.shape:
-            raise RuntimeError(f"Expected target size {shape_str(x.shape)}, got {shape_str(t.shape)}")
         if w is not None and (w._data.ndim != 1 or w._data.size != (x.shape[1] if x.ndim > 1 else x.shape[0])):
             c = x.shape[1] if x.ndim > 1 else x.shape[0]
             raise RuntimeError(

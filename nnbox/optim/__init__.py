@@ -32,7 +32,9 @@ def __getattr__(name: str):
         import importlib
 
         return importlib.import_module("nnbox.optim.swa_utils")
-    raise AttributeError(f"module 'nnbox.optim' has no attribute '{name}'")
+    from .._missing import attribute_error
+
+    raise attribute_error("torch.optim", name, list(globals()), f"module 'nnbox.optim' has no attribute '{name}'")
 
 
 __all__ = [
