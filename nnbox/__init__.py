@@ -305,9 +305,21 @@ from .ops.shape import (  # noqa: F401
     vstack,
 )
 from .ops.softmax import log_softmax, softmax, softmin  # noqa: F401
+from .ops.complex import (  # noqa: F401
+    angle,
+    complex,
+    conj,
+    conj_physical,
+    imag,
+    polar,
+    real,
+    resolve_conj,
+    view_as_complex,
+    view_as_real,
+)
 from .ops.special import digamma, erf, erfc, erfinv, lgamma, logit, polygamma, xlogy  # noqa: F401
 from .ops.decomp import cholesky, matrix_exp  # noqa: F401
-from . import autograd, cuda  # noqa: F401,E402
+from . import autograd, cuda, fft, onnx  # noqa: F401,E402
 
 from ._legacy import BoolTensor, ByteTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor, LongTensor  # noqa: E402,F401
 
@@ -325,6 +337,10 @@ def numel(input: Tensor) -> int:
 
 def is_floating_point(input: Tensor) -> bool:
     return input.is_floating_point()
+
+
+def is_complex(input: Tensor) -> bool:
+    return input.is_complex()
 
 
 def is_nonzero(input: Tensor) -> bool:

@@ -90,6 +90,7 @@ class Tensor:
     def amax(self, dim: Any = ..., keepdim: Any = ...) -> Tensor: ...  # nnbox.ops.reduce
     def amin(self, dim: Any = ..., keepdim: Any = ...) -> Tensor: ...  # nnbox.ops.reduce
     def aminmax(self, *, dim: Any = ..., keepdim: Any = ...) -> Any: ...  # nnbox.ops.reduce
+    def angle(self) -> Tensor: ...  # nnbox.ops.complex
     def any(self, dim: Any = ..., keepdim: Any = ...) -> Tensor: ...  # nnbox.ops.reduce
     def arccos(self, *, out: Any = ...) -> Tensor: ...  # nnbox.ops.elementwise
     def arcsin(self, *, out: Any = ...) -> Tensor: ...  # nnbox.ops.elementwise
@@ -133,6 +134,8 @@ class Tensor:
     def clip(self, min: Any = ..., max: Any = ..., *, out: Any = ...) -> Tensor: ...  # nnbox.ops.elementwise
     def clip_(self, *args: Any, **kwargs: Any) -> Tensor: ...  # nnbox.ops.inplace
     def clone(self, *, memory_format: Any = ...) -> Tensor: ...  # nnbox.ops.shape
+    def conj(self) -> Tensor: ...  # nnbox.ops.complex
+    def conj_physical(self) -> Tensor: ...  # nnbox.ops.complex
     def contiguous(self, memory_format: Any = ...) -> Tensor: ...  # nnbox.ops.shape
     def copy_(self, src: Any, non_blocking: Any = ...) -> Tensor: ...  # nnbox.ops.inplace
     def cos(self, *, out: Any = ...) -> Tensor: ...  # nnbox.ops.elementwise
@@ -212,14 +215,22 @@ class Tensor:
     def gt(self, other: Any, *, out: Any = ...) -> Tensor: ...  # nnbox.ops.elementwise
     def gt_(self, *args: Any, **kwargs: Any) -> Tensor: ...  # nnbox.ops.inplace
     def half(self, memory_format: Any = ...) -> Tensor: ...  # nnbox.ops.convert
+    @property
+    def imag(self) -> Any: ...  # nnbox.ops.complex
     def index_add(self, dim: Any, index: Any, source: Any, *, alpha: Any = ...) -> Tensor: ...  # nnbox.ops.index
     def index_add_(self, *args: Any, **kwargs: Any) -> Any: ...  # nnbox.ops.index
+    def index_copy(self, dim: Any, index: Any, source: Any) -> Tensor: ...  # nnbox.ops.index
+    def index_copy_(self, *args: Any, **kwargs: Any) -> Any: ...  # nnbox.ops.index
     def index_fill(self, dim: Any, index: Any, value: Any) -> Tensor: ...  # nnbox.ops.index
     def index_fill_(self, *args: Any, **kwargs: Any) -> Any: ...  # nnbox.ops.index
+    def index_put(self, indices: Any, values: Any, accumulate: Any = ...) -> Tensor: ...  # nnbox.ops.index
+    def index_put_(self, *args: Any, **kwargs: Any) -> Any: ...  # nnbox.ops.index
     def index_select(self, dim: Any, index: Any) -> Tensor: ...  # nnbox.ops.index
     def inner(self, other: Any) -> Tensor: ...  # nnbox.ops.linalg
     def int(self, memory_format: Any = ...) -> Tensor: ...  # nnbox.ops.convert
+    def inverse(self, *, out: Any = ...) -> Tensor: ...  # nnbox.ops.linalg
     def is_complex(self) -> bool: ...  # nnbox._tensor
+    def is_conj(self) -> Any: ...  # nnbox.ops.complex
     def is_contiguous(self, memory_format: Any = ...) -> bool: ...  # nnbox._tensor
     @property
     def is_cpu(self) -> Any: ...  # nnbox._tensor
@@ -318,6 +329,8 @@ class Tensor:
     def prod(self, dim: Any = ..., keepdim: Any = ..., *, dtype: Any = ...) -> Tensor: ...  # nnbox.ops.reduce
     def random_(self, from_: Any = ..., to: Any = ..., *, generator: Any = ...) -> Tensor: ...  # nnbox.ops.inplace
     def ravel(self) -> Tensor: ...  # nnbox.ops.shape
+    @property
+    def real(self) -> Any: ...  # nnbox.ops.complex
     def reciprocal(self, *, out: Any = ...) -> Tensor: ...  # nnbox.ops.elementwise
     def reciprocal_(self, *args: Any, **kwargs: Any) -> Tensor: ...  # nnbox.ops.inplace
     def register_hook(self, hook: Any) -> Any: ...  # nnbox._tensor
@@ -332,6 +345,7 @@ class Tensor:
     def requires_grad_(self, requires_grad: Any = ...) -> Tensor: ...  # nnbox._tensor
     def reshape(self, *shape: Any) -> Tensor: ...  # nnbox.ops.shape
     def reshape_as(self, other: Any) -> Tensor: ...  # nnbox.ops.shape
+    def resolve_conj(self) -> Tensor: ...  # nnbox.ops.complex
     def retain_grad(self) -> None: ...  # nnbox._tensor
     @property
     def retains_grad(self) -> Any: ...  # nnbox._tensor

@@ -206,6 +206,8 @@ def _finish_leaf(t, g, capture_leaf, captured, accumulate, only, handed_out, mod
     if arr.shape != t._data.shape:  # a broadcast that an op did not undo: a bug, fail loudly
         raise RuntimeError(f"gradient shape {tuple(arr.shape)} does not match leaf shape {tuple(t._data.shape)}")
     if arr.dtype != t._data.dtype:
+        if arr.dtype.kind == "c" and t._data.dtype.kind != "c":  # a real leaf gets the real part
+            g = g.real
         g = g.to(t.dtype) if mode.graph else g.astype(t._data.dtype)
     hooks = t._hooks
     if hooks:

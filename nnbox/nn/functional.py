@@ -10,6 +10,7 @@ from ..ops.dropout import *  # noqa: F401,F403
 from ..ops.embedding import *  # noqa: F401,F403
 from ..ops.attention import *  # noqa: F401,F403
 from ..ops.nn_misc import *  # noqa: F401,F403
+from ..ops.grid_sample import *  # noqa: F401,F403
 
 
 def __getattr__(name: str):

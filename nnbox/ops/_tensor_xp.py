@@ -131,6 +131,21 @@ isnan, isinf, isfinite, logical_not = (_unary(n) for n in ("isnan", "isinf", "is
 round = rint = _unary("round")  # noqa: A001 - NumPy's name
 
 
+def iscomplexobj(x) -> bool:
+    return x.is_complex() if isinstance(x, Tensor) else bool(np.iscomplexobj(x))
+
+
+def conj(x):
+    return _t().conj(x) if isinstance(x, Tensor) else np.conj(x)
+
+
+def real(x):
+    return _t().real(x) if isinstance(x, Tensor) else np.real(x)
+
+
+conjugate = conj
+
+
 def _binary(fn):
     def op(a, b):
         if not isinstance(a, Tensor):

@@ -23,6 +23,12 @@ def unbroadcast(grad, shape):
     return xp.reshape(xp.sum(grad, axis=axes, keepdims=True), shape)
 
 
+def conj_if_complex(xp, a):
+    """``conj(a)`` for a complex operand, ``a`` itself otherwise: with torch's complex convention a
+    product's gradient flows through the conjugate of the other factor (arrays or Tensors alike)."""
+    return xp.conj(a) if xp.iscomplexobj(a) else a
+
+
 # --- dtype promotion, torch's rules ----------------------------------------------------------------
 # Categories bool < integer < float.  A Python scalar or a 0-d tensor only lifts the result into a
 # higher category (then to the default float / the 0-d tensor's dtype); inside one category the

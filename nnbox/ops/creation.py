@@ -391,8 +391,16 @@ def rand(*size, generator=None, out=None, dtype=None, layout=None, device=None, 
     return _finish(arr, None, requires_grad)
 
 
+_REAL_OF_COMPLEX = {"complex64": "float32", "complex128": "float64"}
+
+
 def randn(*size, generator=None, out=None, dtype=None, layout=None, device=None, requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
-    """Standard normal samples."""
+    """Standard normal samples (complex dtypes: real and imaginary parts each N(0, 1/2), as torch)."""
+    if dtype is not None and _dt.to_numpy_dtype(dtype).kind == "c":
+        parts = randn(*sizes(size), 2, generator=generator, dtype=_REAL_OF_COMPLEX[_dt.to_numpy_dtype(dtype).name],
+                      device=device)
+        arr = (parts._data * np.sqrt(0.5).astype(parts._data.dtype)).view(_dt.to_numpy_dtype(dtype))[..., 0]
+        return _finish(arr, None, requires_grad)
     nd = _float_dtype(dtype, "normal_kernel_cpu")
     dev, rng = _gen(device, generator)
     gen_dt = nd if nd in (np.float32, np.float64) else np.float32

@@ -17,7 +17,8 @@ from .._backend.fp_errors import ignore_fp_errors
 from .._tensor import Tensor
 from ..autograd import grad_mode
 from ..autograd.function import Function
-from ._util import as_scalar_or_tensor, not_implemented, result_dtype, type_name, unbroadcast, xp_of
+from ._util import (as_scalar_or_tensor, conj_if_complex, not_implemented, result_dtype, type_name, unbroadcast,
+                    xp_of)
 from ._erf import erf as _erf
 from .convert import cast
 
@@ -80,6 +81,8 @@ class Mul(Function):
     def backward(ctx, grad):
         a, b = ctx.saved_tensors
         ga, gb = ctx.needs_input_grad
+        xp = xp_of(grad)
+        a, b = conj_if_complex(xp, a), conj_if_complex(xp, b)  # complex: through conj (torch's rule)
         return (
             unbroadcast(grad * b, ctx.sa) if ga else None,
             unbroadcast(grad * a, ctx.sb) if gb else None,
@@ -102,6 +105,8 @@ class Div(Function):
     def backward(ctx, grad):
         a, b = ctx.saved_tensors
         ga, gb = ctx.needs_input_grad
+        xp = xp_of(grad)
+        a, b = conj_if_complex(xp, a), conj_if_complex(xp, b)  # complex: through conj (torch's rule)
         with np.errstate(divide="ignore", invalid="ignore"):
             gq = grad / b
             return (
@@ -128,8 +133,12 @@ class Pow(Function):
     def backward(ctx, grad):
         a, b, out = ctx.saved_tensors
         ga, gb = ctx.needs_input_grad
+        xp = xp_of(grad)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            return _pow_grads(xp_of(grad), grad, a, b, out, ga, gb, ctx)
+            if xp.iscomplexobj(out):  # torch's complex convention: grad * conj(d out / d input)
+                da, db = _pow_grads(xp, xp.conj(grad), a, b, out, ga, gb, ctx)
+                return conj_if_complex(xp, da), conj_if_complex(xp, db)
+            return _pow_grads(xp, grad, a, b, out, ga, gb, ctx)
 
 
 def _pow_grads(xp, grad, a, b, out, ga, gb, ctx):
@@ -195,6 +204,53 @@ class Minimum(Function):
     def backward(ctx, grad):
         a, b = ctx.saved_tensors
         return _minmax_grads(ctx, grad, a < b, a == b)
+
+
+class Fmax(Function):
+    """``maximum`` that ignores NaN (the other operand wins); torch gives ties to ``a``."""
+
+    _array_api = True
+    _twice = True
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return _xp(a, b).fmax(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        xp = xp_of(grad)
+        return _fminmax_grads(ctx, grad, (a >= b) | xp.isnan(b))
+
+
+class Fmin(Function):
+    """``minimum`` that ignores NaN (the other operand wins); torch gives ties to ``a``."""
+
+    _array_api = True
+    _twice = True
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return _xp(a, b).fmin(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        xp = xp_of(grad)
+        return _fminmax_grads(ctx, grad, (a <= b) | xp.isnan(b))
+
+
+def _fminmax_grads(ctx, grad, a_wins):
+    # no tie splitting here (unlike maximum): the whole gradient goes to the winner
+    w = a_wins * 1.0
+    ga, gb = ctx.needs_input_grad
+    a, b = ctx.saved_tensors
+    return (
+        unbroadcast(grad * w, a.shape) if ga else None,
+        unbroadcast(grad * (1 - w), b.shape) if gb else None,
+    )
 
 
 def _minmax_grads(ctx, grad, a_wins, tie):
@@ -509,7 +565,26 @@ def minimum(input, other, *, out=None) -> Tensor:
     return _out(_binary(Minimum, input, other), out)
 
 
-fmax, fmin = maximum, minimum
+def fmax(input, other, *, out=None) -> Tensor:
+    """Elementwise maximum where a NaN loses to a number (NaN only if both are NaN).
+
+    >>> import nnbox
+    >>> nnbox.fmax(nnbox.tensor([1.0, float("nan")]), nnbox.tensor([float("nan"), 2.0]))
+    tensor([1., 2.])
+    """
+    _tensors_only("fmax", input, other)
+    return _out(_binary(Fmax, input, other), out)
+
+
+def fmin(input, other, *, out=None) -> Tensor:
+    """Elementwise minimum where a NaN loses to a number (NaN only if both are NaN).
+
+    >>> import nnbox
+    >>> nnbox.fmin(nnbox.tensor([1.0, float("nan")]), nnbox.tensor([float("nan"), 2.0]))
+    tensor([1., 2.])
+    """
+    _tensors_only("fmin", input, other)
+    return _out(_binary(Fmin, input, other), out)
 
 
 def atan2(input, other, *, out=None) -> Tensor:
@@ -659,12 +734,18 @@ def equal(input, other) -> bool:
 # keeps the dtype (bool gets torch's errors), "round" is the identity on integers, "strict" rejects them.
 
 
+# the one-input ops that are holomorphic on complex numbers (abs, angle, sign ... are not)
+_HOLOMORPHIC = {"exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt", "rsqrt", "reciprocal", "sin",
+                "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "sigmoid", "square"}
+
+
 class _Unary(Function):
     """The Function of one ``_op`` row (each row gets a subclass holding its forward and formula)."""
 
     _array_api = True
     _twice = True
     _quiet = False  # silence NumPy's divide/invalid warnings (log(0), sqrt(-1) are inf/nan in torch too)
+    _holo = False  # holomorphic: complex gradients go through conj (see backward)
 
     @staticmethod
     def forward(ctx, a):
@@ -686,10 +767,16 @@ class _Unary(Function):
 
     @staticmethod
     def backward(ctx, grad):
+        xp = xp_of(grad)
+        # a holomorphic f of a complex z: the formula gives grad * f'(z), torch's rule is grad * conj(f'(z))
+        holo = ctx._holo and xp.iscomplexobj(grad)
+        g = xp.conj(grad) if holo else grad
         if ctx._quiet:
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                return ctx._vjp(xp_of(grad), grad, *ctx.saved_tensors)
-        return ctx._vjp(xp_of(grad), grad, *ctx.saved_tensors)
+                r = ctx._vjp(xp, g, *ctx.saved_tensors)
+        else:
+            r = ctx._vjp(xp, g, *ctx.saved_tensors)
+        return xp.conj(r) if holo else r
 
 
 def _op(name: str, forward, vjp, kind: str = "float", doc: str = "", aliases: tuple = (),
@@ -710,7 +797,7 @@ def _op(name: str, forward, vjp, kind: str = "float", doc: str = "", aliases: tu
     cls_name = name[:1].upper() + name[1:]
     cls = type(cls_name, (_Unary,), {
         "__module__": __name__, "__doc__": doc, "_fwd": staticmethod(forward), "_vjp": staticmethod(vjp),
-        "_keep": keep, "_quiet": quiet, "_torch_name": grad_fn,
+        "_keep": keep, "_quiet": quiet, "_torch_name": grad_fn, "_holo": name in _HOLOMORPHIC,
     })
     globals()[cls_name] = cls
     fn = _public_unary(cls, name, doc, kind)

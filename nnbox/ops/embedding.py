@@ -1,6 +1,9 @@
 """``F.embedding`` and ``F.embedding_bag``: row lookup whose backward scatter-adds into the table.
 
-Dense gradients only: ``sparse=True`` (torch's sparse COO gradient) raises ``NotImplementedError``.
+``sparse=True`` is accepted, but the gradient stays dense: nnbox has no sparse tensor layout, so the
+table's ``.grad`` holds what torch's sparse COO gradient holds once ``.to_dense()``-ed (zeros in the
+rows not looked up).  Optimizers torch allows with sparse gradients (``SGD``, ``Adagrad``, ``LBFGS``,
+``SparseAdam``) give torch's updates; ``SparseAdam`` updates only the rows whose gradient is nonzero.
 """
 from __future__ import annotations
 
@@ -33,6 +36,8 @@ class Embedding(Function):
     @staticmethod
     def backward(ctx, grad):
         ctx.saved_tensors  # noqa: B018 - raises torch's error if the graph was freed
+        if ctx.meta[3] == "sparse":
+            raise RuntimeError("embedding_backward: scale_grad_by_freq not supported with sparse gradients")
         return EmbeddingBackward.run(grad, ctx.indices, ctx.meta), None, None, None
 
 
@@ -144,8 +149,6 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max
     tensor([[0., 0., 1.],
             [1., 0., 0.]])
     """
-    if sparse:
-        raise NotImplementedError("nnbox: embedding(sparse=True) is not supported; gradients are dense")
     num = weight._data.shape[0]
     if padding_idx is not None:
         if padding_idx > 0:
@@ -159,7 +162,9 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max
     if max_norm is not None:
         with grad_mode.no_grad():
             _renorm_(weight, input, max_norm, norm_type)
-    return Embedding.apply(weight, input._data, padding_idx, bool(scale_grad_by_freq))
+    # torch fails only when the gradient is computed: carry the combination to backward
+    by_freq = "sparse" if scale_grad_by_freq and sparse else bool(scale_grad_by_freq)
+    return Embedding.apply(weight, input._data, padding_idx, by_freq)
 
 
 class EmbeddingBag(Function):
@@ -238,12 +243,12 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None, 
                   sparse: bool = False, per_sample_weights: Tensor | None = None,
                   include_last_offset: bool = False, padding_idx: int | None = None) -> Tensor:
     """Reduce (sum/mean/max) the embeddings of each bag: 2-D ``input`` rows, or 1-D ``input`` + ``offsets``."""
-    if sparse:
-        raise NotImplementedError("nnbox: embedding_bag(sparse=True) is not supported; gradients are dense")
     if scale_grad_by_freq:
         raise NotImplementedError("nnbox: embedding_bag(scale_grad_by_freq=True) is not supported")
     if mode not in ("sum", "mean", "max"):
         raise ValueError("mode has to be one of sum, mean or max")
+    if sparse and mode == "max":
+        raise ValueError("max mode does not support sparse weights")
     if per_sample_weights is not None and mode != "sum":
         raise NotImplementedError(
             f"embedding_bag: per_sample_weights was not None. per_sample_weights is only supported for mode='sum' "

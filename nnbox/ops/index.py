@@ -7,7 +7,7 @@ import numpy as np
 from .._tensor import Tensor
 from ..autograd import grad_mode
 from ..autograd.function import Function
-from ._util import add_at, cpp_type_name, named, result_dtype, shape_str, unbroadcast, wrap_dim, xp_of
+from ._util import add_at, cpp_type_name, named, type_name, result_dtype, shape_str, unbroadcast, wrap_dim, xp_of
 from .convert import cast
 from .. import return_types
 
@@ -209,8 +209,102 @@ def setitem(self: Tensor, key, value) -> None:
     self._vc[0] += 1
 
 
+class IndexPutAccumulate(Function):
+    """Out-of-place ``a[key] += v`` where repeated indices add up (``index_put(accumulate=True)``)."""
+
+    _array_api = True
+    _torch_name = "IndexPutBackward0"
+
+    @staticmethod
+    def forward(ctx, a, v, key):
+        out = a.copy()
+        xp = xp_of(a)
+        add_at(out, key, xp.broadcast_to(v, out[key].shape))
+        ctx.key, ctx.vshape = key, getattr(v, "shape", ())
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        gv = unbroadcast(grad[ctx.key], ctx.vshape) if ctx.needs_input_grad[1] else None
+        return grad, gv, None
+
+
+def _index_put_args(self: Tensor, indices, values, name: str):
+    """torch's checks for ``index_put``: a tuple/list of index tensors and a Tensor of self's dtype."""
+    if not isinstance(values, Tensor):
+        raise TypeError(f"{name}(): argument 'values' (position 2) must be Tensor, not {type(values).__name__}")
+    if not isinstance(indices, (tuple, list)):
+        raise TypeError(f"{name}(): argument 'indices' (position 1) must be tuple of Tensors, not {type(indices).__name__}")
+    for k, i in enumerate(indices):
+        if not isinstance(i, Tensor):
+            raise TypeError(f"expected Tensor as element {k} in argument 0, but got {type(i).__name__}")
+    if values._data.dtype != self._data.dtype:
+        raise RuntimeError(
+            "Index put requires the source and destination dtypes match, got "
+            f"{type_name(self._data.dtype)} for the destination and {type_name(values._data.dtype)} for the source."
+        )
+    key, _ = _convert_key(tuple(indices), xp_of(self._data))
+    try:
+        target = np.empty(self._data.shape, dtype=np.bool_)[tuple(_cpu(k) for k in key)].shape
+    except IndexError as e:
+        raise _index_out_of_bounds(e, self._data.shape) from None
+    try:
+        np.broadcast_to(np.empty(values._data.shape, dtype=np.bool_), target)
+    except ValueError:
+        raise RuntimeError(
+            f"shape mismatch: value tensor of shape {shape_str(values._data.shape)} cannot be broadcast to "
+            f"indexing result of shape {shape_str(target)}"
+        ) from None
+    return key
+
+
+def _cpu(k):
+    return k.get() if hasattr(k, "get") else k
+
+
+def _index_out_of_bounds(e: IndexError, shape) -> IndexError:
+    import re
+
+    m = re.search(r"index (-?\d+) is out of bounds for axis (\d+) with size (\d+)", str(e))
+    if m:
+        return IndexError(f"index {m.group(1)} is out of bounds for dimension {m.group(2)} with size {m.group(3)}")
+    return _index_error(e)
+
+
+def index_put(input: Tensor, indices, values: Tensor, accumulate: bool = False) -> Tensor:
+    """Out-of-place ``input[indices] = values`` (``+=`` with repeats adding up when ``accumulate``).
+
+    >>> import nnbox
+    >>> nnbox.zeros(3).index_put((nnbox.tensor([0, 0, 2]),), nnbox.tensor(1.0), accumulate=True)
+    tensor([2., 0., 1.])
+    """
+    key = _index_put_args(input, indices, values, "index_put")
+    return (IndexPutAccumulate if accumulate else IndexPut).apply(input, values, key)
+
+
+def index_put_(self: Tensor, indices, values: Tensor, accumulate: bool = False) -> Tensor:
+    """In-place ``index_put``: ``self[indices] = values`` (or ``+=``, repeats adding up).
+
+    >>> import nnbox
+    >>> t = nnbox.zeros(2, 2)
+    >>> t.index_put_((nnbox.tensor([1]), nnbox.tensor([0])), nnbox.tensor(5.0))
+    tensor([[0., 0.],
+            [5., 0.]])
+    """
+    from .inplace import apply_inplace
+
+    from .inplace import _check_leaf
+
+    _check_leaf(self)
+    key = _index_put_args(self, indices, values, "index_put_")
+    cls = IndexPutAccumulate if accumulate else IndexPut
+    return apply_inplace(self, lambda s, v: cls.apply(s, v, key), values)
+
+
 Tensor.__getitem__ = getitem
 Tensor.__setitem__ = setitem
+Tensor.index_put = index_put
+Tensor.index_put_ = index_put_
 
 
 # --- gather / scatter -----------------------------------------------------------------------------
@@ -656,32 +750,6 @@ def index_copy(input: Tensor, dim: int, index: Tensor, source: Tensor) -> Tensor
     out = input.clone()
     out[(slice(None),) * axis + (Tensor._make(idx),)] = source
     return out
-
-
-def index_put(input: Tensor, indices, values: Tensor, accumulate: bool = False) -> Tensor:
-    """Copy of ``input`` with ``input[indices] = values`` (``+=`` with ``accumulate``, repeated
-    indices adding up); indices wrap once (``-1`` is the last), as ``input[indices]`` does.
-
-    >>> import nnbox
-    >>> nnbox.zeros(3).index_put((nnbox.tensor([0, 0, -1]),), nnbox.tensor(1.0), accumulate=True)
-    tensor([2., 0., 1.])
-    """
-    indices = tuple(indices)
-    for d, ix in enumerate(indices):
-        if isinstance(ix, Tensor) and ix._data.dtype.kind in "iu" and d < input._data.ndim:
-            bad = _first_out_of_range_wrapped(ix._data, input._data.shape[d])
-            if bad is not None:
-                raise IndexError(f"index {bad} is out of bounds for dimension {d} with size {input._data.shape[d]}")
-    if not accumulate:
-        out = input.clone()
-        out[indices] = values
-        return out
-    key = tuple(ix._data if isinstance(ix, Tensor) else ix for ix in indices)
-    target = input._data[key].shape
-    vals = values if isinstance(values, Tensor) else Tensor._make(xp_of(input._data).asarray(values, input._data.dtype))
-    if tuple(vals.shape) != target:
-        vals = vals.expand(target)
-    return input + _IndexAddHelper.apply(vals, input._data.shape, key)
 
 
 _METHODS = dict(

@@ -7,7 +7,8 @@ import numpy as np
 
 from .._tensor import Tensor
 from ..autograd.function import Function
-from ._util import cpp_type_name, named, norm_dims, type_name, unbroadcast, xp_of
+
+from ._util import conj_if_complex, cpp_type_name, named, norm_dims, type_name, unbroadcast, xp_of
 
 
 def _same_dtype(a: Tensor, b: Tensor, what: str = "m1 and m2") -> None:
@@ -31,6 +32,7 @@ class MatMul(Function):
         a, b = ctx.saved_tensors
         ga, gb = ctx.needs_input_grad
         xp = xp_of(grad)
+        a, b = conj_if_complex(xp, a), conj_if_complex(xp, b)  # complex: grad through conj (torch's rule)
         da = db = None
         if a.ndim == 2 and b.ndim == 2:  # the common case: two GEMMs
             return (_mm_grad_a(grad, a, b) if ga else None), (_mm_grad_b(grad, a, b) if gb else None)
@@ -269,7 +271,11 @@ class Einsum(Function):
         terms, out = _parse_einsum(eq, [o.shape for o in ops])
         ctx.terms, ctx.out, ctx.shapes = terms, out, [o.shape for o in ops]
         ctx.save_for_backward(*ops)
-        return xp_of(ops[0]).einsum(",".join(terms) + "->" + out, *ops, optimize=len(ops) > 2)
+        xp = xp_of(ops[0])
+        # identity matrices that put a gradient back onto a diagonal ("ii" in one operand)
+        ctx.eyes = {n: xp.eye(n, dtype=ops[0].dtype) for t, o in zip(terms, ops) if len(set(t)) != len(t)
+                    for n in o.shape}
+        return xp.einsum(",".join(terms) + "->" + out, *ops, optimize=len(ops) > 2)
 
     @staticmethod
     def backward(ctx, grad):
@@ -279,27 +285,44 @@ class Einsum(Function):
         for i, op in enumerate(ops):
             g = None
             if ctx.needs_input_grad[i + 1]:
-                eq, others, shape = ctx.plan(i)
+                eq, others, shape, full_shape, diag = ctx.plan(i)
                 g = xp.einsum(eq, grad, *[ops[j] for j in others], optimize=len(others) > 1)
                 if shape is not None:  # indices summed only within this operand: broadcast back
-                    g = xp.broadcast_to(xp.reshape(g, shape), op.shape)
+                    g = xp.broadcast_to(xp.reshape(g, shape), full_shape)
+                if diag is not None:  # a repeated subscript: the gradient lies on the diagonal
+                    diag_eq, sizes = diag
+                    g = xp.einsum(diag_eq, g, *[ctx.eyes[n] for n in sizes])
             grads = grads + [g]
         return tuple(grads)
 
     def plan(self, i: int):
         """The einsum that gives operand ``i``'s gradient: (equation, the other operands' positions,
         the shape to broadcast back from, or None)."""
-        t = self.terms[i]
-        if len(set(t)) != len(t):
-            raise RuntimeError("nnbox einsum backward does not support repeated subscripts within one operand")
+        full = self.terms[i]
+        size = {c: self.shapes[i][k] for k, c in enumerate(full)}
+        t = "".join(dict.fromkeys(full))  # each subscript once
         others = [j for j in range(len(self.terms)) if j != i]
         avail = set(self.out) | {c for j in others for c in self.terms[j]}
         target = "".join(c for c in t if c in avail)
         eq = ",".join([self.out] + [self.terms[j] for j in others]) + "->" + target
         shape = None
         if target != t:
-            shape = [self.shapes[i][k] if c in avail else 1 for k, c in enumerate(t)]
-        return eq, others, shape
+            shape = [size[c] if c in avail else 1 for c in t]
+        diag = None
+        if t != full:  # later occurrences get fresh letters tied to the first by identity matrices
+            used = set("".join(self.terms) + self.out)
+            fresh = (c for c in string.ascii_letters if c not in used)
+            seen, out_sub, deltas = set(), "", []
+            for c in full:
+                if c in seen:
+                    x = next(fresh)
+                    out_sub += x
+                    deltas.append((c + x, size[c]))
+                else:
+                    seen.add(c)
+                    out_sub += c
+            diag = (",".join([t] + [d for d, _ in deltas]) + "->" + out_sub, [n for _, n in deltas])
+        return eq, others, shape, tuple(size[c] for c in t), diag
 
 
 def einsum(equation: str, *operands) -> Tensor:
