@@ -10,7 +10,7 @@ import torch
 import nnbox
 import nnbox.nn as nn
 from _nn_gradcheck import numgrad_check
-from oracle import arr, check, check_error
+from oracle import arr, check, check_error, gradgrad_fd
 
 
 # --- F.linear ---------------------------------------------------------------------------------------
@@ -203,3 +203,35 @@ def test_linear_backward_from_sum_zero_stride_grad(xshape):
     check(lambda m, x, w, b: m.nn.functional.linear(x, w, b).sum(), [arr(*xshape), arr(7, 20), arr(7)])
     check(lambda m, x, w: m.nn.functional.linear(x, w).mean(), [arr(*xshape, dtype=np.float32),
                                                                arr(7, 20, dtype=np.float32)])
+
+
+# --- double backward (create_graph=True) --------------------------------------------------------------
+@pytest.mark.parametrize("xshape", [(5, 3), (3,), (2, 4, 3)])
+@pytest.mark.parametrize("bshape", [(4,), None, (5, 4)])
+def test_linear_double_backward_matches_torch(xshape, bshape):
+    if bshape == (5, 4) and xshape != (5, 3):
+        bshape = (1,)
+    ins = [arr(*xshape), arr(4, 3)] + ([arr(*bshape)] if bshape else [])
+    check(lambda m, *a: m.nn.functional.linear(*a), ins, order=2)
+
+
+def test_linear_second_derivatives_through_a_small_mlp():
+    def f(m, x, w1, b1, w2):
+        F = m.nn.functional
+        y = F.linear(m.exp(F.linear(x, w1, b1) * 0.3), w2)
+        return (y * y).sum()
+
+    check(f, [arr(6, 3), arr(5, 3), arr(5), arr(2, 5)], order=2)
+
+
+def test_linear_gradgradcheck():
+    x = nnbox.tensor(arr(4, 3), requires_grad=True)
+    w = nnbox.tensor(arr(2, 3), requires_grad=True)
+    b = nnbox.tensor(arr(2), requires_grad=True)
+
+    def f(x, w, b):
+        return nnbox.exp(nnbox.nn.functional.linear(x, w, b) * 0.5)
+
+    (gx, gw, gb) = nnbox.autograd.grad(f(x, w, b).sum(), (x, w, b), create_graph=True)
+    assert gx.grad_fn is not None and gw.grad_fn is not None and gb.grad_fn is not None
+    assert gradgrad_fd(f, (x, w, b))

@@ -30,6 +30,7 @@ class Linear(Function):
     """y = x W^T + b for x of shape (..., in), W (out, in), b broadcastable to (..., out)."""
 
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, x, w, b):
@@ -52,31 +53,39 @@ class Linear(Function):
     def backward(ctx, grad):
         x, w = ctx.saved_tensors
         need_x, need_w, need_b = ctx.needs_input_grad
+        xp = xp_of(grad)
         gx = gw = gb = None
-        flags = grad.flags
-        if not (flags.c_contiguous or flags.f_contiguous):
-            # e.g. the zero-stride grad of .sum(): BLAS cannot take it and NumPy's fallback is ~30x slower
-            grad = xp_of(grad).ascontiguousarray(grad)
+        grad = _gemm_ready(grad)
         if x.ndim == 1:
             if need_x:
                 gx = grad @ w
             if need_w:
-                gw = xp_of(grad).outer(grad, x)
+                gw = xp.outer(grad, x)
             if need_b:
                 gb = unbroadcast(grad, ctx.b_shape)
             return gx, gw, gb
-        g2 = grad if grad.ndim == 2 else grad.reshape(-1, grad.shape[-1])
+        g2 = grad if grad.ndim == 2 else xp.reshape(grad, (-1, grad.shape[-1]))
         if need_x:
             gx = g2 @ w
             if x.ndim != 2:
-                gx = gx.reshape(x.shape)
+                gx = xp.reshape(gx, x.shape)
         if need_w:
-            x2 = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
-            gw = g2.T @ x2
+            x2 = x if x.ndim == 2 else xp.reshape(x, (-1, x.shape[-1]))
+            gw = xp.swapaxes(g2, 0, 1) @ x2
         if need_b:
             bs = ctx.b_shape
-            gb = g2.sum(axis=0) if bs == grad.shape[-1:] else unbroadcast(grad, bs)
+            gb = xp.sum(g2, axis=0) if bs == tuple(grad.shape[-1:]) else unbroadcast(grad, bs)
         return gx, gw, gb
+
+
+def _gemm_ready(grad):
+    """``grad`` laid out for BLAS: e.g. the zero-stride grad of ``.sum()`` is copied (BLAS cannot take
+    it and NumPy's fallback is ~30x slower).  Tensors (create_graph) have no layout to fix."""
+    flags = getattr(grad, "flags", None)
+    if flags is None or flags.c_contiguous or flags.f_contiguous:
+        return grad
+    xp = xp_of(grad)
+    return xp.ascontiguousarray(grad)
 
 
 def _bias_error(b, out_shape):
