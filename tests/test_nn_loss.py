@@ -262,3 +262,39 @@ def test_multi_margin_errors():
     check_error(lambda m, x, t: F(m).multi_margin_loss(x, t), [arr(3, 4), np.array([0, 5, 1])], match="target out of range")
     check_error(lambda m, x, t: F(m).multi_margin_loss(x, t, p=3), [arr(3, 4), np.array([0, 1, 1])],
                 match="only p == 1 and p == 2 supported")
+
+
+# --- double backward (create_graph=True) --------------------------------------------------------------
+@pytest.mark.parametrize("reduction", RED)
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+@pytest.mark.parametrize("use_weight", [False, True])
+@pytest.mark.parametrize("shape", [(6, 4), (3, 4, 2), (4,)])
+def test_cross_entropy_double_backward(shape, reduction, smoothing, use_weight):
+    ignore = 2 if shape == (6, 4) else -100
+    t = labels(*((shape[0],) + shape[2:] if len(shape) > 1 else ()), c=4, ignore=ignore if shape == (6, 4) else None)
+
+    def f(m, x, t, w):
+        return m.nn.functional.cross_entropy(x, t, weight=w.detach() if use_weight else None, reduction=reduction,
+                                             label_smoothing=smoothing, ignore_index=ignore)
+    check(f, [arr(*shape), t, arr(4, positive=True)], order=2)
+
+
+@pytest.mark.parametrize("reduction", RED)
+@pytest.mark.parametrize("shape", [(6, 5), (3, 5, 4)])
+def test_nll_loss_double_backward(shape, reduction):
+    t = labels(shape[0], *shape[2:], c=5)
+    check(lambda m, x, t, w: m.nn.functional.nll_loss(m.exp(x) * x, t, weight=w.detach(), reduction=reduction,
+                                                      ignore_index=1),
+          [arr(*shape), t, arr(5, positive=True)], order=2)
+
+
+def test_cross_entropy_gradgrad_finite_differences():
+    from oracle import gradgrad_fd
+
+    t = nnbox.tensor(labels(5, c=4, ignore=1))
+    w = nnbox.tensor([1.0, 2.0, 0.5, 1.5], dtype=nnbox.float64)
+    x = nnbox.tensor(arr(5, 4), requires_grad=True)
+    assert gradgrad_fd(lambda x: NF.cross_entropy(x, t, ignore_index=1, label_smoothing=0.3, weight=w), (x,))
+    x3 = nnbox.tensor(arr(3, 4, 2), requires_grad=True)
+    t3 = nnbox.tensor(labels(3, 2, c=4))
+    assert gradgrad_fd(lambda x: NF.cross_entropy(x, t3, reduction="sum"), (x3,))

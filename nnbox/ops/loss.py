@@ -82,7 +82,8 @@ def _grad_scale(grad, reduction: str, n: int, shape):
         return grad / n if n else grad
     if reduction == "sum":
         return grad
-    return grad.reshape(shape)
+    xp = xp_of(grad)
+    return xp.reshape(grad, shape)
 
 
 # --- class-index losses: shapes ---------------------------------------------------------------------
@@ -105,6 +106,30 @@ def _from_rows(g, shape):
         return g
     moved = (shape[0],) + tuple(shape[2:]) + (shape[1],)
     return xp_of(g).ascontiguousarray(xp_of(g).moveaxis(g.reshape(moved), -1, 1))
+
+
+def _rows_xp(x):
+    """``_to_rows`` in the formula rules (arrays or Tensors): (N, C, d...) -> (N*d..., C)."""
+    xp = xp_of(x)
+    if len(x.shape) == 1:
+        return xp.reshape(x, (1, -1))
+    if len(x.shape) == 2:
+        return x
+    return xp.reshape(xp.moveaxis(x, 1, -1), (-1, x.shape[1]))
+
+
+def _from_rows_xp(g, shape):
+    """``_from_rows`` in the formula rules."""
+    xp = xp_of(g)
+    if len(shape) <= 2:
+        return xp.reshape(g, shape)
+    return xp.moveaxis(xp.reshape(g, (shape[0],) + tuple(shape[2:]) + (shape[1],)), -1, 1)
+
+
+def _per_row(v):
+    """A per-row coefficient (m,) as a column (m, 1); scalars stay scalars."""
+    xp = xp_of(v)
+    return xp.reshape(v, (-1, 1)) if len(getattr(v, "shape", ())) else v
 
 
 def _check_class_target(input: Tensor, target: Tensor, weight, ignore_index: int) -> None:
@@ -145,6 +170,7 @@ class CrossEntropy(Function):
     """log_softmax + NLL over the class axis in one node, for class-index targets."""
 
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, x, target, weight, ignore_index, reduction, smoothing):
@@ -152,7 +178,8 @@ class CrossEntropy(Function):
         rows = _to_rows(x)
         m, c = rows.shape
         t = target.reshape(-1).astype(np.int64, copy=False)
-        logp = rows - rows.max(axis=1, keepdims=True)
+        shift = rows.max(axis=1, keepdims=True)
+        logp = rows - shift
         logp -= xp.log(xp.exp(logp).sum(axis=1, keepdims=True))
         valid = t != ignore_index
         one = x.dtype.type(1)
@@ -176,19 +203,33 @@ class CrossEntropy(Function):
             with np.errstate(invalid="ignore", divide="ignore"):
                 red = smooth if reduction == "none" else smooth.sum() / d2
             loss = (1 - smoothing) * loss + red * (smoothing / c)
-        ctx.save_for_backward(logp)
-        ctx.meta = (tc, wt, valid, d1, d2, x.shape, target.shape)
+        ctx.save_for_backward(logp, x)
+        ctx.meta = (tc, wt, valid, d1, d2, x.shape, target.shape, shift)
         ctx.weight, ctx.reduction, ctx.smoothing = weight, reduction, smoothing
         return loss.reshape(target.shape) if reduction == "none" else xp.asarray(loss, dtype=x.dtype)
 
     @staticmethod
     def backward(ctx, grad):
-        (logp,) = ctx.saved_tensors
-        tc, wt, valid, d1, d2, xshape, tshape = ctx.meta
+        logp, x = ctx.saved_tensors
+        return CrossEntropyBackward.run(grad, x, logp, ctx.meta, ctx.weight, ctx.reduction, ctx.smoothing), \
+            None, None, None, None, None
+
+
+class CrossEntropyBackward(Function):
+    """Cross entropy's input gradient, ``g * (softmax(x) * K - onehot(t) * a1 - a2 * w)`` per row
+    (``a1``, ``a2``, ``K`` constants of the targets, weights, smoothing and reduction): ``forward``
+    is the fast array kernel on the saved log-probabilities, ``backward`` its derivative w.r.t. ``g``
+    (linear) and ``x`` (through the softmax), as an xp formula."""
+
+    _array_api = True
+    _twice = True
+
+    @staticmethod
+    def forward(ctx, grad, x, logp, meta, weight, reduction, eps):
+        tc, wt, valid, d1, d2, xshape, tshape, shift = meta
         xp = xp_of(logp)
         m, c = logp.shape
-        eps, weight = ctx.smoothing, ctx.weight
-        g = grad.reshape(-1) if ctx.reduction == "none" else grad
+        g = grad.reshape(-1) if reduction == "none" else grad
         d1 = d1 if d1 else 1  # every target ignored: torch's gradient is 0, not nan
         d2 = d2 if d2 else 1
         c1 = g * ((1 - eps) / d1) * wt  # coefficient of -log p[target] per row
@@ -202,7 +243,35 @@ class CrossEntropy(Function):
         if eps:
             c2 = c2[:, None] if c2.ndim else c2
             dx -= c2 * weight if weight is not None else c2
-        return _from_rows(dx, xshape), None, None, None, None, None
+        ctx.save_for_backward(grad, x)
+        ctx.meta, ctx.weight, ctx.reduction, ctx.eps = meta, weight, reduction, eps
+        return _from_rows(dx, xshape)
+
+    @staticmethod
+    def backward(ctx, ggx):
+        grad, x = ctx.saved_tensors
+        tc, wt, valid, d1, d2, xshape, tshape, shift = ctx.meta
+        weight, eps = ctx.weight, ctx.eps
+        xp = xp_of(ggx)
+        r = _rows_xp(ggx)
+        rows = _rows_xp(x)
+        c = rows.shape[1]
+        a1 = ((1 - eps) / (d1 if d1 else 1)) * wt
+        a2 = (eps / c / (d2 if d2 else 1)) * valid
+        k = a1 + a2 * (xp.sum(weight) if weight is not None else c) if eps else a1
+        e = xp.exp(xp.subtract(rows, shift))  # softmax(x), differentiable in x
+        p = e / xp.sum(e, axis=1, keepdims=True)
+        # d/d grad: per row <r, p K - onehot a1 - a2 w>
+        at_t = xp.reshape(xp.take_along_axis(r, xp.reshape(tc, (-1, 1)), axis=1), (-1,))
+        dg = xp.sum(r * p, axis=1) * k - at_t * a1
+        if eps:
+            dg = dg - a2 * (xp.sum(r * weight, axis=1) if weight is not None else xp.sum(r, axis=1))
+        dg = xp.reshape(dg, tshape) if ctx.reduction == "none" else xp.sum(dg)
+        # d/dx: through p only; v = r * g K, and the softmax's vector-Jacobian product
+        g = xp.reshape(grad, (-1,)) if ctx.reduction == "none" else grad
+        v = r * _per_row(g * k)
+        dz = p * (v - xp.sum(v * p, axis=1, keepdims=True))
+        return dg, _from_rows_xp(dz, xshape), None, None, None, None, None
 
 
 class CrossEntropyProbs(Function):
@@ -251,6 +320,7 @@ class NLLLoss(Function):
     """-w[t] * input[t] per sample; 'mean' divides by the summed weights of non-ignored targets."""
 
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, x, target, weight, ignore_index, reduction):
@@ -271,14 +341,35 @@ class NLLLoss(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        tc, wt, d, shape, reduction = ctx.meta
+        return NLLLossBackward.run(grad, ctx.meta), None, None, None, None
+
+
+class NLLLossBackward(Function):
+    """NLL's input gradient, ``-g w[t] / d`` at each row's target (zeros elsewhere): linear in ``g``,
+    so its own backward reads the incoming gradient at the targets."""
+
+    _array_api = True
+    _twice = True
+
+    @staticmethod
+    def forward(ctx, grad, meta):
+        tc, wt, d, shape, reduction = meta
         xp = xp_of(wt)
         m = tc.shape[0]
         c = shape[1] if len(shape) >= 2 else shape[0]
         g = grad.reshape(-1) if reduction == "none" else grad
         dx = xp.zeros((m, c), dtype=wt.dtype)
         dx[xp.arange(m), tc] = -(g * wt) / (d if d else 1)  # all ignored: zero gradient, as torch
-        return _from_rows(dx, shape), None, None, None, None
+        ctx.meta, ctx.g_shape = meta, grad.shape
+        return _from_rows(dx, shape)
+
+    @staticmethod
+    def backward(ctx, ggx):
+        tc, wt, d, shape, reduction = ctx.meta
+        xp = xp_of(ggx)
+        at_t = xp.reshape(xp.take_along_axis(_rows_xp(ggx), xp.reshape(tc, (-1, 1)), axis=1), (-1,))
+        dg = -(at_t * wt) / (d if d else 1)
+        return (xp.reshape(dg, ctx.g_shape) if reduction == "none" else xp.sum(dg)), None
 
 
 def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
