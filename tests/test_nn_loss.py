@@ -298,3 +298,36 @@ def test_cross_entropy_gradgrad_finite_differences():
     x3 = nnbox.tensor(arr(3, 4, 2), requires_grad=True)
     t3 = nnbox.tensor(labels(3, 2, c=4))
     assert gradgrad_fd(lambda x: NF.cross_entropy(x, t3, reduction="sum"), (x3,))
+
+
+@pytest.mark.parametrize("reduction", RED)
+@pytest.mark.parametrize("name,kw", POINTWISE)
+def test_pointwise_losses_double_backward(name, kw, reduction):
+    x = np.array([0.0, 1.0, -1.0, 0.3, -0.3, 0.4, 2.0]) + arr(3, 7) * 0.01
+    check(lambda m, x, y: getattr(m.nn.functional, name)(x, y, reduction=reduction, **kw), [x, arr(3, 7)],
+          order=2)
+    with warnings.catch_warnings():  # broadcast target: torch warns, and so do we
+        warnings.simplefilter("ignore")
+        check(lambda m, x, y: getattr(m.nn.functional, name)(x * x, y, reduction=reduction, **kw), [arr(3, 1), arr(4)],
+              order=2)
+
+
+@pytest.mark.parametrize("reduction", RED)
+def test_binary_cross_entropy_double_backward(reduction):
+    p = RNG.uniform(0.02, 0.98, size=(4, 3))
+    y = RNG.uniform(0, 1, size=(4, 3))
+    check(lambda m, x, y: m.nn.functional.binary_cross_entropy(x, y, reduction=reduction), [p, y], order=2,
+          rtol=1e-8)
+    check(lambda m, x, y, w: m.nn.functional.binary_cross_entropy(x, y, weight=w.detach(), reduction=reduction),
+          [p, y, arr(3, positive=True)], order=2, rtol=1e-8)
+
+
+@pytest.mark.parametrize("reduction", RED)
+def test_binary_cross_entropy_with_logits_double_backward(reduction):
+    x = arr(5, 3, low=-6, high=6)
+    y = RNG.uniform(0, 1, size=(5, 3))
+    F = lambda m: m.nn.functional  # noqa: E731
+    check(lambda m, x, y: F(m).binary_cross_entropy_with_logits(x, y, reduction=reduction), [x, y], order=2)
+    check(lambda m, x, y, w, pw: F(m).binary_cross_entropy_with_logits(x, y, weight=w.detach(), pos_weight=pw.detach(),
+                                                                       reduction=reduction),
+          [x, y, arr(5, 1, positive=True), arr(3, positive=True)], order=2)

@@ -428,6 +428,7 @@ class PointwiseLoss(Function):
     """mse / l1 / smooth_l1 / huber of ``x - y`` (broadcast), reduced; derivative kept from forward."""
 
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, x, y, kind, param, reduction):
@@ -449,17 +450,76 @@ class PointwiseLoss(Function):
             else:  # huber: 0.5 d^2 inside, delta (|d| - delta / 2) outside
                 loss = (0.5 * d * d) * small + (param * (ad - 0.5 * param)) * big
                 deriv = d * small + (param * xp.sign(d)) * big
-        ctx.save_for_backward(deriv)
-        ctx.meta = (reduction, loss.size, _shape(x), _shape(y))
+        ctx.save_for_backward(deriv, x, y)
+        ctx.meta = (reduction, loss.size, _shape(x), _shape(y), kind, param)
         return _reduce_array(loss, reduction)
 
     @staticmethod
     def backward(ctx, grad):
-        (deriv,) = ctx.saved_tensors
-        reduction, n, sx, sy = ctx.meta
+        deriv, x, y = ctx.saved_tensors
+        return PointwiseLossBackward.run(grad, x, y, deriv, ctx.meta, ctx.needs_input_grad[:2]) + (None, None, None)
+
+
+class PointwiseLossBackward(Function):
+    """``(gx, gy) = (+-) deriv(x - y) * scale(g)`` of a pointwise loss, from the derivative the
+    forward kept.  Its backward: linear in ``g``; in ``x - y`` through ``deriv'`` = 2 (mse), 0 (l1),
+    1/beta or 1 inside the quadratic zone (smooth_l1, huber)."""
+
+    _array_api = True
+    _twice = True
+
+    @staticmethod
+    def forward(ctx, grad, x, y, deriv, meta, need):
+        reduction, n, sx, sy = meta[:4]
         g = deriv * _grad_scale(grad, reduction, n, deriv.shape)
-        gx, gy = ctx.needs_input_grad[:2]
-        return (unbroadcast(g, sx) if gx else None), (unbroadcast(-g, sy) if gy else None), None, None, None
+        ctx.save_for_backward(grad, x, y)
+        ctx.meta, ctx.need, ctx.d_shape = meta, need, deriv.shape
+        ctx.set_materialize_grads(False)
+        return (unbroadcast(g, sx) if need[0] else None), (unbroadcast(-g, sy) if need[1] else None)
+
+    @staticmethod
+    def backward(ctx, ggx, ggy):
+        grad, x, y = ctx.saved_tensors
+        reduction, n, sx, sy, kind, param = ctx.meta
+        xp = xp_of(grad)
+        shape = ctx.d_shape
+        h = 0
+        if ggx is not None:
+            h = xp.broadcast_to(ggx, shape)
+        if ggy is not None:
+            h = h - xp.broadcast_to(ggy, shape)
+        d = x - y
+        deriv = _pointwise_deriv(d, kind, param)
+        hd = h * deriv
+        if reduction == "none":
+            dg = xp.reshape(hd, grad.shape)
+        else:
+            dg = xp.sum(hd) / n if reduction == "mean" and n else xp.sum(hd)
+        t = h * _grad_scale(grad, reduction, n, shape) * _pointwise_second(d, kind, param)
+        return dg, unbroadcast(t, sx), unbroadcast(-t, sy), None, None, None
+
+
+def _pointwise_deriv(d, kind, param):
+    """d loss / d d, in the formula rules (the forward's ``deriv``, recomputed on Tensors)."""
+    xp = xp_of(d)
+    if kind == "mse":
+        return 2 * d
+    if kind == "l1" or (kind == "smooth_l1" and param == 0):
+        return xp.sign(d)
+    small = xp.astype(xp.abs(d) < param, d.dtype)
+    if kind == "smooth_l1":
+        return (d / param) * small + xp.sign(d) * (1 - small)
+    return d * small + (param * xp.sign(d)) * (1 - small)
+
+
+def _pointwise_second(d, kind, param):
+    xp = xp_of(d)
+    if kind == "mse":
+        return 2
+    if kind == "l1" or (kind == "smooth_l1" and param == 0):
+        return 0  # sign(d): zero almost everywhere (torch still reports a zero gradient)
+    small = xp.astype(xp.abs(d) < param, d.dtype)
+    return small / param if kind == "smooth_l1" else small
 
 
 def _shape(a):
@@ -545,6 +605,7 @@ class BinaryCrossEntropy(Function):
     """-w (y log x + (1 - y) log(1 - x)), each log clamped at -100 (torch's choice, so x in {0, 1} is finite)."""
 
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, x, y, w, reduction):
@@ -555,23 +616,28 @@ class BinaryCrossEntropy(Function):
         raw = -(y * lx + (1 - y) * l1x)
         loss = raw * w if w is not None else raw
         ctx.save_for_backward(x, y, w)
-        ctx.meta = (lx, l1x, raw, reduction, loss.size)
+        ctx.meta = (raw.shape, reduction, loss.size)
         return _reduce_array(loss, reduction)
 
     @staticmethod
     def backward(ctx, grad):
         x, y, w = ctx.saved_tensors
-        lx, l1x, raw, reduction, n = ctx.meta
+        shape, reduction, n = ctx.meta
         xp = xp_of(x)
-        g = _grad_scale(grad, reduction, n, raw.shape)
+        g = _grad_scale(grad, reduction, n, shape)
         gw = g * w if w is not None else g
         gx = gy = gwt = None
         if ctx.needs_input_grad[0]:
             gx = gw * (x - y) / xp.maximum((1 - x) * x, 1e-12)
-        if ctx.needs_input_grad[1]:
-            gy = gw * (l1x - lx)
-        if w is not None and ctx.needs_input_grad[2]:
-            gwt = unbroadcast(g * raw, w.shape)
+        if ctx.needs_input_grad[1] or (w is not None and ctx.needs_input_grad[2]):
+            # the clamped logs, recomputed (differentiable in x; rare paths: first order unchanged)
+            with np.errstate(divide="ignore"):
+                lx = xp.maximum(xp.log(x), -100)
+                l1x = xp.maximum(xp.log1p(-x), -100)
+            if ctx.needs_input_grad[1]:
+                gy = gw * (l1x - lx)
+            if w is not None and ctx.needs_input_grad[2]:
+                gwt = unbroadcast(-g * (y * lx + (1 - y) * l1x), w.shape)
         return gx, gy, gwt, None
 
 
@@ -579,6 +645,7 @@ class BinaryCrossEntropyWithLogits(Function):
     """-w [pw y log sigmoid(x) + (1 - y) log(1 - sigmoid(x))], computed without overflow."""
 
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, x, y, w, pw, reduction):
@@ -589,15 +656,15 @@ class BinaryCrossEntropyWithLogits(Function):
             raw = (1 - y) * x + (1 + (pw - 1) * y) * sp_neg
         loss = raw * w if w is not None else raw
         ctx.save_for_backward(x, y, w, pw)
-        ctx.meta = (sp_neg, raw, reduction, loss.size)
+        ctx.meta = (raw.shape, reduction, loss.size)
         return _reduce_array(loss, reduction)
 
     @staticmethod
     def backward(ctx, grad):
         x, y, w, pw = ctx.saved_tensors
-        sp_neg, raw, reduction, n = ctx.meta
+        shape, reduction, n = ctx.meta
         xp = xp_of(x)
-        g = _grad_scale(grad, reduction, n, raw.shape)
+        g = _grad_scale(grad, reduction, n, shape)
         gw = g * w if w is not None else g
         need = ctx.needs_input_grad
         gx = gy = gwt = gpw = None
@@ -605,13 +672,17 @@ class BinaryCrossEntropyWithLogits(Function):
             s = xp.tanh(x * 0.5) * 0.5 + 0.5
             gx = gw * (s - y) if pw is None else gw * (s * (pw * y + 1 - y) - pw * y)
             gx = unbroadcast(gx, x.shape)
-        if need[1]:
-            sp_pos = sp_neg + x  # softplus(x) = softplus(-x) + x
-            gy = unbroadcast(gw * ((sp_neg if pw is None else pw * sp_neg) - sp_pos), y.shape)
-        if w is not None and need[2]:
-            gwt = unbroadcast(g * raw, w.shape)
-        if pw is not None and need[3]:
-            gpw = unbroadcast(gw * y * sp_neg, pw.shape)
+        if need[1] or (w is not None and need[2]) or (pw is not None and need[3]):
+            # softplus(-x), recomputed (differentiable in x; rare paths: first order unchanged)
+            sp_neg = xp.maximum(-x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
+            if need[1]:
+                sp_pos = sp_neg + x  # softplus(x) = softplus(-x) + x
+                gy = unbroadcast(gw * ((sp_neg if pw is None else pw * sp_neg) - sp_pos), y.shape)
+            if w is not None and need[2]:
+                raw = (1 - y) * x + (sp_neg if pw is None else (1 + (pw - 1) * y) * sp_neg)
+                gwt = unbroadcast(g * raw, w.shape)
+            if pw is not None and need[3]:
+                gpw = unbroadcast(gw * y * sp_neg, pw.shape)
         return gx, gy, gwt, gpw, None
 
 
