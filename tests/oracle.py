@@ -47,7 +47,7 @@ def _flatten(out):
 
 def _np(t):
     if isinstance(t, torch.Tensor):
-        return t.detach().numpy(force=True)  # force: torch's double backward may give a ZeroTensor
+        return t.detach().numpy(force=True)  # force: torch's second gradients may be ZeroTensors
     if isinstance(t, nnbox.Tensor):
         return t.detach().numpy()
     return np.asarray(t)

@@ -7,7 +7,6 @@ the module-level helpers it calls, and rejects what would break on Tensors or si
 
 - a method call on a value (``g.sum()``, ``a.reshape(...)``): NumPy's and Tensor's methods differ;
   call ``xp.sum(g, axis=...)`` instead (calls on ``xp``, ``ctx``, ``math`` are fine);
-  (``SomeFunction.run(...)``/``.apply(...)`` of an op class is fine: it is a graph node);
 - ``np.<function>(...)`` other than ``np.errstate``: it would turn a Tensor into an array;
 - ``.T``, ``.size``, ``.flat``, ``.real``: attributes whose meaning differs between the two;
 - a write into an existing value (``g[i] = ...``, ``g += ...``): an in-place change of a value that
@@ -27,7 +26,6 @@ import nnbox.ops
 from nnbox.autograd.function import Function
 
 ALLOWED_BASES = {"xp", "ctx", "math", "builtins"}
-FUNCTION_CALLS = {"run", "apply"}  # ``SomeFunction.run(...)`` inside a formula records a node
 FORBIDDEN_ATTRS = {"T", "size", "flat", "real", "imag", "flags", "astype", "item"}
 
 
@@ -61,9 +59,8 @@ def _violations(fn: ast.FunctionDef, defs: dict, seen: set) -> list[str]:
                 if isinstance(base, ast.Name) and base.id == "np":
                     if f.attr != "errstate":
                         out.append(f"{where}: np.{f.attr}(...) turns Tensors into arrays; use xp.{f.attr}")
-                elif isinstance(base, ast.Name) and base.id[:1].isupper() and f.attr in FUNCTION_CALLS:
-                    pass  # another op's Function (``ConvNdBackward.run(...)``): a node of the graph
-                elif not (isinstance(base, ast.Name) and base.id in ALLOWED_BASES):
+                elif not (isinstance(base, ast.Name) and (base.id in ALLOWED_BASES or (
+                        f.attr in ("run", "apply") and base.id.lstrip("_")[:1].isupper()))):  # another Function's node
                     out.append(f"{where}: method call .{f.attr}(...) on a value; use the xp function")
             elif isinstance(f, ast.Name) and f.id not in seen:
                 helper = defs.get(f.id) or _UTIL_DEFS.get(f.id)
