@@ -331,3 +331,50 @@ def test_binary_cross_entropy_with_logits_double_backward(reduction):
     check(lambda m, x, y, w, pw: F(m).binary_cross_entropy_with_logits(x, y, weight=w.detach(), pos_weight=pw.detach(),
                                                                        reduction=reduction),
           [x, y, arr(5, 1, positive=True), arr(3, positive=True)], order=2)
+
+
+@pytest.mark.parametrize("reduction", RED)
+@pytest.mark.parametrize("smoothing", [0.0, 0.25])
+@pytest.mark.parametrize("use_weight", [False, True])
+def test_cross_entropy_probability_targets_double_backward(reduction, smoothing, use_weight):
+    for shape in [(5, 4), (2, 4, 3), (4,)]:
+        y = np.exp(arr(*shape))
+        y /= y.sum(axis=1 if len(shape) > 1 else 0, keepdims=True)
+
+        def f(m, x, y, w):
+            return m.nn.functional.cross_entropy(x, y, weight=w.detach() if use_weight else None, reduction=reduction,
+                                                 label_smoothing=smoothing)
+        check(f, [arr(*shape), y, arr(4, positive=True)], order=2, rtol=1e-8)
+
+
+@pytest.mark.parametrize("reduction", ["batchmean", "sum", "none", "mean"])
+@pytest.mark.parametrize("log_target", [False, True])
+def test_kl_div_double_backward(reduction, log_target):
+    y = arr(3, 4) if log_target else arr(3, 4, positive=True)
+    check(lambda m, x, y: m.nn.functional.kl_div(x * x, y, reduction=reduction, log_target=log_target),
+          [arr(3, 4), y], order=2, rtol=1e-8)
+
+
+def test_losses_torch_cannot_differentiate_twice_raise_its_error():
+    cases = [
+        (lambda m, x: m.nn.functional.multi_margin_loss(x, m.tensor([1, 2, 3, 0])), arr(4, 5)),
+        (lambda m, x: m.nn.functional.multilabel_margin_loss(x, m.tensor([[1, 2, -1, 0, 0]] * 4)), arr(4, 5)),
+        (lambda m, x: m.nn.functional.ctc_loss(x, m.tensor([[1, 2], [1, 1]]), m.tensor([6, 6]),
+                                               m.tensor([2, 2])), arr(6, 2, 4, low=-3, high=-0.5)),
+    ]
+    import torch
+
+    for j, (fn, a) in enumerate(cases):
+        msgs = []
+        for m in (torch, nnbox):
+            x = m.tensor(a, requires_grad=True)
+            out = fn(m, x)
+            (g,) = m.autograd.grad(out, (x,), create_graph=True)
+            with pytest.raises(RuntimeError) as e:
+                (g * g).sum().backward()
+            msgs.append(str(e.value))
+            if m is nnbox and j < 2:  # the margin losses' node carries torch's name
+                assert out.grad_fn.name() == torch_name
+            else:
+                torch_name = out.grad_fn.name()
+        assert msgs[1] == msgs[0]

@@ -278,42 +278,92 @@ class CrossEntropyProbs(Function):
     """Cross entropy against class probabilities (``target`` shaped like ``input``)."""
 
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, x, y, weight, reduction, smoothing):
         xp = xp_of(x)
         rows, yr = _to_rows(x), _to_rows(y)
         m, c = rows.shape
-        logp = rows - rows.max(axis=1, keepdims=True)
+        shift = rows.max(axis=1, keepdims=True)
+        logp = rows - shift
         logp -= xp.log(xp.exp(logp).sum(axis=1, keepdims=True))
         if smoothing:
             yr = yr * (1 - smoothing) + smoothing / c
         wl = logp * weight if weight is not None else logp
         loss = -(wl * yr).sum(axis=1)
-        ctx.save_for_backward(logp, yr)
-        ctx.meta = (weight, reduction, smoothing, m, x.shape)
+        ctx.save_for_backward(logp, yr, x, y)
+        ctx.meta = (weight, reduction, smoothing, m, x.shape, shift)
         if reduction == "none":
             return loss.reshape((x.shape[0],) + x.shape[2:] if x.ndim > 1 else ())
         return xp.asarray(_reduce_array(loss, reduction), dtype=x.dtype)
 
     @staticmethod
     def backward(ctx, grad):
-        logp, yr = ctx.saved_tensors
-        weight, reduction, smoothing, m, shape = ctx.meta
+        logp, yr, x, y = ctx.saved_tensors
+        return CrossEntropyProbsBackward.run(grad, x, y, logp, yr, ctx.meta, ctx.needs_input_grad[:2]) + (None,) * 3
+
+
+class CrossEntropyProbsBackward(Function):
+    """Cross entropy's gradients for probability targets (fast kernel on the saved log-probabilities);
+    its backward is an xp formula (the softmax recomputed from x with the forward's shift)."""
+
+    _array_api = True
+    _twice = True
+
+    @staticmethod
+    def forward(ctx, grad, x, y, logp, yr, meta, need):
+        weight, reduction, smoothing, m, shape, shift = meta
         xp = xp_of(logp)
         g = _grad_scale(grad, reduction, m, (-1,))
         g = g[:, None] if g.ndim else g
         a = yr * weight if weight is not None else yr
         dx = dy = None
-        if ctx.needs_input_grad[0]:
+        if need[0]:
             dx = xp.exp(logp) * a.sum(axis=1, keepdims=True)
             dx -= a
             dx *= g
             dx = _from_rows(dx, shape)
-        if ctx.needs_input_grad[1]:
+        if need[1]:
             wl = logp * weight if weight is not None else logp
             dy = _from_rows(-(wl * g) * (1 - smoothing), shape)
-        return dx, dy, None, None, None
+        ctx.save_for_backward(grad, x, y)
+        ctx.meta, ctx.need = meta, need
+        ctx.set_materialize_grads(False)
+        return dx, dy
+
+    @staticmethod
+    def backward(ctx, ggx, ggy):
+        grad, x, y = ctx.saved_tensors
+        weight, reduction, s, m, shape, shift = ctx.meta
+        xp = xp_of(grad)
+        rows, yr = _rows_xp(x), _rows_xp(y)
+        c = rows.shape[1]
+        z = xp.subtract(rows, shift)
+        e = xp.exp(z)
+        se = xp.sum(e, axis=1, keepdims=True)
+        p = e / se
+        logp = z - xp.log(se)
+        if s:
+            yr = yr * (1 - s) + s / c
+        w = 1 if weight is None else weight
+        a = yr * w
+        g = _per_row(_grad_scale(grad, reduction, m, (-1,)))
+        dg, dz, dy = 0, 0, None
+        if ggx is not None:
+            r = _rows_xp(ggx)
+            dg = xp.sum(r * (p * xp.sum(a, axis=1, keepdims=True) - a), axis=1)
+            v = g * xp.sum(a, axis=1, keepdims=True) * r  # through p = softmax(x)
+            dz = p * (v - xp.sum(v * p, axis=1, keepdims=True))
+            dy = _from_rows_xp((1 - s) * w * g * (xp.sum(r * p, axis=1, keepdims=True) - r), shape)
+        if ggy is not None:
+            q = _rows_xp(ggy)
+            dg = dg - (1 - s) * xp.sum(q * logp * w, axis=1)
+            u = -(1 - s) * g * q * w  # through logp = log_softmax(x)
+            dz = dz + u - p * xp.sum(u, axis=1, keepdims=True)
+        dg = xp.reshape(dg, grad.shape) if reduction == "none" else (
+            xp.sum(dg) / m if reduction == "mean" and m else xp.sum(dg))
+        return dg, _from_rows_xp(dz, shape), dy, None, None, None, None
 
 
 class NLLLoss(Function):
@@ -732,6 +782,7 @@ class KLDiv(Function):
     """y (log y - x) with 0 log 0 = 0, or exp(y) (y - x) when the target is given as a log."""
 
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, x, y, log_target, reduction):
@@ -756,21 +807,66 @@ class KLDiv(Function):
     def backward(ctx, grad):
         x, y = ctx.saved_tensors
         ey, logy = ctx.meta
+        return KLDivBackward.run(grad, x, y, ey, logy, (ctx.log_target, ctx.reduction, ctx.n),
+                                 ctx.needs_input_grad[:2]) + (None, None)
+
+
+def _broadcast_shape(a: tuple, b: tuple) -> tuple:
+    n = max(len(a), len(b))
+    a, b = (1,) * (n - len(a)) + a, (1,) * (n - len(b)) + b
+    return tuple(i if j == 1 else j for i, j in zip(a, b))
+
+
+class KLDivBackward(Function):
+    """kl_div's gradients (fast kernel on the forward's exp(y) / log(y)); backward: an xp formula."""
+
+    _array_api = True
+    _twice = True
+
+    @staticmethod
+    def forward(ctx, grad, x, y, ey, logy, args, need):
+        log_target, red, n = args
         xp = xp_of(x)
-        red = ctx.reduction
-        n = (x.shape[0] if x.ndim else 1) if red == "batchmean" else ctx.n
+        n = (x.shape[0] if x.ndim else 1) if red == "batchmean" else n
         g = _grad_scale(grad, "mean" if red == "batchmean" else red, n, x.shape)
         gx = gy = None
-        if ctx.needs_input_grad[0]:
-            gx = unbroadcast(-(ey if ctx.log_target else y) * g, x.shape)
-        if ctx.needs_input_grad[1]:
-            if ctx.log_target:
+        if need[0]:
+            gx = unbroadcast(-(ey if log_target else y) * g, x.shape)
+        if need[1]:
+            if log_target:
                 gy = ey * (y - x + 1) * g
             else:
                 # at y == 0 the derivative of y log y is unbounded; torch reports nan there
                 gy = xp.where(y == 0, xp.nan, logy + 1 - x) * g
             gy = unbroadcast(gy, y.shape)
-        return gx, gy, None, None
+        ctx.save_for_backward(grad, x, y)
+        ctx.args, ctx.n_red = args, n
+        ctx.set_materialize_grads(False)
+        return gx, gy
+
+    @staticmethod
+    def backward(ctx, ggx, ggy):
+        grad, x, y = ctx.saved_tensors
+        log_target, red, _ = ctx.args
+        n = ctx.n_red
+        xp = xp_of(grad)
+        red = "mean" if red == "batchmean" else red
+        shape = _broadcast_shape(tuple(x.shape), tuple(y.shape))
+        g = _grad_scale(grad, red, n, shape)
+        ey = xp.exp(y) if log_target else None
+        hx = 0 if ggx is None else xp.broadcast_to(ggx, shape)
+        hy = 0 if ggy is None else xp.broadcast_to(ggy, shape)
+        # gx = -A g, gy = B g with A = exp(y) or y, B = exp(y) (y - x + 1) or log(y) + 1 - x
+        if log_target:
+            dgv = -hx * ey + hy * ey * (y - x + 1)
+            d_x = -hy * g * ey
+            d_y = -hx * g * ey + hy * g * ey * (y - x + 2)
+        else:
+            dgv = -hx * y + hy * (xp.log(y) + 1 - x)
+            d_x = -hy * g
+            d_y = -hx * g + hy * g / y
+        dg = xp.reshape(dgv, grad.shape) if red == "none" else (xp.sum(dgv) / n if red == "mean" and n else xp.sum(dgv))
+        return dg, unbroadcast(d_x, tuple(x.shape)), unbroadcast(d_y, tuple(y.shape)), None, None, None, None
 
 
 def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean",
@@ -980,6 +1076,7 @@ class CTCLoss(Function):
     """
 
     _array_api = True
+    _twice = "derivative for aten::_ctc_loss_backward is not implemented"  # torch's, at a second backward
 
     @staticmethod
     def forward(ctx, lp, targets, in_lens, tgt_lens, blank, reduction, zero_infinity):
@@ -1125,13 +1222,44 @@ __all__.append("ctc_loss")
 # --- multi-class margin losses and triplet with a custom distance --------------------------------------
 
 
+class _OnceOnly(Function):
+    """The identity on the input of a loss composed of differentiable ops whose torch counterpart is
+    one kernel without a double backward: the input's gradient comes out of this node, so a second
+    backward through it raises torch's error (before any other node of the composition runs)."""
+
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.copy()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad
+
+
+def _named(loss: Tensor, name: str) -> Tensor:
+    """Give the composed loss's last node torch's name for the fused op (``grad_fn`` repr)."""
+    if loss.grad_fn is not None:
+        loss.grad_fn._nm = name
+    return loss
+
+
+class _MultiMarginOnce(_OnceOnly):
+    _twice = "derivative for aten::multi_margin_loss_backward is not implemented"
+
+
+class _MultilabelMarginOnce(_OnceOnly):
+    _twice = "derivative for aten::multilabel_margin_loss_backward is not implemented"
+
+
 def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float = 1.0, weight: Tensor | None = None,
                       size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
     """sum_{i != y} max(0, margin - x[y] + x[i])^p / C per sample (times weight[y])."""
     reduction = _reduction(size_average, reduce, reduction)
     if p not in (1, 2):
         raise ValueError("only p == 1 and p == 2 supported")
-    x = input if input.dim() == 2 else input.reshape(1, -1)
+    x = _MultiMarginOnce.apply(input if input.dim() == 2 else input.reshape(1, -1))
     c = x.shape[1]
     t = np.asarray(move(target._data, CPU), dtype=np.int64).reshape(-1)
     if t.shape[0] != x.shape[0]:
@@ -1151,7 +1279,7 @@ def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float =
     loss = m.sum(1) / c
     if input.dim() < 2 and reduction == "none":
         loss = loss.reshape(())
-    return _reduce(loss, reduction)
+    return _named(_reduce(loss, reduction), "MultiMarginLossBackward0")
 
 
 def multilabel_margin_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
@@ -1159,7 +1287,7 @@ def multilabel_margin_loss(input: Tensor, target: Tensor, size_average=None, red
     """sum over listed targets j and unlisted classes i of max(0, 1 - (x[j] - x[i])) / C per sample;
     ``target`` lists class indices, ended by the first -1."""
     reduction = _reduction(size_average, reduce, reduction)
-    x = input if input.dim() == 2 else input.reshape(1, -1)
+    x = _MultilabelMarginOnce.apply(input if input.dim() == 2 else input.reshape(1, -1))
     n, c = x.shape
     t = np.asarray(move(target._data, CPU), dtype=np.int64).reshape(n, -1)
     if t.shape[1] != c:
@@ -1179,7 +1307,7 @@ def multilabel_margin_loss(input: Tensor, target: Tensor, size_average=None, red
     loss = (diff * pairs).sum((1, 2)) / c
     if input.dim() < 2 and reduction == "none":
         loss = loss.reshape(())
-    return _reduce(loss, reduction)
+    return _named(_reduce(loss, reduction), "MultilabelMarginLossBackward0")
 
 
 def triplet_margin_with_distance_loss(anchor: Tensor, positive: Tensor, negative: Tensor, *, distance_function=None,
