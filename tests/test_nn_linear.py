@@ -235,3 +235,19 @@ def test_linear_gradgradcheck():
     (gx, gw, gb) = nnbox.autograd.grad(f(x, w, b).sum(), (x, w, b), create_graph=True)
     assert gx.grad_fn is not None and gw.grad_fn is not None and gb.grad_fn is not None
     assert gradgrad_fd(f, (x, w, b))
+
+
+@pytest.mark.parametrize("lead", [(5,), (2, 3)])
+@pytest.mark.parametrize("bias", [True, False])
+def test_bilinear_double_backward_matches_torch(lead, bias):
+    ins = [arr(*lead, 2), arr(*lead, 3), arr(4, 2, 3)] + ([arr(4)] if bias else [])
+    check(lambda m, *a: m.nn.functional.bilinear(*a), ins, order=2)
+    # x1 on both sides: the second derivative w.r.t. x1 goes through two of the backward's terms
+    check(lambda m, x1, w: m.nn.functional.bilinear(x1, x1, w), [arr(*lead, 2), arr(4, 2, 2)], order=2)
+
+
+def test_bilinear_gradgrad_finite_differences():
+    x1, x2 = nnbox.tensor(arr(3, 2), requires_grad=True), nnbox.tensor(arr(3, 3), requires_grad=True)
+    w, b = nnbox.tensor(arr(4, 2, 3), requires_grad=True), nnbox.tensor(arr(4), requires_grad=True)
+    assert gradgrad_fd(lambda x1, x2, w, b: nnbox.exp(nnbox.nn.functional.bilinear(x1, x2, w, b) * 0.3),
+                       (x1, x2, w, b))
