@@ -32,6 +32,12 @@ def test_sdpa_masks():
           rtol=1e-5, atol=1e-6)
 
 
+def test_sdpa_full_shape_float_mask_gradient():
+    """A mask shaped like the scores gets the scores' gradient itself (it was scaled by mistake)."""
+    check(lambda m, q, k, v, mk: F(m).scaled_dot_product_attention(q, k, v, attn_mask=mk),
+          [arr(2, 3, 4), arr(2, 5, 4), arr(2, 5, 6), arr(2, 3, 5)])
+
+
 def test_sdpa_errors():
     check_error(lambda m, q, k, v, mk: F(m).scaled_dot_product_attention(q, k, v, attn_mask=mk, is_causal=True),
                 [arr(2, 3, 4), arr(2, 5, 4), arr(2, 5, 6), RNG.random((3, 5)) > 0.5],
