@@ -168,6 +168,22 @@ def test_group_and_instance_and_rms_norm_double_backward(shape, g):
           order=2, rtol=1e-8)
 
 
+def test_norm_double_backward_of_a_computed_input():
+    """The input is not kept: a second backward rebuilds it (xhat / invstd + mean) on its producer's
+    edge; the second derivatives still reach the tensors it came from."""
+    check(lambda m, x, w, b: m.nn.functional.batch_norm(x * 1.5 + 0.3, None, None, w, b, training=True) * x,
+          [arr(6, 3, 4), arr(3), arr(3)], order=2, rtol=1e-8)
+    check(lambda m, x, w, b: m.nn.functional.layer_norm(m.exp(x * 0.5), (4,), w, b) * x,
+          [arr(3, 5, 4), arr(4), arr(4)], order=2, rtol=1e-8)
+    check(lambda m, x, w: m.nn.functional.rms_norm(x * x, (4,), w) * x, [arr(3, 4), arr(4)], order=2, rtol=1e-8)
+    check(lambda m, x: m.nn.functional.group_norm(x * 2.0 + 1.0, 2) * x, [arr(2, 4, 3)], order=2, rtol=1e-8)
+
+    def bn_const_input(m, x, w, b):  # an input without gradient: only weight and bias are differentiated
+        y = m.nn.functional.batch_norm(x.detach() * 2.0, None, None, w, b, training=True)
+        return y * y
+    check(bn_const_input, [arr(6, 3, 4), arr(3), arr(3)], order=2, rtol=1e-8)
+
+
 def test_norm_gradgrad_finite_differences():
     from oracle import gradgrad_fd
 

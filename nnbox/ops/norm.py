@@ -13,6 +13,7 @@ import numpy as np
 
 from .._tensor import Tensor
 from ..autograd.function import Function
+from ._graph import input_tensor
 from ._util import shape_str, xp_of
 
 __all__ = ["batch_norm", "layer_norm", "group_norm", "instance_norm", "local_response_norm", "rms_norm"]
@@ -66,8 +67,8 @@ class BatchNorm(Function):
             y = xhat * weight[:, None] if weight is not None else xhat.copy()
             if bias is not None:
                 y += bias[:, None]
-            ctx.save_for_backward(xhat, invstd, weight, x)
-            ctx.eps = eps
+            ctx.save_for_backward(xhat, invstd, weight)
+            ctx.eps, ctx.mean = eps, mean
             return y.reshape(x.shape)
         invstd = 1.0 / xp.sqrt(running_var + eps)
         scale = invstd if weight is None else weight * invstd
@@ -83,10 +84,17 @@ class BatchNorm(Function):
     def backward(ctx, gy):
         need = ctx.needs_input_grad[:3]
         if ctx.training:
-            xhat, invstd, weight, x = ctx.saved_tensors
+            xhat, invstd, weight = ctx.saved_tensors
+            x = input_tensor(ctx, 0, _bn_input) if ctx._in_graph else None  # only a second order needs x
             return BatchNormTrainBackward.run(gy, x, weight, xhat, invstd, ctx.eps, need) + (None,) * 5
         x, invstd, scale, rm, weight = ctx.saved_tensors
         return BatchNormEvalBackward.run(gy, x, weight, invstd, scale, rm, need) + (None,) * 5
+
+
+def _bn_input(ctx):
+    """Batch norm's input rebuilt from the kept xhat, invstd and mean (the input is not kept)."""
+    xhat, invstd = ctx._to_save[0], ctx._to_save[1]
+    return (xhat * (1 / invstd)[:, None] + ctx.mean[:, None]).reshape(ctx.x_shape)
 
 
 class BatchNormTrainBackward(Function):
@@ -300,7 +308,8 @@ class RowNorm(Function):
             xhat = x2.copy()
             var = xp.einsum("rd,rd->r", x2, x2) / x2.shape[1]
         else:
-            xhat = x2 - x2.mean(axis=1, keepdims=True)
+            mean = x2.mean(axis=1, keepdims=True)
+            xhat = x2 - mean
             var = xp.einsum("rd,rd->r", xhat, xhat) / x2.shape[1]
         invstd = 1.0 / xp.sqrt(var + eps)
         xhat *= invstd[:, None]
@@ -309,14 +318,25 @@ class RowNorm(Function):
         y = y * weight.reshape(w_shape) if weight is not None else y.copy()
         if bias is not None:
             y += bias.reshape(w_shape)
-        ctx.save_for_backward(xhat, invstd, weight, x)
+        ctx.save_for_backward(xhat, invstd, weight)
         ctx.args = (x.shape, rows, aff_shape, w_shape, rms, None if bias is None else bias.shape, eps)
+        ctx.mean = None if rms else mean
         return y.reshape(x.shape)
 
     @staticmethod
     def backward(ctx, gy):
-        xhat, invstd, weight, x = ctx.saved_tensors
+        xhat, invstd, weight = ctx.saved_tensors
+        x = input_tensor(ctx, 0, _row_input) if ctx._in_graph else None  # only a second order needs x
         return RowNormBackward.run(gy, x, weight, xhat, invstd, ctx.args, ctx.needs_input_grad[:3]) + (None,) * 5
+
+
+def _row_input(ctx):
+    """The row normalization's input rebuilt from the kept xhat, invstd (and mean)."""
+    xhat, invstd = ctx._to_save[0], ctx._to_save[1]
+    x2 = xhat * (1 / invstd)[:, None]
+    if ctx.mean is not None:
+        x2 = x2 + ctx.mean
+    return x2.reshape(ctx.args[0])
 
 
 class RowNormBackward(Function):
