@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+import nnbox
 import nnbox.nn.functional as NF
 from oracle import arr, check, check_error, fd_check
 

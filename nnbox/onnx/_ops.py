@@ -332,7 +332,7 @@ def _embedding(g, args, outs):
     return [g.add("Gather", [g.value(weight), g.value(indices)], axis=0)]
 
 
-@op("Attention")
+@op("Attention", "FlashAttention")  # FlashAttention: the same op, torch's fused-kernel node
 def _attention(g, args, outs):
     q, k, v, mask, scale, dropout_p, rng, safe, return_weights = args
     nd = len(_shape(k))
