@@ -101,4 +101,7 @@ def sincos_ps(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.where(neg_sin, -s, s), np.where(neg_cos, -c, c)
 
 
+
+
+
 __all__ = ["fma32", "fma64", "libm", "log_ps", "sincos_ps"]
