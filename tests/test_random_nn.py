@@ -123,3 +123,18 @@ def test_default_layer_initialisation_matches_torch(dtype):
             for k in pt:
                 assert np.array_equal(pt[k].detach().numpy(), pn[k].detach().numpy()), (type(mt).__name__, k)
         assert torch.rand(1).item() == nnbox.rand(1).item()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_rrelu_gumbel_and_attention_dropout_match_torch(dtype):
+    for seed in SEEDS[:30]:
+        x = np.random.default_rng(seed).standard_normal((3, 4, 8)).astype(dtype)
+        seeded(seed)
+        assert_same_and_stream(TF.rrelu(torch.tensor(x), training=True), F.rrelu(nnbox.tensor(x), training=True))
+        a = TF.gumbel_softmax(torch.tensor(x), tau=0.5)
+        b = F.gumbel_softmax(nnbox.tensor(x), tau=0.5)
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
+        a = TF.scaled_dot_product_attention(*[torch.tensor(x)] * 3, dropout_p=0.3)
+        b = F.scaled_dot_product_attention(*[nnbox.tensor(x)] * 3, dropout_p=0.3)
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
+        assert torch.rand(1).item() == nnbox.rand(1).item()

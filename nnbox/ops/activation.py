@@ -445,11 +445,21 @@ def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, trainin
     _check_float(input, "rrelu_with_noise_cpu")
     if not training:
         return leaky_relu(input, (lower + upper) / 2, inplace)
-    from .._backend.random import generator_for
+    from .._backend.random import cpu_generator, draw_uniform
 
-    rng = generator_for(input.device, None)
     xp = xp_of(input._data)
-    slopes = xp.asarray(rng.uniform(lower, upper, size=input._data.shape)).astype(input._data.dtype)
+    # torch draws a slope only for each non-positive element, in order: ``u * (upper - lower) +
+    # lower`` from a float64 uniform u (two roundings here, no FMA), with the bounds first rounded
+    # to the input's dtype, and the slope kept in that dtype
+    neg = input._data <= 0
+    dt = input._data.dtype
+    slopes = xp.ones(input._data.shape, dtype=dt)
+    lo, hi = float(dt.type(lower)), float(dt.type(upper))
+    n = int(neg.sum())
+    if input.is_cpu:
+        slopes[neg] = (cpu_generator()._unit64(n) * (hi - lo) + lo).astype(dt)
+    else:
+        slopes[neg] = draw_uniform(input.device, None, (n,), np.float64, lo, hi).astype(dt)
     return _run(RandomSlopeRelu, input, inplace, slopes)
 
 
@@ -607,15 +617,15 @@ def glu(input: Tensor, dim: int = -1) -> Tensor:
 def gumbel_softmax(logits: Tensor, tau: float = 1.0, hard: bool = False, eps: float = 1e-10, dim: int = -1) -> Tensor:
     """Sample from the Gumbel-softmax distribution: softmax((logits + g) / tau) with g ~ Gumbel(0, 1);
     ``hard=True`` returns one-hot samples whose gradient is the soft sample's (straight-through)."""
-    from .._backend.random import generator_for
-
     if eps != 1e-10:
         import warnings
 
         warnings.warn("`eps` parameter is deprecated and has no effect.", stacklevel=2)
-    rng = generator_for(logits.device, None)
+    from .creation import empty
+
+    # torch's draw: -log of exponential_() samples of the logits' shape and dtype
     xp = xp_of(logits._data)
-    gumbels = -xp.log(xp.asarray(rng.exponential(1.0, size=logits._data.shape)).astype(logits._data.dtype))
+    gumbels = -xp.log(empty(tuple(logits.shape), dtype=logits.dtype, device=logits.device).exponential_()._data)
     y_soft = softmax((logits + Tensor._make(gumbels)) / tau, dim)
     if not hard:
         return y_soft
