@@ -167,17 +167,19 @@ class Elu(_Pointwise):
     """scale * (x if x > 0 else alpha * (exp(x * input_scale) - 1)); elu, selu and celu."""
 
     @staticmethod
-    def forward(ctx, x, alpha, scale, input_scale):
+    def forward(ctx, x, alpha, scale, input_scale, grad_input_scale=None):
         xp = xp_of(x)
         neg_x = xp.minimum(x, 0)
         neg_x *= input_scale  # min() keeps exp from overflowing on the unused side
         pos = x > 0
         if ctx.needs_input_grad[0]:
-            d = xp.exp(neg_x)
-            d *= alpha * scale * input_scale
+            # celu's gradient uses its own input scale (torch: 1 / alpha with alpha rounded to float32)
+            gis = input_scale if grad_input_scale is None else grad_input_scale
+            d = xp.exp(neg_x) if gis == input_scale else xp.exp(xp.minimum(x, 0) * gis)
+            d *= alpha * scale * gis
             d *= ~pos
             d += pos * x.dtype.type(scale)
-            _save(ctx, d, 3)
+            _save(ctx, d, 3 if grad_input_scale is None else 4)
         out = xp.expm1(neg_x)  # 0 where x > 0, so adding max(x, 0) selects without np.where
         out *= alpha
         out += xp.maximum(x, 0)
@@ -506,7 +508,7 @@ def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     _check_float(input, "elu_cpu")
     if alpha == 0:
         raise RuntimeError("ZeroDivisionError: alpha cannot be 0 for CELU")
-    return _run(Elu, input, inplace, alpha, 1.0, 1.0 / alpha)
+    return _run(Elu, input, inplace, alpha, 1.0, 1.0 / alpha, 1.0 / float(np.float32(alpha)))
 
 
 def celu_(input: Tensor, alpha: float = 1.0) -> Tensor:
