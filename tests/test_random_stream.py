@@ -122,3 +122,26 @@ def test_bad_state_is_refused_and_leaves_generator_alone():
     with pytest.raises(RuntimeError, match="size"):
         nnbox.set_rng_state(nnbox.zeros(10, dtype=nnbox.uint8))
     same(before, nnbox.get_rng_state())
+
+
+@pytest.mark.parametrize("replacement", [False, True])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_multinomial(replacement, dtype):
+    for seed in SEEDS:
+        rng = np.random.default_rng(seed)
+        k = int(rng.integers(2, 40))
+        p = rng.random((3, k)) * (rng.random((3, k)) > 0.2) + 1e-3
+        for n in (1, 2, k):
+            both(lambda L: L.multinomial(L.tensor(p, dtype=getattr(L, dtype)), n, replacement), seed)
+            both(lambda L: L.multinomial(L.tensor(p[0], dtype=getattr(L, dtype)), n, replacement), seed)
+
+
+def test_weighted_random_sampler():
+    for seed in SEEDS[:30]:
+        w = np.random.default_rng(seed).random(20).tolist()
+        for repl in (True, False):
+            torch.manual_seed(seed)
+            nnbox.manual_seed(seed)
+            a = list(torch.utils.data.WeightedRandomSampler(w, 10, replacement=repl))
+            b = list(nnbox.utils.data.WeightedRandomSampler(w, 10, replacement=repl))
+            assert a == b

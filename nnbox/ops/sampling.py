@@ -8,30 +8,49 @@ from .._tensor import Tensor
 
 
 def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *, generator=None) -> Tensor:
-    """Indices sampled from the (unnormalised) rows of ``input``."""
-    p = input._data.astype(np.float64)
-    if (p < 0).any() or not np.isfinite(p).all():
-        raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
-    rows = p.reshape(-1, p.shape[-1])
+    """Indices sampled from the (unnormalised) rows of ``input``, torch's draws on the CPU.
+
+    Without replacement (and for a single sample either way) torch races exponentials: one
+    ``exponential_()`` per category, in the input's dtype, and the largest ``p / e`` win.  With
+    replacement each sample is a float64 uniform looked up in the row's normalised cumulative sum
+    (the first category whose cumulative probability reaches it).
+
+    >>> import nnbox
+    >>> _ = nnbox.manual_seed(0)
+    >>> nnbox.multinomial(nnbox.tensor([0.1, 0.5, 0.2, 0.2, 1.0]), 3)
+    tensor([4, 1, 2])
+    """
+    from .creation import empty
+
+    arr = input._data
+    if arr.ndim not in (1, 2):
+        raise RuntimeError("prob_dist must be 1 or 2 dim")
+    if arr.dtype.kind != "f":
+        raise RuntimeError(f"multinomial only supports floating-point dtypes for input, got: {input.dtype}".replace("torch.", ""))
+    if num_samples <= 0:
+        raise RuntimeError("cannot sample n_sample <= 0 samples")
+    rows = arr.reshape(-1, arr.shape[-1])
     if not replacement and num_samples > rows.shape[1]:
         raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without replacement")
-    g = _rnd.cpu_generator(generator)
-    out = []
-    for r in rows:
-        s = r.sum()
-        if s <= 0:
-            raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
-        if replacement:
-            cdf = np.cumsum(r / s)
-            u = g.uniform(num_samples, np.float64)
-            out.append(np.minimum(np.searchsorted(cdf, u, side="right"), r.shape[0] - 1))
-        else:
-            # weighted sampling without replacement: exponential race (keys e / p, smallest first)
-            e = -np.log1p(-g.uniform(r.shape[0], np.float64))
-            keys = np.where(r > 0, e / np.where(r > 0, r, 1.0), np.inf)
-            out.append(np.argsort(keys, kind="stable")[:num_samples])
-    res = np.stack(out).astype(np.int64)
-    return Tensor._make(res.reshape(p.shape[:-1] + (num_samples,)))
+    if (rows < 0).any() or not np.isfinite(rows).all():
+        raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
+    if (rows.sum(axis=1) <= 0).any():
+        raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
+    if not input.is_cpu:
+        raise NotImplementedError("multinomial runs on the CPU only in nnbox")
+    if not replacement or num_samples == 1:
+        e = empty(tuple(rows.shape), dtype=input.dtype).exponential_(generator=generator)._data
+        keys = rows / e
+        res = np.argsort(-keys, axis=1, kind="stable")[:, :num_samples]
+    else:
+        g = _rnd.cpu_generator(generator)
+        res = np.empty((rows.shape[0], num_samples), dtype=np.int64)
+        for i, r in enumerate(rows):
+            cdf = np.cumsum(r)  # in the input's dtype, as torch accumulates it
+            cdf = cdf / cdf[-1]
+            u = g._unit64(num_samples)
+            res[i] = np.minimum(np.searchsorted(cdf.astype(np.float64), u, side="left"), r.shape[0] - 1)
+    return Tensor._make(res.astype(np.int64).reshape(arr.shape[:-1] + (num_samples,)))
 
 
 def poisson(input: Tensor, generator=None) -> Tensor:
