@@ -145,3 +145,10 @@ def test_weighted_random_sampler():
             a = list(torch.utils.data.WeightedRandomSampler(w, 10, replacement=repl))
             b = list(nnbox.utils.data.WeightedRandomSampler(w, 10, replacement=repl))
             assert a == b
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_poisson(dtype):
+    for seed in SEEDS:
+        rates = np.random.default_rng(seed).random(20) * np.array([0.5, 3, 9.9, 10, 15, 100, 1000, 0, 2, 50] * 2)
+        both(lambda L: L.poisson(L.tensor(rates, dtype=getattr(L, dtype))), seed)
