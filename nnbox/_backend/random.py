@@ -40,6 +40,7 @@ _STATE_BYTES = 5056  # torch's CPU generator state tensor
 _MASK53 = np.uint64((1 << 53) - 1)
 _MASK24 = np.uint64((1 << 24) - 1)
 _TWO_PI32 = np.float32(2 * math.pi)
+_BM_CHUNK = 4096  # Box-Muller blocks per chunk (16 values each)
 NORMAL_VECTOR_MIN = 16  # torch draws smaller normal tensors one element at a time
 
 
@@ -189,20 +190,22 @@ class Generator:
     @staticmethod
     def _box_muller(x: np.ndarray, wide: bool, mean, std) -> None:
         blocks = x.reshape(-1, 2, 8)
-        u1, u2 = 1 - blocks[:, 0], blocks[:, 1]
         if wide:
+            u1, u2 = 1 - blocks[:, 0], blocks[:, 1]
             rad = np.sqrt(-2.0 * tm.libm(math.log, u1.ravel())).reshape(u1.shape)
             theta = (2.0 * math.pi) * u2.ravel()
             cos, sin = tm.libm(math.cos, theta).reshape(u1.shape), tm.libm(math.sin, theta).reshape(u1.shape)
             blocks[:, 0] = tm.fma64(rad * cos, std, mean)
             blocks[:, 1] = tm.fma64(rad * sin, std, mean)
         else:
-            step = 4096  # blocks per chunk: the ~40 array passes stay in cache
+            step = _BM_CHUNK  # blocks per chunk: the ~40 array passes stay in cache
             plain = std == 1 and mean == 0  # fma(v, 1, 0) == v
             for i in range(0, len(blocks), step):
-                c1, c2 = u1[i:i + step], u2[i:i + step]
-                rad = np.sqrt(np.float32(-2) * tm.log_ps(c1))
-                sin, cos = tm.sincos_ps(_TWO_PI32 * c2)
+                chunk = blocks[i:i + step]
+                rad = tm.log_ps(np.float32(1) - chunk[:, 0])
+                rad *= np.float32(-2)
+                np.sqrt(rad, out=rad)
+                sin, cos = tm.sincos_ps(_TWO_PI32 * chunk[:, 1])
                 cos *= rad
                 sin *= rad
                 blocks[i:i + step, 0] = cos if plain else tm.fma32(cos, std, mean)
