@@ -22,7 +22,13 @@ torch 2.13 (``tests/test_random_stream.py`` checks each one over seeds 0-99):
   a multiple of 16, the last 16 elements are refilled with fresh uniforms and transformed again.
   float32 uses torch's vectorised log/sincos (``torch_math``), float64 uses libm;
 * ``bernoulli_(p)`` with a number p compares a float64 uniform with p; ``bernoulli(probs)``
-  compares a float32 uniform per element.
+  compares a uniform of the probabilities' dtype per element.
+
+Why reproduce rules rather than just the twister: a seeded tutorial, a bug report or a book's
+printed losses only carry over if every draw consumes the same words and rounds the same way, so
+each rule above (even torch's modulo bias and its FMA roundings) is part of the contract.  The
+samplers built on these (exponential, geometric, cauchy, log-normal, multinomial, poisson) sit
+with their ops (``ops/inplace.py``, ``ops/sampling.py``).
 """
 from __future__ import annotations
 
