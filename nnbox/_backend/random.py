@@ -211,7 +211,7 @@ class Generator:
                 rad = tm.log_ps(np.float32(1) - chunk[:, 0])
                 rad *= np.float32(-2)
                 np.sqrt(rad, out=rad)
-                sin, cos = tm.sincos_ps(_TWO_PI32 * chunk[:, 1])
+                sin, cos = tm.sincos_ps(_TWO_PI32 * chunk[:, 1], nonnegative=True)
                 cos *= rad
                 sin *= rad
                 blocks[i:i + step, 0] = cos if plain else tm.fma32(cos, std, mean)

@@ -60,53 +60,62 @@ def log_ps(x: np.ndarray) -> np.ndarray:
     ln 2 added back in two parts.  The fused steps are the ones GCC chose in torch's build."""
     x = np.maximum(x, _f32(1.17549435e-38))
     xi = x.view(np.int32)
-    e = ((xi >> 23) - 0x7F).astype(np.float32) + _f32(1)
+    e = ((xi >> 23) - 0x7E).astype(np.float32)  # the exponent, plus 1 for the mantissa in [1/2, 1)
     x = ((xi & ~np.int32(0x7F800000)) | np.int32(0x3F000000)).view(np.float32)
     small = x < _f32(0.707106781186547524)
-    x = (x - _f32(1)) + np.where(small, x, _f32(0))  # below sqrt(1/2): use 2x - 1, one exponent less
-    e = e - np.where(small, _f32(1), _f32(0))
+    # below sqrt(1/2) use 2m - 1 with one exponent less (adding m only where small, in place)
+    m = x - _f32(1)
+    np.add(m, x, out=m, where=small)
+    x = m
+    e -= small
     z = x * x
-    y = np.full_like(x, _f32(_LOG_P[0]))
-    for p in _LOG_P[1:]:
+    y = fma32(x, _f32(_LOG_P[0]), _f32(_LOG_P[1]))
+    for p in _LOG_P[2:]:
         y = fma32(y, x, _f32(p))
-    y = y * x
+    y *= x
     y = fma32(y, z, e * _f32(-2.12194440e-4))
     y = fma32(z, _f32(-0.5), y)
-    x = x + y
+    x += y
     return fma32(e, _f32(0.693359375), x)
 
 
-def sincos_ps(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(sin x, cos x) of float32 values, as torch's AVX normal sampler: reduce by multiples of
-    pi/4 (in three exact parts), then a sine or a cosine polynomial chosen by the octant."""
-    neg_sin = np.signbit(x)
-    x = np.abs(x)
+def sincos_ps(x: np.ndarray, nonnegative: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(sin x, cos x) of float32 values in [0, 2 pi] (the sampler's angles), as torch's AVX normal
+    sampler: reduce by multiples of pi/4 (in three parts), then a sine or a cosine polynomial
+    chosen by the octant.  ``nonnegative`` skips the sign handling when x >= 0 is known."""
+    if nonnegative:
+        neg_sin = None
+    else:
+        neg_sin = np.signbit(x)
+        x = np.abs(x)
     j = (x * _f32(1.27323954473516)).astype(np.int32)
-    j = (j + 1) & ~np.int32(1)
+    j += 1
+    j &= ~np.int32(1)
     y = j.astype(np.float32)
-    neg_sin = neg_sin ^ ((j & 4) != 0)
+    flip = (j & 4) != 0
+    neg_sin = flip if neg_sin is None else neg_sin ^ flip
     neg_cos = ((~(j - 2)) & 4) != 0
     use_sin_poly = (j & 2) == 0
     # y is an even integer <= 8 here, so y * DP1 and y * DP2 (8 and 11 significant bits) are exact
     # and the plain multiply-add equals the fused one; y * DP3 is not, so that step stays fused
     x = x + y * _f32(-0.78515625)
-    x = x + y * _f32(-2.4187564849853515625e-4)
+    x += y * _f32(-2.4187564849853515625e-4)
     x = fma32(y, _f32(-3.77489497744594108e-8), x)
     z = x * x
-    yc = np.full_like(x, _f32(2.443315711809948e-5))
-    yc = fma32(yc, z, _f32(-1.388731625493765e-3))
+    yc = fma32(z, _f32(2.443315711809948e-5), _f32(-1.388731625493765e-3))
     yc = fma32(yc, z, _f32(4.166664568298827e-2))
-    yc = fma32(yc * z, z, -(z * _f32(0.5))) + _f32(1)
-    ys = np.full_like(x, _f32(-1.9515295891e-4))
-    ys = fma32(ys, z, _f32(8.3321608736e-3))
+    yc *= z
+    yc = fma32(yc, z, z * _f32(-0.5))
+    yc += _f32(1)
+    ys = fma32(z, _f32(-1.9515295891e-4), _f32(8.3321608736e-3))
     ys = fma32(ys, z, _f32(-1.6666654611e-1))
-    ys = fma32(ys * z, x, x)
+    ys *= z
+    ys = fma32(ys, x, x)
     s = np.where(use_sin_poly, ys, yc)
     c = np.where(use_sin_poly, yc, ys)
-    return np.where(neg_sin, -s, s), np.where(neg_cos, -c, c)
-
-
-
+    np.negative(s, out=s, where=neg_sin)
+    np.negative(c, out=c, where=neg_cos)
+    return s, c
 
 
 __all__ = ["fma32", "fma64", "libm", "log_ps", "sincos_ps"]
