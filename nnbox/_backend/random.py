@@ -173,6 +173,8 @@ class Generator:
 
     # --- distributions (CPU, flat arrays of n elements) ------------------------------------
     def uniform(self, n: int, dtype, low: float = 0.0, high: float = 1.0) -> np.ndarray:
+        if low == 0 and high == 1:  # fma(u, 1, 0) == u: rand() skips the arithmetic
+            return self._unit(n, np.float64 if np.dtype(dtype) == np.float64 else np.float32)
         if np.dtype(dtype) == np.float64:
             return tm.fma64(self._unit64(n), float(high) - float(low), float(low))
         lo, hi = np.float32(low), np.float32(high)
