@@ -397,13 +397,17 @@ def random_(self: Tensor, from_: int = 0, to: int | None = None, *, generator=No
     return _fill(self, lambda xp, shape, dt: _rnd.draw_integers(self.device, generator, shape, int(from_), int(to)))
 
 
-def _unit64_map(self: Tensor, generator, fn) -> Tensor:
-    """Fill from float64 uniforms mapped through ``fn`` (a per-element libm formula, as torch
-    computes these distributions in double on the CPU)."""
+def _unit64_map(self: Tensor, generator, fn, vec) -> Tensor:
+    """Fill from float64 uniforms mapped through ``fn``: a per-element libm formula on the CPU, as
+    torch computes these distributions in double there; ``vec(xp, u)`` is the same formula on a
+    GPU array (CuPy's stream, not torch's)."""
     from .._backend import random as _rnd
 
     if not self.is_cpu:
-        raise NotImplementedError("this sampler runs on the CPU only in nnbox")
+        def make_gpu(xp, shape, dt):
+            return vec(xp, _rnd.generator_for(self.device, generator).random(shape, dtype=xp.float64))
+
+        return _fill(self, make_gpu)
 
     def make(xp, shape, dt):
         u = _rnd.cpu_generator(generator)._unit64(int(np.prod(shape)))
@@ -419,7 +423,7 @@ def exponential_(self: Tensor, lambd: float = 1.0, *, generator=None) -> Tensor:
     if lambd <= 0:
         raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={lambd}")
     k = -1.0 / lambd
-    return _unit64_map(self, generator, lambda u: k * math.log1p(-u))
+    return _unit64_map(self, generator, lambda u: k * math.log1p(-u), lambda xp, u: k * xp.log1p(-u))
 
 
 def geometric_(self: Tensor, p: float, *, generator=None) -> Tensor:
@@ -429,14 +433,16 @@ def geometric_(self: Tensor, p: float, *, generator=None) -> Tensor:
     if not 0 < p < 1:
         raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={p}")
     d = math.log1p(-p)
-    return _unit64_map(self, generator, lambda u: math.ceil(math.log(u) / d) if u > 0 else math.inf)
+    return _unit64_map(self, generator, lambda u: math.ceil(math.log(u) / d) if u > 0 else math.inf,
+                       lambda xp, u: xp.ceil(xp.log(u) / d))
 
 
 def cauchy_(self: Tensor, median: float = 0.0, sigma: float = 1.0, *, generator=None) -> Tensor:
     """Fill with Cauchy(median, sigma) samples: ``median + sigma * tan(pi (u - 1/2))``."""
     import math
 
-    return _unit64_map(self, generator, lambda u: median + sigma * math.tan(math.pi * (u - 0.5)))
+    return _unit64_map(self, generator, lambda u: median + sigma * math.tan(math.pi * (u - 0.5)),
+                       lambda xp, u: median + sigma * xp.tan(math.pi * (u - 0.5)))
 
 
 def log_normal_(self: Tensor, mean: float = 1.0, std: float = 2.0, *, generator=None) -> Tensor:
@@ -451,6 +457,8 @@ def log_normal_(self: Tensor, mean: float = 1.0, std: float = 2.0, *, generator=
         raise RuntimeError(f"log_normal_ expects std > 0.0, but found std={std}")
 
     def make(xp, shape, dt):
+        if not self.is_cpu:
+            return xp.exp(_rnd.draw_normal(self.device, generator, shape, xp.float64, mean, std))
         g = _rnd.cpu_generator(generator)
         z = np.array([g._scalar_normal() for _ in range(int(np.prod(shape)))], dtype=np.float64)
         return np.array([math.exp(v) for v in fma64(z, std, mean).tolist()], dtype=np.float64).reshape(shape)
