@@ -38,6 +38,8 @@ CASES = {
     "normal_tensor_std": lambda L, n, d: L.normal(1.0, L.arange(n, dtype=d) + 1),
     "bernoulli_": lambda L, n, d: L.empty(n, dtype=d).bernoulli_(0.3),
     "bernoulli": lambda L, n, d: L.bernoulli(L.linspace(0, 1, n, dtype=d)),
+    "bernoulli_p": lambda L, n, d: L.bernoulli(L.empty(n, dtype=d), p=0.3),
+    "bernoulli_tensor_p": lambda L, n, d: L.empty(n, dtype=d).bernoulli_(L.linspace(0, 1, n)),
     "exponential_": lambda L, n, d: L.empty(n, dtype=d).exponential_(1.5),
     "geometric_": lambda L, n, d: L.empty(n, dtype=d).geometric_(0.3),
     "cauchy_": lambda L, n, d: L.empty(n, dtype=d).cauchy_(0.5, 2.0),
