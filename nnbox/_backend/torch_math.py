@@ -16,7 +16,8 @@ _f32 = np.float32
 def fma32(a, b, c) -> np.ndarray:
     """float32 ``a*b + c`` with one rounding: the product of two floats is exact in double, so
     only the final add rounds (twice, double then float; a tie at both is vanishingly rare)."""
-    r = np.multiply(a, b, dtype=np.float64)
+    r = np.asarray(a).astype(np.float64)  # in-place steps on a float64 copy: the fastest order
+    r *= b
     r += c
     return r.astype(np.float32)
 
@@ -64,16 +65,15 @@ def log_ps(x: np.ndarray) -> np.ndarray:
     x = ((xi & ~np.int32(0x7F800000)) | np.int32(0x3F000000)).view(np.float32)
     small = x < _f32(0.707106781186547524)
     # below sqrt(1/2) use 2m - 1 with one exponent less (adding m only where small, in place)
-    m = x - _f32(1)
-    np.add(m, x, out=m, where=small)
-    x = m
+    x = (x - _f32(1)) + x * small  # x * small is x or an exact 0 (masked ufuncs are slow)
     e -= small
     z = x * x
+    x64 = x.astype(np.float64)  # float32 values, exactly: each product below is exact in double
     y = fma32(x, _f32(_LOG_P[0]), _f32(_LOG_P[1]))
     for p in _LOG_P[2:]:
-        y = fma32(y, x, _f32(p))
+        y = fma32(y, x64, _f32(p))
     y *= x
-    y = fma32(y, z, e * _f32(-2.12194440e-4))
+    y = fma32(y, z.astype(np.float64), e * _f32(-2.12194440e-4))
     y = fma32(z, _f32(-0.5), y)
     x += y
     return fma32(e, _f32(0.693359375), x)
@@ -102,20 +102,26 @@ def sincos_ps(x: np.ndarray, nonnegative: bool = False) -> tuple[np.ndarray, np.
     x += y * _f32(-2.4187564849853515625e-4)
     x = fma32(y, _f32(-3.77489497744594108e-8), x)
     z = x * x
+    z64 = z.astype(np.float64)
     yc = fma32(z, _f32(2.443315711809948e-5), _f32(-1.388731625493765e-3))
-    yc = fma32(yc, z, _f32(4.166664568298827e-2))
+    yc = fma32(yc, z64, _f32(4.166664568298827e-2))
     yc *= z
-    yc = fma32(yc, z, z * _f32(-0.5))
+    yc = fma32(yc, z64, z * _f32(-0.5))
     yc += _f32(1)
     ys = fma32(z, _f32(-1.9515295891e-4), _f32(8.3321608736e-3))
-    ys = fma32(ys, z, _f32(-1.6666654611e-1))
+    ys = fma32(ys, z64, _f32(-1.6666654611e-1))
     ys *= z
-    ys = fma32(ys, x, x)
-    s = np.where(use_sin_poly, ys, yc)
-    c = np.where(use_sin_poly, yc, ys)
-    np.negative(s, out=s, where=neg_sin)
-    np.negative(c, out=c, where=neg_cos)
-    return s, c
+    ys = fma32(ys, x.astype(np.float64), x)
+    # select and negate on the bits (exact, and much faster than np.where / masked ufuncs)
+    pick = -use_sin_poly.view(np.int8).astype(np.int32)  # all ones where the sine polynomial is used
+    ys_b, yc_b = ys.view(np.int32), yc.view(np.int32)
+    diff = ys_b ^ yc_b
+    diff &= pick
+    s_b = yc_b ^ diff  # ys where pick, else yc
+    c_b = ys_b ^ diff  # yc where pick, else ys
+    s_b ^= neg_sin.view(np.int8).astype(np.int32) << 31
+    c_b ^= neg_cos.view(np.int8).astype(np.int32) << 31
+    return s_b.view(np.float32), c_b.view(np.float32)
 
 
 __all__ = ["fma32", "fma64", "libm", "log_ps", "sincos_ps"]
