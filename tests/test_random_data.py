@@ -57,3 +57,14 @@ def test_dataloader_epochs_and_worker_seeds(num_workers):
         return epochs
 
     both(run, 3)
+
+
+def test_distributed_sampler_shuffle():
+    for rank in (0, 1, 2):
+        for epoch in (0, 3):
+            def indices(L):
+                s = L.utils.data.DistributedSampler(range(23), num_replicas=3, rank=rank, shuffle=True, seed=5)
+                s.set_epoch(epoch)
+                return list(s)
+
+            both(indices)
