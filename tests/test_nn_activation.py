@@ -266,3 +266,16 @@ def test_second_derivative_formulas_follow_the_rules():
                     assert not _violations(fn, defs, set()), f"{cls.__name__}.{name}"
                     checked += 1
     assert checked >= 18
+
+
+def test_celu_input_gradient_uses_torchs_formula():
+    # torch differentiates celu with input scale 1 / float32(alpha): 2e-8 relative from 1 / alpha
+    import torch
+
+    x = -np.linspace(0.01, 3, 50)
+    for alpha in (0.3, 1.7, 1.0):
+        t = torch.tensor(x, requires_grad=True)
+        torch.nn.functional.celu(t, alpha).sum().backward()
+        n = nnbox.tensor(x, requires_grad=True)
+        nnbox.nn.functional.celu(n, alpha).sum().backward()
+        np.testing.assert_allclose(n.grad.numpy(), t.grad.numpy(), rtol=1e-15, atol=0)

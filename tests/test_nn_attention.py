@@ -44,11 +44,9 @@ def test_sdpa_errors():
 
 
 def test_sdpa_dropout_uses_one_mask_for_forward_and_backward():
-    from nnbox._backend.random import generator_for
-
     q, k, v, p = arr(2, 3, 4), arr(2, 5, 4), arr(2, 5, 6), 0.4
-    nnbox.manual_seed(3)
-    keep = (generator_for(nnbox.device("cpu"), None).random((2, 3, 5), dtype=np.float32) >= p) / (1 - p)
+    torch.manual_seed(3)  # torch's dropout mask: bernoulli_(1 - p) from the stream nnbox shares
+    keep = (torch.empty(2, 3, 5, dtype=torch.float64).bernoulli_(1 - p) / (1 - p)).numpy()
     nnbox.manual_seed(3)
     tq, tk, tv = (torch.tensor(a, requires_grad=True) for a in (q, k, v))
     nq, nk, nv = (nnbox.tensor(a, requires_grad=True) for a in (q, k, v))

@@ -228,6 +228,18 @@ def test_lbfgs_matches_torch(kw, dtype, tol):
         _compare_state(sd_t, sd_n, 1e-6, 1e-8)  # ro = 1/(y.s) near the optimum: cancellation
 
 
+@pytest.mark.parametrize("kw", [dict(line_search_fn="strong_wolfe"),
+                                dict(history_size=3, max_iter=5, line_search_fn="strong_wolfe")], ids=["default", "short"])
+def test_lbfgs_strong_wolfe_follows_torch_for_50_steps(kw):
+    tt, lt, sd_t = _lbfgs_run(torch, kw, "float64", steps=50, resume_at=25)
+    tn, ln, sd_n = _lbfgs_run(nnbox, kw, "float64", steps=50, resume_at=25)
+    for step, (a, b) in enumerate(zip(tt, tn)):
+        np.testing.assert_allclose(b, a, rtol=1e-10, atol=1e-10, err_msg=f"step {step}")
+    np.testing.assert_allclose(ln, lt, rtol=1e-10, atol=1e-10)
+    st, sn = sd_t["state"][0], sd_n["state"][0]
+    assert sn["func_evals"] == st["func_evals"] and sn["n_iter"] == st["n_iter"]
+
+
 def test_lbfgs_converges():
     x = nnbox.tensor([-1.2, 1.0], dtype=nnbox.float64, requires_grad=True)
     opt = nnbox.optim.LBFGS([x], line_search_fn="strong_wolfe")

@@ -200,16 +200,18 @@ class Elu(_Pointwise):
     """scale * (x if x > 0 else alpha * (exp(x * input_scale) - 1)); elu, selu and celu."""
 
     @staticmethod
-    def forward(ctx, x, alpha, scale, input_scale):
+    def forward(ctx, x, alpha, scale, input_scale, grad_input_scale=None):
         xp = xp_of(x)
         neg_x = xp.minimum(x, 0)
         neg_x *= input_scale  # min() keeps exp from overflowing on the unused side
         if ctx.needs_input_grad[0]:
-            d = xp.exp(neg_x)
-            d *= alpha * scale * input_scale
+            # celu's gradient uses its own input scale (torch: 1 / alpha with alpha rounded to float32)
+            gis = input_scale if grad_input_scale is None else grad_input_scale
+            d = xp.exp(neg_x) if gis == input_scale else xp.exp(xp.minimum(x, 0) * gis)
+            d *= alpha * scale * gis
             # torch takes the x <= 0 branch only where that holds: NaN gets `scale`, as x > 0 does
             d = xp.where(x <= 0, d, x.dtype.type(scale))
-            _save(ctx, d, 3, x, (alpha, scale, input_scale))
+            _save(ctx, d, 3 if grad_input_scale is None else 4, x, (alpha, scale, gis))
         out = xp.expm1(neg_x)  # 0 where x > 0, so adding max(x, 0) selects without np.where
         out *= alpha
         out += xp.maximum(x, 0)
@@ -583,11 +585,21 @@ def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, trainin
     _check_float(input, "rrelu_with_noise_cpu")
     if not training:
         return leaky_relu(input, (lower + upper) / 2, inplace)
-    from .._backend.random import generator_for
+    from .._backend.random import cpu_generator, draw_uniform
 
-    rng = generator_for(input.device, None)
     xp = xp_of(input._data)
-    slopes = xp.asarray(rng.uniform(lower, upper, size=input._data.shape)).astype(input._data.dtype)
+    # torch draws a slope only for each non-positive element, in order: ``u * (upper - lower) +
+    # lower`` from a float64 uniform u (two roundings here, no FMA), with the bounds first rounded
+    # to the input's dtype, and the slope kept in that dtype
+    neg = input._data <= 0
+    dt = input._data.dtype
+    slopes = xp.ones(input._data.shape, dtype=dt)
+    lo, hi = float(dt.type(lower)), float(dt.type(upper))
+    n = int(neg.sum())
+    if input.is_cpu:
+        slopes[neg] = (cpu_generator()._unit64(n) * (hi - lo) + lo).astype(dt)
+    else:
+        slopes[neg] = draw_uniform(input.device, None, (n,), np.float64, lo, hi).astype(dt)
     return _run(RandomSlopeRelu, input, inplace, slopes)
 
 
@@ -634,7 +646,7 @@ def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     _check_float(input, "elu_cpu")
     if alpha == 0:
         raise RuntimeError("ZeroDivisionError: alpha cannot be 0 for CELU")
-    return _run(Elu, input, inplace, alpha, 1.0, 1.0 / alpha)
+    return _run(Elu, input, inplace, alpha, 1.0, 1.0 / alpha, 1.0 / float(np.float32(alpha)))
 
 
 def celu_(input: Tensor, alpha: float = 1.0) -> Tensor:
@@ -745,15 +757,15 @@ def glu(input: Tensor, dim: int = -1) -> Tensor:
 def gumbel_softmax(logits: Tensor, tau: float = 1.0, hard: bool = False, eps: float = 1e-10, dim: int = -1) -> Tensor:
     """Sample from the Gumbel-softmax distribution: softmax((logits + g) / tau) with g ~ Gumbel(0, 1);
     ``hard=True`` returns one-hot samples whose gradient is the soft sample's (straight-through)."""
-    from .._backend.random import generator_for
-
     if eps != 1e-10:
         import warnings
 
         warnings.warn("`eps` parameter is deprecated and has no effect.", stacklevel=2)
-    rng = generator_for(logits.device, None)
+    from .creation import empty
+
+    # torch's draw: -log of exponential_() samples of the logits' shape and dtype
     xp = xp_of(logits._data)
-    gumbels = -xp.log(xp.asarray(rng.exponential(1.0, size=logits._data.shape)).astype(logits._data.dtype))
+    gumbels = -xp.log(empty(tuple(logits.shape), dtype=logits.dtype, device=logits.device).exponential_()._data)
     y_soft = softmax((logits + Tensor._make(gumbels)) / tau, dim)
     if not hard:
         return y_soft

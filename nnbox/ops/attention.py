@@ -49,10 +49,9 @@ class Attention(Function):
         p /= denom
         keep = None
         pd = p
-        if dropout_p > 0:  # a bool keep-mask (float32 draws: half the random bits of float64)
-            keep = xp.asarray(rng.random(p.shape, dtype=np.float32) >= dropout_p)
-            pd = p * keep
-            pd *= 1.0 / (1.0 - dropout_p)
+        if dropout_p > 0:  # torch's dropout: a bernoulli_(1 - p) mask, rescaled in p's dtype
+            keep = xp.asarray(rng(p.shape))
+            pd = p * (keep.astype(p.dtype) / p.dtype.type(1.0 - dropout_p))
         out = pd @ v
         ctx.dropout_scale = 1.0 / (1.0 - dropout_p) if dropout_p > 0 else 1.0
         ctx.save_for_backward(q, k, v, p, keep, mask)
@@ -205,9 +204,9 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
     sc = 1.0 / math.sqrt(qd.shape[-1]) if scale is None else float(scale)
     rng = None
     if dropout_p > 0:
-        from .._backend.random import generator_for
+        from .._backend.random import draw_bernoulli
 
-        rng = generator_for(query.device, None)
+        rng = lambda shape: draw_bernoulli(query.device, None, shape, 1.0 - dropout_p)  # noqa: E731
     return (FlashAttention if _torch_uses_flash(qd, kd, vd, dropout_p) else Attention).apply(query, key, value, mask, sc, float(dropout_p), rng, True, False)
 
 
@@ -324,9 +323,9 @@ def multi_head_attention_forward(query: Tensor, key: Tensor, value: Tensor, embe
         dropout_p = 0.0
     rng = None
     if dropout_p > 0:
-        from .._backend.random import generator_for
+        from .._backend.random import draw_bernoulli
 
-        rng = generator_for(query.device, None)
+        rng = lambda shape: draw_bernoulli(query.device, None, shape, 1.0 - dropout_p)  # noqa: E731
     scale = 1.0 / math.sqrt(head_dim)
     # torch computes the weighted path with a plain softmax (nan for a fully masked row) and the
     # need_weights=False path with SDPA (zeros there); both are kept

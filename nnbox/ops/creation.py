@@ -9,7 +9,7 @@ import numpy as np
 
 from .._backend import dtype as _dt
 from .._backend.device import CPU, as_device, move
-from .._backend.random import generator_for
+from .._backend import random as _rnd
 from .._tensor import Tensor
 from ..autograd.function import Function
 from ._util import not_implemented, sizes, xp_of
@@ -377,39 +377,59 @@ def _float_dtype(dtype, kernel: str):
     return nd
 
 
-def _gen(device, generator):
-    dev = as_device(device) if device is not None else (generator.device if generator is not None else CPU)
-    return dev, generator_for(dev, generator)
+def _dev(device, generator):
+    return as_device(device) if device is not None else (generator.device if generator is not None else CPU)
+
+
+def _shape(size) -> tuple:
+    return sizes((size,)) if not isinstance(size, int) else (size,)
 
 
 def rand(*size, generator=None, out=None, dtype=None, layout=None, device=None, requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
-    """Uniform samples in [0, 1)."""
+    """Uniform samples in [0, 1), torch's stream on the CPU.
+
+    >>> import nnbox
+    >>> _ = nnbox.manual_seed(0)
+    >>> nnbox.rand(3)
+    tensor([0.4963, 0.7682, 0.0885])
+    """
     nd = _float_dtype(dtype, "check_uniform_bounds")
-    dev, rng = _gen(device, generator)
-    gen_dt = nd if nd in (np.float32, np.float64) else np.float32
-    arr = rng.random(sizes(size), dtype=gen_dt).astype(nd, copy=False)
-    return _finish(arr, None, requires_grad)
+    dev = _dev(device, generator)
+    arr = _rnd.draw_uniform(dev, generator, sizes(size), nd)
+    return _finish(arr, dev if dev.type != "cpu" else None, requires_grad)
 
 
 _REAL_OF_COMPLEX = {"complex64": "float32", "complex128": "float64"}
 
 
 def randn(*size, generator=None, out=None, dtype=None, layout=None, device=None, requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
-    """Standard normal samples (complex dtypes: real and imaginary parts each N(0, 1/2), as torch)."""
+    """Standard normal samples, torch's stream on the CPU (complex dtypes: real and imaginary parts
+    each N(0, 1/2), as torch).
+
+    >>> import nnbox
+    >>> _ = nnbox.manual_seed(0)
+    >>> nnbox.randn(3)
+    tensor([ 1.5410, -0.2934, -2.1788])
+    """
     if dtype is not None and _dt.to_numpy_dtype(dtype).kind == "c":
         parts = randn(*sizes(size), 2, generator=generator, dtype=_REAL_OF_COMPLEX[_dt.to_numpy_dtype(dtype).name],
                       device=device)
         arr = (parts._data * np.sqrt(0.5).astype(parts._data.dtype)).view(_dt.to_numpy_dtype(dtype))[..., 0]
         return _finish(arr, None, requires_grad)
     nd = _float_dtype(dtype, "normal_kernel_cpu")
-    dev, rng = _gen(device, generator)
-    gen_dt = nd if nd in (np.float32, np.float64) else np.float32
-    arr = rng.standard_normal(sizes(size), dtype=gen_dt).astype(nd, copy=False)
-    return _finish(arr, None, requires_grad)
+    dev = _dev(device, generator)
+    arr = _rnd.draw_normal(dev, generator, sizes(size), nd)
+    return _finish(arr, dev if dev.type != "cpu" else None, requires_grad)
 
 
 def randint(low=0, high=None, size=None, *, generator=None, out=None, dtype=None, layout=None, device=None, requires_grad: bool = False) -> Tensor:
-    """Integers uniform in [low, high); int64 by default."""
+    """Integers uniform in [low, high); int64 by default.
+
+    >>> import nnbox
+    >>> _ = nnbox.manual_seed(0)
+    >>> nnbox.randint(10, (4,))
+    tensor([4, 9, 3, 0])
+    """
     if size is None:  # randint(high, size)
         low, high, size = 0, low, high
     if high is None:
@@ -417,17 +437,28 @@ def randint(low=0, high=None, size=None, *, generator=None, out=None, dtype=None
     if low >= high:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
     nd = _np_dtype(dtype, np.dtype(np.int64))
-    dev, rng = _gen(device, generator)
-    return _finish(rng.integers(low, high, size=sizes((size,)) if not isinstance(size, int) else (size,)).astype(nd), None, requires_grad)
+    dev = _dev(device, generator)
+    arr = _rnd.draw_integers(dev, generator, _shape(size), int(low), int(high)).astype(nd)
+    return _finish(arr, dev if dev.type != "cpu" else None, requires_grad)
 
 
 def randperm(n: int, *, generator=None, out=None, dtype=None, layout=None, device=None, requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
-    """A random permutation of 0..n-1 (int64)."""
+    """A random permutation of 0..n-1 (int64), torch's on the CPU.
+
+    >>> import nnbox
+    >>> _ = nnbox.manual_seed(0)
+    >>> nnbox.randperm(5)
+    tensor([4, 0, 1, 3, 2])
+    """
     if n < 0:
         raise RuntimeError(f"n must be non-negative, got{n}")
     nd = _np_dtype(dtype, np.dtype(np.int64))
-    dev, rng = _gen(device, generator)
-    return _finish(rng.permutation(n).astype(nd), None, requires_grad)
+    dev = _dev(device, generator)
+    if dev.type == "cpu":
+        arr = _rnd.cpu_generator(generator).permutation(int(n))
+    else:
+        arr = _rnd.generator_for(dev, generator).permutation(n)
+    return _finish(arr.astype(nd), dev if dev.type != "cpu" else None, requires_grad)
 
 
 def rand_like(input: Tensor, *, dtype=None, device=None, requires_grad: bool = False, memory_format=None) -> Tensor:
@@ -445,7 +476,16 @@ def randint_like(input: Tensor, low=0, high=None, *, dtype=None, device=None, re
 
 
 def normal(mean=0.0, std=1.0, size=None, *, generator=None, out=None, dtype=None, layout=None, device=None, requires_grad: bool = False) -> Tensor:
-    """Normal samples: ``normal(mean, std, size)`` or elementwise with tensor ``mean``/``std``."""
+    """Normal samples: ``normal(mean, std, size)`` or elementwise with tensor ``mean``/``std``.
+
+    With tensors, torch draws standard normals of the broadcast shape and scales them
+    (``z * std + mean``), so the stream is that of ``randn`` of that shape.
+
+    >>> import nnbox
+    >>> _ = nnbox.manual_seed(0)
+    >>> nnbox.normal(2.0, 3.0, (2,))
+    tensor([6.6230, 1.1197])
+    """
     if isinstance(mean, Tensor) or isinstance(std, Tensor):
         ref = mean if isinstance(mean, Tensor) else std
         m = mean._data if isinstance(mean, Tensor) else mean
@@ -453,56 +493,51 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, out=None, dtype=None
         if (np.asarray(s) < 0).any() if ref.is_cpu else False:
             raise RuntimeError("normal expects all elements of std >= 0.0")
         shape = np.broadcast_shapes(np.shape(m), np.shape(s))
-        rng = generator_for(ref.device, generator)
-        z = rng.standard_normal(shape)
-        return Tensor._make((m + s * z).astype(ref._data.dtype))
+        dt = ref._data.dtype
+        z = _rnd.draw_normal(ref.device, generator, shape, dt)
+        return Tensor._make((z * s + m).astype(dt, copy=False))
     if std < 0:
         raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
     if size is None:
         raise TypeError("normal() missing required argument 'size'")
-    t = randn(sizes((size,)) if not isinstance(size, int) else (size,), generator=generator, dtype=dtype, device=device)
-    t._data *= std
-    t._data += mean
-    if requires_grad:
-        t.requires_grad_(True)
-    return t
+    nd = _float_dtype(dtype, "normal_kernel_cpu")
+    dev = _dev(device, generator)
+    arr = _rnd.draw_normal(dev, generator, _shape(size), nd, mean, std)
+    return _finish(arr, dev if dev.type != "cpu" else None, requires_grad)
 
 
 def bernoulli(input: Tensor, p=None, *, generator=None) -> Tensor:
-    """0/1 samples with probabilities ``input`` (or a constant ``p``)."""
-    rng = generator_for(input.device, generator)
-    prob = input._data if p is None else p
-    return Tensor._make((rng.random(input._data.shape) < prob).astype(input._data.dtype))
+    """0/1 samples with probabilities ``input`` (or a constant ``p``).
+
+    >>> import nnbox
+    >>> _ = nnbox.manual_seed(0)
+    >>> nnbox.bernoulli(nnbox.full((4,), 0.5))
+    tensor([1., 0., 1., 1.])
+    """
+    if p is None:
+        probs = input._data
+        if probs.size and ((probs < 0) | (probs > 1)).any():
+            raise RuntimeError("Expected p_in >= 0 && p_in <= 1 to be true, but got false.  (Could this error "
+                               "message be improved?  If so, please report it at "
+                               "https://github.com/pytorch/pytorch/issues.)")
+        keep = _rnd.draw_bernoulli_probs(input.device, generator, probs)
+    else:
+        keep = _rnd.draw_bernoulli(input.device, generator, input._data.shape, float(p))
+    return Tensor._make(keep.astype(input._data.dtype))
 
 
 def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *, generator=None) -> Tensor:
     """Indices sampled from the (unnormalised) rows of ``input``."""
-    p = input._data.astype(np.float64)
-    if (p < 0).any() or not np.isfinite(p).all():
-        raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
-    rng = generator_for(input.device, generator)
-    rows = p.reshape(-1, p.shape[-1])
-    if not replacement and num_samples > rows.shape[1]:
-        raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without replacement")
-    out = []
-    for r in rows:
-        s = r.sum()
-        if s <= 0:
-            raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
-        if replacement:
-            out.append(rng.choice(r.shape[0], size=num_samples, replace=True, p=r / s))
-        else:
-            # sampling without replacement, weighted: exponential race (Gumbel top-k)
-            keys = rng.exponential(size=r.shape[0]) / np.where(r > 0, r, np.nan)
-            keys = np.where(np.isnan(keys), np.inf, keys)
-            out.append(np.argsort(keys, kind="stable")[:num_samples])
-    res = np.stack(out).astype(np.int64)
-    return Tensor._make(res.reshape(p.shape[:-1] + (num_samples,)))
+    from .sampling import multinomial as _multinomial
+
+    return _multinomial(input, num_samples, replacement, generator=generator)
 
 
 def poisson(input: Tensor, generator=None) -> Tensor:
-    rng = generator_for(input.device, generator)
-    return Tensor._make(rng.poisson(input._data).astype(input._data.dtype))
+    """Poisson samples with rates ``input``."""
+    from .sampling import poisson as _poisson
+
+    return _poisson(input, generator=generator)
 
 
 # --- diagonals -----------------------------------------------------------------------------------
