@@ -212,7 +212,6 @@ from .ops.index import (  # noqa: F401
     where,
 )
 from .ops.distance import cdist  # noqa: F401
-from .ops.special import xlogy  # noqa: F401
 from .ops.linalg import (  # noqa: F401
     inverse,
     addbmm,
@@ -317,7 +316,7 @@ from .ops.complex import (  # noqa: F401
     view_as_complex,
     view_as_real,
 )
-from .ops.special import digamma, erf, erfc, erfinv, lgamma, logit, polygamma, xlogy  # noqa: F401
+from .ops.special import digamma, erfc, erfinv, lgamma, logit, polygamma, xlogy  # noqa: F401  (erf: the elementwise row)
 from .ops.decomp import cholesky, matrix_exp  # noqa: F401
 from . import autograd, cuda, fft, onnx  # noqa: F401,E402
 

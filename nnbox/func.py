@@ -37,7 +37,7 @@ def _flatten(tree):
         parts = [_flatten(x) for x in tree]
         leaves = [leaf for p in parts for leaf in p[0]]
 
-        def build(it, parts=parts, kind=type(tree)):
+        def build(it, parts=parts, kind=type(tree)):  # noqa: B008 - bound now, on purpose
             return kind(b(it) for _, b in parts)
 
         return leaves, build

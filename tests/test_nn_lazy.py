@@ -71,18 +71,26 @@ def test_lazy_init_is_the_eager_layers(lazy, eager, shape):
 
 
 def test_lazy_parameters_given_to_an_optimizer_before_the_first_call_train():
-    m = nnbox.nn.Sequential(nnbox.nn.LazyConv2d(2, 3), nnbox.nn.LazyBatchNorm2d(), nnbox.nn.Flatten(),
-                            nnbox.nn.LazyLinear(1))
-    opt = nnbox.optim.SGD(m.parameters(), lr=0.1)
-    x = nnbox.randn(4, 3, 5, 5)
-    losses = []
-    for _ in range(3):
-        opt.zero_grad()
-        loss = (m(x) ** 2).mean()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-    assert losses[2] < losses[0]
+    # the optimizer holds the parameters before they are materialised, and trains them as torch
+    # does: same seed, same draws, same losses
+    import torch
+
+    runs = []
+    for lib in (torch, nnbox):
+        lib.manual_seed(0)
+        m = lib.nn.Sequential(lib.nn.LazyConv2d(2, 3), lib.nn.LazyBatchNorm2d(), lib.nn.Flatten(),
+                              lib.nn.LazyLinear(1))
+        opt = lib.optim.SGD(m.parameters(), lr=0.1)
+        x = lib.randn(4, 3, 5, 5)
+        losses = []
+        for _ in range(3):
+            opt.zero_grad()
+            loss = (m(x) ** 2).mean()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        runs.append(losses)
+    np.testing.assert_allclose(runs[1], runs[0], rtol=1e-5)
     assert [type(c).__name__ for c in m] == ["Conv2d", "BatchNorm2d", "Flatten", "Linear"]
 
 

@@ -372,6 +372,7 @@ def test_losses_torch_cannot_differentiate_twice_raise_its_error():
     ]
     import torch
 
+    torch_name = None  # set by the torch run, which comes first
     for j, (fn, a) in enumerate(cases):
         msgs = []
         for m in (torch, nnbox):

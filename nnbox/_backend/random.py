@@ -259,6 +259,13 @@ def cpu_generator(generator=None) -> Generator:
     return default_generator if generator is None else generator
 
 
+def numpy_generator(generator=None) -> np.random.Generator:
+    """A NumPy generator seeded by two 64-bit words of the CPU stream, for samplers whose torch
+    algorithm nnbox does not reproduce (the Gamma family): their draws are reproducible under
+    ``manual_seed`` and advance the stream, but are not torch's numbers."""
+    return np.random.Generator(np.random.PCG64(cpu_generator(generator)._words64(2)))
+
+
 def generator_for(dev, generator=None):
     """The CuPy random generator to draw from for a GPU device ``dev``."""
     if generator is not None and generator.device.type != "cpu":

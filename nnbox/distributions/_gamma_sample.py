@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._backend.device import device_of
-from .._backend.random import generator_for
+from .._backend.random import generator_for, numpy_generator
 from ..autograd.function import Function
 from ..ops._util import xp_of
 from ..ops.special import _lgamma_arr
@@ -75,7 +75,8 @@ class StandardGamma(Function):
 
     @staticmethod
     def forward(ctx, alpha):
-        rng = generator_for(device_of(alpha))
+        dev = device_of(alpha)
+        rng = numpy_generator() if dev.type == "cpu" else generator_for(dev)
         x = rng.standard_gamma(alpha).astype(alpha.dtype, copy=False)
         tiny = np.finfo(alpha.dtype).tiny
         x = xp_of(alpha).maximum(x, tiny)  # a draw that underflowed to 0 (tiny α) stays positive

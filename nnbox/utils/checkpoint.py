@@ -49,9 +49,16 @@ def noop_context_fn():
 
 
 def _snapshot(gen):
-    # a copy of the generator's engine: restoring it replays the same draws (NumPy's PCG64 and
-    # CuPy's generators both deep-copy with their state)
-    return copy.deepcopy(gen._rng)
+    """The generator's state, to replay its draws: torch's state tensor on the CPU, a copy of the
+    engine on a GPU (CuPy's generators deep-copy with their state)."""
+    return gen.get_state() if gen.device.type == "cpu" else copy.deepcopy(gen._rng)
+
+
+def _restore(gen, snap, copy_first: bool) -> None:
+    if gen.device.type == "cpu":
+        gen.set_state(snap)  # copies: the snapshot may be replayed again
+    else:
+        gen._rng = copy.deepcopy(snap) if copy_first else snap
 
 
 class _RngState:
@@ -70,7 +77,7 @@ class _RngState:
     def replay(self):
         """Run the block from the saved state, then put the current state back (a fork)."""
         now = _RngState.__new__(_RngState)
-        now.cpu = _random.default_generator._rng
+        now.cpu = _snapshot(_random.default_generator)
         now.gpu = {i: _random._cuda_generators[i]._rng for i in self.gpu}
         self._set(copy_first=True)
         try:
@@ -79,10 +86,9 @@ class _RngState:
             now._set(copy_first=False)
 
     def _set(self, copy_first: bool) -> None:
-        take = copy.deepcopy if copy_first else (lambda r: r)  # the snapshot may be replayed again
-        _random.default_generator._rng = take(self.cpu)
+        _restore(_random.default_generator, self.cpu, copy_first)
         for i, s in self.gpu.items():
-            _random._cuda_generators[i]._rng = take(s)
+            _restore(_random._cuda_generators[i], s, copy_first)
 
 
 def _leaves(outputs: list, stop: set) -> list:

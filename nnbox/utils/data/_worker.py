@@ -258,7 +258,7 @@ class _SharedMap(mmap.mmap):
 _shm_prefix: str | None = None  # set in worker processes that send through shared memory
 
 
-def shared_empty(shape: tuple[int, ...], dtype) -> "np.ndarray | None":
+def shared_empty(shape: tuple[int, ...], dtype):
     """In a worker: an uninitialised array backed by a fresh /dev/shm file, for collate to stack a
     big batch into (torch's collate does the same); None elsewhere or for small arrays."""
     import numpy as np
