@@ -108,3 +108,40 @@ def test_solve():
     check(lambda m, a, b: m.linalg.solve(a, b), [A, arr(2, 3, 2)])
     check(lambda m, a, b: m.linalg.solve(a, b), [A, arr(2, 3)])
     check(lambda m, a, b: m.linalg.solve(a, b, left=False), [A, arr(2, 2, 3)])
+
+
+# --- second derivatives (create_graph=True) against torch ----------------------------------------
+
+_X2 = np.array([-2.5, -0.5, 0.3, 1.0, 2.0, 7.5, 25.0])
+
+
+@pytest.mark.parametrize("fn", [
+    lambda m, x: m.lgamma(x), lambda m, x: m.digamma(x), lambda m, x: m.polygamma(1, x),
+    lambda m, x: m.polygamma(2, x), lambda m, x: m.polygamma(3, x), lambda m, x: m.erf(x),
+    lambda m, x: m.erfc(x), lambda m, x: m.special.erfc(x), lambda m, x: m.logit(x * 0.03 + 0.2),
+    lambda m, x: m.logit(x * 0.3 + 0.5, eps=1e-2), lambda m, x: m.erfinv(x * 0.035),
+], ids=["lgamma", "digamma", "polygamma1", "polygamma2", "polygamma3", "erf", "erfc", "special.erfc",
+        "logit", "logit_eps", "erfinv"])
+def test_second_derivatives_as_torch(fn):
+    # torch's polygamma(1, x) is off by up to 5e-10 relative (see _GRAD_RTOL), so 1e-8 leaves room
+    check(fn, [_X2.copy()], order=2, rtol=1e-8)
+
+
+def test_xlogy_second_derivatives_as_torch():
+    check(lambda m, a, b: m.xlogy(a, b), [arr(3, 4), arr(4, positive=True)], order=2, rtol=1e-8)
+
+
+def test_polygamma_any_order_matches_torch():
+    x = np.array([-3.7, -0.5, 0.01, 0.4, 1.0, 3.5, 19.9, 20.0, 400.0])
+    for n in (2, 3, 4, 6):
+        check(lambda m, x: m.polygamma(n, x), [x], rtol=1e-10, atol=0)
+
+
+def test_special_double_backward_gradgradcheck():
+    from oracle import gradgrad_fd
+
+    x = nnbox.tensor([0.4, 1.3, 3.0], dtype=nnbox.float64, requires_grad=True)
+    assert gradgrad_fd(nnbox.lgamma, [x])
+    assert gradgrad_fd(nnbox.digamma, [x])
+    assert gradgrad_fd(lambda t: nnbox.erfinv(t * 0.3), [x])
+    assert gradgrad_fd(lambda t: nnbox.xlogy(t, t + 1), [x])
