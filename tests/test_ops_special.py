@@ -145,3 +145,60 @@ def test_special_double_backward_gradgradcheck():
     assert gradgrad_fd(nnbox.digamma, [x])
     assert gradgrad_fd(lambda t: nnbox.erfinv(t * 0.3), [x])
     assert gradgrad_fd(lambda t: nnbox.xlogy(t, t + 1), [x])
+
+
+# --- linear algebra, differentiated twice ---------------------------------------------------------
+
+@pytest.mark.parametrize("upper", [False, True])
+def test_cholesky_second_derivatives(upper):
+    check(lambda m, a: m.linalg.cholesky((a + a.mT) / 2, upper=upper), [_spd(3, (2,))], order=2, rtol=1e-8)
+
+
+@pytest.mark.parametrize("upper", [False, True])
+@pytest.mark.parametrize("left", [True, False])
+@pytest.mark.parametrize("unit", [False, True])
+def test_solve_triangular_second_derivatives(upper, left, unit):
+    A = arr(2, 3, 3) + 4 * np.eye(3)
+    B = arr(2, 3, 2) if left else arr(2, 2, 3)
+    check(lambda m, a, b: m.linalg.solve_triangular(a, b, upper=upper, left=left, unitriangular=unit),
+          [A, B], order=2, rtol=1e-8)
+
+
+def test_solve_inverse_matrix_exp_second_derivatives():
+    A = arr(2, 3, 3) + 3 * np.eye(3)
+    check(lambda m, a, b: m.linalg.solve(a, b), [A, arr(2, 3, 2)], order=2, rtol=1e-8)
+    check(lambda m, a, b: m.linalg.solve(a, b), [A, arr(2, 3)], order=2, rtol=1e-8)
+    check(lambda m, a, b: m.linalg.solve(a, b, left=False), [A, arr(2, 2, 3)], order=2, rtol=1e-8)
+    check(lambda m, a: m.linalg.inv(a), [A], order=2, rtol=1e-8)
+    check(lambda m, a: m.inverse(a), [A[0]], order=2, rtol=1e-8)
+    check(lambda m, a: m.linalg.matrix_exp(a), [arr(2, 3, 3)], order=2, rtol=1e-8, atol=1e-9)
+    check(lambda m, a: m.linalg.matrix_exp(a), [arr(3, 3) * 3], order=2, rtol=1e-8, atol=1e-9)
+
+
+def test_cdist_second_derivatives_where_torch_has_them():
+    # torch differentiates cdist twice only in its matrix-product form (p = 2, more than 25 rows
+    # or compute_mode="use_mm_for_euclid_dist")
+    check(lambda m, a, b: m.cdist(a, b), [arr(2, 30, 3), arr(2, 5, 3)], order=2, rtol=1e-8)
+    check(lambda m, a, b: m.cdist(a, b, compute_mode="use_mm_for_euclid_dist"), [arr(4, 3), arr(5, 3)],
+          order=2, rtol=1e-8)
+
+
+@pytest.mark.parametrize("p", [0.0, 1.0, 2.0, 3.0, float("inf")])
+def test_cdist_second_backward_raises_as_torch(p):
+    for m in (torch, nnbox):
+        a = m.tensor(arr(4, 3), requires_grad=True)
+        b = m.tensor(arr(5, 3), requires_grad=True)
+        (g,) = m.autograd.grad(m.cdist(a, b, p=p).sum(), a, create_graph=True)
+        with pytest.raises(NotImplementedError, match="the derivative for '_cdist_backward' is not implemented"):
+            g.sum().backward()
+
+
+def test_linalg_double_backward_gradgradcheck():
+    from oracle import gradgrad_fd
+
+    A = nnbox.tensor(_spd(3), requires_grad=True)
+    B = nnbox.tensor(arr(3, 2), requires_grad=True)
+    assert gradgrad_fd(lambda a: nnbox.linalg.cholesky((a + a.mT) / 2), [A])
+    assert gradgrad_fd(lambda a, b: nnbox.linalg.solve_triangular(a, b, upper=True), [A, B])
+    assert gradgrad_fd(lambda a, b: nnbox.linalg.solve(a, b), [A, B])
+    assert gradgrad_fd(lambda a: nnbox.linalg.matrix_exp(a * 0.3), [A])
