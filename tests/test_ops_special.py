@@ -202,3 +202,15 @@ def test_linalg_double_backward_gradgradcheck():
     assert gradgrad_fd(lambda a, b: nnbox.linalg.solve_triangular(a, b, upper=True), [A, B])
     assert gradgrad_fd(lambda a, b: nnbox.linalg.solve(a, b), [A, B])
     assert gradgrad_fd(lambda a: nnbox.linalg.matrix_exp(a * 0.3), [A])
+
+
+@pytest.mark.parametrize("fn", [
+    lambda m, x: m.special.exp2(x), lambda m, x: m.special.expit(x), lambda m, x: m.special.expm1(x),
+    lambda m, x: m.special.gammaln(x * x + 0.3), lambda m, x: m.special.log1p(x * x),
+    lambda m, x: m.special.log_softmax(x, 1), lambda m, x: m.special.logsumexp(x, 1),
+    lambda m, x: m.special.psi(x * x + 0.3), lambda m, x: m.special.softmax(x, 1),
+    lambda m, x: m.special.xlogy(2.0, x * x + 0.1), lambda m, x: m.xlogy(x, 3.0),
+], ids=["exp2", "expit", "expm1", "gammaln", "log1p", "log_softmax", "logsumexp", "psi", "softmax", "xlogy_s1",
+        "xlogy_s2"])
+def test_special_namespace_second_derivatives(fn):
+    check(fn, [arr(3, 4)], order=2, rtol=1e-8)
