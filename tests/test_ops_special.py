@@ -135,6 +135,8 @@ def test_polygamma_any_order_matches_torch():
     x = np.array([-3.7, -0.5, 0.01, 0.4, 1.0, 3.5, 19.9, 20.0, 400.0])
     for n in (2, 3, 4, 6):
         check(lambda m, x: m.polygamma(n, x), [x], rtol=1e-10, atol=0)
+        poles = np.array([0.0, -1.0, -2.0, np.inf, -np.inf, np.nan])
+        check(lambda m, x: m.polygamma(n, x), [poles], grad=False)
 
 
 def test_special_double_backward_gradgradcheck():

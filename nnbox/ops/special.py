@@ -173,12 +173,13 @@ _BERNOULLI = (1 / 6, -1 / 30, 1 / 42, -1 / 30, 5 / 66, -691 / 2730, 7 / 6, -3617
 
 def _polygamma_arr(n: int, x):
     """ψ⁽ⁿ⁾(x) = (-1)ⁿ⁺¹ n! ζ(n+1, x) for n >= 1: the Hurwitz zeta by Euler-Maclaurin, summing the
-    terms 1/(x+k)ˢ directly until x + k >= 20 (poles at x = 0, -1, ... give inf, as torch)."""
+    terms 1/(x+k)ˢ directly until x + k >= 20.  As torch: ±inf (the sign of (-1)ⁿ⁺¹) at the poles
+    x = 0, -1, ... and at -inf, nan at +inf."""
     xp = xp_of(x)
     x = xp.asarray(x)
     s = n + 1
     acc = xp.zeros_like(x)
-    z = x
+    z = xp.where(xp.isfinite(x), x, 20.0)  # infinities are set at the end
     with _quiet(xp):
         for _ in range(100000):
             low = z < 20
@@ -194,8 +195,9 @@ def _polygamma_arr(n: int, x):
             rising *= (s + 2 * j - 1) * (s + 2 * j)
             fact *= (2 * j + 1) * (2 * j + 2)
         out = (-1) ** (n + 1) * math.factorial(n) * (acc + tail)
-        pole = (x <= 0) & (x == xp.floor(x))
-        out = xp.where(pole, xp.inf if n % 2 else xp.nan, out)
+        pole = ((x <= 0) & (x == xp.floor(x))) | xp.isneginf(x)
+        out = xp.where(pole, xp.inf if n % 2 else -xp.inf, out)
+        out = xp.where(xp.isposinf(x) | xp.isnan(x), xp.nan, out)
     return out.astype(x.dtype, copy=False)
 
 
