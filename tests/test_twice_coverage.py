@@ -64,3 +64,41 @@ def test_ops_that_raise_at_a_second_backward():
     raising = {name: cls._twice for name, cls in OPS if isinstance(cls._twice, str)}
     for name, msg in raising.items():
         assert "not implemented" in msg or "nnbox cannot" in msg, (name, msg)
+
+
+# --- nnbox.autograd.gradgradcheck on the ops converted after the first pass -----------------------
+
+def _gradgradcheck_cases():
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+
+    def t(*s, scale=1.0, shift=0.0):
+        return nnbox.tensor(rng.standard_normal(s) * scale + shift, requires_grad=True)
+
+    F = nnbox.nn.functional
+    eye = nnbox.eye(3, dtype=nnbox.float64)
+    return {
+        "lgamma": (nnbox.lgamma, (t(4, scale=0.3, shift=2),)),
+        "polygamma2": (lambda x: nnbox.polygamma(2, x), (t(4, scale=0.3, shift=2),)),
+        "erfinv": (nnbox.erfinv, (t(4, scale=0.2),)),
+        "cholesky": (lambda a: nnbox.linalg.cholesky(a @ a.mT + 3 * eye), (t(3, 3),)),
+        "solve": (lambda a, b: nnbox.linalg.solve(a + 3 * eye, b), (t(3, 3), t(3, 2))),
+        "matrix_exp": (lambda a: nnbox.linalg.matrix_exp(a * 0.5), (t(3, 3),)),
+        "inv": (lambda a: nnbox.linalg.inv(a + 3 * eye), (t(3, 3),)),
+        "rfft": (lambda x: nnbox.view_as_real(nnbox.fft.rfft(x * x)), (t(6),)),
+        "irfft": (lambda x: nnbox.fft.irfft(nnbox.fft.fft(x * x), n=7), (t(6),)),
+        "polar": (lambda r, a: nnbox.view_as_real(nnbox.polar(r * r, a)), (t(4), t(4))),
+        "grid_sample": (lambda a, g: F.grid_sample(a, g * 0.9, align_corners=False), (t(1, 1, 3, 4), t(1, 2, 2, 2, scale=0.5))),
+        "grid_sample_bicubic": (lambda a, g: F.grid_sample(a, g * 0.9, mode="bicubic", align_corners=True),
+                                (t(1, 1, 4, 4), t(1, 2, 2, 2, scale=0.5))),
+    }
+
+
+_GG = _gradgradcheck_cases()
+
+
+@pytest.mark.parametrize("name", list(_GG))
+def test_gradgradcheck(name):
+    fn, inputs = _GG[name]
+    assert nnbox.autograd.gradgradcheck(fn, inputs)
