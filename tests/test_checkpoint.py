@@ -229,3 +229,57 @@ def test_checkpointed_20_layer_mlp_same_gradients_lower_peak_memory():
     assert held_ck < 0.5 * held_plain, (held_ck, held_plain)
     # in backward one segment's activations are rebuilt at a time on top of that
     assert peak_ck < 0.8 * peak_plain, (peak_ck, peak_plain)
+
+
+# --- create_graph=True through a checkpointed segment (torch supports it with use_reentrant=False)
+
+def _second_order(m, ck, case):
+    W = m.tensor(np.arange(12.0).reshape(3, 4) / 10, requires_grad=True)
+    x0 = m.tensor(np.linspace(-1, 1, 8).reshape(2, 4), requires_grad=True)
+    x = x0 * 1.5
+    y = case(m, ck, x, W)
+    gx, gW = m.autograd.grad(y.pow(2).sum(), (x0, W), create_graph=True)
+    assert gx.requires_grad and gW.requires_grad
+    (gx.pow(2).sum() + gW.sum() * gW.sum()).backward()
+    return [t.detach().numpy() for t in (y, gx, gW, x0.grad, W.grad)]
+
+
+@pytest.mark.parametrize("case", [
+    lambda m, ck, x, W: ck(lambda a: (a @ W.T).tanh(), x, use_reentrant=False),
+    # an argument whose own history reaches a leaf the segment uses too
+    lambda m, ck, x, W: ck(lambda a, b: (a @ W.T).tanh() * b.sin(), x, x @ W.T, use_reentrant=False),
+    # one tensor passed twice
+    lambda m, ck, x, W: ck(lambda a, b: (a * b).tanh() @ W.T, x, x, use_reentrant=False),
+    # nested segments
+    lambda m, ck, x, W: ck(lambda a: ck(lambda b: (b @ W.T).sin(), a, use_reentrant=False) ** 3, x,
+                           use_reentrant=False),
+], ids=["leaf", "shared_history", "twice_passed", "nested"])
+def test_second_derivatives_through_a_segment_as_torch(case):
+    import torch.utils.checkpoint as tcp
+
+    import nnbox.utils.checkpoint as ncp
+
+    got = _second_order(nnbox, ncp.checkpoint, case)
+    want = _second_order(torch, tcp.checkpoint, case)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-8, atol=1e-12)
+
+
+def test_gradient_penalty_through_checkpoint_sequential_with_dropout():
+    # the rerun replays dropout's masks; a create_graph backward then differentiates that rerun
+    nnbox.manual_seed(3)
+    net = nnbox.nn.Sequential(nnbox.nn.Linear(4, 6), nnbox.nn.Tanh(), nnbox.nn.Dropout(0.3), nnbox.nn.Linear(6, 6),
+                              nnbox.nn.Tanh(), nnbox.nn.Linear(6, 1)).double()
+    x = nnbox.randn(5, 4, dtype=nnbox.float64, requires_grad=True)
+    grads = {}
+    for use_ck in (False, True):
+        nnbox.manual_seed(7)
+        out = nnbox.utils.checkpoint.checkpoint_sequential(net, 2, x, use_reentrant=False) if use_ck else net(x)
+        (gx,) = nnbox.autograd.grad(out.sum(), x, create_graph=True)
+        penalty = ((gx.norm(dim=1) - 1) ** 2).mean()
+        grads[use_ck] = nnbox.autograd.grad(penalty, list(net.parameters()) + [x], allow_unused=True)
+    assert sum(g is not None for g in grads[True]) == 6  # all but the last bias
+    for a, b in zip(grads[False], grads[True]):
+        assert (a is None) == (b is None)
+        if a is not None:
+            np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-10, atol=1e-14)

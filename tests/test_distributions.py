@@ -413,3 +413,15 @@ def test_vae_trains_end_to_end():
     with nnbox.no_grad():
         end = neg_elbo(data).item()
     assert end < 0.5 * start, (start, end)
+
+
+def test_gamma_rsample_second_backward_raises_as_torch():
+    # torch has no derivative of _standard_gamma_grad (the gradient's dependence on alpha)
+    for m in (torch, nnbox):
+        alpha = m.tensor([0.5, 2.0, 5.0], dtype=m.float64, requires_grad=True)
+        up = m.tensor([1.0, -2.0, 0.5], dtype=m.float64, requires_grad=True)
+        x = m.distributions.Gamma(alpha, m.ones(3, dtype=m.float64)).rsample()
+        (g,) = m.autograd.grad(x, alpha, up, create_graph=True)
+        assert g.requires_grad
+        with pytest.raises(NotImplementedError, match="the derivative for '_standard_gamma_grad' is not implemented"):
+            g.sum().backward()

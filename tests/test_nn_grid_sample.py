@@ -101,3 +101,43 @@ def test_grid_sample_errors(fn, inputs):
 def test_affine_grid_errors(fn, inputs):
     te, ne = check_error(fn, inputs)
     assert str(ne) == str(te)
+
+
+# --- second derivatives (torch differentiates grid_sample twice in every mode) -------------------
+
+@pytest.mark.parametrize("mode,padding,align", itertools.product(
+    ["bilinear", "nearest", "bicubic"], ["zeros", "border", "reflection"], [False, True]))
+def test_grid_sample_2d_second_derivatives(mode, padding, align):
+    check(lambda m, x, g: _gs(m, x, g, mode=mode, padding_mode=padding, align_corners=align),
+          [arr(2, 2, 4, 5), _grid(2, (3, 2), 2)], order=2, rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("mode,padding", itertools.product(["bilinear", "nearest"], ["zeros", "reflection"]))
+def test_grid_sample_3d_second_derivatives(mode, padding):
+    check(lambda m, x, g: _gs(m, x, g, mode=mode, padding_mode=padding, align_corners=False),
+          [arr(1, 2, 3, 3, 4), _grid(1, (2, 2, 2), 3)], order=2, rtol=1e-8, atol=1e-10)
+
+
+def test_affine_grid_then_grid_sample_second_derivatives():
+    check(lambda m, x, t: _gs(m, x, m.nn.functional.affine_grid(t, (2, 2, 3, 4), align_corners=False),
+                              align_corners=False),
+          [arr(2, 2, 4, 5), arr(2, 2, 3)], order=2, rtol=1e-8, atol=1e-10)
+
+
+def test_grid_sample_double_backward_gradgradcheck():
+    from oracle import gradgrad_fd
+
+    x = nnbox.tensor(arr(1, 1, 3, 4), requires_grad=True)
+    g = nnbox.tensor(RNG.uniform(-0.9, 0.9, (1, 2, 2, 2)), requires_grad=True)
+    for mode in ("bilinear", "bicubic"):
+        assert gradgrad_fd(lambda a, b: _gs(nnbox, a, b, mode=mode, align_corners=False) ** 2, [x, g])
+
+
+def test_grid_sample_third_order_raises_a_clear_error():
+    x = nnbox.tensor(arr(1, 1, 3, 4), requires_grad=True)
+    g = nnbox.tensor(RNG.uniform(-0.9, 0.9, (1, 2, 2, 2)), requires_grad=True)
+    y = _gs(nnbox, x, g, align_corners=False)
+    (gx,) = nnbox.autograd.grad(y.sum(), g, create_graph=True)
+    (gg,) = nnbox.autograd.grad((gx * gx).sum(), g, create_graph=True)
+    with pytest.raises(RuntimeError, match="third order"):
+        gg.sum().backward()

@@ -64,3 +64,21 @@ def test_antialias_output_width_one_follows_the_adjoint_of_torchs_gradient():
 def test_errors(fn, shape):
     te, ne = check_error(fn, [arr(*shape)])
     assert str(ne) == str(te)
+
+
+# --- every interpolate mode, differentiated twice (torch differentiates all of them twice) --------
+
+_TWICE = [("nearest", 3, {}), ("nearest-exact", 3, {}), ("linear", 3, {"align_corners": False}),
+          ("linear", 3, {"align_corners": True}), ("bilinear", 4, {"align_corners": False}),
+          ("bilinear", 4, {"align_corners": True}), ("bicubic", 4, {"align_corners": False}),
+          ("bicubic", 4, {"align_corners": True}), ("trilinear", 5, {"align_corners": False}), ("area", 4, {}),
+          ("nearest", 4, {}), ("nearest-exact", 5, {}), ("bilinear", 4, {"align_corners": False, "antialias": True}),
+          ("bicubic", 4, {"align_corners": False, "antialias": True})]
+
+
+@pytest.mark.parametrize("mode,nd,kw", _TWICE, ids=[f"{m}-{n}d-{'-'.join(map(str, k.values()))}" for m, n, k in _TWICE])
+@pytest.mark.parametrize("size", ["up", "down"])
+def test_interpolate_second_derivatives(mode, nd, kw, size):
+    size_kw = {"size": (7,) * (nd - 2)} if size == "up" else {"scale_factor": 0.5}
+    check(lambda m, x: m.nn.functional.interpolate(x * x, mode=mode, **size_kw, **kw),
+          [arr(2, 2, *(6,) * (nd - 2))], order=2, rtol=1e-8)

@@ -633,3 +633,28 @@ def test_to_empty():
     w = net[0].weight
     assert net.to_empty(device="cpu") is net
     assert net[0].weight is w and w.shape == (3 - 1, 3) and w.dtype == nnbox.float32
+
+
+def test_full_backward_hook_in_a_create_graph_backward_matches_torch():
+    # the hook sees (and returns) gradients with a graph, as torch's; its change is differentiated
+    def run(m):
+        lin = m.nn.Linear(3, 2).double()
+        with m.no_grad():
+            lin.weight.copy_(m.tensor(np.arange(6.0).reshape(2, 3) / 7))
+            lin.bias.copy_(m.tensor([0.1, -0.2]))
+        seen = []
+
+        def hook(mod, gi, go):
+            seen.append((gi[0].requires_grad, go[0].requires_grad))
+            return (gi[0] * 2,)
+
+        lin.register_full_backward_hook(hook)
+        x = m.tensor(np.linspace(-1, 1, 6).reshape(2, 3), requires_grad=True)
+        (gx,) = m.autograd.grad(lin(x.sin()).tanh().pow(2).sum(), x, create_graph=True)
+        gx.pow(2).sum().backward()
+        return seen, [t.detach().numpy() for t in (gx, x.grad, lin.weight.grad, lin.bias.grad)]
+
+    (ts, tv), (ns, nv) = run(torch), run(nnbox)
+    assert ns == ts
+    for a, b in zip(nv, tv):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-14)

@@ -69,3 +69,11 @@ def test_index_put_failure_leaves_tensor_unchanged():
         t.index_put_((nnbox.tensor([0, 5]),), nnbox.tensor(1.0), accumulate=True)
     assert not t.any()
     assert torch.zeros(1).index_put_ is not None
+
+
+def test_index_put_accumulate_second_derivatives():
+    idx = np.array([0, 2, 0, 1])
+    check(lambda m, x, v: (x * x).index_put((m.tensor(idx),), v * v, accumulate=True) ** 2,
+          [arr(3, 4), arr(4, 4)], order=2, rtol=1e-8)
+    check(lambda m, x, v: x.index_put((m.tensor(idx), m.tensor([1, 1, 3, 0])), v.sin(), accumulate=True).exp(),
+          [arr(3, 4), arr(4)], order=2, rtol=1e-8)

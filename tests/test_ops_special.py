@@ -108,3 +108,111 @@ def test_solve():
     check(lambda m, a, b: m.linalg.solve(a, b), [A, arr(2, 3, 2)])
     check(lambda m, a, b: m.linalg.solve(a, b), [A, arr(2, 3)])
     check(lambda m, a, b: m.linalg.solve(a, b, left=False), [A, arr(2, 2, 3)])
+
+
+# --- second derivatives (create_graph=True) against torch ----------------------------------------
+
+_X2 = np.array([-2.5, -0.5, 0.3, 1.0, 2.0, 7.5, 25.0])
+
+
+@pytest.mark.parametrize("fn", [
+    lambda m, x: m.lgamma(x), lambda m, x: m.digamma(x), lambda m, x: m.polygamma(1, x),
+    lambda m, x: m.polygamma(2, x), lambda m, x: m.polygamma(3, x), lambda m, x: m.erf(x),
+    lambda m, x: m.erfc(x), lambda m, x: m.special.erfc(x), lambda m, x: m.logit(x * 0.03 + 0.2),
+    lambda m, x: m.logit(x * 0.3 + 0.5, eps=1e-2), lambda m, x: m.erfinv(x * 0.035),
+], ids=["lgamma", "digamma", "polygamma1", "polygamma2", "polygamma3", "erf", "erfc", "special.erfc",
+        "logit", "logit_eps", "erfinv"])
+def test_second_derivatives_as_torch(fn):
+    # torch's polygamma(1, x) is off by up to 5e-10 relative (see _GRAD_RTOL), so 1e-8 leaves room
+    check(fn, [_X2.copy()], order=2, rtol=1e-8)
+
+
+def test_xlogy_second_derivatives_as_torch():
+    check(lambda m, a, b: m.xlogy(a, b), [arr(3, 4), arr(4, positive=True)], order=2, rtol=1e-8)
+
+
+def test_polygamma_any_order_matches_torch():
+    x = np.array([-3.7, -0.5, 0.01, 0.4, 1.0, 3.5, 19.9, 20.0, 400.0])
+    for n in (2, 3, 4, 6):
+        check(lambda m, x: m.polygamma(n, x), [x], rtol=1e-10, atol=0)
+        poles = np.array([0.0, -1.0, -2.0, np.inf, -np.inf, np.nan])
+        check(lambda m, x: m.polygamma(n, x), [poles], grad=False)
+
+
+def test_special_double_backward_gradgradcheck():
+    from oracle import gradgrad_fd
+
+    x = nnbox.tensor([0.4, 1.3, 3.0], dtype=nnbox.float64, requires_grad=True)
+    assert gradgrad_fd(nnbox.lgamma, [x])
+    assert gradgrad_fd(nnbox.digamma, [x])
+    assert gradgrad_fd(lambda t: nnbox.erfinv(t * 0.3), [x])
+    assert gradgrad_fd(lambda t: nnbox.xlogy(t, t + 1), [x])
+
+
+# --- linear algebra, differentiated twice ---------------------------------------------------------
+
+@pytest.mark.parametrize("upper", [False, True])
+def test_cholesky_second_derivatives(upper):
+    check(lambda m, a: m.linalg.cholesky((a + a.mT) / 2, upper=upper), [_spd(3, (2,))], order=2, rtol=1e-8)
+
+
+@pytest.mark.parametrize("upper", [False, True])
+@pytest.mark.parametrize("left", [True, False])
+@pytest.mark.parametrize("unit", [False, True])
+def test_solve_triangular_second_derivatives(upper, left, unit):
+    A = arr(2, 3, 3) + 4 * np.eye(3)
+    B = arr(2, 3, 2) if left else arr(2, 2, 3)
+    check(lambda m, a, b: m.linalg.solve_triangular(a, b, upper=upper, left=left, unitriangular=unit),
+          [A, B], order=2, rtol=1e-8)
+
+
+def test_solve_inverse_matrix_exp_second_derivatives():
+    A = arr(2, 3, 3) + 3 * np.eye(3)
+    check(lambda m, a, b: m.linalg.solve(a, b), [A, arr(2, 3, 2)], order=2, rtol=1e-8)
+    check(lambda m, a, b: m.linalg.solve(a, b), [A, arr(2, 3)], order=2, rtol=1e-8)
+    check(lambda m, a, b: m.linalg.solve(a, b, left=False), [A, arr(2, 2, 3)], order=2, rtol=1e-8)
+    check(lambda m, a: m.linalg.inv(a), [A], order=2, rtol=1e-8)
+    check(lambda m, a: m.inverse(a), [A[0]], order=2, rtol=1e-8)
+    check(lambda m, a: m.linalg.matrix_exp(a), [arr(2, 3, 3)], order=2, rtol=1e-8, atol=1e-9)
+    check(lambda m, a: m.linalg.matrix_exp(a), [arr(3, 3) * 3], order=2, rtol=1e-8, atol=1e-9)
+
+
+def test_cdist_second_derivatives_where_torch_has_them():
+    # torch differentiates cdist twice only in its matrix-product form (p = 2, more than 25 rows
+    # or compute_mode="use_mm_for_euclid_dist")
+    check(lambda m, a, b: m.cdist(a, b), [arr(2, 30, 3), arr(2, 5, 3)], order=2, rtol=1e-8)
+    check(lambda m, a, b: m.cdist(a, b, compute_mode="use_mm_for_euclid_dist"), [arr(4, 3), arr(5, 3)],
+          order=2, rtol=1e-8)
+
+
+@pytest.mark.parametrize("p", [0.0, 1.0, 2.0, 3.0, float("inf")])
+def test_cdist_second_backward_raises_as_torch(p):
+    for m in (torch, nnbox):
+        a = m.tensor(arr(4, 3), requires_grad=True)
+        b = m.tensor(arr(5, 3), requires_grad=True)
+        (g,) = m.autograd.grad(m.cdist(a, b, p=p).sum(), a, create_graph=True)
+        with pytest.raises(NotImplementedError, match="the derivative for '_cdist_backward' is not implemented"):
+            g.sum().backward()
+
+
+def test_linalg_double_backward_gradgradcheck():
+    from oracle import gradgrad_fd
+
+    A = nnbox.tensor(_spd(3), requires_grad=True)
+    B = nnbox.tensor(arr(3, 2), requires_grad=True)
+    assert gradgrad_fd(lambda a: nnbox.linalg.cholesky((a + a.mT) / 2), [A])
+    assert gradgrad_fd(lambda a, b: nnbox.linalg.solve_triangular(a, b, upper=True), [A, B])
+    assert gradgrad_fd(lambda a, b: nnbox.linalg.solve(a, b), [A, B])
+    assert gradgrad_fd(lambda a: nnbox.linalg.matrix_exp(a * 0.3), [A])
+
+
+@pytest.mark.parametrize("fn", [
+    lambda m, x: m.special.exp2(x), lambda m, x: m.special.expit(x), lambda m, x: m.special.expm1(x),
+    lambda m, x: m.special.gammaln(x * x + 0.3), lambda m, x: m.special.log1p(x * x),
+    lambda m, x: m.special.log_softmax(x, 1), lambda m, x: m.special.logsumexp(x, 1),
+    lambda m, x: m.special.psi(x * x + 0.3), lambda m, x: m.special.softmax(x, 1),
+    lambda m, x: m.special.xlogy(2.0, x * x + 0.1), lambda m, x: m.xlogy(x, 3.0),
+], ids=["exp2", "expit", "expm1", "gammaln", "log1p", "log_softmax", "logsumexp", "psi", "softmax", "xlogy_s1",
+        "xlogy_s2"])
+def test_special_namespace_second_derivatives(fn):
+    check(fn, [arr(3, 4)], order=2, rtol=1e-8)

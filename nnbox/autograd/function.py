@@ -484,7 +484,9 @@ class _NoDoubleBackward(Function):
     _torch_name = "NotImplemented"
 
     def _run_backward(self, grads):
-        raise RuntimeError(self._message)
+        # torch's "the derivative for 'X' is not implemented." is a NotImplementedError (a
+        # RuntimeError subclass); its "derivative for aten::X is not implemented" a RuntimeError
+        raise (NotImplementedError if self._message.startswith("the derivative for") else RuntimeError)(self._message)
 
     _run_backward_graph = _run_backward
 

@@ -71,6 +71,7 @@ class StandardGamma(Function):
     """x ~ Gamma(α, 1) elementwise; backward is the implicit reparameterisation gradient."""
 
     _array_api = True
+    _twice = True
     _torch_name = "StandardGammaBackward0"
 
     @staticmethod
@@ -86,4 +87,20 @@ class StandardGamma(Function):
     @staticmethod
     def backward(ctx, grad):
         alpha, x = ctx.saved_tensors
-        return grad * standard_gamma_grad(alpha, x)
+        return grad * StandardGammaGrad.run(alpha, x)  # a node on Tensors: d/d(grad) exists
+
+
+class StandardGammaGrad(Function):
+    """dx/dα of a Gamma draw (``_standard_gamma_grad``): torch has no derivative for it, so a
+    second backward that reaches it raises torch's error (the upstream gradient's path works)."""
+
+    _array_api = True
+    _twice = True  # its backward raises (below): no gradient is formed that could go further
+
+    @staticmethod
+    def forward(ctx, alpha, x):
+        return standard_gamma_grad(alpha, x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise NotImplementedError("the derivative for '_standard_gamma_grad' is not implemented.")

@@ -131,6 +131,20 @@ isnan, isinf, isfinite, logical_not = (_unary(n) for n in ("isnan", "isinf", "is
 round = rint = _unary("round")  # noqa: A001 - NumPy's name
 
 
+_real_sign = sign
+
+
+def sign(x):  # noqa: F811 - NumPy's sign, which on complex numbers is z / |z|
+    """NumPy's ``sign``: on a complex Tensor z / |z| (0 at 0), built from differentiable ops so a
+    formula using it (abs's derivative) has the right derivative itself; real Tensors as before."""
+    x = _ten(x)
+    if not x.is_complex():
+        return _real_sign(x)
+    r = _t().abs(x)
+    zero = r == 0
+    return _t().where(zero, _t().zeros_like(x), x / _t().where(zero, _t().ones_like(r), r))
+
+
 def iscomplexobj(x) -> bool:
     return x.is_complex() if isinstance(x, Tensor) else bool(np.iscomplexobj(x))
 

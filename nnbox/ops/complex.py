@@ -47,6 +47,7 @@ def complex_dtype(dt) -> np.dtype:
 
 class Real(Function):
     _array_api = True
+    _twice = True
     _is_view = True
     _torch_name = "SelectBackward0"
 
@@ -61,6 +62,7 @@ class Real(Function):
 
 class Imag(Function):
     _array_api = True
+    _twice = True
     _is_view = True
     _torch_name = "SelectBackward0"
 
@@ -75,6 +77,7 @@ class Imag(Function):
 
 class ViewAsReal(Function):
     _array_api = True
+    _twice = True
     _is_view = True
 
     @staticmethod
@@ -88,6 +91,7 @@ class ViewAsReal(Function):
 
 class ViewAsComplex(Function):
     _array_api = True
+    _twice = True
     _is_view = True
 
     @staticmethod
@@ -97,11 +101,12 @@ class ViewAsComplex(Function):
     @staticmethod
     def backward(ctx, grad):
         xp = xp_of(grad)
-        return xp.stack([grad.real, grad.imag], axis=-1)
+        return xp.stack([xp.real(grad), Imag.run(grad)], axis=-1)
 
 
 class Conj(Function):
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, a):
@@ -109,11 +114,13 @@ class Conj(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        return xp_of(grad).conj(grad)
+        xp = xp_of(grad)
+        return xp.conj(grad)
 
 
 class Angle(Function):
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, a):
@@ -127,16 +134,17 @@ class Angle(Function):
     def backward(ctx, grad):
         (a,) = ctx.saved_tensors
         xp = xp_of(grad)
-        if a.dtype.kind != "c":
+        if not xp.iscomplexobj(a):
             return xp.zeros_like(grad)
         # angle = atan2(y, x): (dx, dy) = (-y, x) / |z|^2, i.e. grad * i z / |z|^2
         with np.errstate(invalid="ignore", divide="ignore"):
-            r2 = (a * xp.conj(a)).real
+            r2 = xp.real(a * xp.conj(a))
             return xp.where(r2 == 0, 0, grad * (1j * a) / xp.where(r2 == 0, 1, r2))
 
 
 class Complex(Function):
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, re, im):
@@ -145,26 +153,28 @@ class Complex(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        return grad.real, grad.imag
+        xp = xp_of(grad)
+        return xp.real(grad), Imag.run(grad)
 
 
 class Polar(Function):
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, r, theta):
         xp = xp_of(r)
         e = xp.cos(theta) + 1j * xp.sin(theta)
-        ctx.save_for_backward(r, e)
+        ctx.save_for_backward(r, theta)  # inputs: e^{it} is rebuilt from theta in the formula
         return (r * e).astype(complex_dtype(r.dtype))
 
     @staticmethod
     def backward(ctx, grad):
-        r, e = ctx.saved_tensors
+        r, theta = ctx.saved_tensors
         xp = xp_of(grad)
         # z = r e^{i t}: dz/dr = e (real input: Re(grad conj(e))), dz/dt = i z
-        g = grad * xp.conj(e)
-        return g.real, (g * -1j).real * r
+        g = grad * (xp.cos(theta) - 1j * xp.sin(theta))
+        return xp.real(g), xp.real(g * -1j) * r
 
 
 def _need_complex(x: Tensor, name: str) -> None:

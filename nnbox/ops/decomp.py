@@ -25,8 +25,12 @@ def _mT(a):
     return a.swapaxes(-1, -2)
 
 
+def _swap(xp, a):
+    return xp.swapaxes(a, -1, -2)
+
+
 def _phi(xp, x):
-    return xp.tril(x) - 0.5 * xp.eye(x.shape[-1], dtype=x.dtype) * x
+    return xp.tril(x) - 0.5 * xp.triu(xp.tril(x))  # triu(tril(x)): x's diagonal
 
 
 def _solve_tri(xp, A, B, upper: bool, left: bool = True):
@@ -38,6 +42,7 @@ def _solve_tri(xp, A, B, upper: bool, left: bool = True):
 
 class Cholesky(Function):
     _array_api = True
+    _twice = True
     _torch_name = "LinalgCholeskyExBackward0"
 
     @staticmethod
@@ -49,20 +54,22 @@ class Cholesky(Function):
             raise LinAlgError(_not_pd_message(xp, a)) from None
         if hasattr(L, "any") and bool(xp.isnan(L).any()):  # CuPy returns nan instead of raising
             raise LinAlgError(_not_pd_message(xp, a))
-        ctx.save_for_backward(L)
+        out = _mT(L).copy() if upper else L
+        ctx.save_for_backward(out)  # the output itself: a create_graph backward gets its node
         ctx.upper = upper
-        return _mT(L).copy() if upper else L
+        return out
 
     @staticmethod
     def backward(ctx, grad):
         (L,) = ctx.saved_tensors
         xp = xp_of(L)
         if ctx.upper:
-            grad = _mT(grad)
-        P = _phi(xp, _mT(L) @ grad)
-        # S = L⁻ᵀ P L⁻¹
-        S = _solve_tri(xp, _mT(L), _solve_tri(xp, L, P, upper=False, left=False), upper=True)
-        return 0.5 * (S + _mT(S))
+            grad = _swap(xp, grad)
+            L = _swap(xp, L)
+        P = _phi(xp, xp.matmul(_swap(xp, L), grad))
+        # S = L⁻ᵀ P L⁻¹, by two triangular solves (nodes themselves when differentiated again)
+        S = SolveTriangular.run(_swap(xp, L), SolveTriangular.run(L, P, upper=False, left=False), upper=True)
+        return 0.5 * (S + _swap(xp, S))
 
 
 def _not_pd_message(xp, a) -> str:
@@ -87,17 +94,19 @@ def _not_pd_message(xp, a) -> str:
 
 class SolveTriangular(Function):
     _array_api = True
+    _twice = True
     _torch_name = "LinalgSolveTriangularBackward0"
 
     @staticmethod
     def forward(ctx, A, B, upper=False, left=True, unitriangular=False):
         xp = xp_of(A)
+        A0 = A
         A = xp.triu(A) if upper else xp.tril(A)
         if unitriangular:
             n = A.shape[-1]
             A = A * (1 - xp.eye(n, dtype=A.dtype)) + xp.eye(n, dtype=A.dtype)
         X = _solve_tri(xp, A, B, upper, left)
-        ctx.save_for_backward(A, X)
+        ctx.save_for_backward(A0, X)  # the input as given: the formula masks it again
         ctx.opts = (upper, left, unitriangular)
         ctx.shapes = (A.shape, B.shape)
         return X
@@ -106,12 +115,13 @@ class SolveTriangular(Function):
     def backward(ctx, grad):
         A, X = ctx.saved_tensors
         upper, left, unit = ctx.opts
-        xp = xp_of(A)
-        gB = _solve_tri(xp, _mT(A), grad, not upper, left)
-        gA = -(gB @ _mT(X)) if left else -(_mT(X) @ gB)
+        xp = xp_of(grad)
+        # Aᵀ's triangle is the other one; the forward masks (and unit-diagonalises) it again
+        gB = SolveTriangular.run(_swap(xp, A), grad, upper=not upper, left=left, unitriangular=unit)
+        gA = -xp.matmul(gB, _swap(xp, X)) if left else -xp.matmul(_swap(xp, X), gB)
         gA = xp.triu(gA) if upper else xp.tril(gA)
         if unit:
-            gA = gA * (1 - xp.eye(A.shape[-1], dtype=A.dtype))
+            gA = gA - xp.triu(xp.tril(gA))  # the unit diagonal is not a variable
         sa, sb = ctx.shapes
         return (unbroadcast(gA, sa) if ctx.needs_input_grad[0] else None,
                 unbroadcast(gB, sb) if ctx.needs_input_grad[1] else None)
@@ -179,6 +189,7 @@ def _expm_array(xp, A):
 
 class MatrixExp(Function):
     _array_api = True
+    _twice = True
     _torch_name = "LinalgMatrixExpBackward0"
 
     @staticmethod
@@ -193,15 +204,16 @@ class MatrixExp(Function):
         (a,) = ctx.saved_tensors
         xp = xp_of(a)
         n = a.shape[-1]
-        at = _mT(a)
+        at = _swap(xp, a)
         top = xp.concatenate([at, grad], axis=-1)
         bottom = xp.concatenate([xp.zeros_like(at), at], axis=-1)
-        big = _expm_array(xp, xp.concatenate([top, bottom], axis=-2))
+        big = MatrixExp.run(xp.concatenate([top, bottom], axis=-2))  # a node on Tensors: exact again
         return big[..., :n, n:]
 
 
 class Solve(Function):
     _array_api = True
+    _twice = True
     _torch_name = "LinalgSolveExBackward0"
 
     @staticmethod
@@ -209,18 +221,20 @@ class Solve(Function):
         xp = xp_of(A)
         vec = B.ndim == A.ndim - 1  # torch treats B as a (batch of) vector(s) then
         X = xp.linalg.solve(A, B[..., None] if vec else B)
-        ctx.save_for_backward(A, X)
+        out = X[..., 0] if vec else X
+        ctx.save_for_backward(A, out)
         ctx.vec = vec
         ctx.shapes = (A.shape, B.shape)
-        return X[..., 0] if vec else X
+        return out
 
     @staticmethod
     def backward(ctx, grad):
         A, X = ctx.saved_tensors
-        xp = xp_of(A)
-        g = grad[..., None] if ctx.vec else grad
-        gB = xp.linalg.solve(_mT(A), g)
-        gA = -(gB @ _mT(X))
+        xp = xp_of(grad)
+        if ctx.vec:
+            X = X[..., None]
+        gB = Solve.run(_swap(xp, A), grad[..., None] if ctx.vec else grad)  # Aᵀ⁻¹ G
+        gA = -xp.matmul(gB, _swap(xp, X))
         sa, sb = ctx.shapes
         gB = gB[..., 0] if ctx.vec else gB
         return (unbroadcast(gA, sa) if ctx.needs_input_grad[0] else None,

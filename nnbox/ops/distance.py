@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .._tensor import Tensor
+from ..autograd.function import Function
 from ._util import type_name
 from .linalg import vector_norm
 
@@ -28,6 +29,30 @@ def cdist(x1: Tensor, x2: Tensor, p: float = 2.0, compute_mode: str = "use_mm_fo
         raise RuntimeError(f"X1 and X2 must have the same number of columns. X1: {x1.shape[-1]} X2: {x2.shape[-1]}")
     if p < 0:
         raise RuntimeError("cdist only supports non-negative p values")
+    out = _cdist(x1, x2, p)
+    mm = p == 2 and (compute_mode == "use_mm_for_euclid_dist" or (
+        compute_mode == "use_mm_for_euclid_dist_if_necessary" and (x1.shape[-2] > 25 or x2.shape[-2] > 25)))
+    return out if mm or not out.requires_grad else _CdistGate.apply(out)
+
+
+class _CdistGate(Function):
+    """The identity, marking where torch's fused cdist kernel stands: its gradient cannot be
+    differentiated again, in torch (only its matrix-product form for p = 2 can), so nor here."""
+
+    _array_api = True
+    _twice = "the derivative for '_cdist_backward' is not implemented."  # torch's NotImplementedError
+    _torch_name = "CdistBackward0"
+
+    @staticmethod
+    def forward(ctx, a):
+        return a.copy()  # its own storage: an in-place change of the result leaves cdist's intact
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad
+
+
+def _cdist(x1: Tensor, x2: Tensor, p: float) -> Tensor:
     diff = x1.unsqueeze(-2) - x2.unsqueeze(-3)  # (..., P, R, M)
     if p == 0:  # a count: torch still gives it a graph, with zero gradients
         return vector_norm(diff, 0, dim=-1) + (diff * 0).sum(-1)

@@ -29,25 +29,25 @@ def fit(a, shape, axes):
         if have > n:
             a = a[(slice(None),) * ax + (slice(0, n),)]
         elif have < n:
-            pad = [(0, 0)] * a.ndim
-            pad[ax] = (0, n - have)
+            pad = [(0, 0)] * ax + [(0, n - have)] + [(0, 0)] * (a.ndim - ax - 1)
             a = xp.pad(a, pad)
     return a
 
 
-def _pair_weights(a, axis: int, n: int, value: float):
-    """``value`` for the half-spectrum bins along ``axis`` that stand for a conjugate pair, 1 for DC
-    and (even ``n``) Nyquist, shaped to broadcast against ``a``."""
-    xp = xp_of(a)
-    w = xp.full(a.shape[axis], value, dtype=a.real.dtype)
+def _pair_weights(xp, bins: int, ndim: int, axis: int, n: int, value: float, dtype):
+    """``value`` for the ``bins`` half-spectrum bins along ``axis`` that stand for a conjugate pair,
+    1 for DC and (even ``n``) Nyquist, shaped to broadcast against an ``ndim``-dim array (built in
+    the forward: a constant of the backward formula)."""
+    w = xp.full(bins, value, dtype=dtype)
     w[0] = 1.0
-    if n % 2 == 0 and a.shape[axis] > n // 2:
+    if n % 2 == 0 and bins > n // 2:
         w[n // 2] = 1.0
-    return w.reshape((-1,) + (1,) * (a.ndim - 1 - axis))
+    return w.reshape((-1,) + (1,) * (ndim - 1 - axis % ndim))
 
 
 class FftC2C(Function):
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, a, s, axes, norm, inverse):
@@ -59,14 +59,14 @@ class FftC2C(Function):
     @staticmethod
     def backward(ctx, grad):
         shape, axes, norm, inverse = ctx.meta
-        xp = xp_of(grad)
-        g = (xp.fft.fftn if inverse else xp.fft.ifftn)(grad, None, axes, norm=_DUAL[norm])
+        g = FftC2C.run(grad, None, axes, _DUAL[norm], not inverse)  # the adjoint: a transform again
         g = fit(g, [shape[ax] for ax in axes], axes)
-        return g.astype(grad.dtype, copy=False), None, None, None, None
+        return g, None, None, None, None
 
 
 class FftR2C(Function):
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, a, s, axes, norm):
@@ -74,6 +74,7 @@ class FftR2C(Function):
         out = xp.fft.rfftn(a, s, axes, norm=norm)
         n = s[-1] if s is not None else a.shape[axes[-1]]
         ctx.meta = (a.shape, a.dtype, axes, norm, n)
+        ctx.w = _pair_weights(xp, out.shape[axes[-1]], out.ndim, axes[-1], n, 0.5, a.dtype)
         return out.astype(complex_dtype(a.dtype), copy=False)
 
     @staticmethod
@@ -82,30 +83,33 @@ class FftR2C(Function):
         xp = xp_of(grad)
         # Re(ifftn(grad zero-filled to n bins)), computed as a c2r transform (half the work): c2r
         # counts every bin but DC and Nyquist twice, so those others are halved first
-        g = grad * _pair_weights(grad, axes[-1], n, 0.5)
+        g = xp.multiply(grad, ctx.w)
         sizes = [grad.shape[ax] for ax in axes[:-1]] + [n]
-        g = xp.fft.irfftn(g, sizes, axes, norm=_DUAL[norm])
+        g = FftC2R.run(g, sizes, axes, _DUAL[norm])
         g = fit(g, [shape[ax] for ax in axes], axes)
-        return g.astype(dtype, copy=False), None, None, None
+        return g, None, None, None
 
 
 class FftC2R(Function):
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, a, s, axes, norm):
         xp = xp_of(a)
         out = xp.fft.irfftn(a, s, axes, norm=norm)
-        ctx.meta = (a.shape, axes, norm, out.shape[axes[-1]])
+        n = out.shape[axes[-1]]
+        ctx.meta = (a.shape, axes, norm, n)
+        ctx.w = _pair_weights(xp, n // 2 + 1, out.ndim, axes[-1], n, 2.0, real_dtype(a.dtype))
         return out.astype(real_dtype(a.dtype), copy=False)
 
     @staticmethod
     def backward(ctx, grad):
         shape, axes, norm, n = ctx.meta
         xp = xp_of(grad)
-        g = xp.fft.rfftn(grad, None, axes, norm=_DUAL[norm])
+        g = FftR2C.run(grad, None, axes, _DUAL[norm])
         # the output is real-linear in the half spectrum: bins that stand for a conjugate pair
         # (all but DC and, for even n, Nyquist) count twice
-        g = g * _pair_weights(g, axes[-1], n, 2.0)
+        g = xp.multiply(g, ctx.w)
         g = fit(g, [shape[ax] for ax in axes], axes)
-        return g.astype(complex_dtype(grad.dtype), copy=False), None, None, None
+        return g, None, None, None

@@ -103,6 +103,7 @@ def _axis_taps(g, size: int, mode: int, padding: str, align: bool):
 
 class GridSample(Function):
     _array_api = True
+    _twice = True
     _torch_name = "GridSampler2DBackward0"
 
     @staticmethod
@@ -132,40 +133,130 @@ class GridSample(Function):
             out += w[..., None] * vals
             plan.append((combo, safe, ok, vals if ctx.needs_input_grad[1] else None))
         ctx.plan, ctx.batch, ctx.shape = plan, batch, a.shape
+        ctx.save_for_backward(a, grid)
+        ctx.opts = (mode, padding, align)
         return xp.ascontiguousarray(xp.moveaxis(out, -1, 1))
 
     @staticmethod
     def backward(ctx, grad):
-        xp = xp_of(grad)
-        go = xp.ascontiguousarray(xp.moveaxis(grad, 1, -1))  # (N, *O, C)
-        k = len(ctx.shape) - 2
-        ga = xp.zeros(ctx.shape, dtype=grad.dtype) if ctx.needs_input_grad[0] else None
-        gg = xp.zeros(go.shape[:-1] + (k,), dtype=grad.dtype) if ctx.needs_input_grad[1] else None
-        flat_idx, flat_val = [], []  # NumPy: every tap's scatter in one bincount (add.at is ~10x slower)
-        for combo, safe, ok, vals_in in ctx.plan:
-            ws = [t[1] for t in combo]
-            if ga is not None:
-                w = ok
-                for x in ws:
-                    w = w * x
-                vals = go * w[..., None].astype(grad.dtype)
-                if type(ga) is np.ndarray:
-                    flat_idx.append(_linear_index(ctx.shape, ctx.batch, safe).reshape(-1))
-                    flat_val.append(vals.reshape(-1))
-                else:
-                    add_at(ga, (ctx.batch, slice(None)) + safe, vals)
-            if gg is not None:
-                vg = xp.einsum("...c,...c->...", vals_in, go) * ok
-                for ax in range(k):
-                    d = combo[ax][2]
-                    for j, x in enumerate(ws):
-                        if j != ax:
-                            d = d * x
-                    gg[..., k - 1 - ax] += d * vg
-        if flat_idx:
-            ga = np.bincount(np.concatenate(flat_idx), np.concatenate(flat_val), minlength=ga.size)
-            ga = ga.reshape(ctx.shape).astype(grad.dtype, copy=False)
-        return ga, gg, None, None, None
+        a, grid = ctx.saved_tensors
+        plan = (ctx.plan, ctx.batch, ctx.shape, ctx.opts, ctx.needs_input_grad[:2])
+        return GridSampleBackward.run(grad, a, grid, plan) + (None, None, None)
+
+
+class GridSampleBackward(Function):
+    """grid_sample's gradients for the input and the grid: ``forward`` is the fast kernel (one
+    gather / scatter per tap); ``backward`` (second order, on arrays) differentiates grid_sample
+    written as nnbox ops twice (``_double_vjp``)."""
+
+    _array_api = True
+    _twice = "nnbox cannot differentiate grid_sample's second-order gradients again (third order)"
+
+    @staticmethod
+    def forward(ctx, grad, a, grid, plan):
+        ctx.save_for_backward(grad, a, grid)
+        ctx.opts = plan[3]
+        ctx.set_materialize_grads(False)
+        return _grid_sample_grads(grad, plan)
+
+    @staticmethod
+    def backward(ctx, gga, ggg):
+        from ._double_vjp import double_vjp
+
+        grad, a, grid = ctx.saved_tensors
+        mode, padding, align = ctx.opts
+        gp, gc = double_vjp(lambda A, G: (_grid_sample_composed(A, G, mode, padding, align),),
+                            [a, grid], [grad], [gga, ggg])
+        gg = gp[1]
+        if gg is None:  # nearest: the grid's second derivative is zero (torch: a zero tensor)
+            gg = xp_of(grid).zeros_like(grid)
+        return gc[0], gp[0], gg, None
+
+
+def _grid_sample_composed(a, grid, mode: int, padding: str, align: bool):
+    """grid_sample as nnbox ops (gathers and weight polynomials, each differentiable twice), for
+    ``double_vjp``.  Tap indices and inside masks are constants; each axis's fractional position
+    is its value plus d(position)/d(grid) * (grid - grid.detach()): padding is piecewise linear, so
+    that carries the exact first derivative and a zero second one."""
+    from .._tensor import Tensor as T
+
+    xp = xp_of(a._data)
+    g = grid._data
+    n, c = a.shape[:2]
+    spatial = tuple(a.shape[2:])
+    k = len(spatial)
+    batch = T._make(xp.arange(n).reshape((n,) + (1,) * (g.ndim - 2)))
+    a_last = a.movedim(1, -1)
+    out = None
+    axes = []
+    for ax in range(k):
+        gt = grid[..., k - 1 - ax]
+        delta = gt - gt.detach()  # zero, with derivative one
+        x, scale = _unnormalize(g[..., k - 1 - ax], spatial[ax], align)
+        if mode == 2:
+            x0 = xp.floor(x)
+            t = T._make(x - x0) + delta * scale
+            taps = []
+            for kk, w, _ in _cubic_weights(t):
+                idx, _ = _pad_coords(x0 + kk, spatial[ax], padding, align)
+                taps.append((idx.astype(np.int64), w))
+        else:
+            xpad, slope = _pad_coords(x, spatial[ax], padding, align)
+            if mode == 1:
+                taps = [(xp.rint(xpad).astype(np.int64), None)]
+            else:
+                x0 = xp.floor(xpad)
+                t = T._make(xpad - x0) + delta * T._make(slope * scale)
+                taps = [(x0.astype(np.int64), 1 - t), (x0.astype(np.int64) + 1, t)]
+        axes.append(taps)
+    for combo in itertools.product(*axes):
+        ok = None
+        for (i, _), sz in zip(combo, spatial):
+            inside = (i >= 0) & (i < sz)
+            ok = inside if ok is None else ok & inside
+        safe = tuple(T._make(xp.clip(i, 0, sz - 1)) for (i, _), sz in zip(combo, spatial))
+        w = T._make(ok.astype(a._data.dtype))
+        for _, wt in combo:
+            if wt is not None:
+                w = w * wt
+        term = w.unsqueeze(-1) * a_last[(batch,) + safe]
+        out = term if out is None else out + term
+    return out.movedim(-1, 1)
+
+
+def _grid_sample_grads(grad, plan):
+    """The first-order kernel: gradients for grid_sample's input and grid from the forward's taps."""
+    plan, batch, shape, _, needs = plan
+    xp = xp_of(grad)
+    go = xp.ascontiguousarray(xp.moveaxis(grad, 1, -1))  # (N, *O, C)
+    k = len(shape) - 2
+    ga = xp.zeros(shape, dtype=grad.dtype) if needs[0] else None
+    gg = xp.zeros(go.shape[:-1] + (k,), dtype=grad.dtype) if needs[1] else None
+    flat_idx, flat_val = [], []  # NumPy: every tap's scatter in one bincount (add.at is ~10x slower)
+    for combo, safe, ok, vals_in in plan:
+        ws = [t[1] for t in combo]
+        if ga is not None:
+            w = ok
+            for x in ws:
+                w = w * x
+            vals = go * w[..., None].astype(grad.dtype)
+            if type(ga) is np.ndarray:
+                flat_idx.append(_linear_index(shape, batch, safe).reshape(-1))
+                flat_val.append(vals.reshape(-1))
+            else:
+                add_at(ga, (batch, slice(None)) + safe, vals)
+        if gg is not None:
+            vg = xp.einsum("...c,...c->...", vals_in, go) * ok
+            for ax in range(k):
+                d = combo[ax][2]
+                for j, x in enumerate(ws):
+                    if j != ax:
+                        d = d * x
+                gg[..., k - 1 - ax] += d * vg
+    if flat_idx:
+        ga = np.bincount(np.concatenate(flat_idx), np.concatenate(flat_val), minlength=ga.size)
+        ga = ga.reshape(shape).astype(grad.dtype, copy=False)
+    return ga, gg
 
 
 def _linear_index(shape, batch, safe):

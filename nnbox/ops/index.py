@@ -213,6 +213,7 @@ class IndexPutAccumulate(Function):
     """Out-of-place ``a[key] += v`` where repeated indices add up (``index_put(accumulate=True)``)."""
 
     _array_api = True
+    _twice = True
     _torch_name = "IndexPutBackward0"
 
     @staticmethod

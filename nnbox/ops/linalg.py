@@ -444,6 +444,7 @@ Tensor.__rmatmul__ = lambda self, other: matmul(other, self)
 
 class Inverse(Function):
     _array_api = True
+    _twice = True
     _torch_name = "LinalgInvExBackward0"
 
     @staticmethod

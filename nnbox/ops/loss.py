@@ -1226,6 +1226,7 @@ class _OnceOnly(Function):
     backward through it raises torch's error (before any other node of the composition runs)."""
 
     _array_api = True
+    _twice = "nnbox cannot differentiate this loss's gradient again"  # each subclass gives torch's error
 
     @staticmethod
     def forward(ctx, x):

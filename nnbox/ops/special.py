@@ -122,6 +122,7 @@ def _erfinv_arr(x):
 
 class Lgamma(Function):
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, a):
@@ -131,11 +132,12 @@ class Lgamma(Function):
     @staticmethod
     def backward(ctx, grad):
         (a,) = ctx.saved_tensors
-        return grad * _digamma_arr(a)
+        return grad * Digamma.run(a)  # a node when a is a Tensor: differentiable again
 
 
 class Digamma(Function):
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, a):
@@ -145,24 +147,81 @@ class Digamma(Function):
     @staticmethod
     def backward(ctx, grad):
         (a,) = ctx.saved_tensors
-        return grad * _trigamma_arr(a)
+        return grad * Trigamma.run(a)
 
 
 class Trigamma(Function):
     _array_api = True
+    _twice = True
     _torch_name = "PolygammaBackward0"
 
     @staticmethod
     def forward(ctx, a):
+        ctx.save_for_backward(a)
         return _trigamma_arr(a)
 
     @staticmethod
     def backward(ctx, grad):
-        raise NotImplementedError("nnbox: the derivative of polygamma(1, x) (polygamma(2, x)) is not implemented")
+        (a,) = ctx.saved_tensors
+        return grad * Polygamma.run(a, 2)
+
+
+# Bernoulli numbers B_2, B_4, ..., B_20 for the Euler-Maclaurin tail of the Hurwitz zeta function
+_BERNOULLI = (1 / 6, -1 / 30, 1 / 42, -1 / 30, 5 / 66, -691 / 2730, 7 / 6, -3617 / 510, 43867 / 798,
+              -174611 / 330)
+
+
+def _polygamma_arr(n: int, x):
+    """ψ⁽ⁿ⁾(x) = (-1)ⁿ⁺¹ n! ζ(n+1, x) for n >= 1: the Hurwitz zeta by Euler-Maclaurin, summing the
+    terms 1/(x+k)ˢ directly until x + k >= 20.  As torch: ±inf (the sign of (-1)ⁿ⁺¹) at the poles
+    x = 0, -1, ... and at -inf, nan at +inf."""
+    xp = xp_of(x)
+    x = xp.asarray(x)
+    s = n + 1
+    acc = xp.zeros_like(x)
+    z = xp.where(xp.isfinite(x), x, 20.0)  # infinities are set at the end
+    with _quiet(xp):
+        for _ in range(100000):
+            low = z < 20
+            if not bool(low.any()):
+                break
+            acc = acc + xp.where(low, 1 / xp.where(low, z, 1) ** s, 0)
+            z = xp.where(low, z + 1, z)
+        tail = z ** (1 - s) / (s - 1) + 0.5 * z ** (-s)
+        rising = float(s)  # s (s+1) ... (s+2j-2)
+        fact = 2.0  # (2j)!
+        for j, b in enumerate(_BERNOULLI, start=1):
+            tail = tail + b / fact * rising * z ** (-s - 2 * j + 1)
+            rising *= (s + 2 * j - 1) * (s + 2 * j)
+            fact *= (2 * j + 1) * (2 * j + 2)
+        out = (-1) ** (n + 1) * math.factorial(n) * (acc + tail)
+        pole = ((x <= 0) & (x == xp.floor(x))) | xp.isneginf(x)
+        out = xp.where(pole, xp.inf if n % 2 else -xp.inf, out)
+        out = xp.where(xp.isposinf(x) | xp.isnan(x), xp.nan, out)
+    return out.astype(x.dtype, copy=False)
+
+
+class Polygamma(Function):
+    """ψ⁽ⁿ⁾ for n >= 2 (trigamma, n = 1, has its own series); its derivative is ψ⁽ⁿ⁺¹⁾."""
+
+    _array_api = True
+    _twice = True
+
+    @staticmethod
+    def forward(ctx, a, n):
+        ctx.save_for_backward(a)
+        ctx.n = n
+        return _polygamma_arr(n, a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad * Polygamma.run(a, ctx.n + 1), None
 
 
 class Erf(Function):
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, a):
@@ -172,11 +231,13 @@ class Erf(Function):
     @staticmethod
     def backward(ctx, grad):
         (a,) = ctx.saved_tensors
-        return grad * (2 / math.sqrt(math.pi)) * xp_of(a).exp(-a * a)
+        xp = xp_of(a)
+        return grad * (2 / math.sqrt(math.pi)) * xp.exp(-a * a)
 
 
 class Erfc(Function):
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, a):
@@ -186,11 +247,13 @@ class Erfc(Function):
     @staticmethod
     def backward(ctx, grad):
         (a,) = ctx.saved_tensors
-        return grad * (-2 / math.sqrt(math.pi)) * xp_of(a).exp(-a * a)
+        xp = xp_of(a)
+        return grad * (-2 / math.sqrt(math.pi)) * xp.exp(-a * a)
 
 
 class Erfinv(Function):
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, a):
@@ -201,11 +264,13 @@ class Erfinv(Function):
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
-        return grad * (math.sqrt(math.pi) / 2) * xp_of(out).exp(out * out)
+        xp = xp_of(out)
+        return grad * (math.sqrt(math.pi) / 2) * xp.exp(out * out)
 
 
 class Xlogy(Function):
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, a, b):
@@ -275,7 +340,7 @@ def digamma(input: Tensor) -> Tensor:
 
 
 def polygamma(n: int, input: Tensor) -> Tensor:
-    """ψ⁽ⁿ⁾(x); nnbox has n = 0 (digamma) and n = 1 (trigamma).
+    """ψ⁽ⁿ⁾(x), the n-th derivative of digamma.
 
     >>> import nnbox
     >>> nnbox.polygamma(1, nnbox.tensor([1.0]))
@@ -287,7 +352,8 @@ def polygamma(n: int, input: Tensor) -> Tensor:
         return _run(Trigamma, input)
     if n < 0:
         raise RuntimeError("polygamma(n, x) does not support negative n.")
-    raise NotImplementedError(f"nnbox: polygamma(n, x) is implemented for n = 0 and 1, not n = {n}")
+    with _quiet(xp_of(input._data)):
+        return Polygamma.apply(_float(input), int(n))
 
 
 def erf(input: Tensor) -> Tensor:

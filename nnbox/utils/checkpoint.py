@@ -117,6 +117,8 @@ class CheckpointFunction(Function):
     ``grad_fn``). Its inputs: the segment's tensor arguments, then the leaves it uses."""
 
     _array_api = True
+    # create_graph=True: the rerun is built on the real inputs, and its gradient has a graph
+    _twice = True
     _torch_name = "CheckpointFunctionBackward"
 
     @staticmethod
@@ -131,10 +133,29 @@ class CheckpointFunction(Function):
             from ..autograd.function import FREED_MESSAGE
 
             raise RuntimeError(FREED_MESSAGE)
-        return run(grads)
+        return run(grads, ctx._in_graph)
 
     def _release(self) -> None:
         self._run = None  # the closure holds the inputs and the RNG state: free them with the graph
+
+
+class _SegmentInput(Function):
+    """The identity on a segment's argument, for a create_graph rerun: while the rerun's gradient
+    is taken (``block[0]`` True) it stops there, so a leaf the argument's own history reaches gets
+    only the segment's direct share (the checkpoint node's edge to the argument carries the rest);
+    afterwards it passes, so differentiating that gradient again reaches the argument's graph."""
+
+    _array_api = True
+    _twice = True
+
+    @staticmethod
+    def forward(ctx, a, block):
+        ctx.block = block
+        return a
+
+    @staticmethod
+    def backward(ctx, grad):
+        return (None if ctx.block[0] else grad), None
 
 
 def _flatten_outputs(out) -> tuple[list, Callable]:
@@ -198,10 +219,17 @@ def checkpoint(function: Callable, *args, use_reentrant: bool | None = None,
     rng = _RngState(tensors) if preserve else None
     fwd_ctx, recompute_ctx = context_fn()
 
-    def run_detached():
+    def run_detached(graph: bool = False):
         # the segment's own leaves: a detached copy of each tensor argument, one per position (a
-        # tensor passed twice gets two, so each edge receives only its own share of the gradient)
-        aliases = [t.detach().requires_grad_(t.requires_grad) for t in tensors]
+        # tensor passed twice gets two, so each edge receives only its own share of the gradient);
+        # for a create_graph backward an identity view of the argument instead, so the gradient
+        # stays connected to the argument's own graph (its derivative w.r.t. the input exists)
+        if graph:
+            block = [True]
+            aliases = [_SegmentInput.apply(t, block) if t.requires_grad else t for t in tensors]
+            aliases.append(block)
+        else:
+            aliases = [t.detach().requires_grad_(t.requires_grad) for t in tensors]
         it = iter(aliases)
         call = [next(it) if isinstance(a, Tensor) else a for a in args]
         return aliases, function(*call, **kwargs)
@@ -215,7 +243,7 @@ def checkpoint(function: Callable, *args, use_reentrant: bool | None = None,
     arrays = [o._data for o in outs]
     del out, aliases  # the segment's graph (and every activation it saved) goes here
 
-    def recompute(grads):
+    def recompute(grads, graph: bool = False):
         from ..autograd import grad as _grad
 
         with contextlib.ExitStack() as stack:
@@ -223,7 +251,8 @@ def checkpoint(function: Callable, *args, use_reentrant: bool | None = None,
                 stack.enter_context(rng.replay())
             stack.enter_context(recompute_ctx)
             stack.enter_context(enable_grad())
-            aliases2, out2 = run_detached()
+            aliases2, out2 = run_detached(graph)
+        block = aliases2.pop() if graph else None
         outs2, _ = _flatten_outputs(out2)
         if determinism_check == "default":
             now = [(tuple(o.shape), o.dtype) for o in outs2]
@@ -236,12 +265,16 @@ def checkpoint(function: Callable, *args, use_reentrant: bool | None = None,
         for o, g in zip(outs2, grads):
             if g is not None and o.requires_grad:
                 roots.append(o)
-                root_grads.append(Tensor._make(g))
+                root_grads.append(g if graph else Tensor._make(g))
         wanted = [a for a in aliases2 if a.requires_grad] + leaves
         if not roots or not wanted:
             return (None,) * (len(tensors) + len(leaves))
-        got = iter(_grad(roots, wanted, root_grads, retain_graph=True, allow_unused=True))
+        got = iter(_grad(roots, wanted, root_grads, retain_graph=True, allow_unused=True, create_graph=graph))
+        if block is not None:
+            block[0] = False  # from now on (differentiating these gradients) the inputs' edges pass
         res = [next(got) if a.requires_grad else None for a in aliases2] + [next(got) for _ in leaves]
+        if graph:
+            return tuple(res)
         return tuple(None if g is None else g._data for g in res)
 
     res = CheckpointFunction.apply(*tensors, *leaves, outs=arrays, non_diff=non_diff)

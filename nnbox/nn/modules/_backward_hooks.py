@@ -24,6 +24,9 @@ class _BackwardHookFn(Function):
     One wraps a module's inputs, one its outputs: between them lie exactly the module's grads."""
 
     _array_api = True
+    # create_graph=True: the gradients arrive (and the hooks see them, and return them) as Tensors
+    # with their graph, as in torch
+    _twice = True
 
     @staticmethod
     def forward(ctx, callback, *arrays):
@@ -105,7 +108,7 @@ class _BackwardHookState:
             none = (None,) * len(self.inputs)
             for hook in self.hooks:
                 hook(self.module, none, grad_output)
-        return tuple(None if grad_output[i] is None else grad_output[i]._data for i in self._live_out)
+        return tuple(_unwrap_grad(grad_output[i], grads) for i in self._live_out)
 
     def _on_input_grads(self, grads: tuple, needs: tuple) -> tuple:
         it = iter(grads)
@@ -117,7 +120,7 @@ class _BackwardHookState:
                 grad_input.append(_wrap_grad(next(it)))
             else:  # a tensor input without grad: torch reports zeros
                 xp = xp_of(grads[0])
-                grad_input.append(Tensor._make(xp.zeros(slot[1], dtype=slot[2])))
+                grad_input.append(_wrap_grad(xp.zeros(slot[1], dtype=slot[2])))
         grad_input = tuple(grad_input)
         for hook in self.hooks:
             res = hook(self.module, grad_input, self.grad_output)
@@ -128,9 +131,18 @@ class _BackwardHookState:
                         f"Backward hook returned an invalid number of grad_input, got {len(res)}, but expected {len(grad_input)}"
                     )
                 grad_input = res
-        return tuple(None if grad_input[i] is None else grad_input[i]._data
+        return tuple(_unwrap_grad(grad_input[i], grads)
                      for i, slot in enumerate(self.inputs) if slot is not None and slot[0])
 
 
 def _wrap_grad(g):
-    return None if g is None else Tensor._make(g)
+    return g if g is None or isinstance(g, Tensor) else Tensor._make(g)
+
+
+def _unwrap_grad(g, incoming):
+    """What the node returns: arrays at first order, Tensors (graph kept) in a create_graph backward."""
+    if g is None:
+        return None
+    if any(isinstance(x, Tensor) for x in incoming):
+        return g
+    return g._data

@@ -24,6 +24,8 @@ class _SyncBatchNormFn(Function):
     """Training-mode batch norm over (N, C, L) with statistics reduced over ``pg``."""
 
     _array_api = True
+    # its backward is a fused kernel with a collective inside; not written for create_graph
+    _twice = "nnbox cannot differentiate SyncBatchNorm's gradient again (create_graph=True)"
 
     @staticmethod
     def forward(ctx, x, weight, bias, running_mean, running_var, momentum, eps, pg):
