@@ -33,7 +33,7 @@ class Add(Function):
 
     @staticmethod
     def forward(ctx, a, b, alpha=1):
-        ctx.sa, ctx.sb, ctx.alpha = _shape(a), _shape(b), alpha
+        ctx.sa, ctx.sb, ctx.alpha = getattr(a, "shape", ()), getattr(b, "shape", ()), alpha
         return a + b if alpha == 1 else a + alpha * b
 
     @staticmethod
@@ -51,7 +51,7 @@ class Sub(Function):
 
     @staticmethod
     def forward(ctx, a, b, alpha=1):
-        ctx.sa, ctx.sb, ctx.alpha = _shape(a), _shape(b), alpha
+        ctx.sa, ctx.sb, ctx.alpha = getattr(a, "shape", ()), getattr(b, "shape", ()), alpha
         return a - b if alpha == 1 else a - alpha * b
 
     @staticmethod
@@ -72,7 +72,7 @@ class Mul(Function):
     def forward(ctx, a, b):
         ga, gb = ctx.needs_input_grad
         ctx.save_for_backward(a if gb else None, b if ga else None)
-        ctx.sa, ctx.sb = _shape(a), _shape(b)
+        ctx.sa, ctx.sb = getattr(a, "shape", ()), getattr(b, "shape", ())
         return a * b
 
     @staticmethod
@@ -93,7 +93,7 @@ class Div(Function):
     def forward(ctx, a, b):
         ga, gb = ctx.needs_input_grad
         ctx.save_for_backward(a if gb else None, b)
-        ctx.sa, ctx.sb = _shape(a), _shape(b)
+        ctx.sa, ctx.sb = getattr(a, "shape", ()), getattr(b, "shape", ())
         with np.errstate(divide="ignore", invalid="ignore"):  # x / 0 is inf or nan, silently, as torch
             return a / b
 
@@ -970,12 +970,45 @@ def _rmod(self, other):
     return remainder(other, self)
 
 
+# The operators take the common cases straight to ``Function.apply`` (a float tensor with a tensor of
+# the same dtype, or with a Python number), so ``a + b`` costs two Python frames before the
+# forward; anything else (promotion, bool, integer wrap-around) goes the general way.
+
+
 def _op_add(self, other):
+    d = self._data.dtype
+    if type(other) is float and d.kind == "f" or isinstance(other, Tensor) and other._data.dtype is d:
+        try:
+            return Add.apply(self, other, 1)
+        except ValueError as e:
+            _reraise_broadcast(e, self, other)
     return _binary(Add, self, other, 1)
 
 
+def _op_sub(self, other):
+    d = self._data.dtype
+    if d.kind == "f" and (type(other) is float or isinstance(other, Tensor) and other._data.dtype is d):
+        try:
+            return Sub.apply(self, other, 1)
+        except ValueError as e:
+            _reraise_broadcast(e, self, other)
+    return sub(self, other)
+
+
 def _op_mul(self, other):
+    d = self._data.dtype
+    if type(other) is float and d.kind == "f" or isinstance(other, Tensor) and other._data.dtype is d:
+        try:
+            return Mul.apply(self, other)
+        except ValueError as e:
+            _reraise_broadcast(e, self, other)
     return _binary(Mul, self, other)
+
+
+def _reraise_broadcast(e: ValueError, a, b):
+    if "broadcast" in str(e):
+        raise _broadcast_error(getattr(a, "_data", a), getattr(b, "_data", b)) from None
+    raise e
 
 
 def _op_truediv(self, other):
@@ -983,7 +1016,7 @@ def _op_truediv(self, other):
 
 
 Tensor.__add__ = Tensor.__radd__ = _op_add
-Tensor.__sub__ = lambda self, other: sub(self, other)
+Tensor.__sub__ = _op_sub
 Tensor.__rsub__ = _rsub
 Tensor.__mul__ = Tensor.__rmul__ = _op_mul
 Tensor.__truediv__ = _op_truediv
