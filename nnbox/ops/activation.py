@@ -17,6 +17,7 @@ from .._tensor import Tensor
 from ..autograd.function import Function
 from . import elementwise as _ew
 from .._backend.threads import parallel_for
+from ._parallel import MIN_SIZE, par_ufunc
 from ._erf import normal_cdf as _normal_cdf
 from ._util import unbroadcast, wrap_dim, xp_of
 from .inplace import apply_inplace
@@ -90,6 +91,10 @@ class PointwiseGrad(Function):
     def forward(ctx, grad, x, d, op):
         ctx.save_for_backward(grad, x, d)
         ctx.d1, ctx.d2, ctx.params = op._d1, op._d2, op.params
+        if type(grad) is np.ndarray and grad.size >= MIN_SIZE:
+            r = par_ufunc(np.multiply, grad, d)  # large: on all threads
+            if r is not None:
+                return r
         return grad * d
 
     @staticmethod

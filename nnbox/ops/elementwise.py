@@ -17,6 +17,7 @@ from .._tensor import Tensor
 from ..autograd import grad_mode
 from ..autograd.function import Function
 from ._util import as_scalar_or_tensor, not_implemented, result_dtype, type_name, unbroadcast, xp_of
+from . import _parallel as _par
 from ._erf import erf as _erf
 from .convert import cast
 
@@ -34,6 +35,10 @@ class Add(Function):
     @staticmethod
     def forward(ctx, a, b, alpha=1):
         ctx.sa, ctx.sb, ctx.alpha = getattr(a, "shape", ()), getattr(b, "shape", ()), alpha
+        if alpha == 1 and type(a) is np.ndarray and a.size >= _par.MIN_SIZE:
+            out = _par.par_ufunc(np.add, a, b)  # large: on all threads
+            if out is not None:
+                return out
         return a + b if alpha == 1 else a + alpha * b
 
     @staticmethod
@@ -52,6 +57,10 @@ class Sub(Function):
     @staticmethod
     def forward(ctx, a, b, alpha=1):
         ctx.sa, ctx.sb, ctx.alpha = getattr(a, "shape", ()), getattr(b, "shape", ()), alpha
+        if alpha == 1 and type(a) is np.ndarray and a.size >= _par.MIN_SIZE:
+            out = _par.par_ufunc(np.subtract, a, b)
+            if out is not None:
+                return out
         return a - b if alpha == 1 else a - alpha * b
 
     @staticmethod
@@ -73,6 +82,10 @@ class Mul(Function):
         ga, gb = ctx.needs_input_grad
         ctx.save_for_backward(a if gb else None, b if ga else None)
         ctx.sa, ctx.sb = getattr(a, "shape", ()), getattr(b, "shape", ())
+        if type(a) is np.ndarray and a.size >= _par.MIN_SIZE:
+            out = _par.par_ufunc(np.multiply, a, b)
+            if out is not None:
+                return out
         return a * b
 
     @staticmethod
@@ -666,7 +679,12 @@ class _Unary(Function):
 
     @staticmethod
     def forward(ctx, a):
-        if ctx._quiet:
+        out = None
+        if type(a) is np.ndarray and a.size >= _par.MIN_SIZE:  # large: chunks on all threads
+            out = _par.par_map(_quiet_fwd(ctx._fwd) if ctx._quiet else _np_fwd(ctx._fwd), a)
+        if out is not None:
+            pass
+        elif ctx._quiet:
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 out = ctx._fwd(xp_of(a), a)
         else:
@@ -688,6 +706,17 @@ class _Unary(Function):
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 return ctx._vjp(xp_of(grad), grad, *ctx.saved_tensors)
         return ctx._vjp(xp_of(grad), grad, *ctx.saved_tensors)
+
+
+def _np_fwd(fwd):
+    return lambda chunk: fwd(np, chunk)
+
+
+def _quiet_fwd(fwd):
+    def run(chunk):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # (per thread)
+            return fwd(np, chunk)
+    return run
 
 
 def _op(name: str, forward, vjp, kind: str = "float", doc: str = "", aliases: tuple = (),
@@ -768,8 +797,15 @@ class ThresholdBackward(Function):
 
     @staticmethod
     def forward(ctx, g, out):
-        mask = out > 0
+        big = type(out) is np.ndarray and out.size >= _par.MIN_SIZE  # then on all threads
+        mask = _par.par_ufunc(np.greater, out, 0) if big else None
+        if mask is None:
+            mask = out > 0
         ctx.mask = mask  # a constant of the graph: the derivative of the mask is zero
+        if big and type(g) is np.ndarray:
+            r = _par.par_ufunc(np.multiply, g, mask)
+            if r is not None:
+                return r
         return g * mask
 
     @staticmethod
