@@ -21,7 +21,19 @@ class Generator:
     def __init__(self, device="cpu"):
         self.device = as_device(device)
         self._seed = _DEFAULT_SEED
-        self._rng = self._make(self._seed)
+        self._rng_obj = None  # made on first use: ``numpy.random`` costs ~10 ms to import
+
+    @property
+    def _rng(self):
+        """The array library's generator (NumPy's PCG64, CuPy's XORWOW) behind this one."""
+        r = self._rng_obj
+        if r is None:
+            r = self._rng_obj = self._make(self._seed)
+        return r
+
+    @_rng.setter
+    def _rng(self, value) -> None:
+        self._rng_obj = value
 
     def _make(self, seed: int):
         if self.device.type == "cpu":
