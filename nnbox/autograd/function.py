@@ -329,6 +329,8 @@ def _apply_graph(cls, args, kwargs):
             arrays.append(a)
         needs.append(False)
         edges.append(None)
+    if True not in needs:  # the only such input was a view whose base no longer requires grad
+        return cls.apply(*args, **kwargs)
     if on_gpu:
         _check_same_device(args)
     ctx = _new(cls)
