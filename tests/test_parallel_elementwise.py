@@ -12,7 +12,7 @@ import torch
 import nnbox
 from nnbox.ops import _parallel
 
-N = 3 * _parallel.CHUNK + 123  # several chunks and a ragged last one, above MIN_SIZE
+N = _parallel.MIN_SIZE + 3 * _parallel.CHUNK + 123  # several chunks, a ragged last one
 
 
 @pytest.fixture
