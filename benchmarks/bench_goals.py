@@ -144,22 +144,22 @@ def set_threads(n: int | None, torch_default: int) -> None:
     nnbox.set_num_threads(n_t)  # also limits NumPy's BLAS through threadpoolctl
 
 
-def timed(fn, steps: int, warmup: int) -> float:
+def timed(fn, steps: int, warmup: int, clock=time.perf_counter) -> float:
     for _ in range(warmup):
         fn()
-    t0 = time.perf_counter()
+    t0 = clock()
     for _ in range(steps):
         fn()
-    return (time.perf_counter() - t0) / steps
+    return (clock() - t0) / steps
 
 
-def ratio(make, steps: int, repeats: int) -> tuple[float, float, float]:
+def ratio(make, steps: int, repeats: int, clock=time.perf_counter) -> tuple[float, float, float]:
     t_step, n_step = make(torch), make(nnbox)
     t_step(), n_step()
     tt, tn = [], []
     for _ in range(repeats):
-        tt.append(timed(t_step, steps, warmup=max(1, steps // 4)))
-        tn.append(timed(n_step, steps, warmup=max(1, steps // 4)))
+        tt.append(timed(t_step, steps, warmup=max(1, steps // 4), clock=clock))
+        tn.append(timed(n_step, steps, warmup=max(1, steps // 4), clock=clock))
     return statistics.median(tn) * 1e3, statistics.median(tt) * 1e3, statistics.median(n / t for n, t in zip(tn, tt))
 
 
@@ -199,6 +199,9 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--only", default=",".join(CASES), help="comma-separated subset of " + ",".join(CASES))
     ap.add_argument("--json", default=None, help="write the ratios here")
+    ap.add_argument("--cpu-time", action="store_true",
+                    help="time the one-thread column by this thread's CPU time (time.thread_time), which "
+                         "other processes' load does not inflate; the default-threads column stays wall time")
     args = ap.parse_args()
     default = torch.get_num_threads()
     load = os.getloadavg()[0]
@@ -210,7 +213,8 @@ def main() -> None:
         row = []
         for threads in (None, 1):
             set_threads(threads, default)
-            row.append(ratio(make, steps, args.repeats)[2])
+            clock = time.thread_time if threads == 1 and args.cpu_time else time.perf_counter
+            row.append(ratio(make, steps, args.repeats, clock)[2])
         results[key] = row
         print(f"{name:<38s} {row[0]:16.2f} {row[1]:15.2f}", flush=True)
     set_threads(None, default)

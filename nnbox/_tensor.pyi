@@ -50,7 +50,7 @@ class Tensor:
     def __le__(self, other: Any) -> Any: ...  # nnbox.ops.elementwise
     def __len__(self) -> int: ...  # nnbox._tensor
     def __lt__(self, other: Any) -> Any: ...  # nnbox.ops.elementwise
-    def __matmul__(self, other: Any) -> Any: ...  # nnbox.ops.linalg
+    def __matmul__(self, other: Any, *, out: Any = ...) -> Tensor: ...  # nnbox.ops.linalg
     def __mod__(self, other: Any) -> Any: ...  # nnbox.ops.elementwise
     def __mul__(self, other: Any) -> Any: ...  # nnbox.ops.elementwise
     def __ne__(self, other: Any) -> Any: ...  # nnbox.ops.elementwise

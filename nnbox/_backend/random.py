@@ -72,11 +72,25 @@ class Generator:
         return cp.random.Generator(cp.random.XORWOW(seed))
 
     def _reseed(self, seed: int) -> None:
-        self._bg = np.random.MT19937()
-        self._bg._legacy_seeding(seed & 0xFFFFFFFF)  # init_genrand on the seed's low 32 bits
+        self._bg_obj = None  # the twister is made on first use: ``numpy.random`` costs ~10 ms to import
+        self._bg_seed = seed & 0xFFFFFFFF
         self._fresh = True  # torch writes next=0 (not 624) into a freshly seeded state
         self._normal = None  # cached second Box-Muller value (double) for scalar normals
         self._float_cache = None  # torch's float-normal cache slot (kept for the state layout)
+
+    @property
+    def _bg(self):
+        """NumPy's MT19937, seeded as torch seeds its twister (``init_genrand`` on the seed's low
+        32 bits)."""
+        bg = self._bg_obj
+        if bg is None:
+            bg = self._bg_obj = np.random.MT19937()
+            bg._legacy_seeding(self._bg_seed)
+        return bg
+
+    @_bg.setter
+    def _bg(self, value) -> None:
+        self._bg_obj = value
 
     def manual_seed(self, seed: int) -> "Generator":
         seed = int(seed)

@@ -139,36 +139,30 @@ class Function:
     # --- the forward dispatcher ---------------------------------------------------------------
     @classmethod
     def apply(cls, *args, **kwargs):
-        # The hot path of every op: plain loops and locals on purpose (see benchmarks/bench_ops.py).
+        # The hot path of every op: plain loops and locals on purpose, and no helper calls on the
+        # common paths (each Python frame costs about as much as an 8x8 add; see
+        # benchmarks/bench_ops.py and tests/test_call_counts.py, which counts them).
         T = Tensor
-        grad_on = _enabled[0]
+        if _enabled[0]:
+            for a in args:
+                if isinstance(a, T) and a._rg:
+                    return _apply_graph(cls, args, kwargs)
+        # No input needs a gradient (or grad mode is off): nothing is built for the graph.
         arrays = []
-        needs = []
-        edges = []  # per input: the producing (node, output_nr), the leaf itself, or None
-        any_grad = on_gpu = False
+        on_gpu = False
         for a in args:
             if isinstance(a, T):
                 d = a._data
                 if type(d) is not _ndarray:
                     on_gpu = True
                 arrays.append(d)
-                if grad_on and a._rg:
-                    fn = a.grad_fn
-                    if fn is not None and a._base is not None and getattr(a, "_vv", a._vc[0]) != a._vc[0]:
-                        fn = _refresh_view(a)  # its base changed in place since the view was made
-                    if a._rg:
-                        needs.append(True)
-                        edges.append(a if fn is None else (fn, a._out_nr))
-                        any_grad = True
-                        continue
             else:
                 arrays.append(a)
-            needs.append(False)
-            edges.append(None)
         if on_gpu:
             _check_same_device(args)
         ctx = _new(cls)
-        ctx.needs_input_grad = tuple(needs)
+        n = len(args)
+        ctx.needs_input_grad = _NO_GRAD[n] if n < 8 else (False,) * n
         token = _quiet()  # inf and nan without NumPy's RuntimeWarnings, as in torch
         try:
             if cls._array_api:
@@ -177,42 +171,20 @@ class Function:
                 out = _user_forward(cls, ctx, args, kwargs)
         finally:
             _restore(token)
+        if type(out) is _ndarray and not cls._is_view:  # the common case, inlined
+            t = _new(T)
+            t._data = out
+            t._rg = False
+            t._grad = t.grad_fn = t._base = t._hooks = None
+            t._out_nr = 0
+            t._vc = [0]
+            return t
         single = type(out) is not tuple
         outs = (out,) if single else out
         make = T._make
-        if any_grad:
-            ctx._edges = tuple(edges)
-            ctx._n_out = len(outs)
-            if not single:
-                ctx._out_meta = tuple(None if o is None else (tuple(o.shape), _to_array(o, arrays).dtype) for o in outs)
-            if _anomaly[0]:
-                import traceback
-
-                ctx._trace = "".join(traceback.format_stack()[:-2])
-            non_diff = ctx._non_diff
-            results = []
-            for i, o in enumerate(outs):
-                if o is None:
-                    results.append(None)
-                    continue
-                arr = o if type(o) is _ndarray else _to_array(o, arrays)
-                t = make(arr)
-                if arr.dtype.kind in "fc" and not (non_diff and _is_in(arr, non_diff, o)):
-                    t._rg = True
-                    t.grad_fn = ctx
-                    t._out_nr = i
-                results.append(t)
-        else:  # no graph: wrap the arrays and go
-            results = [None if o is None else make(o if type(o) is _ndarray else _to_array(o, arrays)) for o in outs]
+        results = [None if o is None else make(o if type(o) is _ndarray else _to_array(o, arrays)) for o in outs]
         if cls._is_view and isinstance(args[0], T):
-            base = args[0]
-            root = base if base._base is None else base._base
-            for t in results:
-                t._vc = base._vc
-                t._base = root
-                t._vv = base._vc[0]
-        if any_grad and ctx._to_save:
-            _record_versions(ctx, args, results, cls._array_api)
+            _share_version(args[0], results)
         return results[0] if single else tuple(results)
 
     @classmethod
@@ -325,6 +297,98 @@ class AccumulateGrad:
 
 
 # --- helpers --------------------------------------------------------------------------------------
+_NO_GRAD = tuple((False,) * n for n in range(8))
+
+
+def _share_version(base, results) -> None:
+    """Views share their base's version counter (and remember the root they view)."""
+    root = base if base._base is None else base._base
+    for t in results:
+        t._vc = base._vc
+        t._base = root
+        t._vv = base._vc[0]
+
+
+def _apply_graph(cls, args, kwargs):
+    """``Function.apply`` when grad mode is on and some input requires grad: run the op and record
+    its node (the ctx), with an edge per input to its producer."""
+    T = Tensor
+    arrays = []
+    needs = []
+    edges = []  # per input: the producing (node, output_nr), the leaf itself, or None
+    on_gpu = False
+    for a in args:
+        if isinstance(a, T):
+            d = a._data
+            if type(d) is not _ndarray:
+                on_gpu = True
+            arrays.append(d)
+            if a._rg:
+                fn = a.grad_fn
+                if fn is not None and a._base is not None and getattr(a, "_vv", a._vc[0]) != a._vc[0]:
+                    fn = _refresh_view(a)  # its base changed in place since the view was made
+                if a._rg:
+                    needs.append(True)
+                    edges.append(a if fn is None else (fn, a._out_nr))
+                    continue
+        else:
+            arrays.append(a)
+        needs.append(False)
+        edges.append(None)
+    if True not in needs:  # the only such input was a view whose base no longer requires grad
+        return cls.apply(*args, **kwargs)
+    if on_gpu:
+        _check_same_device(args)
+    ctx = _new(cls)
+    ctx.needs_input_grad = tuple(needs)
+    token = _quiet()
+    try:
+        if cls._array_api:
+            out = cls.forward(ctx, *arrays, **kwargs)
+        else:
+            out = _user_forward(cls, ctx, args, kwargs)
+    finally:
+        _restore(token)
+    single = type(out) is not tuple
+    outs = (out,) if single else out
+    ctx._edges = tuple(edges)
+    ctx._n_out = len(outs)
+    if not single:
+        ctx._out_meta = tuple(None if o is None else (tuple(o.shape), _to_array(o, arrays).dtype) for o in outs)
+    if _anomaly[0]:
+        import traceback
+
+        ctx._trace = "".join(traceback.format_stack()[:-3])
+    non_diff = ctx._non_diff
+    results = []
+    i = 0
+    for o in outs:
+        if o is None:
+            results.append(None)
+            i += 1
+            continue
+        arr = o if type(o) is _ndarray else _to_array(o, arrays)
+        t = _new(T)  # Tensor._make, inlined
+        t._data = arr
+        t._grad = t._base = t._hooks = None
+        t._vc = [0]
+        if arr.dtype.kind in "fc" and not (non_diff and _is_in(arr, non_diff, o)):
+            t._rg = True
+            t.grad_fn = ctx
+            t._out_nr = i
+        else:
+            t._rg = False
+            t.grad_fn = None
+            t._out_nr = 0
+        results.append(t)
+        i += 1
+    if cls._is_view and isinstance(args[0], T):
+        _share_version(args[0], results)
+    if ctx._to_save:
+        _record_versions(ctx, args, results, cls._array_api)
+    return results[0] if single else tuple(results)
+
+
 
 def _is_in(o, non_diff, original) -> bool:
     for n in non_diff:

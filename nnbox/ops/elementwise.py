@@ -17,6 +17,7 @@ from .._backend.fp_errors import ignore_fp_errors
 from .._tensor import Tensor
 from ..autograd import grad_mode
 from ..autograd.function import Function
+from . import _parallel as _par
 from ._util import (as_scalar_or_tensor, conj_if_complex, not_implemented, result_dtype, type_name, unbroadcast,
                     xp_of)
 from ._erf import erf as _erf
@@ -35,7 +36,11 @@ class Add(Function):
 
     @staticmethod
     def forward(ctx, a, b, alpha=1):
-        ctx.sa, ctx.sb, ctx.alpha = _shape(a), _shape(b), alpha
+        ctx.sa, ctx.sb, ctx.alpha = getattr(a, "shape", ()), getattr(b, "shape", ()), alpha
+        if alpha == 1 and type(a) is np.ndarray and a.size >= _par.MIN_SIZE:
+            out = _par.par_ufunc(np.add, a, b)  # large: on all threads
+            if out is not None:
+                return out
         return a + b if alpha == 1 else a + alpha * b
 
     @staticmethod
@@ -53,7 +58,11 @@ class Sub(Function):
 
     @staticmethod
     def forward(ctx, a, b, alpha=1):
-        ctx.sa, ctx.sb, ctx.alpha = _shape(a), _shape(b), alpha
+        ctx.sa, ctx.sb, ctx.alpha = getattr(a, "shape", ()), getattr(b, "shape", ()), alpha
+        if alpha == 1 and type(a) is np.ndarray and a.size >= _par.MIN_SIZE:
+            out = _par.par_ufunc(np.subtract, a, b)
+            if out is not None:
+                return out
         return a - b if alpha == 1 else a - alpha * b
 
     @staticmethod
@@ -74,7 +83,11 @@ class Mul(Function):
     def forward(ctx, a, b):
         ga, gb = ctx.needs_input_grad
         ctx.save_for_backward(a if gb else None, b if ga else None)
-        ctx.sa, ctx.sb = _shape(a), _shape(b)
+        ctx.sa, ctx.sb = getattr(a, "shape", ()), getattr(b, "shape", ())
+        if type(a) is np.ndarray and a.size >= _par.MIN_SIZE:
+            out = _par.par_ufunc(np.multiply, a, b)
+            if out is not None:
+                return out
         return a * b
 
     @staticmethod
@@ -97,7 +110,7 @@ class Div(Function):
     def forward(ctx, a, b):
         ga, gb = ctx.needs_input_grad
         ctx.save_for_backward(a if gb else None, b)
-        ctx.sa, ctx.sb = _shape(a), _shape(b)
+        ctx.sa, ctx.sb = getattr(a, "shape", ()), getattr(b, "shape", ())
         with np.errstate(divide="ignore", invalid="ignore"):  # x / 0 is inf or nan, silently, as torch
             return a / b
 
@@ -749,7 +762,12 @@ class _Unary(Function):
 
     @staticmethod
     def forward(ctx, a):
-        if ctx._quiet:
+        out = None
+        if type(a) is np.ndarray and a.size >= _par.MIN_SIZE:  # large: chunks on all threads
+            out = _par.par_map(_quiet_fwd(ctx._fwd) if ctx._quiet else _np_fwd(ctx._fwd), a)
+        if out is not None:
+            pass
+        elif ctx._quiet:
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 out = ctx._fwd(xp_of(a), a)
         else:
@@ -777,6 +795,17 @@ class _Unary(Function):
         else:
             r = ctx._vjp(xp, g, *ctx.saved_tensors)
         return xp.conj(r) if holo else r
+
+
+def _np_fwd(fwd):
+    return lambda chunk: fwd(np, chunk)
+
+
+def _quiet_fwd(fwd):
+    def run(chunk):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # (per thread)
+            return fwd(np, chunk)
+    return run
 
 
 def _op(name: str, forward, vjp, kind: str = "float", doc: str = "", aliases: tuple = (),
@@ -857,8 +886,15 @@ class ThresholdBackward(Function):
 
     @staticmethod
     def forward(ctx, g, out):
-        mask = out > 0
+        big = type(out) is np.ndarray and out.size >= _par.MIN_SIZE  # then on all threads
+        mask = _par.par_ufunc(np.greater, out, 0) if big else None
+        if mask is None:
+            mask = out > 0
         ctx.mask = mask  # a constant of the graph: the derivative of the mask is zero
+        if big and type(g) is np.ndarray:
+            r = _par.par_ufunc(np.multiply, g, mask)
+            if r is not None:
+                return r
         return g * mask
 
     @staticmethod
@@ -1059,12 +1095,45 @@ def _rmod(self, other):
     return remainder(other, self)
 
 
+# The operators take the common cases straight to ``Function.apply`` (a float tensor with a tensor of
+# the same dtype, or with a Python number), so ``a + b`` costs two Python frames before the
+# forward; anything else (promotion, bool, integer wrap-around) goes the general way.
+
+
 def _op_add(self, other):
+    d = self._data.dtype
+    if type(other) is float and d.kind == "f" or isinstance(other, Tensor) and other._data.dtype is d:
+        try:
+            return Add.apply(self, other, 1)
+        except ValueError as e:
+            _reraise_broadcast(e, self, other)
     return _binary(Add, self, other, 1)
 
 
+def _op_sub(self, other):
+    d = self._data.dtype
+    if d.kind == "f" and (type(other) is float or isinstance(other, Tensor) and other._data.dtype is d):
+        try:
+            return Sub.apply(self, other, 1)
+        except ValueError as e:
+            _reraise_broadcast(e, self, other)
+    return sub(self, other)
+
+
 def _op_mul(self, other):
+    d = self._data.dtype
+    if type(other) is float and d.kind == "f" or isinstance(other, Tensor) and other._data.dtype is d:
+        try:
+            return Mul.apply(self, other)
+        except ValueError as e:
+            _reraise_broadcast(e, self, other)
     return _binary(Mul, self, other)
+
+
+def _reraise_broadcast(e: ValueError, a, b):
+    if "broadcast" in str(e):
+        raise _broadcast_error(getattr(a, "_data", a), getattr(b, "_data", b)) from None
+    raise e
 
 
 def _op_truediv(self, other):
@@ -1072,7 +1141,7 @@ def _op_truediv(self, other):
 
 
 Tensor.__add__ = Tensor.__radd__ = _op_add
-Tensor.__sub__ = lambda self, other: sub(self, other)
+Tensor.__sub__ = _op_sub
 Tensor.__rsub__ = _rsub
 Tensor.__mul__ = Tensor.__rmul__ = _op_mul
 Tensor.__truediv__ = _op_truediv

@@ -70,7 +70,8 @@ def matmul(input: Tensor, other: Tensor, *, out=None) -> Tensor:
         raise RuntimeError(
             f"both arguments to matmul need to be at least 1D, but they are {a.ndim}D and {b.ndim}D"
         )
-    _same_dtype(input, other)
+    if a.dtype is not b.dtype:  # (identity first: a call per product costs as much as an 8x8 add)
+        _same_dtype(input, other)
     ka = a.shape[-1]
     kb = b.shape[0] if b.ndim == 1 else b.shape[-2]
     if ka != kb:
@@ -87,7 +88,9 @@ def matmul(input: Tensor, other: Tensor, *, out=None) -> Tensor:
             f"Expected size for first two dimensions of batch2 tensor to be: [{a.shape[0] if a.ndim > 2 else 1}, {ka}] "
             f"but got: [{b.shape[0] if b.ndim > 2 else 1}, {kb}]."
         )
-    r = named(MatMul.apply(input, other), _MATMUL_NAMES.get((a.ndim, b.ndim), "UnsafeViewBackward0"))
+    r = MatMul.apply(input, other)
+    if r.grad_fn is not None:
+        r.grad_fn._nm = _MATMUL_NAMES.get((a.ndim, b.ndim), "UnsafeViewBackward0")
     if out is not None:
         from .inplace import copy_out
 
@@ -436,7 +439,7 @@ _METHODS = dict(matmul=matmul, mm=mm, bmm=bmm, mv=mv, dot=dot, inner=dot, addmm=
                 ger=outer, norm=norm, dist=dist, diag=diag, trace=trace, baddbmm=baddbmm, addmv=addmv)
 for _name, _fn in _METHODS.items():
     setattr(Tensor, _name, _fn)
-Tensor.__matmul__ = lambda self, other: matmul(self, other)
+Tensor.__matmul__ = matmul  # (no lambda in between: one frame less per product)
 Tensor.__rmatmul__ = lambda self, other: matmul(other, self)
 
 

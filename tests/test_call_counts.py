@@ -1,0 +1,85 @@
+"""Python calls per training step, counted, so that a change that adds overhead on the hot path
+shows here (issue 12: per-op overhead).  The ceilings sit ~15% above what was counted when they
+were set; lower them when the path gets shorter."""
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+import nnbox
+from nnbox import nn
+
+
+def _count_calls(fn) -> tuple[int, int]:
+    """(Python function calls, C function calls) made while ``fn()`` runs."""
+    py = [0]
+    c = [0]
+
+    def prof(frame, event, arg):
+        if event == "call":
+            py[0] += 1
+        elif event == "c_call":
+            c[0] += 1
+
+    sys.setprofile(prof)
+    try:
+        fn()
+    finally:
+        sys.setprofile(None)
+    return py[0] - 1, c[0]  # the call of ``fn`` itself is not counted
+
+
+def _seeds_mlp_step():
+    nnbox.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 300), nn.BatchNorm1d(300), nn.ReLU(),
+                          nn.Linear(300, 100), nn.BatchNorm1d(100), nn.ReLU(), nn.Linear(100, 10))
+    opt = nnbox.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    loss_fn = nn.CrossEntropyLoss()
+    rng = np.random.default_rng(0)
+    x = nnbox.tensor(rng.standard_normal((64, 1, 28, 28)).astype(np.float32))
+    y = nnbox.tensor(rng.integers(0, 10, 64))
+
+    def step():
+        opt.zero_grad()
+        loss_fn(model(x), y).backward()
+        opt.step()
+    step()  # the first step creates the optimizer's state
+    return step
+
+
+def test_seeds_mlp_training_step_call_count():
+    py, c = _count_calls(_seeds_mlp_step())
+    assert py <= PY_CALLS_MLP_STEP, f"{py} Python calls per step (ceiling {PY_CALLS_MLP_STEP})"
+    assert c <= C_CALLS_MLP_STEP, f"{c} C calls per step (ceiling {C_CALLS_MLP_STEP})"
+
+
+def test_small_ops_call_counts():
+    a = nnbox.randn(8, 8, requires_grad=True)
+    b = nnbox.randn(8, 8, requires_grad=True)
+    # operator -> Function.apply -> the graph path -> forward (Sub saves nothing)
+    assert _count_calls(lambda: a - b)[0] <= 4
+    # ... and Mul saves its inputs and records their versions
+    assert _count_calls(lambda: a * 2.0)[0] <= 6
+    assert _count_calls(lambda: a + b)[0] <= 4
+    with nnbox.no_grad():  # no graph: operator -> apply -> forward
+        assert _count_calls(lambda: a + b)[0] <= 3
+    assert _count_calls(lambda: a.shape)[0] <= 1
+    assert _count_calls(lambda: a.size())[0] <= 1
+
+
+def test_no_graph_without_grad():
+    """Nothing is recorded when grad mode is off or no input requires grad."""
+    a = nnbox.randn(4, 4, requires_grad=True)
+    b = nnbox.randn(4, 4)
+    with nnbox.no_grad():
+        r = a * b + a
+    assert r.grad_fn is None and not r.requires_grad
+    r = b * 2.0 - b
+    assert r.grad_fn is None and not r.requires_grad
+    r = a * b
+    assert r.grad_fn is not None and r.grad_fn.next_functions[1] == (None, 0)
+
+
+PY_CALLS_MLP_STEP = 400  # 347 counted (issue 12)
+C_CALLS_MLP_STEP = 740  # 642 counted
