@@ -38,6 +38,13 @@ def restore(token: Any) -> None:
         token.__exit__(None, None, None)
 
 
+if _state is not None:  # the same two calls as C-level callables: no Python frame per op
+    import functools
+
+    quiet = functools.partial(_state.set, _IGNORE)  # noqa: F811
+    restore = _state.reset  # noqa: F811
+
+
 class ignore_fp_errors:
     """``with ignore_fp_errors():`` the same, for the few ops computed outside ``Function.apply``
     (integer-valued results such as ``floor_divide``, which have no graph)."""
