@@ -35,7 +35,7 @@ from ._backend.dtype import (  # noqa: F401
     short,
     uint8,
 )
-from ._backend.device import device  # noqa: F401
+from ._backend.device import device, get_default_device, set_default_device  # noqa: F401
 from ._backend.random import (  # noqa: F401
     Generator,
     default_generator,

@@ -28,3 +28,84 @@ def _seed(request):
     seed = zlib.crc32(request.node.nodeid.encode())
     oracle.RNG.bit_generator.state = np.random.default_rng(seed).bit_generator.state
     yield
+
+
+# --- the device pass: --device=cuda-standin (no GPU needed) or --device=cuda (a real GPU) ----------
+# Every test runs with nnbox's default device set to cuda, so factories (tensor, randn, zeros, ...)
+# and new modules put their tensors on the device, as torch.set_default_device("cuda") does; the
+# oracle (torch on the CPU) is unchanged. Tests that cannot mean anything on a device carry
+# @pytest.mark.cpu_only(reason=...) and are skipped there.
+
+def pytest_addoption(parser):
+    parser.addoption("--device", default="cpu", choices=("cpu", "cuda-standin", "cuda"),
+                     help="run the tests with nnbox tensors and modules on this device (cuda-standin: the "
+                          "strict CuPy stand-in in tests/cupy_standin, no GPU needed)")
+
+
+_TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _device_mode(config) -> str:
+    return config.getoption("--device", default="cpu")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "cpu_only(reason): the test means nothing on a cuda device run (skipped there)")
+    mode = _device_mode(config)
+    if mode == "cpu":
+        return
+    if mode == "cuda-standin":
+        import cupy_standin
+
+        cupy_standin.install()
+    import nnbox
+    from nnbox._tensor import Tensor
+
+    if not nnbox.cuda.is_available():
+        raise pytest.UsageError(f"--device={mode}: nnbox sees no CUDA device")
+    # Test code reads results to the host with .numpy(), as CPU tests do; on the device pass that
+    # read is allowed from test files only (nnbox's own code still gets torch's TypeError).
+    original = Tensor.numpy
+    array_code = Tensor.__array__.__code__
+
+    def numpy(self, *, force: bool = False):
+        if not self.is_cpu:
+            f = sys._getframe(1)
+            if f.f_code is array_code:
+                f = f.f_back
+            if f.f_code.co_filename.startswith(_TESTS_DIR) and "cupy_standin" not in f.f_code.co_filename:
+                return original(self.cpu(), force=force)
+        return original(self, force=force)
+
+    Tensor.numpy = numpy
+
+
+def pytest_collection_modifyitems(config, items):
+    if _device_mode(config) == "cpu":
+        return
+    for item in items:
+        m = item.get_closest_marker("cpu_only")
+        if m is not None:
+            reason = m.kwargs.get("reason") or (m.args[0] if m.args else "cpu only")
+            item.add_marker(pytest.mark.skip(reason=f"cpu only: {reason}"))
+
+
+@pytest.fixture(autouse=True)
+def _on_device(request):
+    """On a device pass, the test's nnbox tensors and modules are made on cuda."""
+    if _device_mode(request.config) == "cpu":
+        yield
+        return
+    import nnbox
+
+    nnbox.set_default_device("cuda")
+    try:
+        yield
+    finally:
+        nnbox.set_default_device(None)
+
+
+@pytest.fixture
+def device(request) -> str:
+    """The device this run puts nnbox tensors on: "cpu" or "cuda"."""
+    return "cpu" if _device_mode(request.config) == "cpu" else "cuda"

@@ -7,7 +7,7 @@ import numbers
 import numpy as np
 
 from .._backend import dtype as _dt
-from .._backend.device import CPU, as_device, move
+from .._backend.device import CPU, array_module, as_device, move
 from .._backend.random import generator_for
 from .._tensor import Tensor
 from ..autograd.function import Function
@@ -21,10 +21,10 @@ def _np_dtype(dtype, default=None):
 
 
 def _finish(arr, device, requires_grad: bool) -> Tensor:
-    if device is not None:
-        dev = as_device(device)
-        if dev.type != "cpu":
-            arr = move(arr, dev)
+    # device None means the default device (cpu unless nnbox.set_default_device changed it)
+    dev = as_device(device)
+    if dev.type != "cpu":
+        arr = move(arr, dev)
     t = Tensor._make(arr)
     if requires_grad:
         t.requires_grad_(True)
@@ -122,7 +122,7 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
     """Like ``tensor`` but shares memory with a NumPy array / tensor when it can."""
     if isinstance(data, Tensor):
         return data.to(device=device, dtype=dtype) if (dtype is not None or device is not None) else data
-    if isinstance(data, np.ndarray) and (device is None or as_device(device) == CPU):
+    if isinstance(data, np.ndarray) and as_device(device) == CPU:
         _dt.from_numpy_dtype(data.dtype)
         nd = _np_dtype(dtype, data.dtype)
         return Tensor._make(data if data.dtype == nd else data.astype(nd))
@@ -190,14 +190,14 @@ def full(size, fill_value, *, out=None, dtype=None, layout=None, device=None, re
     if any(s < 0 for s in shape):
         raise RuntimeError(f"Trying to create tensor with negative dimension {min(shape)}: {list(shape)}")
     nd = _dt.to_numpy_dtype(dtype)
-    dev = as_device(device) if device is not None else CPU
+    dev = as_device(device)
     if dev.type == "cpu":
-        return _finish(np.full(shape, fill_value, dtype=nd), None, requires_grad)
+        return _finish(np.full(shape, fill_value, dtype=nd), dev, requires_grad)
     from .._backend.device import require_cupy
 
     cp = require_cupy()
     with cp.cuda.Device(dev.index or 0):
-        return _finish(cp.full(shape, fill_value, dtype=nd), None, requires_grad)
+        return _finish(cp.full(shape, fill_value, dtype=nd), dev, requires_grad)
 
 
 def _like(fill):
@@ -301,7 +301,7 @@ def _fma(x, y, z, ct):
 
 def logspace(start, end, steps: int, base: float = 10.0, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     nd = _np_dtype(dtype, _dt.get_default_dtype().np)
-    arr = np.power(base, linspace(start, end, steps, dtype=_dt.float64)._data).astype(nd)
+    arr = np.power(base, linspace(start, end, steps, dtype=_dt.float64, device="cpu")._data).astype(nd)
     return _finish(arr, device, requires_grad)
 
 
@@ -321,7 +321,7 @@ def _float_dtype(dtype, kernel: str):
 
 
 def _gen(device, generator):
-    dev = as_device(device) if device is not None else (generator.device if generator is not None else CPU)
+    dev = as_device(device) if device is not None else (generator.device if generator is not None else as_device(None))
     return dev, generator_for(dev, generator)
 
 
@@ -331,7 +331,7 @@ def rand(*size, generator=None, out=None, dtype=None, layout=None, device=None, 
     dev, rng = _gen(device, generator)
     gen_dt = nd if nd in (np.float32, np.float64) else np.float32
     arr = rng.random(sizes(size), dtype=gen_dt).astype(nd, copy=False)
-    return _finish(arr, None, requires_grad)
+    return _finish(arr, dev, requires_grad)
 
 
 def randn(*size, generator=None, out=None, dtype=None, layout=None, device=None, requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
@@ -340,7 +340,7 @@ def randn(*size, generator=None, out=None, dtype=None, layout=None, device=None,
     dev, rng = _gen(device, generator)
     gen_dt = nd if nd in (np.float32, np.float64) else np.float32
     arr = rng.standard_normal(sizes(size), dtype=gen_dt).astype(nd, copy=False)
-    return _finish(arr, None, requires_grad)
+    return _finish(arr, dev, requires_grad)
 
 
 def randint(low=0, high=None, size=None, *, generator=None, out=None, dtype=None, layout=None, device=None, requires_grad: bool = False) -> Tensor:
@@ -353,7 +353,7 @@ def randint(low=0, high=None, size=None, *, generator=None, out=None, dtype=None
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
     nd = _np_dtype(dtype, np.dtype(np.int64))
     dev, rng = _gen(device, generator)
-    return _finish(rng.integers(low, high, size=sizes((size,)) if not isinstance(size, int) else (size,)).astype(nd), None, requires_grad)
+    return _finish(rng.integers(low, high, size=sizes((size,)) if not isinstance(size, int) else (size,)).astype(nd), dev, requires_grad)
 
 
 def randperm(n: int, *, generator=None, out=None, dtype=None, layout=None, device=None, requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
@@ -362,7 +362,10 @@ def randperm(n: int, *, generator=None, out=None, dtype=None, layout=None, devic
         raise RuntimeError(f"n must be non-negative, got{n}")
     nd = _np_dtype(dtype, np.dtype(np.int64))
     dev, rng = _gen(device, generator)
-    return _finish(rng.permutation(n).astype(nd), None, requires_grad)
+    if dev.type == "cpu":
+        return _finish(rng.permutation(n).astype(nd), dev, requires_grad)
+    # CuPy's Generator has no permutation(): the ranks of n uniform draws are a uniform permutation
+    return _finish(array_module(rng.random(1)).argsort(rng.random(n)).astype(nd), dev, requires_grad)
 
 
 def rand_like(input: Tensor, *, dtype=None, device=None, requires_grad: bool = False, memory_format=None) -> Tensor:
