@@ -388,9 +388,9 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, out=None, dtype=None
         ref = mean if isinstance(mean, Tensor) else std
         m = mean._data if isinstance(mean, Tensor) else mean
         s = std._data if isinstance(std, Tensor) else std
-        if (np.asarray(s) < 0).any() if ref.is_cpu else False:
+        if bool((s < 0).any()) if isinstance(s, type(ref._data)) else s < 0:
             raise RuntimeError("normal expects all elements of std >= 0.0")
-        shape = np.broadcast_shapes(np.shape(m), np.shape(s))
+        shape = np.broadcast_shapes(getattr(m, "shape", ()), getattr(s, "shape", ()))
         rng = generator_for(ref.device, generator)
         z = rng.standard_normal(shape)
         return Tensor._make((m + s * z).astype(ref._data.dtype))
@@ -414,28 +414,35 @@ def bernoulli(input: Tensor, p=None, *, generator=None) -> Tensor:
 
 
 def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *, generator=None) -> Tensor:
-    """Indices sampled from the (unnormalised) rows of ``input``."""
+    """Indices sampled from the (unnormalised) rows of ``input``.
+
+    >>> import nnbox
+    >>> nnbox.multinomial(nnbox.tensor([0.0, 1.0]), 3, replacement=True)
+    tensor([1, 1, 1])
+    """
     p = input._data.astype(np.float64)
-    if (p < 0).any() or not np.isfinite(p).all():
+    xp = array_module(p)  # written once for NumPy and CuPy: no per-row Python loop, no host copy
+    if bool((p < 0).any()) or not bool(xp.isfinite(p).all()):
         raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
     rng = generator_for(input.device, generator)
     rows = p.reshape(-1, p.shape[-1])
     if not replacement and num_samples > rows.shape[1]:
         raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without replacement")
-    out = []
-    for r in rows:
-        s = r.sum()
-        if s <= 0:
-            raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
-        if replacement:
-            out.append(rng.choice(r.shape[0], size=num_samples, replace=True, p=r / s))
-        else:
-            # sampling without replacement, weighted: exponential race (Gumbel top-k)
-            keys = rng.exponential(size=r.shape[0]) / np.where(r > 0, r, np.nan)
-            keys = np.where(np.isnan(keys), np.inf, keys)
-            out.append(np.argsort(keys, kind="stable")[:num_samples])
-    res = np.stack(out).astype(np.int64)
-    return Tensor._make(res.reshape(p.shape[:-1] + (num_samples,)))
+    s = rows.sum(axis=1, keepdims=True)
+    if bool((s <= 0).any()):
+        raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
+    if replacement:
+        # inverse CDF: a draw u picks the first category whose cumulative probability exceeds it
+        cdf = xp.cumsum(rows / s, axis=1)
+        u = rng.random((rows.shape[0], num_samples))
+        res = (u[:, :, None] >= cdf[:, None, :]).sum(axis=2)
+        res = xp.minimum(res, rows.shape[1] - 1)
+    else:
+        # sampling without replacement, weighted: exponential race (Gumbel top-k)
+        keys = rng.exponential(size=rows.shape) / xp.where(rows > 0, rows, xp.nan)
+        keys = xp.where(xp.isnan(keys), xp.inf, keys)
+        res = xp.argsort(keys, axis=1)[:, :num_samples]
+    return Tensor._make(res.astype(np.int64).reshape(p.shape[:-1] + (num_samples,)))
 
 
 def poisson(input: Tensor, generator=None) -> Tensor:
