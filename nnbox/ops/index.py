@@ -235,7 +235,7 @@ class Scatter(Function):
         if reduce == "add":
             add_at(out, idx, vals)
         elif reduce == "multiply":
-            np.multiply.at(out, idx, vals) if type(out) is np.ndarray else _unsupported("multiply")
+            np.multiply.at(out, idx, vals) if type(out) is np.ndarray else _multiply_at_device(out, idx, vals)
         else:
             out[idx] = vals
         ctx.idx, ctx.reduce, ctx.index_shape = idx, reduce, index.shape
@@ -255,6 +255,23 @@ class Scatter(Function):
             gs = xp_of(grad).zeros(ctx.src_shape, dtype=grad.dtype)
             gs[tuple(slice(0, s) for s in ctx.index_shape)] = g
         return ga, gs, None, None, None
+
+
+def _multiply_at_device(out, idx, vals) -> None:
+    """``out[idx] *= vals`` with repeated indices on CuPy (which has no ``multiply.at``): the product
+    of each target's values as exp(sum log|v|), its sign from the count of negatives, zeros apart."""
+    xp = xp_of(out)
+    v = xp.broadcast_to(xp.asarray(vals, dtype=out.dtype) if not hasattr(vals, "shape") else vals,
+                        idx[0].shape).astype(np.float64)
+    logs, negs, zeros = (xp.zeros(out.shape, np.float64) for _ in range(3))
+    nz = v != 0
+    add_at(logs, idx, xp.log(xp.where(nz, xp.abs(v), 1.0)))
+    add_at(negs, idx, (v < 0).astype(np.float64))
+    add_at(zeros, idx, (~nz).astype(np.float64))
+    factor = xp.exp(logs) * (1 - 2 * (negs % 2))
+    factor = xp.where(zeros > 0, 0.0, factor)
+    res = out * factor
+    out[...] = xp.rint(res) if out.dtype.kind in "iub" else res
 
 
 def _unsupported(what):

@@ -336,7 +336,7 @@ def normal_(self: Tensor, mean: float = 0.0, std: float = 1.0, *, generator=None
     if std < 0:
         raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
     rng = generator_for(self.device, generator)
-    return _fill(self, lambda xp, shape, dt: rng.normal(mean, std, size=shape))
+    return _fill(self, lambda xp, shape, dt: rng.standard_normal(size=shape) * std + mean)  # CuPy's Generator has no normal()
 
 
 def bernoulli_(self: Tensor, p: float = 0.5, *, generator=None) -> Tensor:

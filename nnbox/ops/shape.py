@@ -406,7 +406,7 @@ class RepeatInterleave(Function):
             sh = grad.shape[:ax] + (ctx.shape[ax], r) + grad.shape[ax + 1:]
             return grad.reshape(sh).sum(ax + 1), None, None
         starts = np.concatenate([[0], np.cumsum(r)[:-1]])
-        return xp.add.reduceat(grad, starts, axis=ax), None, None
+        return xp.add.reduceat(grad, xp.asarray(starts), axis=ax), None, None
 
 
 def repeat_interleave(input: Tensor, repeats, dim=None, *, output_size=None) -> Tensor:

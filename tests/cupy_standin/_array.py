@@ -158,6 +158,16 @@ def _index(key, shape):
     return tuple(out)
 
 
+_SHAPE_METHODS = {"reshape", "transpose", "swapaxes", "squeeze", "repeat"}
+
+
+def _host_ints(v):
+    """Shape/axes arguments: CuPy reads a host sequence of ints (a NumPy int array is one)."""
+    if isinstance(v, np.ndarray) and v.dtype.kind in "iu" and v.ndim <= 1:
+        return tuple(int(i) for i in v) if v.ndim else int(v)
+    return v
+
+
 class ndarray:
     """``cupy.ndarray`` over a private NumPy buffer (see the module docstring)."""
 
@@ -196,7 +206,14 @@ class ndarray:
                         f"of the input (xp) instead. " + _IMPLICIT)
 
     # --- attributes ---------------------------------------------------------------------------
-    shape = property(lambda self: self._a.shape)
+    @property
+    def shape(self):
+        return self._a.shape
+
+    @shape.setter
+    def shape(self, value):  # CuPy reshapes in place, or raises when it would need a copy
+        self._a.shape = _host_ints(value)
+
     dtype = property(lambda self: self._a.dtype)
     ndim = property(lambda self: self._a.ndim)
     size = property(lambda self: self._a.size)
@@ -341,6 +358,8 @@ class ndarray:
                 kwargs["out"] = unwrap(out)
                 getattr(self._a, name)(*unwrap(args), **kwargs)
                 return out
+            if name in _SHAPE_METHODS:
+                args = tuple(_host_ints(a) for a in args)
             return wrap(getattr(self._a, name)(*unwrap(args), **{k: unwrap(v) for k, v in kwargs.items()}), self._dev)
 
         method.__name__ = name

@@ -16,6 +16,10 @@ def _from_pickle(a: np.ndarray) -> ndarray:
     return ndarray._wrap(np.array(a))
 
 
+_SHAPE_FUNCS = {"split", "array_split", "transpose", "reshape", "moveaxis", "tile", "broadcast_to", "expand_dims",
+                "squeeze", "swapaxes", "unravel_index", "repeat", "zeros", "ones", "empty", "full"}
+
+
 def _func(name: str, sync: bool = False):
     fn = getattr(np, name)
 
@@ -25,6 +29,8 @@ def _func(name: str, sync: bool = False):
             if type(out) is not ndarray:
                 raise TypeError(f"out must be a cupy.ndarray, not {type(out).__name__}")
             kwargs["out"] = out._a
+        if name in _SHAPE_FUNCS:
+            args = tuple(_array._host_ints(a) for a in args)
         r = fn(*unwrap(args), **{k: (unwrap(v) if k != "out" else v) for k, v in kwargs.items()})
         if sync:  # the result's size depends on the data: CuPy reads a count back from the device
             counters["sync"] += 1
