@@ -20,7 +20,10 @@ def same_error(fn):
         fn(torch)
     with pytest.raises(type(te.value)) as ne:
         fn(nnbox)
-    assert str(ne.value) == str(te.value)
+    got = str(ne.value)
+    if nnbox.get_default_device().type == "cuda":  # the device pass: torch (the oracle) ran on the CPU
+        got = got.replace("torch.cuda.", "torch.")
+    assert got == str(te.value)
     return ne.value
 
 
@@ -458,6 +461,7 @@ def test_call_without_hooks_is_forward():
     np.testing.assert_array_equal(lin(x).detach().numpy(), lin.forward(x).detach().numpy())
 
 
+@pytest.mark.cpu_only(reason="compares with torch's CPU reprs (the device shows in a cuda parameter's)")
 # --- repr, dir, copies ---------------------------------------------------------------------------------
 def test_repr_matches_torch():
     def build(m):

@@ -83,6 +83,8 @@ _cuda_generators: dict = {}
 def generator_for(dev, generator=None):
     """The numpy/cupy random generator to draw from for ``dev``."""
     if generator is not None:
+        if generator.device.type != dev.type:
+            raise RuntimeError(f"Expected a '{dev.type}' device type for generator but found '{generator.device.type}'")
         return generator._rng
     if dev.type == "cpu":
         return default_generator._rng
