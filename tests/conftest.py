@@ -79,6 +79,17 @@ def pytest_configure(config):
 
     Tensor.numpy = numpy
 
+    # The oracle is torch on the CPU: it reads nnbox's cuda checkpoints the way a CPU-only torch
+    # user must, with map_location="cpu" (torch refuses cuda storages without a GPU).
+    import torch
+
+    torch_load = torch.load
+
+    def load(f, map_location=None, *args, **kwargs):
+        return torch_load(f, "cpu" if map_location is None else map_location, *args, **kwargs)
+
+    torch.load = load
+
 
 def pytest_collection_modifyitems(config, items):
     if _device_mode(config) == "cpu":
@@ -109,3 +120,24 @@ def _on_device(request):
 def device(request) -> str:
     """The device this run puts nnbox tensors on: "cpu" or "cuda"."""
     return "cpu" if _device_mode(request.config) == "cpu" else "cuda"
+
+
+@pytest.fixture
+def standin(request, monkeypatch):
+    """The CuPy stand-in as nnbox's cupy for one test, in any pass (counters reset to zero);
+    on the CPU pass it is removed again afterwards. Skipped on a real GPU (--device=cuda)."""
+    if _device_mode(request.config) == "cuda":
+        pytest.skip("runs on the CuPy stand-in; this pass has a real GPU")
+    import cupy_standin
+    import nnbox._backend.device as dev
+    import nnbox._backend.random as rnd
+
+    before = {k: v for k, v in sys.modules.items() if k == "cupy" or k.startswith(("cupy.", "cupyx"))}
+    cp = cupy_standin.install()
+    monkeypatch.setattr(dev, "_cupy", [cp, True])
+    monkeypatch.setattr(rnd, "_cuda_generators", {})
+    cupy_standin.reset_counters()
+    yield cp
+    for k in [k for k in sys.modules if k == "cupy" or k.startswith(("cupy.", "cupyx"))]:
+        if k not in before:
+            del sys.modules[k]

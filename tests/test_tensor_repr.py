@@ -5,6 +5,8 @@ import torch
 
 import nnbox
 
+pytestmark = pytest.mark.cpu_only(reason="compares with torch's CPU reprs (a cuda tensor's repr names its device)")
+
 CASES = [
     lambda m: m.tensor([[1.0, 2.0]]),
     lambda m: m.tensor([1.5, -2.25, 3.0]),

@@ -58,7 +58,8 @@ class Generator:
     def set_state(self, state) -> "Generator":
         import pickle
 
-        arr = state.numpy() if hasattr(state, "numpy") else np.asarray(state)
+        # a checkpoint loaded with map_location="cuda" hands the state back on the device
+        arr = state.cpu().numpy() if hasattr(state, "cpu") else np.asarray(state)
         class _NoGlobals(pickle.Unpickler):
             # the state comes from checkpoints (untrusted files): plain ints/dicts/strings only, so a
             # crafted "RNG state" can't name a callable and run code on resume

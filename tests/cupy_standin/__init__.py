@@ -37,7 +37,7 @@ def _build_cupyx(cp) -> types.ModuleType:
         dtype = np.dtype(dtype)
         n = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
         mem = _memory.alloc_pinned_memory(n)
-        return np.ndarray(shape, dtype=dtype, buffer=memoryview(mem._buf)[:n] if n else None, order=order)
+        return np.ndarray(shape, dtype=dtype, buffer=mem, order=order)
 
     def zeros_pinned(shape, dtype=float, order="C"):
         a = empty_pinned(shape, dtype, order)

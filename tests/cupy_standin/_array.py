@@ -16,12 +16,14 @@ instead of raising; ufuncs take device arrays and scalars, not NumPy arrays.
 from __future__ import annotations
 
 import numbers
+import weakref
 
 import numpy as np
 
 from . import _memory
 
 counters = {"dtoh": 0, "htod": 0}
+_bases: "weakref.WeakValueDictionary[int, ndarray]" = weakref.WeakValueDictionary()
 
 _IMPLICIT = ("Implicit conversion to a NumPy array is not allowed. Please use `.get()` to construct "
              "a NumPy array explicitly.")
@@ -238,8 +240,14 @@ class ndarray:
 
     @property
     def base(self):
-        b = self._a.base
-        return None if not isinstance(b, np.ndarray) else ndarray._wrap(_memory.root_of(self._a), self._dev)
+        # CuPy's .base is one object (the array that owns the memory): the same each time it is read
+        if not isinstance(self._a.base, np.ndarray):
+            return None
+        r = _memory.root_of(self._a)
+        w = _bases.get(id(r))
+        if w is None or w._a is not r:
+            w = _bases[id(r)] = ndarray._wrap(r, self._dev)
+        return w
 
     @property
     def data(self) -> _memory.MemoryPointer:

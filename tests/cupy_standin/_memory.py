@@ -101,20 +101,14 @@ class OutOfMemoryError(MemoryError):
         super().__init__(f"Out of memory allocating {size:,} bytes (allocated so far: {total:,} bytes, limit set to: {limit:,} bytes).")
 
 
-class PinnedMemoryPointer:
-    """Page-locked host memory: a host buffer that NumPy arrays can be built on
-    (``numpy.ndarray(shape, dtype, buffer=ptr)``), as ``cupyx.empty_pinned`` does."""
+class PinnedMemoryPointer(bytearray):
+    """Page-locked host memory: a host buffer NumPy arrays are built on (``numpy.ndarray(shape,
+    dtype, buffer=ptr)``, as ``cupyx.empty_pinned`` does), so their ``.base`` is this pointer."""
 
     def __init__(self, size: int):
-        self._buf = bytearray(max(int(size), 1))
+        super().__init__(max(int(size), 1))
         self.size = int(size)
-        self.ptr = np.frombuffer(self._buf, dtype=np.uint8).ctypes.data
-
-    def __buffer__(self, flags):  # Python >= 3.12 buffer protocol
-        return memoryview(self._buf)
-
-    def __len__(self) -> int:
-        return len(self._buf)
+        self.ptr = np.frombuffer(self, dtype=np.uint8).ctypes.data
 
 
 _default_pool = MemoryPool()
