@@ -63,6 +63,7 @@ def pytest_configure(config):
 
     if not nnbox.cuda.is_available():
         raise pytest.UsageError(f"--device={mode}: nnbox sees no CUDA device")
+    nnbox.set_default_device("cuda")  # from collection on: module-level tensors are made on cuda too
     # Test code reads results to the host with .numpy(), as CPU tests do; on the device pass that
     # read is allowed from test files only (nnbox's own code still gets torch's TypeError).
     original = Tensor.numpy
@@ -110,10 +111,8 @@ def _on_device(request):
     import nnbox
 
     nnbox.set_default_device("cuda")
-    try:
-        yield
-    finally:
-        nnbox.set_default_device(None)
+    yield
+    nnbox.set_default_device("cuda")  # whatever the test set
 
 
 @pytest.fixture
