@@ -130,13 +130,17 @@ def standin(request, monkeypatch):
     import cupy_standin
     import nnbox._backend.device as dev
     import nnbox._backend.random as rnd
+    import nnbox.cuda.memory as cuda_memory
+    from cupy_standin import _memory
 
+    monkeypatch.setattr(cuda_memory, "_tracker", [None])
     before = {k: v for k, v in sys.modules.items() if k == "cupy" or k.startswith(("cupy.", "cupyx"))}
     cp = cupy_standin.install()
     monkeypatch.setattr(dev, "_cupy", [cp, True])
     monkeypatch.setattr(rnd, "_cuda_generators", {})
     cupy_standin.reset_counters()
     yield cp
+    _memory.set_allocator(None)
     for k in [k for k in sys.modules if k == "cupy" or k.startswith(("cupy.", "cupyx"))]:
         if k not in before:
             del sys.modules[k]

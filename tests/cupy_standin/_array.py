@@ -29,12 +29,24 @@ _IMPLICIT = ("Implicit conversion to a NumPy array is not allowed. Please use `.
              "a NumPy array explicitly.")
 
 
+trace: list | None = None  # set to [] to record where each copy happened (a debugging aid)
+
+
+def _note(kind: str) -> None:
+    if trace is not None:
+        import traceback
+
+        trace.append((kind, "".join(traceback.format_stack(limit=9)[:-2])))
+
+
 def dtoh(n: int = 1) -> None:
     counters["dtoh"] += n
+    _note("dtoh")
 
 
 def htod(n: int = 1) -> None:
     counters["htod"] += n
+    _note("htod")
 
 
 class Device:

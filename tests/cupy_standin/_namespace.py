@@ -34,6 +34,7 @@ def _func(name: str, sync: bool = False):
         r = fn(*unwrap(args), **{k: (unwrap(v) if k != "out" else v) for k, v in kwargs.items()})
         if sync:  # the result's size depends on the data: CuPy reads a count back from the device
             counters["sync"] += 1
+            _array._note("sync")
         return out if out is not None else wrap(r)
 
     f.__name__ = f.__qualname__ = name
