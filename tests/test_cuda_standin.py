@@ -279,3 +279,41 @@ def test_default_device(standin):
     finally:
         nnbox.set_default_device(None)
     assert nnbox.zeros(2).is_cpu
+
+
+# --- the seeds' programs and the command line on the device --------------------------------------------
+
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.mark.slow
+def test_seed_train_eval_loop_trains_on_cuda_with_the_standin():
+    """The seed's own ``device = "cuda" if torch.cuda.is_available() else "cpu"`` picks cuda."""
+    import subprocess
+
+    prelude = "import sys; sys.path.insert(0, 'tests'); import cupy_standin; cupy_standin.install()\n"
+    src = open(os.path.join(_ROOT, "examples", "seeds", "train_eval_loop.py"), encoding="utf-8").read()
+    env = dict(os.environ, PYTHONPATH=_ROOT, OMP_NUM_THREADS="1")
+    proc = subprocess.run([sys.executable, "-c", prelude + src], capture_output=True, text=True, timeout=600,
+                          cwd=_ROOT, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "training on  cuda" in proc.stdout
+    acc = [float(a) for a in __import__("re").findall(r"test acc (\d\.\d+)", proc.stdout)]
+    assert acc and acc[-1] > 0.9, proc.stdout
+
+
+def test_cli_train_on_cuda_with_the_standin(standin, tmp_path, capsys):
+    import re
+
+    from nnbox.cli import main
+
+    out = tmp_path / "run"
+    args = ["train", "--model", "mlp", "--dataset", "digits", "--batch-size", "64", "--lr", "0.05",
+            "--device", "cuda", "--out", str(out), "--no-progress"]
+    assert main([*args, "--epochs", "1"]) == 0
+    text = capsys.readouterr().out
+    assert re.search(r"^epoch 1, loss \d\.\d{4}, train acc", text, re.M), text
+    ck = nnbox.load(out / "last.pt", map_location="cuda")
+    assert all(t.is_cuda for t in ck["model"].values() if isinstance(t, nnbox.Tensor))
+    assert main([*args, "--epochs", "2", "--resume"]) == 0
+    assert "epoch 2," in capsys.readouterr().out
