@@ -293,7 +293,7 @@ from .ops.shape import (  # noqa: F401
     vstack,
 )
 from .ops.softmax import log_softmax, softmax, softmin  # noqa: F401
-from . import autograd, cuda  # noqa: F401,E402
+from . import amp, autograd, cuda  # noqa: F401,E402
 
 from ._legacy import BoolTensor, ByteTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor, LongTensor  # noqa: E402,F401
 

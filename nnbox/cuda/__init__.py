@@ -8,6 +8,8 @@ from .memory import (  # noqa: F401
 )
 from .streams import Event, Stream, current_stream, default_stream, stream  # noqa: F401
 
+from . import amp  # noqa: E402,F401 - torch.cuda.amp.GradScaler
+
 
 def is_available() -> bool:
     """True when CuPy imports and sees at least one NVIDIA GPU."""
