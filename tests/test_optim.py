@@ -7,6 +7,7 @@ parameter after every step, then the final optimizer state (keys, dtypes, values
 from __future__ import annotations
 
 import copy
+import re
 import warnings
 
 import numpy as np
@@ -543,9 +544,13 @@ def _same_error(fn, match):
     """Both libraries raise the same exception type with the same message."""
     with pytest.raises(Exception) as et:
         fn(torch, lambda *s: torch.zeros(*s, requires_grad=True))
-    with pytest.raises(type(et.value), match=match) as en:
+    with pytest.raises(type(et.value)) as en:
         fn(nnbox, _p)
-    assert str(en.value) == str(et.value)
+    got = str(en.value)
+    if nnbox.get_default_device().type == "cuda":  # the device pass: the oracle (torch) ran on the CPU
+        got = got.replace("torch.cuda.", "torch.")
+    assert re.search(match, got), got
+    assert got == str(et.value)
 
 
 BAD = [
@@ -662,6 +667,7 @@ def test_step_hooks_and_closure():
     assert calls[3:] == ["closure", "post"]
 
 
+@pytest.mark.cpu_only(reason="the module's docstring shows CPU tensors' reprs")
 def test_module_docstring_example_subclass():
     """The extension example of nnbox/optim/optimizer.py, run under both libraries."""
     import doctest
