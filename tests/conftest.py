@@ -50,7 +50,6 @@ def _device_mode(config) -> str:
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "cpu_only(reason): the test means nothing on a cuda device run (skipped there)")
     mode = _device_mode(config)
     if mode == "cpu":
         return

@@ -286,7 +286,6 @@ def test_default_device(standin):
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-@pytest.mark.slow
 def test_seed_train_eval_loop_trains_on_cuda_with_the_standin():
     """The seed's own ``device = "cuda" if torch.cuda.is_available() else "cpu"`` picks cuda."""
     import subprocess
