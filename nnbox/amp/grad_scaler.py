@@ -10,17 +10,14 @@ found-inf flag, as in torch); the check itself runs on the gradients' device.
 from __future__ import annotations
 
 import warnings
-from enum import Enum
 
 import numpy as np
 
 from .._backend.device import array_module
 
 
-class _Stage(Enum):
-    READY = 0
-    UNSCALED = 1
-    STEPPED = 2
+class _Stage:  # where an optimizer is in the iteration (torch's OptState)
+    READY, UNSCALED, STEPPED = "ready", "unscaled", "stepped"
 
 
 class GradScaler:
