@@ -316,3 +316,14 @@ def test_cli_train_on_cuda_with_the_standin(standin, tmp_path, capsys):
     assert all(t.is_cuda for t in ck["model"].values() if isinstance(t, nnbox.Tensor))
     assert main([*args, "--epochs", "2", "--resume"]) == 0
     assert "epoch 2," in capsys.readouterr().out
+
+
+def test_index_ops_refuse_an_index_on_another_device(standin):
+    x = nnbox.randn(2, 3, device="cuda")
+    idx = nnbox.tensor([[0, 1], [2, 0]], device="cpu")
+    msg = "Expected all tensors to be on the same device, but found at least two devices, cuda:0 and cpu!"
+    for fn in (lambda: x.gather(1, idx), lambda: x.scatter(1, idx, 1.0), lambda: x.index_select(1, idx[0]),
+               lambda: x.index_add(1, idx[0], nnbox.ones(2, 2, device="cuda"))):
+        with pytest.raises(RuntimeError, match=msg):
+            fn()
+    assert x.gather(1, idx.cuda()).shape == (2, 2)

@@ -186,6 +186,14 @@ def _full_index(index, axis):
     return tuple(grids)
 
 
+def _same_device(*tensors) -> None:
+    """Index tensors reach the op bodies as raw arrays (no Tensor device check): check here."""
+    from ..autograd.function import _check_same_device
+
+    if len({type(t._data) for t in tensors}) > 1:
+        _check_same_device(tensors)
+
+
 def _check_gather(name, a, axis, index):
     if index.dtype not in (np.int64, np.int32):
         raise RuntimeError(f"{name}(): Expected dtype int32/int64 for index")
@@ -220,6 +228,7 @@ class Gather(Function):
 def gather(input: Tensor, dim: int, index: Tensor, *, sparse_grad: bool = False) -> Tensor:
     """``out[i][j] = input[i][index[i][j]]`` for dim=1 (and likewise for other dims)."""
     axis = wrap_dim(dim, input._data.ndim)
+    _same_device(input, index)
     _check_gather("gather", input._data, axis, index._data)
     return Gather.apply(input, axis, index._data)
 
@@ -280,6 +289,7 @@ def _unsupported(what):
 
 def _scatter(input, dim, index, src=None, value=None, reduce=None):
     axis = wrap_dim(dim, input._data.ndim)
+    _same_device(input, index)
     _check_gather("scatter", input._data, axis, index._data)
     if src is None:
         src = value
@@ -317,6 +327,7 @@ class IndexSelect(Function):
 
 def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
     """Rows (or entries along ``dim``) picked by a 1-d integer ``index``."""
+    _same_device(input, index)
     if index._data.ndim > 1:
         raise IndexError("index_select(): Index is supposed to be a vector")
     if index._data.dtype not in (np.int64, np.int32):
@@ -334,6 +345,7 @@ def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
 
 
 def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha=1) -> Tensor:
+    _same_device(input, index, source)
     axis = wrap_dim(dim, input._data.ndim)
     key = [slice(None)] * input._data.ndim
     key[axis] = index._data
