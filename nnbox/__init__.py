@@ -9,7 +9,7 @@ tensor([[3., 3.],
 """
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from ._version import __version__  # noqa: E402  (a str that compares as a version)
 
 from ._backend.dtype import (  # noqa: F401
     bool,
@@ -36,6 +36,7 @@ from ._backend.dtype import (  # noqa: F401
     uint8,
 )
 from ._backend.device import device, get_default_device, set_default_device  # noqa: F401
+from ._backend.type_info import finfo, iinfo  # noqa: F401
 from ._backend.random import (  # noqa: F401
     Generator,
     default_generator,
@@ -44,6 +45,12 @@ from ._backend.random import (  # noqa: F401
     manual_seed,
     seed,
     set_rng_state,
+)
+from ._backend.threads import (  # noqa: F401
+    get_num_interop_threads,
+    get_num_threads,
+    set_num_interop_threads,
+    set_num_threads,
 )
 from ._tensor import Tensor, is_tensor  # noqa: F401
 from ._tensor_str import set_printoptions  # noqa: F401
@@ -119,6 +126,7 @@ from .ops.elementwise import (  # noqa: F401
     divide,
     eq,
     equal,
+    erf,
     exp,
     exp2,
     expm1,
@@ -184,7 +192,9 @@ from .ops.index import (  # noqa: F401
     bincount,
     gather,
     index_add,
+    index_copy,
     index_fill,
+    index_put,
     index_select,
     kthvalue,
     masked_fill,
@@ -201,7 +211,10 @@ from .ops.index import (  # noqa: F401
     unique,
     where,
 )
+from .ops.distance import cdist  # noqa: F401
+from .ops.special import xlogy  # noqa: F401
 from .ops.linalg import (  # noqa: F401
+    inverse,
     addbmm,
     addmm,
     addmv,
@@ -240,7 +253,6 @@ from .ops.reduce import (  # noqa: F401
     nanmean,
     nansum,
     prod,
-    return_types,
     std,
     std_mean,
     sum,
@@ -293,7 +305,21 @@ from .ops.shape import (  # noqa: F401
     vstack,
 )
 from .ops.softmax import log_softmax, softmax, softmin  # noqa: F401
-from . import amp, autograd, cuda  # noqa: F401,E402
+from .ops.complex import (  # noqa: F401
+    angle,
+    complex,
+    conj,
+    conj_physical,
+    imag,
+    polar,
+    real,
+    resolve_conj,
+    view_as_complex,
+    view_as_real,
+)
+from .ops.special import digamma, erf, erfc, erfinv, lgamma, logit, polygamma, xlogy  # noqa: F401
+from .ops.decomp import cholesky, matrix_exp  # noqa: F401
+from . import amp, autograd, cuda, fft, onnx  # noqa: F401,E402
 
 from ._legacy import BoolTensor, ByteTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor, LongTensor  # noqa: E402,F401
 
@@ -311,6 +337,10 @@ def numel(input: Tensor) -> int:
 
 def is_floating_point(input: Tensor) -> bool:
     return input.is_floating_point()
+
+
+def is_complex(input: Tensor) -> bool:
+    return input.is_complex()
 
 
 def is_nonzero(input: Tensor) -> bool:
@@ -331,15 +361,48 @@ _LAZY = {
     "jit": "nnbox.jit",
     "training": "nnbox.training",
     "hub": "nnbox.hub",
+    "func": "nnbox.func",
+    "accelerator": "nnbox.accelerator",
+    "version": "nnbox.version",
+    "compiler": "nnbox.compiler",
+    "special": "nnbox.special",
+    "distributions": "nnbox.distributions",
 }
 _LAZY_ATTRS = {"save": "nnbox.serialization", "load": "nnbox.serialization"}
+for _n in (
+    "set_default_tensor_type",
+    "set_float32_matmul_precision",
+    "get_float32_matmul_precision",
+    "use_deterministic_algorithms",
+    "are_deterministic_algorithms_enabled",
+    "is_deterministic_algorithms_warn_only_enabled",
+    "set_deterministic_debug_mode",
+    "get_deterministic_debug_mode",
+):
+    _LAZY_ATTRS[_n] = "nnbox._switches"
+_LAZY_ATTRS["compile"] = "nnbox.compiler"
 
 
 def __getattr__(name: str):
     import importlib
 
     if name in _LAZY:
-        return importlib.import_module(_LAZY[name])
+        try:
+            return importlib.import_module(_LAZY[name])
+        except ModuleNotFoundError as e:
+            if e.name != _LAZY[name]:  # a dependency inside the subpackage is missing: say that
+                raise
+        # a subpackage not written yet falls through to the "does not implement" message
     if name in _LAZY_ATTRS:
         return getattr(importlib.import_module(_LAZY_ATTRS[name]), name)
-    raise AttributeError(f"module 'nnbox' has no attribute '{name}'")
+    from ._missing import attribute_error
+
+    raise attribute_error("torch", name, __dir__(), f"module 'nnbox' has no attribute '{name}'")
+
+
+def __dir__() -> list:
+    # the lazily loaded subpackages and functions are part of the namespace too
+    import importlib.util
+
+    lazy = {n for n, m in _LAZY.items() if importlib.util.find_spec(m) is not None}
+    return sorted(set(globals()) | lazy | set(_LAZY_ATTRS))

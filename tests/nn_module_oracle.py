@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 import nnbox
+from oracle import _flatten, assert_same
 
 
 def copy_state(tm, nm) -> None:
@@ -37,25 +38,33 @@ def compare_module(tm, nm, *inputs, rtol=1e-10, atol=1e-12, grad=True, copy=True
     nin = [nnbox.tensor(a, requires_grad=grad and a.dtype.kind == "f") if isinstance(a, np.ndarray) else a
            for a in inputs]
     to, no = tm(*tin), nm(*nin)
-    to_l = list(to) if isinstance(to, tuple) else [to]
-    no_l = list(no) if isinstance(no, tuple) else [no]
-    for a, b in zip(to_l, no_l):
-        assert tuple(a.shape) == tuple(b.shape), f"output shape {tuple(b.shape)} != torch {tuple(a.shape)}"
-        np.testing.assert_allclose(b.detach().numpy(), a.detach().numpy(), rtol=rtol, atol=atol)
-    if grad and to_l[0].requires_grad:
-        g = np.random.default_rng(0).standard_normal(tuple(to_l[0].shape)).astype(inputs[0].dtype)
-        to_l[0].backward(torch.tensor(g))
-        no_l[0].backward(nnbox.tensor(g))
+    # every output (nested tuples too: LSTM's (out, (h, c))), counted, typed and compared
+    assert_same(to, no, rtol, atol)
+    t_outs = [o for o in _flatten(to) if isinstance(o, torch.Tensor) and o.requires_grad]
+    n_outs = [o for o in _flatten(no) if isinstance(o, nnbox.Tensor) and o.requires_grad]
+    assert len(t_outs) == len(n_outs), f"{len(n_outs)} outputs require grad, torch {len(t_outs)}"
+    if grad and t_outs:
+        # backpropagate through every output at once, each with its own random upstream gradient
+        rng = np.random.default_rng(0)
+        t_loss, n_loss = 0, 0
+        for a, b in zip(t_outs, n_outs):
+            g = rng.standard_normal(tuple(a.shape))
+            t_loss = t_loss + (a * torch.tensor(g, dtype=a.dtype)).sum()
+            n_loss = n_loss + (b * nnbox.tensor(g, dtype=b.dtype)).sum()
+        t_loss.backward()
+        n_loss.backward()
         for i, (a, b) in enumerate(zip(tin, nin)):
             if isinstance(a, torch.Tensor) and a.requires_grad:
-                np.testing.assert_allclose(b.grad.numpy(), a.grad.numpy(), rtol=rtol, atol=atol,
-                                           err_msg=f"grad of input {i}")
+                assert (a.grad is None) == (b.grad is None), f"input {i}: grad {b.grad is not None}, torch {a.grad is not None}"
+                if a.grad is not None:
+                    assert_same(a.grad, b.grad, rtol, atol, what=f"grad of input {i}")
         tp = dict(tm.named_parameters())
+        assert list(tp) == [name for name, _ in nm.named_parameters()]
         for name, p in nm.named_parameters():
             if tp[name].grad is None:
-                assert p.grad is None, name
+                assert p.grad is None, f"{name}: nnbox has a grad, torch none"
                 continue
-            np.testing.assert_allclose(p.grad.numpy(), tp[name].grad.numpy(), rtol=rtol, atol=atol,
-                                       err_msg=f"grad of {name}")
+            assert p.grad is not None, f"{name}: torch has a grad, nnbox none"
+            assert_same(tp[name].grad, p.grad, rtol, atol, what=f"grad of {name}")
     assert_state_equal(tm, nm, rtol, atol)
     return to, no

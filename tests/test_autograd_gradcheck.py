@@ -208,8 +208,26 @@ def test_gradcheck_arguments():
         gradcheck(lambda a: a * 2, (nnbox.ones(2, requires_grad=True),), atol=1e-2, rtol=1e-2, eps=1e-3)
     with pytest.raises(NotImplementedError, match="check_forward_ad"):
         gradcheck(lambda a: a * 2, (T(2),), check_forward_ad=True)
-    with pytest.raises(NotImplementedError, match="double backward"):
-        gradgradcheck(lambda a: a * 2, (T(2),))
+    assert gradgradcheck(lambda a: a * a * 2, (T(2),))
     # several outputs, non-tensor arguments passed through, an input that does not require grad
     assert gradcheck(lambda a, k, b: (a * k, a + b), (T(2, 2), 3.0, T(2, 2, grad=False)))
     assert nnbox.autograd.gradcheck is gradcheck
+
+
+def test_gradgradcheck_catches_a_wrong_second_derivative():
+    class Square(nnbox.autograd.Function):  # right first derivative, but its gradient ignores x
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * x
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return g * 2 * x.detach()
+
+    x = T(3)
+    assert gradcheck(Square.apply, (x,))
+    with pytest.raises(GradcheckError):
+        gradgradcheck(Square.apply, (x,))
+    assert gradgradcheck(lambda a: Square.apply(a) * 1.0, (x,), raise_exception=False) is False

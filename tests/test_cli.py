@@ -98,7 +98,8 @@ def test_train_digits_then_resume(tmp_path, capsys):
 
 
 def test_train_imagefolder(tmp_path, capsys):
-    Image = pytest.importorskip("PIL.Image")
+    from PIL import Image  # pillow is in the [test] extra
+
     rng = np.random.default_rng(0)
     for cls, value in (("cats", 40), ("dogs", 210)):
         (tmp_path / "imgs" / cls).mkdir(parents=True)
@@ -148,12 +149,9 @@ def test_run_delegates_to_the_distributed_launcher(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         main(["run", "--help"])
     assert e.value.code == 0 and "usage: nnbox run" in capsys.readouterr().out
-    try:
-        from nnbox.distributed.run import find_mpiexec
+    from nnbox.distributed.run import find_mpiexec
 
-        find_mpiexec()
-    except Exception:
-        pytest.skip("no mpiexec here")
+    find_mpiexec()  # MPICH is in the [test] extra: a missing mpiexec is a broken install, not a skip
     script = tmp_path / "hello.py"
     # one write per rank: print() with several arguments writes them piecewise, and mpiexec may
     # interleave the two ranks' pieces on one line
@@ -188,3 +186,129 @@ def test_ctrl_c_stops_with_checkpoints_and_exit_130(tmp_path):
 
     assert nnbox.load(out / "last.pt")["epoch"] >= 1
     assert (out / "interrupted.pt").exists() and (out / "curves.png").exists()
+
+
+# --- the issue-17 polish: messages a user reads ----------------------------------------------
+_DIGITS = ["--dataset", "digits", "--batch-size", "64", "--epochs", "1", "--no-progress"]
+
+
+def test_resume_with_another_model_says_in_one_line_what_the_checkpoint_was_made_with(tmp_path, capsys):
+    out = str(tmp_path / "run")
+    assert main(["train", "--model", "mlp", *_DIGITS, "--out", out]) == 0
+    capsys.readouterr()
+    assert main(["train", "--model", "cnn", *_DIGITS, "--out", out, "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        "usage: nnbox train [options]",
+        f"nnbox train: error: {os.path.join(out, 'last.pt')} was made with --model mlp --dataset digits, not "
+        "--model cnn --dataset digits: resume with those, or choose another --out",
+    ]
+    import nnbox
+
+    assert nnbox.load(os.path.join(out, "last.pt"))["meta"] == {"model": "mlp", "dataset": "digits"}
+
+
+def test_resume_without_a_checkpoint_says_it_starts_fresh(tmp_path, capsys):
+    out = tmp_path / "fresh"
+    assert main(["train", "--model", "mlp", *_DIGITS, "--out", str(out), "--resume"]) == 0
+    text = capsys.readouterr().out
+    assert f"no checkpoint at {out / 'last.pt'}: starting fresh" in text
+    assert re.search(r"on cpu for 1 epoch$", text, re.M)  # not "1 epochs"
+
+
+def test_fit_names_the_checkpoint_of_another_model(tmp_path):
+    import nnbox
+    from nnbox.training import fit
+
+    x, y = nnbox.randn(8, 4), nnbox.tensor([0, 1] * 4)
+    loader = nnbox.utils.data.DataLoader(nnbox.utils.data.TensorDataset(x, y), batch_size=4)
+    a = nnbox.nn.Linear(4, 2)
+    fit(a, loader, nnbox.optim.SGD(a.parameters(), lr=0.1), nnbox.nn.CrossEntropyLoss(), 1, checkpoint_dir=str(tmp_path),
+        progress=False, checkpoint_meta={"model": "linear4"})
+    b = nnbox.nn.Sequential(nnbox.nn.Linear(4, 2))
+    with pytest.raises(RuntimeError, match=r"last\.pt does not fit this model \(made with model linear4\): Error"):
+        fit(b, loader, nnbox.optim.SGD(b.parameters(), lr=0.1), nnbox.nn.CrossEntropyLoss(), 2,
+            checkpoint_dir=str(tmp_path), resume=True, progress=False)
+
+
+def test_offline_download_says_it_failed_where_files_go_and_what_works_offline(tmp_path, monkeypatch, capsys):
+    import urllib.error
+    import urllib.request
+
+    def no_network(*args, **kwargs):
+        raise urllib.error.URLError("Name or service not known")
+
+    monkeypatch.setattr(urllib.request, "urlopen", no_network)
+    root = tmp_path / "data"
+    assert main(["train", "--dataset", "mnist", "--download", "--data-root", str(root), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "Run again with --download" not in err
+    assert "downloading mnist failed" in err and "Name or service not known" in err
+    assert os.path.join(str(root), "MNIST", "raw") in err and "train-images-idx3-ubyte" in err
+    assert "--dataset mnist5k / digits" in err
+    assert len(err.splitlines()) == 2  # one usage line, one message
+
+
+def test_train_help_shows_every_option_with_its_default(capsys):
+    from nnbox.cli import build_parser
+
+    parser = build_parser()
+    train = parser._subparsers._group_actions[0].choices["train"]
+    undocumented = [a.dest for a in train._actions if not a.help]
+    assert undocumented == []
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+    for shown in ("(default: mlp)", "(default: 0.01)", "(default: 64)", "(default: sgd)", "(default: mnist5k)"):
+        assert shown in text
+
+
+@pytest.mark.parametrize("argv", [["train", "--epochs", "0"], ["summary"], ["demo", "--lr", "x"]])
+def test_usage_errors_print_one_usage_line(argv, capsys):
+    with pytest.raises(SystemExit):
+        main(argv)
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 2 and err[0].startswith(f"usage: nnbox {argv[0]}") and "error:" in err[1]
+
+
+def test_info_reads_versions_without_importing_the_libraries():
+    code = ("import sys; from nnbox.cli import main; main(['info'])\n"
+            "print('IMPORTED', [m for m in ('torch', 'sklearn', 'matplotlib', 'tensorboard') if m in sys.modules])")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "IMPORTED []" in r.stdout
+    from importlib.metadata import version
+
+    assert re.search(rf"^torch\s+{re.escape(version('torch'))}$", r.stdout, re.M)
+
+
+def test_summary_uses_the_models_own_defaults_in_forward_order(capsys):
+    assert main(["summary", "resnet18", "--depth", "3"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^ResNet\s+\[1, 1000\]", out, re.M)  # models.resnet18() has 1000 classes
+    rows = [m.group(0) for m in re.finditer(r"\w+: \d-\d+", out)]
+    first_downsampling = rows.index("Sequential: 1-6") + 1  # layer2's first block
+    block = rows[first_downsampling + 1:first_downsampling + 8]
+    # torchvision's BasicBlock: conv1, bn1, relu, conv2, bn2, then the downsample shortcut, relu
+    assert block == ["Conv2d: 3-1", "BatchNorm2d: 3-2", "ReLU: 3-3", "Conv2d: 3-4", "BatchNorm2d: 3-5",
+                     "Sequential: 3-6", "ReLU: 3-3"]
+    assert main(["summary", "resnet18", "--num-classes", "10", "--input-size", "3,32,32"]) == 0
+    assert re.search(r"^ResNet\s+\[1, 10\]", capsys.readouterr().out, re.M)
+
+
+@pytest.mark.parametrize("accs", [[0.5], [0.5, 0.9], [0.9, 0.5], [0.5, 0.6, 0.9], [0.3] * 8 + [0.95]])
+def test_curves_best_test_label_stays_inside_the_plot(accs):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from nnbox.training import History
+
+    n = len(accs)
+    fig = History(train_loss=[1.0] * n, train_acc=accs, test_loss=[1.0] * n, test_acc=accs, lr=[0.1] * n,
+                  time=[1.0] * n).plot()
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    ax = fig.axes[1]
+    label = next(t for t in ax.texts if t.get_text().startswith("best test"))
+    box, inside = label.get_window_extent(renderer), ax.get_window_extent(renderer)
+    assert inside.x0 <= box.x0 and box.x1 <= inside.x1, (box, inside)

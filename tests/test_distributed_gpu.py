@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import nnbox
-from _distributed_launch import assert_ok, mpi_ready, run_ranks
+from _distributed_launch import assert_ok, run_ranks
 
 pytestmark = [
     pytest.mark.gpu,
@@ -65,7 +65,7 @@ sys.stdout.write(f"OK {R}\n"); sys.stdout.flush()
 '''
 
 
-@pytest.mark.skipif(not mpi_ready(), reason="needs mpi4py and mpiexec")
+@pytest.mark.mpi
 @pytest.mark.parametrize("n", [1, 2])
 def test_nccl_collectives(tmp_path, n):
     if nnbox.cuda.device_count() < n:

@@ -31,21 +31,13 @@ nnbox.set_default_dtype(nnbox.float64)
 
 
 def load_data(n_train, image):
-    """(x_train, y_train, x_test, y_test, side): MNIST5k when nnbox.vision has it, else sklearn digits."""
-    try:
-        from nnbox.vision.datasets import MNIST5k
-    except ImportError:
-        MNIST5k = None
-    if MNIST5k is not None:
-        tr, te = MNIST5k(train=True), MNIST5k(train=False)
-        x, y = tr.data.numpy().astype(np.float64) / 255.0, tr.targets.numpy()
-        xt, yt = te.data.numpy().astype(np.float64) / 255.0, te.targets.numpy()
-        side = 28
-    else:
-        from sklearn.datasets import load_digits
-        d = load_digits()
-        xa, ya, side = d.data.astype(np.float64) / 16.0, d.target, 8
-        x, y, xt, yt = xa[:n_train], ya[:n_train], xa[n_train:], ya[n_train:]
+    """(x_train, y_train, x_test, y_test, side) of MNIST5k (nnbox's own dataset: imported strictly)."""
+    from nnbox.vision.datasets import MNIST5k
+
+    tr, te = MNIST5k(train=True), MNIST5k(train=False)
+    x, y = tr.data.numpy().astype(np.float64) / 255.0, tr.targets.numpy()
+    xt, yt = te.data.numpy().astype(np.float64) / 255.0, te.targets.numpy()
+    side = 28
     shape = (1, side, side) if image else (side * side,)
     t = lambda a: nnbox.from_numpy(np.ascontiguousarray(a))  # noqa: E731
     return t(x.reshape((len(x),) + shape)), t(y), t(xt.reshape((len(xt),) + shape)), t(yt), side

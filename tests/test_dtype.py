@@ -69,3 +69,11 @@ def test_numpy_dtype_mapping():
         assert nnbox.zeros(2, dtype=getattr(nnbox, name)).numpy().dtype == npdt
     with pytest.raises(TypeError):
         nnbox.from_numpy(np.zeros(2, dtype=np.uint32))
+
+
+def test_cast_second_order():
+    from oracle import arr, check
+
+    check(lambda m, x: x.to(m.float32).to(m.float64) ** 3, [arr(3, 4)], order=2, rtol=1e-8)
+    check(lambda m, x: x.float().double() * x, [arr(5)], order=2, rtol=1e-8)
+    check(lambda m, x: x.to("cpu") ** 2, [arr(5)], order=2, rtol=1e-8)

@@ -5,8 +5,7 @@ import torch
 
 import nnbox
 import nnbox.nn.functional as NF
-from nn_gradcheck_util import fd_check
-from oracle import arr, check, check_error
+from oracle import arr, check, check_error, fd_check
 
 # (name, kwargs) applied as F.name(x, **kwargs)
 CASES = [
@@ -174,3 +173,109 @@ def test_gumbel_softmax():
     np.testing.assert_allclose(freq, [0.7, 0.2, 0.1], atol=0.02)
     from nnbox.nn.modules.activation import MultiheadAttention  # where torch defines it
     assert MultiheadAttention is nnbox.nn.MultiheadAttention
+
+
+# --- second order (create_graph=True) --------------------------------------------------------------
+
+TWICE = [c for c in CASES if c[0] != "hardsigmoid"]  # torch has no double backward for hardsigmoid
+
+
+@pytest.mark.parametrize("name,kw", TWICE, ids=[f"{n}-{k}" for n, k in TWICE])
+def test_second_order(name, kw):
+    check(_fn(name, kw), [arr(4, 6, low=-5, high=5)], order=2, rtol=1e-8)
+
+
+def test_hardsigmoid_has_no_double_backward_as_in_torch():
+    for m in (torch, nnbox):
+        x = m.tensor(arr(5), requires_grad=True)
+        (g,) = m.autograd.grad(m.nn.functional.hardsigmoid(x).sum(), x, create_graph=True)
+        with pytest.raises(RuntimeError, match="derivative for aten::hardsigmoid_backward is not implemented"):
+            g.sum().backward()
+
+
+@pytest.mark.parametrize("name,kw", [c for c in TWICE if c[0] not in ("softmax", "log_softmax", "softmin", "glu")])
+def test_second_order_at_kinks(name, kw):
+    check(_fn(name, kw), [KINKS.copy()], order=2, rtol=1e-8)
+
+
+def test_prelu_second_order():
+    check(lambda m, x, w: m.nn.functional.prelu(x, w) * x, [arr(2, 3, 4), arr(3)], order=2, rtol=1e-8)
+    check(lambda m, x, w: m.nn.functional.prelu(x * x, w) * w, [arr(2, 3), arr(1)], order=2, rtol=1e-8)
+
+
+@pytest.mark.parametrize("name,kw", [("gelu", {}), ("gelu", {"approximate": "tanh"}), ("elu", {}), ("selu", {}),
+                                     ("softplus", {"beta": 2.0}), ("silu", {}), ("mish", {}), ("logsigmoid", {}),
+                                     ("softsign", {}), ("tanhshrink", {}), ("hardswish", {}), ("glu", {})])
+def test_double_backward_gradcheck(name, kw):
+    f = getattr(nnbox.nn.functional, name)
+    x = nnbox.tensor(arr(3, 4, low=-2.5, high=2.5), requires_grad=True)
+    g = nnbox.tensor(arr(*f(x, **kw).shape), requires_grad=True)
+
+    def first(x, g):
+        with nnbox.enable_grad():
+            return nnbox.autograd.grad(f(x, **kw), x, g, create_graph=True)[0]
+
+    assert nnbox.autograd.gradcheck(first, (x, g))
+
+
+@pytest.mark.parametrize("name", ["gelu", "silu", "elu", "mish", "softplus"])
+def test_third_derivative(name):
+    res = []
+    for m in (torch, nnbox):
+        x = m.tensor(np.array([-1.7, -0.3, 0.4, 2.2]), requires_grad=True)
+        (g1,) = m.autograd.grad(getattr(m.nn.functional, name)(x).sum(), x, create_graph=True)
+        (g2,) = m.autograd.grad(g1.sum(), x, create_graph=True)
+        (g3,) = m.autograd.grad(g2.sum(), x)
+        res.append(g3.numpy())
+    np.testing.assert_allclose(res[1], res[0], rtol=1e-8, atol=1e-12)
+
+
+def test_inplace_activation_second_order():
+    def f(m, x):
+        y = x * 1.5
+        m.nn.functional.elu(y, inplace=True)
+        r = x * 2 - 0.3
+        m.nn.functional.relu(r, inplace=True)
+        z = x * 1.0
+        m.nn.functional.leaky_relu(z, 0.1, inplace=True)
+        w = x * 1.0
+        m.nn.functional.silu(w, inplace=True)
+        return y * x + r * x + z * z + w * x
+
+    check(f, [arr(3, 4)], order=2, rtol=1e-8)
+
+
+def test_second_derivative_formulas_follow_the_rules():
+    """``_d1``/``_d2`` run on arrays and on Tensors, like any ``_twice`` backward formula."""
+    import ast
+    import inspect
+    import textwrap
+
+    from test_formula_rules import _module_defs, _violations
+
+    from nnbox.ops import activation
+
+    defs = _module_defs(activation)
+    checked = 0
+    for cls in vars(activation).values():
+        if inspect.isclass(cls) and issubclass(cls, activation._Pointwise):
+            for name in ("_d1", "_d2"):
+                f = cls.__dict__.get(name)
+                if f is not None:
+                    fn = ast.parse(textwrap.dedent(inspect.getsource(f.__func__))).body[0]
+                    assert not _violations(fn, defs, set()), f"{cls.__name__}.{name}"
+                    checked += 1
+    assert checked >= 18
+
+
+def test_celu_input_gradient_uses_torchs_formula():
+    # torch differentiates celu with input scale 1 / float32(alpha): 2e-8 relative from 1 / alpha
+    import torch
+
+    x = -np.linspace(0.01, 3, 50)
+    for alpha in (0.3, 1.7, 1.0):
+        t = torch.tensor(x, requires_grad=True)
+        torch.nn.functional.celu(t, alpha).sum().backward()
+        n = nnbox.tensor(x, requires_grad=True)
+        nnbox.nn.functional.celu(n, alpha).sum().backward()
+        np.testing.assert_allclose(n.grad.numpy(), t.grad.numpy(), rtol=1e-15, atol=0)

@@ -5,8 +5,7 @@ import pytest
 import torch
 
 import nnbox
-from nn_gradcheck_util import fd_check
-from oracle import RNG, arr, assert_same, check, check_error
+from oracle import RNG, arr, assert_same, check, check_error, fd_check
 
 F = lambda m: m.nn.functional  # noqa: E731
 
@@ -32,6 +31,12 @@ def test_sdpa_masks():
           rtol=1e-5, atol=1e-6)
 
 
+def test_sdpa_full_shape_float_mask_gradient():
+    """A mask shaped like the scores gets the scores' gradient itself (it was scaled by mistake)."""
+    check(lambda m, q, k, v, mk: F(m).scaled_dot_product_attention(q, k, v, attn_mask=mk),
+          [arr(2, 3, 4), arr(2, 5, 4), arr(2, 5, 6), arr(2, 3, 5)])
+
+
 def test_sdpa_errors():
     check_error(lambda m, q, k, v, mk: F(m).scaled_dot_product_attention(q, k, v, attn_mask=mk, is_causal=True),
                 [arr(2, 3, 4), arr(2, 5, 4), arr(2, 5, 6), RNG.random((3, 5)) > 0.5],
@@ -39,11 +44,9 @@ def test_sdpa_errors():
 
 
 def test_sdpa_dropout_uses_one_mask_for_forward_and_backward():
-    from nnbox._backend.random import generator_for
-
     q, k, v, p = arr(2, 3, 4), arr(2, 5, 4), arr(2, 5, 6), 0.4
-    nnbox.manual_seed(3)
-    keep = (generator_for(nnbox.device("cpu"), None).random((2, 3, 5), dtype=np.float32) >= p) / (1 - p)
+    torch.manual_seed(3)  # torch's dropout mask: bernoulli_(1 - p) from the stream nnbox shares
+    keep = (torch.empty(2, 3, 5, dtype=torch.float64).bernoulli_(1 - p) / (1 - p)).numpy()
     nnbox.manual_seed(3)
     tq, tk, tv = (torch.tensor(a, requires_grad=True) for a in (q, k, v))
     nq, nk, nv = (nnbox.tensor(a, requires_grad=True) for a in (q, k, v))
@@ -233,3 +236,86 @@ def test_transformer_full_model():
     for m in (torch, nnbox):
         with pytest.raises(RuntimeError, match="the batch number of src and tgt must be equal"):
             (tm if m is torch else nm)(m.zeros(5, 2, 8, dtype=m.float64), m.zeros(3, 1, 8, dtype=m.float64))
+
+
+# --- double backward (create_graph=True) --------------------------------------------------------------
+def _attn_with_weights(m, q, k, v, mask):
+    """Attention returning its weights (MHA's ``need_weights=True`` path): torch composes it from
+    differentiable ops; nnbox runs its fused node."""
+    if m is torch:
+        p = torch.softmax(q @ k.transpose(-1, -2) * 0.7 + mask, -1)
+        return p @ v, p
+    from nnbox.ops.attention import Attention
+
+    return Attention.apply(q, k, v, mask, 0.7, 0.0, None, False, True)
+
+
+def test_attention_with_weights_double_backward_matches_torch():
+    check(_attn_with_weights, [arr(2, 3, 4), arr(2, 5, 4), arr(2, 5, 6), arr(2, 1, 5)], order=2, rtol=1e-8)
+    check(lambda m, q, k, v, mk: _attn_with_weights(m, q, k, v, mk)[0],
+          [arr(3, 4), arr(6, 4), arr(6, 2), arr(3, 6)], order=2, rtol=1e-8)
+
+
+@pytest.mark.parametrize("kw", [{}, {"is_causal": True}])
+def test_sdpa_math_path_double_backward_matches_torch(kw):
+    """Inputs torch's fused kernel does not take (3-d, broadcast batch, other head dims): torch's
+    math path is differentiable twice, and so is nnbox's node."""
+    check(lambda m, q, k, v: F(m).scaled_dot_product_attention(q, k, v, **kw), [arr(2, 3, 4), arr(2, 5, 4), arr(2, 5, 6)],
+          order=2, rtol=1e-8)
+    check(lambda m, q, k, v: F(m).scaled_dot_product_attention(q, k, v, **kw),
+          [arr(2, 2, 3, 4), arr(1, 2, 5, 4), arr(1, 2, 5, 4)], order=2, rtol=1e-8)
+
+
+def test_sdpa_fused_kernel_cannot_be_differentiated_twice_as_torch():
+    """torch's fused CPU kernel (4-d SDPA without dropout; MHA without weights) has no double backward."""
+    q, k, v = arr(2, 2, 3, 4), arr(2, 2, 5, 4), arr(2, 2, 5, 4)
+    errors = []
+    for m in (torch, nnbox):
+        tq, tk, tv = (m.tensor(a, requires_grad=True) for a in (q, k, v))
+        out = F(m).scaled_dot_product_attention(tq, tk, tv)
+        (gq,) = m.autograd.grad(out.sum(), (tq,), create_graph=True)
+        with pytest.raises(RuntimeError) as e:
+            (gq * gq).sum().backward()
+        errors.append(str(e.value))
+    assert errors[1] == errors[0]
+
+
+def test_sdpa_dropout_double_backward_matches_a_torch_composition():
+    """With dropout torch takes its math path (differentiable twice): compare with the same keep-mask."""
+    from nnbox._backend.random import generator_for
+
+    q, k, v, p = arr(2, 3, 4), arr(2, 5, 4), arr(2, 5, 6), 0.4
+    nnbox.manual_seed(5)
+    keep = (generator_for(nnbox.device("cpu"), None).random((2, 3, 5), dtype=np.float32) >= p) / (1 - p)
+    nnbox.manual_seed(5)
+    res = []
+    for m in (torch, nnbox):
+        tq, tk, tv = (m.tensor(a, requires_grad=True) for a in (q, k, v))
+        if m is torch:
+            out = (torch.softmax(tq @ tk.transpose(-1, -2) / 2.0, -1) * torch.tensor(keep)) @ tv
+        else:
+            out = F(m).scaled_dot_product_attention(tq, tk, tv, dropout_p=p)
+        g = m.tensor(np.cos(np.arange(30.0)).reshape(2, 3, 5) @ np.ones((5, 6)))
+        gq, gk, gv = m.autograd.grad(out, (tq, tk, tv), g, create_graph=True)
+        ((gq * gq).sum() + (gk * gk).sum() * 0.3 + (gv * gv).sum() * 0.5).backward()
+        res.append([t.grad.detach().numpy() for t in (tq, tk, tv)])
+    assert (keep == 0).any()
+    for a, b in zip(*res):
+        np.testing.assert_allclose(b, a, rtol=1e-8, atol=1e-10)
+
+
+def test_attention_third_order_is_a_clear_error():
+    q, k, v = (nnbox.tensor(arr(2, 3, 4), requires_grad=True) for _ in range(3))
+    out, _ = _attn_with_weights(nnbox, q, k, v, nnbox.tensor(arr(3, 3)))
+    (gq,) = nnbox.autograd.grad(out.sum(), (q,), create_graph=True)
+    (gk,) = nnbox.autograd.grad((gq * gq).sum(), (k,), create_graph=True)
+    with pytest.raises(RuntimeError, match="third order"):
+        (gk * gk).sum().backward()
+
+
+def test_attention_gradgrad_finite_differences():
+    from oracle import gradgrad_fd
+
+    q, k = nnbox.tensor(arr(2, 3, 4), requires_grad=True), nnbox.tensor(arr(2, 5, 4), requires_grad=True)
+    v, mask = nnbox.tensor(arr(2, 5, 6), requires_grad=True), nnbox.tensor(arr(3, 5), requires_grad=True)
+    assert gradgrad_fd(lambda q, k, v, mk: _attn_with_weights(nnbox, q, k, v, mk)[0], (q, k, v, mask))

@@ -1,11 +1,10 @@
 """Convolutions vs torch: values and input/weight/bias gradients, errors, finite-difference checks."""
 import numpy as np
 import pytest
-from _nn_gradcheck import numgrad_check
-from oracle import arr, check, check_error
 
 import nnbox
 import nnbox.nn.functional as NF
+from oracle import arr, check, check_error, fd_check, gradgrad_fd
 
 CONV2D = [
     # (x shape, w shape, kwargs)
@@ -76,9 +75,9 @@ def test_only_weight_grad_and_only_input_grad():
 
 
 def test_numerical_gradients():
-    numgrad_check(lambda x, w, b: NF.conv2d(x, w, b, stride=2, padding=1, groups=2, dilation=(1, 2)),
+    fd_check(lambda x, w, b: NF.conv2d(x, w, b, stride=2, padding=1, groups=2, dilation=(1, 2)),
                   [arr(2, 4, 5, 6), arr(4, 2, 2, 3), arr(4)])
-    numgrad_check(lambda x, w, b: NF.conv_transpose2d(x, w, b, stride=2, padding=1, output_padding=1),
+    fd_check(lambda x, w, b: NF.conv_transpose2d(x, w, b, stride=2, padding=1, output_padding=1),
                   [arr(2, 2, 3, 3), arr(2, 3, 3, 2), arr(3)])
 
 
@@ -135,3 +134,59 @@ def test_trim_padding_taps_trims():
     assert taps == (slice(1, 3), slice(1, 3)) and pads == ((0, 0), (0, 0))
     taps, pads = _trim_padding_taps(w, (5, 5), ((1, 1), (1, 1)), (1, 1), (1, 1))
     assert taps is None and pads == ((1, 1), (1, 1))
+
+
+# --- double backward (create_graph=True) --------------------------------------------------------------
+TWICE = [  # (function, x shape, w shape, kwargs)
+    ("conv2d", (2, 3, 6, 5), (4, 3, 3, 2), dict(stride=2, padding=1)),
+    ("conv2d", (1, 4, 7, 6), (6, 2, 3, 3), dict(groups=2, dilation=(2, 1), padding=(1, 2))),
+    ("conv2d", (2, 4, 1, 3), (3, 4, 3, 3), dict(padding=1)),  # trimmed padding taps
+    ("conv1d", (2, 4, 9), (6, 2, 2), dict(stride=2, padding=1, groups=2)),
+    ("conv3d", (2, 2, 4, 5, 4), (3, 2, 2, 3, 2), dict(stride=(1, 2, 1), padding=1)),
+    ("conv_transpose2d", (2, 3, 4, 5), (3, 2, 3, 2), dict(stride=2, padding=1, output_padding=1)),
+    ("conv_transpose2d", (2, 4, 4, 4), (4, 3, 3, 3), dict(stride=(2, 3), groups=2, output_padding=(0, 2))),
+    ("conv_transpose1d", (2, 3, 5), (3, 2, 4), dict(stride=3, padding=1, output_padding=2)),
+    ("conv_transpose3d", (1, 2, 3, 2, 3), (2, 3, 2, 2, 2), dict(stride=2)),
+]
+
+
+@pytest.mark.parametrize("fn,xs,ws,kw", TWICE)
+@pytest.mark.parametrize("bias", [True, False])
+def test_conv_double_backward_matches_torch(fn, xs, ws, kw, bias):
+    cout = ws[1] * kw.get("groups", 1) if "transpose" in fn else ws[0]
+    ins = [arr(*xs), arr(*ws)] + ([arr(cout)] if bias else [])
+    check(lambda m, x, w, *b: getattr(m.nn.functional, fn)(x, w, *b, **kw), ins, order=2)
+
+
+def test_conv_second_derivatives_through_a_nonlinearity():
+    """A WGAN-GP-like penalty: the input gradient of a conv-exp-conv critic, differentiated again."""
+    def f(m, x, w1, b1, w2):
+        F = m.nn.functional
+        return F.conv2d(m.exp(F.conv2d(x, w1, b1, padding=1) * 0.2), w2, stride=2)
+
+    check(f, [arr(2, 2, 5, 5), arr(3, 2, 3, 3), arr(3), arr(2, 3, 2, 2)], order=2)
+
+
+@pytest.mark.parametrize("fn,xs,ws,kw", [TWICE[0], TWICE[6]])
+def test_conv_gradgrad_finite_differences(fn, xs, ws, kw):
+    x = nnbox.tensor(arr(*xs), requires_grad=True)
+    w = nnbox.tensor(arr(*ws), requires_grad=True)
+    f = getattr(NF, fn)
+    assert gradgrad_fd(lambda x, w: nnbox.exp(f(x, w, **kw) * 0.3), (x, w))
+
+
+def test_conv_third_order():
+    """The double backward is itself made of conv nodes: a third derivative matches torch."""
+    import torch
+
+    x0, w0 = arr(1, 2, 4, 4), arr(2, 2, 3, 3)
+    res = []
+    for m, lib in ((torch, torch), (nnbox, nnbox)):
+        x = lib.tensor(x0, requires_grad=True)
+        w = lib.tensor(w0, requires_grad=True)
+        y = m.exp(m.nn.functional.conv2d(x, w, padding=1) * 0.3).sum()
+        (gx,) = lib.autograd.grad(y, (x,), create_graph=True)
+        (gw,) = lib.autograd.grad((gx * gx).sum(), (w,), create_graph=True)
+        (gx3,) = lib.autograd.grad((gw * gw).sum(), (x,))
+        res.append(gx3.detach().numpy())
+    np.testing.assert_allclose(res[1], res[0], rtol=1e-8, atol=1e-10)

@@ -99,3 +99,19 @@ def test_bad_p(fn):
 
 def test_dropout1d_bad_dim():
     check_error(lambda m, x: m.nn.functional.dropout1d(x, 0.5), [arr(2, 3, 4, 5)], match="Expected 2D or 3D input")
+
+
+@pytest.mark.parametrize("alpha", [False, True])
+def test_dropout_second_order(alpha):
+    """dropout is linear in its input for a fixed mask: the gradient of its gradient is the mask's
+    gain w.r.t. the upstream gradient, and nothing w.r.t. the input (as torch)."""
+    f = nnbox.nn.functional.alpha_dropout if alpha else nnbox.nn.functional.dropout
+    x = nnbox.tensor(np.linspace(0.5, 2.0, 40), requires_grad=True)
+    u = nnbox.tensor(np.linspace(-1.0, 1.0, 40), requires_grad=True)
+    y = f(x, 0.4, training=True)
+    (g,) = nnbox.autograd.grad(y, x, u, create_graph=True)
+    gain = g.detach().numpy() / u.detach().numpy()
+    g.sum().backward()
+    np.testing.assert_allclose(u.grad.numpy(), gain)
+    assert x.grad is None
+    assert len(set(np.round(gain, 12))) == 2  # kept and dropped units

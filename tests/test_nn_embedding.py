@@ -4,8 +4,7 @@ import pytest
 import torch
 
 import nnbox
-from nn_gradcheck_util import fd_check
-from oracle import RNG, arr, check, check_error
+from oracle import RNG, arr, check, check_error, fd_check
 
 
 def idx(*shape, n=10):
@@ -53,8 +52,8 @@ def test_embedding_errors():
     check_error(lambda m, i, w: F(m).embedding(i, w, padding_idx=10), [np.array([1]), arr(10, 3)],
                 match="Padding_idx must be within num_embeddings")
     check_error(lambda m, i, w: F(m).embedding(i, w), [np.array([1]), arr(10)], match="'weight' must be 2-D")
-    with pytest.raises(NotImplementedError, match="sparse"):
-        nnbox.nn.functional.embedding(nnbox.tensor([1]), nnbox.zeros(3, 2), sparse=True)
+    out = nnbox.nn.functional.embedding(nnbox.tensor([1]), nnbox.zeros(3, 2), sparse=True)  # see test_nn_embedding_sparse
+    assert out.shape == (1, 2)
 
 
 @pytest.mark.parametrize("mode", ["sum", "mean", "max"])
@@ -85,3 +84,21 @@ def test_finite_differences():
     fd_check(lambda w: nnbox.nn.functional.embedding(i, w), [arr(5, 3)])
     fd_check(lambda w: nnbox.nn.functional.embedding_bag(i, w, mode="max"), [arr(5, 3)])
     fd_check(lambda w: nnbox.nn.functional.embedding_bag(i, w, mode="mean"), [arr(5, 3)])
+
+
+# --- second order (create_graph=True) --------------------------------------------------------------
+
+@pytest.mark.parametrize("kw", [{}, {"padding_idx": 1}, {"scale_grad_by_freq": True}])
+def test_embedding_second_order(kw):
+    idx = np.array([[1, 3, 3], [0, 1, 4]])
+    check(lambda m, w: m.nn.functional.embedding(m.tensor(idx), w, **kw) ** 2, [arr(5, 3)], order=2, rtol=1e-8)
+
+
+def test_embedding_bag_has_no_double_backward_as_in_torch():
+    idx = np.array([[1, 3], [0, 3]])
+    for m in (torch, nnbox):
+        w = m.tensor(arr(5, 3), requires_grad=True)
+        (g,) = m.autograd.grad(m.nn.functional.embedding_bag(m.tensor(idx), w, mode="sum").pow(2).sum(), w,
+                               create_graph=True)
+        with pytest.raises(RuntimeError, match="derivative for '_embedding_bag_backward' is not implemented"):
+            g.sum().backward()

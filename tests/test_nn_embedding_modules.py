@@ -61,6 +61,5 @@ def test_embedding_bag_module(kw):
     np.testing.assert_allclose(nm.weight.grad.numpy(), tm.weight.grad.numpy(), rtol=1e-12)
 
 
-def test_sparse_not_supported():
-    with pytest.raises(NotImplementedError, match="sparse=True"):
-        nnbox.nn.Embedding(3, 2, sparse=True)
+def test_sparse_repr():  # gradients: test_nn_embedding_sparse.py
+    assert repr(nnbox.nn.Embedding(3, 2, sparse=True)) == repr(torch.nn.Embedding(3, 2, sparse=True))

@@ -9,8 +9,7 @@ import torch
 
 import nnbox
 import nnbox.nn as nn
-from _nn_gradcheck import numgrad_check
-from oracle import arr, check, check_error
+from oracle import arr, check, check_error, fd_check, gradgrad_fd
 
 
 # --- F.linear ---------------------------------------------------------------------------------------
@@ -44,8 +43,8 @@ def test_linear_rare_forms():
 
 def test_linear_gradcheck_float64():
     F = nnbox.nn.functional
-    numgrad_check(lambda x, w, b: F.linear(x, w, b), [arr(3, 2, 4), arr(5, 4), arr(5)])
-    numgrad_check(lambda x, w, b: F.linear(x, w, b), [arr(4), arr(5, 4), arr(5)])
+    fd_check(lambda x, w, b: F.linear(x, w, b), [arr(3, 2, 4), arr(5, 4), arr(5)])
+    fd_check(lambda x, w, b: F.linear(x, w, b), [arr(4), arr(5, 4), arr(5)])
 
 
 def test_linear_only_needed_grads():
@@ -87,7 +86,7 @@ def test_bilinear_matches_torch(lead):
 
 
 def test_bilinear_gradcheck():
-    numgrad_check(lambda a, b, w, c: nnbox.nn.functional.bilinear(a, b, w, c),
+    fd_check(lambda a, b, w, c: nnbox.nn.functional.bilinear(a, b, w, c),
                   [arr(3, 2), arr(3, 3), arr(4, 2, 3), arr(4)])
 
 
@@ -203,3 +202,51 @@ def test_linear_backward_from_sum_zero_stride_grad(xshape):
     check(lambda m, x, w, b: m.nn.functional.linear(x, w, b).sum(), [arr(*xshape), arr(7, 20), arr(7)])
     check(lambda m, x, w: m.nn.functional.linear(x, w).mean(), [arr(*xshape, dtype=np.float32),
                                                                arr(7, 20, dtype=np.float32)])
+
+
+# --- double backward (create_graph=True) --------------------------------------------------------------
+@pytest.mark.parametrize("xshape", [(5, 3), (3,), (2, 4, 3)])
+@pytest.mark.parametrize("bshape", [(4,), None, (5, 4)])
+def test_linear_double_backward_matches_torch(xshape, bshape):
+    if bshape == (5, 4) and xshape != (5, 3):
+        bshape = (1,)
+    ins = [arr(*xshape), arr(4, 3)] + ([arr(*bshape)] if bshape else [])
+    check(lambda m, *a: m.nn.functional.linear(*a), ins, order=2)
+
+
+def test_linear_second_derivatives_through_a_small_mlp():
+    def f(m, x, w1, b1, w2):
+        F = m.nn.functional
+        y = F.linear(m.exp(F.linear(x, w1, b1) * 0.3), w2)
+        return (y * y).sum()
+
+    check(f, [arr(6, 3), arr(5, 3), arr(5), arr(2, 5)], order=2)
+
+
+def test_linear_gradgradcheck():
+    x = nnbox.tensor(arr(4, 3), requires_grad=True)
+    w = nnbox.tensor(arr(2, 3), requires_grad=True)
+    b = nnbox.tensor(arr(2), requires_grad=True)
+
+    def f(x, w, b):
+        return nnbox.exp(nnbox.nn.functional.linear(x, w, b) * 0.5)
+
+    (gx, gw, gb) = nnbox.autograd.grad(f(x, w, b).sum(), (x, w, b), create_graph=True)
+    assert gx.grad_fn is not None and gw.grad_fn is not None and gb.grad_fn is not None
+    assert gradgrad_fd(f, (x, w, b))
+
+
+@pytest.mark.parametrize("lead", [(5,), (2, 3)])
+@pytest.mark.parametrize("bias", [True, False])
+def test_bilinear_double_backward_matches_torch(lead, bias):
+    ins = [arr(*lead, 2), arr(*lead, 3), arr(4, 2, 3)] + ([arr(4)] if bias else [])
+    check(lambda m, *a: m.nn.functional.bilinear(*a), ins, order=2)
+    # x1 on both sides: the second derivative w.r.t. x1 goes through two of the backward's terms
+    check(lambda m, x1, w: m.nn.functional.bilinear(x1, x1, w), [arr(*lead, 2), arr(4, 2, 2)], order=2)
+
+
+def test_bilinear_gradgrad_finite_differences():
+    x1, x2 = nnbox.tensor(arr(3, 2), requires_grad=True), nnbox.tensor(arr(3, 3), requires_grad=True)
+    w, b = nnbox.tensor(arr(4, 2, 3), requires_grad=True), nnbox.tensor(arr(4), requires_grad=True)
+    assert gradgrad_fd(lambda x1, x2, w, b: nnbox.exp(nnbox.nn.functional.bilinear(x1, x2, w, b) * 0.3),
+                       (x1, x2, w, b))

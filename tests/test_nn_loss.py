@@ -6,8 +6,7 @@ import pytest
 
 import nnbox
 import nnbox.nn.functional as NF
-from nn_gradcheck_util import fd_check
-from oracle import RNG, arr, check, check_error
+from oracle import RNG, arr, check, check_error, fd_check
 
 RED = ["mean", "sum", "none"]
 
@@ -116,6 +115,15 @@ def test_class_target_errors():
     check_error(lambda m, x, t: F(m).cross_entropy(x, t), [arr(4, 10), arr(4, 9)])
     check_error(lambda m, x, t: F(m).cross_entropy(x, t, label_smoothing=1.5), [arr(4, 10), labels(4, c=10)],
                 match="label_smoothing must be between 0.0 and 1.0. Got: 1.5")
+
+
+@pytest.mark.parametrize("x_shape,t_shape", [((4, 3), (4,)), ((4, 3, 5), (4, 5)), ((4, 3), (4, 9))])
+def test_cross_entropy_float_class_indices_say_long_expected(x_shape, t_shape):
+    # float class indices (shape unlike the input's) are a dtype error in torch 2.13, not a size complaint
+    msg = r"^expected target dtype to be Long or Byte, but got (Float|Double)$"
+    target = np.zeros(t_shape)
+    check_error(lambda m, x, t: m.nn.CrossEntropyLoss()(x, t.float()), [arr(*x_shape), target], match=msg)
+    check_error(lambda m, x, t: m.nn.functional.cross_entropy(x, t), [arr(*x_shape), target], match=msg)
 
 
 def test_legacy_reduction_args():
@@ -268,3 +276,119 @@ def test_multi_margin_errors():
     check_error(lambda m, x, t: F(m).multi_margin_loss(x, t), [arr(3, 4), np.array([0, 5, 1])], match="target out of range")
     check_error(lambda m, x, t: F(m).multi_margin_loss(x, t, p=3), [arr(3, 4), np.array([0, 1, 1])],
                 match="only p == 1 and p == 2 supported")
+
+
+# --- double backward (create_graph=True) --------------------------------------------------------------
+@pytest.mark.parametrize("reduction", RED)
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+@pytest.mark.parametrize("use_weight", [False, True])
+@pytest.mark.parametrize("shape", [(6, 4), (3, 4, 2), (4,)])
+def test_cross_entropy_double_backward(shape, reduction, smoothing, use_weight):
+    ignore = 2 if shape == (6, 4) else -100
+    t = labels(*((shape[0],) + shape[2:] if len(shape) > 1 else ()), c=4, ignore=ignore if shape == (6, 4) else None)
+
+    def f(m, x, t, w):
+        return m.nn.functional.cross_entropy(x, t, weight=w.detach() if use_weight else None, reduction=reduction,
+                                             label_smoothing=smoothing, ignore_index=ignore)
+    check(f, [arr(*shape), t, arr(4, positive=True)], order=2)
+
+
+@pytest.mark.parametrize("reduction", RED)
+@pytest.mark.parametrize("shape", [(6, 5), (3, 5, 4)])
+def test_nll_loss_double_backward(shape, reduction):
+    t = labels(shape[0], *shape[2:], c=5)
+    check(lambda m, x, t, w: m.nn.functional.nll_loss(m.exp(x) * x, t, weight=w.detach(), reduction=reduction,
+                                                      ignore_index=1),
+          [arr(*shape), t, arr(5, positive=True)], order=2)
+
+
+def test_cross_entropy_gradgrad_finite_differences():
+    from oracle import gradgrad_fd
+
+    t = nnbox.tensor(labels(5, c=4, ignore=1))
+    w = nnbox.tensor([1.0, 2.0, 0.5, 1.5], dtype=nnbox.float64)
+    x = nnbox.tensor(arr(5, 4), requires_grad=True)
+    assert gradgrad_fd(lambda x: NF.cross_entropy(x, t, ignore_index=1, label_smoothing=0.3, weight=w), (x,))
+    x3 = nnbox.tensor(arr(3, 4, 2), requires_grad=True)
+    t3 = nnbox.tensor(labels(3, 2, c=4))
+    assert gradgrad_fd(lambda x: NF.cross_entropy(x, t3, reduction="sum"), (x3,))
+
+
+@pytest.mark.parametrize("reduction", RED)
+@pytest.mark.parametrize("name,kw", POINTWISE)
+def test_pointwise_losses_double_backward(name, kw, reduction):
+    x = np.array([0.0, 1.0, -1.0, 0.3, -0.3, 0.4, 2.0]) + arr(3, 7) * 0.01
+    check(lambda m, x, y: getattr(m.nn.functional, name)(x, y, reduction=reduction, **kw), [x, arr(3, 7)],
+          order=2)
+    with warnings.catch_warnings():  # broadcast target: torch warns, and so do we
+        warnings.simplefilter("ignore")
+        check(lambda m, x, y: getattr(m.nn.functional, name)(x * x, y, reduction=reduction, **kw), [arr(3, 1), arr(4)],
+              order=2)
+
+
+@pytest.mark.parametrize("reduction", RED)
+def test_binary_cross_entropy_double_backward(reduction):
+    p = RNG.uniform(0.02, 0.98, size=(4, 3))
+    y = RNG.uniform(0, 1, size=(4, 3))
+    check(lambda m, x, y: m.nn.functional.binary_cross_entropy(x, y, reduction=reduction), [p, y], order=2,
+          rtol=1e-8)
+    check(lambda m, x, y, w: m.nn.functional.binary_cross_entropy(x, y, weight=w.detach(), reduction=reduction),
+          [p, y, arr(3, positive=True)], order=2, rtol=1e-8)
+
+
+@pytest.mark.parametrize("reduction", RED)
+def test_binary_cross_entropy_with_logits_double_backward(reduction):
+    x = arr(5, 3, low=-6, high=6)
+    y = RNG.uniform(0, 1, size=(5, 3))
+    F = lambda m: m.nn.functional  # noqa: E731
+    check(lambda m, x, y: F(m).binary_cross_entropy_with_logits(x, y, reduction=reduction), [x, y], order=2)
+    check(lambda m, x, y, w, pw: F(m).binary_cross_entropy_with_logits(x, y, weight=w.detach(), pos_weight=pw.detach(),
+                                                                       reduction=reduction),
+          [x, y, arr(5, 1, positive=True), arr(3, positive=True)], order=2)
+
+
+@pytest.mark.parametrize("reduction", RED)
+@pytest.mark.parametrize("smoothing", [0.0, 0.25])
+@pytest.mark.parametrize("use_weight", [False, True])
+def test_cross_entropy_probability_targets_double_backward(reduction, smoothing, use_weight):
+    for shape in [(5, 4), (2, 4, 3), (4,)]:
+        y = np.exp(arr(*shape))
+        y /= y.sum(axis=1 if len(shape) > 1 else 0, keepdims=True)
+
+        def f(m, x, y, w):
+            return m.nn.functional.cross_entropy(x, y, weight=w.detach() if use_weight else None, reduction=reduction,
+                                                 label_smoothing=smoothing)
+        check(f, [arr(*shape), y, arr(4, positive=True)], order=2, rtol=1e-8)
+
+
+@pytest.mark.parametrize("reduction", ["batchmean", "sum", "none", "mean"])
+@pytest.mark.parametrize("log_target", [False, True])
+def test_kl_div_double_backward(reduction, log_target):
+    y = arr(3, 4) if log_target else arr(3, 4, positive=True)
+    check(lambda m, x, y: m.nn.functional.kl_div(x * x, y, reduction=reduction, log_target=log_target),
+          [arr(3, 4), y], order=2, rtol=1e-8)
+
+
+def test_losses_torch_cannot_differentiate_twice_raise_its_error():
+    cases = [
+        (lambda m, x: m.nn.functional.multi_margin_loss(x, m.tensor([1, 2, 3, 0])), arr(4, 5)),
+        (lambda m, x: m.nn.functional.multilabel_margin_loss(x, m.tensor([[1, 2, -1, 0, 0]] * 4)), arr(4, 5)),
+        (lambda m, x: m.nn.functional.ctc_loss(x, m.tensor([[1, 2], [1, 1]]), m.tensor([6, 6]),
+                                               m.tensor([2, 2])), arr(6, 2, 4, low=-3, high=-0.5)),
+    ]
+    import torch
+
+    for j, (fn, a) in enumerate(cases):
+        msgs = []
+        for m in (torch, nnbox):
+            x = m.tensor(a, requires_grad=True)
+            out = fn(m, x)
+            (g,) = m.autograd.grad(out, (x,), create_graph=True)
+            with pytest.raises(RuntimeError) as e:
+                (g * g).sum().backward()
+            msgs.append(str(e.value))
+            if m is nnbox and j < 2:  # the margin losses' node carries torch's name
+                assert out.grad_fn.name() == torch_name
+            else:
+                torch_name = out.grad_fn.name()
+        assert msgs[1] == msgs[0]

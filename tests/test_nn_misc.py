@@ -1,11 +1,10 @@
 """Misc functional ops vs torch: pad, one_hot, interpolate, normalize, distances, fold/unfold, pixel shuffle."""
 import numpy as np
 import pytest
-from _nn_gradcheck import numgrad_check
-from oracle import arr, check, check_error
 
 import nnbox
 import nnbox.nn.functional as NF
+from oracle import arr, check, check_error, fd_check
 
 PADS = [
     ((2, 3, 5), (1, 2), "constant"), ((2, 3, 5), (2, 1, 1, 0), "constant"), ((2, 3, 4, 5), (-1, 2, 0, -2), "constant"),
@@ -29,8 +28,8 @@ def test_pad_value_and_float32():
 
 
 def test_pad_numerical():
-    numgrad_check(lambda x: NF.pad(x, (2, 1, 1, 2), mode="reflect"), [arr(1, 2, 3, 4)])
-    numgrad_check(lambda x: NF.pad(x, (3, 1), mode="circular"), [arr(2, 3)])
+    fd_check(lambda x: NF.pad(x, (2, 1, 1, 2), mode="reflect"), [arr(1, 2, 3, 4)])
+    fd_check(lambda x: NF.pad(x, (3, 1), mode="circular"), [arr(2, 3)])
 
 
 @pytest.mark.parametrize("shape,p,mode,msg", [
@@ -102,7 +101,7 @@ def test_unfold_fold(kw):
     check(lambda m, x: m.nn.functional.unfold(x, **kw), [arr(3, 6, 7)])
     blocks = nnbox.nn.functional.unfold(nnbox.zeros(2, 3, 6, 7), **kw).shape
     check(lambda m, x: m.nn.functional.fold(x, (6, 7), **kw), [arr(*blocks)])
-    numgrad_check(lambda x: NF.fold(x, (6, 7), **kw), [arr(1, *blocks[1:])])
+    fd_check(lambda x: NF.fold(x, (6, 7), **kw), [arr(1, *blocks[1:])])
 
 
 def test_fold_errors():
@@ -116,3 +115,20 @@ def test_pixel_shuffle():
     check(lambda m, x: m.nn.functional.pixel_unshuffle(x, 2), [arr(2, 3, 4, 6)])
     check(lambda m, x: m.nn.functional.channel_shuffle(x, 2), [arr(2, 4, 3)], grad=False)
     check_error(lambda m, x: m.nn.functional.pixel_shuffle(x, 2), [arr(2, 7, 3, 4)], match="divisible")
+
+
+# --- second order (create_graph=True): each op on x * x, so the second derivative reaches x ----------
+
+@pytest.mark.parametrize("f", [
+    lambda m, x: m.nn.functional.pad(x * x, (1, 2, 0, 1)) ** 2,
+    lambda m, x: m.nn.functional.pad(x * x, (1, 2, 0, 1), value=0.5) ** 2,
+    lambda m, x: m.nn.functional.pad(x * x, (-1, 1, 1, -1)) ** 2,
+    lambda m, x: m.nn.functional.pad(x * x, (1, 2, 0, 1), mode="reflect") ** 2,
+    lambda m, x: m.nn.functional.pad(x * x, (1, 2, 2, 1), mode="replicate") ** 2,
+    lambda m, x: m.nn.functional.pad(x * x, (1, 2, 0, 1), mode="circular") ** 2,
+    lambda m, x: m.nn.functional.unfold(x * x, 2) ** 2,
+    lambda m, x: m.nn.functional.unfold(x * x, 2, dilation=1, padding=1, stride=2) ** 2,
+    lambda m, x: m.nn.functional.fold(m.nn.functional.unfold(x * x, 2), (4, 4), 2) ** 2,
+])
+def test_second_order(f):
+    check(f, [arr(1, 2, 4, 4)], order=2, rtol=1e-8)

@@ -1,11 +1,10 @@
 """Pooling vs torch: values, indices, input gradients, errors; finite differences for the backwards."""
 import numpy as np
 import pytest
-from _nn_gradcheck import numgrad_check
-from oracle import arr, check, check_error
 
 import nnbox
 import nnbox.nn.functional as NF
+from oracle import arr, check, check_error, fd_check
 
 MAX2D = [
     dict(kernel_size=2),
@@ -120,10 +119,10 @@ def test_lp_pool2d():
 
 
 def test_numerical_gradients():
-    numgrad_check(lambda x: NF.max_pool2d(x, 3, 2, 1, ceil_mode=True), [arr(1, 2, 6, 5)])
-    numgrad_check(lambda x: NF.avg_pool2d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False), [arr(1, 2, 6, 5)])
-    numgrad_check(lambda x: NF.adaptive_avg_pool2d(x, (3, 4)), [arr(1, 2, 7, 5)])
-    numgrad_check(lambda x: NF.adaptive_max_pool2d(x, (3, 4)), [arr(1, 2, 7, 5)])
+    fd_check(lambda x: NF.max_pool2d(x, 3, 2, 1, ceil_mode=True), [arr(1, 2, 6, 5)])
+    fd_check(lambda x: NF.avg_pool2d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False), [arr(1, 2, 6, 5)])
+    fd_check(lambda x: NF.adaptive_avg_pool2d(x, (3, 4)), [arr(1, 2, 7, 5)])
+    fd_check(lambda x: NF.adaptive_max_pool2d(x, (3, 4)), [arr(1, 2, 7, 5)])
 
 
 @pytest.mark.parametrize("fn,ins,msg", [
@@ -151,3 +150,54 @@ def test_unpool_bad_index():
     x = arr(1, 1, 7, 7)
     x[..., 5, 5] = 100.0
     check_error(fn, [x], match="invalid max index")
+
+
+# --- double backward (create_graph=True) --------------------------------------------------------------
+def _squared(fn):
+    """``pool(x) ** 2`` (as a product): the second derivative w.r.t. x goes through the pool's
+    backward and the backward of that backward."""
+    def f(m, x):
+        y = fn(m, x)
+        return y * y
+    return f
+
+
+TWICE = [
+    lambda m, x: m.nn.functional.max_pool2d(x, 2),
+    lambda m, x: m.nn.functional.max_pool2d(x, 3, stride=2, padding=1, ceil_mode=True),
+    lambda m, x: m.nn.functional.max_pool2d(x, 3, stride=1, padding=1),  # overlapping windows
+    lambda m, x: m.nn.functional.max_pool2d(x, (2, 3), stride=(1, 2), dilation=2),
+    lambda m, x: m.nn.functional.avg_pool2d(x, 2),
+    lambda m, x: m.nn.functional.avg_pool2d(x, 3, stride=2, padding=1, count_include_pad=False, ceil_mode=True),
+    lambda m, x: m.nn.functional.avg_pool2d(x, 3, stride=1, padding=1, divisor_override=5),
+    lambda m, x: m.nn.functional.adaptive_avg_pool2d(x, (2, 3)),
+    lambda m, x: m.nn.functional.adaptive_avg_pool2d(x, (3, 5)),
+    lambda m, x: m.nn.functional.adaptive_max_pool2d(x, (3, 5)),
+    lambda m, x: m.nn.functional.max_unpool2d(*m.nn.functional.max_pool2d(x, 2, return_indices=True), 2),
+]
+
+
+@pytest.mark.parametrize("fn", TWICE)
+def test_pool_double_backward_matches_torch(fn):
+    check(_squared(fn), [arr(2, 3, 7, 8)], order=2)
+
+
+def test_pool1d_double_backward_matches_torch():
+    check(_squared(lambda m, x: m.nn.functional.max_pool1d(x, 3, stride=2, padding=1)), [arr(2, 3, 9)], order=2)
+    check(_squared(lambda m, x: m.nn.functional.avg_pool1d(x, 3, stride=2)), [arr(2, 3, 9)], order=2)
+    check(_squared(lambda m, x: m.nn.functional.adaptive_max_pool1d(x, 4)), [arr(2, 3, 10)], order=2)
+
+
+def test_pool3d_double_backward_matches_torch():
+    check(_squared(lambda m, x: m.nn.functional.max_pool3d(x, 2, stride=(1, 2, 2), padding=1)),
+          [arr(2, 2, 4, 5, 4)], order=2)
+    check(_squared(lambda m, x: m.nn.functional.avg_pool3d(x, 2, stride=(1, 2, 2), padding=1)),
+          [arr(2, 2, 4, 5, 4)], order=2)
+
+
+@pytest.mark.parametrize("i", [0, 2, 4, 9])
+def test_pool_gradgrad_finite_differences(i):
+    from oracle import gradgrad_fd
+
+    x = nnbox.tensor(arr(1, 2, 6, 7), requires_grad=True)
+    assert gradgrad_fd(lambda x: _squared(TWICE[i])(nnbox, x), (x,))

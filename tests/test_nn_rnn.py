@@ -7,10 +7,9 @@ import pytest
 import torch
 
 import nnbox
-from nn_gradcheck_util import fd_check
 from nnbox.nn.utils.rnn import pack_padded_sequence as n_pack
 from nnbox.nn.utils.rnn import pad_packed_sequence as n_unpack
-from oracle import RNG, assert_same
+from oracle import RNG, assert_same, fd_check
 
 KINDS = ["RNN", "LSTM", "GRU"]
 
@@ -219,3 +218,55 @@ def test_recurrence_finite_differences(mode, reverse):
         return recurrence(mode, x, h, c if mode == "LSTM" else None, wi, wh, bi, bh, reverse=reverse,
                           batch_sizes=np.array([2, 2, 1]))
     fd_check(f, args if mode == "LSTM" else args[:2] + [np.zeros((B, H))] + args[3:])
+
+
+# --- double backward (create_graph=True) --------------------------------------------------------------
+def _layer(mode, reverse=False, proj=False, bias=True):
+    """One recurrent layer on (x, h0[, c0], weights): torch's ``_VF`` kernels vs nnbox's fused node."""
+    def fn(m, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr):
+        if m is torch:
+            xs = x.flip(0) if reverse else x
+            params = [w_ih, w_hh] + ([b_ih, b_hh] if bias else []) + ([w_hr] if proj else [])
+            name = {"RNN_TANH": "rnn_tanh", "RNN_RELU": "rnn_relu", "GRU": "gru", "LSTM": "lstm"}[mode]
+            hx = (h0[None], c0[None]) if mode == "LSTM" else h0[None]
+            res = getattr(torch._VF, name)(xs, hx, params, bias, 1, 0.0, True, False, False)
+            out, rest = res[0], res[1:]
+            return (out.flip(0) if reverse else out,) + tuple(r[0] for r in rest)
+        from nnbox.ops.rnn import recurrence
+
+        return recurrence(mode, x, h0, c0 if mode == "LSTM" else None, w_ih, w_hh, b_ih if bias else None,
+                          b_hh if bias else None, reverse, None, w_hr if proj else None)
+    return fn
+
+
+@pytest.mark.parametrize("mode,reverse,proj,bias", [("RNN_TANH", False, False, True), ("RNN_TANH", True, False, False),
+                                                    ("RNN_RELU", False, False, True), ("GRU", False, False, True),
+                                                    ("GRU", True, False, True), ("LSTM", False, False, True),
+                                                    ("LSTM", True, False, False), ("LSTM", False, True, True)])
+def test_recurrence_double_backward_matches_torch(mode, reverse, proj, bias):
+    from oracle import arr, check
+
+    T, B, I, H, P = 4, 3, 2, 3, 2
+    k = {"LSTM": 4, "GRU": 3}.get(mode, 1)
+    hp = P if proj else H
+    ins = [arr(T, B, I), arr(B, hp), arr(B, H), arr(k * H, I) * 0.6, arr(k * H, hp) * 0.6, arr(k * H) * 0.3,
+           arr(k * H) * 0.3, arr(P, H)]
+    check(_layer(mode, reverse, proj, bias), ins, order=2, rtol=1e-8)
+
+
+@pytest.mark.parametrize("mode", ["LSTM", "GRU", "RNN_TANH"])
+def test_recurrence_packed_gradgrad_finite_differences(mode):
+    from nnbox.ops.rnn import recurrence
+    from oracle import arr, gradgrad_fd
+
+    k = {"LSTM": 4, "GRU": 3}.get(mode, 1)
+    x = nnbox.tensor(arr(3, 3, 2), requires_grad=True)
+    w = nnbox.tensor(arr(k * 2, 2) * 0.6, requires_grad=True)
+    h0, c0 = nnbox.tensor(arr(3, 2)), nnbox.tensor(arr(3, 2))
+    w_hh, b = nnbox.tensor(arr(k * 2, 2) * 0.6), nnbox.tensor(arr(k * 2) * 0.3)
+    bs = np.array([3, 2, 1])
+
+    def f(x, w):
+        res = recurrence(mode, x, h0, c0 if mode == "LSTM" else None, w, w_hh, b, b, False, bs)
+        return (res[0] * res[0]).sum() + (res[1] * res[1]).sum()
+    assert gradgrad_fd(f, (x, w))

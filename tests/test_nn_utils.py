@@ -8,6 +8,7 @@ import pytest
 import torch
 
 import nnbox
+from oracle import assert_same
 
 
 def twin_grads(seed=0, scale=1.0, dtype=np.float32):
@@ -28,8 +29,7 @@ def twin_grads(seed=0, scale=1.0, dtype=np.float32):
 
 
 def assert_grads_equal(tp, npar, rtol=1e-6):
-    for a, b in zip(tp, npar):
-        np.testing.assert_allclose(b.grad.numpy(), a.grad.numpy(), rtol=rtol, atol=1e-7)
+    assert_same([p.grad for p in tp], [p.grad for p in npar], rtol=rtol, atol=1e-7, what="grads")
 
 
 @pytest.mark.parametrize("norm_type", [2.0, 1, 3.5, math.inf, "inf", 0])

@@ -296,3 +296,128 @@ def test_out_argument():
 
 def test_inf_nan_math():
     assert math.isnan(nnbox.tensor(float("nan")).item())
+
+
+# --- second order (create_graph=True) --------------------------------------------------------------
+
+@pytest.mark.parametrize("shape", [(2, 3), ()])  # 0-d: NumPy returns scalars, the saved output must stay the output
+@pytest.mark.parametrize("op", UNARY_ANY + UNARY_POS + UNARY_UNIT)
+def test_unary_second_order(op, shape):
+    if op in UNARY_POS:
+        a = arr(*shape, positive=True)
+    elif op in UNARY_UNIT:
+        a = arr(*shape, low=-0.9, high=0.9)
+    else:
+        a = arr(*shape, low=-3, high=3)
+    check(lambda m, x: getattr(m, op)(x), [a], order=2, rtol=1e-8)
+
+
+@pytest.mark.parametrize("sa,sb", [((3,), (3,)), ((2, 3), (3,)), ((2, 1, 3), (4, 1)), ((), (2, 2))])
+@pytest.mark.parametrize("op", BINARY)
+def test_binary_second_order(op, sa, sb):
+    pos = op in ("div", "pow", "remainder", "fmod")
+    check(lambda m, x, y: getattr(m, op)(x, y), [arr(*sa, positive=pos), arr(*sb, positive=pos)], order=2, rtol=1e-8)
+
+
+@pytest.mark.parametrize("f", [
+    lambda m, x: x ** 3, lambda m, x: x ** 0.5, lambda m, x: 2.5 ** x, lambda m, x: x ** 1, lambda m, x: x * 3 - 1 / x,
+    lambda m, x: m.clamp(x, -0.5, 0.5), lambda m, x: m.round(x, decimals=1), lambda m, x: m.lerp(x, x * x, 0.3),
+    lambda m, x: m.float_power(x, 2), lambda m, x: (x * 2).sigmoid().tanh().exp(), lambda m, x: x.relu() ** 2,
+])
+def test_expressions_second_order(f):
+    check(f, [arr(3, 4, positive=True)], order=2, rtol=1e-8)
+
+
+def test_rounded_div_is_a_zero_gradient_node_as_in_torch():
+    for mode in ("floor", "trunc"):
+        check(lambda m, x, y: m.div(x * x, y, rounding_mode=mode) + x * y, [arr(3, 4), arr(4, positive=True)])
+        check(lambda m, x, y: m.div(x * x, y, rounding_mode=mode) * x + x * y, [arr(3, 4), arr(4, positive=True)],
+              order=2, rtol=1e-8)
+    t, n = (m.div(m.tensor([3.0, -4.0], requires_grad=True), 2, rounding_mode="floor") for m in (torch, nnbox))
+    assert n.grad_fn.name() == t.grad_fn.name() == "DivBackward2"
+    assert (nnbox.tensor([3.0], requires_grad=True) // 2).grad_fn is None  # floor_divide: no derivative
+
+
+def test_inplace_unary_second_order():
+    def f(m, x):
+        y = x * 1.5
+        y.tanh_()  # saves its result, which is y now
+        z = x * 0.5
+        z.sin_()  # saves its input: the in-place op keeps a private copy of it
+        return y * x + z * y
+
+    check(f, [arr(3, 4)], order=2, rtol=1e-8)
+
+
+def test_max_min_ties_second_order():
+    a, b = np.array([1.0, 2.0, 3.0, 2.0]), np.array([1.0, 3.0, 2.0, 2.0])
+    check(lambda m, x, y: m.maximum(x, y) * x, [a, b], order=2, rtol=1e-8)
+    check(lambda m, x, y: m.minimum(x, y) * y, [a, b], order=2, rtol=1e-8)
+
+
+def _double_backward(f):
+    """The gradient of ``f`` w.r.t. its input as a function of the input and the upstream gradient:
+    gradcheck on it checks the double backward against finite differences (what gradgradcheck does)."""
+    def first(x, g):
+        with nnbox.enable_grad():  # gradcheck evaluates the function under no_grad for finite differences
+            return nnbox.autograd.grad(f(x), x, g, create_graph=True)[0]
+
+    return first
+
+
+@pytest.mark.parametrize("op", ["exp", "log", "sqrt", "rsqrt", "tanh", "sigmoid", "sin", "asin", "atan", "reciprocal",
+                                "log1p", "expm1", "tan", "cosh"])
+def test_unary_double_backward_gradcheck(op):
+    x = nnbox.tensor(arr(5, low=0.2, high=0.8), requires_grad=True)
+    g = nnbox.tensor(arr(5), requires_grad=True)
+    assert nnbox.autograd.gradcheck(_double_backward(getattr(nnbox, op)), (x, g))
+
+
+def test_third_derivative_of_tanh_and_x3_sin():
+    for f in (lambda m, x: m.tanh(x), lambda m, x: x ** 3 * m.sin(x)):
+        res = []
+        for m in (torch, nnbox):
+            x = m.tensor(np.array([-1.3, -0.2, 0.4, 1.7]), requires_grad=True)
+            y = f(m, x).sum()
+            (g1,) = m.autograd.grad(y, x, create_graph=True)
+            (g2,) = m.autograd.grad(g1.sum(), x, create_graph=True)
+            (g3,) = m.autograd.grad(g2.sum(), x)
+            res.append(g3.detach().numpy())
+        np.testing.assert_allclose(res[1], res[0], rtol=1e-10)
+
+
+def test_unary_table_formulas_follow_the_rules():
+    """Every row's gradient formula is checked like a ``_twice`` backward (it is one)."""
+    import ast
+    import inspect
+
+    from test_formula_rules import _module_defs, _violations
+
+    from nnbox.ops import elementwise
+
+    tree = ast.parse(inspect.getsource(elementwise))
+    defs = _module_defs(elementwise)
+    rows = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", None) == "_op"]
+    assert len(rows) >= 29
+    for row in rows:
+        vjp = row.args[2]
+        assert isinstance(vjp, ast.Lambda), ast.unparse(row)
+        fn = ast.FunctionDef(name=row.args[0].value, args=vjp.args, body=[ast.Return(vjp.body)], decorator_list=[],
+                             lineno=vjp.lineno)
+        assert not _violations(fn, defs, set()), ast.unparse(vjp)
+
+
+def test_unary_row_saves_only_what_its_formula_reads():
+    # exp keeps its output, so changing its input in place afterwards is fine (as in torch) ...
+    x = nnbox.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 1
+    z = y.exp()
+    y.add_(1)
+    z.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), np.exp([1.0, 2.0]))
+    # ... sin keeps its input, so the same change raises torch's error
+    y = x * 1
+    z = y.sin()
+    y.add_(1)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        z.sum().backward()

@@ -366,3 +366,43 @@ def test_topk_kthvalue():
     check(lambda m, x: m.kthvalue(x, 2, 1), [a])
     check(lambda m, x: m.kthvalue(x, 1, 0, keepdim=True), [a])
     check_error(lambda m, x: x.topk(7), [a])
+
+
+# --- second order (create_graph=True) --------------------------------------------------------------
+
+def _setitem(m, x, v, key):
+    y = x * x
+    y[key] = v * v
+    return y * x
+
+
+def _inplace_on_view(m, x, v):
+    y = x * x
+    w = y[1:3]
+    w.mul_(v[:4])  # the base y is rebased (CopySlices), w re-derived from it
+    return y * x + w.sum()
+
+
+SECOND_ORDER = [
+    _inplace_on_view,
+    lambda m, x, v: (x * x)[1:3, 0] * v[0],
+    lambda m, x, v: x[m.tensor([0, 2, 2])] * x[0],
+    lambda m, x, v: x[x > 0] ** 2,
+    lambda m, x, v: m.gather(x * x, 1, m.tensor([[0, 3], [1, 1], [3, 0], [2, 2]])) * v[:2],
+    lambda m, x, v: m.index_select(x, 1, m.tensor([3, 0, 3])) ** 3,
+    lambda m, x, v: m.scatter_add(x * x, 1, m.tensor([[0, 1], [3, 3], [2, 0], [1, 1]]), v.reshape(4, 2) * x[:, :2]),
+    lambda m, x, v: m.scatter(x * x, 1, m.tensor([[0, 3], [3, 1], [2, 0], [1, 2]]), v.reshape(4, 2) ** 2),
+    lambda m, x, v: m.where(x > 0, x * x, v[:4].reshape(4, 1) ** 3),
+    lambda m, x, v: m.masked_fill(x * x, x < 0, 2.0) * x,
+    lambda m, x, v: m.index_add(x * x, 0, m.tensor([1, 1]), v.reshape(2, 4) * x[:2]),
+    lambda m, x, v: _setitem(m, x, v[:4], (slice(None), 1)),
+    lambda m, x, v: _setitem(m, x, v[:2], (m.tensor([0, 3]), m.tensor([1, 1]))),
+    lambda m, x, v: m.sort(x * v[:4], dim=1)[0] ** 2,
+    lambda m, x, v: m.topk(x ** 3, 2, dim=0)[0] * x[:2],
+    lambda m, x, v: m.take_along_dim(x * x, m.tensor([[0], [2], [1], [3]]), dim=1),
+]
+
+
+@pytest.mark.parametrize("k", range(len(SECOND_ORDER)))
+def test_index_second_order(k):
+    check(SECOND_ORDER[k], [arr(4, 4), arr(8)], order=2, rtol=1e-8)

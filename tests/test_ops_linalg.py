@@ -111,3 +111,33 @@ def test_norm():
     check(lambda m, x: x.norm(p=3), [a])
     check(lambda m, x: m.dist(x, x * 2), [a])
     check(lambda m, x: m.linalg.vector_norm(x, ord=float("inf"), dim=1), [a])
+
+
+# --- second order (create_graph=True) --------------------------------------------------------------
+
+@pytest.mark.parametrize("k", [k for k in range(len(EINSUM)) if len(EINSUM[k][1]) > 1 or "->" in EINSUM[k][0]])
+def test_einsum_second_order(k):
+    eq, shapes = EINSUM[k]
+    check(lambda m, *xs: m.einsum(eq, *xs) ** 2, [arr(*s) for s in shapes], order=2, rtol=1e-8)
+
+
+@pytest.mark.parametrize("f", [
+    lambda m, x, y: m.tensordot(x, y, 1) ** 2,
+    lambda m, x, y: m.norm(x) * y,
+    lambda m, x, y: x.norm(dim=1) * y[0, :2],
+    lambda m, x, y: x.norm(dim=1, keepdim=True) * y[:2, :1],
+    lambda m, x, y: x.norm(p=1, dim=0) * y[:, 0].sum(),
+    lambda m, x, y: x.norm(p=3) * y,
+    lambda m, x, y: m.dist(x, x ** 2),
+    lambda m, x, y: m.linalg.vector_norm(x, ord=float("inf"), dim=1) ** 2,
+    lambda m, x, y: m.trace(x[:, :2] @ x[:, :2].t()),
+    lambda m, x, y: m.diag(x * x) * x[:2, 0],
+    lambda m, x, y: m.diag(x * x, 1) ** 2,
+    lambda m, x, y: m.diag(x[0] ** 3, -1) ** 2,
+    lambda m, x, y: m.diagonal(x.t() ** 3, -1) ** 2,
+    lambda m, x, y: m.outer(x[0], y[:, 0]) ** 2,
+    lambda m, x, y: m.mv(x.t(), y[:2, 1]) ** 2,
+    lambda m, x, y: m.baddbmm(x[:, :2].reshape(1, 2, 2), x.reshape(1, 2, 3), y.reshape(1, 3, 2)) ** 2,
+])
+def test_linalg_second_order(f):
+    check(f, [arr(2, 3), arr(3, 2)], order=2, rtol=1e-8)

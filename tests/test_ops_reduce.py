@@ -267,3 +267,64 @@ def test_reduce_errors():
 
 def test_sum_grad_dtype_float32():
     check(lambda m, x: (x * 2).sum(1).mean(), [arr(3, 4, dtype=np.float32)])
+
+
+# --- second order (create_graph=True) --------------------------------------------------------------
+
+SECOND_ORDER = [
+    lambda m, x: m.sum(x * x, dim=1) ** 2,
+    lambda m, x: m.mean(x ** 3, dim=(0, 2), keepdim=True),
+    lambda m, x: m.prod(x, dim=1),
+    lambda m, x: m.prod(x),
+    lambda m, x: m.prod(x, dim=2, keepdim=True),
+    lambda m, x: m.max(x * x, dim=1)[0] * x[:, 0],
+    lambda m, x: m.min(x ** 3, dim=-1, keepdim=True)[0],
+    lambda m, x: m.amax(x * x, dim=(0, 1)) ** 2,
+    lambda m, x: m.amin(x ** 3, dim=2, keepdim=True),
+    lambda m, x: m.max(x * x) * x,
+    lambda m, x: m.var(x, dim=1),
+    lambda m, x: m.var(x),
+    lambda m, x: m.std(x, dim=(0, 2), keepdim=True),
+    lambda m, x: m.std(x, dim=1, correction=0),
+    lambda m, x: m.std(x) * x,
+    lambda m, x: m.logsumexp(x * x, dim=1),
+    lambda m, x: m.logsumexp(x ** 3, dim=(0, 2), keepdim=True),
+    lambda m, x: m.cumsum(x * x, dim=1) ** 2,
+    lambda m, x: m.cumprod(x, dim=2),
+    lambda m, x: m.cumprod(x, dim=0) * x,
+    lambda m, x: m.nansum(x ** 3, dim=1),
+    lambda m, x: m.softmax(x * x, dim=1),
+    lambda m, x: m.log_softmax(x ** 3, dim=-1),
+]
+
+
+@pytest.mark.parametrize("k", range(len(SECOND_ORDER)))
+def test_reduce_second_order(k):
+    check(SECOND_ORDER[k], [arr(2, 3, 4)], order=2, rtol=1e-8)
+
+
+def test_prod_cumprod_with_zeros_second_order():
+    a = arr(3, 4)
+    a[1, 2] = 0.0
+    a[2, 0] = a[2, 3] = 0.0
+    check(lambda m, x: m.prod(x, dim=1), [a], order=2, rtol=1e-8)
+    check(lambda m, x: m.cumprod(x, dim=1), [a], order=2, rtol=1e-8)
+
+
+def test_std_var_double_backward_gradcheck():
+    for f in (lambda t: nnbox.std(t, dim=1), lambda t: nnbox.var(t), lambda t: nnbox.logsumexp(t, 0),
+              lambda t: nnbox.prod(t, 1)):
+        x = nnbox.tensor(arr(3, 4), requires_grad=True)
+        g = nnbox.tensor(arr(*f(x).shape), requires_grad=True)
+
+        def first(x, g, f=f):
+            with nnbox.enable_grad():
+                return nnbox.autograd.grad(f(x), x, g, create_graph=True)[0]
+
+        assert nnbox.autograd.gradcheck(first, (x, g))
+
+
+@pytest.mark.parametrize("op", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("shape,dim", [((5,), 0), ((3, 4), 1), ((2, 3, 4), 0), ((), 0)])
+def test_softmax_second_order(op, shape, dim):
+    check(lambda m, x: getattr(m, op)(x, dim=dim), [arr(*shape)], order=2, rtol=1e-8)

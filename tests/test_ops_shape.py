@@ -260,3 +260,37 @@ def test_T_deprecated_beyond_2d():
         with pytest.warns(UserWarning, match="The use of `x.T` on tensors of dimension other than 2"):
             assert tuple(m.ones(2, 3, 4).T.shape) == (4, 3, 2)
     check(lambda m, x: x.T, [arr(3)])
+
+
+# --- second order (create_graph=True): each op on x * x, so the second derivative reaches x ----------
+
+SECOND_ORDER = [
+    lambda m, x: (x * x).view(6, 2) * x.reshape(6, 2),
+    lambda m, x: (x * x).t().reshape(-1) ** 2,
+    lambda m, x: (x * x).unsqueeze(1).squeeze() * x,
+    lambda m, x: (x * x).permute(1, 0) * x.T,
+    lambda m, x: (x * x)[:1].expand(3, 4) * x[:3],
+    lambda m, x: (x * x).repeat(2, 1) * x.repeat(2, 1),
+    lambda m, x: m.repeat_interleave(x * x, 2, dim=1) ** 2,
+    lambda m, x: m.repeat_interleave(x * x, m.tensor([1, 0, 3]), dim=0) ** 2,
+    lambda m, x: m.repeat_interleave(x ** 3, 2),
+    lambda m, x: (x.t() * 1).contiguous() * x.t(),
+    lambda m, x: (x * x).clone() * x,
+    lambda m, x: m.cat([x * x, x ** 3, m.zeros(0)], dim=0),
+    lambda m, x: m.stack([x * x, x], dim=1) ** 2,
+    lambda m, x: [p * p for p in (x * x).split([1, 3], dim=1)],
+    lambda m, x: [p * p for p in (x * x).chunk(2, dim=0)],
+    lambda m, x: [p * x[0] for p in (x * x).unbind(0)],
+    lambda m, x: m.flip(x * x, (0, 1)) * x,
+    lambda m, x: m.roll(x * x, 1, 1) * x,
+    lambda m, x: m.roll(x * x, (1, 2), (0, 1)) * x,
+    lambda m, x: (x * x).narrow(1, 1, 2) ** 2,
+    lambda m, x: m.tril(x * x) * x + m.triu(x ** 3, 1),
+    lambda m, x: (x * x).flatten() ** 2,
+    lambda m, x: m.movedim(x * x, 0, 1) * x.t(),
+]
+
+
+@pytest.mark.parametrize("k", range(len(SECOND_ORDER)))
+def test_shape_second_order(k):
+    check(SECOND_ORDER[k], [arr(3, 4)], order=2, rtol=1e-8)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import torch
 import torch.nn as tnn
 
@@ -70,7 +69,7 @@ def _randomize_bn_stats(model):
 
 
 def test_resnet18_torch_to_nnbox_to_torch(tmp_path):
-    models = pytest.importorskip("nnbox.vision.models")
+    import nnbox.vision.models as models
     torch.manual_seed(0)
     t_model = _torch_resnet18()
     _randomize_bn_stats(t_model)
@@ -116,7 +115,7 @@ def test_lstm_nnbox_to_torch_to_nnbox(tmp_path):
 
 
 def test_resnet18_nnbox_to_torch_to_nnbox(tmp_path):
-    models = pytest.importorskip("nnbox.vision.models")
+    import nnbox.vision.models as models
     nnbox.manual_seed(1)
     n_model = models.resnet18(num_classes=10)
     with nnbox.no_grad():  # non-trivial running statistics

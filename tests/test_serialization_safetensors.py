@@ -3,12 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
+import safetensors.torch as st_torch  # in the [test] extra: missing means a broken install
 
 import nnbox
 from nnbox.utils import safetensors as nst
-
-st_torch = pytest.importorskip("safetensors.torch")
 
 
 def _state():
@@ -52,3 +50,30 @@ def test_bytes_api_and_errors():
         nst.save({"a": [1, 2]})
     with pytest.raises(TypeError):
         nst.save([nnbox.ones(1)])
+
+
+def _with_header(header: bytes, body: bytes = b"") -> bytes:
+    import struct
+
+    return struct.pack("<Q", len(header)) + header + body
+
+
+@pytest.mark.parametrize("blob", [
+    b"",  # empty file (was struct.error)
+    b"\x05\x00\x00",  # shorter than the length field
+    _with_header(b"[" * 100_000 + b"]" * 100_000),  # 100k-deep JSON (was RecursionError)
+    b"\xe8\x03\x00\x00\x00\x00\x00\x00" + b'{"__metadata__":{}}',  # length past EOF (was UnicodeDecodeError)
+    _with_header(b"[1]"),  # not an object
+    _with_header(b'{"__metadata__": {"a": 1}}'),  # metadata values must be strings
+    _with_header(b'{"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 100]}}'),  # offsets past the data
+    _with_header(b'{"a": {"dtype": "X9", "shape": [1], "data_offsets": [0, 4]}}', b"\x00" * 4),  # unknown dtype
+    _with_header(b'{"a": {"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}}', b"\x00" * 8),  # shape vs bytes
+    _with_header(b"\xff\xfe"),  # not UTF-8
+])
+def test_load_metadata_rejects_what_safetensors_rejects(blob, tmp_path):
+    p = tmp_path / "bad.safetensors"
+    p.write_bytes(blob)
+    with pytest.raises(Exception) as theirs:
+        st_torch.load_file(str(p))
+    with pytest.raises(type(theirs.value)):
+        nst.load_metadata(p)

@@ -6,13 +6,10 @@ import re
 
 import numpy as np
 import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # [test] extra
 
 import nnbox
-
-pytest.importorskip("tensorboard")
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
-
-from nnbox.utils.tensorboard import SummaryWriter  # noqa: E402
+from nnbox.utils.tensorboard import SummaryWriter
 
 
 def _read(logdir):
@@ -74,8 +71,9 @@ def test_histogram_statistics(tmp_path):
 
 
 def test_images_all_layouts(tmp_path):
-    Image = pytest.importorskip("PIL.Image")
     import io
+
+    from PIL import Image
 
     rng = np.random.default_rng(0)
     chw = rng.uniform(0, 1, size=(3, 8, 10)).astype(np.float32)
@@ -100,7 +98,8 @@ def test_images_all_layouts(tmp_path):
 
 
 def test_figure_text_hparams(tmp_path):
-    matplotlib = pytest.importorskip("matplotlib")
+    import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -225,7 +224,8 @@ def test_audio_custom_scalars_embedding(tmp_path):
     import wave
 
     from google.protobuf import text_format
-    from tensorboard.plugins.custom_scalar import layout_pb2, metadata as cs_meta
+    from tensorboard.plugins.custom_scalar import layout_pb2
+    from tensorboard.plugins.custom_scalar import metadata as cs_meta
     from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
 
     t = np.linspace(0, 1, 800, endpoint=False)

@@ -53,7 +53,8 @@ def test_normalize_global_range_and_scale_each():
 
 
 def test_save_image_roundtrip(tmp_path):
-    Image = pytest.importorskip("PIL.Image")
+    from PIL import Image
+
     x = nnbox.tensor(np.random.default_rng(1).uniform(0, 1, size=(4, 3, 5, 6)).astype(np.float32))
     p = tmp_path / "g.png"
     save_image(x, p, nrow=2, padding=1)

@@ -114,7 +114,7 @@ def get_default_device() -> device:
 
 # --- CuPy, imported lazily -------------------------------------------------------------------
 
-_cupy = [None, False]  # module, tried
+_cupy = [None, False, None]  # module, tried, why not (None: installed, else the reason)
 
 
 def cupy_or_none():
@@ -123,20 +123,37 @@ def cupy_or_none():
         _cupy[1] = True
         try:
             import cupy  # noqa: PLC0415 - heavy and optional
-
+        except Exception:  # noqa: BLE001 - ImportError, or a broken install
+            _cupy[2] = "missing"
+            return None
+        try:
             if cupy.cuda.runtime.getDeviceCount() > 0:
                 _cupy[0] = cupy
-        except Exception:  # ImportError, or a CUDA driver/runtime error
+                from .flags import apply_tf32
+
+                apply_tf32(cupy)
+            else:
+                _cupy[2] = "no GPU"
+        except Exception as e:  # noqa: BLE001 - a CUDA driver/runtime error
             _cupy[0] = None
+            _cupy[2] = f"{type(e).__name__}: {e}"
     return _cupy[0]
 
 
 def require_cupy():
+    """The cupy module, or torch's error for 'cuda' on a machine that can't run it: torch built
+    without CUDA raises AssertionError (nnbox without CuPy is that case); torch built with CUDA on
+    a machine without a usable GPU raises RuntimeError (CuPy installed, no GPU)."""
     cp = cupy_or_none()
     if cp is None:
+        if _cupy[2] == "missing":
+            raise AssertionError(
+                "Torch not compiled with CUDA enabled: nnbox needs CuPy and an NVIDIA GPU for 'cuda' "
+                "tensors (pip install cupy-cuda12x)"
+            )
         raise RuntimeError(
-            "Torch not compiled with CUDA enabled: nnbox needs CuPy and an NVIDIA GPU for 'cuda' "
-            "tensors (pip install cupy-cuda12x)"
+            f"Found no NVIDIA driver on your system or no usable GPU ({_cupy[2]}): nnbox's 'cuda' "
+            "tensors need an NVIDIA GPU that CuPy can see"
         )
     return cp
 
@@ -149,6 +166,28 @@ def array_module(arr):
     if cp is not None and isinstance(arr, cp.ndarray):
         return cp
     return np
+
+
+# type -> array namespace.  A backward formula asks ``xp_of(value)`` for its namespace: ``numpy`` (or
+# ``cupy``) for raw arrays in a first-order backward, and the Tensor-valued namespace
+# (``nnbox.ops._tensor_xp``, registered when the ops load) when ``create_graph=True`` hands it Tensors.
+_namespaces: dict = {np.ndarray: np}
+
+
+def xp_of(a):
+    """The array namespace of ``a``: numpy, cupy, or the Tensor namespace for nnbox Tensors."""
+    xp = _namespaces.get(type(a))
+    if xp is not None:
+        return xp
+    tensor_xp = _namespaces.get("tensor")
+    if tensor_xp is not None and isinstance(a, tensor_xp.Tensor):  # a Tensor subclass (Parameter)
+        return tensor_xp
+    return array_module(a)
+
+
+def register_namespace(key, namespace) -> None:
+    """Make ``xp_of`` return ``namespace`` for values of type ``key`` (``"tensor"``: any Tensor)."""
+    _namespaces[key] = namespace
 
 
 def device_of(arr) -> device:

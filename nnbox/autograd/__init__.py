@@ -24,7 +24,9 @@ def _as_list(x):
     return [x]
 
 
-def _root_grads(outputs, grad_outputs, fn_name: str):
+def _root_grads(outputs, grad_outputs, fn_name: str, create_graph: bool = False):
+    """The gradients the walk starts from: arrays, or Tensors for ``create_graph`` (a Tensor given by
+    the caller is kept as it is, so a gradient that itself requires grad stays in the graph)."""
     Tensor = _function.Tensor
     grads = []
     for i, (t, g) in enumerate(zip(outputs, grad_outputs)):
@@ -44,7 +46,12 @@ def _root_grads(outputs, grad_outputs, fn_name: str):
                     f"Mismatch in shape: grad_output[{i}] has a shape of {_sz(ga.shape)} and output[{i}] "
                     f"has a shape of {_sz(t._data.shape)}."
                 )
+            if create_graph and isinstance(g, Tensor):
+                grads.append(g)
+                continue
             grads.append(ga)
+    if create_graph:
+        grads = [g if isinstance(g, Tensor) else Tensor._make(g) for g in grads]
     return grads
 
 
@@ -60,10 +67,6 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph: bool =
     >>> nnbox.autograd.backward(x * x); x.grad
     tensor(6.)
     """
-    if create_graph:
-        raise NotImplementedError(
-            "create_graph=True (higher-order gradients) is not supported by nnbox yet"
-        )
     tensors = _as_list(tensors)
     grads = _as_list(grad_tensors) or [None] * len(tensors)
     if len(grads) != len(tensors):
@@ -72,13 +75,19 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph: bool =
         inputs = _as_list(inputs)
         if not inputs:
             raise RuntimeError("'inputs' argument to backward() cannot be empty.")
-    root_grads = _root_grads(tensors, grads, "backward")
-    captured = _engine.run_backward(tensors, root_grads, bool(retain_graph), inputs=inputs, accumulate=True)
+    if retain_graph is None:
+        retain_graph = create_graph
+    root_grads = _root_grads(tensors, grads, "backward", create_graph)
+    captured = _engine.run_backward(tensors, root_grads, bool(retain_graph), inputs=inputs, accumulate=True,
+                                    create_graph=create_graph)
     if inputs is not None:  # non-leaf tensors named in ``inputs`` get their .grad too, as in torch
         Tensor = _function.Tensor
         for t, g in zip(inputs, captured):
             if t.grad_fn is not None and g is not None:
-                t._grad = Tensor._make(g.copy()) if t._grad is None else Tensor._make(t._grad._data + g)
+                if create_graph:
+                    t._grad = g if t._grad is None else t._grad + g
+                else:
+                    t._grad = Tensor._make(g.copy()) if t._grad is None else Tensor._make(t._grad._data + g)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bool = False,
@@ -91,19 +100,19 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
     (tensor([2., 4.]),)
     """
     Tensor = _function.Tensor
-    if create_graph:
-        raise NotImplementedError("create_graph=True (higher-order gradients) is not supported by nnbox yet")
     if is_grads_batched:
         raise NotImplementedError("is_grads_batched=True is not supported by nnbox")
     outputs = _as_list(outputs)
-    single = isinstance(inputs, Tensor)
     inputs = _as_list(inputs)
     for i, t in enumerate(inputs):
         if not t._rg:
             raise RuntimeError("One of the differentiated Tensors does not require grad")
     grads = _as_list(grad_outputs) or [None] * len(outputs)
-    root_grads = _root_grads(outputs, grads, "grad")
-    captured = _engine.run_backward(outputs, root_grads, bool(retain_graph), inputs=inputs, accumulate=False)
+    if retain_graph is None:
+        retain_graph = create_graph
+    root_grads = _root_grads(outputs, grads, "grad", create_graph)
+    captured = _engine.run_backward(outputs, root_grads, bool(retain_graph), inputs=inputs, accumulate=False,
+                                    create_graph=create_graph)
     res = []
     for t, g in zip(inputs, captured):
         if g is None:
@@ -117,7 +126,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
                 )
             res.append(None)
         else:
-            res.append(Tensor._make(g))
+            res.append(g if create_graph else Tensor._make(g))
     return tuple(res)
 
 
@@ -127,6 +136,10 @@ def __getattr__(name):
         from . import _gradcheck
 
         return getattr(_gradcheck, name)
+    if name == "functional":
+        import importlib
+
+        return importlib.import_module(".functional", __name__)
     raise AttributeError(f"module 'nnbox.autograd' has no attribute '{name}'")
 
 

@@ -147,8 +147,49 @@ def gradcheck(func, inputs, *, eps: float = 1e-6, atol: float = 1e-5, rtol: floa
     return True
 
 
-def gradgradcheck(func, inputs, grad_outputs=None, **kwargs) -> bool:
-    """Second-order gradient check: needs ``create_graph=True``, which nnbox does not support yet."""
-    raise NotImplementedError(
-        "gradgradcheck needs double backward (create_graph=True), which nnbox does not support yet"
-    )
+def gradgradcheck(func, inputs, grad_outputs=None, *, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
+                  gen_non_contig_grad_outputs: bool = False, raise_exception: bool = True, nondet_tol: float = 0.0,
+                  check_undefined_grad: bool = True, check_grad_dtypes: bool = False,
+                  check_batched_grad: bool = False, check_fwd_over_rev: bool = False,
+                  check_rev_over_rev: bool = True, fast_mode: bool = False, masked: bool = False) -> bool:
+    """Check second derivatives: ``gradcheck`` of the function that maps (inputs, grad_outputs) to
+    the first gradients, taken with ``create_graph=True``.  ``grad_outputs`` default to random
+    normal tensors (from nnbox's generator) that require grad, so the check also covers the
+    gradient's dependence on the upstream gradient.
+
+    >>> import nnbox
+    >>> x = nnbox.rand(3, dtype=nnbox.float64, requires_grad=True)
+    >>> nnbox.autograd.gradgradcheck(lambda t: t * t * t, (x,))
+    True
+    """
+    from .._tensor import Tensor
+    from . import grad as autograd_grad
+    from .grad_mode import enable_grad
+
+    if check_fwd_over_rev:
+        raise NotImplementedError("gradgradcheck(check_fwd_over_rev=True) is not supported by nnbox (no forward-mode AD)")
+    inputs = _as_tuple(inputs)
+    if grad_outputs is None:
+        from ..ops.creation import randn
+
+        with enable_grad():
+            outs = [o for o in _outputs(func, inputs) if o._rg]
+        grad_outputs = tuple(randn(tuple(o.shape), dtype=o.dtype, device=o.device, requires_grad=True) for o in outs)
+    else:
+        grad_outputs = _as_tuple(grad_outputs)
+    n_go = len(grad_outputs)
+
+    def first_grads(*args):
+        inp, gos = args[:-n_go] if n_go else args, args[-n_go:] if n_go else ()
+        with enable_grad():
+            outs = [o for o in _outputs(func, inp) if o._rg]
+            wrt = [t for t in inp if isinstance(t, Tensor) and t._rg]
+            grads = autograd_grad(outs, wrt, list(gos), create_graph=True, allow_unused=True)
+        return tuple(g for g in grads if g is not None)
+
+    if not check_rev_over_rev:
+        return True
+    return gradcheck(first_grads, tuple(inputs) + tuple(grad_outputs), eps=eps, atol=atol, rtol=rtol,
+                     raise_exception=raise_exception, nondet_tol=nondet_tol,
+                     check_undefined_grad=check_undefined_grad, check_grad_dtypes=check_grad_dtypes,
+                     check_batched_grad=check_batched_grad, fast_mode=fast_mode, masked=masked)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._backend.fp_errors import quiet as _quiet
+from .._backend.fp_errors import restore as _restore
 from .anomaly_mode import _anomaly
 from .grad_mode import _enabled
 
@@ -15,21 +17,75 @@ _ndarray = np.ndarray
 Tensor = None  # nnbox.Tensor, bound by nnbox/_tensor.py (which imports this package first)
 
 
-def run_backward(roots, root_grads, retain_graph: bool, inputs=None, accumulate: bool = True):
+def run_backward(roots, root_grads, retain_graph: bool, inputs=None, accumulate: bool = True,
+                 create_graph: bool = False):
     """Backpropagate ``root_grads`` (arrays) from ``roots`` (Tensors).
 
     With ``inputs`` given, return their gradients (arrays or None), in order; leaves' ``.grad`` is
     written only when ``accumulate`` is true (then only for ``inputs`` if given).
+
+    ``create_graph``: ``root_grads`` are Tensors, every node runs its formula on Tensors with grad
+    mode on (``Function._run_backward_graph``), and the gradients returned or stored in ``.grad``
+    are Tensors with a graph of their own, ready to be differentiated again.
     """
     prev_mode = _enabled[0]
-    _enabled[0] = False  # backward formulas build no graph
+    _enabled[0] = create_graph  # first-order formulas build no graph
+    token = _quiet()  # inf and nan without NumPy's RuntimeWarnings, as in torch
     try:
-        return _run(roots, root_grads, retain_graph, inputs, accumulate)
+        return _run(roots, root_grads, retain_graph, inputs, accumulate, _GRAPH if create_graph else _ARRAYS)
     finally:
+        _restore(token)
         _enabled[0] = prev_mode
 
 
-def _run(roots, root_grads, retain_graph, inputs, accumulate):
+class _Arrays:
+    """How the walk treats gradient values in a first-order backward: raw arrays."""
+
+    graph = False
+
+    @staticmethod
+    def wrap(g):
+        return Tensor._make(g)
+
+    @staticmethod
+    def unwrap(t):
+        return t._data
+
+    @staticmethod
+    def backward(n, grads):
+        return n._run_backward(grads)
+
+    @staticmethod
+    def array(g):
+        return g
+
+
+class _Graph(_Arrays):
+    """... and with ``create_graph=True``: Tensors, each the end of a graph."""
+
+    graph = True
+
+    @staticmethod
+    def wrap(g):
+        return g
+
+    @staticmethod
+    def unwrap(t):
+        return t
+
+    @staticmethod
+    def backward(n, grads):
+        return n._run_backward_graph(grads)
+
+    @staticmethod
+    def array(g):
+        return g._data
+
+
+_ARRAYS, _GRAPH = _Arrays(), _Graph()
+
+
+def _run(roots, root_grads, retain_graph, inputs, accumulate, mode):
     deps: dict = {}
     stack = []
     for t in roots:
@@ -83,7 +139,7 @@ def _run(roots, root_grads, retain_graph, inputs, accumulate):
     # leaves that are roots and also reached from the graph wait for their deps
     for t, g in list(leaf_buf.items()):
         if deps.get(t, 0) == 0:
-            _finish_leaf(t, leaf_buf.pop(t), capture_leaf, captured, accumulate, only, handed_out)
+            _finish_leaf(t, leaf_buf.pop(t), capture_leaf, captured, accumulate, only, handed_out, mode)
 
     while ready:
         n = ready.pop()
@@ -92,17 +148,17 @@ def _run(roots, root_grads, retain_graph, inputs, accumulate):
         if grads is not None:
             nd = n.__dict__
             if "_tensor_hooks" in nd or "_pre_hooks" in nd or "_retains" in nd:
-                grads = _run_tensor_hooks(n, grads)
+                grads = _run_tensor_hooks(n, grads, mode)
             if capture_node:
                 for i, g in enumerate(grads):
                     for k in capture_node.get((n, i), ()):
                         captured[k] = g
             if len(grads) == 1 or any(g is not None for g in grads):
-                in_grads = n._run_backward(grads)
+                in_grads = n._run_backward(grads) if mode is _ARRAYS else mode.backward(n, grads)
                 if _anomaly[0]:
-                    _check_anomaly(n, in_grads)
+                    _check_anomaly(n, in_grads, mode)
                 if "_post_hooks" in nd:
-                    _run_post_hooks(n, in_grads, grads)
+                    _run_post_hooks(n, in_grads, grads, mode)
             else:
                 in_grads = None
         else:
@@ -130,14 +186,14 @@ def _run(roots, root_grads, retain_graph, inputs, accumulate):
                 c = deps[e] - 1
                 deps[e] = c
                 if c == 0 and e in leaf_buf:
-                    _finish_leaf(e, leaf_buf.pop(e), capture_leaf, captured, accumulate, only, handed_out)
+                    _finish_leaf(e, leaf_buf.pop(e), capture_leaf, captured, accumulate, only, handed_out, mode)
     return captured
 
 
 def _sum(a, b):
-    """``a + b`` for two gradient arrays; NumPy returns a scalar for 0-d operands, keep an array."""
+    """``a + b`` for two gradients; NumPy returns a scalar for 0-d operands, keep an array."""
     r = a + b
-    return r if type(r) is _ndarray or hasattr(r, "__cuda_array_interface__") else np.asarray(r)
+    return np.asarray(r) if isinstance(r, np.generic) else r
 
 
 def _add_leaf(leaf_buf, t, g):
@@ -145,22 +201,28 @@ def _add_leaf(leaf_buf, t, g):
     leaf_buf[t] = g if prev is None else _sum(prev, g)
 
 
-def _finish_leaf(t, g, capture_leaf, captured, accumulate, only, handed_out):
-    if g.shape != t._data.shape:  # a broadcast that an op did not undo: a bug, fail loudly
-        raise RuntimeError(f"gradient shape {tuple(g.shape)} does not match leaf shape {tuple(t._data.shape)}")
-    if g.dtype != t._data.dtype:
-        g = g.astype(t._data.dtype)
+def _finish_leaf(t, g, capture_leaf, captured, accumulate, only, handed_out, mode=_ARRAYS):
+    arr = mode.array(g)
+    if arr.shape != t._data.shape:  # a broadcast that an op did not undo: a bug, fail loudly
+        raise RuntimeError(f"gradient shape {tuple(arr.shape)} does not match leaf shape {tuple(t._data.shape)}")
+    if arr.dtype != t._data.dtype:
+        if arr.dtype.kind == "c" and t._data.dtype.kind != "c":  # a real leaf gets the real part
+            g = g.real
+        g = g.to(t.dtype) if mode.graph else g.astype(t._data.dtype)
     hooks = t._hooks
     if hooks:
         for fn in list(hooks.values()):
-            r = fn(Tensor._make(g))
+            r = fn(mode.wrap(g))
             if r is not None:
-                g = r._data
+                g = mode.unwrap(r)
     for k in capture_leaf.get(t, ()):
         captured[k] = g
     if not accumulate or (only is not None and id(t) not in only):
         return
     cur = t._grad
+    if mode.graph:  # out of place, as torch: the new .grad is part of a graph
+        t._grad = g if cur is None else cur + g
+        return
     if cur is None:
         # store an array nobody else holds: views and arrays already handed to another
         # leaf are copied, since a later backward accumulates into .grad in place
@@ -173,48 +235,56 @@ def _finish_leaf(t, g, capture_leaf, captured, accumulate, only, handed_out):
         cur._vc[0] += 1
 
 
-def _run_tensor_hooks(n, grads):
+def _run_tensor_hooks(n, grads, mode=_ARRAYS):
     nd = n.__dict__
     grads = list(grads)
+    wrap, unwrap = mode.wrap, mode.unwrap
     pre = nd.get("_pre_hooks")
     if pre:
         for fn in list(pre.values()):
-            r = fn(tuple(None if g is None else Tensor._make(g) for g in grads))
+            r = fn(tuple(None if g is None else wrap(g) for g in grads))
             if r is not None:
-                grads = [None if x is None else x._data for x in r]
+                grads = [None if x is None else unwrap(x) for x in r]
     hooks = nd.get("_tensor_hooks")
     if hooks:
         for i, hs in hooks.items():
             if grads[i] is None:
                 continue
             for fn in list(hs.values()):
-                r = fn(Tensor._make(grads[i]))
+                r = fn(wrap(grads[i]))
                 if r is not None:
-                    grads[i] = r._data
+                    grads[i] = unwrap(r)
     retains = nd.get("_retains")
     if retains:
         for i, ref in retains.items():
             t = ref()
             if t is None or grads[i] is None:
                 continue
-            if t._grad is None:
+            if mode.graph:
+                t._grad = grads[i] if t._grad is None else t._grad + grads[i]
+            elif t._grad is None:
                 t._grad = Tensor._make(grads[i].copy())
             else:
                 t._grad = Tensor._make(t._grad._data + grads[i])
     return grads
 
 
-def _run_post_hooks(n, in_grads, grads):
-    wrap = lambda gs: tuple(None if g is None else Tensor._make(g) for g in gs)  # noqa: E731
+def _run_post_hooks(n, in_grads, grads, mode=_ARRAYS):
+    def wrap(gs):
+        return tuple(None if g is None else mode.wrap(g) for g in gs)
+
     for fn in list(n._post_hooks.values()):
         fn(wrap(in_grads), wrap(grads))
 
 
-def _check_anomaly(n, in_grads):
+def _check_anomaly(n, in_grads, mode=_ARRAYS):
     if not _anomaly[1]:
         return
     for i, g in enumerate(in_grads):
-        if g is None or g.dtype.kind not in "fc":
+        if g is None:
+            continue
+        g = mode.array(g)
+        if g.dtype.kind not in "fc":
             continue
         xp = np if type(g) is np.ndarray else __import__("cupy")
         if bool(xp.isnan(g).any()):

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._backend.fp_errors import quiet as _quiet
+from .._backend.fp_errors import restore as _restore
 from . import grad_mode
 from .anomaly_mode import _anomaly
 
@@ -51,6 +53,12 @@ class Function:
     _torch_name = None  # grad_fn name when torch's differs from ``<ClassName>Backward0``
     _to_save = ()  # what save_for_backward stored (per instance once called)
     _non_diff = ()  # outputs marked non-differentiable
+    # Can the gradient this op's backward computes be differentiated again (create_graph=True)?
+    # True: ``backward`` is a formula in ``xp`` and operators only, run on Tensors for a graph.
+    # A string: the error to raise when a second backward reaches it (ops torch cannot
+    # differentiate twice either).  False: not yet written in that form (an error says so).
+    _twice = False
+    _in_graph = False  # set while a create_graph backward runs: saved_tensors are then Tensors
 
     # --- the ctx API ---------------------------------------------------------------------------
     def save_for_backward(self, *tensors) -> None:
@@ -72,6 +80,8 @@ class Function:
                         "operation that failed to compute its gradient, with "
                         "torch.autograd.set_detect_anomaly(True, check_nan=False)."
                     )
+        if self._in_graph:
+            return _reconnect(self, saved)
         return saved
 
     def mark_non_differentiable(self, *outputs) -> None:
@@ -161,10 +171,14 @@ class Function:
             arrays = [a[()] if type(a) is _ndarray and a.ndim == 0 else a for a in arrays]
         ctx = _new(cls)
         ctx.needs_input_grad = tuple(needs)
-        if cls._array_api:
-            out = cls.forward(ctx, *arrays, **kwargs)
-        else:
-            out = _user_forward(cls, ctx, args, kwargs)
+        token = _quiet()  # inf and nan without NumPy's RuntimeWarnings, as in torch
+        try:
+            if cls._array_api:
+                out = cls.forward(ctx, *arrays, **kwargs)
+            else:
+                out = _user_forward(cls, ctx, args, kwargs)
+        finally:
+            _restore(token)
         single = type(out) is not tuple
         outs = (out,) if single else out
         make = T._make
@@ -203,6 +217,25 @@ class Function:
             _record_versions(ctx, args, results, cls._array_api)
         return results[0] if single else tuple(results)
 
+    @classmethod
+    def run(cls, *args, **kwargs):
+        """Run this op on raw arrays (no node: the first-order backward of a fused kernel calls its
+        backward Function this way, at full speed) or, when any argument is a Tensor (a
+        ``create_graph`` backward), as a node of the graph, so the gradient can be differentiated
+        again through this Function's own ``backward``.
+
+        >>> import numpy as np, nnbox
+        >>> from nnbox.ops.elementwise import Mul
+        >>> Mul.run(np.array([2.0]), np.array([3.0]))
+        array([6.])
+        """
+        for a in args:
+            if isinstance(a, Tensor):
+                return cls.apply(*args, **kwargs)
+        ctx = _new(cls)
+        ctx.needs_input_grad = (True,) * len(args)
+        return cls.forward(ctx, *args, **kwargs)
+
     # --- the backward dispatcher (called by the engine) -----------------------------------------
     def _run_backward(self, grads: list):
         cls = type(self)
@@ -219,6 +252,36 @@ class Function:
                 # NumPy turns 0-d results into scalars; the engine and .grad need arrays
                 res = tuple(np.asarray(x) if isinstance(x, _generic) else x for x in res)
                 break
+        n = len(self._edges)
+        if len(res) != n:
+            if len(res) > n and all(g is None for g in res[n:]):
+                res = res[:n]
+            else:
+                raise RuntimeError(
+                    f"function {self.name()} returned an incorrect number of gradients "
+                    f"(expected {n}, got {len(res)})"
+                )
+        return res
+
+    def _run_backward_graph(self, grads: list):
+        """``_run_backward`` for ``create_graph=True``: ``grads`` are Tensors and so are the results,
+        each with a graph of its own (the engine runs this with grad mode on)."""
+        cls = type(self)
+        if len(grads) > 1 and any(g is None for g in grads) and self.__dict__.get("_materialize", True):
+            grads = _materialize_tensors(self, grads)
+        if not cls._array_api:
+            res = _user_backward_graph(cls, self, grads)
+        elif cls._twice is True:
+            self._in_graph = True
+            try:
+                res = cls.backward(self, *grads)
+            finally:
+                self._in_graph = False
+        else:
+            res = _backward_once(self, grads)
+        if not isinstance(res, tuple):
+            res = (res,)
+        res = tuple(r if r is None or isinstance(r, Tensor) else Tensor._make(_to_array(r, ())) for r in res)
         n = len(self._edges)
         if len(res) != n:
             if len(res) > n and all(g is None for g in res[n:]):
@@ -309,27 +372,74 @@ def _record_versions(ctx, args, results, array_api: bool) -> None:
 
     Each entry is ``(version counter, version now, array, producer node, output number)``; the
     producer is ``_SELF`` for this node's own outputs (no reference cycle) and the message is only
-    built if the check fails.
+    built if the check fails.  For ops on arrays, also remember where each saved array came from
+    (``ctx._srcs``: output ``i`` as ``-1 - i``, input ``k`` as ``k``, None for an intermediate), so a
+    ``create_graph`` backward can hand the formula Tensors connected to the graph that made them.
     """
     checks = []
+    srcs = []
     T = Tensor
     for s in ctx._to_save:
+        src = None
         if s is None:
+            srcs.append(None)
             continue
         if array_api:
             for i, t in enumerate(results):
                 if t is not None and t._data is s:
                     checks.append((t._vc, t._vc[0], s, _SELF, i))
+                    src = -1 - i
                     break
             else:
-                for a in args:
+                for k, a in enumerate(args):
                     if isinstance(a, T) and a._data is s:
                         checks.append((a._vc, a._vc[0], s, a.grad_fn, a._out_nr))
+                        src = k
                         break
+            srcs.append(src)
         elif isinstance(s, T):
             checks.append((s._vc, s._vc[0], s._data, s.grad_fn, s._out_nr))
     if checks:
         ctx._versions = checks
+    if array_api:
+        ctx._srcs = srcs
+
+
+def _reconnect(ctx, saved) -> tuple:
+    """The saved arrays as Tensors of the graph: an input as the Tensor it was (a leaf itself, or a
+    Tensor of its producer's output), an output as this node's own output, anything else as a
+    constant.  Called while a ``create_graph`` backward runs this node's formula."""
+    T = Tensor
+    srcs = ctx.__dict__.get("_srcs") or ()
+    edges = ctx._edges
+    out = []
+    for j, s in enumerate(saved):
+        src = srcs[j] if j < len(srcs) else None
+        if s is None or not hasattr(s, "shape"):
+            out.append(s)
+            continue
+        if src is None:
+            out.append(T._make(s))
+        elif src >= 0:
+            e = edges[src]
+            if e is None:
+                out.append(T._make(s))
+            elif type(e) is tuple:
+                out.append(_graph_tensor(s, e[0], e[1]))
+            else:
+                out.append(e)  # the leaf itself: its gradient accumulates where the user looks
+        else:
+            i = -1 - src
+            out.append(_graph_tensor(s, ctx, i) if s.dtype.kind in "fc" else T._make(s))
+    return tuple(out)
+
+
+def _graph_tensor(arr, node, out_nr):
+    t = Tensor._make(arr)
+    t._rg = True
+    t.grad_fn = node
+    t._out_nr = out_nr
+    return t
 
 
 def _describe(ctx, arr, node, out_nr) -> str:
@@ -359,6 +469,58 @@ def _materialize(node, grads):
     like = next(g for g in grads if g is not None)
     xp = array_module(like)
     return [xp.zeros(meta[i][0], dtype=meta[i][1]) if g is None else g for i, g in enumerate(grads)]
+
+
+def _materialize_tensors(node, grads):
+    meta = node._out_meta
+    like = next(g for g in grads if g is not None)
+    from .._backend.device import array_module
+
+    xp = array_module(like._data)
+    return [Tensor._make(xp.zeros(meta[i][0], dtype=meta[i][1])) if g is None else g for i, g in enumerate(grads)]
+
+
+class _NoDoubleBackward(Function):
+    """The node of a gradient whose op cannot be differentiated twice: it raises when reached."""
+
+    _torch_name = "NotImplemented"
+
+    def _run_backward(self, grads):
+        raise RuntimeError(self._message)
+
+    _run_backward_graph = _run_backward
+
+
+def _backward_once(node, grads):
+    """A create_graph backward through an op whose formula is not written for Tensors: compute the
+    gradient on arrays; a later backward that reaches it raises (torch's behaviour for ops without
+    a double backward) rather than silently treating it as a constant."""
+    cls = type(node)
+    arrays = [None if g is None else g._data for g in grads]
+    prev = grad_mode._enabled[0]
+    grad_mode._enabled[0] = False
+    try:
+        res = node._run_backward(arrays)
+    finally:
+        grad_mode._enabled[0] = prev
+    msg = cls._twice if isinstance(cls._twice, str) else (
+        f"nnbox cannot differentiate the gradient of {node.name()} yet (its backward is not written "
+        "for create_graph=True)")
+    out = []
+    for r in res:
+        if r is None:
+            out.append(None)
+            continue
+        t = Tensor._make(r)
+        if prev and r.dtype.kind in "fc":
+            stub = _new(_NoDoubleBackward)
+            stub._edges = ()
+            stub._n_out = 1
+            stub._message = msg
+            t._rg = True
+            t.grad_fn = stub
+        out.append(t)
+    return tuple(out)
 
 
 def _refresh_view(v):
@@ -393,6 +555,17 @@ def _user_forward(cls, ctx, args, kwargs):
     if isinstance(out, tuple):
         return tuple(o if (o is None or isinstance(o, Tensor)) else Tensor._make(np.asarray(o)) for o in out)
     return out
+
+
+def _user_backward_graph(cls, ctx, grads):
+    """A user Function's backward under create_graph: Tensors in, Tensors out, graph recorded."""
+    res = cls.backward(ctx, *grads)
+    if not isinstance(res, tuple):
+        res = (res,)
+    for r in res:
+        if r is not None and not isinstance(r, Tensor):
+            raise TypeError(f"{cls.__name__}.backward must return Tensors or None, got {type(r).__name__}")
+    return res
 
 
 def _user_backward(cls, ctx, grads):

@@ -92,6 +92,13 @@ class MPIEngine:
             finish()
         return None
 
+    def agree(self, key: int) -> bool:
+        """Whether every rank passed the same ``key`` (one tiny blocking MAX-allreduce of
+        ``[key, -key]``: max == min on every rank, so all ranks learn the answer together)."""
+        buf = np.array([key, -key], np.int64)
+        self._call("Allreduce", (_mpi().IN_PLACE, buf, _mpi().MAX), False)
+        return int(buf[0]) == -int(buf[1])
+
     def barrier(self, async_op: bool):
         return self._call("Barrier", (), async_op)
 

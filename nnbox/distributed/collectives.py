@@ -53,6 +53,40 @@ def _length(ts, n: int, what: str) -> None:
         raise ValueError(f"{what}: expected a list of {n} tensors (the group size), got {len(ts)}")
 
 
+_KEY_MASK = (1 << 62) - 1
+
+
+def _desc(ts) -> str:
+    ts = ts if isinstance(ts, (list, tuple)) else [ts]
+    return ", ".join(f"{t.dtype} {list(t.shape)}".replace("nnbox.", "torch.") for t in ts) or "none"
+
+
+def _agree(pg, what: str, mine: tuple, shown) -> None:
+    """Raise on every rank when the ranks' calls of a collective don't match (shape, dtype, root,
+    op): MPI would otherwise read one rank's float32 [4] as another's float64 [8] and return
+    garbage.  ``mine`` holds only ints, strings of fixed text and tuples of them, so its hash is
+    the same in every process (no PYTHONHASHSEED randomisation); ``shown`` (tensors) is what
+    the error message lists per rank."""
+    if pg.size() == 1:
+        return
+    if pg._mpi.agree(_stable_hash(what, mine)):
+        return
+    everyone = pg._mpi.allgather_obj(_desc(shown))
+    ranks = "; ".join(f"rank {pg._ranks[r]}: {d}" for r, d in enumerate(everyone))
+    raise RuntimeError(f"{what}: the ranks passed tensors that don't match ({ranks}). Every rank must call "
+                       f"{what} with the same shapes, dtypes and arguments (gloo: \"Received data size doesn't "
+                       f"match expected size\")")
+
+
+def _stable_hash(what: str, mine: tuple) -> int:
+    # str hashes are salted per process: hash the name through its bytes instead
+    return hash((int.from_bytes(what.encode()[:24].ljust(24, b"\0"), "little"), mine)) & _KEY_MASK
+
+
+def _sig(t: Tensor) -> tuple:
+    return (t._data.dtype.num, tuple(t._data.shape))
+
+
 def barrier(group=None, async_op: bool = False, device_ids=None):
     """Block until every rank of ``group`` has reached this call."""
     pg = _resolve(group)
@@ -87,6 +121,15 @@ def all_reduce(tensor: Tensor, op: ReduceOp = ReduceOp.SUM, group=None, async_op
     pg = _resolve(group)
     if pg is None:
         return None
+    _agree(pg, "all_reduce", (_sig(tensor), op.value), tensor)
+    return _all_reduce_agreed(tensor, op, pg, async_op)
+
+
+def _all_reduce_agreed(tensor: Tensor, op: ReduceOp, pg, async_op: bool):
+    """all_reduce without the agreement round, for callers whose ranks agree by construction:
+    DDP's gradient buckets (every rank's model is verified equal when DDP wraps it).  A blocking
+    check there would stall each bucket's launch until the slowest rank reaches it, and cost
+    DDP its overlap of communication with the rest of backward."""
     a = tensor._data
     work = pg.engine(a).all_reduce(a, op, async_op)
     _bump(tensor)
@@ -100,6 +143,7 @@ def broadcast(tensor: Tensor, src: int = 0, group=None, async_op: bool = False, 
     if pg is None:
         return None
     root = group_src if group_src is not None else pg.group_rank(src, "src")
+    _agree(pg, "broadcast", (_sig(tensor), root), tensor)
     a = tensor._data
     work = pg.engine(a).broadcast(a, root, async_op)
     _bump(tensor)
@@ -115,6 +159,7 @@ def reduce(tensor: Tensor, dst: int = 0, op: ReduceOp = ReduceOp.SUM, group=None
     if pg is None:
         return None
     root = group_dst if group_dst is not None else pg.group_rank(dst, "dst")
+    _agree(pg, "reduce", (_sig(tensor), root, op.value), tensor)
     a = tensor._data
     work = pg.engine(a).reduce(a, root, op, async_op)
     if pg.rank() == root:
@@ -134,6 +179,7 @@ def all_gather(tensor_list: list, tensor: Tensor, group=None, async_op: bool = F
     if outs[pg.rank()].numel() != tensor.numel():
         raise ValueError(f"all_gather: tensor_list[{pg.rank()}] has {outs[pg.rank()].numel()} elements "
                          f"but this rank's tensor has {tensor.numel()}")
+    _agree(pg, "all_gather", (_sig(tensor)[0], tuple(_sig(o) for o in outs)), tensor)
     a = tensor._data
     work = pg.engine(a).all_gather([o._data for o in outs], a, async_op)
     _bump(*outs)
@@ -151,6 +197,7 @@ def all_gather_into_tensor(output_tensor: Tensor, input_tensor: Tensor, group=No
         raise ValueError(f"output tensor size must be equal to world_size times input tensor size "
                          f"({output_tensor.numel()} vs {pg.size()} * {input_tensor.numel()})")
     _same_dtype([output_tensor], input_tensor, "all_gather_into_tensor")
+    _agree(pg, "all_gather_into_tensor", (_sig(input_tensor), _sig(output_tensor)), input_tensor)
     a = input_tensor._data
     work = pg.engine(a).all_gather_into(output_tensor._data, a, async_op)
     _bump(output_tensor)
@@ -171,6 +218,7 @@ def reduce_scatter(output: Tensor, input_list: list, op: ReduceOp = ReduceOp.SUM
     if ins[pg.rank()].numel() != output.numel():
         raise ValueError(f"reduce_scatter: input_list[{pg.rank()}] has {ins[pg.rank()].numel()} elements "
                          f"but output has {output.numel()}")
+    _agree(pg, "reduce_scatter", (_sig(output), tuple(_sig(i) for i in ins), op.value), output)
     a = output._data
     work = pg.engine(a).reduce_scatter(a, [i._data for i in ins], op, async_op)
     _bump(output)
@@ -190,6 +238,7 @@ def reduce_scatter_tensor(output: Tensor, input: Tensor, op: ReduceOp = ReduceOp
         raise ValueError(f"input tensor must be the same size as output size times world size "
                          f"({input.numel()} vs {pg.size()} * {output.numel()})")
     _same_dtype([input], output, "reduce_scatter_tensor")
+    _agree(pg, "reduce_scatter_tensor", (_sig(output), _sig(input), op.value), input)
     flat = input._data.reshape(pg.size(), -1)
     a = output._data
     work = pg.engine(a).reduce_scatter(a, list(flat), op, async_op)
@@ -218,6 +267,7 @@ def scatter(tensor: Tensor, scatter_list: list | None = None, src: int = 0, grou
         ins = [t._data for t in ins]
     elif scatter_list:
         raise ValueError("Argument ``scatter_list`` must NOT be specified on non-source ranks.")
+    _agree(pg, "scatter", (_sig(tensor), root), tensor)
     a = tensor._data
     work = pg.engine(a).scatter(a, ins, root, async_op)
     _bump(tensor)
@@ -244,6 +294,7 @@ def gather(tensor: Tensor, gather_list: list | None = None, dst: int = 0, group=
                 raise ValueError("gather: every tensor of gather_list must have the size of `tensor`")
     elif gather_list:
         raise ValueError("Argument ``gather_list`` must NOT be specified on non-destination ranks.")
+    _agree(pg, "gather", (_sig(tensor), root), tensor)
     a = tensor._data
     work = pg.engine(a).gather(None if outs is None else [o._data for o in outs], a, root, async_op)
     if outs is not None:
@@ -261,6 +312,7 @@ def all_to_all(output_tensor_list: list, input_tensor_list: list, group=None, as
     _length(outs, pg.size(), "all_to_all")
     _length(ins, pg.size(), "all_to_all")
     _same_dtype(outs + ins, ins[0], "all_to_all")
+    _agree_all_to_all(pg, "all_to_all", [i._data for i in ins], [o._data for o in outs], ins)
     a = ins[0]._data
     work = pg.engine(a).all_to_all([o._data for o in outs], [i._data for i in ins], async_op)
     _bump(*outs)
@@ -294,9 +346,22 @@ def all_to_all_single(output: Tensor, input: Tensor, output_split_sizes=None, in
     _same_dtype([output], input, "all_to_all_single")
     outs = _splits(output, output_split_sizes, pg.size(), "all_to_all_single output")
     ins = _splits(input, input_split_sizes, pg.size(), "all_to_all_single input")
+    _agree_all_to_all(pg, "all_to_all_single", ins, outs, [input])
     work = pg.engine(input._data).all_to_all(outs, ins, async_op)
     _bump(output)
     return work
+
+
+def _agree_all_to_all(pg, what: str, ins: list, outs: list, shown) -> None:
+    # sizes legitimately differ per pair: rank r's ins[i] must match rank i's outs[r].  Every
+    # rank learns what each peer sends it (the sizes go around once), then all agree on the dtype
+    # and on whether every rank found its sizes right.
+    if pg.size() == 1:
+        return
+    sent = pg._mpi._obj("alltoall", [int(i.size) for i in ins])
+    fine = sent == [int(o.size) for o in outs]
+    # a rank whose sizes are wrong adds its rank to the key, so it differs from everyone's
+    _agree(pg, what, (ins[0].dtype.num,) if fine else (ins[0].dtype.num, "sizes", pg.rank()), shown)
 
 
 def send(tensor: Tensor, dst: int, group=None, tag: int = 0, group_dst=None) -> None:

@@ -17,4 +17,7 @@ def __getattr__(name: str):
 
         mod = importlib.import_module("nnbox.nn.parallel")
         return mod if name == "parallel" else getattr(mod, name)
-    raise AttributeError(f"module 'nnbox.nn' has no attribute '{name}'")
+    from .._missing import attribute_error
+
+    raise attribute_error("torch.nn", name, list(globals()) + ["DataParallel", "parallel", "SyncBatchNorm"],
+                          f"module 'nnbox.nn' has no attribute '{name}'")

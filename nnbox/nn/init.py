@@ -14,6 +14,8 @@ from __future__ import annotations
 import math
 import warnings
 
+import numpy as np
+
 
 from .._tensor import Tensor
 from ..autograd.grad_mode import no_grad
@@ -88,29 +90,53 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator=None)
 
 def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0,
                   generator=None) -> Tensor:
-    """Fill with N(mean, std^2) restricted to [a, b] (out-of-range draws are redrawn)."""
+    """Fill with N(mean, std^2) restricted to [a, b] (out-of-range draws are redrawn).
+
+    >>> import nnbox
+    >>> _ = nnbox.manual_seed(0)
+    >>> nnbox.nn.init.trunc_normal_(nnbox.empty(3))
+    tensor([ 1.5410, -0.2934, -1.3986])
+    """
     if mean < a - 2 * std or mean > b + 2 * std:
         warnings.warn(
             "mean is more than 2 std from [a, b] in nn.init.trunc_normal_. The distribution of values may be incorrect.",
             stacklevel=2,
         )
-    from .._backend.random import generator_for
+    from ..ops.creation import empty
 
-    rng = generator_for(tensor.device, generator)
-    arr = tensor._data
-    xp = xp_of(arr)
-    draw = mean + std * xp.asarray(rng.standard_normal(size=arr.shape))
-    # rejection sampling is exact; 100 rounds leave (1 - p)^100 of the entries out of range only when
-    # [a, b] holds a tiny share p of the mass; those are clamped, as torch's final clamp does
-    for _ in range(100):
-        bad = (draw < a) | (draw > b)
-        n_bad = int(bad.sum())
-        if n_bad == 0:
-            break
-        draw[bad] = mean + std * xp.asarray(rng.standard_normal(size=n_bad))
-    xp.clip(draw, a, b, out=draw)
     with no_grad():
-        return _assign(tensor, draw)
+        if not (a <= mean <= b and b - a >= std):
+            return _assign(tensor, _trunc_normal_inverse_cdf(tensor, mean, std, a, b, generator))
+        # an interval that holds the mean and is at least one std wide: torch 2.13 redraws.  It
+        # fills with N(mean, std^2) and, while any value lies outside [a, b], draws a whole fresh
+        # tensor and takes its values at the bad positions (found by watching the generator's
+        # position: each round moves the stream by one full normal_)
+        tensor.normal_(mean, std, generator=generator)
+        arr = tensor._data
+        bad = (arr < a) | (arr > b)
+        while bad.any():
+            fresh = empty(tuple(arr.shape), dtype=tensor.dtype).normal_(mean, std, generator=generator)._data
+            arr[bad] = fresh[bad]
+            bad = (arr < a) | (arr > b)
+        tensor._vc[0] += 1
+    return tensor
+
+
+def _trunc_normal_inverse_cdf(tensor: Tensor, mean: float, std: float, a: float, b: float, generator):
+    """Narrow or off-centre intervals, where redrawing would rarely land: the inverse normal CDF
+    of a float64 uniform on [cdf(a), cdf(b)].  torch uses other samplers there (one float64
+    uniform per element for narrow intervals, exponential proposals in the tails) whose exact
+    formulas nnbox does not reproduce, so these values are correctly distributed but not torch's."""
+    from statistics import NormalDist
+
+    from .._backend.random import cpu_generator
+
+    dist = NormalDist(mean, std)
+    lo, hi = dist.cdf(a), dist.cdf(b)
+    u = cpu_generator(generator)._unit64(tensor.numel()).tolist()
+    vals = [dist.inv_cdf(min(max(lo + v * (hi - lo), 1e-300), 1 - 1e-16)) for v in u]
+    out = np.clip(np.array(vals, dtype=np.float64), a, b).reshape(tuple(tensor.shape))
+    return out.astype(tensor._data.dtype)
 
 
 def _assign(tensor: Tensor, values) -> Tensor:
@@ -211,42 +237,41 @@ def orthogonal_(tensor: Tensor, gain: float = 1, generator=None) -> Tensor:
         raise ValueError("Only tensors with 2 or more dimensions are supported")
     if tensor.numel() == 0:
         return tensor
-    from .._backend.random import generator_for
+    from ..ops.creation import empty
 
     rows = tensor.shape[0]
     cols = tensor.numel() // rows
-    rng = generator_for(tensor.device, generator)
-    arr = tensor._data
-    xp = xp_of(arr)
-    flat = xp.asarray(rng.standard_normal(size=(rows, cols)))
-    if rows < cols:
-        flat = flat.T
-    q, r = xp.linalg.qr(flat)
-    # sign fix makes Q uniformly distributed (Haar measure), not biased by the QR convention
-    q = q * xp.sign(xp.diagonal(r))
-    if rows < cols:
-        q = q.T
     with no_grad():
-        return _assign(tensor, (gain * q).reshape(arr.shape))
+        # torch's draw order: a (rows x cols) normal matrix in the tensor's dtype, then QR
+        flat = empty(rows, cols, dtype=tensor.dtype, device=tensor.device).normal_(0, 1, generator=generator)
+        arr = flat._data
+        xp = xp_of(arr)
+        if rows < cols:
+            arr = arr.T
+        q, r = xp.linalg.qr(arr)
+        # sign fix makes Q uniformly distributed (Haar measure), not biased by the QR convention
+        q = q * xp.sign(xp.diagonal(r))
+        if rows < cols:
+            q = q.T
+        return _assign(tensor, (q.reshape(tensor._data.shape) * tensor._data.dtype.type(gain)))
 
 
 def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator=None) -> Tensor:
     """N(0, std^2) with a fraction ``sparsity`` of each column set to zero."""
     if tensor.ndim != 2:
         raise ValueError("Only tensors with 2 dimensions are supported")
-    from .._backend.random import generator_for
+    from ..ops.creation import randperm
 
     rows, cols = tensor.shape
     num_zeros = int(math.ceil(sparsity * rows))
-    rng = generator_for(tensor.device, generator)
-    arr = tensor._data
-    xp = xp_of(arr)
-    out = std * xp.asarray(rng.standard_normal(size=(rows, cols)))
-    # a random permutation of the rows of every column at once: argsort of uniform keys
-    zero_rows = xp.asarray(rng.random(size=(rows, cols))).argsort(axis=0)[:num_zeros]
-    out[zero_rows, xp.arange(cols)[None, :]] = 0
     with no_grad():
-        return _assign(tensor, out)
+        # torch's draw order: the normal fill, then one randperm of the rows per column
+        tensor.normal_(0, std, generator=generator)
+        arr = tensor._data
+        for col in range(cols):
+            arr[randperm(rows, generator=generator)._data[:num_zeros], col] = 0
+        tensor._vc[0] += 1
+    return tensor
 
 
 def _deprecated(new):

@@ -4,27 +4,29 @@ from __future__ import annotations
 import numpy as np
 
 from .._backend import dtype as _dt
-from .._backend.device import array_module
+from .._backend.device import array_module, xp_of  # noqa: F401  (xp_of: re-exported for op files)
 from .._tensor import Tensor
 
 ndarray = np.ndarray
 
 
 def unbroadcast(grad, shape):
-    """Sum ``grad`` down to ``shape``: the backward of NumPy broadcasting."""
-    if grad.shape == shape:
+    """Sum ``grad`` down to ``shape``: the backward of broadcasting (arrays or Tensors alike)."""
+    gshape = tuple(grad.shape)
+    if gshape == shape:
         return grad
-    lead = grad.ndim - len(shape)
-    if lead and grad.shape[lead:] == shape:  # only leading dims were added (a bias): no reshape view
-        return grad.sum(axis=tuple(range(lead)))
-    axes = tuple(range(lead)) + tuple(
-        i + lead for i, s in enumerate(shape) if s == 1 and grad.shape[i + lead] != 1
-    )
-    return grad.sum(axis=axes, keepdims=True).reshape(shape)
+    xp = xp_of(grad)
+    lead = len(gshape) - len(shape)
+    if lead and gshape[lead:] == shape:  # only leading dims were added (a bias): no reshape view
+        return xp.sum(grad, axis=tuple(range(lead)))
+    axes = tuple(range(lead)) + tuple(i + lead for i, s in enumerate(shape) if s == 1 and gshape[i + lead] != 1)
+    return xp.reshape(xp.sum(grad, axis=axes, keepdims=True), shape)
 
 
-def xp_of(a):
-    return np if type(a) is ndarray else array_module(a)
+def conj_if_complex(xp, a):
+    """``conj(a)`` for a complex operand, ``a`` itself otherwise: with torch's complex convention a
+    product's gradient flows through the conjugate of the other factor (arrays or Tensors alike)."""
+    return xp.conj(a) if xp.iscomplexobj(a) else a
 
 
 # --- dtype promotion, torch's rules ----------------------------------------------------------------

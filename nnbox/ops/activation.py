@@ -31,6 +31,7 @@ __all__ = [
 
 sigmoid = _ew.sigmoid
 tanh = _ew.tanh
+_Erf = _ew.Erf  # erf as a Function (a row of the elementwise table): differentiable to any order
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
@@ -52,22 +53,51 @@ def _run(cls, input: Tensor, inplace: bool, *args) -> Tensor:
 
 # --- pointwise activations ---------------------------------------------------------------------------
 # Each forward also computes the local derivative d = f'(x) (only when a gradient is wanted) and
-# saves it: backward is then one multiply, and saving d rather than x keeps ``inplace=True`` safe
-# (the input's storage is overwritten by the result).
+# saves it: first-order backward is then one multiply (``PointwiseGrad``).  The input is saved too
+# (as torch does; ``inplace=True`` gets a private copy of it, see ``ops.inplace``), for a second
+# backward: the class's ``_d1``/``_d2`` give f' and f'' as formulas in ``xp`` (None for the
+# piecewise-linear ones, whose f' is the saved d and f'' is zero).
 
 
 class _Pointwise(Function):
     _array_api = True
+    _twice = True
+    _d1 = _d2 = None  # f'(x) and f''(x) as ``(xp, x, *params)`` formulas, for a second backward
+    params = ()
 
     @staticmethod
     def backward(ctx, grad):
-        (d,) = ctx.saved_tensors
-        return (grad * d,) + (None,) * ctx.n_args
+        d, x = ctx.saved_tensors
+        return (PointwiseGrad.run(grad, x, d, ctx),) + (None,) * ctx.n_args
 
 
-def _save(ctx, d, n_args: int = 0) -> None:
-    ctx.save_for_backward(d)
-    ctx.n_args = n_args
+def _save(ctx, d, n_args: int, x, params: tuple = ()) -> None:
+    ctx.save_for_backward(d, x)
+    ctx.n_args, ctx.params = n_args, params
+
+
+class PointwiseGrad(Function):
+    """``grad * d`` (d = f'(x), kept by the activation's forward): the activation's first-order
+    backward, one multiply.  As a node of a ``create_graph`` backward it is differentiated again:
+    w.r.t. ``grad`` by f'(x), w.r.t. ``x`` by ``grad * f''(x)``, both formulas in ``xp`` (so the
+    result is differentiable once more)."""
+
+    _array_api = True
+    _twice = True
+
+    @staticmethod
+    def forward(ctx, grad, x, d, op):
+        ctx.save_for_backward(grad, x, d)
+        ctx.d1, ctx.d2, ctx.params = op._d1, op._d2, op.params
+        return grad * d
+
+    @staticmethod
+    def backward(ctx, gg):
+        grad, x, d = ctx.saved_tensors
+        xp = xp_of(gg)
+        if ctx.d2 is None:  # piecewise linear: f' is the (piecewise constant) d, f'' is zero
+            return gg * d, xp.zeros_like(x), None, None
+        return gg * ctx.d1(xp, x, *ctx.params), gg * grad * ctx.d2(xp, x, *ctx.params), None, None
 
 
 class Hardtanh(_Pointwise):
@@ -76,7 +106,7 @@ class Hardtanh(_Pointwise):
     @staticmethod
     def forward(ctx, x, lo, hi):
         if ctx.needs_input_grad[0]:
-            _save(ctx, (x > lo) & (x < hi), 2)
+            _save(ctx, (x > lo) & (x < hi), 2, x)
         return xp_of(x).clip(x, lo, hi)
 
 
@@ -88,7 +118,7 @@ class LeakyRelu(_Pointwise):
             d = (x > 0).astype(x.dtype)  # 1 or slope, by arithmetic: np.where is ~10x slower
             d *= 1 - slope
             d += slope
-            _save(ctx, d, 1)
+            _save(ctx, d, 1, x)
         out = xp.minimum(x, 0)
         out *= slope
         out += xp.maximum(x, 0)
@@ -103,7 +133,7 @@ class RandomSlopeRelu(_Pointwise):
         d = slopes * (x < 0)
         d += x >= 0
         if ctx.needs_input_grad[0]:
-            _save(ctx, d, 1)
+            _save(ctx, d, 1, x)
         return x * d
 
 
@@ -112,7 +142,7 @@ class Threshold(_Pointwise):
     def forward(ctx, x, threshold, value):
         mask = x > threshold
         if ctx.needs_input_grad[0]:
-            _save(ctx, mask, 2)
+            _save(ctx, mask, 2, x)
         out = x * mask
         if value != 0:
             out += (~mask) * x.dtype.type(value)
@@ -127,7 +157,7 @@ class Shrink(_Pointwise):
         xp = xp_of(x)
         mask = xp.abs(x) > lambd
         if ctx.needs_input_grad[0]:
-            _save(ctx, mask, 2)
+            _save(ctx, mask, 2, x)
         if soft:
             out = x - xp.sign(x) * x.dtype.type(lambd)
             out *= mask
@@ -139,24 +169,27 @@ class Prelu(Function):
     """max(0, x) + w * min(0, x), with one learnable slope per channel (dim 1) or a single one."""
 
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, x, w):
-        wb = w.reshape((1, -1) + (1,) * (x.ndim - 2)) if x.ndim >= 2 and w.size > 1 else w.reshape(())
-        ctx.save_for_backward(x, wb)
+        ctx.wb_shape = (1, -1) + (1,) * (x.ndim - 2) if x.ndim >= 2 and w.size > 1 else ()
+        wb = w.reshape(ctx.wb_shape)
+        ctx.save_for_backward(x, w)  # w itself (not its reshaped view): a second backward reaches it
         ctx.wshape = w.shape
         xp = xp_of(x)
         return xp.maximum(x, 0) + wb * xp.minimum(x, 0)
 
     @staticmethod
     def backward(ctx, grad):
-        x, wb = ctx.saved_tensors
-        xp = xp_of(x)
+        x, w = ctx.saved_tensors
+        xp = xp_of(grad)
+        wb = xp.reshape(w, ctx.wb_shape)
         pos = x > 0
         gx = grad * (pos + (~pos) * wb) if ctx.needs_input_grad[0] else None
         gw = None
         if ctx.needs_input_grad[1]:
-            gw = unbroadcast(grad * xp.minimum(x, 0), wb.shape).reshape(ctx.wshape)
+            gw = xp.reshape(unbroadcast(grad * xp.minimum(x, 0), tuple(wb.shape)), ctx.wshape)
         return gx, gw
 
 
@@ -167,23 +200,35 @@ class Elu(_Pointwise):
     """scale * (x if x > 0 else alpha * (exp(x * input_scale) - 1)); elu, selu and celu."""
 
     @staticmethod
-    def forward(ctx, x, alpha, scale, input_scale):
+    def forward(ctx, x, alpha, scale, input_scale, grad_input_scale=None):
         xp = xp_of(x)
         neg_x = xp.minimum(x, 0)
         neg_x *= input_scale  # min() keeps exp from overflowing on the unused side
-        pos = x > 0
         if ctx.needs_input_grad[0]:
-            d = xp.exp(neg_x)
-            d *= alpha * scale * input_scale
-            d *= ~pos
-            d += pos * x.dtype.type(scale)
-            _save(ctx, d, 3)
+            # celu's gradient uses its own input scale (torch: 1 / alpha with alpha rounded to float32)
+            gis = input_scale if grad_input_scale is None else grad_input_scale
+            d = xp.exp(neg_x) if gis == input_scale else xp.exp(xp.minimum(x, 0) * gis)
+            d *= alpha * scale * gis
+            # torch takes the x <= 0 branch only where that holds: NaN gets `scale`, as x > 0 does
+            d = xp.where(x <= 0, d, x.dtype.type(scale))
+            _save(ctx, d, 3 if grad_input_scale is None else 4, x, (alpha, scale, gis))
         out = xp.expm1(neg_x)  # 0 where x > 0, so adding max(x, 0) selects without np.where
         out *= alpha
         out += xp.maximum(x, 0)
         if scale != 1:
             out *= scale
         return out
+
+    @staticmethod
+    def _d1(xp, x, alpha, scale, input_scale):
+        e = xp.exp(xp.minimum(x, 0) * input_scale)
+        return xp.where(x > 0, scale, e * (alpha * scale * input_scale))
+
+    @staticmethod
+    def _d2(xp, x, alpha, scale, input_scale):
+        e = xp.exp(xp.minimum(x, 0) * input_scale)
+        # 0 at x == 0 too (torch's choice there, though f' takes the exponential side)
+        return xp.where(x < 0, e * (alpha * scale * input_scale * input_scale), 0.0)
 
 
 class Softplus(_Pointwise):
@@ -199,13 +244,22 @@ class Softplus(_Pointwise):
             d = _sigmoid(bx)
             if any_linear:
                 xp.copyto(d, 1, where=linear)
-            _save(ctx, d, 2)
+            _save(ctx, d, 2, x, (beta, threshold))
         soft = softplus_array(bx)
         if beta != 1:
             soft /= beta
         if any_linear:
             xp.copyto(soft, x, where=linear)
         return soft
+
+    @staticmethod
+    def _d1(xp, x, beta, threshold):
+        return xp.where(x * beta > threshold, 1.0, _sigmoid_xp(xp, x * beta))
+
+    @staticmethod
+    def _d2(xp, x, beta, threshold):
+        s = _sigmoid_xp(xp, x * beta)
+        return xp.where(x * beta > threshold, 0.0, s * (1 - s) * beta)
 
 
 class LogSigmoid(_Pointwise):
@@ -214,8 +268,17 @@ class LogSigmoid(_Pointwise):
     @staticmethod
     def forward(ctx, x):
         if ctx.needs_input_grad[0]:
-            _save(ctx, _sigmoid(-x))
+            _save(ctx, _sigmoid(-x), 0, x)
         return -softplus_array(-x)
+
+    @staticmethod
+    def _d1(xp, x):
+        return _sigmoid_xp(xp, -x)
+
+    @staticmethod
+    def _d2(xp, x):
+        s = _sigmoid_xp(xp, -x)
+        return s * (s - 1)
 
 
 def softplus_array(x):
@@ -229,6 +292,11 @@ def softplus_array(x):
     xp.log1p(r, out=r)
     r += xp.maximum(flat, 0)
     return r.reshape(x.shape)
+
+
+def _sigmoid_xp(xp, x):
+    """The logistic function as a formula in ``xp`` (the tanh form, as ``_sigmoid``)."""
+    return xp.tanh(x * 0.5) * 0.5 + 0.5
 
 
 def _sigmoid(x):
@@ -254,6 +322,7 @@ class Gelu(_Pointwise):
     @staticmethod
     def forward(ctx, x, approximate):
         xp = xp_of(x)
+        x0 = x
         # Every full-size pass below works in place on a few buffers: on large activations a fresh
         # temporary costs about as much (page faults) as the arithmetic it holds.  The work is on
         # a flat view, so 0-d inputs still give arrays (ufuncs turn 0-d results into scalars).
@@ -278,7 +347,7 @@ class Gelu(_Pointwise):
                 t *= x2
                 t *= 0.5 * _GELU_K
                 t += half
-                _save(ctx, t.reshape(shape), 1)
+                _save(ctx, t.reshape(shape), 1, x0, (approximate,))
             half *= x
             return half.reshape(shape)
         # exact form in cache-sized chunks on the CPU: its ~30 passes then stay in L2 and the
@@ -304,8 +373,24 @@ class Gelu(_Pointwise):
                 xp.add(u, cdf, out=d[lo:hi])
             xp.multiply(cdf, xc, out=res[lo:hi])
         if grad:
-            _save(ctx, d.reshape(shape), 1)
+            _save(ctx, d.reshape(shape), 1, x0, (approximate,))
         return res.reshape(shape)
+
+    @staticmethod
+    def _d1(xp, x, approximate):
+        if approximate == "tanh":
+            t = xp.tanh((x + x * x * x * 0.044715) * _GELU_K)
+            return (1 + t) * 0.5 + x * (1 - t * t) * ((1 + x * x * (3 * 0.044715)) * (0.5 * _GELU_K))
+        cdf = (_Erf.run(x * _SQRT1_2) + 1) * 0.5
+        return cdf + x * xp.exp(x * x * -0.5) * _INV_SQRT_2PI
+
+    @staticmethod
+    def _d2(xp, x, approximate):
+        if approximate == "tanh":
+            t = xp.tanh((x + x * x * x * 0.044715) * _GELU_K)
+            du = (1 + x * x * (3 * 0.044715)) * _GELU_K  # u', u = K (x + c x^3)
+            return (1 - t * t) * (du + x * 0.5 * (x * (6 * 0.044715 * _GELU_K) - 2 * t * du * du))
+        return xp.exp(x * x * -0.5) * _INV_SQRT_2PI * (2 - x * x)
 
 
 class Silu(_Pointwise):
@@ -315,8 +400,18 @@ class Silu(_Pointwise):
     def forward(ctx, x):
         s = _sigmoid(x)
         if ctx.needs_input_grad[0]:
-            _save(ctx, s * (1 + x * (1 - s)))
+            _save(ctx, s * (1 + x * (1 - s)), 0, x)
         return x * s
+
+    @staticmethod
+    def _d1(xp, x):
+        s = _sigmoid_xp(xp, x)
+        return s * (1 + x * (1 - s))
+
+    @staticmethod
+    def _d2(xp, x):
+        s = _sigmoid_xp(xp, x)
+        return s * (1 - s) * (2 + x * (1 - 2 * s))
 
 
 class Mish(_Pointwise):
@@ -327,17 +422,31 @@ class Mish(_Pointwise):
         xp = xp_of(x)
         t = xp.tanh(softplus_array(x))
         if ctx.needs_input_grad[0]:
-            _save(ctx, t + x * _sigmoid(x) * (1 - t * t))
+            _save(ctx, t + x * _sigmoid(x) * (1 - t * t), 0, x)
         return x * t
+
+    @staticmethod
+    def _d1(xp, x):
+        t = xp.tanh(xp.maximum(x, 0) + xp.log1p(xp.exp(-xp.abs(x))))
+        return t + x * _sigmoid_xp(xp, x) * (1 - t * t)
+
+    @staticmethod
+    def _d2(xp, x):
+        t = xp.tanh(xp.maximum(x, 0) + xp.log1p(xp.exp(-xp.abs(x))))
+        s = _sigmoid_xp(xp, x)
+        sech2 = 1 - t * t
+        return 2 * s * sech2 + x * s * sech2 * ((1 - s) - 2 * t * s)
 
 
 class Hardsigmoid(_Pointwise):
     """relu6(x + 3) / 6."""
 
+    _twice = "derivative for aten::hardsigmoid_backward is not implemented"  # torch's, too
+
     @staticmethod
     def forward(ctx, x):
         if ctx.needs_input_grad[0]:
-            _save(ctx, ((x > -3) & (x < 3)) * x.dtype.type(_SIXTH))
+            _save(ctx, ((x > -3) & (x < 3)) * x.dtype.type(_SIXTH), 0, x)
         return xp_of(x).clip(x + 3, 0, 6) / 6
 
 
@@ -351,8 +460,16 @@ class Hardswish(_Pointwise):
             d = x / 3 + 0.5
             d *= (x > -3) & (x < 3)
             d += x >= 3
-            _save(ctx, d)
+            _save(ctx, d, 0, x)
         return x * xp.clip(x + 3, 0, 6) / 6
+
+    @staticmethod
+    def _d1(xp, x):
+        return xp.where((x > -3) & (x < 3), x / 3 + 0.5, xp.where(x >= 3, 1.0, 0.0))
+
+    @staticmethod
+    def _d2(xp, x):
+        return xp.where((x > -3) & (x < 3), 1 / 3, 0.0)
 
 
 class Softsign(_Pointwise):
@@ -360,8 +477,18 @@ class Softsign(_Pointwise):
     def forward(ctx, x):
         den = 1 + xp_of(x).abs(x)
         if ctx.needs_input_grad[0]:
-            _save(ctx, 1 / (den * den))
+            _save(ctx, 1 / (den * den), 0, x)
         return x / den
+
+    @staticmethod
+    def _d1(xp, x):
+        den = 1 + xp.abs(x)
+        return 1 / (den * den)
+
+    @staticmethod
+    def _d2(xp, x):
+        den = 1 + xp.abs(x)
+        return -2 * xp.sign(x) / (den * den * den)
 
 
 class Tanhshrink(_Pointwise):
@@ -369,30 +496,43 @@ class Tanhshrink(_Pointwise):
     def forward(ctx, x):
         t = xp_of(x).tanh(x)
         if ctx.needs_input_grad[0]:
-            _save(ctx, t * t)
+            _save(ctx, t * t, 0, x)
         return x - t
+
+    @staticmethod
+    def _d1(xp, x):
+        t = xp.tanh(x)
+        return t * t
+
+    @staticmethod
+    def _d2(xp, x):
+        t = xp.tanh(x)
+        return 2 * t * (1 - t * t)
 
 
 class Glu(Function):
     """a * sigmoid(b) where a, b are the two halves of ``x`` along ``axis``."""
 
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, x, axis):
         xp = xp_of(x)
         a, b = xp.split(x, 2, axis=axis)
-        s = _sigmoid(b)
-        ctx.save_for_backward(a, s)
-        ctx.axis = axis
-        return a * s
+        ctx.save_for_backward(x)  # the input: a second backward needs a and sigmoid(b) in the graph
+        ctx.axis, ctx.half = axis, x.shape[axis] // 2
+        return a * _sigmoid(b)
 
     @staticmethod
     def backward(ctx, grad):
-        a, s = ctx.saved_tensors
+        (x,) = ctx.saved_tensors
+        xp = xp_of(grad)
+        a, b = xp.split(x, [ctx.half], axis=ctx.axis)
+        s = _sigmoid_xp(xp, b)
         ga = grad * s
         gb = ga * a * (1 - s)
-        return xp_of(a).concatenate([ga, gb], axis=ctx.axis), None
+        return xp.concatenate([ga, gb], axis=ctx.axis), None
 
 
 # --- the functional API ------------------------------------------------------------------------------
@@ -445,11 +585,21 @@ def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, trainin
     _check_float(input, "rrelu_with_noise_cpu")
     if not training:
         return leaky_relu(input, (lower + upper) / 2, inplace)
-    from .._backend.random import generator_for
+    from .._backend.random import cpu_generator, draw_uniform
 
-    rng = generator_for(input.device, None)
     xp = xp_of(input._data)
-    slopes = xp.asarray(rng.uniform(lower, upper, size=input._data.shape)).astype(input._data.dtype)
+    # torch draws a slope only for each non-positive element, in order: ``u * (upper - lower) +
+    # lower`` from a float64 uniform u (two roundings here, no FMA), with the bounds first rounded
+    # to the input's dtype, and the slope kept in that dtype
+    neg = input._data <= 0
+    dt = input._data.dtype
+    slopes = xp.ones(input._data.shape, dtype=dt)
+    lo, hi = float(dt.type(lower)), float(dt.type(upper))
+    n = int(neg.sum())
+    if input.is_cpu:
+        slopes[neg] = (cpu_generator()._unit64(n) * (hi - lo) + lo).astype(dt)
+    else:
+        slopes[neg] = draw_uniform(input.device, None, (n,), np.float64, lo, hi).astype(dt)
     return _run(RandomSlopeRelu, input, inplace, slopes)
 
 
@@ -496,7 +646,7 @@ def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     _check_float(input, "elu_cpu")
     if alpha == 0:
         raise RuntimeError("ZeroDivisionError: alpha cannot be 0 for CELU")
-    return _run(Elu, input, inplace, alpha, 1.0, 1.0 / alpha)
+    return _run(Elu, input, inplace, alpha, 1.0, 1.0 / alpha, 1.0 / float(np.float32(alpha)))
 
 
 def celu_(input: Tensor, alpha: float = 1.0) -> Tensor:
@@ -607,15 +757,15 @@ def glu(input: Tensor, dim: int = -1) -> Tensor:
 def gumbel_softmax(logits: Tensor, tau: float = 1.0, hard: bool = False, eps: float = 1e-10, dim: int = -1) -> Tensor:
     """Sample from the Gumbel-softmax distribution: softmax((logits + g) / tau) with g ~ Gumbel(0, 1);
     ``hard=True`` returns one-hot samples whose gradient is the soft sample's (straight-through)."""
-    from .._backend.random import generator_for
-
     if eps != 1e-10:
         import warnings
 
         warnings.warn("`eps` parameter is deprecated and has no effect.", stacklevel=2)
-    rng = generator_for(logits.device, None)
+    from .creation import empty
+
+    # torch's draw: -log of exponential_() samples of the logits' shape and dtype
     xp = xp_of(logits._data)
-    gumbels = -xp.log(xp.asarray(rng.exponential(1.0, size=logits._data.shape)).astype(logits._data.dtype))
+    gumbels = -xp.log(empty(tuple(logits.shape), dtype=logits.dtype, device=logits.device).exponential_()._data)
     y_soft = softmax((logits + Tensor._make(gumbels)) / tau, dim)
     if not hard:
         return y_soft

@@ -13,15 +13,20 @@ import numpy as np
 
 from .._tensor import Tensor
 from ..autograd.function import Function
+from ._double_vjp import double_vjp
 from ._util import shape_str, unbroadcast, xp_of
 
 __all__ = ["scaled_dot_product_attention"]
 
 
 class Attention(Function):
-    """(q, k, v, additive mask or None) -> out, or (out, weights) when ``return_weights``."""
+    """(q, k, v, additive mask or None) -> out, or (out, weights) when ``return_weights``.
+
+    The backward is ``AttentionBackward``; torch differentiates its math path twice (dropout, or the
+    weights returned) but not its fused CPU kernel (``FlashAttention`` below)."""
 
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, q, k, v, mask, scale, dropout_p, rng, safe, return_weights):
@@ -44,23 +49,46 @@ class Attention(Function):
         p /= denom
         keep = None
         pd = p
-        if dropout_p > 0:  # a bool keep-mask (float32 draws: half the random bits of float64)
-            keep = xp.asarray(rng.random(p.shape, dtype=np.float32) >= dropout_p)
-            pd = p * keep
-            pd *= 1.0 / (1.0 - dropout_p)
+        if dropout_p > 0:  # torch's dropout: a bernoulli_(1 - p) mask, rescaled in p's dtype
+            keep = xp.asarray(rng(p.shape))
+            pd = p * (keep.astype(p.dtype) / p.dtype.type(1.0 - dropout_p))
         out = pd @ v
         ctx.dropout_scale = 1.0 / (1.0 - dropout_p) if dropout_p > 0 else 1.0
-        ctx.save_for_backward(q, k, v, p, keep)
+        ctx.save_for_backward(q, k, v, p, keep, mask)
         ctx.meta = (scale, None if mask is None else mask.shape, return_weights)
+        ctx.safe = safe
         return (out, pd) if return_weights else out
 
     @staticmethod
     def backward(ctx, dout, dweights=None):
-        q, k, v, p, keep = ctx.saved_tensors
-        scale, mask_shape, _ = ctx.meta
+        q, k, v, p, keep, mask = ctx.saved_tensors
+        args = (ctx.meta, ctx.dropout_scale, ctx.safe, ctx.needs_input_grad[:4])
+        return AttentionBackward.run(dout, dweights, q, k, v, mask, p, keep, args) + (None,) * 5
+
+
+class FlashAttention(Attention):
+    """``scaled_dot_product_attention`` without dropout: torch runs its fused CPU kernel, whose
+    backward it cannot differentiate; a second backward raises torch's error here too."""
+
+    _torch_name = "AttentionBackward0"
+    _twice = "derivative for aten::_scaled_dot_product_flash_attention_for_cpu_backward is not implemented"
+
+
+class AttentionBackward(Function):
+    """Attention's gradients (dq, dk, dv, dmask) from the saved probabilities: ``forward`` is the fast
+    kernel; ``backward`` (second order, on arrays) differentiates a composition of attention's
+    forward twice (``_double_vjp``)."""
+
+    _array_api = True
+    _twice = "nnbox cannot differentiate attention's second-order gradients again (third order)"
+
+    @staticmethod
+    def forward(ctx, dout, dweights, q, k, v, mask, p, keep, args):
+        (scale, mask_shape, return_weights), sc, safe, need = args
+        ctx.save_for_backward(dout, dweights, q, k, v, mask, keep)
+        ctx.args = args
+        ctx.set_materialize_grads(False)
         xp = xp_of(q)
-        need = ctx.needs_input_grad
-        sc = ctx.dropout_scale
         if keep is None:
             pd = p
         else:
@@ -75,11 +103,53 @@ class Attention(Function):
             dp *= sc
         ds = p * (dp - (dp * p).sum(axis=-1, keepdims=True))
         dmask = unbroadcast(ds, mask_shape) if mask_shape is not None and need[3] else None
-        ds *= scale
+        if dmask is ds:  # a full-shape mask's gradient is ds itself: scale a copy for dq, dk
+            ds = ds * scale
+        else:
+            ds *= scale
         dq = ds @ k if need[0] else None
         dk = xp.swapaxes(ds, -1, -2) @ q if need[1] else None
         return (_unbroadcast_batch(dq, q.shape), _unbroadcast_batch(dk, k.shape), _unbroadcast_batch(dv, v.shape),
-                dmask, None, None, None, None, None)
+                dmask)
+
+    @staticmethod
+    def backward(ctx, ggq, ggk, ggv, ggmask):
+        dout, dweights, q, k, v, mask, keep = ctx.saved_tensors
+        (scale, mask_shape, return_weights), sc, safe, need = ctx.args
+
+        xp = xp_of(q)
+
+        def forward(q, kt, v, mask):
+            return _attention_composed(q, kt, v, mask, scale, keep, sc, safe, return_weights)
+
+        def t(a):  # k enters as k^T, a leaf of its own (no transpose node in the composition)
+            return None if a is None else xp.swapaxes(a, -1, -2)
+
+        gp, gc = double_vjp(forward, [q, t(k), v, mask], [dout, dweights], [ggq, t(ggk), ggv, ggmask])
+        return (gc[0], gc[1], gp[0], t(gp[1]), gp[2], gp[3], None, None, None)
+
+
+def _attention_composed(q, kt, v, mask, scale, keep, sc, safe, return_weights):
+    """Attention's forward as nnbox ops (each differentiable twice), for ``double_vjp``; the softmax
+    is shifted by its rows' maxima as constants (the shift cancels in value and derivative)."""
+    from .._tensor import Tensor as T
+
+    xp = xp_of(q._data)
+    s = (q @ kt) * scale
+    if mask is not None:
+        s = s + mask
+    m = s._data.max(axis=-1, keepdims=True)
+    if safe:
+        m = xp.where(xp.isneginf(m), 0, m)
+    e = (s - T._make(m)).exp()
+    denom = e.sum(-1, keepdim=True)
+    if safe:
+        denom = denom + T._make((denom._data == 0).astype(denom._data.dtype))
+    p = e / denom
+    if keep is not None:
+        p = p * T._make(keep.astype(p._data.dtype) * sc)
+    out = p @ v
+    return (out, p) if return_weights else (out,)
 
 
 def _unbroadcast_batch(g, shape):
@@ -134,10 +204,18 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
     sc = 1.0 / math.sqrt(qd.shape[-1]) if scale is None else float(scale)
     rng = None
     if dropout_p > 0:
-        from .._backend.random import generator_for
+        from .._backend.random import draw_bernoulli
 
-        rng = generator_for(query.device, None)
-    return Attention.apply(query, key, value, mask, sc, float(dropout_p), rng, True, False)
+        rng = lambda shape: draw_bernoulli(query.device, None, shape, 1.0 - dropout_p)  # noqa: E731
+    return (FlashAttention if _torch_uses_flash(qd, kd, vd, dropout_p) else Attention).apply(query, key, value, mask, sc, float(dropout_p), rng, True, False)
+
+
+def _torch_uses_flash(q, k, v, dropout_p: float) -> bool:
+    """Would torch (CPU) run its fused flash kernel, whose backward it cannot differentiate?  For
+    4-d inputs with the same batch and head sizes and head dims, without dropout; else its math
+    path, made of differentiable ops (measured on torch 2.13)."""
+    return (dropout_p == 0 and q.ndim == k.ndim == v.ndim == 4 and q.shape[:2] == k.shape[:2] == v.shape[:2]
+            and q.shape[-1] == k.shape[-1] == v.shape[-1] and min(q.shape[-2], k.shape[-2]) > 0)
 
 
 def _float_mask(mask: Tensor | None, dtype, name: str) -> Tensor | None:
@@ -245,13 +323,14 @@ def multi_head_attention_forward(query: Tensor, key: Tensor, value: Tensor, embe
         dropout_p = 0.0
     rng = None
     if dropout_p > 0:
-        from .._backend.random import generator_for
+        from .._backend.random import draw_bernoulli
 
-        rng = generator_for(query.device, None)
+        rng = lambda shape: draw_bernoulli(query.device, None, shape, 1.0 - dropout_p)  # noqa: E731
     scale = 1.0 / math.sqrt(head_dim)
     # torch computes the weighted path with a plain softmax (nan for a fully masked row) and the
     # need_weights=False path with SDPA (zeros there); both are kept
-    res = Attention.apply(q, k, v, attn_mask, scale, float(dropout_p), rng, not need_weights, need_weights)
+    fn = Attention if dropout_p > 0 or need_weights else FlashAttention  # as torch (SDPA without weights)
+    res = fn.apply(q, k, v, attn_mask, scale, float(dropout_p), rng, not need_weights, need_weights)
     out, weights = res if need_weights else (res, None)
     out = out.transpose(0, 1).reshape(tgt_len * bsz, embed_dim)
     out = linear(out, out_proj_weight, out_proj_bias).reshape(tgt_len, bsz, embed_dim)

@@ -171,43 +171,92 @@ class ConvNd(Function):
     """y = conv(x, w) + b, one node; saves the im2col matrix for the weight gradient.
 
     ``taps`` (slices over the kernel dims, or None) restricts the kernel to the taps that can see
-    data (see ``_trim_padding_taps``); the weight gradient is zero on the others."""
+    data (see ``_trim_padding_taps``); the weight gradient is zero on the others.  The backward is
+    ``ConvNdBackward`` (a Function of its own, so the gradient can be differentiated again)."""
 
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, x, w, b, stride, pads, dilation, groups, taps=None):
-        ctx.w_full = w.shape
+        w_full = w
         if taps is not None:
             w = w[(slice(None), slice(None)) + taps]
         y, cols = _conv_forward(x, w, stride, pads, dilation, groups)
         if b is not None:
             y += b.reshape((1, -1) + (1,) * (y.ndim - 2))
         need_x, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
-        ctx.save_for_backward(w if need_x else None, cols if need_w else None)
-        ctx.args = (x.shape, w.shape, stride, pads, dilation, groups, taps)
+        # x and the full weight are kept too (no copies): a create_graph backward differentiates them
+        ctx.save_for_backward(x if need_w else None, w_full if need_x else None, cols if need_w else None)
+        ctx.args = (x.shape, w.shape, w_full.shape, stride, pads, dilation, groups, taps)
         return y
 
     @staticmethod
     def backward(ctx, gy):
-        w, cols = ctx.saved_tensors
-        x_shape, w_shape, stride, pads, dilation, groups, taps = ctx.args
-        need = ctx.needs_input_grad
-        g2 = _grad_to_cm(gy) if need[0] or need[1] else None
-        gx = _conv_grad_input(g2, w, x_shape, gy.shape[2:], stride, pads, dilation, groups) if need[0] else None
-        gw = _conv_grad_weight(g2, cols, w_shape, groups) if need[1] else None
-        if gw is not None and taps is not None:
-            full = xp_of(gw).zeros(ctx.w_full, dtype=gw.dtype)
-            full[(slice(None), slice(None)) + taps] = gw
-            gw = full
-        gb = gy.sum(axis=(0,) + tuple(range(2, gy.ndim))) if need[2] else None
+        x, w, cols = ctx.saved_tensors
+        gx, gw, gb = ConvNdBackward.run(gy, x, w, cols, ctx.args, ctx.needs_input_grad[:3])
         return gx, gw, gb, None, None, None, None, None
+
+
+class ConvNdBackward(Function):
+    """The gradients of ``ConvNd`` as a Function: ``forward`` is the fast array kernel (input
+    gradient by col2im, weight gradient by one GEMM with the saved im2col matrix, bias gradient a
+    sum); ``backward`` differentiates it again.  All three gradients are linear in ``gy``, the input
+    gradient in ``w`` and the weight gradient in ``x``, so the second-order terms are convolutions
+    and convolution gradients again: a graph of fused nodes, to any order."""
+
+    _array_api = True
+    _twice = True
+
+    @staticmethod
+    def forward(ctx, gy, x, w, cols, args, need):
+        x_shape, w_shape, w_full, stride, pads, dilation, groups, taps = args
+        wt = w if taps is None or w is None else w[(slice(None), slice(None)) + taps]
+        g2 = _grad_to_cm(gy) if need[0] or need[1] else None
+        gx = _conv_grad_input(g2, wt, x_shape, gy.shape[2:], stride, pads, dilation, groups) if need[0] else None
+        gw = gb = None
+        if need[1]:
+            if cols is None:  # a second-order call: the "input" is a new tensor
+                xc = _to_cm(x, pads)
+                cols = _im2col(xc, w_shape[2:], stride, dilation, gy.shape[2:])
+            gw = _conv_grad_weight(g2, cols, w_shape, groups)
+            if taps is not None:
+                full = xp_of(gw).zeros(w_full, dtype=gw.dtype)
+                full[(slice(None), slice(None)) + taps] = gw
+                gw = full
+        if need[2]:
+            gb = gy.sum(axis=(0,) + tuple(range(2, gy.ndim)))
+        ctx.save_for_backward(gy, x if need[0] or need[1] else None, w if need[0] else None)
+        ctx.args, ctx.need = args, need
+        ctx.set_materialize_grads(False)
+        return gx, gw, gb
+
+    @staticmethod
+    def backward(ctx, ggx, ggw, ggb):
+        gy, x, w = ctx.saved_tensors
+        args = ctx.args
+        x_shape, w_shape, w_full, stride, pads, dilation, groups, taps = args
+        xp = xp_of(gy)
+        g_gy = g_x = g_w = None
+        # d/d gy: gx = conv_input_grad(gy, w), gw = conv_weight_grad(gy, x), gb = sum(gy)
+        if ggx is not None:
+            g_gy = ConvNd.run(ggx, w, None, stride, pads, dilation, groups, taps)
+            g_w = ConvNdBackward.run(gy, ggx, None, None, args, (False, True, False))[1]
+        if ggw is not None:
+            t = ConvNd.run(x, ggw, None, stride, pads, dilation, groups, taps)
+            g_gy = t if g_gy is None else g_gy + t
+            g_x = ConvNdBackward.run(gy, None, ggw, None, args, (True, False, False))[0]
+        if ggb is not None:
+            t = xp.broadcast_to(xp.reshape(ggb, (1, -1) + (1,) * (len(gy.shape) - 2)), gy.shape)
+            g_gy = t if g_gy is None else g_gy + t
+        return g_gy, g_x, g_w, None, None, None
 
 
 class ConvTransposeNd(Function):
     """y = conv_transpose(x, w) + b: the adjoint of ``ConvNd`` w.r.t. its input."""
 
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, x, w, b, stride, pads, dilation, groups, out_shape):
@@ -223,9 +272,22 @@ class ConvTransposeNd(Function):
     @staticmethod
     def backward(ctx, gy):
         x, w = ctx.saved_tensors
-        w_shape, stride, pads, dilation, groups = ctx.args
-        need = ctx.needs_input_grad
-        gx = gw = None
+        gx, gw, gb = ConvTransposeNdBackward.run(gy, x, w, ctx.args, ctx.needs_input_grad[:3])
+        return gx, gw, gb, None, None, None, None, None
+
+
+class ConvTransposeNdBackward(Function):
+    """The gradients of ``ConvTransposeNd``: ``gx = conv(gy, w)``, ``gw`` the convolution weight
+    gradient with ``x`` as output gradient and ``gy`` as input (one im2col of ``gy`` serves both),
+    ``gb = sum(gy)``.  Its ``backward`` is again transposed convolutions and convolutions."""
+
+    _array_api = True
+    _twice = True
+
+    @staticmethod
+    def forward(ctx, gy, x, w, args, need):
+        w_shape, stride, pads, dilation, groups = args
+        gx = gw = gb = None
         if need[0] or need[1]:
             if need[0]:
                 gx, cols = _conv_forward(gy, w, stride, pads, dilation, groups)
@@ -234,8 +296,31 @@ class ConvTransposeNd(Function):
             if need[1]:
                 # w as conv weight maps gy(C_out) -> x(C_in): dW = x (C_in, P*N) @ cols(gy).T
                 gw = _conv_grad_weight(_grad_to_cm(x), cols, w_shape, groups)
-        gb = gy.sum(axis=(0,) + tuple(range(2, gy.ndim))) if need[2] else None
-        return gx, gw, gb, None, None, None, None, None
+        if need[2]:
+            gb = gy.sum(axis=(0,) + tuple(range(2, gy.ndim)))
+        ctx.save_for_backward(gy, x if need[1] else None, w if need[0] else None)
+        ctx.args = args
+        ctx.set_materialize_grads(False)
+        return gx, gw, gb
+
+    @staticmethod
+    def backward(ctx, ggx, ggw, ggb):
+        gy, x, w = ctx.saved_tensors
+        w_shape, stride, pads, dilation, groups = ctx.args
+        xp = xp_of(gy)
+        out_shape = tuple(gy.shape)
+        g_gy = g_x = g_w = None
+        if ggx is not None:  # gx = conv(gy, w): linear in gy and in w
+            g_gy = ConvTransposeNd.run(ggx, w, None, stride, pads, dilation, groups, out_shape)
+            g_w = ConvTransposeNdBackward.run(gy, ggx, None, ctx.args, (False, True, False))[1]
+        if ggw is not None:  # gw = wgrad(x; gy): linear in x and in gy
+            t = ConvTransposeNd.run(x, ggw, None, stride, pads, dilation, groups, out_shape)
+            g_gy = t if g_gy is None else g_gy + t
+            g_x = ConvTransposeNdBackward.run(gy, None, ggw, ctx.args, (True, False, False))[0]
+        if ggb is not None:
+            t = xp.broadcast_to(xp.reshape(ggb, (1, -1) + (1,) * (len(out_shape) - 2)), out_shape)
+            g_gy = t if g_gy is None else g_gy + t
+        return g_gy, g_x, g_w, None, None
 
 
 # --- argument handling (torch's checks and messages) ------------------------------------------------

@@ -4,13 +4,14 @@ from __future__ import annotations
 import numpy as np
 
 from .._backend import dtype as _dt
-from .._backend.device import as_device, device_of, move
+from .._backend.device import as_device, device_of, move, xp_of
 from .._tensor import Tensor
 from ..autograd.function import Function
 
 
 class Cast(Function):
     _array_api = True
+    _twice = True
     _torch_name = "ToCopyBackward0"
 
     @staticmethod
@@ -20,11 +21,15 @@ class Cast(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        return grad.astype(ctx.src, copy=False) if ctx.src.kind in "fc" else None, None
+        xp = xp_of(grad)
+        if ctx.src.kind == "f" and xp.iscomplexobj(grad):  # a real input gets the real part
+            grad = xp.real(grad)
+        return xp.astype(grad, ctx.src, copy=False) if ctx.src.kind in "fc" else None, None
 
 
 class ToDevice(Function):
     _array_api = True
+    _twice = True
     _torch_name = "ToCopyBackward0"
 
     @staticmethod
@@ -34,7 +39,7 @@ class ToDevice(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        return move(grad, ctx.src), None
+        return ToDevice.run(grad, ctx.src), None  # a node itself under create_graph
 
 
 def cast(t: Tensor, np_dtype) -> Tensor:

@@ -2,13 +2,14 @@
 ``eye``, and the random ones (``rand``, ``randn``, ``randint``, ``randperm``, ``normal`` ...)."""
 from __future__ import annotations
 
+import contextlib
 import numbers
 
 import numpy as np
 
 from .._backend import dtype as _dt
-from .._backend.device import CPU, array_module, as_device, move
-from .._backend.random import generator_for
+from .._backend.device import CPU, as_device, move
+from .._backend import random as _rnd
 from .._tensor import Tensor
 from ..autograd.function import Function
 from ._util import not_implemented, sizes, xp_of
@@ -68,12 +69,37 @@ def _infer_array(data):
         arr = arr.astype(_dt.get_default_dtype().np)
     elif arr.dtype == np.complex128:
         arr = arr.astype(np.complex64)
-    elif arr.dtype.kind in "US" or arr.dtype == object:
-        raise TypeError(f"new(): invalid data type '{type(data).__name__}'" if arr.dtype.kind in "US" else
-                        "Could not infer dtype of " + type(data).__name__)
+    elif arr.dtype.kind in "USV" or arr.dtype == object:
+        _raise_bad_data(data)
     elif arr.dtype.kind == "i" and arr.dtype != np.int64:
         arr = arr.astype(np.int64)
     return arr
+
+
+_NUMBER = (bool, int, float, complex, np.bool_, np.number)
+
+
+def _leaves(data):
+    if isinstance(data, (list, tuple)):
+        for x in data:
+            yield from _leaves(x)
+    else:
+        yield data
+
+
+def _raise_bad_data(data) -> None:
+    """torch's error for data that holds something other than numbers: a string where a number's
+    dimension was expected is ValueError (``tensor(['a'])``), a string or bytes among numbers is
+    TypeError, anything else (None, dict, object) is RuntimeError naming its type."""
+    first = data
+    while isinstance(first, (list, tuple)) and first:
+        first = first[0]
+    if isinstance(first, str) and first is not data:
+        raise ValueError("too many dimensions 'str'")
+    bad = next((x for x in _leaves(data) if not isinstance(x, _NUMBER)), data)
+    if isinstance(bad, (str, bytes)):
+        raise TypeError(f"new(): invalid data type '{type(bad).__name__}'")
+    raise RuntimeError(f"Could not infer dtype of {type(bad).__name__}")
 
 
 def _from_data(data, dtype, device) -> Tensor:
@@ -145,6 +171,37 @@ def from_numpy(ndarray: np.ndarray) -> Tensor:
     return Tensor._make(ndarray)
 
 
+_MAX_BYTES = (1 << 63) - 1
+
+
+def check_new_shape(shape, itemsize: int) -> None:
+    """torch's RuntimeErrors for a tensor that can't exist: a negative dimension, or more bytes
+    than an int64 counts (NumPy would say ValueError)."""
+    if any(s < 0 for s in shape):
+        bad = next(s for s in shape if s < 0)
+        raise RuntimeError(f"Trying to create tensor with negative dimension {bad}: {list(shape)}")
+    nbytes = itemsize
+    for s in shape:
+        nbytes *= s
+    if nbytes > _MAX_BYTES:
+        raise RuntimeError(f"Storage size calculation overflowed with sizes={list(shape)}")
+
+
+@contextlib.contextmanager
+def cpu_alloc_errors(shape, itemsize: int):
+    """NumPy's MemoryError as torch's RuntimeError from its CPU allocator."""
+    try:
+        yield
+    except MemoryError:
+        nbytes = itemsize
+        for s in shape:
+            nbytes *= s
+        raise RuntimeError(
+            f"[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate memory: "
+            f"you tried to allocate {nbytes} bytes. Error code 12 (Cannot allocate memory)"
+        ) from None
+
+
 def zeros(*size, out=None, dtype=None, layout=None, device=None, requires_grad: bool = False,
           pin_memory: bool = False, memory_format=None) -> Tensor:
     """A tensor of zeros (default dtype unless ``dtype`` is given).
@@ -187,12 +244,12 @@ def full(size, fill_value, *, out=None, dtype=None, layout=None, device=None, re
         else:
             dtype = _dt.get_default_dtype()
     shape = sizes((size,)) if not isinstance(size, int) else (size,)
-    if any(s < 0 for s in shape):
-        raise RuntimeError(f"Trying to create tensor with negative dimension {min(shape)}: {list(shape)}")
     nd = _dt.to_numpy_dtype(dtype)
+    check_new_shape(shape, nd.itemsize)
     dev = as_device(device)
     if dev.type == "cpu":
-        return _finish(np.full(shape, fill_value, dtype=nd), dev, requires_grad)
+        with cpu_alloc_errors(shape, nd.itemsize):
+            return _finish(np.full(shape, fill_value, dtype=nd), dev, requires_grad)
     from .._backend.device import require_cupy
 
     cp = require_cupy()
@@ -320,31 +377,59 @@ def _float_dtype(dtype, kernel: str):
     return nd
 
 
-def _gen(device, generator):
-    dev = as_device(device) if device is not None else (generator.device if generator is not None else as_device(None))
-    return dev, generator_for(dev, generator)
+def _dev(device, generator):
+    return as_device(device) if device is not None else (generator.device if generator is not None else as_device(None))
+
+
+def _shape(size) -> tuple:
+    return sizes((size,)) if not isinstance(size, int) else (size,)
 
 
 def rand(*size, generator=None, out=None, dtype=None, layout=None, device=None, requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
-    """Uniform samples in [0, 1)."""
+    """Uniform samples in [0, 1), torch's stream on the CPU.
+
+    >>> import nnbox
+    >>> _ = nnbox.manual_seed(0)
+    >>> nnbox.rand(3)
+    tensor([0.4963, 0.7682, 0.0885])
+    """
     nd = _float_dtype(dtype, "check_uniform_bounds")
-    dev, rng = _gen(device, generator)
-    gen_dt = nd if nd in (np.float32, np.float64) else np.float32
-    arr = rng.random(sizes(size), dtype=gen_dt).astype(nd, copy=False)
+    dev = _dev(device, generator)
+    arr = _rnd.draw_uniform(dev, generator, sizes(size), nd)
     return _finish(arr, dev, requires_grad)
 
 
+_REAL_OF_COMPLEX = {"complex64": "float32", "complex128": "float64"}
+
+
 def randn(*size, generator=None, out=None, dtype=None, layout=None, device=None, requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
-    """Standard normal samples."""
+    """Standard normal samples, torch's stream on the CPU (complex dtypes: real and imaginary parts
+    each N(0, 1/2), as torch).
+
+    >>> import nnbox
+    >>> _ = nnbox.manual_seed(0)
+    >>> nnbox.randn(3)
+    tensor([ 1.5410, -0.2934, -2.1788])
+    """
+    if dtype is not None and _dt.to_numpy_dtype(dtype).kind == "c":
+        parts = randn(*sizes(size), 2, generator=generator, dtype=_REAL_OF_COMPLEX[_dt.to_numpy_dtype(dtype).name],
+                      device=device)
+        arr = (parts._data * np.sqrt(0.5).astype(parts._data.dtype)).view(_dt.to_numpy_dtype(dtype))[..., 0]
+        return _finish(arr, parts.device, requires_grad)
     nd = _float_dtype(dtype, "normal_kernel_cpu")
-    dev, rng = _gen(device, generator)
-    gen_dt = nd if nd in (np.float32, np.float64) else np.float32
-    arr = rng.standard_normal(sizes(size), dtype=gen_dt).astype(nd, copy=False)
+    dev = _dev(device, generator)
+    arr = _rnd.draw_normal(dev, generator, sizes(size), nd)
     return _finish(arr, dev, requires_grad)
 
 
 def randint(low=0, high=None, size=None, *, generator=None, out=None, dtype=None, layout=None, device=None, requires_grad: bool = False) -> Tensor:
-    """Integers uniform in [low, high); int64 by default."""
+    """Integers uniform in [low, high); int64 by default.
+
+    >>> import nnbox
+    >>> _ = nnbox.manual_seed(0)
+    >>> nnbox.randint(10, (4,))
+    tensor([4, 9, 3, 0])
+    """
     if size is None:  # randint(high, size)
         low, high, size = 0, low, high
     if high is None:
@@ -352,20 +437,29 @@ def randint(low=0, high=None, size=None, *, generator=None, out=None, dtype=None
     if low >= high:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
     nd = _np_dtype(dtype, np.dtype(np.int64))
-    dev, rng = _gen(device, generator)
-    return _finish(rng.integers(low, high, size=sizes((size,)) if not isinstance(size, int) else (size,)).astype(nd), dev, requires_grad)
+    dev = _dev(device, generator)
+    arr = _rnd.draw_integers(dev, generator, _shape(size), int(low), int(high)).astype(nd)
+    return _finish(arr, dev, requires_grad)
 
 
 def randperm(n: int, *, generator=None, out=None, dtype=None, layout=None, device=None, requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
-    """A random permutation of 0..n-1 (int64)."""
+    """A random permutation of 0..n-1 (int64), torch's on the CPU.
+
+    >>> import nnbox
+    >>> _ = nnbox.manual_seed(0)
+    >>> nnbox.randperm(5)
+    tensor([4, 0, 1, 3, 2])
+    """
     if n < 0:
         raise RuntimeError(f"n must be non-negative, got{n}")
     nd = _np_dtype(dtype, np.dtype(np.int64))
-    dev, rng = _gen(device, generator)
+    dev = _dev(device, generator)
     if dev.type == "cpu":
-        return _finish(rng.permutation(n).astype(nd), dev, requires_grad)
-    # CuPy's Generator has no permutation(): the ranks of n uniform draws are a uniform permutation
-    return _finish(array_module(rng.random(1)).argsort(rng.random(n)).astype(nd), dev, requires_grad)
+        arr = _rnd.cpu_generator(generator).permutation(int(n))
+    else:
+        # CuPy's Generator has no permutation(): the ranks of n uniform draws are a uniform permutation
+        arr = _rnd.generator_for(dev, generator).random(int(n)).argsort()
+    return _finish(arr.astype(nd), dev, requires_grad)
 
 
 def rand_like(input: Tensor, *, dtype=None, device=None, requires_grad: bool = False, memory_format=None) -> Tensor:
@@ -383,7 +477,16 @@ def randint_like(input: Tensor, low=0, high=None, *, dtype=None, device=None, re
 
 
 def normal(mean=0.0, std=1.0, size=None, *, generator=None, out=None, dtype=None, layout=None, device=None, requires_grad: bool = False) -> Tensor:
-    """Normal samples: ``normal(mean, std, size)`` or elementwise with tensor ``mean``/``std``."""
+    """Normal samples: ``normal(mean, std, size)`` or elementwise with tensor ``mean``/``std``.
+
+    With tensors, torch draws standard normals of the broadcast shape and scales them
+    (``z * std + mean``), so the stream is that of ``randn`` of that shape.
+
+    >>> import nnbox
+    >>> _ = nnbox.manual_seed(0)
+    >>> nnbox.normal(2.0, 3.0, (2,))
+    tensor([6.6230, 1.1197])
+    """
     if isinstance(mean, Tensor) or isinstance(std, Tensor):
         ref = mean if isinstance(mean, Tensor) else std
         m = mean._data if isinstance(mean, Tensor) else mean
@@ -391,69 +494,58 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, out=None, dtype=None
         if bool((s < 0).any()) if isinstance(s, type(ref._data)) else s < 0:
             raise RuntimeError("normal expects all elements of std >= 0.0")
         shape = np.broadcast_shapes(getattr(m, "shape", ()), getattr(s, "shape", ()))
-        rng = generator_for(ref.device, generator)
-        z = rng.standard_normal(shape)
-        return Tensor._make((m + s * z).astype(ref._data.dtype))
+        dt = ref._data.dtype
+        z = _rnd.draw_normal(ref.device, generator, shape, dt)
+        return Tensor._make((z * s + m).astype(dt, copy=False))
     if std < 0:
         raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
     if size is None:
         raise TypeError("normal() missing required argument 'size'")
-    t = randn(sizes((size,)) if not isinstance(size, int) else (size,), generator=generator, dtype=dtype, device=device)
-    t._data *= std
-    t._data += mean
-    if requires_grad:
-        t.requires_grad_(True)
-    return t
+    nd = _float_dtype(dtype, "normal_kernel_cpu")
+    dev = _dev(device, generator)
+    arr = _rnd.draw_normal(dev, generator, _shape(size), nd, mean, std)
+    return _finish(arr, dev, requires_grad)
 
 
 def bernoulli(input: Tensor, p=None, *, generator=None) -> Tensor:
-    """0/1 samples with probabilities ``input`` (or a constant ``p``)."""
-    rng = generator_for(input.device, generator)
-    prob = input._data if p is None else p
-    return Tensor._make((rng.random(input._data.shape) < prob).astype(input._data.dtype))
+    """0/1 samples with probabilities ``input`` (or a constant ``p``).
+
+    >>> import nnbox
+    >>> _ = nnbox.manual_seed(0)
+    >>> nnbox.bernoulli(nnbox.full((4,), 0.5))
+    tensor([1., 0., 1., 1.])
+    """
+    if p is None:
+        probs = input._data
+        if probs.size and ((probs < 0) | (probs > 1)).any():
+            raise RuntimeError("Expected p_in >= 0 && p_in <= 1 to be true, but got false.  (Could this error "
+                               "message be improved?  If so, please report it at "
+                               "https://github.com/pytorch/pytorch/issues.)")
+        keep = _rnd.draw_bernoulli_probs(input.device, generator, probs)
+    else:
+        keep = _rnd.draw_bernoulli(input.device, generator, input._data.shape, float(p))
+    return Tensor._make(keep.astype(input._data.dtype))
 
 
 def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *, generator=None) -> Tensor:
-    """Indices sampled from the (unnormalised) rows of ``input``.
+    """Indices sampled from the (unnormalised) rows of ``input``."""
+    from .sampling import multinomial as _multinomial
 
-    >>> import nnbox
-    >>> nnbox.multinomial(nnbox.tensor([0.0, 1.0]), 3, replacement=True)
-    tensor([1, 1, 1])
-    """
-    p = input._data.astype(np.float64)
-    xp = array_module(p)  # written once for NumPy and CuPy: no per-row Python loop, no host copy
-    if bool((p < 0).any()) or not bool(xp.isfinite(p).all()):
-        raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
-    rng = generator_for(input.device, generator)
-    rows = p.reshape(-1, p.shape[-1])
-    if not replacement and num_samples > rows.shape[1]:
-        raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without replacement")
-    s = rows.sum(axis=1, keepdims=True)
-    if bool((s <= 0).any()):
-        raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
-    if replacement:
-        # inverse CDF: a draw u picks the first category whose cumulative probability exceeds it
-        cdf = xp.cumsum(rows / s, axis=1)
-        u = rng.random((rows.shape[0], num_samples))
-        res = (u[:, :, None] >= cdf[:, None, :]).sum(axis=2)
-        res = xp.minimum(res, rows.shape[1] - 1)
-    else:
-        # sampling without replacement, weighted: exponential race (Gumbel top-k)
-        keys = rng.exponential(size=rows.shape) / xp.where(rows > 0, rows, xp.nan)
-        keys = xp.where(xp.isnan(keys), xp.inf, keys)
-        res = xp.argsort(keys, axis=1)[:, :num_samples]
-    return Tensor._make(res.astype(np.int64).reshape(p.shape[:-1] + (num_samples,)))
+    return _multinomial(input, num_samples, replacement, generator=generator)
 
 
 def poisson(input: Tensor, generator=None) -> Tensor:
-    rng = generator_for(input.device, generator)
-    return Tensor._make(rng.poisson(input._data).astype(input._data.dtype))
+    """Poisson samples with rates ``input``."""
+    from .sampling import poisson as _poisson
+
+    return _poisson(input, generator=generator)
 
 
 # --- diagonals -----------------------------------------------------------------------------------
 
 class _DiagEmbed(Function):
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, v, k):
@@ -462,26 +554,26 @@ class _DiagEmbed(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        return xp_of(grad).diagonal(grad, ctx.k).copy(), None
+        return _Diagonal.run(grad, ctx.k), None
 
 
 class _Diagonal(Function):
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, a, k):
-        ctx.k, ctx.shape = k, a.shape
-        return xp_of(a).diagonal(a, k).copy()
+        xp = xp_of(a)
+        out = xp.diagonal(a, k).copy()
+        n = out.shape[0]
+        ctx.shape, ctx.key = a.shape, (xp.arange(n) + max(-k, 0), xp.arange(n) + max(k, 0))
+        return out
 
     @staticmethod
     def backward(ctx, grad):
-        xp = xp_of(grad)
-        out = xp.zeros(ctx.shape, dtype=grad.dtype)
-        n = grad.shape[0]
-        rows = xp.arange(n) + max(-ctx.k, 0)
-        cols = xp.arange(n) + max(ctx.k, 0)
-        out[rows, cols] = grad
-        return out, None
+        from .index import PutZeros
+
+        return PutZeros.run(grad, ctx.shape, ctx.key), None
 
 
 def diag_embed(input: Tensor, offset: int = 0) -> Tensor:

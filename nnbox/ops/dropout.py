@@ -1,14 +1,14 @@
 """Dropout family: one fused node per call.  The forward draws a keep-mask (per element, or per
 channel for the ``dropout{1,2,3}d`` "feature" variants), and saves the scaled mask so the backward
-is a single multiply.  Randomness comes from nnbox's generator for the input's device, so
-``nnbox.manual_seed`` makes runs repeatable (the numbers differ from torch's, as its RNG does)."""
+is a single multiply.  The mask is drawn as torch draws it (``bernoulli_(1 - p)``, one float64
+uniform per mask element from the CPU stream), so a seeded run drops the same units as torch."""
 from __future__ import annotations
 
 import warnings
 
 import numpy as np
 
-from .._backend.random import generator_for
+from .._backend.random import draw_bernoulli
 from .._tensor import Tensor
 from ..autograd.function import Function
 from .inplace import apply_inplace
@@ -19,24 +19,26 @@ _SELU_ALPHA_PRIME = -1.7580993408473766  # -scale * alpha of SELU: where a dropp
 
 
 class Dropout(Function):
-    """y = x * mask * scale + fill * (1 - mask); ``mask_shape`` broadcasts against x (per channel
-    for feature dropout).  Plain dropout: scale = 1/(1-p), fill = 0; alpha dropout: affine
-    constants that keep SELU's zero mean and unit variance."""
+    """y = x * noise + fill; ``noise`` broadcasts against x (per channel for feature dropout).
+
+    torch builds the noise as a bernoulli_(1 - p) mask in x's dtype and then rescales it in
+    that dtype (``mask / (1 - p)``; alpha dropout: ``mask * a`` and ``fill = (mask - 1) * (alpha
+    a) + alpha a p``), so we round at the same steps to get its bits."""
 
     _array_api = True
+    _twice = True
 
     @staticmethod
-    def forward(ctx, x, p, mask_shape, alpha, rng):
-        keep = rng.random(mask_shape, dtype=np.float32 if x.dtype != np.float64 else np.float64) >= p
+    def forward(ctx, x, p, keep, alpha):
+        mask = keep.astype(x.dtype)
         if alpha:
-            a = ((1 - p) * (1 + p * _SELU_ALPHA_PRIME ** 2)) ** -0.5
-            b = -a * _SELU_ALPHA_PRIME * p
-            gain = keep.astype(x.dtype) * a  # d y / d x
+            a = 1.0 / ((_SELU_ALPHA_PRIME ** 2 * p + 1) * (1 - p)) ** 0.5
+            fill = (mask - x.dtype.type(1)) * x.dtype.type(-_SELU_ALPHA_PRIME * a) + x.dtype.type(-_SELU_ALPHA_PRIME * a * p)
+            gain = mask * x.dtype.type(a)  # d y / d x
             y = x * gain
-            y += (~keep).astype(x.dtype) * (a * _SELU_ALPHA_PRIME) + b
+            y += fill
         else:
-            gain = keep.astype(x.dtype)
-            gain *= 1.0 / (1.0 - p)
+            gain = mask / x.dtype.type(1.0 - p)
             y = x * gain
         ctx.save_for_backward(gain)
         return y
@@ -44,7 +46,7 @@ class Dropout(Function):
     @staticmethod
     def backward(ctx, gy):
         (gain,) = ctx.saved_tensors
-        return gy * gain, None, None, None, None
+        return gy * gain, None, None, None
 
 
 def _check_p(p: float) -> None:
@@ -60,10 +62,10 @@ def _run(input: Tensor, p: float, training: bool, inplace: bool, mask_shape, alp
         return input
     if p == 1.0:  # everything dropped: zeros for every variant (as torch), keeping the graph
         return input.mul_(0) if inplace else input * 0
-    rng = generator_for(input.device)
+    keep = draw_bernoulli(input.device, None, mask_shape, 1.0 - p)
     if inplace:
-        return apply_inplace(input, lambda t: Dropout.apply(t, p, mask_shape, alpha, rng))
-    return Dropout.apply(input, p, mask_shape, alpha, rng)
+        return apply_inplace(input, lambda t: Dropout.apply(t, p, keep, alpha))
+    return Dropout.apply(input, p, keep, alpha)
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:

@@ -2,7 +2,9 @@
 
 Binary ops promote dtypes with torch's rules (``_util.result_dtype``), then run one ``Function``
 whose backward undoes broadcasting with ``unbroadcast``.  Comparisons and logical ops produce bool
-tensors and need no graph, so they skip ``Function`` entirely.
+tensors and need no graph, so they skip ``Function`` entirely.  One-input math ops (exp, sin, ...)
+are rows of a table, one ``_op(...)`` line each (see "unary math" below).  Every backward here is a
+formula in ``xp``, so every op can be differentiated again (``create_graph=True``).
 """
 from __future__ import annotations
 
@@ -11,10 +13,13 @@ import math
 import numpy as np
 
 from .._backend import dtype as _dt
+from .._backend.fp_errors import ignore_fp_errors
 from .._tensor import Tensor
 from ..autograd import grad_mode
 from ..autograd.function import Function
-from ._util import as_scalar_or_tensor, not_implemented, result_dtype, type_name, unbroadcast, xp_of
+from ._util import (as_scalar_or_tensor, conj_if_complex, not_implemented, result_dtype, type_name, unbroadcast,
+                    xp_of)
+from ._erf import erf as _erf
 from .convert import cast
 
 # --- binary arithmetic ---------------------------------------------------------------------------
@@ -26,6 +31,7 @@ def _shape(x):
 
 class Add(Function):
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, a, b, alpha=1):
@@ -43,6 +49,7 @@ class Add(Function):
 
 class Sub(Function):
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, a, b, alpha=1):
@@ -61,6 +68,7 @@ class Sub(Function):
 
 class Mul(Function):
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, a, b):
@@ -73,6 +81,8 @@ class Mul(Function):
     def backward(ctx, grad):
         a, b = ctx.saved_tensors
         ga, gb = ctx.needs_input_grad
+        xp = xp_of(grad)
+        a, b = conj_if_complex(xp, a), conj_if_complex(xp, b)  # complex: through conj (torch's rule)
         return (
             unbroadcast(grad * b, ctx.sa) if ga else None,
             unbroadcast(grad * a, ctx.sb) if gb else None,
@@ -81,6 +91,7 @@ class Mul(Function):
 
 class Div(Function):
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, a, b):
@@ -94,6 +105,8 @@ class Div(Function):
     def backward(ctx, grad):
         a, b = ctx.saved_tensors
         ga, gb = ctx.needs_input_grad
+        xp = xp_of(grad)
+        a, b = conj_if_complex(xp, a), conj_if_complex(xp, b)  # complex: through conj (torch's rule)
         with np.errstate(divide="ignore", invalid="ignore"):
             gq = grad / b
             return (
@@ -104,11 +117,14 @@ class Div(Function):
 
 class Pow(Function):
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, a, b):
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             out = _int_pow(a, b) if _dtype_kind(a, b) in "iu" else a ** b
+        if isinstance(out, np.generic):
+            out = np.asarray(out)  # 0-d: save the array the node outputs, not a NumPy scalar
         ctx.save_for_backward(a, b, out)
         ctx.sa, ctx.sb = _shape(a), _shape(b)
         return out
@@ -117,8 +133,12 @@ class Pow(Function):
     def backward(ctx, grad):
         a, b, out = ctx.saved_tensors
         ga, gb = ctx.needs_input_grad
+        xp = xp_of(grad)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            return _pow_grads(xp_of(grad), grad, a, b, out, ga, gb, ctx)
+            if xp.iscomplexobj(out):  # torch's complex convention: grad * conj(d out / d input)
+                da, db = _pow_grads(xp, xp.conj(grad), a, b, out, ga, gb, ctx)
+                return conj_if_complex(xp, da), conj_if_complex(xp, db)
+            return _pow_grads(xp, grad, a, b, out, ga, gb, ctx)
 
 
 def _pow_grads(xp, grad, a, b, out, ga, gb, ctx):
@@ -158,6 +178,7 @@ def _int_pow(a, b):
 
 class Maximum(Function):
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, a, b):
@@ -172,6 +193,7 @@ class Maximum(Function):
 
 class Minimum(Function):
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, a, b):
@@ -182,6 +204,53 @@ class Minimum(Function):
     def backward(ctx, grad):
         a, b = ctx.saved_tensors
         return _minmax_grads(ctx, grad, a < b, a == b)
+
+
+class Fmax(Function):
+    """``maximum`` that ignores NaN (the other operand wins); torch gives ties to ``a``."""
+
+    _array_api = True
+    _twice = True
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return _xp(a, b).fmax(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        xp = xp_of(grad)
+        return _fminmax_grads(ctx, grad, (a >= b) | xp.isnan(b))
+
+
+class Fmin(Function):
+    """``minimum`` that ignores NaN (the other operand wins); torch gives ties to ``a``."""
+
+    _array_api = True
+    _twice = True
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return _xp(a, b).fmin(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        xp = xp_of(grad)
+        return _fminmax_grads(ctx, grad, (a <= b) | xp.isnan(b))
+
+
+def _fminmax_grads(ctx, grad, a_wins):
+    # no tie splitting here (unlike maximum): the whole gradient goes to the winner
+    w = a_wins * 1.0
+    ga, gb = ctx.needs_input_grad
+    a, b = ctx.saved_tensors
+    return (
+        unbroadcast(grad * w, a.shape) if ga else None,
+        unbroadcast(grad * (1 - w), b.shape) if gb else None,
+    )
 
 
 def _minmax_grads(ctx, grad, a_wins, tie):
@@ -197,6 +266,7 @@ def _minmax_grads(ctx, grad, a_wins, tie):
 
 class Atan2(Function):
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, a, b):
@@ -207,6 +277,7 @@ class Atan2(Function):
     def backward(ctx, grad):
         a, b = ctx.saved_tensors
         r = a * a + b * b
+        r = r + (r == 0)  # atan2(0, 0): torch's gradient is 0 (the numerators are 0), not 0/0
         return unbroadcast(grad * b / r, a.shape), unbroadcast(-grad * a / r, b.shape)
 
 
@@ -346,7 +417,13 @@ def div(input, other, *, rounding_mode=None, out=None) -> Tensor:
         raise RuntimeError(
             f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'"
         )
-    with grad_mode.no_grad():
+    return _div_rounding(input, other, rounding_mode, out, graph=True)
+
+
+def _div_rounding(input, other, rounding_mode: str, out, graph: bool) -> Tensor:
+    """Rounded division; ``graph``: record a (zero-gradient) node, as torch's div does and its
+    floor_divide does not."""
+    with grad_mode.no_grad(), ignore_fp_errors():  # x // 0.0 is inf, silently, as in torch
         a = as_scalar_or_tensor(input, "input")
         b = as_scalar_or_tensor(other, "other")
         dt = result_dtype(a, b)
@@ -362,7 +439,32 @@ def div(input, other, *, rounding_mode=None, out=None) -> Tensor:
         else:
             q = xp.true_divide(xa, xb)
             r = xp.floor(q) if rounding_mode == "floor" else xp.trunc(q)
-        return _out(Tensor._make(xp.asarray(r, dtype=dt)), out)
+    r = xp.asarray(r, dtype=dt)
+    if dt.kind == "f" and graph and grad_mode.is_grad_enabled() and any(
+            isinstance(t, Tensor) and t.requires_grad for t in (a, b)):
+        return _out(DivRounded.apply(a, b, r), out)
+    return _out(Tensor._make(r), out)
+
+
+class DivRounded(Function):
+    """``div`` with a rounding mode: piecewise constant, so a node with zero gradients (torch's
+    DivBackward2), which a second backward passes through as well."""
+
+    _array_api = True
+    _twice = True
+    _torch_name = "DivBackward2"
+
+    @staticmethod
+    def forward(ctx, a, b, value):
+        ctx.sa, ctx.sb = _shape(a), _shape(b)
+        return value
+
+    @staticmethod
+    def backward(ctx, grad):
+        xp = xp_of(grad)
+        ga, gb = ctx.needs_input_grad[:2]
+        return (xp.zeros_like(unbroadcast(grad, ctx.sa)) if ga else None,
+                xp.zeros_like(unbroadcast(grad, ctx.sb)) if gb else None, None)
 
 
 true_divide = divide = div
@@ -371,7 +473,8 @@ subtract = sub
 
 
 def floor_divide(input, other, *, out=None) -> Tensor:
-    return div(input, other, rounding_mode="floor", out=out)
+    # no node: torch has no derivative for floor_divide (only for div(..., rounding_mode="floor"))
+    return _div_rounding(input, other, "floor", out, graph=False)
 
 
 def remainder(input, other, *, out=None) -> Tensor:
@@ -390,6 +493,7 @@ def fmod(input, other, *, out=None) -> Tensor:
 
 class Remainder(Function):
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, a, b):
@@ -408,6 +512,7 @@ class Remainder(Function):
 
 class Fmod(Function):
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, a, b):
@@ -460,7 +565,26 @@ def minimum(input, other, *, out=None) -> Tensor:
     return _out(_binary(Minimum, input, other), out)
 
 
-fmax, fmin = maximum, minimum
+def fmax(input, other, *, out=None) -> Tensor:
+    """Elementwise maximum where a NaN loses to a number (NaN only if both are NaN).
+
+    >>> import nnbox
+    >>> nnbox.fmax(nnbox.tensor([1.0, float("nan")]), nnbox.tensor([float("nan"), 2.0]))
+    tensor([1., 2.])
+    """
+    _tensors_only("fmax", input, other)
+    return _out(_binary(Fmax, input, other), out)
+
+
+def fmin(input, other, *, out=None) -> Tensor:
+    """Elementwise minimum where a NaN loses to a number (NaN only if both are NaN).
+
+    >>> import nnbox
+    >>> nnbox.fmin(nnbox.tensor([1.0, float("nan")]), nnbox.tensor([float("nan"), 2.0]))
+    tensor([1., 2.])
+    """
+    _tensors_only("fmin", input, other)
+    return _out(_binary(Fmin, input, other), out)
 
 
 def atan2(input, other, *, out=None) -> Tensor:
@@ -596,508 +720,208 @@ def equal(input, other) -> bool:
     return input.shape == other.shape and bool((input._data == other._data).all())
 
 
-# --- unary math ------------------------------------------------------------------------------------
+# --- unary math: one row per op ---------------------------------------------------------------------
+#
+# A one-input elementwise op is one call of ``_op``: its name, its forward ``(xp, a) -> out`` and its
+# gradient formula ``(xp, g, ...) -> grad of the input`` (the vector-Jacobian product: the derivative
+# times the upstream gradient ``g``).  The formula's parameter names say what it reads, ``a`` (the
+# input) and/or ``out`` (the output), and the node keeps exactly those alive, as torch does (exp keeps
+# its result, sin its input, neg nothing), so an in-place change of anything else stays legal.  The
+# formula uses ``xp`` and operators only (tests/test_ops_elementwise.py checks every row with the rules
+# of tests/test_formula_rules.py): first-order
+# backward runs it on arrays, ``create_graph=True`` on Tensors, so every op here has a double backward.
+# ``kind`` says what integer and bool inputs do: "float" computes in the default float dtype, "keep"
+# keeps the dtype (bool gets torch's errors), "round" is the identity on integers, "strict" rejects them.
 
 
-class Neg(Function):
+# the one-input ops that are holomorphic on complex numbers (abs, angle, sign ... are not)
+_HOLOMORPHIC = {"exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt", "rsqrt", "reciprocal", "sin",
+                "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "sigmoid", "square"}
+
+
+class _Unary(Function):
+    """The Function of one ``_op`` row (each row gets a subclass holding its forward and formula)."""
+
     _array_api = True
+    _twice = True
+    _quiet = False  # silence NumPy's divide/invalid warnings (log(0), sqrt(-1) are inf/nan in torch too)
+    _holo = False  # holomorphic: complex gradients go through conj (see backward)
 
     @staticmethod
     def forward(ctx, a):
-        return -a
-
-    @staticmethod
-    def backward(ctx, grad):
-        return -grad
-
-
-class Abs(Function):
-    _array_api = True
-
-    @staticmethod
-    def forward(ctx, a):
-        ctx.save_for_backward(a)
-        return xp_of(a).abs(a)
-
-    @staticmethod
-    def backward(ctx, grad):
-        (a,) = ctx.saved_tensors
-        return grad * xp_of(a).sign(a)
-
-
-class Exp(Function):
-    _array_api = True
-
-    @staticmethod
-    def forward(ctx, a):
-        out = xp_of(a).exp(a)
-        ctx.save_for_backward(out)
+        if ctx._quiet:
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                out = ctx._fwd(xp_of(a), a)
+        else:
+            out = ctx._fwd(xp_of(a), a)
+        keep = ctx._keep
+        if keep >= 2 and type(out) is not np.ndarray and isinstance(out, np.generic):
+            out = np.asarray(out)  # NumPy makes 0-d results scalars: save the array the node outputs
+        if keep == 1:
+            ctx.save_for_backward(a)
+        elif keep == 2:
+            ctx.save_for_backward(out)
+        elif keep == 3:
+            ctx.save_for_backward(a, out)
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        (out,) = ctx.saved_tensors
-        return grad * out
-
-
-class Exp2(Function):
-    _array_api = True
-
-    @staticmethod
-    def forward(ctx, a):
-        out = xp_of(a).exp2(a)
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad):
-        (out,) = ctx.saved_tensors
-        return grad * out * math.log(2.0)
-
-
-class Expm1(Function):
-    _array_api = True
-
-    @staticmethod
-    def forward(ctx, a):
-        out = xp_of(a).expm1(a)
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad):
-        (out,) = ctx.saved_tensors
-        return grad * (out + 1)
-
-
-class Log(Function):
-    _array_api = True
-
-    @staticmethod
-    def forward(ctx, a):
-        ctx.save_for_backward(a)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return xp_of(a).log(a)
-
-    @staticmethod
-    def backward(ctx, grad):
-        (a,) = ctx.saved_tensors
-        return grad / a
-
-
-class Log2(Function):
-    _array_api = True
-
-    @staticmethod
-    def forward(ctx, a):
-        ctx.save_for_backward(a)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return xp_of(a).log2(a)
-
-    @staticmethod
-    def backward(ctx, grad):
-        (a,) = ctx.saved_tensors
-        return grad / (a * math.log(2.0))
-
-
-class Log10(Function):
-    _array_api = True
-
-    @staticmethod
-    def forward(ctx, a):
-        ctx.save_for_backward(a)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return xp_of(a).log10(a)
-
-    @staticmethod
-    def backward(ctx, grad):
-        (a,) = ctx.saved_tensors
-        return grad / (a * math.log(10.0))
-
-
-class Log1p(Function):
-    _array_api = True
-
-    @staticmethod
-    def forward(ctx, a):
-        ctx.save_for_backward(a)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return xp_of(a).log1p(a)
-
-    @staticmethod
-    def backward(ctx, grad):
-        (a,) = ctx.saved_tensors
-        return grad / (a + 1)
-
-
-class Sqrt(Function):
-    _array_api = True
-
-    @staticmethod
-    def forward(ctx, a):
-        with np.errstate(invalid="ignore"):
-            out = xp_of(a).sqrt(a)
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad):
-        (out,) = ctx.saved_tensors
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return grad / (2 * out)
-
-
-class Rsqrt(Function):
-    _array_api = True
-
-    @staticmethod
-    def forward(ctx, a):
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out = 1 / xp_of(a).sqrt(a)
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad):
-        (out,) = ctx.saved_tensors
-        return grad * -0.5 * out * out * out
-
-
-class Reciprocal(Function):
-    _array_api = True
-
-    @staticmethod
-    def forward(ctx, a):
-        with np.errstate(divide="ignore"):
-            out = 1 / a
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad):
-        (out,) = ctx.saved_tensors
-        return -grad * out * out
-
-
-class Square(Function):
-    _array_api = True
-
-    @staticmethod
-    def forward(ctx, a):
-        ctx.save_for_backward(a)
-        return a * a
-
-    @staticmethod
-    def backward(ctx, grad):
-        (a,) = ctx.saved_tensors
-        return grad * 2 * a
-
-
-class Sin(Function):
-    _array_api = True
-
-    @staticmethod
-    def forward(ctx, a):
-        ctx.save_for_backward(a)
-        return xp_of(a).sin(a)
-
-    @staticmethod
-    def backward(ctx, grad):
-        (a,) = ctx.saved_tensors
-        return grad * xp_of(a).cos(a)
-
-
-class Cos(Function):
-    _array_api = True
-
-    @staticmethod
-    def forward(ctx, a):
-        ctx.save_for_backward(a)
-        return xp_of(a).cos(a)
-
-    @staticmethod
-    def backward(ctx, grad):
-        (a,) = ctx.saved_tensors
-        return -grad * xp_of(a).sin(a)
-
-
-class Tan(Function):
-    _array_api = True
-
-    @staticmethod
-    def forward(ctx, a):
-        out = xp_of(a).tan(a)
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad):
-        (out,) = ctx.saved_tensors
-        return grad * (1 + out * out)
-
-
-class Asin(Function):
-    _array_api = True
-
-    @staticmethod
-    def forward(ctx, a):
-        ctx.save_for_backward(a)
-        return xp_of(a).arcsin(a)
-
-    @staticmethod
-    def backward(ctx, grad):
-        (a,) = ctx.saved_tensors
-        return grad / xp_of(a).sqrt(1 - a * a)
-
-
-class Acos(Function):
-    _array_api = True
-
-    @staticmethod
-    def forward(ctx, a):
-        ctx.save_for_backward(a)
-        return xp_of(a).arccos(a)
-
-    @staticmethod
-    def backward(ctx, grad):
-        (a,) = ctx.saved_tensors
-        return -grad / xp_of(a).sqrt(1 - a * a)
-
-
-class Atan(Function):
-    _array_api = True
-
-    @staticmethod
-    def forward(ctx, a):
-        ctx.save_for_backward(a)
-        return xp_of(a).arctan(a)
-
-    @staticmethod
-    def backward(ctx, grad):
-        (a,) = ctx.saved_tensors
-        return grad / (1 + a * a)
-
-
-class Sinh(Function):
-    _array_api = True
-
-    @staticmethod
-    def forward(ctx, a):
-        ctx.save_for_backward(a)
-        return xp_of(a).sinh(a)
-
-    @staticmethod
-    def backward(ctx, grad):
-        (a,) = ctx.saved_tensors
-        return grad * xp_of(a).cosh(a)
-
-
-class Cosh(Function):
-    _array_api = True
-
-    @staticmethod
-    def forward(ctx, a):
-        ctx.save_for_backward(a)
-        return xp_of(a).cosh(a)
-
-    @staticmethod
-    def backward(ctx, grad):
-        (a,) = ctx.saved_tensors
-        return grad * xp_of(a).sinh(a)
-
-
-class Tanh(Function):
-    _array_api = True
-
-    @staticmethod
-    def forward(ctx, a):
-        out = xp_of(a).tanh(a)
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad):
-        (out,) = ctx.saved_tensors
-        return grad * (1 - out * out)
-
-
-class Sigmoid(Function):
-    _array_api = True
-
-    @staticmethod
-    def forward(ctx, a):
-        xp = xp_of(a)
-        # 1/(1+exp(-x)) overflows for very negative x; the tanh form is stable everywhere
-        out = xp.tanh(a * 0.5)
-        out *= 0.5
-        out += 0.5
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad):
-        (out,) = ctx.saved_tensors
-        return grad * out * (1 - out)
-
-
-class Relu(Function):
-    _array_api = True
-
-    @staticmethod
-    def forward(ctx, a):
-        out = xp_of(a).maximum(a, 0)
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad):
-        (out,) = ctx.saved_tensors
-        return grad * (out > 0)
-
-
-class Sign(Function):
-    _array_api = True
-
-    @staticmethod
-    def forward(ctx, a):
-        xp = xp_of(a)
-        out = xp.asarray(xp.sign(a))
-        if a.dtype.kind == "f":
-            out = xp.nan_to_num(out, nan=0.0, copy=False)  # torch: sign(nan) == 0
-        return out
-
-    @staticmethod
-    def backward(ctx, grad):
-        return xp_of(grad).zeros_like(grad)
-
-
-class _Rounding(Function):
-    """floor/ceil/round/trunc: piecewise constant, so the gradient is zero."""
-
-    _array_api = True
-
-    @staticmethod
-    def backward(ctx, grad):
-        return xp_of(grad).zeros_like(grad)
-
-
-class Floor(_Rounding):
-    @staticmethod
-    def forward(ctx, a):
-        return xp_of(a).floor(a)
-
-
-class Ceil(_Rounding):
-    @staticmethod
-    def forward(ctx, a):
-        return xp_of(a).ceil(a)
-
-
-class Round(_Rounding):
-    @staticmethod
-    def forward(ctx, a, decimals=0):
-        return xp_of(a).round(a, decimals)  # round half to even, as torch
-
-    @staticmethod
-    def backward(ctx, grad):
-        return xp_of(grad).zeros_like(grad), None
-
-
-class Trunc(_Rounding):
-    @staticmethod
-    def forward(ctx, a):
-        return xp_of(a).trunc(a)
-
-
-class Frac(Function):
-    _array_api = True
-
-    @staticmethod
-    def forward(ctx, a):
-        return a - xp_of(a).trunc(a)
-
-    @staticmethod
-    def backward(ctx, grad):
-        return grad
-
-
-class Clamp(Function):
-    _array_api = True
-    _torch_name = "ClampBackward1"
-
-    @staticmethod
-    def forward(ctx, a, lo, hi):
-        xp = xp_of(a)
-        out = xp.clip(a, lo, hi) if (lo is not None or hi is not None) else a.copy()
-        if ctx.needs_input_grad[0]:
-            # the gradient passes where the input was inside [lo, hi] (bounds included)
-            mask = True
-            if lo is not None:
-                mask = a >= lo
-            if hi is not None:
-                mask = (a <= hi) & mask
-            ctx.save_for_backward(mask if not isinstance(mask, bool) else None)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad):
-        (mask,) = ctx.saved_tensors
-        return (grad if mask is None else grad * mask), None, None
-
-
-def _unary(cls, name: str, doc: str, float_only: bool = True, int_ok_cls=None):
+        xp = xp_of(grad)
+        # a holomorphic f of a complex z: the formula gives grad * f'(z), torch's rule is grad * conj(f'(z))
+        holo = ctx._holo and xp.iscomplexobj(grad)
+        g = xp.conj(grad) if holo else grad
+        if ctx._quiet:
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                r = ctx._vjp(xp, g, *ctx.saved_tensors)
+        else:
+            r = ctx._vjp(xp, g, *ctx.saved_tensors)
+        return xp.conj(r) if holo else r
+
+
+def _op(name: str, forward, vjp, kind: str = "float", doc: str = "", aliases: tuple = (),
+        grad_fn: str | None = None, quiet: bool = False):
+    """Make the one-input op ``name`` from its row: its Function (a ``_Unary`` subclass, also bound in
+    this module as ``Exp``, ``Sin`` ..., where the formula-rule test finds it), the public function
+    (returned) and the Tensor method(s) ``name`` and ``aliases``.
+
+    >>> import nnbox
+    >>> x = nnbox.tensor([0.5], requires_grad=True)
+    >>> (g,) = nnbox.autograd.grad(nnbox.sin(x), x, create_graph=True); g  # cos(x), differentiable again
+    tensor([0.8776], grad_fn=<MulBackward0>)
+    """
+    reads = vjp.__code__.co_varnames[2:vjp.__code__.co_argcount]
+    if list(reads) not in ([], ["a"], ["out"], ["a", "out"]):
+        raise TypeError(f"{name}: the gradient formula reads (xp, g, [a], [out]), got {reads}")
+    keep = ("a" in reads) + 2 * ("out" in reads)
+    cls_name = name[:1].upper() + name[1:]
+    cls = type(cls_name, (_Unary,), {
+        "__module__": __name__, "__doc__": doc, "_fwd": staticmethod(forward), "_vjp": staticmethod(vjp),
+        "_keep": keep, "_quiet": quiet, "_torch_name": grad_fn, "_holo": name in _HOLOMORPHIC,
+    })
+    globals()[cls_name] = cls
+    fn = _public_unary(cls, name, doc, kind)
+    for n in (name, *aliases):
+        setattr(Tensor, n, fn)
+    return fn
+
+
+def _public_unary(cls, name: str, doc: str, kind: str):
     def fn(input, *, out=None) -> Tensor:
         if not isinstance(input, Tensor):
             raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
         x = input
         k = x._data.dtype.kind
         if k in "biu":
-            if float_only:
+            if kind == "float":
                 x = cast(x, _dt.get_default_dtype().np)
-            else:
+            elif kind == "keep":
                 x = _int_unary(name, x)
                 if x is None:  # the op is the identity on these values (sign of a bool)
                     return _out(input.clone(), out)
+            elif kind == "round":
+                if k == "b":
+                    raise not_implemented(f"{name}_vml_cpu", x._data.dtype)
+                return _out(input.clone(), out)
+            else:
+                raise not_implemented(f"{name}_cpu", x._data.dtype)
         return _out(cls.apply(x), out)
 
-    fn.__name__ = name
+    fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = doc
     return fn
 
 
-exp = _unary(Exp, "exp", "Elementwise e**x.")
-exp2 = _unary(Exp2, "exp2", "Elementwise 2**x.")
-expm1 = _unary(Expm1, "expm1", "Elementwise exp(x) - 1, accurate near 0.")
-log = _unary(Log, "log", "Elementwise natural logarithm.")
-log2 = _unary(Log2, "log2", "Elementwise base-2 logarithm.")
-log10 = _unary(Log10, "log10", "Elementwise base-10 logarithm.")
-log1p = _unary(Log1p, "log1p", "Elementwise log(1 + x), accurate near 0.")
-sqrt = _unary(Sqrt, "sqrt", "Elementwise square root.")
-rsqrt = _unary(Rsqrt, "rsqrt", "Elementwise 1 / sqrt(x).")
-reciprocal = _unary(Reciprocal, "reciprocal", "Elementwise 1 / x.")
-sin = _unary(Sin, "sin", "Elementwise sine.")
-cos = _unary(Cos, "cos", "Elementwise cosine.")
-tan = _unary(Tan, "tan", "Elementwise tangent.")
-asin = arcsin = _unary(Asin, "asin", "Elementwise arcsine.")
-acos = arccos = _unary(Acos, "acos", "Elementwise arccosine.")
-atan = arctan = _unary(Atan, "atan", "Elementwise arctangent.")
-sinh = _unary(Sinh, "sinh", "Elementwise hyperbolic sine.")
-cosh = _unary(Cosh, "cosh", "Elementwise hyperbolic cosine.")
-tanh = _unary(Tanh, "tanh", "Elementwise hyperbolic tangent.")
-sigmoid = _unary(Sigmoid, "sigmoid", "Elementwise logistic function 1 / (1 + exp(-x)).")
-_frac = _unary(Frac, "frac", "Fractional part, x - trunc(x).")
+def _sigmoid(xp, a):
+    # 1/(1+exp(-x)) overflows for very negative x; the tanh form is stable everywhere
+    out = xp.tanh(a * 0.5)
+    out *= 0.5
+    out += 0.5
+    return out
 
 
-def frac(input, *, out=None) -> Tensor:
-    """Fractional part, ``x - trunc(x)``; floating-point inputs only (as torch)."""
-    if isinstance(input, Tensor) and input._data.dtype.kind in "biu":
-        raise not_implemented("frac_cpu", input._data.dtype)
-    return _frac(input, out=out)
-neg = negative = _unary(Neg, "neg", "Elementwise -x.", float_only=False)
-abs = absolute = _unary(Abs, "abs", "Elementwise |x|.", float_only=False)  # noqa: A001
-sign = _unary(Sign, "sign", "Elementwise sign: -1, 0 or 1.", float_only=False)
-square = _unary(Square, "square", "Elementwise x * x.", float_only=False)
-relu = _unary(Relu, "relu", "Elementwise max(x, 0).", float_only=False)
+def _sign(xp, a):
+    out = xp.asarray(xp.sign(a))
+    if a.dtype.kind == "f":
+        out = xp.nan_to_num(out, nan=0.0, copy=False)  # torch: sign(nan) == 0
+    return out
+
+
+class ThresholdBackward(Function):
+    """relu's gradient ``g * (out > 0)`` as a node of its own (torch's threshold_backward): its
+    derivative w.r.t. ``out`` is an explicit zero, so a second backward reaches relu's input with
+    zeros, as in torch, rather than not at all."""
+
+    _array_api = True
+    _twice = True
+
+    @staticmethod
+    def forward(ctx, g, out):
+        mask = out > 0
+        ctx.mask = mask  # a constant of the graph: the derivative of the mask is zero
+        return g * mask
+
+    @staticmethod
+    def backward(ctx, gg):
+        xp = xp_of(gg)
+        return gg * ctx.mask, xp.zeros_like(gg)
+
+
+_LN2, _LN10 = math.log(2.0), math.log(10.0)
+_TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
+
+# name                forward                                 gradient formula (g: upstream grad)
+exp = _op("exp", lambda xp, a: xp.exp(a), lambda xp, g, out: g * out, doc="Elementwise e**x.")
+exp2 = _op("exp2", lambda xp, a: xp.exp2(a), lambda xp, g, out: g * out * _LN2, doc="Elementwise 2**x.")
+expm1 = _op("expm1", lambda xp, a: xp.expm1(a), lambda xp, g, out: g * (out + 1),
+            doc="Elementwise exp(x) - 1, accurate near 0.")
+log = _op("log", lambda xp, a: xp.log(a), lambda xp, g, a: g / a, quiet=True, doc="Elementwise natural logarithm.")
+log2 = _op("log2", lambda xp, a: xp.log2(a), lambda xp, g, a: g / (a * _LN2), quiet=True,
+           doc="Elementwise base-2 logarithm.")
+log10 = _op("log10", lambda xp, a: xp.log10(a), lambda xp, g, a: g / (a * _LN10), quiet=True,
+            doc="Elementwise base-10 logarithm.")
+log1p = _op("log1p", lambda xp, a: xp.log1p(a), lambda xp, g, a: g / (a + 1), quiet=True, grad_fn="Log1PBackward0",
+            doc="Elementwise log(1 + x), accurate near 0.")
+sqrt = _op("sqrt", lambda xp, a: xp.sqrt(a), lambda xp, g, out: g / (2 * out), quiet=True,
+           doc="Elementwise square root.")
+rsqrt = _op("rsqrt", lambda xp, a: 1 / xp.sqrt(a), lambda xp, g, out: g * -0.5 * out * out * out, quiet=True,
+            doc="Elementwise 1 / sqrt(x).")
+reciprocal = _op("reciprocal", lambda xp, a: 1 / a, lambda xp, g, out: -g * out * out, quiet=True,
+                 doc="Elementwise 1 / x.")
+sin = _op("sin", lambda xp, a: xp.sin(a), lambda xp, g, a: g * xp.cos(a), doc="Elementwise sine.")
+cos = _op("cos", lambda xp, a: xp.cos(a), lambda xp, g, a: -g * xp.sin(a), doc="Elementwise cosine.")
+tan = _op("tan", lambda xp, a: xp.tan(a), lambda xp, g, out: g * (1 + out * out), doc="Elementwise tangent.")
+asin = arcsin = _op("asin", lambda xp, a: xp.arcsin(a), lambda xp, g, a: g / xp.sqrt(1 - a * a),
+                    aliases=("arcsin",), doc="Elementwise arcsine.")
+acos = arccos = _op("acos", lambda xp, a: xp.arccos(a), lambda xp, g, a: -g / xp.sqrt(1 - a * a),
+                    aliases=("arccos",), doc="Elementwise arccosine.")
+atan = arctan = _op("atan", lambda xp, a: xp.arctan(a), lambda xp, g, a: g / (1 + a * a),
+                    aliases=("arctan",), doc="Elementwise arctangent.")
+sinh = _op("sinh", lambda xp, a: xp.sinh(a), lambda xp, g, a: g * xp.cosh(a), doc="Elementwise hyperbolic sine.")
+cosh = _op("cosh", lambda xp, a: xp.cosh(a), lambda xp, g, a: g * xp.sinh(a), doc="Elementwise hyperbolic cosine.")
+tanh = _op("tanh", lambda xp, a: xp.tanh(a), lambda xp, g, out: g * (1 - out * out),
+           doc="Elementwise hyperbolic tangent.")
+erf = _op("erf", lambda xp, a: _erf(a), lambda xp, g, a: g * _TWO_OVER_SQRT_PI * xp.exp(-a * a),
+          doc="Elementwise error function.")
+sigmoid = _op("sigmoid", _sigmoid, lambda xp, g, out: g * out * (1 - out),
+              doc="Elementwise logistic function 1 / (1 + exp(-x)).")
+frac = _op("frac", lambda xp, a: a - xp.trunc(a), lambda xp, g: g, kind="strict",
+           doc="Fractional part, x - trunc(x); floating-point inputs only (as torch).")
+neg = negative = _op("neg", lambda xp, a: -a, lambda xp, g: -g, kind="keep", aliases=("negative",),
+                     doc="Elementwise -x.")
+abs = absolute = _op("abs", lambda xp, a: xp.abs(a), lambda xp, g, a: g * xp.sign(a), kind="keep",  # noqa: A001
+                     aliases=("absolute",), doc="Elementwise |x|.")
+sign = _op("sign", _sign, lambda xp, g: xp.zeros_like(g), kind="keep", doc="Elementwise sign: -1, 0 or 1.")
+square = _op("square", lambda xp, a: a * a, lambda xp, g, a: g * 2 * a, kind="keep", grad_fn="PowBackward0",
+             doc="Elementwise x * x.")
+relu = _op("relu", lambda xp, a: xp.maximum(a, 0), lambda xp, g, out: ThresholdBackward.run(g, out), kind="keep",
+           doc="Elementwise max(x, 0).")
+floor = _op("floor", lambda xp, a: xp.floor(a), lambda xp, g: xp.zeros_like(g), kind="round",
+            doc="Elementwise floor; zero gradient.")
+ceil = _op("ceil", lambda xp, a: xp.ceil(a), lambda xp, g: xp.zeros_like(g), kind="round",
+           doc="Elementwise ceil; zero gradient.")
+trunc = fix = _op("trunc", lambda xp, a: xp.trunc(a), lambda xp, g: xp.zeros_like(g), kind="round",
+                  aliases=("fix",), doc="Elementwise trunc; zero gradient.")
 
 
 def _int_unary(name: str, x: Tensor):
@@ -1119,22 +943,43 @@ def _int_unary(name: str, x: Tensor):
     return x
 
 
-def _rounding(cls, name):
-    def fn(input, *, out=None) -> Tensor:
-        if input._data.dtype.kind in "biu":
-            if input._data.dtype.kind == "b":
-                raise not_implemented(f"{name}_vml_cpu", input._data.dtype)
-            return _out(input.clone(), out)
-        return _out(cls.apply(input), out)
+class Round(Function):
+    _array_api = True
+    _twice = True
 
-    fn.__name__ = name
-    fn.__doc__ = f"Elementwise {name}; zero gradient."
-    return fn
+    @staticmethod
+    def forward(ctx, a, decimals=0):
+        return xp_of(a).round(a, decimals)  # round half to even, as torch
+
+    @staticmethod
+    def backward(ctx, grad):
+        xp = xp_of(grad)
+        return xp.zeros_like(grad), None
 
 
-floor = _rounding(Floor, "floor")
-ceil = _rounding(Ceil, "ceil")
-trunc = fix = _rounding(Trunc, "trunc")
+class Clamp(Function):
+    _array_api = True
+    _twice = True
+    _torch_name = "ClampBackward1"
+
+    @staticmethod
+    def forward(ctx, a, lo, hi):
+        xp = xp_of(a)
+        out = xp.clip(a, lo, hi) if (lo is not None or hi is not None) else a.copy()
+        if ctx.needs_input_grad[0]:
+            # the gradient passes where the input was inside [lo, hi] (bounds included)
+            mask = True
+            if lo is not None:
+                mask = a >= lo
+            if hi is not None:
+                mask = (a <= hi) & mask
+            ctx.save_for_backward(mask if not isinstance(mask, bool) else None)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (mask,) = ctx.saved_tensors
+        return (grad if mask is None else grad * mask), None, None
 
 
 def round(input, *, decimals: int = 0, out=None) -> Tensor:  # noqa: A001
@@ -1271,12 +1116,7 @@ _METHODS = dict(
     not_equal=ne, logical_and=logical_and, logical_or=logical_or, logical_xor=logical_xor,
     logical_not=logical_not, bitwise_and=bitwise_and, bitwise_or=bitwise_or, bitwise_xor=bitwise_xor,
     bitwise_not=bitwise_not, isnan=isnan, isinf=isinf, isfinite=isfinite, isclose=isclose,
-    allclose=allclose, equal=equal,
-    exp=exp, exp2=exp2, expm1=expm1, log=log, log2=log2, log10=log10, log1p=log1p, sqrt=sqrt,
-    rsqrt=rsqrt, reciprocal=reciprocal, sin=sin, cos=cos, tan=tan, asin=asin, arcsin=asin, acos=acos,
-    arccos=acos, atan=atan, arctan=atan, sinh=sinh, cosh=cosh, tanh=tanh, sigmoid=sigmoid, frac=frac,
-    neg=neg, negative=neg, abs=abs, absolute=abs, sign=sign, square=square, relu=relu, floor=floor,
-    ceil=ceil, trunc=trunc, fix=trunc, round=round, clamp=clamp, clip=clamp, clamp_min=clamp_min,
+    allclose=allclose, equal=equal, round=round, clamp=clamp, clip=clamp, clamp_min=clamp_min,
     clamp_max=clamp_max, lerp=lerp,
 )
 for _name, _fn in _METHODS.items():

@@ -1,6 +1,9 @@
 """``F.embedding`` and ``F.embedding_bag``: row lookup whose backward scatter-adds into the table.
 
-Dense gradients only: ``sparse=True`` (torch's sparse COO gradient) raises ``NotImplementedError``.
+``sparse=True`` is accepted, but the gradient stays dense: nnbox has no sparse tensor layout, so the
+table's ``.grad`` holds what torch's sparse COO gradient holds once ``.to_dense()``-ed (zeros in the
+rows not looked up).  Optimizers torch allows with sparse gradients (``SGD``, ``Adagrad``, ``LBFGS``,
+``SparseAdam``) give torch's updates; ``SparseAdam`` updates only the rows whose gradient is nonzero.
 """
 from __future__ import annotations
 
@@ -21,17 +24,35 @@ class Embedding(Function):
     """weight[indices]; backward adds each output row's gradient into its table row."""
 
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, weight, indices, padding_idx, scale_grad_by_freq):
         ctx.save_for_backward(indices)
+        ctx.indices = indices  # read as a constant array (saved above too, for the freed-graph check)
         ctx.meta = (weight.shape, weight.dtype, padding_idx, scale_grad_by_freq)
         return weight[indices]
 
     @staticmethod
     def backward(ctx, grad):
-        (indices,) = ctx.saved_tensors
-        shape, dtype, padding_idx, by_freq = ctx.meta
+        ctx.saved_tensors  # noqa: B018 - raises torch's error if the graph was freed
+        if ctx.meta[3] == "sparse":
+            raise RuntimeError("embedding_backward: scale_grad_by_freq not supported with sparse gradients")
+        return EmbeddingBackward.run(grad, ctx.indices, ctx.meta), None, None, None
+
+
+class EmbeddingBackward(Function):
+    """The table's gradient: each output row's gradient added into its index's row (torch's
+    embedding_dense_backward).  Linear in ``grad``; its backward gathers the rows again."""
+
+    _array_api = True
+    _twice = True
+    _torch_name = "EmbeddingDenseBackwardBackward0"
+
+    @staticmethod
+    def forward(ctx, grad, indices, meta):
+        ctx.indices, ctx.meta, ctx.gshape = indices, meta, grad.shape
+        shape, dtype, padding_idx, by_freq = meta
         xp = xp_of(grad)
         idx = indices.reshape(-1)
         rows = grad.reshape(-1, shape[1])
@@ -43,7 +64,27 @@ class Embedding(Function):
             idx, rows = idx[keep], rows[keep]
         gw = xp.zeros(shape, dtype=dtype)
         add_rows(gw, idx, rows)
-        return gw, None, None, None
+        return gw
+
+    @staticmethod
+    def backward(ctx, gg):
+        from .index import GetItem
+
+        xp = xp_of(gg)
+        idx, scale = ctx.rows()
+        g = GetItem.run(gg, (idx,))
+        if scale is not None:
+            g = g * scale
+        return xp.reshape(g, ctx.gshape), None, None
+
+    def rows(self):
+        """The flat indices, and each row's constant factor (0 for padding) or None.  Like torch's
+        embedding double backward, this ignores ``scale_grad_by_freq``."""
+        padding_idx = self.meta[2]
+        idx = self.indices.reshape(-1)
+        if padding_idx is None:
+            return idx, None
+        return idx, (idx != padding_idx)[:, None]
 
 
 def add_rows(out, index, rows) -> None:
@@ -77,6 +118,10 @@ def _check_indices(indices: Tensor, num: int, what: str = "embedding") -> None:
             f"but got torch.{name}Tensor instead (while checking arguments for {what})"
         )
     if d.size and (int(d.min()) < 0 or int(d.max()) >= num):
+        if what == "embedding_bag":  # torch's embedding_bag names the position and the value
+            flat = d.reshape(-1)
+            pos = int(((flat < 0) | (flat >= num)).argmax())
+            raise RuntimeError(f"Index {pos} of input takes value {int(flat[pos])} which is not in the valid range [0, {num})")
         raise IndexError("index out of range in self")
 
 
@@ -104,8 +149,6 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max
     tensor([[0., 0., 1.],
             [1., 0., 0.]])
     """
-    if sparse:
-        raise NotImplementedError("nnbox: embedding(sparse=True) is not supported; gradients are dense")
     num = weight._data.shape[0]
     if padding_idx is not None:
         if padding_idx > 0:
@@ -119,13 +162,16 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max
     if max_norm is not None:
         with grad_mode.no_grad():
             _renorm_(weight, input, max_norm, norm_type)
-    return Embedding.apply(weight, input._data, padding_idx, bool(scale_grad_by_freq))
+    # torch fails only when the gradient is computed: carry the combination to backward
+    by_freq = "sparse" if scale_grad_by_freq and sparse else bool(scale_grad_by_freq)
+    return Embedding.apply(weight, input._data, padding_idx, by_freq)
 
 
 class EmbeddingBag(Function):
     """Sum / mean / max of the looked-up rows of each bag (bags given by start offsets)."""
 
     _array_api = True
+    _twice = "the derivative for '_embedding_bag_backward' is not implemented."  # torch's, too
 
     @staticmethod
     def forward(ctx, weight, idx, seg, n_bags, mode, psw, padding_idx):
@@ -197,12 +243,12 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None, 
                   sparse: bool = False, per_sample_weights: Tensor | None = None,
                   include_last_offset: bool = False, padding_idx: int | None = None) -> Tensor:
     """Reduce (sum/mean/max) the embeddings of each bag: 2-D ``input`` rows, or 1-D ``input`` + ``offsets``."""
-    if sparse:
-        raise NotImplementedError("nnbox: embedding_bag(sparse=True) is not supported; gradients are dense")
     if scale_grad_by_freq:
         raise NotImplementedError("nnbox: embedding_bag(scale_grad_by_freq=True) is not supported")
     if mode not in ("sum", "mean", "max"):
         raise ValueError("mode has to be one of sum, mean or max")
+    if sparse and mode == "max":
+        raise ValueError("max mode does not support sparse weights")
     if per_sample_weights is not None and mode != "sum":
         raise NotImplementedError(
             f"embedding_bag: per_sample_weights was not None. per_sample_weights is only supported for mode='sum' "

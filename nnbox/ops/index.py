@@ -7,9 +7,9 @@ import numpy as np
 from .._tensor import Tensor
 from ..autograd import grad_mode
 from ..autograd.function import Function
-from ._util import add_at, cpp_type_name, named, result_dtype, shape_str, unbroadcast, wrap_dim, xp_of
+from ._util import add_at, cpp_type_name, named, type_name, result_dtype, shape_str, unbroadcast, wrap_dim, xp_of
 from .convert import cast
-from .reduce import return_types
+from .. import return_types
 
 # --- t[key] --------------------------------------------------------------------------------------
 
@@ -68,6 +68,7 @@ def _index_error(e: IndexError) -> IndexError:
 
 class GetItem(Function):
     _array_api = True
+    _twice = True
     _torch_name = "IndexBackward0"
 
     @staticmethod
@@ -77,10 +78,7 @@ class GetItem(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        xp = xp_of(grad)
-        out = xp.zeros(ctx.shape, dtype=grad.dtype)
-        add_at(out, ctx.key, grad)
-        return out, None
+        return _IndexAddHelper.run(grad, ctx.shape, ctx.key), None
 
 
 class Slice(GetItem):
@@ -90,9 +88,48 @@ class Slice(GetItem):
 
     @staticmethod
     def backward(ctx, grad):
-        out = xp_of(grad).zeros(ctx.shape, dtype=grad.dtype)
-        out[ctx.key] = grad
-        return out, None
+        return PutZeros.run(grad, ctx.shape, ctx.key), None
+
+
+class PutZeros(Function):
+    """``out = zeros(shape); out[key] = g`` for a key that picks each element at most once (basic
+    indexing, the argmax of a reduction, a permutation): the backward of ``a[key]`` then, faster
+    than accumulating.  Its own backward is ``gg[key]``, so indexing is differentiable to any order."""
+
+    _array_api = True
+    _twice = True
+    _torch_name = "IndexPutBackward0"
+
+    @staticmethod
+    def forward(ctx, g, shape, key):
+        out = xp_of(g).zeros(shape, dtype=g.dtype)
+        out[key] = g
+        ctx.key = key
+        return out
+
+    @staticmethod
+    def backward(ctx, gg):
+        return GetItem.run(gg, ctx.key), None, None
+
+
+class ZeroAt(Function):
+    """``g`` with zeros at ``key`` (the gradient of what ``a[key] = v`` overwrote): linear and its own
+    adjoint, so its backward is itself."""
+
+    _array_api = True
+    _twice = True
+    _torch_name = "IndexPutBackward0"
+
+    @staticmethod
+    def forward(ctx, g, key):
+        out = g.copy()
+        out[key] = 0
+        ctx.key = key
+        return out
+
+    @staticmethod
+    def backward(ctx, gg):
+        return ZeroAt.run(gg, ctx.key), None
 
 
 def getitem(self: Tensor, key) -> Tensor:
@@ -126,6 +163,7 @@ class IndexPut(Function):
     """Out-of-place ``a[key] = v``; ``self[key] = v`` is this op run in place."""
 
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, a, v, key):
@@ -138,10 +176,9 @@ class IndexPut(Function):
     def backward(ctx, grad):
         ga = gv = None
         if ctx.needs_input_grad[0]:
-            ga = grad.copy()
-            ga[ctx.key] = 0
+            ga = ZeroAt.run(grad, ctx.key)
         if ctx.needs_input_grad[1]:
-            gv = unbroadcast(grad[ctx.key], ctx.vshape)
+            gv = unbroadcast(GetItem.run(grad, ctx.key), ctx.vshape)
         return ga, gv, None
 
 
@@ -172,8 +209,102 @@ def setitem(self: Tensor, key, value) -> None:
     self._vc[0] += 1
 
 
+class IndexPutAccumulate(Function):
+    """Out-of-place ``a[key] += v`` where repeated indices add up (``index_put(accumulate=True)``)."""
+
+    _array_api = True
+    _torch_name = "IndexPutBackward0"
+
+    @staticmethod
+    def forward(ctx, a, v, key):
+        out = a.copy()
+        xp = xp_of(a)
+        add_at(out, key, xp.broadcast_to(v, out[key].shape))
+        ctx.key, ctx.vshape = key, getattr(v, "shape", ())
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        gv = unbroadcast(grad[ctx.key], ctx.vshape) if ctx.needs_input_grad[1] else None
+        return grad, gv, None
+
+
+def _index_put_args(self: Tensor, indices, values, name: str):
+    """torch's checks for ``index_put``: a tuple/list of index tensors and a Tensor of self's dtype."""
+    if not isinstance(values, Tensor):
+        raise TypeError(f"{name}(): argument 'values' (position 2) must be Tensor, not {type(values).__name__}")
+    if not isinstance(indices, (tuple, list)):
+        raise TypeError(f"{name}(): argument 'indices' (position 1) must be tuple of Tensors, not {type(indices).__name__}")
+    for k, i in enumerate(indices):
+        if not isinstance(i, Tensor):
+            raise TypeError(f"expected Tensor as element {k} in argument 0, but got {type(i).__name__}")
+    if values._data.dtype != self._data.dtype:
+        raise RuntimeError(
+            "Index put requires the source and destination dtypes match, got "
+            f"{type_name(self._data.dtype)} for the destination and {type_name(values._data.dtype)} for the source."
+        )
+    key, _ = _convert_key(tuple(indices), xp_of(self._data))
+    try:
+        target = np.empty(self._data.shape, dtype=np.bool_)[tuple(_cpu(k) for k in key)].shape
+    except IndexError as e:
+        raise _index_out_of_bounds(e, self._data.shape) from None
+    try:
+        np.broadcast_to(np.empty(values._data.shape, dtype=np.bool_), target)
+    except ValueError:
+        raise RuntimeError(
+            f"shape mismatch: value tensor of shape {shape_str(values._data.shape)} cannot be broadcast to "
+            f"indexing result of shape {shape_str(target)}"
+        ) from None
+    return key
+
+
+def _cpu(k):
+    return k.get() if hasattr(k, "get") else k
+
+
+def _index_out_of_bounds(e: IndexError, shape) -> IndexError:
+    import re
+
+    m = re.search(r"index (-?\d+) is out of bounds for axis (\d+) with size (\d+)", str(e))
+    if m:
+        return IndexError(f"index {m.group(1)} is out of bounds for dimension {m.group(2)} with size {m.group(3)}")
+    return _index_error(e)
+
+
+def index_put(input: Tensor, indices, values: Tensor, accumulate: bool = False) -> Tensor:
+    """Out-of-place ``input[indices] = values`` (``+=`` with repeats adding up when ``accumulate``).
+
+    >>> import nnbox
+    >>> nnbox.zeros(3).index_put((nnbox.tensor([0, 0, 2]),), nnbox.tensor(1.0), accumulate=True)
+    tensor([2., 0., 1.])
+    """
+    key = _index_put_args(input, indices, values, "index_put")
+    return (IndexPutAccumulate if accumulate else IndexPut).apply(input, values, key)
+
+
+def index_put_(self: Tensor, indices, values: Tensor, accumulate: bool = False) -> Tensor:
+    """In-place ``index_put``: ``self[indices] = values`` (or ``+=``, repeats adding up).
+
+    >>> import nnbox
+    >>> t = nnbox.zeros(2, 2)
+    >>> t.index_put_((nnbox.tensor([1]), nnbox.tensor([0])), nnbox.tensor(5.0))
+    tensor([[0., 0.],
+            [5., 0.]])
+    """
+    from .inplace import apply_inplace
+
+    from .inplace import _check_leaf
+
+    _check_leaf(self)
+    key = _index_put_args(self, indices, values, "index_put_")
+    cls = IndexPutAccumulate if accumulate else IndexPut
+    return apply_inplace(self, lambda s, v: cls.apply(s, v, key), values)
+
+
 Tensor.__getitem__ = getitem
 Tensor.__setitem__ = setitem
+Tensor.index_put = index_put
+Tensor.index_put_ = index_put_
 
 
 # --- gather / scatter -----------------------------------------------------------------------------
@@ -205,12 +336,33 @@ def _check_gather(name, a, axis, index):
                 f"Size does not match at dimension {d} expected index {shape_str(index.shape)} to be "
                 f"smaller than self {shape_str(a.shape)} apart from dimension {axis}"
             )
-    if index.size and (index.max() >= a.shape[axis] or index.min() < -a.shape[axis]):
-        raise RuntimeError(f"index {int(index.max())} is out of bounds for dimension {axis} with size {a.shape[axis]}")
+    n = a.shape[axis] if a.ndim else 1
+    bad = _first_out_of_range(index, n)
+    if bad is not None:  # torch doesn't wrap negative indices here: -1 is an error, not the last row
+        raise RuntimeError(f"index {bad} is out of bounds for dimension {axis} with size {n}")
+
+
+def _first_out_of_range(index, n: int):
+    """The first entry of an index array outside ``[0, n)`` (as a Python int), or None."""
+    if not index.size:
+        return None
+    if index.min() >= 0 and index.max() < n:
+        return None
+    flat = index.reshape(-1)
+    return int(flat[((flat < 0) | (flat >= n)).argmax()])
+
+
+def _first_out_of_range_wrapped(index, n: int):
+    """Like ``_first_out_of_range`` for ops that wrap negative indices once (``-n <= i < 0``)."""
+    if not index.size or (index.min() >= -n and index.max() < n):
+        return None
+    flat = index.reshape(-1)
+    return int(flat[((flat < -n) | (flat >= n)).argmax()])
 
 
 class Gather(Function):
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, a, axis, index):
@@ -220,9 +372,7 @@ class Gather(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        out = xp_of(grad).zeros(ctx.shape, dtype=grad.dtype)
-        add_at(out, ctx.idx, grad)
-        return out, None, None
+        return _IndexAddHelper.run(grad, ctx.shape, ctx.idx), None, None
 
 
 def gather(input: Tensor, dim: int, index: Tensor, *, sparse_grad: bool = False) -> Tensor:
@@ -235,6 +385,7 @@ def gather(input: Tensor, dim: int, index: Tensor, *, sparse_grad: bool = False)
 
 class Scatter(Function):
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, a, src, axis, index, reduce):
@@ -255,14 +406,10 @@ class Scatter(Function):
     def backward(ctx, grad):
         ga = gs = None
         if ctx.needs_input_grad[0]:
-            ga = grad
-            if ctx.reduce is None:
-                ga = grad.copy()
-                ga[ctx.idx] = 0
+            ga = grad if ctx.reduce is not None else ZeroAt.run(grad, ctx.idx)
         if ctx.needs_input_grad[1]:
-            g = grad[ctx.idx]
-            gs = xp_of(grad).zeros(ctx.src_shape, dtype=grad.dtype)
-            gs[tuple(slice(0, s) for s in ctx.index_shape)] = g
+            g = GetItem.run(grad, ctx.idx)
+            gs = PutZeros.run(g, ctx.src_shape, tuple(slice(0, s) for s in ctx.index_shape))
         return ga, gs, None, None, None
 
 
@@ -310,6 +457,7 @@ def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
 
 class IndexSelect(Function):
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, a, axis, index):
@@ -318,11 +466,8 @@ class IndexSelect(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        xp = xp_of(grad)
-        out = xp.zeros(ctx.shape, dtype=grad.dtype)
         key = (slice(None),) * ctx.axis + (ctx.index,)
-        add_at(out, key, grad)
-        return out, None, None
+        return _IndexAddHelper.run(grad, ctx.shape, key), None, None
 
 
 def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
@@ -335,8 +480,11 @@ def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
     axis = wrap_dim(dim, input._data.ndim)
     idx = index._data.reshape(-1)
     n = input._data.shape[axis] if input._data.ndim else 1
-    if idx.size and (idx.max() >= n or idx.min() < -n):
-        raise IndexError(f"index out of range in self")
+    bad = _first_out_of_range(idx, n)
+    if bad is not None:  # -1 included: torch doesn't wrap here
+        if axis == 1 and input._data.ndim >= 2:  # torch's dim-1 kernel words it differently
+            raise RuntimeError(f"INDICES element is out of DATA bounds, id={bad} axis_dim={n}")
+        raise IndexError("index out of range in self")
     if input._data.ndim == 0:
         if idx.size != 1:
             raise RuntimeError(f"index_select(): Index to scalar can have only 1 value, got {idx.size} value(s)")
@@ -347,6 +495,8 @@ def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
 def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha=1) -> Tensor:
     _same_device(input, index, source)
     axis = wrap_dim(dim, input._data.ndim)
+    if _first_out_of_range(index._data, input._data.shape[axis] if input._data.ndim else 1) is not None:
+        raise IndexError("index out of range in self")  # -1 included: torch doesn't wrap here
     key = [slice(None)] * input._data.ndim
     key[axis] = index._data
     src = source if alpha == 1 else source * alpha
@@ -354,7 +504,11 @@ def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha=1
 
 
 class _IndexAddHelper(Function):
+    """``out = zeros(shape); out[key] += src``, repeated indices accumulating: index_add, and the
+    backward of ``a[key]``/gather/index_select; its backward is ``grad[key]`` again."""
+
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, src, shape, key):
@@ -365,11 +519,15 @@ class _IndexAddHelper(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        return grad[ctx.key], None, None
+        return GetItem.run(grad, ctx.key), None, None
 
 
 def index_fill(input: Tensor, dim: int, index: Tensor, value) -> Tensor:
     axis = wrap_dim(dim, input._data.ndim)
+    n = input._data.shape[axis] if input._data.ndim else 1
+    bad = _first_out_of_range_wrapped(index._data, n)  # index_fill does wrap -n..-1
+    if bad is not None:
+        raise IndexError(f"index {bad} is out of bounds for dimension {axis} with size {n}")
     mask = xp_of(input._data).zeros(input._data.shape[axis], dtype=bool)
     mask[index._data] = True
     shape = [1] * input._data.ndim
@@ -381,6 +539,7 @@ def index_fill(input: Tensor, dim: int, index: Tensor, value) -> Tensor:
 
 class Where(Function):
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, cond, x, y):
@@ -489,6 +648,10 @@ def argwhere(input: Tensor) -> Tensor:
 
 
 def take(input: Tensor, index: Tensor) -> Tensor:
+    n = input._data.size
+    bad = _first_out_of_range_wrapped(index._data, n)  # take wraps -n..-1
+    if bad is not None:
+        raise IndexError(f"out of range: tried to access index {bad} on a tensor of {n} elements.")
     return GetItem.apply(input.reshape(-1), (index._data,))
 
 
@@ -497,6 +660,9 @@ def take_along_dim(input: Tensor, indices: Tensor, dim=None) -> Tensor:
         return take(input, indices.reshape(-1))
     shape = list(np.broadcast_shapes(input._data.shape[:dim] + (1,) + input._data.shape[dim + 1:] if dim != -1 else input._data.shape[:-1] + (1,),
                                       indices._data.shape))
+    n = input._data.shape[dim]
+    if indices._data.size and indices._data.min() < 0:  # unlike gather, take_along_dim wraps -n..-1
+        indices = Tensor._make(indices._data + n * ((indices._data < 0) & (indices._data >= -n)))
     return gather(input, dim, indices.expand(shape) if list(indices._data.shape) != shape else indices)
 
 
@@ -573,7 +739,7 @@ def unique(input: Tensor, sorted: bool = True, return_inverse: bool = False, ret
 
 def bincount(input: Tensor, weights=None, minlength: int = 0) -> Tensor:
     a = input._data
-    if a.ndim != 1 or a.dtype.kind not in "iu":
+    if a.ndim != 1 or a.dtype.kind not in "iu" or (a.size and a.min() < 0):
         raise RuntimeError("bincount only supports 1-d non-negative integral inputs.")
     w = None if weights is None else weights._data
     return Tensor._make(xp_of(a).bincount(a, weights=w, minlength=minlength))
@@ -591,7 +757,32 @@ def searchsorted(sorted_sequence: Tensor, values, *, out_int32: bool = False, ri
     return Tensor._make(xp.asarray(r, dtype=np.int32 if out_int32 else np.int64))
 
 
+def index_copy(input: Tensor, dim: int, index: Tensor, source: Tensor) -> Tensor:
+    """Copy of ``input`` with the entries along ``dim`` at ``index`` replaced by ``source``'s
+    (no wrap of negative indices, as torch).
+
+    >>> import nnbox
+    >>> nnbox.arange(3.0).index_copy(0, nnbox.tensor([2, 0]), nnbox.tensor([9.0, 8.0]))
+    tensor([8., 1., 9.])
+    """
+    axis = wrap_dim(dim, input._data.ndim)
+    idx = index._data.reshape(-1)
+    if index._data.dtype not in (np.int64, np.int32):
+        raise RuntimeError("index_copy_(): Expected a long tensor for index, but got " + str(index.dtype).split(".")[-1])
+    src_n = source._data.shape[axis] if source._data.ndim else 1
+    if idx.size != src_n:
+        raise IndexError(f"index_copy_(): Number of indices ({idx.size}) should be equal to source.size(dim) ({src_n})")
+    n = input._data.shape[axis] if input._data.ndim else 1
+    bad = _first_out_of_range(idx, n)
+    if bad is not None:
+        raise IndexError(f"index_copy_(): index {bad} is out of bounds for dimension {axis} with size {n}")
+    out = input.clone()
+    out[(slice(None),) * axis + (Tensor._make(idx),)] = source
+    return out
+
+
 _METHODS = dict(
+    index_copy=index_copy, index_put=index_put,
     gather=gather, scatter=scatter, scatter_add=scatter_add, index_select=index_select,
     index_add=index_add, index_fill=index_fill, masked_fill=masked_fill, masked_select=masked_select,
     where=lambda self, condition, other: where(condition, self, other), nonzero=nonzero,
@@ -616,3 +807,5 @@ Tensor.scatter_ = _inplace_of(scatter)
 Tensor.scatter_add_ = _inplace_of(scatter_add)
 Tensor.index_add_ = _inplace_of(index_add)
 Tensor.index_fill_ = _inplace_of(index_fill)
+Tensor.index_copy_ = _inplace_of(index_copy)
+Tensor.index_put_ = _inplace_of(index_put)

@@ -94,6 +94,7 @@ class CopySlices(Function):
     the old base gets ``grad`` outside the region, the result gets the region of ``grad``."""
 
     _array_api = True
+    _twice = True
     _torch_name = "torch::autograd::CopySlices"
 
     @staticmethod
@@ -103,16 +104,16 @@ class CopySlices(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        g = xp_of(grad).array(grad, copy=True, order="C")  # region() needs a C-contiguous array
-        g_value = ctx.region(g).copy() if ctx.needs_input_grad[1] else None
-        ctx.region(g)[...] = 0
-        return (g if ctx.needs_input_grad[0] else None), g_value, None
+        g_value = _RegionGet.run(grad, ctx.region) if ctx.needs_input_grad[1] else None
+        g = _RegionZero.run(grad, ctx.region) if ctx.needs_input_grad[0] else None
+        return g, g_value, None
 
 
 class ViewOfBase(Function):
     """A view re-derived from its (rebased) base after an in-place op on it."""
 
     _array_api = True
+    _twice = True
     _is_view = True
     _torch_name = "AsStridedBackward0"
 
@@ -123,9 +124,63 @@ class ViewOfBase(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        out = xp_of(grad).zeros(ctx.shape, dtype=grad.dtype)
-        ctx.region(out)[...] = grad
-        return out, None
+        return _RegionPut.run(grad, ctx.shape, ctx.region), None
+
+
+# The gradients of those two, as Functions that are each other's backward (so a create_graph
+# backward through an in-place op on a view is differentiable again).  ``region`` needs a
+# C-contiguous array shaped like the base.
+
+class _RegionGet(Function):
+    """A copy of ``region`` of ``g``."""
+
+    _array_api = True
+    _twice = True
+
+    @staticmethod
+    def forward(ctx, g, region):
+        ctx.shape, ctx.region = g.shape, region
+        return region(xp_of(g).ascontiguousarray(g)).copy()
+
+    @staticmethod
+    def backward(ctx, gg):
+        return _RegionPut.run(gg, ctx.shape, ctx.region), None
+
+
+class _RegionPut(Function):
+    """Zeros shaped like the base, with ``g`` in ``region``."""
+
+    _array_api = True
+    _twice = True
+
+    @staticmethod
+    def forward(ctx, g, shape, region):
+        out = xp_of(g).zeros(shape, dtype=g.dtype)
+        region(out)[...] = g
+        ctx.region = region
+        return out
+
+    @staticmethod
+    def backward(ctx, gg):
+        return _RegionGet.run(gg, ctx.region), None, None
+
+
+class _RegionZero(Function):
+    """``g`` with zeros in ``region``: linear and its own adjoint."""
+
+    _array_api = True
+    _twice = True
+
+    @staticmethod
+    def forward(ctx, g, region):
+        out = xp_of(g).array(g, copy=True, order="C")
+        region(out)[...] = 0
+        ctx.region = region
+        return out
+
+    @staticmethod
+    def backward(ctx, gg):
+        return _RegionZero.run(gg, ctx.region), None
 
 
 def _region_of(base_arr, view_arr):
@@ -291,7 +346,8 @@ def copy_(self: Tensor, src, non_blocking: bool = False) -> Tensor:
     """Copy ``src`` (broadcast to ``self``'s shape, any dtype/device) into ``self``.
 
     >>> import nnbox
-    >>> a = nnbox.zeros(2); a.copy_(nnbox.tensor([1, 2])); a
+    >>> a = nnbox.zeros(2)
+    >>> a.copy_(nnbox.tensor([1, 2]))  # returns self, as torch's in-place methods do
     tensor([1., 2.])
     """
     from .._backend.device import move
@@ -322,47 +378,148 @@ def copy_(self: Tensor, src, non_blocking: bool = False) -> Tensor:
 
 
 def uniform_(self: Tensor, a: float = 0.0, b: float = 1.0, *, generator=None) -> Tensor:
-    """Fill with samples from U(a, b)."""
-    from .._backend.random import generator_for
+    """Fill with samples from U(a, b): ``fma(u, b - a, a)``, torch's stream on the CPU.
 
-    rng = generator_for(self.device, generator)
-    return _fill(self, lambda xp, shape, dt: rng.uniform(a, b, size=shape))
+    >>> import nnbox
+    >>> _ = nnbox.manual_seed(0)
+    >>> nnbox.empty(2).uniform_(-1, 1)
+    tensor([-0.0075,  0.5364])
+    """
+    from .._backend import random as _rnd
+
+    if a > b:
+        raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found from={a} > to={b}")
+    return _fill(self, lambda xp, shape, dt: _rnd.draw_uniform(self.device, generator, shape, dt, a, b))
 
 
 def normal_(self: Tensor, mean: float = 0.0, std: float = 1.0, *, generator=None) -> Tensor:
-    """Fill with samples from N(mean, std^2)."""
-    from .._backend.random import generator_for
+    """Fill with samples from N(mean, std^2), torch's stream on the CPU.
+
+    >>> import nnbox
+    >>> _ = nnbox.manual_seed(0)
+    >>> nnbox.empty(2).normal_(1.0, 0.5)
+    tensor([1.7705, 0.8533])
+    """
+    from .._backend import random as _rnd
 
     if std < 0:
         raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
-    rng = generator_for(self.device, generator)
-    return _fill(self, lambda xp, shape, dt: rng.standard_normal(size=shape) * std + mean)  # CuPy's Generator has no normal()
+    return _fill(self, lambda xp, shape, dt: _rnd.draw_normal(self.device, generator, shape, dt, mean, std))
 
 
 def bernoulli_(self: Tensor, p: float = 0.5, *, generator=None) -> Tensor:
-    from .._backend.random import generator_for
+    """Fill with 0/1, 1 with probability ``p`` (a number or a tensor of probabilities)."""
+    from .._backend import random as _rnd
 
-    rng = generator_for(self.device, generator)
-    pv = p._data if isinstance(p, Tensor) else p
-    return _fill(self, lambda xp, shape, dt: rng.random(size=shape) < pv)
+    if isinstance(p, Tensor):
+        probs = xp_of(self._data).broadcast_to(p._data, self._data.shape)
+        return _fill(self, lambda xp, shape, dt: _rnd.draw_bernoulli_probs(self.device, generator, probs))
+    if not 0 <= p <= 1:
+        raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p}")
+    return _fill(self, lambda xp, shape, dt: _rnd.draw_bernoulli(self.device, generator, shape, p))
+
+
+def _random_span(dtype) -> int:
+    """torch's ``random_()`` range [0, span): up to 2**mantissa (inclusive) for floats, the
+    largest positive value (inclusive) for integers."""
+    dtype = np.dtype(dtype)
+    if dtype.kind == "f":
+        return 2 ** (np.finfo(dtype).nmant + 1) + 1
+    if dtype == np.bool_:
+        return 2
+    return int(np.iinfo(dtype).max) + 1
 
 
 def random_(self: Tensor, from_: int = 0, to: int | None = None, *, generator=None) -> Tensor:
-    from .._backend.random import generator_for
+    """Fill with integers uniform in [from, to), or over the dtype's range with no bounds."""
+    from .._backend import random as _rnd
 
-    rng = generator_for(self.device, generator)
+    if to is None and from_ == 0:
+        span = _random_span(self._data.dtype)
+        if span == 2**63:  # int64: the low 63 bits of one 64-bit draw
+            def make(xp, shape, dt):
+                g = _rnd.cpu_generator(generator)
+                return (g._words64(int(np.prod(shape))) & np.uint64(2**63 - 1)).astype(np.int64).reshape(shape)
+
+            return _fill(self, make)
+        if not self.is_cpu:
+            return _fill(self, lambda xp, shape, dt: _rnd.draw_integers(self.device, generator, shape, 0, span))
+        return _fill(self, lambda xp, shape, dt: _rnd.cpu_generator(generator).integers(
+            int(np.prod(shape)), 0, span, wide_from=2**32 + 1).reshape(shape))
     if to is None:
         to, from_ = from_, 0
-        if to == 0:
-            to = 2 ** (24 if self._data.dtype == np.float32 else 53 if self._data.dtype.kind == "f" else 63)
-    return _fill(self, lambda xp, shape, dt: rng.integers(from_, to, size=shape))
+    if from_ >= to:
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={from_} >= to={to}")
+    return _fill(self, lambda xp, shape, dt: _rnd.draw_integers(self.device, generator, shape, int(from_), int(to)))
+
+
+def _unit64_map(self: Tensor, generator, fn, vec) -> Tensor:
+    """Fill from float64 uniforms mapped through ``fn``: a per-element libm formula on the CPU, as
+    torch computes these distributions in double there; ``vec(xp, u)`` is the same formula on a
+    GPU array (CuPy's stream, not torch's)."""
+    from .._backend import random as _rnd
+
+    if not self.is_cpu:
+        def make_gpu(xp, shape, dt):
+            return vec(xp, _rnd.generator_for(self.device, generator).random(shape, dtype=xp.float64))
+
+        return _fill(self, make_gpu)
+
+    def make(xp, shape, dt):
+        u = _rnd.cpu_generator(generator)._unit64(int(np.prod(shape)))
+        return np.array([fn(v) for v in u.tolist()], dtype=np.float64).reshape(shape)
+
+    return _fill(self, make)
 
 
 def exponential_(self: Tensor, lambd: float = 1.0, *, generator=None) -> Tensor:
-    from .._backend.random import generator_for
+    """Fill with Exp(lambd) samples: ``-1/lambd * log1p(-u)``."""
+    import math
 
-    rng = generator_for(self.device, generator)
-    return _fill(self, lambda xp, shape, dt: rng.exponential(1.0 / lambd, size=shape))
+    if lambd <= 0:
+        raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={lambd}")
+    k = -1.0 / lambd
+    return _unit64_map(self, generator, lambda u: k * math.log1p(-u), lambda xp, u: k * xp.log1p(-u))
+
+
+def geometric_(self: Tensor, p: float, *, generator=None) -> Tensor:
+    """Fill with the number of Bernoulli(p) trials up to the first success: ``ceil(log u / log1p(-p))``."""
+    import math
+
+    if not 0 < p < 1:
+        raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={p}")
+    d = math.log1p(-p)
+    return _unit64_map(self, generator, lambda u: math.ceil(math.log(u) / d) if u > 0 else math.inf,
+                       lambda xp, u: xp.ceil(xp.log(u) / d))
+
+
+def cauchy_(self: Tensor, median: float = 0.0, sigma: float = 1.0, *, generator=None) -> Tensor:
+    """Fill with Cauchy(median, sigma) samples: ``median + sigma * tan(pi (u - 1/2))``."""
+    import math
+
+    return _unit64_map(self, generator, lambda u: median + sigma * math.tan(math.pi * (u - 0.5)),
+                       lambda xp, u: median + sigma * xp.tan(math.pi * (u - 0.5)))
+
+
+def log_normal_(self: Tensor, mean: float = 1.0, std: float = 2.0, *, generator=None) -> Tensor:
+    """Fill with ``exp`` of N(mean, std^2) samples, drawn one at a time (torch's scalar path at
+    every size, so the cached second normal is used)."""
+    import math
+
+    from .._backend import random as _rnd
+    from .._backend.torch_math import fma64
+
+    if std <= 0:
+        raise RuntimeError(f"log_normal_ expects std > 0.0, but found std={std}")
+
+    def make(xp, shape, dt):
+        if not self.is_cpu:
+            return xp.exp(_rnd.draw_normal(self.device, generator, shape, xp.float64, mean, std))
+        g = _rnd.cpu_generator(generator)
+        z = np.array([g._scalar_normal() for _ in range(int(np.prod(shape)))], dtype=np.float64)
+        return np.array([math.exp(v) for v in fma64(z, std, mean).tolist()], dtype=np.float64).reshape(shape)
+
+    return _fill(self, make)
 
 
 Tensor.zero_ = zero_
@@ -373,4 +530,7 @@ Tensor.normal_ = normal_
 Tensor.bernoulli_ = bernoulli_
 Tensor.random_ = random_
 Tensor.exponential_ = exponential_
+Tensor.geometric_ = geometric_
+Tensor.cauchy_ = cauchy_
+Tensor.log_normal_ = log_normal_
 _ = _dt

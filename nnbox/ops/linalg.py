@@ -7,7 +7,8 @@ import numpy as np
 
 from .._tensor import Tensor
 from ..autograd.function import Function
-from ._util import cpp_type_name, named, norm_dims, unbroadcast, xp_of
+
+from ._util import conj_if_complex, cpp_type_name, named, norm_dims, type_name, unbroadcast, xp_of
 
 
 def _same_dtype(a: Tensor, b: Tensor, what: str = "m1 and m2") -> None:
@@ -19,6 +20,7 @@ def _same_dtype(a: Tensor, b: Tensor, what: str = "m1 and m2") -> None:
 
 class MatMul(Function):
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, a, b):
@@ -30,24 +32,23 @@ class MatMul(Function):
         a, b = ctx.saved_tensors
         ga, gb = ctx.needs_input_grad
         xp = xp_of(grad)
+        a, b = conj_if_complex(xp, a), conj_if_complex(xp, b)  # complex: grad through conj (torch's rule)
         da = db = None
         if a.ndim == 2 and b.ndim == 2:  # the common case: two GEMMs
             return (_mm_grad_a(grad, a, b) if ga else None), (_mm_grad_b(grad, a, b) if gb else None)
         if a.ndim == 1 and b.ndim == 1:
             return (grad * b if ga else None), (grad * a if gb else None)
-        a2 = a[None, :] if a.ndim == 1 else a
-        b2 = b[:, None] if b.ndim == 1 else b
+        a2 = xp.expand_dims(a, 0) if a.ndim == 1 else a
+        b2 = xp.expand_dims(b, 1) if b.ndim == 1 else b
         g = grad
         if a.ndim == 1:
             g = xp.expand_dims(g, -2)
         if b.ndim == 1:
             g = xp.expand_dims(g, -1)
         if ga:
-            da = g @ xp.swapaxes(b2, -1, -2)
-            da = unbroadcast(da, a2.shape).reshape(a.shape)
+            da = xp.reshape(unbroadcast(g @ xp.swapaxes(b2, -1, -2), a2.shape), a.shape)
         if gb:
-            db = xp.swapaxes(a2, -1, -2) @ g
-            db = unbroadcast(db, b2.shape).reshape(b.shape)
+            db = xp.reshape(unbroadcast(xp.swapaxes(a2, -1, -2) @ g, b2.shape), b.shape)
         return da, db
 
 
@@ -145,6 +146,7 @@ class AddMM(Function):
     """``beta * bias + alpha * (a @ b)`` in one node (torch's addmm; Linear's forward)."""
 
     _array_api = True
+    _twice = True
     _torch_name = "AddmmBackward0"
 
     @staticmethod
@@ -172,18 +174,22 @@ class AddMM(Function):
 
 
 def _transposed(x) -> bool:
-    return x.ndim == 2 and x.flags.f_contiguous and not x.flags.c_contiguous
+    """A transposed 2-d array (``w.t()``); Tensors (create_graph) have no layout to keep."""
+    f = getattr(x, "flags", None)
+    return f is not None and x.ndim == 2 and f.f_contiguous and not f.c_contiguous
 
 
 def _mm_grad_a(g, a, b):
     """d(a @ b)/da = g @ b.T, laid out like ``a``: for a transposed ``a`` (``w.t()``) the result is
     computed transposed, so that the gradient reaching ``w`` through the transpose is contiguous."""
-    return (b @ g.T).T if _transposed(a) else g @ b.T
+    xp = xp_of(g)
+    return xp.swapaxes(b @ xp.swapaxes(g, 0, 1), 0, 1) if _transposed(a) else g @ xp.swapaxes(b, 0, 1)
 
 
 def _mm_grad_b(g, a, b):
     """d(a @ b)/db = a.T @ g, laid out like ``b`` (see ``_mm_grad_a``): Linear's ``x @ w.t()``."""
-    return (g.T @ a).T if _transposed(b) else a.T @ g
+    xp = xp_of(g)
+    return xp.swapaxes(xp.swapaxes(g, 0, 1) @ a, 0, 1) if _transposed(b) else xp.swapaxes(a, 0, 1) @ g
 
 
 def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta=1, alpha=1, out=None) -> Tensor:
@@ -258,35 +264,65 @@ def _parse_einsum(eq: str, shapes):
 
 class Einsum(Function):
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, eq, *ops):
         terms, out = _parse_einsum(eq, [o.shape for o in ops])
-        ctx.terms, ctx.out = terms, out
+        ctx.terms, ctx.out, ctx.shapes = terms, out, [o.shape for o in ops]
         ctx.save_for_backward(*ops)
-        return xp_of(ops[0]).einsum(",".join(terms) + "->" + out, *ops, optimize=len(ops) > 2)
+        xp = xp_of(ops[0])
+        # identity matrices that put a gradient back onto a diagonal ("ii" in one operand)
+        ctx.eyes = {n: xp.eye(n, dtype=ops[0].dtype) for t, o in zip(terms, ops) if len(set(t)) != len(t)
+                    for n in o.shape}
+        return xp.einsum(",".join(terms) + "->" + out, *ops, optimize=len(ops) > 2)
 
     @staticmethod
     def backward(ctx, grad):
         ops = ctx.saved_tensors
         xp = xp_of(grad)
         grads = [None]
-        for i, (t, op) in enumerate(zip(ctx.terms, ops)):
-            if not ctx.needs_input_grad[i + 1]:
-                grads.append(None)
-                continue
-            if len(set(t)) != len(t):
-                raise RuntimeError("nnbox einsum backward does not support repeated subscripts within one operand")
-            others = [(tt, o) for j, (tt, o) in enumerate(zip(ctx.terms, ops)) if j != i]
-            avail = set(ctx.out) | {c for tt, _ in others for c in tt}
-            target = "".join(c for c in t if c in avail)
-            eq = ",".join([ctx.out] + [tt for tt, _ in others]) + "->" + target
-            g = xp.einsum(eq, grad, *[o for _, o in others], optimize=len(others) > 1)
-            if target != t:  # indices summed only within this operand: broadcast back
-                shape = [op.shape[k] if c in avail else 1 for k, c in enumerate(t)]
-                g = xp.broadcast_to(g.reshape(shape), op.shape)
-            grads.append(g)
+        for i, op in enumerate(ops):
+            g = None
+            if ctx.needs_input_grad[i + 1]:
+                eq, others, shape, full_shape, diag = ctx.plan(i)
+                g = xp.einsum(eq, grad, *[ops[j] for j in others], optimize=len(others) > 1)
+                if shape is not None:  # indices summed only within this operand: broadcast back
+                    g = xp.broadcast_to(xp.reshape(g, shape), full_shape)
+                if diag is not None:  # a repeated subscript: the gradient lies on the diagonal
+                    diag_eq, sizes = diag
+                    g = xp.einsum(diag_eq, g, *[ctx.eyes[n] for n in sizes])
+            grads = grads + [g]
         return tuple(grads)
+
+    def plan(self, i: int):
+        """The einsum that gives operand ``i``'s gradient: (equation, the other operands' positions,
+        the shape to broadcast back from, or None)."""
+        full = self.terms[i]
+        size = {c: self.shapes[i][k] for k, c in enumerate(full)}
+        t = "".join(dict.fromkeys(full))  # each subscript once
+        others = [j for j in range(len(self.terms)) if j != i]
+        avail = set(self.out) | {c for j in others for c in self.terms[j]}
+        target = "".join(c for c in t if c in avail)
+        eq = ",".join([self.out] + [self.terms[j] for j in others]) + "->" + target
+        shape = None
+        if target != t:
+            shape = [size[c] if c in avail else 1 for c in t]
+        diag = None
+        if t != full:  # later occurrences get fresh letters tied to the first by identity matrices
+            used = set("".join(self.terms) + self.out)
+            fresh = (c for c in string.ascii_letters if c not in used)
+            seen, out_sub, deltas = set(), "", []
+            for c in full:
+                if c in seen:
+                    x = next(fresh)
+                    out_sub += x
+                    deltas.append((c + x, size[c]))
+                else:
+                    seen.add(c)
+                    out_sub += c
+            diag = (",".join([t] + [d for d, _ in deltas]) + "->" + out_sub, [n for _, n in deltas])
+        return eq, others, shape, tuple(size[c] for c in t), diag
 
 
 def einsum(equation: str, *operands) -> Tensor:
@@ -341,20 +377,23 @@ def vector_norm(x: Tensor, ord=2, dim=None, keepdim: bool = False, *, dtype=None
 
 class _Norm2(Function):
     _array_api = True
+    _twice = True
     _torch_name = "LinalgVectorNormBackward0"
 
     @staticmethod
     def forward(ctx, a, axes, keepdim):
         xp = xp_of(a)
         out = xp.sqrt((a * a).sum(axis=axes, keepdims=True))
-        ctx.save_for_backward(a, out)
-        return out if keepdim else (out.reshape(()) if axes is None else out.squeeze(axes))
+        ctx.kept = out.shape
+        out = out if keepdim else (out.reshape(()) if axes is None else out.squeeze(axes))
+        ctx.save_for_backward(a, out)  # the output itself, so a second backward sees it in the graph
+        return out
 
     @staticmethod
     def backward(ctx, grad):
         a, out = ctx.saved_tensors
-        xp = xp_of(a)
-        g = grad.reshape(out.shape)
+        xp = xp_of(grad)
+        g, out = xp.reshape(grad, ctx.kept), xp.reshape(out, ctx.kept)
         with np.errstate(invalid="ignore", divide="ignore"):
             r = xp.where(out == 0, 0, a / out)  # torch's subgradient 0 at the origin
         return g * r, None, None
@@ -399,3 +438,60 @@ for _name, _fn in _METHODS.items():
     setattr(Tensor, _name, _fn)
 Tensor.__matmul__ = lambda self, other: matmul(self, other)
 Tensor.__rmatmul__ = lambda self, other: matmul(other, self)
+
+
+# --- inverse ------------------------------------------------------------------------------------
+
+class Inverse(Function):
+    _array_api = True
+    _torch_name = "LinalgInvExBackward0"
+
+    @staticmethod
+    def forward(ctx, a):
+        xp = xp_of(a)
+        try:
+            inv = xp.linalg.inv(a)
+        except np.linalg.LinAlgError:
+            raise LinAlgError("linalg.inv: The inversion could not be completed because the input matrix is singular.") from None
+        ctx.save_for_backward(inv)
+        return inv
+
+    @staticmethod
+    def backward(ctx, grad):
+        (inv,) = ctx.saved_tensors
+        xp = xp_of(inv)
+        inv_h = xp.conj(xp.swapaxes(inv, -1, -2))
+        return -xp.matmul(inv_h, xp.matmul(grad, inv_h))  # d(A^-1) = -A^-1 dA A^-1
+
+
+class LinAlgError(RuntimeError):
+    """A matrix that a linear-algebra routine can't handle (singular ...), as ``torch.linalg.LinAlgError``."""
+
+
+def inverse(input: Tensor, *, out=None) -> Tensor:
+    """The inverse of a square matrix (or of each in a batch); ``torch.linalg.inv``.
+
+    >>> import nnbox
+    >>> nnbox.tensor([[2.0, 0.0], [0.0, 4.0]]).inverse()
+    tensor([[0.5000, 0.0000],
+            [0.0000, 0.2500]])
+    """
+    a = input._data
+    if a.ndim < 2:
+        raise RuntimeError("linalg.inv: The input tensor A must have at least 2 dimensions.")
+    if a.dtype.kind not in "fc":
+        raise RuntimeError(
+            f"linalg.inv: Expected a floating point or complex tensor as input. Got {type_name(a.dtype)}"
+        )
+    if a.shape[-1] != a.shape[-2]:
+        raise RuntimeError(
+            f"linalg.inv: A must be batches of square matrices, but they are {a.shape[-2]} by {a.shape[-1]} matrices"
+        )
+    result = Inverse.apply(input)
+    if out is not None:
+        out.copy_(result)
+        return out
+    return result
+
+
+Tensor.inverse = inverse

@@ -30,6 +30,7 @@ class Linear(Function):
     """y = x W^T + b for x of shape (..., in), W (out, in), b broadcastable to (..., out)."""
 
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, x, w, b):
@@ -52,31 +53,39 @@ class Linear(Function):
     def backward(ctx, grad):
         x, w = ctx.saved_tensors
         need_x, need_w, need_b = ctx.needs_input_grad
+        xp = xp_of(grad)
         gx = gw = gb = None
-        flags = grad.flags
-        if not (flags.c_contiguous or flags.f_contiguous):
-            # e.g. the zero-stride grad of .sum(): BLAS cannot take it and NumPy's fallback is ~30x slower
-            grad = xp_of(grad).ascontiguousarray(grad)
+        grad = _gemm_ready(grad)
         if x.ndim == 1:
             if need_x:
                 gx = grad @ w
             if need_w:
-                gw = xp_of(grad).outer(grad, x)
+                gw = xp.outer(grad, x)
             if need_b:
                 gb = unbroadcast(grad, ctx.b_shape)
             return gx, gw, gb
-        g2 = grad if grad.ndim == 2 else grad.reshape(-1, grad.shape[-1])
+        g2 = grad if grad.ndim == 2 else xp.reshape(grad, (-1, grad.shape[-1]))
         if need_x:
             gx = g2 @ w
             if x.ndim != 2:
-                gx = gx.reshape(x.shape)
+                gx = xp.reshape(gx, x.shape)
         if need_w:
-            x2 = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
-            gw = g2.T @ x2
+            x2 = x if x.ndim == 2 else xp.reshape(x, (-1, x.shape[-1]))
+            gw = xp.swapaxes(g2, 0, 1) @ x2
         if need_b:
             bs = ctx.b_shape
-            gb = g2.sum(axis=0) if bs == grad.shape[-1:] else unbroadcast(grad, bs)
+            gb = xp.sum(g2, axis=0) if bs == tuple(grad.shape[-1:]) else unbroadcast(grad, bs)
         return gx, gw, gb
+
+
+def _gemm_ready(grad):
+    """``grad`` laid out for BLAS: e.g. the zero-stride grad of ``.sum()`` is copied (BLAS cannot take
+    it and NumPy's fallback is ~30x slower).  Tensors (create_graph) have no layout to fix."""
+    flags = getattr(grad, "flags", None)
+    if flags is None or flags.c_contiguous or flags.f_contiguous:
+        return grad
+    xp = xp_of(grad)
+    return xp.ascontiguousarray(grad)
 
 
 def _bias_error(b, out_shape):
@@ -155,6 +164,7 @@ class Bilinear(Function):
     """y[n, o] = sum_ij x1[n, i] W[o, i, j] x2[n, j] + b[o]."""
 
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, x1, x2, w, b):
@@ -167,28 +177,71 @@ class Bilinear(Function):
         out = (t @ a[:, :, None])[..., 0]
         if b is not None:
             out += b
-        ctx.save_for_backward(a, c, w, t)
+        ctx.save_for_backward(x1, x2, w, t)
         ctx.lead = lead
         return out.reshape(lead + (o,))
 
     @staticmethod
     def backward(ctx, grad):
-        a, c, w, t = ctx.saved_tensors
-        n1, n2, nw, nb = ctx.needs_input_grad
+        x1, x2, w, t = ctx.saved_tensors
+        return BilinearBackward.run(grad, x1, x2, w, t, ctx.needs_input_grad)
+
+
+class BilinearBackward(Function):
+    """The gradients of ``Bilinear`` (``t`` = W x2 from the forward, or None to recompute).  Each is
+    bilinear in (grad, one of x1/x2/W), so the backward is ``Bilinear``/``BilinearBackward`` again."""
+
+    _array_api = True
+    _twice = True
+
+    @staticmethod
+    def forward(ctx, grad, x1, x2, w, t, need):
         o, i, j = w.shape
+        lead = grad.shape[:-1]
         g = grad.reshape(-1, o)
+        a = None if x1 is None else x1.reshape(-1, i)
+        c = None if x2 is None else x2.reshape(-1, j)
         g1 = g2 = gw = gb = None
-        if n1:
-            g1 = (g[:, None, :] @ t)[:, 0, :].reshape(ctx.lead + (i,))
-        if n2 or nw:
+        if need[0]:
+            if t is None:
+                t = (c @ w.reshape(o * i, j).T).reshape(-1, o, i)
+            g1 = (g[:, None, :] @ t)[:, 0, :].reshape(lead + (i,))
+        if need[1] or need[2]:
             u = (g[:, :, None] * a[:, None, :]).reshape(-1, o * i)  # u[n, o*i] = g[n, o] a[n, i]
-            if n2:
-                g2 = (u @ w.reshape(o * i, j)).reshape(ctx.lead + (j,))
-            if nw:
+            if need[1]:
+                g2 = (u @ w.reshape(o * i, j)).reshape(lead + (j,))
+            if need[2]:
                 gw = (u.T @ c).reshape(o, i, j)
-        if nb:
+        if len(need) > 3 and need[3]:
             gb = g.sum(axis=0)
+        ctx.save_for_backward(grad, x1, x2, w)
+        ctx.set_materialize_grads(False)
         return g1, g2, gw, gb
+
+    @staticmethod
+    def backward(ctx, gg1, gg2, ggw, ggb):
+        grad, x1, x2, w = ctx.saved_tensors
+        xp = xp_of(grad)
+        d_g = d_x1 = d_x2 = d_w = None
+
+        def acc(total, term):
+            return term if total is None else total + term
+
+        if gg1 is not None:  # g1 = <grad, W . x2>_o: bilinear in (grad, W), (grad, x2)
+            d_g = acc(d_g, Bilinear.run(gg1, x2, w, None))
+            d_x2 = acc(d_x2, BilinearBackward.run(grad, gg1, None, w, None, (False, True, False))[1])
+            d_w = acc(d_w, BilinearBackward.run(grad, gg1, x2, w, None, (False, False, True))[2])
+        if gg2 is not None:
+            d_g = acc(d_g, Bilinear.run(x1, gg2, w, None))
+            d_x1 = acc(d_x1, BilinearBackward.run(grad, None, gg2, w, None, (True, False, False))[0])
+            d_w = acc(d_w, BilinearBackward.run(grad, x1, gg2, w, None, (False, False, True))[2])
+        if ggw is not None:
+            d_g = acc(d_g, Bilinear.run(x1, x2, ggw, None))
+            d_x1 = acc(d_x1, BilinearBackward.run(grad, None, x2, ggw, None, (True, False, False))[0])
+            d_x2 = acc(d_x2, BilinearBackward.run(grad, x1, None, ggw, None, (False, True, False))[1])
+        if ggb is not None:
+            d_g = acc(d_g, xp.broadcast_to(ggb, grad.shape))
+        return d_g, d_x1, d_x2, d_w, None, None
 
 
 def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:

@@ -82,7 +82,8 @@ def _grad_scale(grad, reduction: str, n: int, shape):
         return grad / n if n else grad
     if reduction == "sum":
         return grad
-    return grad.reshape(shape)
+    xp = xp_of(grad)
+    return xp.reshape(grad, shape)
 
 
 # --- class-index losses: shapes ---------------------------------------------------------------------
@@ -105,6 +106,30 @@ def _from_rows(g, shape):
         return g
     moved = (shape[0],) + tuple(shape[2:]) + (shape[1],)
     return xp_of(g).ascontiguousarray(xp_of(g).moveaxis(g.reshape(moved), -1, 1))
+
+
+def _rows_xp(x):
+    """``_to_rows`` in the formula rules (arrays or Tensors): (N, C, d...) -> (N*d..., C)."""
+    xp = xp_of(x)
+    if len(x.shape) == 1:
+        return xp.reshape(x, (1, -1))
+    if len(x.shape) == 2:
+        return x
+    return xp.reshape(xp.moveaxis(x, 1, -1), (-1, x.shape[1]))
+
+
+def _from_rows_xp(g, shape):
+    """``_from_rows`` in the formula rules."""
+    xp = xp_of(g)
+    if len(shape) <= 2:
+        return xp.reshape(g, shape)
+    return xp.moveaxis(xp.reshape(g, (shape[0],) + tuple(shape[2:]) + (shape[1],)), -1, 1)
+
+
+def _per_row(v):
+    """A per-row coefficient (m,) as a column (m, 1); scalars stay scalars."""
+    xp = xp_of(v)
+    return xp.reshape(v, (-1, 1)) if len(getattr(v, "shape", ())) else v
 
 
 def _check_class_target(input: Tensor, target: Tensor, weight, ignore_index: int) -> None:
@@ -154,6 +179,7 @@ class CrossEntropy(Function):
     """log_softmax + NLL over the class axis in one node, for class-index targets."""
 
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, x, target, weight, ignore_index, reduction, smoothing):
@@ -161,7 +187,8 @@ class CrossEntropy(Function):
         rows = _to_rows(x)
         m, c = rows.shape
         t = target.reshape(-1).astype(np.int64, copy=False)
-        logp = rows - rows.max(axis=1, keepdims=True)
+        shift = rows.max(axis=1, keepdims=True)
+        logp = rows - shift
         logp -= xp.log(xp.exp(logp).sum(axis=1, keepdims=True))
         valid = t != ignore_index
         one = x.dtype.type(1)
@@ -186,19 +213,33 @@ class CrossEntropy(Function):
             with np.errstate(invalid="ignore", divide="ignore"):
                 red = smooth if reduction == "none" else smooth.sum() / d2
             loss = (1 - smoothing) * loss + red * (smoothing / c)
-        ctx.save_for_backward(logp)
-        ctx.meta = (tc, wt, valid, d1, d2, x.shape, target.shape)
+        ctx.save_for_backward(logp, x)
+        ctx.meta = (tc, wt, valid, d1, d2, x.shape, target.shape, shift)
         ctx.weight, ctx.reduction, ctx.smoothing = weight, reduction, smoothing
         return loss.reshape(target.shape) if reduction == "none" else xp.asarray(loss, dtype=x.dtype)
 
     @staticmethod
     def backward(ctx, grad):
-        (logp,) = ctx.saved_tensors
-        tc, wt, valid, d1, d2, xshape, tshape = ctx.meta
+        logp, x = ctx.saved_tensors
+        return CrossEntropyBackward.run(grad, x, logp, ctx.meta, ctx.weight, ctx.reduction, ctx.smoothing), \
+            None, None, None, None, None
+
+
+class CrossEntropyBackward(Function):
+    """Cross entropy's input gradient, ``g * (softmax(x) * K - onehot(t) * a1 - a2 * w)`` per row
+    (``a1``, ``a2``, ``K`` constants of the targets, weights, smoothing and reduction): ``forward``
+    is the fast array kernel on the saved log-probabilities, ``backward`` its derivative w.r.t. ``g``
+    (linear) and ``x`` (through the softmax), as an xp formula."""
+
+    _array_api = True
+    _twice = True
+
+    @staticmethod
+    def forward(ctx, grad, x, logp, meta, weight, reduction, eps):
+        tc, wt, valid, d1, d2, xshape, tshape, shift = meta
         xp = xp_of(logp)
         m, c = logp.shape
-        eps, weight = ctx.smoothing, ctx.weight
-        g = grad.reshape(-1) if ctx.reduction == "none" else grad
+        g = grad.reshape(-1) if reduction == "none" else grad
         d1 = _or_one(d1, xp)  # every target ignored: torch's gradient is 0, not nan
         d2 = _or_one(d2, xp)
         c1 = g * ((1 - eps) / d1) * wt  # coefficient of -log p[target] per row
@@ -212,55 +253,134 @@ class CrossEntropy(Function):
         if eps:
             c2 = c2[:, None] if c2.ndim else c2
             dx -= c2 * weight if weight is not None else c2
-        return _from_rows(dx, xshape), None, None, None, None, None
+        ctx.save_for_backward(grad, x)
+        ctx.meta, ctx.weight, ctx.reduction, ctx.eps = meta, weight, reduction, eps
+        return _from_rows(dx, xshape)
+
+    @staticmethod
+    def backward(ctx, ggx):
+        grad, x = ctx.saved_tensors
+        tc, wt, valid, d1, d2, xshape, tshape, shift = ctx.meta
+        weight, eps = ctx.weight, ctx.eps
+        xp = xp_of(ggx)
+        r = _rows_xp(ggx)
+        rows = _rows_xp(x)
+        c = rows.shape[1]
+        a1 = ((1 - eps) / (d1 if d1 else 1)) * wt
+        a2 = (eps / c / (d2 if d2 else 1)) * valid
+        k = a1 + a2 * (xp.sum(weight) if weight is not None else c) if eps else a1
+        e = xp.exp(xp.subtract(rows, shift))  # softmax(x), differentiable in x
+        p = e / xp.sum(e, axis=1, keepdims=True)
+        # d/d grad: per row <r, p K - onehot a1 - a2 w>
+        at_t = xp.reshape(xp.take_along_axis(r, xp.reshape(tc, (-1, 1)), axis=1), (-1,))
+        dg = xp.sum(r * p, axis=1) * k - at_t * a1
+        if eps:
+            dg = dg - a2 * (xp.sum(r * weight, axis=1) if weight is not None else xp.sum(r, axis=1))
+        dg = xp.reshape(dg, tshape) if ctx.reduction == "none" else xp.sum(dg)
+        # d/dx: through p only; v = r * g K, and the softmax's vector-Jacobian product
+        g = xp.reshape(grad, (-1,)) if ctx.reduction == "none" else grad
+        v = r * _per_row(g * k)
+        dz = p * (v - xp.sum(v * p, axis=1, keepdims=True))
+        return dg, _from_rows_xp(dz, xshape), None, None, None, None, None
 
 
 class CrossEntropyProbs(Function):
     """Cross entropy against class probabilities (``target`` shaped like ``input``)."""
 
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, x, y, weight, reduction, smoothing):
         xp = xp_of(x)
         rows, yr = _to_rows(x), _to_rows(y)
         m, c = rows.shape
-        logp = rows - rows.max(axis=1, keepdims=True)
+        shift = rows.max(axis=1, keepdims=True)
+        logp = rows - shift
         logp -= xp.log(xp.exp(logp).sum(axis=1, keepdims=True))
         if smoothing:
             yr = yr * (1 - smoothing) + smoothing / c
         wl = logp * weight if weight is not None else logp
         loss = -(wl * yr).sum(axis=1)
-        ctx.save_for_backward(logp, yr)
-        ctx.meta = (weight, reduction, smoothing, m, x.shape)
+        ctx.save_for_backward(logp, yr, x, y)
+        ctx.meta = (weight, reduction, smoothing, m, x.shape, shift)
         if reduction == "none":
             return loss.reshape((x.shape[0],) + x.shape[2:] if x.ndim > 1 else ())
         return xp.asarray(_reduce_array(loss, reduction), dtype=x.dtype)
 
     @staticmethod
     def backward(ctx, grad):
-        logp, yr = ctx.saved_tensors
-        weight, reduction, smoothing, m, shape = ctx.meta
+        logp, yr, x, y = ctx.saved_tensors
+        return CrossEntropyProbsBackward.run(grad, x, y, logp, yr, ctx.meta, ctx.needs_input_grad[:2]) + (None,) * 3
+
+
+class CrossEntropyProbsBackward(Function):
+    """Cross entropy's gradients for probability targets (fast kernel on the saved log-probabilities);
+    its backward is an xp formula (the softmax recomputed from x with the forward's shift)."""
+
+    _array_api = True
+    _twice = True
+
+    @staticmethod
+    def forward(ctx, grad, x, y, logp, yr, meta, need):
+        weight, reduction, smoothing, m, shape, shift = meta
         xp = xp_of(logp)
         g = _grad_scale(grad, reduction, m, (-1,))
         g = g[:, None] if g.ndim else g
         a = yr * weight if weight is not None else yr
         dx = dy = None
-        if ctx.needs_input_grad[0]:
+        if need[0]:
             dx = xp.exp(logp) * a.sum(axis=1, keepdims=True)
             dx -= a
             dx *= g
             dx = _from_rows(dx, shape)
-        if ctx.needs_input_grad[1]:
+        if need[1]:
             wl = logp * weight if weight is not None else logp
             dy = _from_rows(-(wl * g) * (1 - smoothing), shape)
-        return dx, dy, None, None, None
+        ctx.save_for_backward(grad, x, y)
+        ctx.meta, ctx.need = meta, need
+        ctx.set_materialize_grads(False)
+        return dx, dy
+
+    @staticmethod
+    def backward(ctx, ggx, ggy):
+        grad, x, y = ctx.saved_tensors
+        weight, reduction, s, m, shape, shift = ctx.meta
+        xp = xp_of(grad)
+        rows, yr = _rows_xp(x), _rows_xp(y)
+        c = rows.shape[1]
+        z = xp.subtract(rows, shift)
+        e = xp.exp(z)
+        se = xp.sum(e, axis=1, keepdims=True)
+        p = e / se
+        logp = z - xp.log(se)
+        if s:
+            yr = yr * (1 - s) + s / c
+        w = 1 if weight is None else weight
+        a = yr * w
+        g = _per_row(_grad_scale(grad, reduction, m, (-1,)))
+        dg, dz, dy = 0, 0, None
+        if ggx is not None:
+            r = _rows_xp(ggx)
+            dg = xp.sum(r * (p * xp.sum(a, axis=1, keepdims=True) - a), axis=1)
+            v = g * xp.sum(a, axis=1, keepdims=True) * r  # through p = softmax(x)
+            dz = p * (v - xp.sum(v * p, axis=1, keepdims=True))
+            dy = _from_rows_xp((1 - s) * w * g * (xp.sum(r * p, axis=1, keepdims=True) - r), shape)
+        if ggy is not None:
+            q = _rows_xp(ggy)
+            dg = dg - (1 - s) * xp.sum(q * logp * w, axis=1)
+            u = -(1 - s) * g * q * w  # through logp = log_softmax(x)
+            dz = dz + u - p * xp.sum(u, axis=1, keepdims=True)
+        dg = xp.reshape(dg, grad.shape) if reduction == "none" else (
+            xp.sum(dg) / m if reduction == "mean" and m else xp.sum(dg))
+        return dg, _from_rows_xp(dz, shape), dy, None, None, None, None
 
 
 class NLLLoss(Function):
     """-w[t] * input[t] per sample; 'mean' divides by the summed weights of non-ignored targets."""
 
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, x, target, weight, ignore_index, reduction):
@@ -281,14 +401,35 @@ class NLLLoss(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        tc, wt, d, shape, reduction = ctx.meta
+        return NLLLossBackward.run(grad, ctx.meta), None, None, None, None
+
+
+class NLLLossBackward(Function):
+    """NLL's input gradient, ``-g w[t] / d`` at each row's target (zeros elsewhere): linear in ``g``,
+    so its own backward reads the incoming gradient at the targets."""
+
+    _array_api = True
+    _twice = True
+
+    @staticmethod
+    def forward(ctx, grad, meta):
+        tc, wt, d, shape, reduction = meta
         xp = xp_of(wt)
         m = tc.shape[0]
         c = shape[1] if len(shape) >= 2 else shape[0]
         g = grad.reshape(-1) if reduction == "none" else grad
         dx = xp.zeros((m, c), dtype=wt.dtype)
         dx[xp.arange(m), tc] = -(g * wt) / (d if d else 1)  # all ignored: zero gradient, as torch
-        return _from_rows(dx, shape), None, None, None, None
+        ctx.meta, ctx.g_shape = meta, grad.shape
+        return _from_rows(dx, shape)
+
+    @staticmethod
+    def backward(ctx, ggx):
+        tc, wt, d, shape, reduction = ctx.meta
+        xp = xp_of(ggx)
+        at_t = xp.reshape(xp.take_along_axis(_rows_xp(ggx), xp.reshape(tc, (-1, 1)), axis=1), (-1,))
+        dg = -(at_t * wt) / (d if d else 1)
+        return (xp.reshape(dg, ctx.g_shape) if reduction == "none" else xp.sum(dg)), None
 
 
 def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
@@ -308,11 +449,9 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
     if x.dtype.kind != "f":
         raise RuntimeError(f'"log_softmax_lastdim_kernel_impl" not implemented for \'{_type_name(x)}\'')
     w = weight
-    if t.dtype.kind == "f" or x.shape == t.shape:
+    if x.shape == t.shape:  # torch's rule: same shape means class probabilities, whatever the dtype
         if t.dtype.kind != "f":
             raise RuntimeError(f"Expected floating point type for target with class probabilities, got {_type_name(t)}")
-        if x.shape != t.shape:
-            raise RuntimeError(f"Expected target size {shape_str(x.shape)}, got {shape_str(t.shape)}")
         if w is not None and (w._data.ndim != 1 or w._data.size != (x.shape[1] if x.ndim > 1 else x.shape[0])):
             c = x.shape[1] if x.ndim > 1 else x.shape[0]
             raise RuntimeError(
@@ -347,6 +486,7 @@ class PointwiseLoss(Function):
     """mse / l1 / smooth_l1 / huber of ``x - y`` (broadcast), reduced; derivative kept from forward."""
 
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, x, y, kind, param, reduction):
@@ -368,17 +508,76 @@ class PointwiseLoss(Function):
             else:  # huber: 0.5 d^2 inside, delta (|d| - delta / 2) outside
                 loss = (0.5 * d * d) * small + (param * (ad - 0.5 * param)) * big
                 deriv = d * small + (param * xp.sign(d)) * big
-        ctx.save_for_backward(deriv)
-        ctx.meta = (reduction, loss.size, _shape(x), _shape(y))
+        ctx.save_for_backward(deriv, x, y)
+        ctx.meta = (reduction, loss.size, _shape(x), _shape(y), kind, param)
         return _reduce_array(loss, reduction)
 
     @staticmethod
     def backward(ctx, grad):
-        (deriv,) = ctx.saved_tensors
-        reduction, n, sx, sy = ctx.meta
+        deriv, x, y = ctx.saved_tensors
+        return PointwiseLossBackward.run(grad, x, y, deriv, ctx.meta, ctx.needs_input_grad[:2]) + (None, None, None)
+
+
+class PointwiseLossBackward(Function):
+    """``(gx, gy) = (+-) deriv(x - y) * scale(g)`` of a pointwise loss, from the derivative the
+    forward kept.  Its backward: linear in ``g``; in ``x - y`` through ``deriv'`` = 2 (mse), 0 (l1),
+    1/beta or 1 inside the quadratic zone (smooth_l1, huber)."""
+
+    _array_api = True
+    _twice = True
+
+    @staticmethod
+    def forward(ctx, grad, x, y, deriv, meta, need):
+        reduction, n, sx, sy = meta[:4]
         g = deriv * _grad_scale(grad, reduction, n, deriv.shape)
-        gx, gy = ctx.needs_input_grad[:2]
-        return (unbroadcast(g, sx) if gx else None), (unbroadcast(-g, sy) if gy else None), None, None, None
+        ctx.save_for_backward(grad, x, y)
+        ctx.meta, ctx.need, ctx.d_shape = meta, need, deriv.shape
+        ctx.set_materialize_grads(False)
+        return (unbroadcast(g, sx) if need[0] else None), (unbroadcast(-g, sy) if need[1] else None)
+
+    @staticmethod
+    def backward(ctx, ggx, ggy):
+        grad, x, y = ctx.saved_tensors
+        reduction, n, sx, sy, kind, param = ctx.meta
+        xp = xp_of(grad)
+        shape = ctx.d_shape
+        h = 0
+        if ggx is not None:
+            h = xp.broadcast_to(ggx, shape)
+        if ggy is not None:
+            h = h - xp.broadcast_to(ggy, shape)
+        d = x - y
+        deriv = _pointwise_deriv(d, kind, param)
+        hd = h * deriv
+        if reduction == "none":
+            dg = xp.reshape(hd, grad.shape)
+        else:
+            dg = xp.sum(hd) / n if reduction == "mean" and n else xp.sum(hd)
+        t = h * _grad_scale(grad, reduction, n, shape) * _pointwise_second(d, kind, param)
+        return dg, unbroadcast(t, sx), unbroadcast(-t, sy), None, None, None
+
+
+def _pointwise_deriv(d, kind, param):
+    """d loss / d d, in the formula rules (the forward's ``deriv``, recomputed on Tensors)."""
+    xp = xp_of(d)
+    if kind == "mse":
+        return 2 * d
+    if kind == "l1" or (kind == "smooth_l1" and param == 0):
+        return xp.sign(d)
+    small = xp.astype(xp.abs(d) < param, d.dtype)
+    if kind == "smooth_l1":
+        return (d / param) * small + xp.sign(d) * (1 - small)
+    return d * small + (param * xp.sign(d)) * (1 - small)
+
+
+def _pointwise_second(d, kind, param):
+    xp = xp_of(d)
+    if kind == "mse":
+        return 2
+    if kind == "l1" or (kind == "smooth_l1" and param == 0):
+        return 0  # sign(d): zero almost everywhere (torch still reports a zero gradient)
+    small = xp.astype(xp.abs(d) < param, d.dtype)
+    return small / param if kind == "smooth_l1" else small
 
 
 def _shape(a):
@@ -464,6 +663,7 @@ class BinaryCrossEntropy(Function):
     """-w (y log x + (1 - y) log(1 - x)), each log clamped at -100 (torch's choice, so x in {0, 1} is finite)."""
 
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, x, y, w, reduction):
@@ -474,23 +674,28 @@ class BinaryCrossEntropy(Function):
         raw = -(y * lx + (1 - y) * l1x)
         loss = raw * w if w is not None else raw
         ctx.save_for_backward(x, y, w)
-        ctx.meta = (lx, l1x, raw, reduction, loss.size)
+        ctx.meta = (raw.shape, reduction, loss.size)
         return _reduce_array(loss, reduction)
 
     @staticmethod
     def backward(ctx, grad):
         x, y, w = ctx.saved_tensors
-        lx, l1x, raw, reduction, n = ctx.meta
+        shape, reduction, n = ctx.meta
         xp = xp_of(x)
-        g = _grad_scale(grad, reduction, n, raw.shape)
+        g = _grad_scale(grad, reduction, n, shape)
         gw = g * w if w is not None else g
         gx = gy = gwt = None
         if ctx.needs_input_grad[0]:
             gx = gw * (x - y) / xp.maximum((1 - x) * x, 1e-12)
-        if ctx.needs_input_grad[1]:
-            gy = gw * (l1x - lx)
-        if w is not None and ctx.needs_input_grad[2]:
-            gwt = unbroadcast(g * raw, w.shape)
+        if ctx.needs_input_grad[1] or (w is not None and ctx.needs_input_grad[2]):
+            # the clamped logs, recomputed (differentiable in x; rare paths: first order unchanged)
+            with np.errstate(divide="ignore"):
+                lx = xp.maximum(xp.log(x), -100)
+                l1x = xp.maximum(xp.log1p(-x), -100)
+            if ctx.needs_input_grad[1]:
+                gy = gw * (l1x - lx)
+            if w is not None and ctx.needs_input_grad[2]:
+                gwt = unbroadcast(-g * (y * lx + (1 - y) * l1x), w.shape)
         return gx, gy, gwt, None
 
 
@@ -498,6 +703,7 @@ class BinaryCrossEntropyWithLogits(Function):
     """-w [pw y log sigmoid(x) + (1 - y) log(1 - sigmoid(x))], computed without overflow."""
 
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, x, y, w, pw, reduction):
@@ -508,15 +714,15 @@ class BinaryCrossEntropyWithLogits(Function):
             raw = (1 - y) * x + (1 + (pw - 1) * y) * sp_neg
         loss = raw * w if w is not None else raw
         ctx.save_for_backward(x, y, w, pw)
-        ctx.meta = (sp_neg, raw, reduction, loss.size)
+        ctx.meta = (raw.shape, reduction, loss.size)
         return _reduce_array(loss, reduction)
 
     @staticmethod
     def backward(ctx, grad):
         x, y, w, pw = ctx.saved_tensors
-        sp_neg, raw, reduction, n = ctx.meta
+        shape, reduction, n = ctx.meta
         xp = xp_of(x)
-        g = _grad_scale(grad, reduction, n, raw.shape)
+        g = _grad_scale(grad, reduction, n, shape)
         gw = g * w if w is not None else g
         need = ctx.needs_input_grad
         gx = gy = gwt = gpw = None
@@ -524,13 +730,17 @@ class BinaryCrossEntropyWithLogits(Function):
             s = xp.tanh(x * 0.5) * 0.5 + 0.5
             gx = gw * (s - y) if pw is None else gw * (s * (pw * y + 1 - y) - pw * y)
             gx = unbroadcast(gx, x.shape)
-        if need[1]:
-            sp_pos = sp_neg + x  # softplus(x) = softplus(-x) + x
-            gy = unbroadcast(gw * ((sp_neg if pw is None else pw * sp_neg) - sp_pos), y.shape)
-        if w is not None and need[2]:
-            gwt = unbroadcast(g * raw, w.shape)
-        if pw is not None and need[3]:
-            gpw = unbroadcast(gw * y * sp_neg, pw.shape)
+        if need[1] or (w is not None and need[2]) or (pw is not None and need[3]):
+            # softplus(-x), recomputed (differentiable in x; rare paths: first order unchanged)
+            sp_neg = xp.maximum(-x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
+            if need[1]:
+                sp_pos = sp_neg + x  # softplus(x) = softplus(-x) + x
+                gy = unbroadcast(gw * ((sp_neg if pw is None else pw * sp_neg) - sp_pos), y.shape)
+            if w is not None and need[2]:
+                raw = (1 - y) * x + (sp_neg if pw is None else (1 + (pw - 1) * y) * sp_neg)
+                gwt = unbroadcast(g * raw, w.shape)
+            if pw is not None and need[3]:
+                gpw = unbroadcast(gw * y * sp_neg, pw.shape)
         return gx, gy, gwt, gpw, None
 
 
@@ -580,6 +790,7 @@ class KLDiv(Function):
     """y (log y - x) with 0 log 0 = 0, or exp(y) (y - x) when the target is given as a log."""
 
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, x, y, log_target, reduction):
@@ -604,21 +815,66 @@ class KLDiv(Function):
     def backward(ctx, grad):
         x, y = ctx.saved_tensors
         ey, logy = ctx.meta
+        return KLDivBackward.run(grad, x, y, ey, logy, (ctx.log_target, ctx.reduction, ctx.n),
+                                 ctx.needs_input_grad[:2]) + (None, None)
+
+
+def _broadcast_shape(a: tuple, b: tuple) -> tuple:
+    n = max(len(a), len(b))
+    a, b = (1,) * (n - len(a)) + a, (1,) * (n - len(b)) + b
+    return tuple(i if j == 1 else j for i, j in zip(a, b))
+
+
+class KLDivBackward(Function):
+    """kl_div's gradients (fast kernel on the forward's exp(y) / log(y)); backward: an xp formula."""
+
+    _array_api = True
+    _twice = True
+
+    @staticmethod
+    def forward(ctx, grad, x, y, ey, logy, args, need):
+        log_target, red, n = args
         xp = xp_of(x)
-        red = ctx.reduction
-        n = (x.shape[0] if x.ndim else 1) if red == "batchmean" else ctx.n
+        n = (x.shape[0] if x.ndim else 1) if red == "batchmean" else n
         g = _grad_scale(grad, "mean" if red == "batchmean" else red, n, x.shape)
         gx = gy = None
-        if ctx.needs_input_grad[0]:
-            gx = unbroadcast(-(ey if ctx.log_target else y) * g, x.shape)
-        if ctx.needs_input_grad[1]:
-            if ctx.log_target:
+        if need[0]:
+            gx = unbroadcast(-(ey if log_target else y) * g, x.shape)
+        if need[1]:
+            if log_target:
                 gy = ey * (y - x + 1) * g
             else:
                 # at y == 0 the derivative of y log y is unbounded; torch reports nan there
                 gy = xp.where(y == 0, xp.nan, logy + 1 - x) * g
             gy = unbroadcast(gy, y.shape)
-        return gx, gy, None, None
+        ctx.save_for_backward(grad, x, y)
+        ctx.args, ctx.n_red = args, n
+        ctx.set_materialize_grads(False)
+        return gx, gy
+
+    @staticmethod
+    def backward(ctx, ggx, ggy):
+        grad, x, y = ctx.saved_tensors
+        log_target, red, _ = ctx.args
+        n = ctx.n_red
+        xp = xp_of(grad)
+        red = "mean" if red == "batchmean" else red
+        shape = _broadcast_shape(tuple(x.shape), tuple(y.shape))
+        g = _grad_scale(grad, red, n, shape)
+        ey = xp.exp(y) if log_target else None
+        hx = 0 if ggx is None else xp.broadcast_to(ggx, shape)
+        hy = 0 if ggy is None else xp.broadcast_to(ggy, shape)
+        # gx = -A g, gy = B g with A = exp(y) or y, B = exp(y) (y - x + 1) or log(y) + 1 - x
+        if log_target:
+            dgv = -hx * ey + hy * ey * (y - x + 1)
+            d_x = -hy * g * ey
+            d_y = -hx * g * ey + hy * g * ey * (y - x + 2)
+        else:
+            dgv = -hx * y + hy * (xp.log(y) + 1 - x)
+            d_x = -hy * g
+            d_y = -hx * g + hy * g / y
+        dg = xp.reshape(dgv, grad.shape) if red == "none" else (xp.sum(dgv) / n if red == "mean" and n else xp.sum(dgv))
+        return dg, unbroadcast(d_x, tuple(x.shape)), unbroadcast(d_y, tuple(y.shape)), None, None, None, None
 
 
 def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean",
@@ -828,6 +1084,7 @@ class CTCLoss(Function):
     """
 
     _array_api = True
+    _twice = "derivative for aten::_ctc_loss_backward is not implemented"  # torch's, at a second backward
 
     @staticmethod
     def forward(ctx, lp, targets, in_lens, tgt_lens, blank, reduction, zero_infinity):
@@ -973,13 +1230,44 @@ __all__.append("ctc_loss")
 # --- multi-class margin losses and triplet with a custom distance --------------------------------------
 
 
+class _OnceOnly(Function):
+    """The identity on the input of a loss composed of differentiable ops whose torch counterpart is
+    one kernel without a double backward: the input's gradient comes out of this node, so a second
+    backward through it raises torch's error (before any other node of the composition runs)."""
+
+    _array_api = True
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.copy()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad
+
+
+def _named(loss: Tensor, name: str) -> Tensor:
+    """Give the composed loss's last node torch's name for the fused op (``grad_fn`` repr)."""
+    if loss.grad_fn is not None:
+        loss.grad_fn._nm = name
+    return loss
+
+
+class _MultiMarginOnce(_OnceOnly):
+    _twice = "derivative for aten::multi_margin_loss_backward is not implemented"
+
+
+class _MultilabelMarginOnce(_OnceOnly):
+    _twice = "derivative for aten::multilabel_margin_loss_backward is not implemented"
+
+
 def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float = 1.0, weight: Tensor | None = None,
                       size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
     """sum_{i != y} max(0, margin - x[y] + x[i])^p / C per sample (times weight[y])."""
     reduction = _reduction(size_average, reduce, reduction)
     if p not in (1, 2):
         raise ValueError("only p == 1 and p == 2 supported")
-    x = input if input.dim() == 2 else input.reshape(1, -1)
+    x = _MultiMarginOnce.apply(input if input.dim() == 2 else input.reshape(1, -1))
     c = x.shape[1]
     t = np.asarray(move(target._data, CPU), dtype=np.int64).reshape(-1)
     if t.shape[0] != x.shape[0]:
@@ -999,7 +1287,7 @@ def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float =
     loss = m.sum(1) / c
     if input.dim() < 2 and reduction == "none":
         loss = loss.reshape(())
-    return _reduce(loss, reduction)
+    return _named(_reduce(loss, reduction), "MultiMarginLossBackward0")
 
 
 def multilabel_margin_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
@@ -1007,7 +1295,7 @@ def multilabel_margin_loss(input: Tensor, target: Tensor, size_average=None, red
     """sum over listed targets j and unlisted classes i of max(0, 1 - (x[j] - x[i])) / C per sample;
     ``target`` lists class indices, ended by the first -1."""
     reduction = _reduction(size_average, reduce, reduction)
-    x = input if input.dim() == 2 else input.reshape(1, -1)
+    x = _MultilabelMarginOnce.apply(input if input.dim() == 2 else input.reshape(1, -1))
     n, c = x.shape
     t = np.asarray(move(target._data, CPU), dtype=np.int64).reshape(n, -1)
     if t.shape[1] != c:
@@ -1027,7 +1315,7 @@ def multilabel_margin_loss(input: Tensor, target: Tensor, size_average=None, red
     loss = (diff * pairs).sum((1, 2)) / c
     if input.dim() < 2 and reduction == "none":
         loss = loss.reshape(())
-    return _reduce(loss, reduction)
+    return _named(_reduce(loss, reduction), "MultilabelMarginLossBackward0")
 
 
 def triplet_margin_with_distance_loss(anchor: Tensor, positive: Tensor, negative: Tensor, *, distance_function=None,

@@ -45,6 +45,7 @@ class Pad(Function):
     """Pad (or crop, for negative amounts) the trailing dims; ``pads`` = ((lo, hi), ...) first dim first."""
 
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, x, pads, mode, value):
@@ -76,7 +77,19 @@ class Pad(Function):
 
     @staticmethod
     def backward(ctx, gy):
-        x_shape, pads, mode, maps = ctx.args
+        return PadBackward.run(gy, ctx.args), None, None, None
+
+
+class PadBackward(Function):
+    """The gradient of ``Pad``: each padded position's gradient folded back onto the element it
+    copied.  Linear, and ``Pad`` (with zeros) is its adjoint, hence its backward."""
+
+    _array_api = True
+    _twice = True
+
+    @staticmethod
+    def forward(ctx, gy, args):
+        x_shape, pads, mode, maps = ctx.args = args
         xp = xp_of(gy)
         nd = len(pads)
         first = len(x_shape) - nd
@@ -99,7 +112,12 @@ class Pad(Function):
                 for o in list(range(0, a)) + list(range(b, len(m))):
                     out[lead + (int(m[o]),)] += g[lead + (o,)]
             g = out
-        return g, None, None, None
+        return g
+
+    @staticmethod
+    def backward(ctx, gg):
+        _, pads, mode, _ = ctx.args
+        return Pad.run(gg, pads, mode, 0), None
 
 
 _NONCONST_HELP = (
@@ -192,7 +210,7 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
 _LINEAR_MODES = {"linear": 1, "bilinear": 2, "trilinear": 3}
 
 
-def _interp_matrix(n_in: int, n_out: int, mode: str, align_corners: bool, scale, dtype) -> np.ndarray:
+def _interp_matrix(n_in: int, n_out: int, mode: str, align_corners: bool, scale, dtype=np.float64) -> np.ndarray:
     """The (n_out, n_in) matrix of one axis of ``interpolate``.  ``scale``: torch's input/output
     ratio (from ``scale_factor`` when given), ``None`` for ``n_in / n_out``."""
     dst = np.arange(n_out, dtype=np.float64)
@@ -204,6 +222,8 @@ def _interp_matrix(n_in: int, n_out: int, mode: str, align_corners: bool, scale,
         src = np.minimum(np.floor((dst + off) * ratio).astype(np.int64), n_in - 1)
         m[rows, src] = 1.0
         return m.astype(dtype)
+    if mode == "bicubic":
+        return _cubic_matrix(n_in, n_out, align_corners, ratio).astype(dtype)
     if align_corners:
         src = dst * ((n_in - 1) / (n_out - 1)) if n_out > 1 else np.zeros(n_out)
     else:
@@ -216,12 +236,72 @@ def _interp_matrix(n_in: int, n_out: int, mode: str, align_corners: bool, scale,
     return m.astype(dtype)
 
 
+def _cubic(x: np.ndarray, a: float) -> np.ndarray:
+    """Keys' cubic convolution kernel (torch uses a=-0.75, and PIL's a=-0.5 with antialias)."""
+    x = np.abs(x)
+    near = ((a + 2) * x - (a + 3)) * x * x + 1
+    far = ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+    return np.where(x <= 1, near, np.where(x < 2, far, 0.0))
+
+
+def _cubic_matrix(n_in: int, n_out: int, align_corners: bool, ratio: float) -> np.ndarray:
+    """Bicubic, one axis: four taps around the source point, reads past an edge clamped to it."""
+    dst = np.arange(n_out, dtype=np.float64)
+    if align_corners:
+        src = dst * ((n_in - 1) / (n_out - 1)) if n_out > 1 else np.zeros(n_out)
+    else:
+        src = (dst + 0.5) * ratio - 0.5  # not clamped at 0, unlike linear
+    i0 = np.floor(src).astype(np.int64)
+    t = src - i0
+    m = np.zeros((n_out, n_in), dtype=np.float64)
+    rows = np.arange(n_out)
+    for k in range(-1, 3):
+        np.add.at(m, (rows, np.clip(i0 + k, 0, n_in - 1)), _cubic(t - k, -0.75))
+    return m
+
+
+def _lanczos3(x: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(np.abs(x) < 3, np.sinc(x) * np.sinc(x / 3), 0.0)
+
+
+# antialias filters: (filter, taps at scale 1), PIL's choices as torch uses them
+_AA_FILTERS = {
+    "bilinear": (lambda x: np.maximum(0.0, 1.0 - np.abs(x)), 2),
+    "bicubic": (lambda x: _cubic(x, -0.5), 4),
+    "lanczos": (_lanczos3, 6),
+}
+
+
+def _antialias_matrix(n_in: int, n_out: int, mode: str, align_corners: bool, scale) -> np.ndarray:
+    """One axis of an antialiased resize: when shrinking, the filter is stretched by the scale so
+    every input pixel contributes (PIL's resampling); each row's weights are normalised to sum 1."""
+    filt, taps = _AA_FILTERS[mode]
+    if align_corners:
+        ratio = (n_in - 1) / (n_out - 1) if n_out > 1 else 0.0
+    else:
+        ratio = (n_in / n_out) if scale is None else scale
+    stretch = ratio if ratio >= 1.0 else 1.0
+    support = taps / 2 * stretch
+    m = np.zeros((n_out, n_in), dtype=np.float64)
+    for i in range(n_out):
+        center = ratio * (i + 0.5)
+        lo = max(int(center - support + 0.5), 0)
+        hi = min(int(center + support + 0.5), n_in)
+        j = np.arange(lo, hi)
+        w = filt((j - center + 0.5) / stretch)
+        total = w.sum()
+        m[i, lo:hi] = w / total if total != 0 else w
+    return m
+
+
 def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "nearest", align_corners=None,
                 recompute_scale_factor=None, antialias: bool = False) -> Tensor:
     """Resize the spatial dims of (N, C, *S) input, PyTorch's ``F.interpolate``.
 
-    Modes: ``nearest``, ``nearest-exact``, ``linear`` (3-d), ``bilinear`` (4-d), ``trilinear`` (5-d),
-    ``area``.  ``bicubic`` and ``antialias=True`` are not supported by nnbox.
+    Modes: ``nearest``, ``nearest-exact``, ``linear`` (3-d), ``bilinear`` (4-d), ``bicubic`` (4-d),
+    ``trilinear`` (5-d), ``area``, and ``lanczos`` (4-d, with ``antialias=True``).  ``antialias=True``
+    (bilinear, bicubic, lanczos) low-pass filters when shrinking, as PIL and torch do.
 
     >>> import nnbox, nnbox.nn.functional as F
     >>> F.interpolate(nnbox.tensor([[[1.0, 2.0]]]), scale_factor=2).tolist()
@@ -233,16 +313,21 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
     if mode in ("nearest", "area", "nearest-exact") and align_corners is not None:
         raise ValueError("align_corners option can only be set with the interpolating modes: "
                          "linear | bilinear | bicubic | trilinear")
-    if mode not in ("nearest", "nearest-exact", "area", "linear", "bilinear", "trilinear", "bicubic"):
-        raise NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {input.ndim}D) "
-                                  f"for the modes: nearest | linear | bilinear | bicubic | trilinear | area | "
-                                  f"nearest-exact (got {mode})")
-    if mode == "bicubic" or antialias:
-        raise NotImplementedError("nnbox's interpolate does not support mode='bicubic' or antialias=True")
-    if nd < 1 or nd > 3:
-        raise NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {input.ndim}D) for "
-                                  f"the modes: nearest | linear | bilinear | bicubic | trilinear | area | "
-                                  f"nearest-exact (got {mode})")
+    modes_error = NotImplementedError(
+        f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {input.ndim}D) for the modes: nearest | "
+        f"linear | bilinear | bicubic | trilinear | lanczos | area | nearest-exact (got {mode})")
+    if mode not in ("nearest", "nearest-exact", "area", "linear", "bilinear", "trilinear", "bicubic", "lanczos"):
+        raise modes_error
+    if antialias and not (mode in _AA_FILTERS and nd == 2):
+        raise ValueError("Anti-alias option is restricted to bilinear, bicubic, and lanczos modes and requires a "
+                         "4-D tensor as input")
+    if mode == "lanczos":
+        if not antialias:
+            raise ValueError("Lanczos mode requires antialias=True")
+        if align_corners:
+            raise ValueError("Lanczos mode does not support align_corners=True")
+    if nd < 1 or nd > 3 or (mode == "bicubic" and nd != 2):
+        raise modes_error
     if mode in _LINEAR_MODES and _LINEAR_MODES[mode] != nd:
         need = _LINEAR_MODES[mode] + 2
         raise NotImplementedError(f"Got {input.ndim}D input, but {mode} mode needs {need}D input")
@@ -278,7 +363,8 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
         return (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d)[nd - 1](input, out)
     xp = xp_of(input._data)
     dtype = input._data.dtype
-    mats = [xp.asarray(_interp_matrix(n, o, mode, align_corners, None if scales is None else scales[i], dtype))
+    axis = _antialias_matrix if antialias else _interp_matrix
+    mats = [xp.asarray(axis(n, o, mode, align_corners, None if scales is None else scales[i]).astype(dtype))
             for i, (n, o) in enumerate(zip(sp, out))]
     return SeparableLinear.apply(input, mats)
 
@@ -356,6 +442,7 @@ class Unfold(Function):
     """im2col: (N, C, H, W) -> (N, C*kh*kw, L); backward is col2im."""
 
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, x, ksize, dilation, pads, stride, out_size):
@@ -369,7 +456,7 @@ class Unfold(Function):
     @staticmethod
     def backward(ctx, gy):
         x_shape, ksize, dilation, pads, stride, out_size = ctx.args
-        return _fold_array(gy, x_shape, ksize, dilation, pads, stride, out_size), None, None, None, None, None
+        return Fold.run(gy, x_shape, ksize, dilation, pads, stride, out_size), None, None, None, None, None
 
 
 def _fold_array(g, x_shape, ksize, dilation, pads, stride, out_size):
@@ -387,6 +474,7 @@ class Fold(Function):
     """col2im: (N, C*kh*kw, L) -> (N, C, H, W), summing overlaps; backward is im2col."""
 
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, x, out_shape, ksize, dilation, pads, stride, blocks):
@@ -396,9 +484,7 @@ class Fold(Function):
     @staticmethod
     def backward(ctx, gy):
         out_shape, ksize, dilation, pads, stride, blocks = ctx.args
-        ctx2 = Unfold.__new__(Unfold)
-        g = Unfold.forward(ctx2, gy, ksize, dilation, pads, stride, blocks)
-        return g, None, None, None, None, None, None
+        return Unfold.run(gy, ksize, dilation, pads, stride, blocks), None, None, None, None, None, None
 
 
 def _pair(v, name):

@@ -13,6 +13,7 @@ import numpy as np
 
 from .._tensor import Tensor
 from ..autograd.function import Function
+from ._graph import input_tensor
 from ._util import shape_str, xp_of
 
 __all__ = ["batch_norm", "layer_norm", "group_norm", "instance_norm", "local_response_norm", "rms_norm"]
@@ -40,6 +41,7 @@ class BatchNorm(Function):
     """
 
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, x, weight, bias, running_mean, running_var, training, momentum, eps):
@@ -66,6 +68,7 @@ class BatchNorm(Function):
             if bias is not None:
                 y += bias[:, None]
             ctx.save_for_backward(xhat, invstd, weight)
+            ctx.eps, ctx.mean = eps, mean
             return y.reshape(x.shape)
         invstd = 1.0 / xp.sqrt(running_var + eps)
         scale = invstd if weight is None else weight * invstd
@@ -74,38 +77,170 @@ class BatchNorm(Function):
             shift += bias
         y = x3 * scale[:, None]
         y += shift[:, None]
-        ctx.save_for_backward(x if ctx.needs_input_grad[1] else None, invstd, scale, running_mean)
+        ctx.save_for_backward(x if ctx.needs_input_grad[1] else None, invstd, scale, running_mean, weight)
         return y.reshape(x.shape)
 
     @staticmethod
     def backward(ctx, gy):
-        need = ctx.needs_input_grad
-        n, c = ctx.x_shape[0], ctx.x_shape[1]
-        g3 = gy.reshape(n, c, -1)
-        gx = gw = gb = None
+        need = ctx.needs_input_grad[:3]
         if ctx.training:
             xhat, invstd, weight = ctx.saved_tensors
-            m = g3.shape[0] * g3.shape[2]
-            sg = _chan_sum(g3)
-            sgx = _chan_dot(g3, xhat)
-            if need[0]:
-                k = invstd if weight is None else weight * invstd
-                gx = xhat * (-(sgx / m) * k)[:, None]
-                gx += g3 * k[:, None]
-                gx -= (sg / m * k)[:, None]
-                gx = gx.reshape(ctx.x_shape)
-            gw = sgx if need[1] else None
-            gb = sg if need[2] else None
-        else:
-            x, invstd, scale, rm = ctx.saved_tensors
-            if need[0]:
-                gx = (g3 * scale[:, None]).reshape(ctx.x_shape)
-            if need[1]:
-                x3 = x.reshape(n, c, -1)
-                gw = (_chan_dot(g3, x3) - _chan_sum(g3) * rm) * invstd
-            if need[2]:
-                gb = _chan_sum(g3)
-        return gx, gw, gb, None, None, None, None, None
+            x = input_tensor(ctx, 0, _bn_input) if ctx._in_graph else None  # only a second order needs x
+            return BatchNormTrainBackward.run(gy, x, weight, xhat, invstd, ctx.eps, need) + (None,) * 5
+        x, invstd, scale, rm, weight = ctx.saved_tensors
+        return BatchNormEvalBackward.run(gy, x, weight, invstd, scale, rm, need) + (None,) * 5
+
+
+def _bn_input(ctx):
+    """Batch norm's input rebuilt from the kept xhat, invstd and mean (the input is not kept)."""
+    xhat, invstd = ctx._to_save[0], ctx._to_save[1]
+    return (xhat * (1 / invstd)[:, None] + ctx.mean[:, None]).reshape(ctx.x_shape)
+
+
+class BatchNormTrainBackward(Function):
+    """Batch norm's gradients in training (batch statistics): ``forward`` is the fast kernel on the
+    saved ``xhat`` and ``invstd``; ``backward`` the second derivatives, an xp formula on ``gy``, ``x``
+    and ``weight`` (the statistics recomputed from ``x``, see ``_norm_double``)."""
+
+    _array_api = True
+    _twice = True
+
+    @staticmethod
+    def forward(ctx, gy, x, weight, xhat, invstd, eps, need):
+        n, c = gy.shape[0], gy.shape[1]
+        g3 = gy.reshape(n, c, -1)
+        gx = gw = gb = None
+        m = g3.shape[0] * g3.shape[2]
+        sg = _chan_sum(g3)
+        sgx = _chan_dot(g3, xhat)
+        if need[0]:
+            k = invstd if weight is None else weight * invstd
+            gx = xhat * (-(sgx / m) * k)[:, None]
+            gx += g3 * k[:, None]
+            gx -= (sg / m * k)[:, None]
+            gx = gx.reshape(gy.shape)
+        gw = sgx if need[1] else None
+        gb = sg if need[2] else None
+        ctx.save_for_backward(gy, x, weight)
+        ctx.eps = eps
+        ctx.set_materialize_grads(False)
+        return gx, gw, gb
+
+    @staticmethod
+    def backward(ctx, ggx, ggw, ggb):
+        gy, x, weight = ctx.saved_tensors
+        n, c = gy.shape[0], gy.shape[1]
+        layout = (n, c, -1)
+        return _norm_double(ggx, ggw, ggb, gy, x, weight, layout, (0, 2), layout, (1, c, 1), ctx.eps, False) \
+            + (None, None, None, None)
+
+
+class BatchNormEvalBackward(Function):
+    """Batch norm's gradients with the running statistics (a per-channel affine map of ``x``):
+    ``gx = gy * w * invstd``, ``gw = sum(gy * (x - rm)) * invstd``, ``gb = sum(gy)``; bilinear, so
+    the backward is a few products."""
+
+    _array_api = True
+    _twice = True
+
+    @staticmethod
+    def forward(ctx, gy, x, weight, invstd, scale, rm, need):
+        n, c = gy.shape[0], gy.shape[1]
+        g3 = gy.reshape(n, c, -1)
+        gx = gw = gb = None
+        if need[0]:
+            gx = (g3 * scale[:, None]).reshape(gy.shape)
+        if need[1]:
+            x3 = x.reshape(n, c, -1)
+            gw = (_chan_dot(g3, x3) - _chan_sum(g3) * rm) * invstd
+        if need[2]:
+            gb = _chan_sum(g3)
+        ctx.save_for_backward(gy, x, weight)
+        ctx.invstd, ctx.rm = invstd, rm
+        ctx.set_materialize_grads(False)
+        return gx, gw, gb
+
+    @staticmethod
+    def backward(ctx, ggx, ggw, ggb):
+        gy, x, weight = ctx.saved_tensors
+        xp = xp_of(gy)
+        n, c = gy.shape[0], gy.shape[1]
+        col = (1, c, 1)
+        invstd, rm = xp.reshape(ctx.invstd, col), xp.reshape(ctx.rm, col)
+        g3 = xp.reshape(gy, (n, c, -1))
+        g_gy = 0
+        g_x = g_w = None
+        if ggx is not None:
+            gg3 = xp.reshape(ggx, (n, c, -1))
+            g_gy = gg3 * (invstd if weight is None else xp.reshape(weight, col) * invstd)
+            if weight is not None:
+                g_w = xp.reshape(xp.sum(gg3 * g3, axis=(0, 2), keepdims=True) * invstd, (c,))
+        if ggw is not None:
+            gw3 = xp.reshape(ggw, col)
+            g_gy = g_gy + gw3 * (xp.reshape(x, (n, c, -1)) - rm) * invstd
+            g_x = xp.reshape(g3 * gw3 * invstd, gy.shape)
+        if ggb is not None:
+            g_gy = g_gy + xp.broadcast_to(xp.reshape(ggb, col), g3.shape)
+        return xp.reshape(g_gy, gy.shape), g_x, g_w, None, None, None, None
+
+
+# --- double backward of the normalizations, one formula for batch/layer/group/instance/RMS norm -------
+# In the normalization layout (reductions over ``axes``, m elements each): xhat = (x - mean) * s,
+# s = (var + eps)^-1/2, P(v) = v - mean(v) - xhat * mean(v * xhat) (RMS: no mean(v) term and no
+# centring).  First order: gx = s * P(g) with g = gy * W (W the affine weight, broadcast),
+# gW = sum(gy * xhat), gb = sum(gy).  P is self-adjoint and d<a, xhat>/dx = s * P(a), so
+#   d/dgy = W * s * P(ggx) + ggW * xhat + ggb;   d/dW = sum(gy * s * P(ggx));
+#   d/dx  = s * P(ggW * gy) - (s^2 / m) [xhat (A - B) + S_g P(ggx) + S_gg P(g)]
+# with S_g = sum(g xhat), S_gg = sum(ggx xhat), A = sum(ggx g) - sum(ggx) sum(g) / m (RMS: no second
+# term), B = S_gg S_g / m (from ds/dx = -s^2 xhat / m).
+
+def _norm_stats(x, axes, eps, rms):
+    """xhat and s = 1/sqrt(var + eps) of ``x`` over ``axes`` (keepdims), differentiable in ``x``."""
+    xp = xp_of(x)
+    d = x if rms else x - xp.mean(x, axis=axes, keepdims=True)
+    s = 1 / xp.sqrt(xp.mean(d * d, axis=axes, keepdims=True) + eps)
+    return d * s, s
+
+
+def _proj(v, xhat, axes, rms):
+    xp = xp_of(v)
+    out = v - xhat * xp.mean(v * xhat, axis=axes, keepdims=True)
+    return out if rms else out - xp.mean(v, axis=axes, keepdims=True)
+
+
+def _norm_double(ggx, ggw, ggb, gy, x, weight, norm_shape, axes, aff_shape, w_shape, eps, rms):
+    """(d/dgy, d/dx, d/dweight, d/dbias) of <ggx, gx> + <ggw, gw> + <ggb, gb> (see above)."""
+    xp = xp_of(gy)
+    xn = xp.reshape(x, norm_shape)
+    m = math.prod(xn.shape[a] for a in axes)
+    xhat, s = _norm_stats(xn, axes, eps, rms)
+    ga = xp.reshape(gy, aff_shape)
+    wb = 1 if weight is None else xp.reshape(weight, w_shape)
+    red = tuple(i for i, k in enumerate(w_shape) if k == 1)
+    g_gy, g_x, g_w = 0, 0, None
+    if ggx is not None:
+        ggn = xp.reshape(ggx, norm_shape)
+        gn = xp.reshape(ga * wb, norm_shape)
+        pg = xp.reshape(s * _proj(ggn, xhat, axes, rms), aff_shape)
+        g_gy = pg * wb
+        if weight is not None:
+            g_w = xp.reshape(xp.sum(ga * pg, axis=red, keepdims=True), weight.shape)
+        s_g = xp.sum(gn * xhat, axis=axes, keepdims=True)
+        s_gg = xp.sum(ggn * xhat, axis=axes, keepdims=True)
+        a = xp.sum(ggn * gn, axis=axes, keepdims=True)
+        if not rms:
+            a = a - xp.sum(ggn, axis=axes, keepdims=True) * xp.sum(gn, axis=axes, keepdims=True) / m
+        g_x = -(s * s / m) * (xhat * (a - s_gg * s_g / m) + s_g * _proj(ggn, xhat, axes, rms)
+                              + s_gg * _proj(gn, xhat, axes, rms))
+    if ggw is not None:
+        gwb = xp.reshape(ggw, w_shape)
+        g_gy = g_gy + gwb * xp.reshape(xhat, aff_shape)
+        g_x = g_x + s * _proj(xp.reshape(gwb * ga, norm_shape), xhat, axes, rms)
+    if ggb is not None:
+        g_gy = g_gy + xp.broadcast_to(xp.reshape(ggb, w_shape), ga.shape)
+    g_gy = xp.reshape(g_gy, gy.shape)
+    g_x = None if ggx is None and ggw is None else xp.reshape(g_x, x.shape)
+    return g_gy, g_x, g_w
 
 
 def _check_vec(t, name, c):
@@ -163,6 +298,7 @@ class RowNorm(Function):
     rows are (sample, group), affine per channel of the (N, C, L) view."""
 
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, x, weight, bias, rows, aff_shape, w_shape, eps, rms):
@@ -172,7 +308,8 @@ class RowNorm(Function):
             xhat = x2.copy()
             var = xp.einsum("rd,rd->r", x2, x2) / x2.shape[1]
         else:
-            xhat = x2 - x2.mean(axis=1, keepdims=True)
+            mean = x2.mean(axis=1, keepdims=True)
+            xhat = x2 - mean
             var = xp.einsum("rd,rd->r", xhat, xhat) / x2.shape[1]
         invstd = 1.0 / xp.sqrt(var + eps)
         xhat *= invstd[:, None]
@@ -182,14 +319,36 @@ class RowNorm(Function):
         if bias is not None:
             y += bias.reshape(w_shape)
         ctx.save_for_backward(xhat, invstd, weight)
-        ctx.args = (x.shape, rows, aff_shape, w_shape, rms, None if bias is None else bias.shape)
+        ctx.args = (x.shape, rows, aff_shape, w_shape, rms, None if bias is None else bias.shape, eps)
+        ctx.mean = None if rms else mean
         return y.reshape(x.shape)
 
     @staticmethod
     def backward(ctx, gy):
         xhat, invstd, weight = ctx.saved_tensors
-        x_shape, rows, aff_shape, w_shape, rms, b_shape = ctx.args
-        need = ctx.needs_input_grad
+        x = input_tensor(ctx, 0, _row_input) if ctx._in_graph else None  # only a second order needs x
+        return RowNormBackward.run(gy, x, weight, xhat, invstd, ctx.args, ctx.needs_input_grad[:3]) + (None,) * 5
+
+
+def _row_input(ctx):
+    """The row normalization's input rebuilt from the kept xhat, invstd (and mean)."""
+    xhat, invstd = ctx._to_save[0], ctx._to_save[1]
+    x2 = xhat * (1 / invstd)[:, None]
+    if ctx.mean is not None:
+        x2 = x2 + ctx.mean
+    return x2.reshape(ctx.args[0])
+
+
+class RowNormBackward(Function):
+    """Layer/group/instance/RMS norm's gradients: ``forward`` is the fast kernel on the saved ``xhat``
+    and ``invstd``, ``backward`` the second derivatives (``_norm_double``, statistics recomputed)."""
+
+    _array_api = True
+    _twice = True
+
+    @staticmethod
+    def forward(ctx, gy, x, weight, xhat, invstd, args, need):
+        x_shape, rows, aff_shape, w_shape, rms, b_shape, eps = args
         ga = gy.reshape(aff_shape)
         red = tuple(i for i, s in enumerate(w_shape) if s == 1)  # axes the affine broadcasts over
         gw = gb = gx = None
@@ -209,7 +368,17 @@ class RowNorm(Function):
                 gx -= g2.mean(axis=1, keepdims=True)
             gx *= invstd[:, None]
             gx = gx.reshape(x_shape)
-        return gx, gw, gb, None, None, None, None, None
+        ctx.save_for_backward(gy, x, weight)
+        ctx.args = args
+        ctx.set_materialize_grads(False)
+        return gx, gw, gb
+
+    @staticmethod
+    def backward(ctx, ggx, ggw, ggb):
+        gy, x, weight = ctx.saved_tensors
+        x_shape, rows, aff_shape, w_shape, rms, b_shape, eps = ctx.args
+        g_gy, g_x, g_w = _norm_double(ggx, ggw, ggb, gy, x, weight, (rows, -1), (1,), aff_shape, w_shape, eps, rms)
+        return g_gy, g_x, g_w, None, None, None, None
 
 
 def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None, bias: Tensor | None = None,

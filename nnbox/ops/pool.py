@@ -64,6 +64,7 @@ class MaxPoolNd(Function):
     """Max over each window; also returns the winning tap (first one on ties, NaN wins) per output."""
 
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, x, ksize, stride, pads, dilation, out_size):
@@ -95,7 +96,19 @@ class MaxPoolNd(Function):
     @staticmethod
     def backward(ctx, gy):
         (tap_of,) = ctx.saved_tensors
-        x_shape, ksize, stride, pads, dilation, out_size = ctx.args
+        return MaxPoolScatter.run(gy, tap_of, ctx.args), None, None, None, None, None
+
+
+class MaxPoolScatter(Function):
+    """Max pooling's backward: each output gradient goes to its window's winning tap.  Linear in
+    ``gy``; its adjoint (the backward of this backward) is ``MaxPoolGather``."""
+
+    _array_api = True
+    _twice = True
+
+    @staticmethod
+    def forward(ctx, gy, tap_of, args):
+        x_shape, ksize, stride, pads, dilation, out_size = args
         xp = xp_of(gy)
         nd = len(ksize)
         padded = x_shape[:-nd] + tuple(s + lo + hi for s, (lo, hi) in zip(x_shape[-nd:], pads))
@@ -108,7 +121,39 @@ class MaxPoolNd(Function):
                 gx[(Ellipsis,) + sl] += gy * hit
             else:  # windows are disjoint: write each tap's share straight into its slots
                 xp.multiply(gy, hit, out=gx[(Ellipsis,) + sl])
-        return xp.ascontiguousarray(_crop(gx, pads, x_shape[-nd:])), None, None, None, None, None
+        ctx.save_for_backward(tap_of)
+        ctx.args = args
+        return xp.ascontiguousarray(_crop(gx, pads, x_shape[-nd:]))
+
+    @staticmethod
+    def backward(ctx, ggx):
+        (tap_of,) = ctx.saved_tensors
+        return MaxPoolGather.run(ggx, tap_of, ctx.args), None, None
+
+
+class MaxPoolGather(Function):
+    """Pick, per output position, the input value at the window's winning tap (``tap_of`` fixed):
+    the adjoint of ``MaxPoolScatter``, i.e. max pooling's double backward w.r.t. ``gy``."""
+
+    _array_api = True
+    _twice = True
+
+    @staticmethod
+    def forward(ctx, x, tap_of, args):
+        x_shape, ksize, stride, pads, dilation, out_size = args
+        xp = xp_of(x)
+        xpad = _pad_spatial(x, pads, 0)
+        out = xp.zeros(tap_of.shape, dtype=x.dtype)
+        for t, sl in _taps(ksize, stride, dilation, out_size):
+            out += xp.where(tap_of == t, xpad[(Ellipsis,) + sl], 0)
+        ctx.save_for_backward(tap_of)
+        ctx.args = args
+        return out
+
+    @staticmethod
+    def backward(ctx, gy):
+        (tap_of,) = ctx.saved_tensors
+        return MaxPoolScatter.run(gy, tap_of, ctx.args), None, None
 
 
 def _nan_taps(xpad, tap_of, ksize, stride, dilation, out_size) -> None:
@@ -258,6 +303,7 @@ class AvgPoolNd(Function):
     """Sum of each window divided by a per-output divisor (a separable (out,) x (out,) grid)."""
 
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, x, ksize, stride, pads, divisor):
@@ -282,7 +328,18 @@ class AvgPoolNd(Function):
 
     @staticmethod
     def backward(ctx, gy):
-        x_shape, ksize, stride, pads, divisor = ctx.args
+        return AvgPoolNdBackward.run(gy, ctx.args), None, None, None, None
+
+
+class AvgPoolNdBackward(Function):
+    """Average pooling's backward (linear in ``gy``); its own backward is average pooling again."""
+
+    _array_api = True
+    _twice = True
+
+    @staticmethod
+    def forward(ctx, gy, args):
+        x_shape, ksize, stride, pads, divisor = args
         xp = xp_of(gy)
         nd = len(ksize)
         g = gy / divisor
@@ -294,7 +351,13 @@ class AvgPoolNd(Function):
                 gx[(Ellipsis,) + sl] += g
             else:
                 gx[(Ellipsis,) + sl] = g
-        return xp.ascontiguousarray(_crop(gx, pads, x_shape[-nd:])), None, None, None, None
+        ctx.args = args
+        return xp.ascontiguousarray(_crop(gx, pads, x_shape[-nd:]))
+
+    @staticmethod
+    def backward(ctx, ggx):
+        x_shape, ksize, stride, pads, divisor = ctx.args
+        return AvgPoolNd.run(ggx, ksize, stride, pads, divisor), None
 
 
 def _avg_divisor(xp, sp, out, k, s, p, count_include_pad, divisor_override, dtype):
@@ -381,15 +444,16 @@ class SeparableLinear(Function):
     linear modes are both of this form."""
 
     _array_api = True
+    _twice = True
 
     @staticmethod
-    def forward(ctx, x, mats):
-        ctx.mats = mats
-        return _apply_mats(x, mats, False)
+    def forward(ctx, x, mats, transpose=False):
+        ctx.mats, ctx.transpose = mats, transpose
+        return _apply_mats(x, mats, transpose)
 
     @staticmethod
     def backward(ctx, gy):
-        return _apply_mats(gy, ctx.mats, True), None
+        return SeparableLinear.run(gy, ctx.mats, not ctx.transpose), None, None
 
 
 def _apply_mats(x, mats, transpose):
@@ -464,6 +528,7 @@ class AdaptiveMaxPoolNd(Function):
     """Max over variable windows: one vectorised max per output position (the outputs are few)."""
 
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, x, out_size):
@@ -498,7 +563,49 @@ class AdaptiveMaxPoolNd(Function):
     @staticmethod
     def backward(ctx, gy, gidx):
         (idx,) = ctx.saved_tensors
-        return _scatter_add(gy, idx, ctx.x_shape, len(ctx.x_shape) - len(ctx.out_size)), None
+        return PlaneScatter.run(gy, idx, ctx.x_shape, len(ctx.x_shape) - len(ctx.out_size)), None
+
+
+class PlaneScatter(Function):
+    """Zeros of ``out_shape`` with each ``g`` value summed in at its plane's flat index ``idx``:
+    adaptive max pooling's backward.  Linear in ``g``; its adjoint is ``PlaneGather``."""
+
+    _array_api = True
+    _twice = True
+
+    @staticmethod
+    def forward(ctx, g, idx, out_shape, n_lead):
+        ctx.save_for_backward(idx)
+        ctx.args = (g.shape, n_lead)
+        return _scatter_add(g, idx, out_shape, n_lead)
+
+    @staticmethod
+    def backward(ctx, gg):
+        (idx,) = ctx.saved_tensors
+        g_shape, n_lead = ctx.args
+        return PlaneGather.run(gg, idx, g_shape, n_lead), None, None, None
+
+
+class PlaneGather(Function):
+    """``x`` (lead..., *plane) read at each plane's flat indices ``idx`` (lead..., *any) -> the shape
+    of ``idx``: the adjoint of ``PlaneScatter`` (and max unpooling's backward)."""
+
+    _array_api = True
+    _twice = True
+
+    @staticmethod
+    def forward(ctx, x, idx, out_shape, n_lead):
+        xp = xp_of(x)
+        rows = math.prod(x.shape[:n_lead])
+        ctx.save_for_backward(idx)
+        ctx.args = (x.shape, n_lead)
+        return xp.take_along_axis(x.reshape(rows, -1), idx.reshape(rows, -1), axis=1).reshape(out_shape)
+
+    @staticmethod
+    def backward(ctx, gy):
+        (idx,) = ctx.saved_tensors
+        x_shape, n_lead = ctx.args
+        return PlaneScatter.run(gy, idx, x_shape, n_lead), None, None, None
 
 
 def _scatter_add(g, idx, out_shape, n_lead: int):
@@ -548,6 +655,7 @@ class MaxUnpoolNd(Function):
     """Place each input value at its recorded flat index in a zero plane; backward gathers."""
 
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, x, idx, out_sp):
@@ -564,15 +672,14 @@ class MaxUnpoolNd(Function):
         out = xp.zeros((rows, plane), dtype=x.dtype)
         out[xp.arange(rows)[:, None], i2] = x.reshape(rows, -1)  # fancy indexing: NumPy and CuPy alike
         ctx.save_for_backward(i2)
-        ctx.x_shape = x.shape
+        ctx.x_shape, ctx.out_sp = x.shape, tuple(out_sp)
         return out.reshape(lead + tuple(out_sp))
 
     @staticmethod
     def backward(ctx, gy):
         (i2,) = ctx.saved_tensors
-        xp = xp_of(gy)
-        g = xp.take_along_axis(gy.reshape(i2.shape[0], -1), i2, axis=1)
-        return g.reshape(ctx.x_shape), None, None
+        n_lead = len(gy.shape) - len(ctx.out_sp)
+        return PlaneGather.run(gy, i2, ctx.x_shape, n_lead), None, None
 
 
 def _max_unpool(input, indices, kernel_size, stride, padding, output_size, nd, fname):

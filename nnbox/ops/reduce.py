@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import builtins
-import collections
 import math
 
 import numpy as np
@@ -12,6 +11,7 @@ from .._tensor import Tensor
 from ..autograd.function import Function
 from ._util import named, norm_dims, wrap_dim, xp_of
 from .convert import cast
+from .. import return_types
 
 
 def _restore(grad, shape, axes, keepdim):
@@ -23,16 +23,12 @@ def _restore(grad, shape, axes, keepdim):
 
 
 def _count(shape, axes) -> int:
-    if axes is None:
-        return math.prod(shape)
-    n = 1
-    for a in axes:
-        n *= shape[a]
-    return n
+    return math.prod(shape) if axes is None else math.prod(shape[a] for a in axes)
 
 
 class Sum(Function):
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, a, axes, keepdim, dtype):
@@ -49,6 +45,7 @@ class Sum(Function):
 
 class Mean(Function):
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, a, axes, keepdim):
@@ -61,11 +58,12 @@ class Mean(Function):
     @staticmethod
     def backward(ctx, grad):
         n = _count(ctx.shape, ctx.axes)
-        return _restore(grad / n if n else grad * np.nan, ctx.shape, ctx.axes, ctx.keepdim), None, None
+        return _restore(grad / n if n else grad * math.nan, ctx.shape, ctx.axes, ctx.keepdim), None, None
 
 
 class Prod(Function):
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, a, axis, keepdim):
@@ -76,18 +74,18 @@ class Prod(Function):
     @staticmethod
     def backward(ctx, grad):
         (a,) = ctx.saved_tensors
-        xp = xp_of(a)
+        xp = xp_of(grad)
         axis = ctx.axis
-        if a.size == 0:
-            return xp.zeros(a.shape, dtype=grad.dtype), None, None
-        x = a.reshape(-1) if axis is None else xp.moveaxis(a, axis, -1)
+        if math.prod(a.shape) == 0:
+            return xp.zeros_like(a), None, None
+        x = xp.reshape(a, (-1,)) if axis is None else xp.moveaxis(a, axis, -1)
         # product of all the other elements: exclusive cumprods from both ends (exact with zeros)
-        ones = xp.ones(x.shape[:-1] + (1,), dtype=x.dtype)
+        ones = xp.ones_like(x[..., :1])  # (like x: on its device, also when x is a Tensor)
         left = xp.concatenate([ones, xp.cumprod(x[..., :-1], axis=-1)], axis=-1)
         right = xp.flip(xp.concatenate([ones, xp.cumprod(xp.flip(x[..., 1:], -1), axis=-1)], axis=-1), -1)
         others = left * right
         if axis is None:
-            return (grad * others).reshape(a.shape), None, None
+            return xp.reshape(grad * others, a.shape), None, None
         g = grad if ctx.keepdim else xp.expand_dims(grad, axis)
         return xp.moveaxis(xp.moveaxis(g, axis, -1) * others, -1, axis), None, None
 
@@ -96,6 +94,7 @@ class MaxMinDim(Function):
     """max/min along one dim: values and (non-differentiable) indices."""
 
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, a, axis, keepdim, is_max):
@@ -103,7 +102,6 @@ class MaxMinDim(Function):
         if a.ndim == 0:
             idx = xp.zeros((), dtype=np.int64)
             ctx.shape, ctx.axis, ctx.keepdim = a.shape, None, keepdim
-            ctx.save_for_backward(idx)
             ctx.mark_non_differentiable(idx)
             return a.copy(), idx
         idx = (xp.argmax if is_max else xp.argmin)(a, axis=axis, keepdims=True)
@@ -113,7 +111,7 @@ class MaxMinDim(Function):
                 idx = xp.where(nan.any(axis=axis, keepdims=True), xp.argmax(nan, axis=axis, keepdims=True), idx)
         vals = xp.take_along_axis(a, idx, axis=axis)
         ctx.shape, ctx.axis, ctx.keepdim = a.shape, axis, keepdim
-        ctx.save_for_backward(idx)
+        ctx.idx = idx  # a constant of the graph (the argmax): the gradient goes where it points
         idx = idx.astype(np.int64)
         if not keepdim:
             vals, idx = vals.squeeze(axis), idx.squeeze(axis)
@@ -122,20 +120,20 @@ class MaxMinDim(Function):
 
     @staticmethod
     def backward(ctx, grad, _gidx):
-        (idx,) = ctx.saved_tensors
+        from .index import PutZeros, _full_index
+
         xp = xp_of(grad)
         if ctx.axis is None:
-            return grad.copy(), None, None, None
-        out = xp.zeros(ctx.shape, dtype=grad.dtype)
+            return grad, None, None, None
         g = grad if ctx.keepdim else xp.expand_dims(grad, ctx.axis)
-        xp.put_along_axis(out, idx, g, axis=ctx.axis)
-        return out, None, None, None
+        return PutZeros.run(g, ctx.shape, _full_index(ctx.idx, ctx.axis)), None, None, None
 
 
 class Amax(Function):
     """max/min over dims; ties share the gradient evenly (torch's amax/amin rule)."""
 
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, a, axes, keepdim, is_max):
@@ -147,15 +145,17 @@ class Amax(Function):
     @staticmethod
     def backward(ctx, grad):
         a, out = ctx.saved_tensors
+        xp = xp_of(grad)
         o = _restore(out, a.shape, ctx.axes, ctx.keepdim)
         mask = a == o
-        count = mask.sum(axis=ctx.axes, keepdims=True)
+        count = xp.sum(mask, axis=ctx.axes, keepdims=True)
         g = _restore(grad, a.shape, ctx.axes, ctx.keepdim)
         return g * mask / count, None, None, None
 
 
 class Var(Function):
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, a, axes, correction, keepdim, take_sqrt):
@@ -167,18 +167,21 @@ class Var(Function):
             out = (d * d).sum(axis=axes, keepdims=keepdim) / builtins.max(n - correction, 0)
             if take_sqrt:
                 out = xp.sqrt(out)
-        ctx.save_for_backward(d, out)
+        out = xp.asarray(out)  # 0-d: save the array the node outputs, not a NumPy scalar
+        ctx.save_for_backward(a, out)  # not d: a second derivative needs d's dependence on a
         ctx.n, ctx.axes, ctx.keepdim, ctx.correction, ctx.take_sqrt = n, axes, keepdim, correction, take_sqrt
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        d, out = ctx.saved_tensors
+        a, out = ctx.saved_tensors
+        xp = xp_of(grad)
         denom = builtins.max(ctx.n - ctx.correction, 0)
         with np.errstate(divide="ignore", invalid="ignore"):
+            d = a - xp.mean(a, axis=ctx.axes, keepdims=True)
             if ctx.take_sqrt:
                 # torch defines the gradient of std as 0 where std is 0 (not d/0)
-                scale = xp_of(out).where(out == 0, 0, grad / (out * denom))
+                scale = xp.where(out == 0, 0, grad / (out * denom))
                 g = _restore(scale, d.shape, ctx.axes, ctx.keepdim) * d
             else:
                 g = _restore(grad * (2.0 / denom), d.shape, ctx.axes, ctx.keepdim) * d
@@ -187,6 +190,7 @@ class Var(Function):
 
 class LogSumExp(Function):
     _array_api = True
+    _twice = True
     _torch_name = "LogsumexpBackward0"
 
     @staticmethod
@@ -196,20 +200,23 @@ class LogSumExp(Function):
         m = xp.where(xp.isfinite(m), m, 0)
         with np.errstate(divide="ignore"):
             out = xp.log(xp.exp(a - m).sum(axis=axes, keepdims=True)) + m
-        ctx.save_for_backward(a, out)
+        out = out if keepdim else out.squeeze(axes) if axes is not None else out.reshape(())
+        ctx.save_for_backward(a, out)  # the output itself, so a second backward sees it in the graph
         ctx.axes, ctx.keepdim = axes, keepdim
-        return out if keepdim else out.squeeze(axes) if axes is not None else out.reshape(())
+        return out
 
     @staticmethod
     def backward(ctx, grad):
         a, out = ctx.saved_tensors
-        xp = xp_of(a)
-        g = grad if ctx.keepdim or ctx.axes is None else xp.expand_dims(grad, ctx.axes)
-        return g * xp.exp(a - out), None, None
+        xp = xp_of(grad)
+        if not ctx.keepdim and ctx.axes is not None:
+            grad, out = xp.expand_dims(grad, ctx.axes), xp.expand_dims(out, ctx.axes)
+        return grad * xp.exp(a - out), None, None
 
 
 class Cumsum(Function):
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, a, axis, dtype):
@@ -228,6 +235,7 @@ class Cumsum(Function):
 
 class Cumprod(Function):
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, a, axis, dtype):
@@ -242,26 +250,36 @@ class Cumprod(Function):
         xp = xp_of(grad)
         ax = ctx.axis
         if ax is None:  # 0-d input
-            return grad.copy(), None, None
+            return grad, None, None
         x, g, o = (xp.moveaxis(v, ax, -1) for v in (a, grad, out))
-        # d out_j / d a_i = out_j / a_i for j >= i, exact while no earlier element is zero
-        rev = xp.flip(xp.cumsum(xp.flip(g * o, -1), axis=-1), -1)
-        zero = x == 0
-        if not zero.any():
-            return xp.moveaxis(rev / x, -1, ax), None, None
-        # With a zero at z (the first one): positions before z keep the formula above (out_j = 0
-        # past z), position z gets sum_{j>=z} g_j * prod_{k<=j, k!=z} a_k, later positions get 0.
-        n = x.shape[-1]
-        idx = xp.arange(n)
-        z = xp.where(zero.any(-1), xp.argmax(zero, -1), n)[..., None]
-        before = idx < z
-        with np.errstate(divide="ignore", invalid="ignore"):
-            res = xp.where(before, rev / xp.where(before, x, 1), 0)
-        at_z = idx == z
-        skip_z = xp.cumprod(xp.where(at_z, 1, x), axis=-1)
-        gz = xp.where(idx >= z, g * skip_z, 0).sum(-1, keepdims=True)
-        res = xp.where(at_z, gz, res)
-        return xp.moveaxis(res, -1, ax), None, None
+        return xp.moveaxis(_cumprod_grad(xp, x, g, o, 3), -1, ax), None, None
+
+
+def _cumprod_grad(xp, x, g, o, depth: int):
+    """The gradient of ``sum(g * o)`` for ``o = cumprod(x, -1)``: exact where ``x`` has zeros, and
+    differentiable again (to ``depth`` more orders through the zeros)."""
+    # d o_j / d x_i = o_j / x_i for j >= i, exact while no earlier element is zero
+    rev = xp.flip(xp.cumsum(xp.flip(g * o, -1), axis=-1), -1)
+    zero = x == 0
+    if not xp.any(zero):
+        return rev / x
+    # With a zero at z (the first in its row): positions before z keep rev / x (o_j = 0 past z),
+    # position z gets sum_{j>=z} g_j * prod_{k<=j, k!=z} x_k, and a later position gets x_z times
+    # the same gradient of the row with x_z replaced by 1: zero in value, not in its derivative.
+    n = x.shape[-1]
+    idx = xp.cumsum(xp.ones_like(x), axis=-1) - 1  # 0 .. n-1 along the row, on x's device
+    z = xp.expand_dims(xp.where(xp.any(zero, axis=-1), xp.argmax(zero, axis=-1), n), -1)
+    before, at_z = idx < z, idx == z
+    with np.errstate(divide="ignore", invalid="ignore"):
+        res = rev / xp.where(before, x, 1)
+    x1 = xp.where(at_z, 1, x)
+    skip_z = xp.cumprod(x1, axis=-1)
+    gz = xp.sum(xp.where(idx >= z, g * skip_z, 0), axis=-1, keepdims=True)
+    if depth:
+        after = _cumprod_grad(xp, x1, g, skip_z, depth - 1) * xp.sum(xp.where(at_z, x, 0), axis=-1, keepdims=True)
+    else:
+        after = xp.zeros_like(res)
+    return xp.where(before, res, xp.where(at_z, gz, after))
 
 
 # --- public functions -------------------------------------------------------------------------------
@@ -331,39 +349,6 @@ def prod(input, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     if x._data.ndim == 0:
         axis = None
     return named(Prod.apply(x, axis, keepdim), "ProdBackward0" if dim is None else "ProdBackward1")
-
-
-class _ReturnType(tuple):
-    _fields = ("values", "indices")
-
-    def __new__(cls, values, indices):
-        return tuple.__new__(cls, (values, indices))
-
-    values = property(lambda self: self[0])
-    indices = property(lambda self: self[1])
-
-    def __repr__(self) -> str:
-        return f"torch.return_types.{self._name}(\nvalues={self[0]!r},\nindices={self[1]!r})"
-
-    def __reduce__(self):
-        return (type(self), (self[0], self[1]))
-
-
-def _return_type(name: str):
-    return type(name, (_ReturnType,), {"_name": name, "__slots__": ()})
-
-
-class return_types:  # noqa: N801 - torch.return_types
-    max = _return_type("max")
-    min = _return_type("min")
-    sort = _return_type("sort")
-    topk = _return_type("topk")
-    kthvalue = _return_type("kthvalue")
-    median = _return_type("median")
-    mode = _return_type("mode")
-    cummax = _return_type("cummax")
-    cummin = _return_type("cummin")
-    aminmax = collections.namedtuple("aminmax", ["min", "max"])
 
 
 def _maxmin(input, dim, keepdim, other, is_max: bool):

@@ -48,10 +48,11 @@ class Recurrence(Function):
     Forward keeps the activated gates (``acts``, (T, B, G)); LSTM instead of its cell states keeps
     each pre-activation's whole factor (``dacts``: gate derivative times the value it multiplies) and
     d h / d c (``tcs``), computed while the step's block is in cache; backward walks the steps in
-    reverse carrying only dh (and dc).
+    reverse carrying only dh (and dc).  The backward is ``RecurrenceBackward``.
     """
 
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, mode, reverse, batch_sizes):
@@ -184,7 +185,7 @@ class Recurrence(Function):
                 if lstm:
                     c = cs[t]
         # unpacked, the state a step started from is h0 / c0 or the neighbouring step's output (no copy kept)
-        saved = [x, w_ih, w_hh, hprev, out, acts, ghn, w_hr, hrs, h0, tcs, dacts]
+        saved = [x, w_ih, w_hh, hprev, out, acts, ghn, w_hr, hrs, h0, tcs, dacts, c0, b_ih, b_hh]
         ctx.save_for_backward(*saved)
         ctx.meta = (mode, reverse, batch_sizes, b_ih is not None, b_hh is not None)
         h_n = h.copy() if not packed else h
@@ -194,8 +195,26 @@ class Recurrence(Function):
 
     @staticmethod
     def backward(ctx, dout, dhn, dcn=None):
-        x, w_ih, w_hh, hprev, out, acts, ghn, w_hr, hrs, h0, tcs, dacts = ctx.saved_tensors
-        mode, reverse, batch_sizes, has_bih, has_bhh = ctx.meta
+        x, w_ih, w_hh, hprev, out, acts, ghn, w_hr, hrs, h0, tcs, dacts, c0, b_ih, b_hh = ctx.saved_tensors
+        return RecurrenceBackward.run(dout, dhn, dcn, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, hprev, out, acts, ghn,
+                                      hrs, tcs, dacts, ctx.meta, ctx.needs_input_grad) + (None,) * 3
+
+
+class RecurrenceBackward(Function):
+    """Backpropagation through time for ``Recurrence`` (the fast kernel on the forward's saved gates),
+    as a Function whose own backward gives the second derivatives: a composition of the layer's
+    forward is differentiated twice (``_double_vjp``; a third order raises a clear error)."""
+
+    _array_api = True
+    _twice = "nnbox cannot differentiate a recurrent layer's second-order gradients again (third order)"
+
+    @staticmethod
+    def forward(ctx, dout, dhn, dcn, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, hprev, out, acts, ghn, hrs, tcs, dacts,
+                meta, need):
+        mode, reverse, batch_sizes, has_bih, has_bhh = meta
+        ctx.save_for_backward(dout, dhn, dcn, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr)
+        ctx.meta = meta
+        ctx.set_materialize_grads(False)
         xp = xp_of(x)
         T, B, I = x.shape
         G = w_hh.shape[0]
@@ -248,7 +267,6 @@ class Recurrence(Function):
                 else:
                     xp.multiply(dht, ht > 0, out=da[:, 0])
             xp.matmul(da.reshape(n, G), w_hh, out=dh[:n])  # dht is spent (dhts kept a copy)
-        need = ctx.needs_input_grad
         gi_flat = dgi.reshape(T * B, G)
         gh_flat = dgh.reshape(T * B, G)
         dx = (gi_flat @ w_ih).reshape(T, B, I) if need[0] else None
@@ -268,7 +286,119 @@ class Recurrence(Function):
         db_ih = gi_flat.sum(axis=0) if has_bih and need[5] else None
         db_hh = gh_flat.sum(axis=0) if has_bhh and need[6] else None
         return (dx, dh if need[1] else None, (dc if lstm and need[2] else None), dw_ih, dw_hh, db_ih, db_hh,
-                dw_hr, None, None, None)
+                dw_hr)
+
+    @staticmethod
+    def backward(ctx, *ggs):
+        dout, dhn, dcn, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr = ctx.saved_tensors
+        gc, gp = _recurrence_double(ctx.meta, [dout, dhn, dcn], [x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr], ggs)
+        return tuple(gc) + tuple(gp) + (None,) * 9
+
+
+def _recurrence_double(meta, cots, primals, ggs):
+    """Second-order terms of ``Recurrence`` by ``double_vjp`` of ``_composed_layer``.  Every time step
+    of ``x``/``out`` and every gate block of the weights is a leaf of its own, so the composition
+    needs no indexing: only matmuls (``Linear``) and elementwise ops, all differentiable twice."""
+    from ._double_vjp import double_vjp
+
+    mode, reverse, batch_sizes, has_bih, has_bhh = meta
+    dout, dhn, dcn = cots
+    x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr = primals
+    xp = xp_of(x)
+    T = x.shape[0]
+    k = GATES[mode]
+
+    def split(a, n):  # (n*H, ...) -> n blocks (None stays None)
+        return [None] * n if a is None else [a[i * (a.shape[0] // n):(i + 1) * (a.shape[0] // n)] for i in range(n)]
+
+    def steps(a):
+        return [None] * T if a is None else [a[t] for t in range(T)]
+
+    p_flat = (steps(x) + [h0, c0] + split(w_ih, k) + split(w_hh, k) + split(b_ih, k) + split(b_hh, k) + [w_hr])
+    gg_x, gg_h0, gg_c0, gg_wih, gg_whh, gg_bih, gg_bhh, gg_whr = ggs
+    gg_flat = (steps(gg_x) + [gg_h0, gg_c0] + split(gg_wih, k) + split(gg_whh, k) + split(gg_bih, k)
+               + split(gg_bhh, k) + [gg_whr])
+    c_flat = steps(dout) + [dhn, dcn]
+    rows = None
+    if batch_sizes is not None:  # which rows advance at step t: constant (B, 1) masks
+        B = x.shape[1]
+        rows = [(xp.arange(B) < int(n)).astype(x.dtype)[:, None] for n in batch_sizes]
+
+    def forward(*leaves):
+        xs, rest = leaves[:T], leaves[T:]
+        h, c = rest[0], rest[1]
+        wi, wh, bi, bh = (rest[2 + j * k:2 + (j + 1) * k] for j in range(4))
+        return _composed_layer(mode, xs, h, c, wi, wh, bi, bh, rest[2 + 4 * k], reverse, rows)
+
+    gp, gc = double_vjp(forward, p_flat, c_flat, gg_flat)
+
+    def join(parts, like, axis_stack):
+        if like is None or all(g is None for g in parts):
+            return None
+        full = [xp.zeros_like(p) if g is None else g for g, p in zip(parts, split(like, len(parts)) if not axis_stack
+                                                                    else steps(like))]
+        return xp.stack(full) if axis_stack else xp.concatenate(full)
+
+    g_x = join(gp[:T], x, True)
+    r = gp[T:]
+    g_params = [r[0], r[1]] + [join(r[2 + j * k:2 + (j + 1) * k], p, False)
+                               for j, p in enumerate((w_ih, w_hh, b_ih, b_hh))] + [r[2 + 4 * k]]
+    g_dout = join(gc[:T], dout, True)
+    return [g_dout, gc[T], gc[T + 1]], [g_x] + g_params
+
+
+def _sigmoid_t(a):
+    return 1 / ((-a).exp() + 1)
+
+
+def _composed_layer(mode, xs, h, c, wi, wh, bi, bh, w_hr, reverse, rows):
+    """The recurrent layer's forward from twice-differentiable ops: per-step inputs ``xs`` and per-gate
+    weight blocks (torch's gate order); returns (out_0, ..., out_{T-1}, h_n[, c_n])."""
+    from .linear import Linear
+
+    def gate(j, xt, hp):
+        a = Linear.apply(xt, wi[j], bi[j])
+        if mode == "GRU" and j == 2:
+            return a
+        return a + Linear.apply(hp, wh[j], bh[j])
+
+    T = len(xs)
+    outs = [None] * T
+    for t in (range(T - 1, -1, -1) if reverse else range(T)):
+        xt = xs[t]
+        if mode == "LSTM":
+            i_, f_, o_ = (_sigmoid_t(gate(j, xt, h)) for j in (0, 1, 3))
+            g_ = _sigmoid_t(gate(2, xt, h) * 2) * 2 - 1
+            cn = f_ * c + i_ * g_
+            hn = o_ * (_sigmoid_t(cn * 2) * 2 - 1)
+            if w_hr is not None:
+                hn = Linear.apply(hn, w_hr, None)
+        elif mode == "GRU":
+            r_, z_ = _sigmoid_t(gate(0, xt, h)), _sigmoid_t(gate(1, xt, h))
+            n_ = _sigmoid_t((gate(2, xt, h) + r_ * Linear.apply(h, wh[2], bh[2])) * 2) * 2 - 1
+            hn = (1 - z_) * n_ + z_ * h
+            cn = None
+        else:
+            a = gate(0, xt, h)
+            if mode == "RNN_TANH":
+                hn = _sigmoid_t(a * 2) * 2 - 1
+            else:  # relu: the mask is a constant (its derivative is zero almost everywhere)
+                hn = a * type(a)._make((a._data > 0).astype(a._data.dtype))
+            cn = None
+        if rows is not None:
+            m = type(hn)._make(rows[t])
+            hn = hn * m + h * (1 - m)
+            if cn is not None:
+                cn = cn * m + c * (1 - m)
+            outs[t] = hn * m
+        else:
+            outs[t] = hn
+        h = hn
+        if cn is not None:
+            c = cn
+    return tuple(outs) + ((h, c) if mode == "LSTM" else (h, None))
+
+
 
 
 def _prev(seq, first, t: int, reverse: bool):

@@ -7,39 +7,10 @@ import math
 
 import numpy as np
 
-from .._tensor import Tensor
+from .._tensor import Size, Tensor  # noqa: F401  (Size re-exported for old imports)
 from ..autograd.function import Function
 from ._util import add_at, named, norm_dims, shape_str, sizes, unbroadcast, wrap_dim, xp_of
-
-
-class Size(tuple):
-    """A tensor's shape: a tuple of ints printed as ``torch.Size([2, 3])``.
-
-    >>> import nnbox
-    >>> nnbox.zeros(2, 3).shape
-    torch.Size([2, 3])
-    """
-
-    __slots__ = ()
-
-    def __new__(cls, seq=()):
-        return tuple.__new__(cls, (int(s) for s in seq))
-
-    def __repr__(self) -> str:
-        return f"torch.Size([{', '.join(map(str, self))}])"
-
-    def numel(self) -> int:
-        return math.prod(self)
-
-    def __getitem__(self, item):
-        r = tuple.__getitem__(self, item)
-        return Size(r) if isinstance(item, slice) else r
-
-    def __add__(self, other):
-        return Size(tuple(self) + tuple(other))
-
-    def __reduce__(self):
-        return (Size, (tuple(self),))
+from .index import PutZeros, _IndexAddHelper
 
 
 def _dim(d, ndim):
@@ -67,6 +38,7 @@ def _infer_shape(shape, numel: int, src_shape) -> tuple:
 
 class View(Function):
     _array_api = True
+    _twice = True
     _is_view = True
 
     @staticmethod
@@ -78,11 +50,13 @@ class View(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        return grad.reshape(ctx.shape), None
+        xp = xp_of(grad)
+        return xp.reshape(grad, ctx.shape), None
 
 
 class ReshapeCopy(Function):
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, a, shape):
@@ -91,7 +65,8 @@ class ReshapeCopy(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        return grad.reshape(ctx.shape), None
+        xp = xp_of(grad)
+        return xp.reshape(grad, ctx.shape), None
 
 
 def view(self: Tensor, *shape) -> Tensor:
@@ -162,6 +137,7 @@ def ravel(input: Tensor) -> Tensor:
 
 class Squeeze(Function):
     _array_api = True
+    _twice = True
     _is_view = True
 
     @staticmethod
@@ -171,7 +147,8 @@ class Squeeze(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        return grad.reshape(ctx.shape), None
+        xp = xp_of(grad)
+        return xp.reshape(grad, ctx.shape), None
 
 
 def squeeze(input: Tensor, dim=None) -> Tensor:
@@ -187,6 +164,7 @@ def squeeze(input: Tensor, dim=None) -> Tensor:
 
 class Unsqueeze(Function):
     _array_api = True
+    _twice = True
     _is_view = True
 
     @staticmethod
@@ -196,7 +174,8 @@ class Unsqueeze(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        return grad.reshape(ctx.shape), None
+        xp = xp_of(grad)
+        return xp.reshape(grad, ctx.shape), None
 
 
 def unsqueeze(input: Tensor, dim: int) -> Tensor:
@@ -206,16 +185,18 @@ def unsqueeze(input: Tensor, dim: int) -> Tensor:
 
 class Permute(Function):
     _array_api = True
+    _twice = True
     _is_view = True
 
     @staticmethod
     def forward(ctx, a, axes):
-        ctx.axes = axes
+        ctx.inverse = tuple(int(i) for i in np.argsort(axes))
         return a.transpose(axes)
 
     @staticmethod
     def backward(ctx, grad):
-        return grad.transpose(np.argsort(ctx.axes)), None
+        xp = xp_of(grad)
+        return xp.transpose(grad, ctx.inverse), None
 
 
 def permute(input: Tensor, *dims) -> Tensor:
@@ -280,6 +261,7 @@ moveaxis = movedim
 
 class Expand(Function):
     _array_api = True
+    _twice = True
     _is_view = True
 
     @staticmethod
@@ -346,6 +328,7 @@ def broadcast_shapes(*shapes):
 
 class Repeat(Function):
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, a, reps):
@@ -358,11 +341,10 @@ class Repeat(Function):
     @staticmethod
     def backward(ctx, grad):
         # view each dim as (rep, size) and sum the repeats away
-        split = []
-        for r, s in zip(ctx.reps, ctx.shape):
-            split += [r, s]
-        g = grad.reshape(split).sum(axis=tuple(range(0, len(split), 2)))
-        return g.reshape(ctx.orig), None
+        xp = xp_of(grad)
+        split = [n for r, s in zip(ctx.reps, ctx.shape) for n in (r, s)]
+        g = xp.sum(xp.reshape(grad, split), axis=tuple(range(0, len(split), 2)))
+        return xp.reshape(g, ctx.orig), None
 
 
 def repeat(self: Tensor, *reps) -> Tensor:
@@ -372,6 +354,10 @@ def repeat(self: Tensor, *reps) -> Tensor:
         raise RuntimeError(
             "Number of dimensions of repeat dims can not be smaller than number of dimensions of tensor"
         )
+    from .creation import check_new_shape
+
+    src = (1,) * (len(reps) - self._data.ndim) + tuple(self._data.shape)
+    check_new_shape(tuple(r * n for r, n in zip(reps, src)), self._data.itemsize)  # repeat(-1): torch's error
     return Repeat.apply(self, reps)
 
 
@@ -384,29 +370,30 @@ def tile(input: Tensor, dims) -> Tensor:
 
 class RepeatInterleave(Function):
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, a, repeats, axis):
         ctx.shape, ctx.repeats, ctx.axis = a.shape, repeats, axis
-        return xp_of(a).repeat(a, repeats, axis=axis)
+        xp = xp_of(a)
+        if not isinstance(repeats, int):  # where each output element came from, for backward
+            src = xp.repeat(xp.arange(math.prod(a.shape) if axis is None else a.shape[axis]), repeats)
+            ctx.key = (src,) if axis is None else (slice(None),) * axis + (src,)
+        return xp.repeat(a, repeats, axis=axis)
 
     @staticmethod
     def backward(ctx, grad):
         xp = xp_of(grad)
         r, ax = ctx.repeats, ctx.axis
-        if ax is None:
-            n = int(np.prod(ctx.shape))
-            if isinstance(r, int):
-                return grad.reshape(n, r).sum(1).reshape(ctx.shape), None, None
-            idx = xp.repeat(xp.arange(n), r)
-            out = xp.zeros(n, dtype=grad.dtype)
-            add_at(out, idx, grad)
-            return out.reshape(ctx.shape), None, None
+        n = math.prod(ctx.shape)
         if isinstance(r, int):
-            sh = grad.shape[:ax] + (ctx.shape[ax], r) + grad.shape[ax + 1:]
-            return grad.reshape(sh).sum(ax + 1), None, None
-        starts = np.concatenate([[0], np.cumsum(r)[:-1]])
-        return xp.add.reduceat(grad, xp.asarray(starts), axis=ax), None, None
+            if ax is None:
+                return xp.reshape(xp.sum(xp.reshape(grad, (n, r)), axis=1), ctx.shape), None, None
+            sh = tuple(grad.shape[:ax]) + (ctx.shape[ax], r) + tuple(grad.shape[ax + 1:])
+            return xp.sum(xp.reshape(grad, sh), axis=ax + 1), None, None
+        if ax is None:
+            return xp.reshape(_IndexAddHelper.run(grad, (n,), ctx.key), ctx.shape), None, None
+        return _IndexAddHelper.run(grad, ctx.shape, ctx.key), None, None
 
 
 def repeat_interleave(input: Tensor, repeats, dim=None, *, output_size=None) -> Tensor:
@@ -418,6 +405,7 @@ def repeat_interleave(input: Tensor, repeats, dim=None, *, output_size=None) -> 
 
 class Contiguous(Function):
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, a):
@@ -437,6 +425,7 @@ def contiguous(self: Tensor, memory_format=None) -> Tensor:
 
 class Clone(Function):
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, a):
@@ -456,6 +445,7 @@ def clone(input: Tensor, *, memory_format=None) -> Tensor:
 
 class Cat(Function):
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, axis, *arrays):
@@ -592,6 +582,7 @@ class Split(Function):
     """Split into pieces along one axis; every piece is a view."""
 
     _array_api = True
+    _twice = True
     _is_view = True
 
     @staticmethod
@@ -601,7 +592,8 @@ class Split(Function):
 
     @staticmethod
     def backward(ctx, *grads):
-        return xp_of(grads[0]).concatenate(grads, axis=ctx.axis), None, None
+        xp = xp_of(grads[0])
+        return xp.concatenate(grads, axis=ctx.axis), None, None
 
 
 def split(tensor: Tensor, split_size_or_sections, dim: int = 0):
@@ -656,6 +648,7 @@ def tensor_split(input: Tensor, indices_or_sections, dim: int = 0):
 
 class Unbind(Function):
     _array_api = True
+    _twice = True
     _is_view = True
 
     @staticmethod
@@ -665,7 +658,8 @@ class Unbind(Function):
 
     @staticmethod
     def backward(ctx, *grads):
-        return xp_of(grads[0]).stack(grads, axis=ctx.axis), None
+        xp = xp_of(grads[0])
+        return xp.stack(grads, axis=ctx.axis), None
 
 
 def unbind(input: Tensor, dim: int = 0):
@@ -682,6 +676,7 @@ def unbind(input: Tensor, dim: int = 0):
 
 class Flip(Function):
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, a, axes):
@@ -690,7 +685,8 @@ class Flip(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        return xp_of(grad).flip(grad, ctx.axes), None
+        xp = xp_of(grad)
+        return xp.flip(grad, ctx.axes), None
 
 
 def flip(input: Tensor, dims) -> Tensor:
@@ -709,6 +705,7 @@ def flipud(input: Tensor) -> Tensor:
 
 class Roll(Function):
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, a, shifts, axes):
@@ -718,7 +715,8 @@ class Roll(Function):
     @staticmethod
     def backward(ctx, grad):
         neg = tuple(-s for s in ctx.shifts) if isinstance(ctx.shifts, tuple) else -ctx.shifts
-        return xp_of(grad).roll(grad, neg, ctx.axes), None, None
+        xp = xp_of(grad)
+        return xp.roll(grad, neg, ctx.axes), None, None
 
 
 def roll(input: Tensor, shifts, dims=None) -> Tensor:
@@ -734,24 +732,20 @@ def roll(input: Tensor, shifts, dims=None) -> Tensor:
 
 class Narrow(Function):
     _array_api = True
+    _twice = True
     _torch_name = "SliceBackward0"
     _is_view = True
 
     @staticmethod
     def forward(ctx, a, axis, start, length):
-        ctx.shape, ctx.axis, ctx.start = a.shape, axis, start
         idx = [slice(None)] * a.ndim
         idx[axis] = slice(start, start + length)
-        return a[tuple(idx)]
+        ctx.shape, ctx.key = a.shape, tuple(idx)
+        return a[ctx.key]
 
     @staticmethod
     def backward(ctx, grad):
-        xp = xp_of(grad)
-        out = xp.zeros(ctx.shape, dtype=grad.dtype)
-        idx = [slice(None)] * len(ctx.shape)
-        idx[ctx.axis] = slice(ctx.start, ctx.start + grad.shape[ctx.axis])
-        out[tuple(idx)] = grad
-        return out, None, None, None
+        return PutZeros.run(grad, ctx.shape, ctx.key), None, None, None
 
 
 def narrow(input: Tensor, dim: int, start, length: int) -> Tensor:
@@ -770,6 +764,7 @@ def narrow(input: Tensor, dim: int, start, length: int) -> Tensor:
 
 class Tri(Function):
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, a, k, upper):

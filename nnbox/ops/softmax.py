@@ -9,6 +9,7 @@ from ._util import not_implemented, wrap_dim, xp_of
 
 class Softmax(Function):
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, a, axis):
@@ -23,18 +24,20 @@ class Softmax(Function):
     @staticmethod
     def backward(ctx, grad):
         (y,) = ctx.saved_tensors
+        xp = xp_of(grad)
         gy = grad * y
-        return gy - y * gy.sum(axis=ctx.axis, keepdims=True), None
+        return gy - y * xp.sum(gy, axis=ctx.axis, keepdims=True), None
 
 
 class LogSoftmax(Function):
     _array_api = True
+    _twice = True
 
     @staticmethod
     def forward(ctx, a, axis):
         xp = xp_of(a)
         shifted = a - a.max(axis=axis, keepdims=True)
-        out = shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
+        out = xp.asarray(shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True)))  # 0-d: an array, saved as the output itself
         ctx.save_for_backward(out)
         ctx.axis = axis
         return out
@@ -42,7 +45,8 @@ class LogSoftmax(Function):
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
-        return grad - xp_of(out).exp(out) * grad.sum(axis=ctx.axis, keepdims=True), None
+        xp = xp_of(grad)
+        return grad - xp.exp(out) * xp.sum(grad, axis=ctx.axis, keepdims=True), None
 
 
 def _prep(input: Tensor, dim, dtype, name: str):

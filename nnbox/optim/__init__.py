@@ -22,6 +22,7 @@ from .radam import RAdam
 from .rmsprop import RMSprop
 from .rprop import Rprop
 from .sgd import SGD
+from .sparse_adam import SparseAdam
 
 
 
@@ -31,10 +32,12 @@ def __getattr__(name: str):
         import importlib
 
         return importlib.import_module("nnbox.optim.swa_utils")
-    raise AttributeError(f"module 'nnbox.optim' has no attribute '{name}'")
+    from .._missing import attribute_error
+
+    raise attribute_error("torch.optim", name, list(globals()), f"module 'nnbox.optim' has no attribute '{name}'")
 
 
 __all__ = [
     "Adadelta", "Adafactor", "Adagrad", "Adam", "Adamax", "AdamW", "ASGD", "LBFGS", "NAdam", "Optimizer", "RAdam",
-    "RMSprop", "Rprop", "SGD", "lr_scheduler",
+    "RMSprop", "Rprop", "SGD", "SparseAdam", "lr_scheduler",
 ]

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from typing import Callable, Iterable
 
+import numpy as np
+
+from .._backend.torch_math import fma32, fma64
 from .._tensor import Tensor
 from ..ops._util import xp_of
 from .optimizer import Optimizer, _check_lr, _lr_of
@@ -108,6 +111,16 @@ def _strong_wolfe(obj_func, x, t, d, f, g, gtd, c1=1e-4, c2=0.9, tolerance_chang
     return bracket_f[low], bracket_g[low], bracket[low], evals
 
 
+def _axpy(y, alpha: float, x):
+    """``y + alpha * x`` rounded once, as torch's ``y.add(x, alpha=alpha)`` (a fused multiply-add
+    on the CPU).  Two roundings instead of one move the iterates by an ulp per step, enough for
+    the line search to take a different branch some 15 steps later."""
+    if isinstance(y, np.ndarray):
+        out = fma64(x, alpha, y) if y.dtype == np.float64 else fma32(x, alpha, y)
+        return out.astype(y.dtype, copy=False)
+    return y + alpha * x
+
+
 def _wrap(v):
     """State values as torch shows them: arrays become Tensors (lists element-wise)."""
     if isinstance(v, list):
@@ -177,7 +190,7 @@ class LBFGS(Optimizer):
         offset = 0
         for p in self._params:
             n = p._data.size
-            p._data += alpha * update[offset : offset + n].reshape(p._data.shape)
+            p._data[...] = _axpy(p._data, alpha, update[offset : offset + n].reshape(p._data.shape))
             p._vc[0] += 1
             offset += n
 
@@ -245,11 +258,12 @@ class LBFGS(Optimizer):
                 q = -flat_grad
                 for i in range(num_old - 1, -1, -1):
                     al[i] = old_stps[i].dot(q) * ro[i]
-                    q += float(-al[i]) * old_dirs[i]
-                d = r = q * H_diag
+                    q = _axpy(q, float(-al[i]), old_dirs[i])
+                r = q * H_diag
                 for i in range(num_old):
                     be_i = old_dirs[i].dot(r) * ro[i]
-                    r += float(al[i] - be_i) * old_stps[i]
+                    r = _axpy(r, float(al[i] - be_i), old_stps[i])
+                d = r
 
             if prev_flat_grad is None:
                 prev_flat_grad = flat_grad.copy()

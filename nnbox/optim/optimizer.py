@@ -52,6 +52,7 @@ import numpy as np
 
 from .._backend import dtype as _dt
 from .._backend.device import move
+from .._backend.threads import parallel_for
 from .._tensor import Tensor
 from ..autograd import grad_mode
 from ..ops._util import xp_of
@@ -398,7 +399,7 @@ class Optimizer:
         return "\n".join(lines)
 
     # --- helpers for the built-in algorithms -----------------------------------------------------
-    def _scratch_like(self, arr, n: int) -> list:
+    def _scratch_like(self, arr, n: int, worker: int = 0) -> list:
         """``n`` reusable work arrays shaped like ``arr`` (views of per-dtype, per-device buffers).
 
         The flat buffers grow to the largest array seen, so a warm step allocates nothing.  Their
@@ -408,7 +409,7 @@ class Optimizer:
         dev = None if type(arr) is _ndarray else arr.device.id
         out = []
         for k in range(n):
-            key = (arr.dtype, k, dev)
+            key = (arr.dtype, k, dev, worker)
             buf = self._scratch.get(key)
             if buf is None or buf.size < size:
                 buf = self._scratch[key] = xp_of(arr).empty(size, arr.dtype)
@@ -427,9 +428,13 @@ class Optimizer:
         n = first.size
         if type(first) is _ndarray and n > _CHUNK and all(a.flags.c_contiguous for a in arrays):
             flat = [a.reshape(-1) for a in arrays]
-            for s in range(0, n, _CHUNK):
-                part = [a[s : s + _CHUNK] for a in flat]
-                fn(*part, *self._scratch_like(part[0], n_tmp), **hyper)
+            scratch = self._scratch_like  # one set of work arrays per thread
+
+            def chunk(i: int, worker: int) -> None:
+                part = [a[i * _CHUNK : (i + 1) * _CHUNK] for a in flat]
+                fn(*part, *scratch(part[0], n_tmp, worker), **hyper)
+
+            parallel_for(-(-n // _CHUNK), chunk)  # NumPy releases the GIL: the slices run on all threads
         else:
             fn(*arrays, *self._scratch_like(first, n_tmp), **hyper)
 

@@ -3,7 +3,7 @@
 
 def __getattr__(name: str):
     # workflow tools load on first use so ``import nnbox.utils`` stays light
-    if name in ("data", "summary", "tensorboard", "safetensors"):
+    if name in ("data", "summary", "tensorboard", "safetensors", "checkpoint"):
         import importlib
 
         return importlib.import_module(f"nnbox.utils.{name}")

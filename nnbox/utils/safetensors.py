@@ -79,13 +79,17 @@ def load_file(filename: PathLike, device: str = "cpu") -> Dict[str, Tensor]:
 
 
 def load_metadata(filename: PathLike) -> Dict[str, str]:
-    """The free-form ``metadata`` strings stored in a safetensors file's header."""
-    import json
-    import struct
+    """The free-form ``metadata`` strings stored in a safetensors file's header.
 
-    with open(filename, "rb") as fh:
-        (n,) = struct.unpack("<Q", fh.read(8))
-        return json.loads(fh.read(n)).get("__metadata__", {})
+    The header is parsed and validated by the safetensors library itself (the same checks as
+    ``load_file``: sizes, offsets, dtypes, JSON depth), so a malformed file raises its
+    ``SafetensorError`` and never a parser's accident (RecursionError, struct.error ...).
+    """
+    _backend()
+    from safetensors import safe_open  # optional dependency, imported on use
+
+    with safe_open(os.fspath(filename), framework="numpy") as fh:
+        return dict(fh.metadata() or {})
 
 
 __all__ = ["save", "load", "save_file", "load_file", "load_metadata"]

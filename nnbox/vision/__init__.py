@@ -8,6 +8,8 @@ Normalize(mean=(0.5,), std=(0.5,))
 """
 import importlib as _importlib
 
+from .._version import __version__  # noqa: F401  (torchvision.__version__: nnbox's own)
+
 __all__ = ["datasets", "transforms", "models", "utils"]
 
 

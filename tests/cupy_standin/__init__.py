@@ -62,6 +62,7 @@ def install():
     sys.modules["cupy.cuda.memory"] = cp.cuda.memory
     sys.modules["cupy.random"] = cp.random
     sys.modules["cupy.linalg"] = cp.linalg
+    sys.modules["cupy.fft"] = cp.fft
     sys.modules["cupy.lib"] = cp.lib
     sys.modules["cupy.lib.stride_tricks"] = cp.lib.stride_tricks
     sys.modules["cupyx"] = _build_cupyx(cp)

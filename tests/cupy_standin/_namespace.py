@@ -94,7 +94,8 @@ put_along_axis where clip sum prod mean var std max min amax amin argmax argmin 
 einsum matmul dot tensordot vdot inner outer diagonal diag diagflat triu tril trace sort argsort searchsorted
 bincount isclose allclose array_equal nan_to_num copyto pad atleast_1d atleast_2d atleast_3d around round
 real imag count_nonzero histogram interp meshgrid unravel_index ravel_multi_index isneginf isposinf
-result_type can_cast promote_types may_share_memory shares_memory asfortranarray""".split()
+result_type can_cast promote_types may_share_memory shares_memory asfortranarray angle iscomplexobj isrealobj
+astype""".split()
 
 _SYNC_FUNCS = "nonzero flatnonzero unique argwhere".split()  # data-dependent output sizes
 
@@ -250,6 +251,19 @@ def _build_linalg():
     return lin
 
 
+def _build_fft():
+    f = types.ModuleType("cupy.fft")
+    for n in "fft ifft rfft irfft fft2 ifft2 rfft2 irfft2 fftn ifftn rfftn irfftn hfft ihfft fftfreq rfftfreq fftshift ifftshift".split():
+        g = getattr(np.fft, n)
+
+        def fn(*args, _g=g, **kwargs):
+            return wrap(_g(*unwrap(args), **{k: unwrap(v) for k, v in kwargs.items()}))
+
+        fn.__name__ = n
+        setattr(f, n, fn)
+    return f
+
+
 def _build_lib():
     lib = types.ModuleType("cupy.lib")
     st = types.ModuleType("cupy.lib.stride_tricks")
@@ -298,6 +312,7 @@ def build() -> types.ModuleType:
     m.cuda = _cuda.build()
     m.random = _build_random()
     m.linalg = _build_linalg()
+    m.fft = _build_fft()
     m.lib, _st = _build_lib()
     m.counters = counters
     _module = m

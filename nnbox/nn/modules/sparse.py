@@ -1,7 +1,7 @@
 """``Embedding`` and ``EmbeddingBag``: lookup tables with torch's init (N(0, 1), padding row zero).
 
-Only dense gradients: ``sparse=True`` raises ``NotImplementedError`` (torch returns a sparse COO
-gradient, which nnbox has no tensor type for).
+``sparse=True`` is accepted; the gradient is dense (nnbox has no sparse layout) and equals torch's
+sparse COO gradient ``.to_dense()`` (see ``nnbox.ops.embedding``).
 
 >>> import nnbox, nnbox.nn as nn
 >>> emb = nn.Embedding(10, 3, padding_idx=0)
@@ -27,11 +27,6 @@ def _table(num: int, dim: int, device, dtype) -> Tensor:
     return Tensor._make(xp_for(as_device(device)).zeros((num, dim), dtype=dt))
 
 
-def _no_sparse(sparse: bool, name: str) -> None:
-    if sparse:
-        raise NotImplementedError(f"nnbox: {name}(sparse=True) is not supported; use sparse=False (dense gradients)")
-
-
 def _padding(padding_idx, num: int):
     if padding_idx is None:
         return None
@@ -54,7 +49,6 @@ class Embedding(Module):
                  sparse: bool = False, _weight: Tensor | None = None, _freeze: bool = False, device=None,
                  dtype=None) -> None:
         super().__init__()
-        _no_sparse(sparse, "Embedding")
         self.num_embeddings = num_embeddings
         self.embedding_dim = embedding_dim
         self.padding_idx = _padding(padding_idx, num_embeddings)
@@ -119,7 +113,6 @@ class EmbeddingBag(Module):
                  sparse: bool = False, _weight: Tensor | None = None, include_last_offset: bool = False,
                  padding_idx: int | None = None, device=None, dtype=None) -> None:
         super().__init__()
-        _no_sparse(sparse, "EmbeddingBag")
         self.num_embeddings = num_embeddings
         self.embedding_dim = embedding_dim
         self.max_norm = max_norm

@@ -119,7 +119,8 @@ class Reducer:
         buckets = self._buckets
         while self._next < len(buckets) and buckets[self._next].pending == 0:
             b = buckets[self._next]
-            b.work = C.all_reduce(Tensor._make(b.flat), group=self.process_group, async_op=True)
+            # the buckets are the same on every rank (DDP checked the models): no agreement round
+            b.work = C._all_reduce_agreed(Tensor._make(b.flat), ReduceOp.SUM, self.process_group, True)
             self._next += 1
         if self._next == len(buckets):
             self._finish()

@@ -53,3 +53,10 @@ __all__ = [
     "get_worker_info",
     "random_split",
 ]
+
+
+def __getattr__(name: str):
+    from ..._missing import attribute_error
+
+    raise attribute_error("torch.utils.data", name, list(globals()),
+                          f"module 'nnbox.utils.data' has no attribute '{name}'")

@@ -16,6 +16,9 @@ from dataclasses import dataclass
 
 # How often (seconds) a waiting worker checks that its parent is still alive.
 MP_STATUS_CHECK_INTERVAL = 5.0
+# How often a worker's watchdog thread checks for its parent, busy or not: a SIGKILLed main
+# process leaves no worker running, nor its batch files in /dev/shm, for more than ~this long.
+PARENT_CHECK_INTERVAL = 0.2
 
 _worker_info: "WorkerInfo | None" = None
 
@@ -175,11 +178,66 @@ SHM_MIN_BYTES = 1 << 16
 _shm_counter = itertools.count()
 
 
+_SHM_NAME = "nnbox_dl_"
+
+
 def shm_prefix_for_loader() -> str | None:
-    """A unique file-name prefix in /dev/shm for one loader iterator's batches (None: no /dev/shm)."""
+    """A unique file-name prefix in /dev/shm for one loader iterator's batches (None: no /dev/shm).
+    Batch files of loaders whose process is gone (killed before anyone could unlink them) are
+    removed here, by the next run."""
     if not os.path.isdir("/dev/shm") or not os.access("/dev/shm", os.W_OK):
         return None
-    return f"/dev/shm/nnbox_dl_{os.getpid()}_{secrets.token_hex(6)}_"
+    remove_orphaned_shm()
+    return f"/dev/shm/{_SHM_NAME}{os.getpid()}_{secrets.token_hex(6)}_"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: alive, someone else's
+        return True
+    return True
+
+
+def remove_orphaned_shm(folder: str = "/dev/shm") -> int:
+    """Unlink nnbox DataLoader batch files whose owning process no longer exists; returns how many."""
+    try:
+        names = [n for n in os.listdir(folder) if n.startswith(_SHM_NAME)]
+    except OSError:
+        return 0
+    removed, alive = 0, {}
+    for name in names:
+        pid = name[len(_SHM_NAME):].split("_", 1)[0]
+        if not pid.isdigit():
+            continue
+        if pid not in alive:
+            alive[pid] = _pid_alive(int(pid))
+        if not alive[pid]:
+            try:
+                os.unlink(os.path.join(folder, name))
+                removed += 1
+            except OSError:
+                pass
+    return removed
+
+
+def _watch_parent(parent: int, shm_prefix: str | None, worker_id: int) -> None:
+    """Daemon thread of a worker: when the main process is gone, remove this worker's unread batch
+    files and end the process at once, even in the middle of a slow ``__getitem__``."""
+    import glob
+    import time
+
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_INTERVAL)
+    if shm_prefix is not None:
+        for path in glob.glob(glob.escape(f"{shm_prefix}{worker_id}_") + "*"):
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+    os._exit(0)
 
 
 def _write_shm(path: str, raw: memoryview) -> None:
@@ -297,6 +355,10 @@ def _worker_loop(is_iterable, dataset, task_conn, data_queue, done_event, auto_c
         _seed_worker(seed, base_seed, worker_id)
         _worker_info = WorkerInfo(id=worker_id, num_workers=num_workers, seed=seed, dataset=dataset)
         parent = os.getppid()
+        import threading
+
+        threading.Thread(target=_watch_parent, args=(parent, shm_prefix, worker_id), daemon=True,
+                         name="nnbox-parent-watchdog").start()
 
         init_exception = None
         fetcher = None
@@ -325,6 +387,8 @@ def _worker_loop(is_iterable, dataset, task_conn, data_queue, done_event, auto_c
                 iteration_end = False
                 if task.seed is not None:
                     _seed_worker(task.seed + worker_id, task.seed, worker_id)
+                    _worker_info = WorkerInfo(id=worker_id, num_workers=num_workers, seed=task.seed + worker_id,
+                                              dataset=dataset)
                 if init_exception is None:
                     fetcher = create_fetcher(is_iterable, dataset, auto_collation, collate_fn, drop_last)
                 continue

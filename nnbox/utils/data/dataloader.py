@@ -248,8 +248,6 @@ def _warn_pin_memory() -> None:
 
 class _BaseDataLoaderIter:
     def __init__(self, loader: DataLoader) -> None:
-        from ... import empty, int64
-
         self._dataset = loader.dataset
         self._is_iterable = loader._is_iterable
         self._IterableDataset_len_called = loader._IterableDataset_len_called
@@ -260,8 +258,7 @@ class _BaseDataLoaderIter:
         self._timeout = loader.timeout
         self._collate_fn = loader.collate_fn
         self._sampler_iter = iter(self._index_sampler)
-        # one int64 from the loader's generator: the base of every worker's seed
-        self._base_seed = int(empty((), dtype=int64, device="cpu").random_(generator=loader.generator).item())
+        self._base_seed = self._draw_base_seed(loader)
         self._persistent_workers = loader.persistent_workers
         self._pin = bool(loader.pin_memory) and _cuda_available()
         self._num_yielded = 0
@@ -269,6 +266,13 @@ class _BaseDataLoaderIter:
 
     def __iter__(self) -> "_BaseDataLoaderIter":
         return self
+
+    @staticmethod
+    def _draw_base_seed(loader: DataLoader) -> int:
+        """One int64 from the loader's generator: the base of every worker's seed."""
+        from ... import empty, int64
+
+        return int(empty((), dtype=int64, device="cpu").random_(generator=loader.generator).item())
 
     def _reset(self, loader: DataLoader, first_iter: bool = False) -> None:
         if not first_iter:
@@ -366,9 +370,14 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
         self._workers_status = [True] * self._num_workers
         self._worker_cycle = itertools.cycle(range(self._num_workers))
         if not first_iter:
-            # persistent workers: restart each worker's iterator and drop last epoch's leftovers
+            # persistent workers: restart each worker's iterator and drop last epoch's leftovers.
+            # Every epoch reseeds the workers from one fresh draw of the loader's generator, made
+            # where a new iterator would make it: epoch k's randomness then depends only on the
+            # RNG state at its start (as without persistent workers), so a run resumed from a
+            # checkpoint at epoch k continues exactly (fit's promise).
+            seed = self._draw_base_seed(loader)
             for worker_id in range(self._num_workers):
-                self._send_task(worker_id, _worker._ResumeIteration())
+                self._send_task(worker_id, _worker._ResumeIteration(seed))
             acks = 0
             while acks < self._num_workers:
                 task_id, _ = self._get_data()

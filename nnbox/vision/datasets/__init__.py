@@ -16,3 +16,9 @@ from .vision import StandardTransform, VisionDataset
 
 __all__ = ["CIFAR10", "CIFAR100", "DatasetFolder", "Digits", "EMNIST", "FakeData", "FashionMNIST", "ImageFolder",
            "KMNIST", "MNIST", "MNIST5k", "SVHN", "StandardTransform", "VisionDataset"]
+
+
+def __getattr__(name: str):
+    from ..._missing import attribute_error
+
+    raise attribute_error("torchvision.datasets", name, list(globals()), f"module '{__name__}' has no attribute '{name}'")

@@ -2,10 +2,10 @@
 torchvision ``state_dict`` loads key by key; plus ``resnet18_cifar`` (3 x 3 stem, no max-pool)."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from ... import flatten
-from ... import nn
+from ... import flatten, nn
 from ._utils import check_weights, drop_progress
 
 __all__ = ["ResNet", "BasicBlock", "Bottleneck", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
@@ -45,10 +45,10 @@ class BasicBlock(nn.Module):
         self.stride = stride
 
     def forward(self, x):
-        identity = x if self.downsample is None else self.downsample(x)
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
-        out += identity
+        # the shortcut after the main path, as torchvision: hooks and summaries see torch's call order
+        out += x if self.downsample is None else self.downsample(x)
         return self.relu(out)
 
 
@@ -74,11 +74,10 @@ class Bottleneck(nn.Module):
         self.stride = stride
 
     def forward(self, x):
-        identity = x if self.downsample is None else self.downsample(x)
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.relu(self.bn2(self.conv2(out)))
         out = self.bn3(self.conv3(out))
-        out += identity
+        out += x if self.downsample is None else self.downsample(x)  # torchvision's call order
         return self.relu(out)
 
 

@@ -12,3 +12,9 @@ from .transforms import *  # noqa: F401,F403
 from .transforms import __all__ as _all
 
 __all__ = list(_all) + ["functional"]
+
+
+def __getattr__(name: str):
+    from ..._missing import attribute_error
+
+    raise attribute_error("torchvision.transforms", name, list(globals()), f"module '{__name__}' has no attribute '{name}'")

@@ -6,6 +6,7 @@ repeatable and each DataLoader worker (seeded differently) augments differently.
 from __future__ import annotations
 
 import math
+import random
 import numbers
 
 from typing import Callable, Sequence
@@ -25,24 +26,38 @@ __all__ = [
 ]
 
 
-def _rng():
-    """The NumPy generator behind nnbox's global RNG (looked up each time: manual_seed replaces it)."""
-    from ..._backend.random import default_generator
-
-    return default_generator._rng
-
+# torchvision's random transforms draw from torch's default generator in a documented order; the
+# helpers below make the same draws on nnbox's (torch's stream), so a seeded augmentation pipeline
+# crops, flips and jitters exactly as torchvision's does.
 
 def _uniform(low: float, high: float) -> float:
-    return float(_rng().uniform(low, high))
+    """``torch.empty(1).uniform_(low, high).item()``: a float32 sample, as a Python float."""
+    from ..._backend.random import default_generator
+
+    return float(default_generator.uniform(1, np.float32, low, high)[0])
 
 
 def _randint(low: int, high: int) -> int:
-    """An int in [low, high)."""
-    return int(_rng().integers(low, high))
+    """``torch.randint(low, high, size=(1,)).item()``: an int in [low, high)."""
+    from ..._backend.random import default_generator
+
+    return int(default_generator.integers(1, low, high)[0])
 
 
 def _rand() -> float:
-    return float(_rng().random())
+    """``torch.rand(1).item()``."""
+    return _uniform(0.0, 1.0)
+
+
+def _log_ratio(ratio) -> tuple[float, float]:
+    """``torch.log(torch.tensor(ratio))``: float32 logs (the bounds of the aspect-ratio draw)."""
+    lr = np.log(np.asarray(ratio, dtype=np.float32))
+    return float(lr[0]), float(lr[1])
+
+
+def _exp32(v: float) -> float:
+    """``torch.exp`` of a float32 sample, as a Python float."""
+    return float(np.exp(np.float32(v)))
 
 
 class Transform:
@@ -257,10 +272,10 @@ class RandomResizedCrop(_ModuleTransform):
     def get_params(img, scale, ratio) -> tuple[int, int, int, int]:
         _, height, width = F.get_dimensions(img)
         area = height * width
-        log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
+        log_ratio = _log_ratio(ratio)
         for _ in range(10):
             target_area = area * _uniform(scale[0], scale[1])
-            aspect = math.exp(_uniform(log_ratio[0], log_ratio[1]))
+            aspect = _exp32(_uniform(log_ratio[0], log_ratio[1]))
             w = int(round(math.sqrt(target_area * aspect)))
             h = int(round(math.sqrt(target_area / aspect)))
             if 0 < w <= width and 0 < h <= height:
@@ -374,7 +389,9 @@ class ColorJitter(_ModuleTransform):
 
     @staticmethod
     def get_params(brightness, contrast, saturation, hue):
-        order = [int(i) for i in _rng().permutation(4)]
+        from ...ops.creation import randperm
+
+        order = randperm(4).tolist()
         b = None if brightness is None else _uniform(brightness[0], brightness[1])
         c = None if contrast is None else _uniform(contrast[0], contrast[1])
         s = None if saturation is None else _uniform(saturation[0], saturation[1])
@@ -468,8 +485,8 @@ class RandomChoice(Transform):
         self.transforms, self.p = transforms, p
 
     def __call__(self, *args):
-        weights = None if self.p is None else np.asarray(self.p, dtype=np.float64) / np.sum(self.p)
-        t = self.transforms[int(_rng().choice(len(self.transforms), p=weights))]
+        # torchvision draws this one from Python's ``random``, not from torch's generator
+        t = self.transforms[random.choices(range(len(self.transforms)), weights=self.p)[0]]
         return t(*args)
 
     def __repr__(self) -> str:
@@ -483,8 +500,10 @@ class RandomOrder(Transform):
         self.transforms = transforms
 
     def __call__(self, img):
-        for i in _rng().permutation(len(self.transforms)):
-            img = self.transforms[int(i)](img)
+        order = list(range(len(self.transforms)))
+        random.shuffle(order)  # Python's ``random``, as torchvision
+        for i in order:
+            img = self.transforms[i](img)
         return img
 
 
@@ -514,16 +533,18 @@ class RandomErasing(_ModuleTransform):
     def get_params(img: Tensor, scale, ratio, value=None):
         c, h, w = img.shape[-3], img.shape[-2], img.shape[-1]
         area = h * w
-        log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
+        log_ratio = _log_ratio(ratio)
         for _ in range(10):
             erase_area = area * _uniform(scale[0], scale[1])
-            aspect = math.exp(_uniform(log_ratio[0], log_ratio[1]))
+            aspect = _exp32(_uniform(log_ratio[0], log_ratio[1]))
             eh = int(round(math.sqrt(erase_area * aspect)))
             ew = int(round(math.sqrt(erase_area / aspect)))
             if not (eh < h and ew < w):
                 continue
             if value is None:
-                v = Tensor._make(_rng().standard_normal((c, eh, ew)).astype(img._data.dtype))
+                from ...ops.creation import randn
+
+                v = randn(c, eh, ew)  # torchvision: a float32 normal_() of the box's shape
             else:
                 v = Tensor._make(np.asarray(value, dtype=img._data.dtype)[:, None, None])
             i, j = _randint(0, h - eh + 1), _randint(0, w - ew + 1)

@@ -1,0 +1,73 @@
+"""``set_num_threads`` / ``get_num_threads`` as torch's, and the worker pool that element-wise work
+(optimizer updates) is split over."""
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+import nnbox
+from nnbox._backend.threads import parallel_for
+
+
+@pytest.fixture(autouse=True)
+def _restore_threads():
+    n = nnbox.get_num_threads()
+    yield
+    nnbox.set_num_threads(n)
+
+
+def test_set_and_get_like_torch():
+    nnbox.set_num_threads(3)
+    assert nnbox.get_num_threads() == 3
+    for bad in (0, -1, 1.5):
+        with pytest.raises(RuntimeError) as t:
+            torch.set_num_threads(bad)
+        with pytest.raises(RuntimeError) as n:
+            nnbox.set_num_threads(bad)
+        assert str(n.value) == str(t.value)
+    assert nnbox.get_num_interop_threads() >= 1
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_parallel_for_runs_every_task_once_on_its_threads(threads):
+    nnbox.set_num_threads(threads)
+    seen, names = [], set()
+    lock = threading.Lock()
+
+    def task(i, worker):
+        assert 0 <= worker < threads
+        with lock:
+            seen.append(i)
+            names.add(threading.current_thread().name)
+
+    parallel_for(10, task)
+    assert sorted(seen) == list(range(10))
+    assert len(names) <= threads
+
+
+def test_parallel_for_reraises_a_task_error():
+    nnbox.set_num_threads(2)
+
+    def task(i, worker):
+        if i == 3:
+            raise ValueError("task 3")
+
+    with pytest.raises(ValueError, match="task 3"):
+        parallel_for(6, task)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_threaded_optimizer_step_equals_torch(threads):
+    nnbox.set_num_threads(threads)
+    rng = np.random.default_rng(0)
+    w, g = rng.standard_normal(300_000).astype(np.float32), rng.standard_normal(300_000).astype(np.float32)
+    out = []
+    for m in (torch, nnbox):
+        p = m.tensor(w.copy(), requires_grad=True)
+        opt = m.optim.Adam([p], lr=1e-2)
+        for _ in range(3):
+            p.grad = m.tensor(g.copy())
+            opt.step()
+        out.append(p.detach().numpy())
+    np.testing.assert_allclose(out[1], out[0], rtol=1e-6, atol=1e-7)
