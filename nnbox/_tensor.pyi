@@ -120,6 +120,7 @@ class Tensor:
     def bool(self, memory_format: Any = ...) -> Tensor: ...  # nnbox.ops.convert
     def broadcast_to(self, size: Any) -> Tensor: ...  # nnbox.ops.shape
     def byte(self, memory_format: Any = ...) -> Tensor: ...  # nnbox.ops.convert
+    def cauchy_(self, median: Any = ..., sigma: Any = ..., *, generator: Any = ...) -> Tensor: ...  # nnbox.ops.inplace
     def ceil(self, *, out: Any = ...) -> Tensor: ...  # nnbox.ops.elementwise
     def ceil_(self, *args: Any, **kwargs: Any) -> Tensor: ...  # nnbox.ops.inplace
     def char(self, memory_format: Any = ...) -> Tensor: ...  # nnbox.ops.convert
@@ -205,6 +206,7 @@ class Tensor:
     def gather(self, dim: Any, index: Any, *, sparse_grad: Any = ...) -> Tensor: ...  # nnbox.ops.index
     def ge(self, other: Any, *, out: Any = ...) -> Tensor: ...  # nnbox.ops.elementwise
     def ge_(self, *args: Any, **kwargs: Any) -> Tensor: ...  # nnbox.ops.inplace
+    def geometric_(self, p: Any, *, generator: Any = ...) -> Tensor: ...  # nnbox.ops.inplace
     def ger(self, vec2: Any) -> Tensor: ...  # nnbox.ops.linalg
     def get_device(self) -> int: ...  # nnbox._tensor
     @property
@@ -239,6 +241,7 @@ class Tensor:
     def is_floating_point(self) -> bool: ...  # nnbox._tensor
     @property
     def is_leaf(self) -> Any: ...  # nnbox._tensor
+    def is_pinned(self, device: Any = ...) -> bool: ...  # nnbox.ops.convert
     def isclose(self, other: Any, rtol: Any = ..., atol: Any = ..., equal_nan: Any = ...) -> Tensor: ...  # nnbox.ops.elementwise
     def isfinite(self) -> Tensor: ...  # nnbox.ops.elementwise
     def isinf(self) -> Tensor: ...  # nnbox.ops.elementwise
@@ -260,6 +263,7 @@ class Tensor:
     def log2(self, *, out: Any = ...) -> Tensor: ...  # nnbox.ops.elementwise
     def log2_(self, *args: Any, **kwargs: Any) -> Tensor: ...  # nnbox.ops.inplace
     def log_(self, *args: Any, **kwargs: Any) -> Tensor: ...  # nnbox.ops.inplace
+    def log_normal_(self, mean: Any = ..., std: Any = ..., *, generator: Any = ...) -> Tensor: ...  # nnbox.ops.inplace
     def log_softmax(self, dim: Any = ..., _stacklevel: Any = ..., dtype: Any = ...) -> Tensor: ...  # nnbox.ops.softmax
     def logical_and(self, other: Any, *, out: Any = ...) -> Tensor: ...  # nnbox.ops.elementwise
     def logical_and_(self, *args: Any, **kwargs: Any) -> Tensor: ...  # nnbox.ops.inplace
@@ -323,6 +327,7 @@ class Tensor:
     def numpy(self, *, force: Any = ...) -> Any: ...  # nnbox._tensor
     def outer(self, vec2: Any) -> Tensor: ...  # nnbox.ops.linalg
     def permute(self, *dims: Any) -> Tensor: ...  # nnbox.ops.shape
+    def pin_memory(self, device: Any = ...) -> Tensor: ...  # nnbox.ops.convert
     def polygamma(self, n: Any) -> Any: ...  # nnbox.ops.special
     def pow(self, exponent: Any, *, out: Any = ...) -> Tensor: ...  # nnbox.ops.elementwise
     def pow_(self, *args: Any, **kwargs: Any) -> Tensor: ...  # nnbox.ops.inplace
