@@ -41,7 +41,7 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *, g
     if (rows.sum(axis=1) <= 0).any():
         raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
     if not replacement or num_samples == 1:
-        e = empty(tuple(rows.shape), dtype=input.dtype).exponential_(generator=generator)._data
+        e = empty(tuple(rows.shape), dtype=input.dtype, device=input.device).exponential_(generator=generator)._data
         keys = rows / e
         res = np.argsort(-keys, axis=1, kind="stable")[:, :num_samples]
     else:
