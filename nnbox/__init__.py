@@ -35,7 +35,7 @@ from ._backend.dtype import (  # noqa: F401
     short,
     uint8,
 )
-from ._backend.device import device  # noqa: F401
+from ._backend.device import device, get_default_device, set_default_device  # noqa: F401
 from ._backend.type_info import finfo, iinfo  # noqa: F401
 from ._backend.random import (  # noqa: F401
     Generator,
@@ -318,7 +318,7 @@ from .ops.complex import (  # noqa: F401
 )
 from .ops.special import digamma, erfc, erfinv, lgamma, logit, polygamma, xlogy  # noqa: F401  (erf: the elementwise row)
 from .ops.decomp import cholesky, matrix_exp  # noqa: F401
-from . import autograd, cuda, fft, onnx  # noqa: F401,E402
+from . import amp, autograd, cuda, fft, onnx  # noqa: F401,E402
 
 from ._legacy import BoolTensor, ByteTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor, LongTensor  # noqa: E402,F401
 

@@ -241,6 +241,7 @@ class Tensor:
     def is_floating_point(self) -> bool: ...  # nnbox._tensor
     @property
     def is_leaf(self) -> Any: ...  # nnbox._tensor
+    def is_pinned(self, device: Any = ...) -> bool: ...  # nnbox.ops.convert
     def isclose(self, other: Any, rtol: Any = ..., atol: Any = ..., equal_nan: Any = ...) -> Tensor: ...  # nnbox.ops.elementwise
     def isfinite(self) -> Tensor: ...  # nnbox.ops.elementwise
     def isinf(self) -> Tensor: ...  # nnbox.ops.elementwise
@@ -326,6 +327,7 @@ class Tensor:
     def numpy(self, *, force: Any = ...) -> Any: ...  # nnbox._tensor
     def outer(self, vec2: Any) -> Tensor: ...  # nnbox.ops.linalg
     def permute(self, *dims: Any) -> Tensor: ...  # nnbox.ops.shape
+    def pin_memory(self, device: Any = ...) -> Tensor: ...  # nnbox.ops.convert
     def polygamma(self, n: Any) -> Any: ...  # nnbox.ops.special
     def pow(self, exponent: Any, *, out: Any = ...) -> Tensor: ...  # nnbox.ops.elementwise
     def pow_(self, *args: Any, **kwargs: Any) -> Tensor: ...  # nnbox.ops.inplace

@@ -117,10 +117,18 @@ def _accuracy_count(outputs, y) -> int:
     return int((outputs.argmax(dim=1) == y).sum().item())
 
 
-def evaluate(model, loader, device="cpu", loss_fn: Callable | None = None) -> tuple[float, float]:
+def _model_device(model):
+    """Where ``model``'s parameters live (cpu for a model without any): fit's default device."""
+    for p in model.parameters():
+        return p.device
+    return nnbox.device("cpu")
+
+
+def evaluate(model, loader, device=None, loss_fn: Callable | None = None) -> tuple[float, float]:
     """(mean loss, accuracy) of ``model`` over ``loader``, under ``model.eval()`` and ``no_grad()``
     (the seeds' ``evaluate_accuracy``).  The loss is NaN without ``loss_fn``; ``loss_fn`` is
     expected to average over the batch (``reduction='mean'``, the default)."""
+    device = _model_device(model) if device is None else device
     was_training = model.training
     model.eval()
     loss_sum, correct, n = 0.0, 0, 0
@@ -257,7 +265,7 @@ def fit(
     epochs: int,
     test_loader=None,
     scheduler=None,
-    device="cpu",
+    device=None,
     writer=None,
     checkpoint_dir: str | None = None,
     resume: Any = False,
@@ -280,6 +288,7 @@ def fit(
     A NaN or infinite loss raises ``FloatingPointError`` naming the epoch and batch.
     ``checkpoint_meta`` (plain values, e.g. ``{"model": "mlp"}``) is stored in every checkpoint.
     """
+    device = _model_device(model) if device is None else device  # None: train where the model is
     model.to(device)
     history, start = History(), 0
     ckpt = os.path.join(checkpoint_dir, CHECKPOINT_NAME) if checkpoint_dir else None

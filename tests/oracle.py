@@ -240,9 +240,16 @@ def same_error(fn, match: str | None = None):
 
     with pytest.raises(Exception) as te:
         fn(torch)
-    with pytest.raises(type(te.value), match=match) as ne:
+    with pytest.raises(type(te.value)) as ne:
         fn(nnbox)
-    assert str(ne.value).replace("nnbox.", "torch.") == str(te.value), f"{ne.value!s} != torch {te.value!s}"
+    got = str(ne.value).replace("nnbox.", "torch.")
+    if nnbox.get_default_device().type == "cuda":  # the device pass: torch (the oracle) ran on the CPU
+        got = got.replace("torch.cuda.", "torch.")
+    if match is not None:
+        import re
+
+        assert re.search(match, got), f"{got!r} does not match {match!r}"
+    assert got == str(te.value), f"{ne.value!s} != torch {te.value!s}"
     return ne.value
 
 

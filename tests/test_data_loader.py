@@ -277,11 +277,25 @@ def test_frozen_attributes_and_len_errors():
         len(ndata.DataLoader(NoLen()))
 
 
+@pytest.mark.cpu_only(reason="asserts torch's no-accelerator warning")
 def test_pin_memory_is_accepted():
     ds = ndata.TensorDataset(nnbox.arange(4))
     with pytest.warns(UserWarning, match="no accelerator"):
         loader = ndata.DataLoader(ds, batch_size=2, pin_memory=True)
     assert [b.tolist() for (b,) in loader] == [[0, 1], [2, 3]]
+
+
+def test_pin_memory_pins_batches_with_cuda(standin):
+    ds = ndata.TensorDataset(nnbox.arange(4, device="cpu"), nnbox.arange(4, device="cpu"))
+    batches = list(ndata.DataLoader(ds, batch_size=2, pin_memory=True))
+    assert [x.tolist() for x, _ in batches] == [[0, 1], [2, 3]]
+    assert all(x.is_pinned() and y.is_pinned() and x.is_cpu for x, y in batches)
+    assert not nnbox.arange(2, device="cpu").is_pinned()
+    x = batches[0][0].to("cuda", non_blocking=True)
+    assert x.device.type == "cuda" and x.tolist() == [0, 1]
+    assert batches[0][0].pin_memory() is batches[0][0]
+    with pytest.raises(RuntimeError, match="only dense CPU tensors can be pinned"):
+        x.pin_memory()
 
 
 # --- worker processes ------------------------------------------------------------------------------

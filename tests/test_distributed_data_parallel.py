@@ -16,6 +16,7 @@ from nnbox.nn.parallel import DataParallel
 from nnbox.nn.parallel.data_parallel import gather, parallel_apply, replicate, scatter, scatter_kwargs
 
 
+@pytest.mark.cpu_only(reason="DataParallel without GPUs: the CPU case")
 def test_cpu_runs_module_as_is_like_torch():
     lin = nn.Linear(3, 2)
     dp = nn.DataParallel(lin)

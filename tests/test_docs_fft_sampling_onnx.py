@@ -7,6 +7,8 @@ import pytest
 
 import nnbox
 
+pytestmark = pytest.mark.cpu_only(reason="the docstrings show CPU tensors' reprs")
+
 MODULES = ["nnbox.fft", "nnbox.ops.complex", "nnbox.ops.grid_sample", "nnbox.nn.modules.lazy",
            "nnbox.optim.sparse_adam", "nnbox.ops.index", "nnbox.ops.embedding"]
 

@@ -9,6 +9,7 @@ MODULES = ["nnbox.ops.activation", "nnbox.ops.loss", "nnbox.ops.embedding", "nnb
            "nnbox.nn.modules.rnn", "nnbox.nn.modules.transformer", "nnbox.nn.utils.rnn", "nnbox.nn.modules.adaptive"]
 
 
+@pytest.mark.cpu_only(reason="the docstrings show CPU tensors' reprs")
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples(name):
     result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)

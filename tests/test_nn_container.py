@@ -152,6 +152,7 @@ def test_moduledict():
         same_error(fn)
 
 
+@pytest.mark.cpu_only(reason="compares with torch's CPU reprs (the device shows in a cuda parameter's)")
 # --- ParameterList / ParameterDict ------------------------------------------------------------------------
 def test_parameterlist():
     same_repr(lambda m: m.nn.ParameterList([m.nn.Parameter(m.ones(2, 3)), m.ones(2, dtype=m.float64)]))
@@ -172,6 +173,7 @@ def test_parameterlist():
     same_error(lambda m: m.nn.ParameterList([m.ones(1)])[2])
 
 
+@pytest.mark.cpu_only(reason="compares with torch's CPU reprs (the device shows in a cuda parameter's)")
 def test_parameterdict():
     t, n = same_repr(lambda m: m.nn.ParameterDict({"b": m.nn.Parameter(m.ones(2, 3)), "a": m.ones(2)}))
     assert list(n.keys()) == list(t.keys()) == ["a", "b"]  # a plain dict is sorted, as torch does

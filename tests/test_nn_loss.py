@@ -85,15 +85,21 @@ def test_nll_loss_uint8_target():
     check(lambda m, x, t: m.nn.functional.nll_loss(x, t), [arr(4, 3), np.array([0, 2, 1, 1], dtype=np.uint8)])
 
 
+@pytest.mark.cpu_only(reason="on cuda torch reports a bad target by a device-side assert; nnbox reads no target back")
+def test_class_target_out_of_bounds():
+    F = lambda m: m.nn.functional  # noqa: E731
+    for fn in ("cross_entropy", "nll_loss"):
+        check_error(lambda m, x, t: getattr(F(m), fn)(x, t), [arr(4, 10), np.array([1, 12, 0, 0])],
+                    match=r"^Target 12 is out of bounds\.$")
+        check_error(lambda m, x, t: getattr(F(m), fn)(x, t), [arr(4, 10), np.array([1, -3, 0, 0])],
+                    match="Target -3 is out of bounds")
+
+
 def test_class_target_errors():
     F = lambda m: m.nn.functional  # noqa: E731
     for fn in ("cross_entropy", "nll_loss"):
         check_error(lambda m, x, t: getattr(F(m), fn)(x, t), [arr(64, 10), labels(32, c=10)],
                     match=r"^Expected input batch_size \(64\) to match target batch_size \(32\)\.$")
-        check_error(lambda m, x, t: getattr(F(m), fn)(x, t), [arr(4, 10), np.array([1, 12, 0, 0])],
-                    match=r"^Target 12 is out of bounds\.$")
-        check_error(lambda m, x, t: getattr(F(m), fn)(x, t), [arr(4, 10), np.array([1, -3, 0, 0])],
-                    match="Target -3 is out of bounds")
         check_error(lambda m, x, t: getattr(F(m), fn)(x, t), [arr(4, 10), np.array([1, 2, 0, 0], dtype=np.int32)],
                     match="expected target dtype to be Long or Byte, but got Int")
         check_error(lambda m, x, t: getattr(F(m), fn)(x, t), [arr(4, 5, 6), labels(4, 7, c=5)],

@@ -16,6 +16,7 @@ MODULES = [
 ]
 
 
+@pytest.mark.cpu_only(reason="the docstrings show CPU tensors' reprs")
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples(name):
     nnbox.manual_seed(0)

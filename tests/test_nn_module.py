@@ -449,6 +449,7 @@ def test_call_without_hooks_is_forward():
     np.testing.assert_array_equal(lin(x).detach().numpy(), lin.forward(x).detach().numpy())
 
 
+@pytest.mark.cpu_only(reason="compares with torch's CPU reprs (the device shows in a cuda parameter's)")
 # --- repr, dir, copies ---------------------------------------------------------------------------------
 def test_repr_matches_torch():
     def build(m):

@@ -37,7 +37,7 @@ def run_both(tm, nm, inputs, call, rtol=None, atol=None):
     for a, b in zip(t_flat, n_flat):
         g = RNG.standard_normal(tuple(a.shape))
         t_loss = t_loss + (a * torch.tensor(g, dtype=a.dtype)).sum()
-        n_loss = n_loss + (b * nnbox.tensor(g, dtype=b.dtype)).sum()
+        n_loss = n_loss + (b * nnbox.tensor(g, dtype=b.dtype, device=b.device)).sum()
     t_loss.backward()
     n_loss.backward()
     for i, (a, b) in enumerate(zip(t_in, n_in)):

@@ -124,6 +124,6 @@ def test_mixed_device_error_text():
     # a cuda tensor is needed to trigger it for real; the text is fixed by DESIGN.md and torch
     if not nnbox.cuda.is_available():
         pytest.skip("needs a GPU")
-    a, b = nnbox.ones(2), nnbox.ones(2, device="cuda")
+    a, b = nnbox.ones(2, device="cpu"), nnbox.ones(2, device="cuda")
     with pytest.raises(RuntimeError, match="Expected all tensors to be on the same device, but found at least two devices, cuda:0 and cpu!"):
         a + b

@@ -56,6 +56,7 @@ def _outcome(f):
     return "ok", r.tolist()
 
 
+@pytest.mark.cpu_only(reason="CuPy wraps out-of-range indices and nnbox reads no target back on cuda; torch reports a device-side assert")
 @pytest.mark.parametrize("bad", [0, 2, -1, -3, -4, 3])
 @pytest.mark.parametrize("op", list(_cases(torch, TF, 0)))
 def test_index_bounds_like_torch(op, bad):

@@ -7,6 +7,8 @@ import torch
 
 import nnbox
 
+pytestmark = pytest.mark.cpu_only(reason="compares torch's CPU random stream draw for draw; on cuda nnbox draws from CuPy's generator")
+
 sklearn = pytest.importorskip("sklearn.datasets")
 
 

@@ -189,14 +189,14 @@ def test_file_like_objects(tmp_path):
     assert nnbox.load(Unseekable((tmp_path / "f.pt").read_bytes()))[0].tolist() == [1.0]
 
 
-def test_map_location_forms(tmp_path):
+def test_map_location_forms(tmp_path, device):
     p = tmp_path / "m.pt"
     nnbox.save({"w": nnbox.ones(2)}, p)
     for ml in ("cpu", nnbox.device("cpu"), {"cpu": "cpu"}, lambda storage, loc: storage, lambda storage, loc: None):
         assert nnbox.load(p, map_location=ml)["w"].tolist() == [1.0, 1.0]
     seen = []
     nnbox.load(p, map_location=lambda storage, loc: seen.append(loc))
-    assert seen == ["cpu"]
+    assert seen == ["cuda:0" if device == "cuda" else "cpu"]  # where the tensor was saved from
     with pytest.raises(TypeError):
         nnbox.load(p, map_location=3.5)
 

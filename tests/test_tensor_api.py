@@ -14,6 +14,7 @@ from oracle import arr, check, check_error
 LIBS = [torch, nnbox]
 
 
+@pytest.mark.cpu_only(reason="numpy() shares the tensor's memory only on the CPU")
 @pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")  # torch's own __array__
 @pytest.mark.parametrize("m", LIBS, ids=["torch", "nnbox"])
 def test_item_tolist_numpy(m):
@@ -44,6 +45,7 @@ def test_item_tolist_numpy(m):
     assert list(range(10))[m.tensor(3)] == 3
 
 
+@pytest.mark.cpu_only(reason="asserts that a new tensor is on the CPU")
 @pytest.mark.parametrize("m", LIBS, ids=["torch", "nnbox"])
 def test_properties(m):
     x = m.zeros(2, 3)
@@ -58,6 +60,7 @@ def test_properties(m):
     assert x.type() == "torch.FloatTensor" and m.zeros(1, dtype=m.int64).type() == "torch.LongTensor"
 
 
+@pytest.mark.cpu_only(reason="asserts that .to('cpu') of a new tensor is a no-op")
 @pytest.mark.parametrize("m", LIBS, ids=["torch", "nnbox"])
 def test_casts(m):
     x = m.tensor([1.7, -2.2, 0.0])
@@ -170,6 +173,7 @@ def test_cuda_unavailable_here():
         nnbox.tensor([1.0], device="cuda:0")
 
 
+@pytest.mark.cpu_only(reason="stands a fake CuPy in for nnbox's real one")
 def test_mixed_device_message(monkeypatch):
     # Without a GPU, stand a fake CuPy in: an array type that reports device 0.  The op must refuse
     # to mix it with a CPU tensor, with torch's message (a CPU 0-d tensor is allowed, as in torch).
@@ -204,6 +208,7 @@ def test_iteration_and_hash():
     assert d[x] == 1
 
 
+@pytest.mark.cpu_only(reason="torch.zeros on cuda is a torch.cuda.FloatTensor, not a FloatTensor")
 def test_legacy_constructors():
     for m in LIBS:
         assert m.FloatTensor([1, 2]).dtype == m.float32

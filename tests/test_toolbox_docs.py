@@ -7,6 +7,8 @@ import pytest
 
 import nnbox
 
+pytestmark = pytest.mark.cpu_only(reason="the docstrings show CPU tensors' reprs")
+
 MODULES = [
     "nnbox.backends", "nnbox.backends.cudnn", "nnbox.backends.cuda", "nnbox.backends.mps", "nnbox.backends.cpu",
     "nnbox.accelerator", "nnbox.version", "nnbox._version", "nnbox._switches", "nnbox.compiler", "nnbox.jit",

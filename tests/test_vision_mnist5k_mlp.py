@@ -28,7 +28,7 @@ class Model_Seq(nn.Module):  # the seed's code, unchanged
         return x
 
 
-def run(num_workers: int, epochs: int = 2):
+def run(num_workers: int, epochs: int = 2, device: str = "cpu"):
     torch.manual_seed(0)
     tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize([0.5], [0.5])])
     train = datasets.MNIST5k(train=True, transform=tf)
@@ -43,6 +43,7 @@ def run(num_workers: int, epochs: int = 2):
     for _ in range(epochs):
         model.train()
         for img, label in train_loader:
+            img, label = img.to(device), label.to(device)
             out = model(img)
             loss = criterion(out, label)
             optimizer.zero_grad()
@@ -53,13 +54,14 @@ def run(num_workers: int, epochs: int = 2):
     correct = 0
     with torch.no_grad():
         for img, label in test_loader:
+            img, label = img.to(device), label.to(device)
             _, pred = torch.max(model(img).data, 1)
             correct += (pred == label).sum().item()
     return correct / len(test), losses
 
 
-def test_seed_mlp_trains_on_mnist5k_and_workers_change_nothing():
-    acc, losses = run(num_workers=0)
+def test_seed_mlp_trains_on_mnist5k_and_workers_change_nothing(device):
+    acc, losses = run(num_workers=0, device=device)
     assert acc >= 0.90, f"test accuracy {acc:.3f}"
-    acc2, losses2 = run(num_workers=2)
+    acc2, losses2 = run(num_workers=2, device=device)
     assert acc2 == acc and losses2 == losses

@@ -15,6 +15,8 @@ import nnbox
 from nnbox.vision import transforms as T
 from nnbox.vision.transforms import functional as F
 
+pytestmark = pytest.mark.cpu_only(reason="nnbox's vision transforms are NumPy code for the DataLoader's CPU side; not ported to cuda tensors yet")
+
 RNG = np.random.default_rng(0)
 
 

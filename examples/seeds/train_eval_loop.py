@@ -57,12 +57,14 @@ with torch.no_grad():  # 禁用梯度计算,节省资源
 
 
 # --- seed 004: d2l's train_ch5 (evaluate_accuracy is d2l's helper, written out here) ---
-def evaluate_accuracy(data_iter, net):
+def evaluate_accuracy(data_iter, net, device=None):
+    if device is None and isinstance(net, torch.nn.Module):
+        device = list(net.parameters())[0].device  # d2l's helper: evaluate where the net is
     net.eval()
     acc_sum, n = 0.0, 0
     with torch.no_grad():
         for X, y in data_iter:
-            acc_sum += (net(X).argmax(dim=1) == y).float().sum().cpu().item()
+            acc_sum += (net(X.to(device)).argmax(dim=1) == y.to(device)).float().sum().cpu().item()
             n += y.shape[0]
     net.train()
     return acc_sum / n

@@ -72,12 +72,44 @@ def cuda_device(index: int) -> device:
     return d
 
 
+_default_device = [CPU]  # where factories put tensors when no device is named (torch.set_default_device)
+
+
 def as_device(d) -> device:
+    """``d`` as a ``device``; ``None`` means the default device (``cpu`` unless it was changed)."""
     if type(d) is device:
         return d
     if d is None:
-        return CPU
+        return _default_device[0]
     return device(d)
+
+
+def set_default_device(d) -> None:
+    """Make factory functions and new modules put tensors on ``d`` (``None`` restores ``cpu``).
+
+    >>> import nnbox
+    >>> nnbox.set_default_device("cpu"); nnbox.get_default_device()
+    device(type='cpu')
+    """
+    if d is None:
+        _default_device[0] = CPU
+        return
+    dev = d if type(d) is device else device(d)
+    if dev.type == "cuda":
+        cp = require_cupy()
+        if dev.index is None:
+            dev = cuda_device(cp.cuda.runtime.getDevice())
+    _default_device[0] = dev
+
+
+def get_default_device() -> device:
+    """The device factories use when none is named.
+
+    >>> import nnbox
+    >>> nnbox.get_default_device()
+    device(type='cpu')
+    """
+    return _default_device[0]
 
 
 # --- CuPy, imported lazily -------------------------------------------------------------------

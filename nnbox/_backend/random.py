@@ -138,7 +138,8 @@ class Generator:
     def set_state(self, new_state) -> "Generator":
         if self.device.type != "cpu":
             raise NotImplementedError("set_state() of a CUDA generator is not supported by nnbox")
-        arr = new_state.numpy() if hasattr(new_state, "numpy") else np.asarray(new_state)
+        # a checkpoint loaded with map_location="cuda" hands the state back on the device
+        arr = new_state.cpu().numpy() if hasattr(new_state, "cpu") else np.asarray(new_state)
         if arr.dtype != np.uint8:
             raise RuntimeError(f"expected a torch.ByteTensor, but got {arr.dtype}")
         if arr.size != _STATE_BYTES:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._backend.device import array_module
 from .grad_mode import no_grad
 
 
@@ -28,20 +29,26 @@ def _outputs(func, inputs):
     return [o for o in out if isinstance(o, Tensor)]
 
 
+def _host(a):
+    """A NumPy copy of a result for the Jacobian tables (gradcheck is a host-side check)."""
+    return a if type(a) is np.ndarray else a.get()
+
+
 def _numerical(func, inputs, diff_idx, outputs, eps):
     """Central differences: J[o][i] has shape (numel(out o), numel(input i))."""
     jac = [[np.zeros((o._data.size, inputs[i]._data.size)) for i in diff_idx] for o in outputs]
     with no_grad():
         for k, i in enumerate(diff_idx):
             flat = inputs[i]._data.reshape(-1)  # a view: the nudges below reach the input
-            if not np.shares_memory(flat, inputs[i]._data):
+            data = inputs[i]._data
+            if not (np.shares_memory(flat, data) if type(data) is np.ndarray else data.flags.c_contiguous):
                 raise GradcheckError(f"gradcheck needs input {i} to be contiguous")
             for j in range(flat.size):
                 orig = flat[j].item()
                 flat[j] = orig + eps
-                plus = [o._data.astype(np.float64).reshape(-1) for o in _outputs(func, inputs)]
+                plus = [_host(o._data).astype(np.float64).reshape(-1) for o in _outputs(func, inputs)]
                 flat[j] = orig - eps
-                minus = [o._data.astype(np.float64).reshape(-1) for o in _outputs(func, inputs)]
+                minus = [_host(o._data).astype(np.float64).reshape(-1) for o in _outputs(func, inputs)]
                 flat[j] = orig
                 for o in range(len(outputs)):
                     jac[o][k][:, j] = (plus[o] - minus[o]) / (2 * eps)
@@ -59,7 +66,7 @@ def _analytical(inputs, diff_idx, outputs):
         if not out._rg:
             continue
         for r in range(out._data.size):
-            seed = np.zeros(out._data.size, dtype=out._data.dtype)
+            seed = array_module(out._data).zeros(out._data.size, dtype=out._data.dtype)
             seed[r] = 1
             grads = autograd_grad(out, wrt, grad_outputs=Tensor._make(seed.reshape(out._data.shape)),
                                   retain_graph=True, allow_unused=True)
@@ -70,7 +77,7 @@ def _analytical(inputs, diff_idx, outputs):
                             f"Gradient of input {diff_idx[k]} has shape {tuple(g._data.shape)}, expected "
                             f"{tuple(wrt[k]._data.shape)}"
                         )
-                    jac[o][k][r, :] = g._data.astype(np.float64).reshape(-1)
+                    jac[o][k][r, :] = _host(g._data).astype(np.float64).reshape(-1)
     return jac
 
 

@@ -160,6 +160,8 @@ class Function:
                 arrays.append(a)
         if on_gpu:
             _check_same_device(args)
+            # a CPU 0-d tensor joins cuda ones as a host scalar (CuPy refuses NumPy arrays, even 0-d)
+            arrays = [a[()] if type(a) is _ndarray and a.ndim == 0 else a for a in arrays]
         ctx = _new(cls)
         n = len(args)
         ctx.needs_input_grad = _NO_GRAD[n] if n < 8 else (False,) * n

@@ -1,7 +1,14 @@
-"""``nnbox.cuda``: GPU availability and synchronisation, answered through CuPy (imported lazily)."""
+"""``nnbox.cuda``: ``torch.cuda`` as users call it -- availability, devices, seeds, memory
+statistics, streams and events -- answered through CuPy (imported lazily)."""
 from __future__ import annotations
 
 from .._backend.device import cupy_or_none, require_cupy
+from .memory import (  # noqa: F401
+    empty_cache, max_memory_allocated, memory_allocated, memory_reserved, reset_peak_memory_stats,
+)
+from .streams import Event, Stream, current_stream, default_stream, stream  # noqa: F401
+
+from . import amp  # noqa: E402,F401 - torch.cuda.amp.GradScaler
 
 
 def is_available() -> bool:
@@ -33,21 +40,57 @@ def synchronize(device=None) -> None:
 
 def get_device_name(device=None) -> str:
     cp = require_cupy()
-    idx = 0 if device is None else (device if isinstance(device, int) else (device.index or 0))
+    idx = current_device() if device is None else (device if isinstance(device, int) else (device.index or 0))
     return cp.cuda.runtime.getDeviceProperties(idx)["name"].decode()
 
 
+def _seed_device(index: int, seed: int) -> None:
+    from .._backend.device import cuda_device
+    from .._backend.random import _cuda_generators, generator_for
+
+    generator_for(cuda_device(index))  # made now if it wasn't, so the seed sticks
+    _cuda_generators[index].manual_seed(seed)
+
+
 def manual_seed(seed: int) -> None:
-    from .._backend.random import _cuda_generators
-
-    for g in _cuda_generators.values():
-        g.manual_seed(seed)
-
-
-manual_seed_all = manual_seed
+    """Seed the current GPU's generator (ignored without a GPU, as in torch)."""
+    if cupy_or_none() is not None:
+        _seed_device(current_device(), seed)
 
 
-def empty_cache() -> None:
+def manual_seed_all(seed: int) -> None:
+    """Seed every GPU's generator."""
+    for i in range(device_count()):
+        _seed_device(i, seed)
+
+
+def is_bf16_supported(including_emulation: bool = True) -> bool:
+    """bfloat16 on this GPU: compute capability 8.0 (Ampere) or newer; False without a GPU."""
     cp = cupy_or_none()
-    if cp is not None:
-        cp.get_default_memory_pool().free_all_blocks()
+    if cp is None:
+        return False
+    return int(cp.cuda.Device().compute_capability) >= 80
+
+
+class _DeviceProperties:
+    def __init__(self, props: dict):
+        name = props["name"]
+        self.name = name.decode() if isinstance(name, bytes) else name
+        self.total_memory = int(props["totalGlobalMem"])
+        self.major, self.minor = int(props["major"]), int(props["minor"])
+        self.multi_processor_count = int(props.get("multiProcessorCount", 0))
+
+    def __repr__(self) -> str:
+        return (f"_CudaDeviceProperties(name='{self.name}', major={self.major}, minor={self.minor}, "
+                f"total_memory={self.total_memory // 2**20}MB, multi_processor_count={self.multi_processor_count})")
+
+
+def get_device_properties(device=None) -> _DeviceProperties:
+    cp = require_cupy()
+    idx = current_device() if device is None else (device if isinstance(device, int) else (device.index or 0))
+    return _DeviceProperties(cp.cuda.runtime.getDeviceProperties(idx))
+
+
+def get_device_capability(device=None) -> tuple:
+    p = get_device_properties(device)
+    return p.major, p.minor

@@ -142,6 +142,38 @@ def type_(self: Tensor, dtype=None, non_blocking: bool = False, **kwargs):
     return cast(self, _dt.to_numpy_dtype(dtype))
 
 
+def pin_memory(self: Tensor, device=None) -> Tensor:
+    """A copy of this CPU tensor in page-locked host memory (CuPy's pinned pool), from which a
+    ``.to("cuda", non_blocking=True)`` copy can run asynchronously; ``self`` if already pinned."""
+    from .._backend.device import cupy_or_none
+
+    if cupy_or_none() is None:
+        raise RuntimeError("Cannot access accelerator device when none is available.")
+    if not self.is_cpu:
+        raise RuntimeError(f"cannot pin '{self.type()}' only dense CPU tensors can be pinned")
+    if is_pinned(self):
+        return self
+    import cupyx  # noqa: PLC0415 - only with CuPy present
+
+    buf = cupyx.empty_pinned(self._data.shape, self._data.dtype)
+    buf[...] = self._data
+    out = Tensor._make(buf)
+    return out.requires_grad_(True) if self._rg else out
+
+
+def is_pinned(self: Tensor, device=None) -> bool:
+    """True when this CPU tensor's memory is page-locked (made by ``pin_memory``)."""
+    from .._backend.device import _cupy
+
+    cp = _cupy[0]
+    if cp is None or not self.is_cpu:
+        return False
+    r = self._data
+    while isinstance(r, np.ndarray) and r.base is not None:
+        r = r.base  # cupyx.empty_pinned builds its array on a PinnedMemoryPointer
+    return isinstance(r, cp.cuda.PinnedMemoryPointer)
+
+
 def type_as(self: Tensor, other: Tensor) -> Tensor:
     return self.to(other.dtype).to(other.device)
 
@@ -151,6 +183,8 @@ Tensor.cpu = cpu
 Tensor.cuda = cuda
 Tensor.type = type_
 Tensor.type_as = type_as
+Tensor.pin_memory = pin_memory
+Tensor.is_pinned = is_pinned
 Tensor.float = _caster(_dt.float32)
 Tensor.double = _caster(_dt.float64)
 Tensor.half = _caster(_dt.float16)

@@ -22,10 +22,10 @@ def _np_dtype(dtype, default=None):
 
 
 def _finish(arr, device, requires_grad: bool) -> Tensor:
-    if device is not None:
-        dev = as_device(device)
-        if dev.type != "cpu":
-            arr = move(arr, dev)
+    # device None means the default device (cpu unless nnbox.set_default_device changed it)
+    dev = as_device(device)
+    if dev.type != "cpu":
+        arr = move(arr, dev)
     t = Tensor._make(arr)
     if requires_grad:
         t.requires_grad_(True)
@@ -148,7 +148,7 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
     """Like ``tensor`` but shares memory with a NumPy array / tensor when it can."""
     if isinstance(data, Tensor):
         return data.to(device=device, dtype=dtype) if (dtype is not None or device is not None) else data
-    if isinstance(data, np.ndarray) and (device is None or as_device(device) == CPU):
+    if isinstance(data, np.ndarray) and as_device(device) == CPU:
         _dt.from_numpy_dtype(data.dtype)
         nd = _np_dtype(dtype, data.dtype)
         return Tensor._make(data if data.dtype == nd else data.astype(nd))
@@ -246,15 +246,15 @@ def full(size, fill_value, *, out=None, dtype=None, layout=None, device=None, re
     shape = sizes((size,)) if not isinstance(size, int) else (size,)
     nd = _dt.to_numpy_dtype(dtype)
     check_new_shape(shape, nd.itemsize)
-    dev = as_device(device) if device is not None else CPU
+    dev = as_device(device)
     if dev.type == "cpu":
         with cpu_alloc_errors(shape, nd.itemsize):
-            return _finish(np.full(shape, fill_value, dtype=nd), None, requires_grad)
+            return _finish(np.full(shape, fill_value, dtype=nd), dev, requires_grad)
     from .._backend.device import require_cupy
 
     cp = require_cupy()
     with cp.cuda.Device(dev.index or 0):
-        return _finish(cp.full(shape, fill_value, dtype=nd), None, requires_grad)
+        return _finish(cp.full(shape, fill_value, dtype=nd), dev, requires_grad)
 
 
 def _like(fill):
@@ -358,7 +358,7 @@ def _fma(x, y, z, ct):
 
 def logspace(start, end, steps: int, base: float = 10.0, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     nd = _np_dtype(dtype, _dt.get_default_dtype().np)
-    arr = np.power(base, linspace(start, end, steps, dtype=_dt.float64)._data).astype(nd)
+    arr = np.power(base, linspace(start, end, steps, dtype=_dt.float64, device="cpu")._data).astype(nd)
     return _finish(arr, device, requires_grad)
 
 
@@ -378,7 +378,7 @@ def _float_dtype(dtype, kernel: str):
 
 
 def _dev(device, generator):
-    return as_device(device) if device is not None else (generator.device if generator is not None else CPU)
+    return as_device(device) if device is not None else (generator.device if generator is not None else as_device(None))
 
 
 def _shape(size) -> tuple:
@@ -396,7 +396,7 @@ def rand(*size, generator=None, out=None, dtype=None, layout=None, device=None, 
     nd = _float_dtype(dtype, "check_uniform_bounds")
     dev = _dev(device, generator)
     arr = _rnd.draw_uniform(dev, generator, sizes(size), nd)
-    return _finish(arr, dev if dev.type != "cpu" else None, requires_grad)
+    return _finish(arr, dev, requires_grad)
 
 
 _REAL_OF_COMPLEX = {"complex64": "float32", "complex128": "float64"}
@@ -415,11 +415,11 @@ def randn(*size, generator=None, out=None, dtype=None, layout=None, device=None,
         parts = randn(*sizes(size), 2, generator=generator, dtype=_REAL_OF_COMPLEX[_dt.to_numpy_dtype(dtype).name],
                       device=device)
         arr = (parts._data * np.sqrt(0.5).astype(parts._data.dtype)).view(_dt.to_numpy_dtype(dtype))[..., 0]
-        return _finish(arr, None, requires_grad)
+        return _finish(arr, parts.device, requires_grad)
     nd = _float_dtype(dtype, "normal_kernel_cpu")
     dev = _dev(device, generator)
     arr = _rnd.draw_normal(dev, generator, sizes(size), nd)
-    return _finish(arr, dev if dev.type != "cpu" else None, requires_grad)
+    return _finish(arr, dev, requires_grad)
 
 
 def randint(low=0, high=None, size=None, *, generator=None, out=None, dtype=None, layout=None, device=None, requires_grad: bool = False) -> Tensor:
@@ -439,7 +439,7 @@ def randint(low=0, high=None, size=None, *, generator=None, out=None, dtype=None
     nd = _np_dtype(dtype, np.dtype(np.int64))
     dev = _dev(device, generator)
     arr = _rnd.draw_integers(dev, generator, _shape(size), int(low), int(high)).astype(nd)
-    return _finish(arr, dev if dev.type != "cpu" else None, requires_grad)
+    return _finish(arr, dev, requires_grad)
 
 
 def randperm(n: int, *, generator=None, out=None, dtype=None, layout=None, device=None, requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
@@ -457,8 +457,9 @@ def randperm(n: int, *, generator=None, out=None, dtype=None, layout=None, devic
     if dev.type == "cpu":
         arr = _rnd.cpu_generator(generator).permutation(int(n))
     else:
-        arr = _rnd.generator_for(dev, generator).permutation(n)
-    return _finish(arr.astype(nd), dev if dev.type != "cpu" else None, requires_grad)
+        # CuPy's Generator has no permutation(): the ranks of n uniform draws are a uniform permutation
+        arr = _rnd.generator_for(dev, generator).random(int(n)).argsort()
+    return _finish(arr.astype(nd), dev, requires_grad)
 
 
 def rand_like(input: Tensor, *, dtype=None, device=None, requires_grad: bool = False, memory_format=None) -> Tensor:
@@ -490,9 +491,9 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, out=None, dtype=None
         ref = mean if isinstance(mean, Tensor) else std
         m = mean._data if isinstance(mean, Tensor) else mean
         s = std._data if isinstance(std, Tensor) else std
-        if (np.asarray(s) < 0).any() if ref.is_cpu else False:
+        if bool((s < 0).any()) if isinstance(s, type(ref._data)) else s < 0:
             raise RuntimeError("normal expects all elements of std >= 0.0")
-        shape = np.broadcast_shapes(np.shape(m), np.shape(s))
+        shape = np.broadcast_shapes(getattr(m, "shape", ()), getattr(s, "shape", ()))
         dt = ref._data.dtype
         z = _rnd.draw_normal(ref.device, generator, shape, dt)
         return Tensor._make((z * s + m).astype(dt, copy=False))
@@ -503,7 +504,7 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, out=None, dtype=None
     nd = _float_dtype(dtype, "normal_kernel_cpu")
     dev = _dev(device, generator)
     arr = _rnd.draw_normal(dev, generator, _shape(size), nd, mean, std)
-    return _finish(arr, dev if dev.type != "cpu" else None, requires_grad)
+    return _finish(arr, dev, requires_grad)
 
 
 def bernoulli(input: Tensor, p=None, *, generator=None) -> Tensor:

@@ -318,6 +318,14 @@ def _full_index(index, axis):
     return tuple(grids)
 
 
+def _same_device(*tensors) -> None:
+    """Index tensors reach the op bodies as raw arrays (no Tensor device check): check here."""
+    from ..autograd.function import _check_same_device
+
+    if len({type(t._data) for t in tensors}) > 1:
+        _check_same_device(tensors)
+
+
 def _check_gather(name, a, axis, index):
     if index.dtype not in (np.int64, np.int32):
         raise RuntimeError(f"{name}(): Expected dtype int32/int64 for index")
@@ -371,6 +379,7 @@ class Gather(Function):
 def gather(input: Tensor, dim: int, index: Tensor, *, sparse_grad: bool = False) -> Tensor:
     """``out[i][j] = input[i][index[i][j]]`` for dim=1 (and likewise for other dims)."""
     axis = wrap_dim(dim, input._data.ndim)
+    _same_device(input, index)
     _check_gather("gather", input._data, axis, index._data)
     return Gather.apply(input, axis, index._data)
 
@@ -387,7 +396,7 @@ class Scatter(Function):
         if reduce == "add":
             add_at(out, idx, vals)
         elif reduce == "multiply":
-            np.multiply.at(out, idx, vals) if type(out) is np.ndarray else _unsupported("multiply")
+            np.multiply.at(out, idx, vals) if type(out) is np.ndarray else _multiply_at_device(out, idx, vals)
         else:
             out[idx] = vals
         ctx.idx, ctx.reduce, ctx.index_shape = idx, reduce, index.shape
@@ -405,12 +414,30 @@ class Scatter(Function):
         return ga, gs, None, None, None
 
 
+def _multiply_at_device(out, idx, vals) -> None:
+    """``out[idx] *= vals`` with repeated indices on CuPy (which has no ``multiply.at``): the product
+    of each target's values as exp(sum log|v|), its sign from the count of negatives, zeros apart."""
+    xp = xp_of(out)
+    v = xp.broadcast_to(xp.asarray(vals, dtype=out.dtype) if not hasattr(vals, "shape") else vals,
+                        idx[0].shape).astype(np.float64)
+    logs, negs, zeros = (xp.zeros(out.shape, np.float64) for _ in range(3))
+    nz = v != 0
+    add_at(logs, idx, xp.log(xp.where(nz, xp.abs(v), 1.0)))
+    add_at(negs, idx, (v < 0).astype(np.float64))
+    add_at(zeros, idx, (~nz).astype(np.float64))
+    factor = xp.exp(logs) * (1 - 2 * (negs % 2))
+    factor = xp.where(zeros > 0, 0.0, factor)
+    res = out * factor
+    out[...] = xp.rint(res) if out.dtype.kind in "iub" else res
+
+
 def _unsupported(what):
     raise RuntimeError(f"scatter reduce='{what}' is not supported on this device")
 
 
 def _scatter(input, dim, index, src=None, value=None, reduce=None):
     axis = wrap_dim(dim, input._data.ndim)
+    _same_device(input, index)
     _check_gather("scatter", input._data, axis, index._data)
     if src is None:
         src = value
@@ -446,6 +473,7 @@ class IndexSelect(Function):
 
 def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
     """Rows (or entries along ``dim``) picked by a 1-d integer ``index``."""
+    _same_device(input, index)
     if index._data.ndim > 1:
         raise IndexError("index_select(): Index is supposed to be a vector")
     if index._data.dtype not in (np.int64, np.int32):
@@ -466,6 +494,7 @@ def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
 
 
 def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha=1) -> Tensor:
+    _same_device(input, index, source)
     axis = wrap_dim(dim, input._data.ndim)
     if _first_out_of_range(index._data, input._data.shape[axis] if input._data.ndim else 1) is not None:
         raise IndexError("index out of range in self")  # -1 included: torch doesn't wrap here

@@ -160,10 +160,19 @@ def _check_class_target(input: Tensor, target: Tensor, weight, ignore_index: int
         if w.dtype != x.dtype:
             raise RuntimeError(f"expected scalar type {_type_name(x)} but found {_type_name(w)}")
     flat = t.reshape(-1)
-    if flat.size and (int(flat.min()) < 0 or int(flat.max()) >= c):  # two reductions in the common case
+    # Only host targets are checked here: on the GPU torch checks inside the kernel (a device-side
+    # assert), and a check from the host would read the batch's targets back on every step.
+    if type(flat) is np.ndarray and flat.size and (int(flat.min()) < 0 or int(flat.max()) >= c):
         bad = ((flat < 0) | (flat >= c)) & (flat != ignore_index)
         if bad.any():
             raise IndexError(f"Target {int(flat[bad.argmax()])} is out of bounds.")
+
+
+def _or_one(d, xp):
+    """``d``, or 1 where it is 0, without reading a device value back to the host."""
+    if xp is np or not hasattr(d, "dtype") or isinstance(d, np.generic):
+        return d if d else 1
+    return xp.where(d == 0, d.dtype.type(1), d)
 
 
 class CrossEntropy(Function):
@@ -184,7 +193,8 @@ class CrossEntropy(Function):
         valid = t != ignore_index
         one = x.dtype.type(1)
         ar = xp.arange(m)
-        if weight is None and valid.all():  # the common case: every row counts with weight 1
+        if weight is None and xp is np and valid.all():  # common case: every row counts with weight 1
+            # (on the GPU the general branch below: knowing that no target is ignored needs a sync)
             tc, wt, valid = t, one, True
             nll = -logp[ar, t]
             d1 = x.dtype.type(m) if reduction == "mean" else one
@@ -230,8 +240,8 @@ class CrossEntropyBackward(Function):
         xp = xp_of(logp)
         m, c = logp.shape
         g = grad.reshape(-1) if reduction == "none" else grad
-        d1 = d1 if d1 else 1  # every target ignored: torch's gradient is 0, not nan
-        d2 = d2 if d2 else 1
+        d1 = _or_one(d1, xp)  # every target ignored: torch's gradient is 0, not nan
+        d2 = _or_one(d2, xp)
         c1 = g * ((1 - eps) / d1) * wt  # coefficient of -log p[target] per row
         total = c1
         if eps:

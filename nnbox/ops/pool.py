@@ -86,7 +86,8 @@ class MaxPoolNd(Function):
             xp.maximum(best, v, out=best)
             mark = upd.view(np.int8) * np.int8(t) if small else upd * t
             xp.maximum(tap_of, mark, out=tap_of)
-        if x.dtype.kind == "f" and xp.isnan(best).any():
+        # on the GPU always: asking whether the batch holds a NaN would read a value back every step
+        if x.dtype.kind == "f" and (xp is not np or xp.isnan(best).any()):
             _nan_taps(xpad, tap_of, ksize, stride, dilation, out_size)
         ctx.save_for_backward(tap_of)
         ctx.args = (x.shape, ksize, stride, pads, dilation, out_size)
@@ -161,7 +162,7 @@ def _nan_taps(xpad, tap_of, ksize, stride, dilation, out_size) -> None:
     found = xp.zeros(tap_of.shape, dtype=bool)
     for t, sl in _taps(ksize, stride, dilation, out_size):
         isn = xp.isnan(xpad[(Ellipsis,) + sl]) & ~found
-        tap_of[isn] = t
+        xp.copyto(tap_of, t, where=isn)  # a masked write without the sync that a[mask] = t needs on CuPy
         found |= isn
 
 

@@ -34,14 +34,14 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *, g
     rows = arr.reshape(-1, arr.shape[-1])
     if not replacement and num_samples > rows.shape[1]:
         raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without replacement")
+    if not input.is_cpu:
+        return _multinomial_device(input, rows, num_samples, replacement, generator)
     if (rows < 0).any() or not np.isfinite(rows).all():
         raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
     if (rows.sum(axis=1) <= 0).any():
         raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
-    if not input.is_cpu:
-        raise NotImplementedError("multinomial runs on the CPU only in nnbox")
     if not replacement or num_samples == 1:
-        e = empty(tuple(rows.shape), dtype=input.dtype).exponential_(generator=generator)._data
+        e = empty(tuple(rows.shape), dtype=input.dtype, device=input.device).exponential_(generator=generator)._data
         keys = rows / e
         res = np.argsort(-keys, axis=1, kind="stable")[:, :num_samples]
     else:
@@ -53,6 +53,30 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *, g
             u = g._unit64(num_samples)
             res[i] = np.minimum(np.searchsorted(cdf.astype(np.float64), u, side="left"), r.shape[0] - 1)
     return Tensor._make(res.astype(np.int64).reshape(arr.shape[:-1] + (num_samples,)))
+
+
+def _multinomial_device(input, rows, num_samples, replacement, generator):
+    """multinomial on CuPy, written with the array's module (no per-row loop, no host copy of the
+    draws): inverse CDF with replacement, an exponential race (top-k of p / Exp(1)) without."""
+    from .._backend.device import array_module
+
+    xp = array_module(rows)
+    p = rows.astype(np.float64)
+    if bool((p < 0).any()) or not bool(xp.isfinite(p).all()):
+        raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
+    s = p.sum(axis=1, keepdims=True)
+    if bool((s <= 0).any()):
+        raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
+    g = _rnd.generator_for(input.device, generator)
+    if replacement and num_samples > 1:
+        cdf = xp.cumsum(p / s, axis=1)
+        u = g.random((p.shape[0], num_samples))
+        res = xp.minimum((u[:, :, None] >= cdf[:, None, :]).sum(axis=2), p.shape[1] - 1)
+    else:
+        keys = g.standard_exponential(size=p.shape) / xp.where(p > 0, p, xp.nan)
+        keys = xp.where(xp.isnan(keys), xp.inf, keys)
+        res = xp.argsort(keys, axis=1)[:, :num_samples]
+    return Tensor._make(res.astype(np.int64).reshape(input._data.shape[:-1] + (num_samples,)))
 
 
 def _poisson_one(lam: float, unit) -> float:

@@ -47,7 +47,7 @@ def default_convert(data: Any) -> Any:
     if elem_type.__module__ == "numpy" and elem_type.__name__ not in ("str_", "string_", "bytes_"):
         if isinstance(data, np.ndarray) and _NP_STR_OBJ.search(data.dtype.str) is not None:
             return data
-        return as_tensor(np.asarray(data))  # np.asarray keeps a NumPy scalar's dtype
+        return as_tensor(np.asarray(data), device="cpu")  # np.asarray keeps a NumPy scalar's dtype
     if isinstance(data, collections.abc.Mapping):
         converted = {k: default_convert(v) for k, v in data.items()}
         return _rebuild_mapping(data, converted)
@@ -128,7 +128,7 @@ def collate_numpy_array_fn(batch, *, collate_fn_map=None):
 
 
 def collate_numpy_scalar_fn(batch, *, collate_fn_map=None):
-    return as_tensor(np.asarray(batch))
+    return as_tensor(np.asarray(batch), device="cpu")  # batches are host data, whatever the default device
 
 
 def collate_float_fn(batch, *, collate_fn_map=None):

@@ -215,6 +215,28 @@ class DataLoader:
         return len(self._index_sampler)
 
 
+def _cuda_available() -> bool:
+    from ... import cuda
+
+    return cuda.is_available()
+
+
+def pin_memory(data):
+    """``data`` with every CPU tensor in it copied to page-locked memory (batches, as torch's
+    pin-memory step does), so ``.to("cuda", non_blocking=True)`` can overlap the copy."""
+    from ..._tensor import Tensor
+
+    if isinstance(data, Tensor):
+        return data.pin_memory() if data.is_cpu else data
+    if isinstance(data, tuple) and hasattr(data, "_fields"):
+        return type(data)(*(pin_memory(d) for d in data))
+    if isinstance(data, (list, tuple)):
+        return type(data)(pin_memory(d) for d in data)
+    if isinstance(data, dict):
+        return type(data)((k, pin_memory(v)) for k, v in data.items())
+    return data
+
+
 def _warn_pin_memory() -> None:
     from ... import cuda
 
@@ -238,6 +260,7 @@ class _BaseDataLoaderIter:
         self._sampler_iter = iter(self._index_sampler)
         self._base_seed = self._draw_base_seed(loader)
         self._persistent_workers = loader.persistent_workers
+        self._pin = bool(loader.pin_memory) and _cuda_available()
         self._num_yielded = 0
         self._profile_name = f"enumerate(DataLoader)#{self.__class__.__name__}.__next__"
 
@@ -249,7 +272,7 @@ class _BaseDataLoaderIter:
         """One int64 from the loader's generator: the base of every worker's seed."""
         from ... import empty, int64
 
-        return int(empty((), dtype=int64).random_(generator=loader.generator).item())
+        return int(empty((), dtype=int64, device="cpu").random_(generator=loader.generator).item())
 
     def _reset(self, loader: DataLoader, first_iter: bool = False) -> None:
         if not first_iter:
@@ -265,6 +288,8 @@ class _BaseDataLoaderIter:
 
     def __next__(self) -> Any:
         data = self._next_data()
+        if self._pin:
+            data = pin_memory(data)
         self._num_yielded += 1
         if (self._is_iterable and self._IterableDataset_len_called is not None
                 and self._num_yielded > self._IterableDataset_len_called):

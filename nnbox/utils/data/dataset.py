@@ -243,7 +243,7 @@ def random_split(dataset: Dataset, lengths: Sequence[int | float], generator=Non
         lengths = _fraction_lengths(len(dataset), lengths)
     if sum(lengths) != len(dataset):
         raise ValueError("Sum of input lengths does not equal the length of the input dataset!")
-    indices = randperm(sum(lengths), generator=generator).tolist()
+    indices = randperm(sum(lengths), generator=generator, device="cpu").tolist()
     out = []
     for offset, length in zip(itertools.accumulate(lengths), lengths):
         out.append(Subset(dataset, indices[offset - length : offset]))

@@ -63,7 +63,7 @@ class DistributedSampler(Sampler):
             from ..._backend.random import Generator
 
             g = Generator().manual_seed(self.seed + self.epoch)
-            indices = randperm(len(self.dataset), generator=g).tolist()
+            indices = randperm(len(self.dataset), generator=g, device="cpu").tolist()
         else:
             indices = list(range(len(self.dataset)))
         if not self.drop_last:

@@ -25,7 +25,7 @@ def _fresh_generator(generator):
     from ... import empty, int64
     from ..._backend.random import Generator
 
-    seed = int(empty((), dtype=int64).random_().item())
+    seed = int(empty((), dtype=int64, device="cpu").random_().item())
     return Generator().manual_seed(seed)
 
 
@@ -100,12 +100,12 @@ class RandomSampler(Sampler):
         if self.replacement:
             # draw in chunks of 32 as torch does, so a partially consumed epoch costs little
             for _ in range(self.num_samples // 32):
-                yield from randint(high=n, size=(32,), generator=g).tolist()
-            yield from randint(high=n, size=(self.num_samples % 32,), generator=g).tolist()
+                yield from randint(high=n, size=(32,), generator=g, device="cpu").tolist()
+            yield from randint(high=n, size=(self.num_samples % 32,), generator=g, device="cpu").tolist()
         else:
             for _ in range(self.num_samples // n):
-                yield from randperm(n, generator=g).tolist()
-            yield from randperm(n, generator=g).tolist()[: self.num_samples % n]
+                yield from randperm(n, generator=g, device="cpu").tolist()
+            yield from randperm(n, generator=g, device="cpu").tolist()[: self.num_samples % n]
 
     def __len__(self) -> int:
         return self.num_samples
@@ -125,7 +125,7 @@ class SubsetRandomSampler(Sampler):
     def __iter__(self) -> Iterator[int]:
         from ... import randperm
 
-        for i in randperm(len(self.indices), generator=self.generator).tolist():
+        for i in randperm(len(self.indices), generator=self.generator, device="cpu").tolist():
             yield self.indices[i]
 
     def __len__(self) -> int:
@@ -146,7 +146,7 @@ class WeightedRandomSampler(Sampler):
             raise ValueError(f"num_samples should be a positive integer value, but got num_samples={num_samples}")
         if not isinstance(replacement, bool):
             raise ValueError(f"replacement should be a boolean value, but got replacement={replacement}")
-        weights_tensor = as_tensor(weights, dtype=float64)
+        weights_tensor = as_tensor(weights, dtype=float64, device="cpu")  # sampler state stays on the host
         if weights_tensor.dim() != 1:
             raise ValueError(
                 f"weights should be a 1d sequence but given weights have shape {tuple(weights_tensor.shape)}"

@@ -1,0 +1,75 @@
+"""``torch.cuda`` memory statistics over CuPy's memory pool (the device cache).
+
+CuPy keeps freed blocks in its pool and hands them out again, so a training step that repeats
+the previous step's shapes allocates nothing new from the driver; ``empty_cache`` returns the
+cached blocks. The peak (``max_memory_allocated``) is followed by an allocator hook that nnbox
+installs the first time any statistic is asked for: until then the peak is the current use.
+"""
+from __future__ import annotations
+
+from .._backend.device import cupy_or_none
+
+_tracker = [None]
+
+
+class _PeakTracker:
+    """CuPy allocator wrapping the default pool: notes the pool's highest ``used_bytes``."""
+
+    def __init__(self, pool):
+        self.pool = pool
+        self.peak = pool.used_bytes()
+
+    def __call__(self, size: int):
+        mem = self.pool.malloc(size)
+        used = self.pool.used_bytes()
+        if used > self.peak:
+            self.peak = used
+        return mem
+
+
+def _pool_and_tracker():
+    cp = cupy_or_none()
+    if cp is None:
+        return None, None
+    if _tracker[0] is None:
+        pool = cp.get_default_memory_pool()
+        _tracker[0] = _PeakTracker(pool)
+        cp.cuda.set_allocator(_tracker[0])
+    return _tracker[0].pool, _tracker[0]
+
+
+def memory_allocated(device=None) -> int:
+    """Bytes held by live tensors on the device (CuPy pool blocks in use); 0 without a GPU.
+
+    >>> import nnbox
+    >>> nnbox.cuda.memory_allocated() >= 0
+    True
+    """
+    pool, _ = _pool_and_tracker()
+    return 0 if pool is None else pool.used_bytes()
+
+
+def max_memory_allocated(device=None) -> int:
+    """The highest ``memory_allocated`` since the last ``reset_peak_memory_stats``."""
+    pool, tracker = _pool_and_tracker()
+    return 0 if pool is None else max(tracker.peak, pool.used_bytes())
+
+
+def reset_peak_memory_stats(device=None) -> None:
+    """Start the peak over from the current use."""
+    pool, tracker = _pool_and_tracker()
+    if pool is not None:
+        tracker.peak = pool.used_bytes()
+
+
+def memory_reserved(device=None) -> int:
+    """Bytes the cache holds from the driver (in use plus cached free blocks)."""
+    pool, _ = _pool_and_tracker()
+    return 0 if pool is None else pool.total_bytes()
+
+
+def empty_cache() -> None:
+    """Give the cache's free blocks back to the driver (tensors in use keep theirs)."""
+    cp = cupy_or_none()
+    if cp is not None:
+        cp.get_default_memory_pool().free_all_blocks()
