@@ -341,6 +341,8 @@ def _apply_graph(cls, args, kwargs):
         return cls.apply(*args, **kwargs)
     if on_gpu:
         _check_same_device(args)
+        # a CPU 0-d tensor joins cuda ones as a host scalar (CuPy refuses NumPy arrays, even 0-d)
+        arrays = [a[()] if type(a) is _ndarray and a.ndim == 0 else a for a in arrays]
     ctx = _new(cls)
     ctx.needs_input_grad = tuple(needs)
     token = _quiet()

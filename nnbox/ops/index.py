@@ -32,7 +32,7 @@ def _convert_key(key, xp):
                 continue
             out.append(a)
             basic = False
-        elif isinstance(k, (list, np.ndarray)):
+        elif isinstance(k, (list, np.ndarray)) or hasattr(k, "__cuda_array_interface__"):  # a kept device key
             a = xp.asarray(k)
             if a.dtype.kind == "f":
                 raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
