@@ -88,7 +88,7 @@ def as_scalar_or_tensor(x, name: str = "other"):
         return x.item()
     if isinstance(x, (Tensor, bool, int, float, complex)):
         return x
-    if isinstance(x, np.ndarray):
+    if isinstance(x, np.ndarray) or hasattr(x, "__cuda_array_interface__"):  # an array kept by forward
         return Tensor._make(x)
     raise TypeError(f"unsupported operand type(s): expected Tensor or Number for '{name}', got {type(x).__name__}")
 
