@@ -23,7 +23,6 @@ import numpy as np
 import torch
 import torch.utils.data as tdata
 
-
 import nnbox.utils.data as ndata
 from nnbox.vision import transforms as T
 
@@ -61,7 +60,7 @@ class TorchDigits(tdata.Dataset):
 def epoch_seconds(loader) -> float:
     t0 = time.perf_counter()
     n = 0
-    for x, y in loader:
+    for _x, y in loader:
         n += len(y)
     return time.perf_counter() - t0
 

@@ -29,7 +29,6 @@ import torch
 
 import nnbox
 
-
 # --- models, written once against either library ----------------------------------------------------
 
 def make_mlp(m):

@@ -9,8 +9,8 @@ tensor([[3., 3.],
 """
 from __future__ import annotations
 
-from ._version import __version__  # noqa: E402  (a str that compares as a version)
-
+from . import amp, autograd, cuda, fft, onnx  # noqa: F401,E402
+from ._backend.device import device, get_default_device, set_default_device  # noqa: F401
 from ._backend.dtype import (  # noqa: F401
     bool,
     cdouble,
@@ -35,8 +35,6 @@ from ._backend.dtype import (  # noqa: F401
     short,
     uint8,
 )
-from ._backend.device import device, get_default_device, set_default_device  # noqa: F401
-from ._backend.type_info import finfo, iinfo  # noqa: F401
 from ._backend.random import (  # noqa: F401
     Generator,
     default_generator,
@@ -52,8 +50,11 @@ from ._backend.threads import (  # noqa: F401
     set_num_interop_threads,
     set_num_threads,
 )
+from ._backend.type_info import finfo, iinfo  # noqa: F401
+from ._legacy import BoolTensor, ByteTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor, LongTensor  # noqa: E402,F401
 from ._tensor import Tensor, is_tensor  # noqa: F401
 from ._tensor_str import set_printoptions  # noqa: F401
+from ._version import __version__ as __version__  # noqa: E402  (a str that compares as a version)
 from .autograd.grad_mode import (  # noqa: F401
     enable_grad,
     inference_mode,
@@ -64,6 +65,18 @@ from .autograd.grad_mode import (  # noqa: F401
 )
 from .ops import convert as _convert  # noqa: F401  (attaches .to/.float/...)
 from .ops import inplace as _inplace  # noqa: F401  (attaches add_/zero_/...)
+from .ops.complex import (  # noqa: F401
+    angle,
+    complex,
+    conj,
+    conj_physical,
+    imag,
+    polar,
+    real,
+    resolve_conj,
+    view_as_complex,
+    view_as_real,
+)
 from .ops.creation import (  # noqa: F401
     arange,
     as_tensor,
@@ -98,6 +111,8 @@ from .ops.creation import (  # noqa: F401
     zeros,
     zeros_like,
 )
+from .ops.decomp import cholesky, matrix_exp  # noqa: F401
+from .ops.distance import cdist  # noqa: F401
 from .ops.elementwise import (  # noqa: F401
     abs,
     absolute,
@@ -211,9 +226,7 @@ from .ops.index import (  # noqa: F401
     unique,
     where,
 )
-from .ops.distance import cdist  # noqa: F401
 from .ops.linalg import (  # noqa: F401
-    inverse,
     addbmm,
     addmm,
     addmv,
@@ -225,6 +238,7 @@ from .ops.linalg import (  # noqa: F401
     einsum,
     ger,
     inner,
+    inverse,
     matmul,
     mm,
     mv,
@@ -278,8 +292,8 @@ from .ops.shape import (  # noqa: F401
     fliplr,
     flipud,
     hstack,
-    movedim,
     moveaxis,
+    movedim,
     narrow,
     permute,
     ravel,
@@ -304,23 +318,7 @@ from .ops.shape import (  # noqa: F401
     vstack,
 )
 from .ops.softmax import log_softmax, softmax, softmin  # noqa: F401
-from .ops.complex import (  # noqa: F401
-    angle,
-    complex,
-    conj,
-    conj_physical,
-    imag,
-    polar,
-    real,
-    resolve_conj,
-    view_as_complex,
-    view_as_real,
-)
 from .ops.special import digamma, erfc, erfinv, lgamma, logit, polygamma, xlogy  # noqa: F401  (erf: the elementwise row)
-from .ops.decomp import cholesky, matrix_exp  # noqa: F401
-from . import amp, autograd, cuda, fft, onnx  # noqa: F401,E402
-
-from ._legacy import BoolTensor, ByteTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor, LongTensor  # noqa: E402,F401
 
 strided = "torch.strided"
 contiguous_format = preserve_format = channels_last = None

@@ -6,7 +6,7 @@ nnbox does have nearby; a plain typo (a name torch lacks too) keeps Python's ord
 from __future__ import annotations
 
 import difflib
-from typing import Iterable
+from collections.abc import Iterable
 
 _sets: dict = {}
 

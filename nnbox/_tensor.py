@@ -96,7 +96,7 @@ class Tensor(metaclass=_TensorType):
         _init(self, src._data)
 
     @staticmethod
-    def _make(arr, requires_grad: bool = False) -> "Tensor":
+    def _make(arr, requires_grad: bool = False) -> Tensor:
         t = _new(Tensor)
         t._data = arr
         t._rg = requires_grad
@@ -203,7 +203,7 @@ class Tensor(metaclass=_TensorType):
             raise RuntimeError("only Tensors of floating point dtype can require gradients")
         self._rg = value
 
-    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         self.requires_grad = requires_grad
         return self
 
@@ -284,13 +284,13 @@ class Tensor(metaclass=_TensorType):
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad``."""
         _autograd.backward(self, gradient, retain_graph, create_graph, inputs=inputs)
 
-    def detach(self) -> "Tensor":
+    def detach(self) -> Tensor:
         t = Tensor._make(self._data)
         t._vc = self._vc  # shares storage, so it shares the version counter
         t._base = self if self._base is None else self._base
         return t
 
-    def detach_(self) -> "Tensor":
+    def detach_(self) -> Tensor:
         if self._base is not None and self._base._rg:
             raise RuntimeError("Can't detach views in-place. Use detach() instead.")
         self.grad_fn = None
@@ -298,12 +298,12 @@ class Tensor(metaclass=_TensorType):
         return self
 
     @property
-    def data(self) -> "Tensor":
+    def data(self) -> Tensor:
         # torch's .data: same storage, no graph, and (unlike detach) its own version counter
         return Tensor._make(self._data)
 
     @data.setter
-    def data(self, value: "Tensor") -> None:
+    def data(self, value: Tensor) -> None:
         if not isinstance(value, Tensor):
             raise TypeError(f"data must be a Tensor, not {type(value).__name__}")
         self._data = value._data
@@ -349,8 +349,8 @@ class Tensor(metaclass=_TensorType):
     def _scalar(self, kind: str):
         if self._data.size != 1:
             raise RuntimeError(
-                f"Boolean value of Tensor with more than one value is ambiguous" if kind == "bool"
-                else f"only one element tensors can be converted to Python scalars"
+                "Boolean value of Tensor with more than one value is ambiguous" if kind == "bool"
+                else "only one element tensors can be converted to Python scalars"
             )
         return self._data.item()
 
@@ -402,7 +402,7 @@ class Tensor(metaclass=_TensorType):
         return new
 
     # --- small helpers shared by methods ------------------------------------------------------
-    def new_tensor(self, data, dtype=None, device=None, requires_grad: bool = False) -> "Tensor":
+    def new_tensor(self, data, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
         from .ops.creation import tensor
 
         return tensor(data, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
@@ -414,16 +414,16 @@ class Tensor(metaclass=_TensorType):
             size = tuple(size[0])
         return full(size, fill, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
 
-    def new_zeros(self, *size, dtype=None, device=None, requires_grad: bool = False) -> "Tensor":
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
         return self._new_filled(0, size, dtype, device, requires_grad)
 
-    def new_ones(self, *size, dtype=None, device=None, requires_grad: bool = False) -> "Tensor":
+    def new_ones(self, *size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
         return self._new_filled(1, size, dtype, device, requires_grad)
 
-    def new_empty(self, *size, dtype=None, device=None, requires_grad: bool = False) -> "Tensor":
+    def new_empty(self, *size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
         return self._new_filled(0, size, dtype, device, requires_grad)
 
-    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad: bool = False) -> "Tensor":
+    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
         return self._new_filled(fill_value, (size,), dtype, device, requires_grad)
 
 

@@ -15,7 +15,8 @@ that calls it. Results are exactly those of the uncompiled model; there is no sp
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 _MODES = ("default", "lite", "reduce-overhead", "max-autotune-no-cudagraphs", "max-autotune")
 # torch's registered backends; every one of them runs nnbox eagerly

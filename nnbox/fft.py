@@ -14,7 +14,7 @@ tensor([1., 2., 3.])
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

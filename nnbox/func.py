@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import functools
 
+from ._tensor import Tensor
 from .autograd import grad as _autograd_grad
 from .autograd.grad_mode import enable_grad
-from ._tensor import Tensor
 
 __all__ = ["grad", "grad_and_value", "vjp", "jacrev", "jacfwd", "hessian", "functional_call", "vmap"]
 

@@ -14,7 +14,8 @@ tensor([2., 2.])
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 _NO_TORCHSCRIPT = (
     "nnbox has no TorchScript format: save the weights with nnbox.save(model.state_dict(), f) "

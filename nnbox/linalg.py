@@ -10,5 +10,8 @@ def norm(A, ord=None, dim=None, keepdim: bool = False, *, dtype=None):  # noqa: 
 
 
 from .ops.decomp import linalg_cholesky as cholesky  # noqa: E402,F401
-from .ops.decomp import solve_triangular  # noqa: E402,F401
-from .ops.decomp import matrix_exp, solve  # noqa: E402,F401
+from .ops.decomp import (  # noqa: E402,F401
+    matrix_exp,
+    solve,
+    solve_triangular,  # noqa: E402,F401
+)

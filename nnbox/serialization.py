@@ -39,17 +39,17 @@ import sys
 import time
 import uuid
 import zipfile
-from typing import IO, Any, Callable, Union
+from collections.abc import Callable
+from typing import IO, Any
 
 import numpy as np
 
 from ._backend import dtype as _dt
 from ._backend.device import as_device, device, move
-from ._tensor import Tensor
-from ._tensor import Size
+from ._tensor import Size, Tensor
 
-FileLike = Union[str, os.PathLike, IO[bytes]]
-MapLocation = Union[None, str, device, dict, Callable]
+FileLike = str | os.PathLike | IO[bytes]
+MapLocation = str | device | dict | Callable | None
 
 # torch's storage class names <-> NumPy dtypes (the element type of each storage in the file).
 _STORAGE_OF = {
@@ -150,7 +150,7 @@ class _Pickler(pickle._Pickler):
             if memo is not None:
                 self.write(self.get(memo[0]))
                 return
-            self.write(pickle.GLOBAL + f"{obj.module}\n{obj.name}\n".encode("utf-8"))
+            self.write(pickle.GLOBAL + f"{obj.module}\n{obj.name}\n".encode())
             self.memoize(obj)
             return
         super().save(obj, save_persistent_id)
@@ -310,7 +310,7 @@ def _remove_stale_temps(folder: str, base: str) -> None:
 
 
 @contextlib.contextmanager
-def atomic_write(path: Union[str, os.PathLike]):
+def atomic_write(path: str | os.PathLike):
     """Open a temporary file next to ``path`` for writing; on success fsync it and rename it over
     ``path`` (atomic on POSIX and Windows), so readers see the old file or the new one, never half
     of one.  On error the temporary file is removed and ``path`` is untouched; temporary files

@@ -4,10 +4,10 @@
 >>> nnbox.special.gammaln(nnbox.tensor([4.0]))
 tensor([1.7918])
 """
-from .ops.elementwise import expm1, exp2, log1p, sigmoid as expit  # noqa: F401
+from .ops.elementwise import exp2, expm1, log1p  # noqa: F401
+from .ops.reduce import logsumexp  # noqa: F401
 from .ops.softmax import log_softmax, softmax  # noqa: F401
 from .ops.special import digamma, erf, erfc, erfinv, logit, polygamma, xlogy  # noqa: F401
 from .ops.special import lgamma as gammaln  # noqa: F401
-from .ops.reduce import logsumexp  # noqa: F401
 
 psi = digamma

@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from checkpoint_fuzz import run_case, run_fuzz, table
 
 import nnbox
+from checkpoint_fuzz import run_case, run_fuzz, table
 
 
 def test_fuzzed_checkpoints_load_or_fail_clearly_fast_and_touch_nothing():

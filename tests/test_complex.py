@@ -69,8 +69,6 @@ def test_mixed_real_complex_gradients(fn):
 
 def test_angle_of_reals_and_dtypes():
     x = np.array([-2.0, 0.0, 3.0, -0.0])
-    for m in (torch, nnbox):
-        pass
     np.testing.assert_array_equal(nnbox.tensor(x).angle().numpy(), torch.tensor(x).angle().numpy())
     assert repr(nnbox.tensor([1 + 1j]).abs().dtype) == "torch.float32"
     assert repr(nnbox.tensor(_c(2)).real.dtype) == "torch.float64"

@@ -3,9 +3,9 @@ reproducibility and distribution."""
 import numpy as np
 import pytest
 import torch
-from oracle import assert_same, check_error
 
 import nnbox
+from oracle import assert_same, check_error
 
 FACTORIES = [
     lambda m: m.zeros(2, 3), lambda m: m.zeros((2, 3)), lambda m: m.zeros([4]), lambda m: m.zeros(()),

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from _distributed_launch import assert_ok, needs_mpi, run_ranks
-
 import nnbox
 import nnbox.distributed as dist
+from _distributed_launch import assert_ok, needs_mpi, run_ranks
 
 COLLECTIVES = r'''
 import sys

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from _distributed_launch import assert_ok, needs_mpi, run_ranks
-
 import nnbox
 import nnbox.nn as nn
+from _distributed_launch import assert_ok, needs_mpi, run_ranks
 
 SYNC_BN = r'''
 import sys

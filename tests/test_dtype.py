@@ -4,9 +4,9 @@ import pickle
 import numpy as np
 import pytest
 import torch
-from oracle import assert_same
 
 import nnbox
+from oracle import assert_same
 
 NAMES = ["float32", "float", "float64", "double", "float16", "half", "int64", "long", "int32", "int",
          "int16", "short", "int8", "uint8", "bool", "complex64", "cfloat", "complex128", "cdouble"]

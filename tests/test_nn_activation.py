@@ -251,9 +251,8 @@ def test_second_derivative_formulas_follow_the_rules():
     import inspect
     import textwrap
 
-    from test_formula_rules import _module_defs, _violations
-
     from nnbox.ops import activation
+    from test_formula_rules import _module_defs, _violations
 
     defs = _module_defs(activation)
     checked = 0

@@ -4,11 +4,11 @@ import math
 import numpy as np
 import pytest
 import torch
-from nn_module_oracle import compare_module
-from oracle import arr
 
 import nnbox
 import nnbox.nn as nn
+from nn_module_oracle import compare_module
+from oracle import arr
 
 F64 = dict(dtype=torch.float64)
 N64 = dict(dtype=nnbox.float64)

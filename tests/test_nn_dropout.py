@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 import torch
-from oracle import arr, check_error
 
 import nnbox
 import nnbox.nn.functional as NF
+from oracle import arr, check_error
 
 
 @pytest.mark.parametrize("p", [0.2, 0.5, 0.9])

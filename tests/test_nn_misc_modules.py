@@ -3,11 +3,11 @@ repr, forward, gradients, train/eval."""
 import numpy as np
 import pytest
 import torch
-from nn_module_oracle import compare_module
-from oracle import arr
 
 import nnbox
 import nnbox.nn as nn
+from nn_module_oracle import compare_module
+from oracle import arr
 
 LAYERS = [
     ("MaxPool2d", (2,), {}, (2, 3, 8, 8)), ("MaxPool2d", (3, 2, 1), dict(ceil_mode=True), (2, 3, 7, 7)),

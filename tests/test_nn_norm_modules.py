@@ -5,11 +5,11 @@ import re
 import numpy as np
 import pytest
 import torch
-from nn_module_oracle import assert_state_equal, compare_module, copy_state
-from oracle import arr
 
 import nnbox
 import nnbox.nn as nn
+from nn_module_oracle import assert_state_equal, compare_module, copy_state
+from oracle import arr
 
 F64 = dict(dtype=torch.float64)
 N64 = dict(dtype=nnbox.float64)

@@ -7,13 +7,13 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from torch.nn.utils import parametrizations as TP
+from torch.nn.utils import parametrize as TZ
 
 import nnbox
 import nnbox.nn as nn
 from nnbox.nn.utils import parametrizations as NP
 from nnbox.nn.utils import parametrize as NZ
-from torch.nn.utils import parametrizations as TP
-from torch.nn.utils import parametrize as TZ
 
 
 def _to_nnbox(sd):

@@ -2,7 +2,6 @@
 an LSTM classifier and a TransformerEncoder classifier.  Each exported file passes onnx.checker, its
 onnxruntime output on an input it was *not* traced on is within 1e-5 of nnbox's, and the same model
 exported by torch (same weights) gives the same onnxruntime output."""
-import importlib.util
 import io
 import re
 import warnings

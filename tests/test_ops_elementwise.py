@@ -5,9 +5,9 @@ import math
 import numpy as np
 import pytest
 import torch
-from oracle import arr, check, check_error
 
 import nnbox
+from oracle import arr, check, check_error
 
 SHAPES = [((3,), (3,)), ((2, 3), (3,)), ((2, 1, 3), (4, 1)), ((), (2, 2)), ((2, 2), ()), ((0, 3), (3,)),
           ((1,), (2, 3, 1)), ((), ())]
@@ -391,9 +391,8 @@ def test_unary_table_formulas_follow_the_rules():
     import ast
     import inspect
 
-    from test_formula_rules import _module_defs, _violations
-
     from nnbox.ops import elementwise
+    from test_formula_rules import _module_defs, _violations
 
     tree = ast.parse(inspect.getsource(elementwise))
     defs = _module_defs(elementwise)

@@ -3,9 +3,9 @@ index_select, masked_fill, where, sort/topk."""
 import numpy as np
 import pytest
 import torch
-from oracle import arr, check, check_error
 
 import nnbox
+from oracle import arr, check, check_error
 
 BASIC_KEYS = [
     0, -1, 1, slice(None), slice(1, 3), slice(None, None, 2), slice(-2, None), slice(5, 10),

@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 import torch
-from oracle import arr, check, check_error
 
 import nnbox
+from oracle import arr, check, check_error
 
 
 def test_view_reshape():

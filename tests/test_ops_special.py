@@ -8,7 +8,6 @@ import torch
 import nnbox
 from oracle import arr, check, check_error
 
-
 # torch's polygamma(1, x) (digamma's derivative) is off by up to 5e-10 relative (scipy agrees
 # with nnbox's to 1e-15), so digamma's gradients are compared at 1e-8
 _GRAD_RTOL = {"digamma": 1e-8}

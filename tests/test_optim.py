@@ -7,7 +7,6 @@ parameter after every step, then the final optimizer state (keys, dtypes, values
 from __future__ import annotations
 
 import copy
-import re
 import warnings
 
 import numpy as np

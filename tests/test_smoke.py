@@ -1,5 +1,5 @@
-import numpy as np
 import pytest
+
 from oracle import arr, check, check_error
 
 

@@ -1,7 +1,6 @@
 """nnbox.utils.summary: a torchinfo-like table whose totals match the real counts."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 

@@ -8,7 +8,6 @@ import torch
 import nnbox
 
 
-
 def want(t) -> str:
     """torch's repr of ``t``, as torch prints the same tensor on cuda:0 when this is the device pass:
     the device is the first suffix (``tensor([1.], device='cuda:0', dtype=torch.float64)``), and

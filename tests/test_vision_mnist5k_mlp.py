@@ -12,7 +12,7 @@ from nnbox.vision import datasets, transforms
 
 class Model_Seq(nn.Module):  # the seed's code, unchanged
     def __init__(self, in_dim, n_hidden_1, n_hidden_2, out_dim):
-        super(Model_Seq, self).__init__()
+        super().__init__()
         self.flatten = nn.Flatten()
         self.linear1 = nn.Linear(in_dim, n_hidden_1)
         self.bn1 = nn.BatchNorm1d(n_hidden_1)

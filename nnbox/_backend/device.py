@@ -35,7 +35,7 @@ class device:
                 f"Expected one of cpu, cuda device type at start of device string: {type}"
             )
         if index is not None and index < 0:
-            raise RuntimeError(f"Device index must not be negative")
+            raise RuntimeError("Device index must not be negative")
         self.type, self.index = name, index
 
     def __repr__(self) -> str:

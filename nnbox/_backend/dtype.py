@@ -29,7 +29,7 @@ class dtype:
     def __reduce__(self):
         return (_by_name, (self.name,))
 
-    def to_real(self) -> "dtype":
+    def to_real(self) -> dtype:
         return self
 
 

@@ -37,8 +37,8 @@ import os
 
 import numpy as np
 
-from .device import CPU, as_device, require_cupy
 from . import torch_math as tm
+from .device import CPU, as_device, require_cupy
 
 _DEFAULT_SEED = 67280421310721  # torch's default_generator.initial_seed()
 _N = 624  # mt19937 state words
@@ -92,7 +92,7 @@ class Generator:
     def _bg(self, value) -> None:
         self._bg_obj = value
 
-    def manual_seed(self, seed: int) -> "Generator":
+    def manual_seed(self, seed: int) -> Generator:
         seed = int(seed)
         if seed < -(2**63) or seed >= 2**64:
             raise RuntimeError("Overflow when unpacking long long")
@@ -135,7 +135,7 @@ class Generator:
             buf[5048] = 1
         return Tensor._make(np.frombuffer(bytes(buf), np.uint8).copy())
 
-    def set_state(self, new_state) -> "Generator":
+    def set_state(self, new_state) -> Generator:
         if self.device.type != "cpu":
             raise NotImplementedError("set_state() of a CUDA generator is not supported by nnbox")
         # a checkpoint loaded with map_location="cuda" hands the state back on the device

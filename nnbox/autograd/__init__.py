@@ -104,7 +104,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
         raise NotImplementedError("is_grads_batched=True is not supported by nnbox")
     outputs = _as_list(outputs)
     inputs = _as_list(inputs)
-    for i, t in enumerate(inputs):
+    for t in inputs:
         if not t._rg:
             raise RuntimeError("One of the differentiated Tensors does not require grad")
     grads = _as_list(grad_outputs) or [None] * len(outputs)

@@ -137,7 +137,7 @@ def _run(roots, root_grads, retain_graph, inputs, accumulate, mode):
         if c == 0 and not isinstance(n, Tensor):
             ready.append(n)
     # leaves that are roots and also reached from the graph wait for their deps
-    for t, g in list(leaf_buf.items()):
+    for t in list(leaf_buf):
         if deps.get(t, 0) == 0:
             _finish_leaf(t, leaf_buf.pop(t), capture_leaf, captured, accumulate, only, handed_out, mode)
 

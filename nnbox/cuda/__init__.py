@@ -3,12 +3,15 @@ statistics, streams and events -- answered through CuPy (imported lazily)."""
 from __future__ import annotations
 
 from .._backend.device import cupy_or_none, require_cupy
+from . import amp  # noqa: E402,F401 - torch.cuda.amp.GradScaler
 from .memory import (  # noqa: F401
-    empty_cache, max_memory_allocated, memory_allocated, memory_reserved, reset_peak_memory_stats,
+    empty_cache,
+    max_memory_allocated,
+    memory_allocated,
+    memory_reserved,
+    reset_peak_memory_stats,
 )
 from .streams import Event, Stream, current_stream, default_stream, stream  # noqa: F401
-
-from . import amp  # noqa: E402,F401 - torch.cuda.amp.GradScaler
 
 
 def is_available() -> bool:

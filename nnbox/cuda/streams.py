@@ -19,13 +19,13 @@ class Stream:
     def query(self) -> bool:
         return bool(self._cp.done)
 
-    def wait_event(self, event: "Event") -> None:
+    def wait_event(self, event: Event) -> None:
         self._cp.wait_event(event._cp)
 
-    def wait_stream(self, stream: "Stream") -> None:
+    def wait_stream(self, stream: Stream) -> None:
         self.wait_event(stream.record_event())
 
-    def record_event(self, event: "Event | None" = None) -> "Event":
+    def record_event(self, event: Event | None = None) -> Event:
         event = event if event is not None else Event()
         event.record(self)
         return event
@@ -66,7 +66,7 @@ class Event:
     def wait(self, stream: Stream | None = None) -> None:
         (stream or current_stream())._cp.wait_event(self._cp)
 
-    def elapsed_time(self, end_event: "Event") -> float:
+    def elapsed_time(self, end_event: Event) -> float:
         if not (self.enable_timing and end_event.enable_timing):
             raise RuntimeError("Both events must be created with argument 'enable_timing=True'.")
         if not (self._recorded and end_event._recorded):

@@ -42,7 +42,7 @@ from .process_group import (  # noqa: F401
     is_torchelastic_launched,
     new_group,
 )
-from .reduce_op import ReduceOp, RedOpType  # noqa: F401
+from .reduce_op import RedOpType, ReduceOp  # noqa: F401
 from .work import Work  # noqa: F401
 
 __all__ = list(_coll_all) + [

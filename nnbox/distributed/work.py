@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 # Waiting: MPICH busy-polls inside a blocking wait, which starves the ranks that still compute when
 # processes outnumber cores (4 ranks on 2 cores: the computing rank ran 2.4x slower).  So waits

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numbers
 
 import nnbox
+
 from .._tensor import Tensor
 from ..ops.shape import Size
 from . import constraints

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 import nnbox
+
 from ..ops.shape import Size
 from . import constraints
 from .distribution import Distribution

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import nnbox
+
 from .._tensor import Tensor
 from ..ops.shape import Size
 from . import constraints

@@ -3,6 +3,7 @@ gradients come from ``_gamma_sample`` (implicit differentiation of the gamma CDF
 from __future__ import annotations
 
 import nnbox
+
 from ..ops.shape import Size
 from . import constraints
 from ._gamma_sample import StandardGamma

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 import nnbox
+
 from .bernoulli import Bernoulli
 from .categorical import Categorical, OneHotCategorical
 from .exponential import Exponential

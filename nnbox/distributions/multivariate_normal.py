@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 
 import nnbox
+
 from ..ops.decomp import linalg_cholesky, solve_triangular
 from ..ops.shape import Size
 from . import constraints

@@ -5,7 +5,7 @@ import math
 import numbers
 
 import nnbox
-from .._tensor import Tensor
+
 from ..ops.shape import Size
 from . import constraints
 from .distribution import Distribution

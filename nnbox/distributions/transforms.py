@@ -13,6 +13,7 @@ import math
 import numbers
 
 import nnbox
+
 from .._tensor import Tensor
 from . import constraints
 from .utils import sum_rightmost

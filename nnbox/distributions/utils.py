@@ -6,6 +6,7 @@ import numbers
 import numpy as np
 
 import nnbox
+
 from .._tensor import Tensor
 
 

@@ -4,10 +4,10 @@
 >>> nn.Linear(4, 2)
 Linear(in_features=4, out_features=2, bias=True)
 """
+from . import functional, init, utils  # noqa: F401,E402
+from .modules import *  # noqa: F401,F403
 from .parameter import *  # noqa: F401,F403
 from .parameter import Parameter  # noqa: F401
-from .modules import *  # noqa: F401,F403
-from . import functional, init, utils  # noqa: F401,E402
 
 
 def __getattr__(name: str):

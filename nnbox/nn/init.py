@@ -16,7 +16,6 @@ import warnings
 
 import numpy as np
 
-
 from .._tensor import Tensor
 from ..autograd.grad_mode import no_grad
 from ..ops._util import xp_of

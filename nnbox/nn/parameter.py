@@ -107,7 +107,7 @@ class UninitializedBuffer(UninitializedParameter):
 # --- Buffer ---------------------------------------------------------------------------------------
 # torch's ``nn.Buffer(t)`` *is* a plain Tensor flagged as a buffer, so ``type(b) is Tensor``.  Plain
 # Tensors have no __dict__ here (slots), so the flag lives in a weak table keyed by identity.
-_buffer_flags: "weakref.WeakValueDictionary[int, Tensor]" = weakref.WeakValueDictionary()
+_buffer_flags: weakref.WeakValueDictionary[int, Tensor] = weakref.WeakValueDictionary()
 _buffer_persistent: dict[int, bool] = {}
 
 

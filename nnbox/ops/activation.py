@@ -13,12 +13,12 @@ import math
 import numpy as np
 
 from .._backend import dtype as _dt
+from .._backend.threads import parallel_for
 from .._tensor import Tensor
 from ..autograd.function import Function
 from . import elementwise as _ew
-from .._backend.threads import parallel_for
-from ._parallel import MIN_SIZE, par_ufunc
 from ._erf import normal_cdf as _normal_cdf
+from ._parallel import MIN_SIZE, par_ufunc
 from ._util import unbroadcast, wrap_dim, xp_of
 from .inplace import apply_inplace
 from .softmax import log_softmax, softmax, softmin

@@ -8,8 +8,8 @@ import numbers
 import numpy as np
 
 from .._backend import dtype as _dt
-from .._backend.device import CPU, as_device, move
 from .._backend import random as _rnd
+from .._backend.device import CPU, as_device, move
 from .._tensor import Tensor
 from ..autograd.function import Function
 from ._util import not_implemented, sizes, xp_of

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import warnings
 
-import numpy as np
-
 from .._backend.random import draw_bernoulli
 from .._tensor import Tensor
 from ..autograd.function import Function

@@ -18,9 +18,8 @@ from .._tensor import Tensor
 from ..autograd import grad_mode
 from ..autograd.function import Function
 from . import _parallel as _par
-from ._util import (as_scalar_or_tensor, conj_if_complex, not_implemented, result_dtype, type_name, unbroadcast,
-                    xp_of)
 from ._erf import erf as _erf
+from ._util import as_scalar_or_tensor, conj_if_complex, not_implemented, result_dtype, type_name, unbroadcast, xp_of
 from .convert import cast
 
 # --- binary arithmetic ---------------------------------------------------------------------------

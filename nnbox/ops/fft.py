@@ -12,8 +12,6 @@ are each other's adjoints, and a real input receives the real part.
 """
 from __future__ import annotations
 
-import numpy as np
-
 from ..autograd.function import Function
 from ._util import xp_of
 from .complex import complex_dtype, real_dtype

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import return_types
 from .._tensor import Tensor
 from ..autograd import grad_mode
 from ..autograd.function import Function
-from ._util import add_at, cpp_type_name, named, type_name, result_dtype, shape_str, unbroadcast, wrap_dim, xp_of
+from ._util import add_at, cpp_type_name, named, result_dtype, shape_str, type_name, unbroadcast, wrap_dim, xp_of
 from .convert import cast
-from .. import return_types
 
 # --- t[key] --------------------------------------------------------------------------------------
 
@@ -292,9 +292,7 @@ def index_put_(self: Tensor, indices, values: Tensor, accumulate: bool = False) 
     tensor([[0., 0.],
             [5., 0.]])
     """
-    from .inplace import apply_inplace
-
-    from .inplace import _check_leaf
+    from .inplace import _check_leaf, apply_inplace
 
     _check_leaf(self)
     key = _index_put_args(self, indices, values, "index_put_")

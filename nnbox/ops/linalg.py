@@ -7,7 +7,6 @@ import numpy as np
 
 from .._tensor import Tensor
 from ..autograd.function import Function
-
 from ._util import conj_if_complex, cpp_type_name, named, norm_dims, type_name, unbroadcast, xp_of
 
 
@@ -104,9 +103,9 @@ _MATMUL_NAMES = {(1, 1): "DotBackward0", (2, 1): "MvBackward0", (2, 2): "MmBackw
 def mm(input: Tensor, mat2: Tensor, *, out=None) -> Tensor:
     """2-d matrix product."""
     if input._data.ndim != 2:
-        raise RuntimeError(f"self must be a matrix")
+        raise RuntimeError("self must be a matrix")
     if mat2._data.ndim != 2:
-        raise RuntimeError(f"mat2 must be a matrix")
+        raise RuntimeError("mat2 must be a matrix")
     if input._data.shape[1] != mat2._data.shape[0]:
         raise _mm_error(input._data, mat2._data)
     return matmul(input, mat2, out=out)
@@ -116,9 +115,9 @@ def bmm(input: Tensor, mat2: Tensor, *, out=None) -> Tensor:
     """Batched matrix product of (b, n, m) and (b, m, p)."""
     a, b = input._data, mat2._data
     if a.ndim != 3:
-        raise RuntimeError(f"batch1 must be a 3D tensor")
+        raise RuntimeError("batch1 must be a 3D tensor")
     if b.ndim != 3:
-        raise RuntimeError(f"batch2 must be a 3D tensor")
+        raise RuntimeError("batch2 must be a 3D tensor")
     if b.shape[0] != a.shape[0] or b.shape[1] != a.shape[2]:
         raise RuntimeError(
             f"Expected size for first two dimensions of batch2 tensor to be: [{a.shape[0]}, {a.shape[2]}] but "
@@ -198,7 +197,7 @@ def _mm_grad_b(g, a, b):
 def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta=1, alpha=1, out=None) -> Tensor:
     """``beta * input + alpha * (mat1 @ mat2)``."""
     if mat1._data.ndim != 2 or mat2._data.ndim != 2:
-        raise RuntimeError("mat1 must be a matrix, got {}-D tensor".format(mat1._data.ndim))
+        raise RuntimeError(f"mat1 must be a matrix, got {mat1._data.ndim}-D tensor")
     if mat1._data.shape[1] != mat2._data.shape[0]:
         raise _mm_error(mat1._data, mat2._data)
     _same_dtype(mat1, mat2)
@@ -234,7 +233,7 @@ def _parse_einsum(eq: str, shapes):
         lhs, out = eq, None
     terms = lhs.split(",")
     if len(terms) != len(shapes):
-        raise RuntimeError(f"einsum(): more operands were provided than specified in the equation" if len(shapes) > len(terms)
+        raise RuntimeError("einsum(): more operands were provided than specified in the equation" if len(shapes) > len(terms)
                            else "einsum(): fewer operands were provided than specified in the equation")
     used = set(c for c in eq if c.isalpha())
     free = [c for c in string.ascii_letters if c not in used]
@@ -285,7 +284,7 @@ class Einsum(Function):
         ops = ctx.saved_tensors
         xp = xp_of(grad)
         grads = [None]
-        for i, op in enumerate(ops):
+        for i in range(len(ops)):
             g = None
             if ctx.needs_input_grad[i + 1]:
                 eq, others, shape, full_shape, diag = ctx.plan(i)
@@ -428,7 +427,7 @@ def diag(input: Tensor, diagonal: int = 0) -> Tensor:
         return _DiagEmbed.apply(input, diagonal)
     if input._data.ndim == 2:
         return _Diagonal.apply(input, diagonal)
-    raise RuntimeError("diag(): Supports 1D or 2D tensors. Got {}D".format(input._data.ndim))
+    raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {input._data.ndim}D")
 
 
 def trace(input: Tensor) -> Tensor:

@@ -10,7 +10,6 @@ compose existing differentiable ops, since each is a couple of array passes anyw
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 

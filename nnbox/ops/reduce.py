@@ -6,12 +6,12 @@ import math
 
 import numpy as np
 
+from .. import return_types
 from .._backend import dtype as _dt
 from .._tensor import Tensor
 from ..autograd.function import Function
 from ._util import named, norm_dims, wrap_dim, xp_of
 from .convert import cast
-from .. import return_types
 
 
 def _restore(grad, shape, axes, keepdim):

@@ -9,7 +9,7 @@ import numpy as np
 
 from .._tensor import Size, Tensor  # noqa: F401  (Size re-exported for old imports)
 from ..autograd.function import Function
-from ._util import add_at, named, norm_dims, shape_str, sizes, unbroadcast, wrap_dim, xp_of
+from ._util import named, norm_dims, shape_str, sizes, unbroadcast, wrap_dim, xp_of
 from .index import PutZeros, _IndexAddHelper
 
 

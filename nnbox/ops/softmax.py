@@ -1,7 +1,6 @@
 """softmax / log_softmax / softmin along one dim, each one fused node with a closed-form backward."""
 from __future__ import annotations
 
-from .._backend import dtype as _dt
 from .._tensor import Tensor
 from ..autograd.function import Function
 from ._util import not_implemented, wrap_dim, xp_of

@@ -25,7 +25,6 @@ from .sgd import SGD
 from .sparse_adam import SparseAdam
 
 
-
 def __getattr__(name: str):
     # swa_utils builds on nn (AveragedModel is a Module): load it on first use
     if name == "swa_utils":

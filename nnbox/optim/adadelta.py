@@ -1,7 +1,7 @@
 """``Adadelta``: step sizes from running averages of squared gradients and squared updates."""
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from ..ops._util import xp_of
 from .optimizer import (

@@ -1,7 +1,7 @@
 """``Adafactor``: Adam-like steps with a factored (row x column) second-moment estimate."""
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 

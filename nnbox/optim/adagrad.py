@@ -1,7 +1,7 @@
 """``Adagrad``: per-coordinate learning rates from the running sum of squared gradients."""
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from .._tensor import Tensor
 from ..ops._util import xp_of

@@ -1,8 +1,9 @@
 """``Adam``: adaptive moment estimation (and, with ``decoupled_weight_decay``, AdamW's rule)."""
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
+from .._tensor import Tensor
 from ..ops._util import xp_of
 from .optimizer import (
     Optimizer,
@@ -18,7 +19,6 @@ from .optimizer import (
     _real,
     _zeros_state,
 )
-from .._tensor import Tensor
 
 __all__ = ["Adam"]
 

@@ -1,7 +1,7 @@
 """``Adamax``: Adam with the infinity norm in place of the second moment."""
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from ..ops._util import xp_of
 from .optimizer import (

@@ -1,7 +1,7 @@
 """``AdamW``: Adam with decoupled weight decay (default ``weight_decay=1e-2``)."""
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from .adam import Adam
 

@@ -1,7 +1,7 @@
 """``ASGD``: averaged stochastic gradient descent (Polyak-Ruppert averaging in ``ax``)."""
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 

@@ -5,7 +5,7 @@ here as 0-d arrays / NumPy scalars of the parameters' dtype, so float32 runs rou
 """
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 

@@ -26,8 +26,9 @@ import types
 import warnings
 from bisect import bisect_right
 from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from functools import wraps
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 from .._tensor import Tensor
 from .optimizer import Optimizer

@@ -1,7 +1,7 @@
 """``NAdam``: Adam with Nesterov momentum and a momentum-decay schedule."""
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 

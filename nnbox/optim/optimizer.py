@@ -44,9 +44,10 @@ from __future__ import annotations
 import functools
 import warnings
 from collections import OrderedDict, defaultdict
+from collections.abc import Callable, Iterable
 from copy import deepcopy
 from itertools import chain
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -73,8 +74,8 @@ class _RequiredParameter:
 
 required = _RequiredParameter()
 
-_global_pre_hooks: "OrderedDict[int, Callable]" = OrderedDict()
-_global_post_hooks: "OrderedDict[int, Callable]" = OrderedDict()
+_global_pre_hooks: OrderedDict[int, Callable] = OrderedDict()
+_global_post_hooks: OrderedDict[int, Callable] = OrderedDict()
 
 
 def register_optimizer_step_pre_hook(hook: Callable) -> RemovableHandle:
@@ -145,12 +146,12 @@ class Optimizer:
 
     def __init__(self, params: Iterable, defaults: dict[str, Any]) -> None:
         self.defaults = defaults
-        self._optimizer_step_pre_hooks: "OrderedDict[int, Callable]" = OrderedDict()
-        self._optimizer_step_post_hooks: "OrderedDict[int, Callable]" = OrderedDict()
-        self._optimizer_state_dict_pre_hooks: "OrderedDict[int, Callable]" = OrderedDict()
-        self._optimizer_state_dict_post_hooks: "OrderedDict[int, Callable]" = OrderedDict()
-        self._optimizer_load_state_dict_pre_hooks: "OrderedDict[int, Callable]" = OrderedDict()
-        self._optimizer_load_state_dict_post_hooks: "OrderedDict[int, Callable]" = OrderedDict()
+        self._optimizer_step_pre_hooks: OrderedDict[int, Callable] = OrderedDict()
+        self._optimizer_step_post_hooks: OrderedDict[int, Callable] = OrderedDict()
+        self._optimizer_state_dict_pre_hooks: OrderedDict[int, Callable] = OrderedDict()
+        self._optimizer_state_dict_post_hooks: OrderedDict[int, Callable] = OrderedDict()
+        self._optimizer_load_state_dict_pre_hooks: OrderedDict[int, Callable] = OrderedDict()
+        self._optimizer_load_state_dict_post_hooks: OrderedDict[int, Callable] = OrderedDict()
         self._scratch: dict = {}
         if isinstance(params, Tensor):
             raise TypeError(
@@ -268,7 +269,7 @@ class Optimizer:
         return h
 
     @staticmethod
-    def _add_hook(hooks: "OrderedDict[int, Callable]", hook: Callable, prepend: bool) -> RemovableHandle:
+    def _add_hook(hooks: OrderedDict[int, Callable], hook: Callable, prepend: bool) -> RemovableHandle:
         h = RemovableHandle(hooks)
         hooks[h.id] = hook
         if prepend:

@@ -1,7 +1,7 @@
 """``RMSprop``: divide the gradient by a running RMS of recent gradients (optionally centered)."""
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from ..ops._util import xp_of
 from .optimizer import (

@@ -1,7 +1,7 @@
 """``Rprop``: resilient backpropagation, per-coordinate step sizes driven by gradient signs."""
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from .._tensor import Tensor
 from ..ops._util import xp_of

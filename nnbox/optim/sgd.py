@@ -1,7 +1,7 @@
 """``SGD``: stochastic gradient descent with momentum, dampening, Nesterov and weight decay."""
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from ..ops._util import xp_of
 from .optimizer import (

@@ -7,7 +7,7 @@ exactly zero is the one case where torch would still decay its moments and nnbox
 """
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from ..ops._util import xp_of
 from .optimizer import Optimizer, _check_betas, _check_eps, _check_lr, _lr_of, _zeros_state

@@ -26,7 +26,8 @@ from __future__ import annotations
 import contextlib
 import copy
 import warnings
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .._backend import random as _random
 from .._tensor import Tensor

@@ -14,14 +14,13 @@ torch.Size([2, 2])
 from __future__ import annotations
 
 import os
-from typing import Dict, Optional, Union
 
 import numpy as np
 
 from .._backend.device import as_device, move
 from .._tensor import Tensor
 
-PathLike = Union[str, os.PathLike]
+PathLike = str | os.PathLike
 
 
 def _backend():
@@ -34,7 +33,7 @@ def _backend():
     return st
 
 
-def _arrays(tensors: Dict[str, Tensor]) -> Dict[str, np.ndarray]:
+def _arrays(tensors: dict[str, Tensor]) -> dict[str, np.ndarray]:
     if not isinstance(tensors, dict):
         raise TypeError(f"expected a dict of tensors, got {type(tensors).__name__}")
     out = {}
@@ -48,23 +47,23 @@ def _arrays(tensors: Dict[str, Tensor]) -> Dict[str, np.ndarray]:
     return out
 
 
-def _tensors(arrays: Dict[str, np.ndarray], device) -> Dict[str, Tensor]:
+def _tensors(arrays: dict[str, np.ndarray], device) -> dict[str, Tensor]:
     dev = as_device(device)
     # safetensors hands back read-only views of its buffer: copy so the tensors are ours to train
     return {k: Tensor._make(move(np.array(a, copy=True), dev)) for k, a in arrays.items()}
 
 
-def save(tensors: Dict[str, Tensor], metadata: Optional[Dict[str, str]] = None) -> bytes:
+def save(tensors: dict[str, Tensor], metadata: dict[str, str] | None = None) -> bytes:
     """The bytes of a safetensors file holding ``tensors``."""
     return _backend().save(_arrays(tensors), metadata=metadata)
 
 
-def load(data: bytes, device: str = "cpu") -> Dict[str, Tensor]:
+def load(data: bytes, device: str = "cpu") -> dict[str, Tensor]:
     """Tensors from the bytes of a safetensors file."""
     return _tensors(_backend().load(data), device)
 
 
-def save_file(tensors: Dict[str, Tensor], filename: PathLike, metadata: Optional[Dict[str, str]] = None) -> None:
+def save_file(tensors: dict[str, Tensor], filename: PathLike, metadata: dict[str, str] | None = None) -> None:
     """Write ``tensors`` (e.g. ``model.state_dict()``) to ``filename`` atomically."""
     from ..serialization import atomic_write
 
@@ -73,12 +72,12 @@ def save_file(tensors: Dict[str, Tensor], filename: PathLike, metadata: Optional
         fh.write(blob)
 
 
-def load_file(filename: PathLike, device: str = "cpu") -> Dict[str, Tensor]:
+def load_file(filename: PathLike, device: str = "cpu") -> dict[str, Tensor]:
     """Read every tensor of a safetensors file into a dict (on ``device``)."""
     return _tensors(_backend().load_file(os.fspath(filename)), device)
 
 
-def load_metadata(filename: PathLike) -> Dict[str, str]:
+def load_metadata(filename: PathLike) -> dict[str, str]:
     """The free-form ``metadata`` strings stored in a safetensors file's header.
 
     The header is parsed and validated by the safetensors library itself (the same checks as

@@ -22,8 +22,9 @@ from __future__ import annotations
 import math
 import sys
 import types
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, List, Optional, Sequence
+from typing import Any
 
 import nnbox
 
@@ -38,7 +39,7 @@ class LayerInfo:
     class_name: str
     depth: int
     index: int  # position among its parent's children (1-based), as torchinfo numbers rows
-    output_shape: List[int]
+    output_shape: list[int]
     params: int  # recursive, each parameter once
     own_params: int
     trainable: bool
@@ -50,7 +51,7 @@ class LayerInfo:
 class ModelStatistics:
     """The result of ``summary``: rows plus totals; ``str()`` is the table."""
 
-    def __init__(self, rows: List[LayerInfo], model, input_bytes: int, model_name: str, depth: int = 3):
+    def __init__(self, rows: list[LayerInfo], model, input_bytes: int, model_name: str, depth: int = 3):
         self.summary_list = rows
         self.depth = depth  # rows deeper than this are folded into their ancestor at this depth
         params = list(model.parameters())  # de-duplicated, as torch's parameters()
@@ -121,7 +122,7 @@ def _cols(values, widths) -> str:
     return "".join(str(v)[: w - 1].ljust(w) if i < len(widths) - 1 else str(v) for i, (v, w) in enumerate(zip(values, widths)))
 
 
-def _tree_prefix(rows: List[LayerInfo], i: int) -> str:
+def _tree_prefix(rows: list[LayerInfo], i: int) -> str:
     """The tree glyphs before row i: a bar for every ancestor that still has siblings below."""
     d = rows[i].depth
     parts = ["└─" if _is_last_sibling(rows, i) else "├─"]
@@ -132,7 +133,7 @@ def _tree_prefix(rows: List[LayerInfo], i: int) -> str:
     return "".join(reversed(parts))
 
 
-def _is_last_sibling(rows: List[LayerInfo], i: int) -> bool:
+def _is_last_sibling(rows: list[LayerInfo], i: int) -> bool:
     d = rows[i].depth
     for r in rows[i + 1 :]:
         if r.depth < d:
@@ -210,8 +211,8 @@ def _dummy_inputs(input_size, dtypes, device):
 
 def summary(
     model,
-    input_size: Optional[Sequence] = None,
-    dtypes: Optional[Sequence] = None,
+    input_size: Sequence | None = None,
+    dtypes: Sequence | None = None,
     device=None,
     input_data: Any = None,
     verbose: int = 1,
@@ -241,7 +242,7 @@ def summary(
         for i, child in enumerate(parent.children(), 1):
             child_index.setdefault(id(child), i)
     depth_of = {id(m): (n.count(".") + 1 if n else 0) for n, m in model.named_modules()}
-    rows: List[LayerInfo] = []
+    rows: list[LayerInfo] = []
 
     def pre_hook(module, inp):
         # reserve the row at call time so parents come before their children
@@ -267,7 +268,7 @@ def summary(
             is_leaf=not any(True for _ in module.children()),
         )
 
-    stack: List[int] = []
+    stack: list[int] = []
     handles = []
     for _, m in model.named_modules():
         handles.append(m.register_forward_pre_hook(pre_hook))

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import math
 import os
-from typing import IO, List, Optional, Tuple, Union
+from typing import IO
 
 import numpy as np
 
 from .._backend.device import move
 from .._tensor import Tensor
 
-TensorOrList = Union[Tensor, List[Tensor]]
+TensorOrList = Tensor | list[Tensor]
 
 
 def _as_batch(tensor: TensorOrList):
@@ -61,7 +61,7 @@ def make_grid(
     nrow: int = 8,
     padding: int = 2,
     normalize: bool = False,
-    value_range: Optional[Tuple[float, float]] = None,
+    value_range: tuple[float, float] | None = None,
     scale_each: bool = False,
     pad_value: float = 0.0,
 ) -> Tensor:
@@ -110,8 +110,8 @@ def _to_uint8_hwc(grid: np.ndarray) -> np.ndarray:
 
 def save_image(
     tensor: TensorOrList,
-    fp: Union[str, os.PathLike, IO[bytes]],
-    format: Optional[str] = None,  # noqa: A002 - torchvision's name
+    fp: str | os.PathLike | IO[bytes],
+    format: str | None = None,  # noqa: A002 - torchvision's name
     **kwargs,
 ) -> None:
     """Write a tensor (or a batch, tiled with ``make_grid(**kwargs)``) as an image file.

@@ -16,7 +16,7 @@ import types
 
 import numpy as np
 
-from . import _array, _cuda, _memory, _namespace
+from . import _array, _cuda, _memory, _namespace  # noqa: F401  (_cuda: registers cupy.cuda)
 from ._array import counters, ndarray
 
 

@@ -23,7 +23,7 @@ import numpy as np
 from . import _memory
 
 counters = {"dtoh": 0, "htod": 0}
-_bases: "weakref.WeakValueDictionary[int, ndarray]" = weakref.WeakValueDictionary()
+_bases: weakref.WeakValueDictionary[int, ndarray] = weakref.WeakValueDictionary()
 
 _IMPLICIT = ("Implicit conversion to a NumPy array is not allowed. Please use `.get()` to construct "
              "a NumPy array explicitly.")
@@ -195,7 +195,7 @@ class ndarray:
         _memory.adopt(a)
 
     @classmethod
-    def _wrap(cls, a: np.ndarray, dev: int | None = None) -> "ndarray":
+    def _wrap(cls, a: np.ndarray, dev: int | None = None) -> ndarray:
         self = object.__new__(cls)
         self._a = a
         self._dev = Device._current[0] if dev is None else dev
@@ -284,7 +284,7 @@ class ndarray:
     def set(self, arr, stream=None):
         htod()
         if not isinstance(arr, np.ndarray):
-            raise TypeError(f"Only numpy.ndarray can be set to cupy.ndarray")
+            raise TypeError("Only numpy.ndarray can be set to cupy.ndarray")
         if arr.shape != self.shape:
             raise ValueError(f"Shape mismatch. Old shape: {self.shape}, new shape: {arr.shape}")
         self._a[...] = arr

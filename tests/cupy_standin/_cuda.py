@@ -50,7 +50,7 @@ runtime.is_hip = False
 class Stream:
     """A CUDA stream: work on the stand-in is synchronous, so a stream only keeps the context."""
 
-    null: "Stream"
+    null: Stream
     _stack: list = []
 
     def __init__(self, null=False, non_blocking=False, ptds=False, priority=None):

@@ -8,7 +8,7 @@ import types
 import numpy as np
 
 from . import _array, _cuda, _memory
-from ._array import counters, dtoh, htod, ndarray, unwrap, wrap
+from ._array import counters, htod, ndarray, unwrap, wrap
 
 
 def _from_pickle(a: np.ndarray) -> ndarray:

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import operator
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
-from typing import Any, Iterator
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
 
 from ..._tensor import Tensor
 from ..parameter import Parameter
@@ -79,7 +79,7 @@ class Sequential(Module):
     def __iter__(self) -> Iterator[Module]:
         return iter(self._modules.values())
 
-    def __add__(self, other: "Sequential") -> "Sequential":
+    def __add__(self, other: Sequential) -> Sequential:
         if not isinstance(other, Sequential):
             raise ValueError(f"add operator supports only objects of Sequential class, but {type(other)} is given.")
         out = Sequential()
@@ -89,12 +89,12 @@ class Sequential(Module):
             out.append(layer)
         return out
 
-    def __iadd__(self, other: "Sequential") -> "Sequential":
+    def __iadd__(self, other: Sequential) -> Sequential:
         if not isinstance(other, Sequential):
             raise ValueError(f"add operator supports only objects of Sequential class, but {type(other)} is given.")
         return self.extend(list(other))
 
-    def __mul__(self, other: int) -> "Sequential":
+    def __mul__(self, other: int) -> Sequential:
         if not isinstance(other, int):
             raise TypeError(f"unsupported operand type(s) for *: {type(self)} and {type(other)}")
         if other <= 0:
@@ -107,7 +107,7 @@ class Sequential(Module):
 
     __rmul__ = __mul__
 
-    def __imul__(self, other: int) -> "Sequential":
+    def __imul__(self, other: int) -> Sequential:
         layers = list(self) * 1
         if not isinstance(other, int):
             raise TypeError(f"unsupported operand type(s) for *: {type(self)} and {type(other)}")
@@ -121,12 +121,12 @@ class Sequential(Module):
     def __dir__(self):
         return [k for k in super().__dir__() if not k.isdigit()]
 
-    def append(self, module: Module) -> "Sequential":
+    def append(self, module: Module) -> Sequential:
         """Add ``module`` at the end."""
         self.add_module(str(len(self)), module)
         return self
 
-    def insert(self, index: int, module: Module) -> "Sequential":
+    def insert(self, index: int, module: Module) -> Sequential:
         """Put ``module`` before position ``index`` (negative counts from the end)."""
         if not isinstance(module, Module):
             raise AssertionError(f"module should be of type: {Module}")
@@ -140,7 +140,7 @@ class Sequential(Module):
         self.__dict__["_modules"] = {str(i): m for i, m in enumerate(items)}
         return self
 
-    def extend(self, sequential: Iterable[Module]) -> "Sequential":
+    def extend(self, sequential: Iterable[Module]) -> Sequential:
         for layer in sequential:
             self.append(layer)
         return self
@@ -189,10 +189,10 @@ class ModuleList(Module):
     def __iter__(self) -> Iterator[Module]:
         return iter(self._modules.values())
 
-    def __iadd__(self, modules: Iterable[Module]) -> "ModuleList":
+    def __iadd__(self, modules: Iterable[Module]) -> ModuleList:
         return self.extend(modules)
 
-    def __add__(self, other: Iterable[Module]) -> "ModuleList":
+    def __add__(self, other: Iterable[Module]) -> ModuleList:
         out = ModuleList()
         for i, module in enumerate(list(self) + list(other)):
             out.add_module(str(i), module)
@@ -224,7 +224,7 @@ class ModuleList(Module):
             self._modules[str(i)] = self._modules[str(i - 1)]
         self._modules[str(index)] = module
 
-    def append(self, module: Module) -> "ModuleList":
+    def append(self, module: Module) -> ModuleList:
         self.add_module(str(len(self)), module)
         return self
 
@@ -233,7 +233,7 @@ class ModuleList(Module):
         del self[key]
         return v
 
-    def extend(self, modules: Iterable[Module]) -> "ModuleList":
+    def extend(self, modules: Iterable[Module]) -> ModuleList:
         if not isinstance(modules, Iterable):
             raise TypeError(f"ModuleList.extend should be called with an iterable, but got {type(modules).__name__}")
         offset = len(self)
@@ -353,7 +353,7 @@ class ParameterList(Module):
     def __iter__(self) -> Iterator[Any]:
         return (self[i] for i in range(len(self)))
 
-    def __iadd__(self, parameters: Iterable[Any]) -> "ParameterList":
+    def __iadd__(self, parameters: Iterable[Any]) -> ParameterList:
         return self.extend(parameters)
 
     def __dir__(self):
@@ -362,13 +362,13 @@ class ParameterList(Module):
     def __call__(self, *args, **kwargs):
         raise RuntimeError("ParameterList should not be called.")
 
-    def append(self, value: Any) -> "ParameterList":
+    def append(self, value: Any) -> ParameterList:
         idx = len(self)
         self._size += 1
         self[idx] = value
         return self
 
-    def extend(self, values: Iterable[Any]) -> "ParameterList":
+    def extend(self, values: Iterable[Any]) -> ParameterList:
         if not isinstance(values, Iterable) or isinstance(values, Tensor):
             raise TypeError(f"ParameterList.extend should be called with an iterable, but got {type(values).__name__}")
         for value in values:
@@ -433,7 +433,7 @@ class ParameterDict(Module):
     def __call__(self, *args, **kwargs):
         raise RuntimeError("ParameterDict should not be called.")
 
-    def copy(self) -> "ParameterDict":
+    def copy(self) -> ParameterDict:
         return ParameterDict(OrderedDict((k, self[k]) for k in self._keys))
 
     def setdefault(self, key: str, default=None):
@@ -459,7 +459,7 @@ class ParameterDict(Module):
     def get(self, key: str, default=None):
         return self[key] if key in self else default
 
-    def fromkeys(self, keys: Iterable[str], default=None) -> "ParameterDict":
+    def fromkeys(self, keys: Iterable[str], default=None) -> ParameterDict:
         return ParameterDict((k, default) for k in keys)
 
     def keys(self):
@@ -491,17 +491,17 @@ class ParameterDict(Module):
                     raise ValueError(f"ParameterDict update sequence element #{j} has length {len(p)}; 2 is required")
                 self[p[0]] = p[1]
 
-    def __or__(self, other: "ParameterDict") -> "ParameterDict":
+    def __or__(self, other: ParameterDict) -> ParameterDict:
         out = self.copy()
         out.update(other)
         return out
 
-    def __ror__(self, other: "ParameterDict") -> "ParameterDict":
+    def __ror__(self, other: ParameterDict) -> ParameterDict:
         out = other.copy()
         out.update(self)
         return out
 
-    def __ior__(self, other: "ParameterDict") -> "ParameterDict":
+    def __ior__(self, other: ParameterDict) -> ParameterDict:
         self.update(other)
         return self
 

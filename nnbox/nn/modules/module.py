@@ -13,8 +13,8 @@ import itertools
 import warnings
 import weakref
 from collections import OrderedDict, namedtuple
-from collections.abc import Mapping
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 from ..._tensor import Tensor
 from ...autograd import grad_mode
@@ -63,12 +63,12 @@ def _addindent(text: str, spaces: int) -> str:
 
 
 # --- global hooks (apply to every module) -----------------------------------------------------------
-_global_forward_pre_hooks: "OrderedDict[int, Callable]" = OrderedDict()
-_global_forward_hooks: "OrderedDict[int, Callable]" = OrderedDict()
+_global_forward_pre_hooks: OrderedDict[int, Callable] = OrderedDict()
+_global_forward_hooks: OrderedDict[int, Callable] = OrderedDict()
 _global_forward_hooks_always_called: dict[int, bool] = {}
 _global_forward_hooks_with_kwargs: dict[int, bool] = {}
-_global_backward_hooks: "OrderedDict[int, Callable]" = OrderedDict()
-_global_backward_pre_hooks: "OrderedDict[int, Callable]" = OrderedDict()
+_global_backward_hooks: OrderedDict[int, Callable] = OrderedDict()
+_global_backward_pre_hooks: OrderedDict[int, Callable] = OrderedDict()
 _global_any = [False]  # set once a global hook is registered: ``__call__`` then takes the slow path
 
 
@@ -114,7 +114,7 @@ _load_queue: list = []  # stack of pending-copy lists, one per load_state_dict i
 
 _STORES = frozenset(("_parameters", "_buffers", "_modules"))
 
-_containers_checked: "weakref.WeakSet[Module]" = weakref.WeakSet()  # modules already scanned
+_containers_checked: weakref.WeakSet[Module] = weakref.WeakSet()  # modules already scanned
 
 # warn once per (class, attribute) about Modules hidden in plain containers
 _warned_plain_containers: set = set()
@@ -421,7 +421,7 @@ class Module:
         else:
             self._non_persistent_buffers_set.add(name)
 
-    def add_module(self, name: str, module: "Module | None") -> None:
+    def add_module(self, name: str, module: Module | None) -> None:
         """Add a child module under ``name`` (what ``self.name = module`` does)."""
         if not isinstance(module, Module) and module is not None:
             raise TypeError(f"{typename(module)} is not a Module subclass")
@@ -437,7 +437,7 @@ class Module:
 
     register_module = add_module
 
-    def get_submodule(self, target: str) -> "Module":
+    def get_submodule(self, target: str) -> Module:
         """The module at dotted path ``target`` (``''`` is ``self``)."""
         if target == "":
             return self
@@ -450,7 +450,7 @@ class Module:
                 raise AttributeError(f"`{item}` is not an nn.Module")
         return mod
 
-    def set_submodule(self, target: str, module: "Module", strict: bool = False) -> None:
+    def set_submodule(self, target: str, module: Module, strict: bool = False) -> None:
         """Replace (or, unless ``strict``, add) the module at dotted path ``target``."""
         if target == "":
             raise ValueError("Cannot set the submodule without a target name!")
@@ -513,18 +513,18 @@ class Module:
             sub = prefix + ("." if prefix else "") + name
             yield from module.named_modules(memo, sub, remove_duplicate)
 
-    def modules(self) -> Iterator["Module"]:
+    def modules(self) -> Iterator[Module]:
         for _, m in self.named_modules():
             yield m
 
-    def named_children(self) -> Iterator[tuple[str, "Module"]]:
+    def named_children(self) -> Iterator[tuple[str, Module]]:
         seen = set()
         for name, module in self._modules.items():
             if module is not None and id(module) not in seen:
                 seen.add(id(module))
                 yield name, module
 
-    def children(self) -> Iterator["Module"]:
+    def children(self) -> Iterator[Module]:
         for _, m in self.named_children():
             yield m
 
@@ -563,7 +563,7 @@ class Module:
             yield b
 
     # --- modes and gradients --------------------------------------------------------------------
-    def train(self, mode: bool = True) -> "Module":
+    def train(self, mode: bool = True) -> Module:
         """Set training mode on this module and every descendant (Dropout, BatchNorm care)."""
         if not isinstance(mode, bool):
             raise ValueError("training mode is expected to be boolean")
@@ -572,11 +572,11 @@ class Module:
             m.train(mode)
         return self
 
-    def eval(self) -> "Module":
+    def eval(self) -> Module:
         """``self.train(False)``."""
         return self.train(False)
 
-    def requires_grad_(self, requires_grad: bool = True) -> "Module":
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
         for p in self.parameters():
             p.requires_grad_(requires_grad)
         return self
@@ -596,11 +596,11 @@ class Module:
                     g.requires_grad_(False)
                 g.zero_()
 
-    def share_memory(self) -> "Module":
+    def share_memory(self) -> Module:
         return self
 
     # --- device and dtype -----------------------------------------------------------------------
-    def _apply(self, fn: Callable[[Tensor], Tensor], recurse: bool = True) -> "Module":
+    def _apply(self, fn: Callable[[Tensor], Tensor], recurse: bool = True) -> Module:
         """Apply ``fn`` to every parameter and buffer.  Parameters keep their identity (their array
         is swapped), so an optimizer built before ``.to()``/``.double()`` still updates them."""
         if recurse:
@@ -623,7 +623,7 @@ class Module:
                     self._buffers[key] = fn(buf)
         return self
 
-    def apply(self, fn: Callable[["Module"], None]) -> "Module":
+    def apply(self, fn: Callable[[Module], None]) -> Module:
         """Call ``fn(m)`` on every descendant, then on ``self`` (for custom initialisation).
 
         >>> import nnbox.nn as nn
@@ -635,7 +635,7 @@ class Module:
         fn(self)
         return self
 
-    def to(self, *args, **kwargs) -> "Module":
+    def to(self, *args, **kwargs) -> Module:
         """Move and/or cast parameters and buffers in place: ``to(device)``, ``to(dtype)``,
         ``to(tensor)``.  Only floating point (and complex) tensors change dtype."""
         from ...ops.convert import _parse_to
@@ -656,43 +656,43 @@ class Module:
         self._check_plain_containers()
         return self._apply(convert)
 
-    def to_empty(self, *, device=None, recurse: bool = True) -> "Module":
+    def to_empty(self, *, device=None, recurse: bool = True) -> Module:
         """Give every parameter and buffer fresh uninitialised storage on ``device``."""
         from ...ops.creation import empty_like
 
         return self._apply(lambda t: empty_like(t, device=device), recurse=recurse)
 
-    def cuda(self, device=None) -> "Module":
+    def cuda(self, device=None) -> Module:
         return self._apply(lambda t: t.cuda(device))
 
-    def cpu(self) -> "Module":
+    def cpu(self) -> Module:
         return self._apply(lambda t: t.cpu())
 
-    def type(self, dst_type) -> "Module":
+    def type(self, dst_type) -> Module:
         """Cast every parameter and buffer (integer ones too) to ``dst_type``."""
         return self._apply(lambda t: t.type(dst_type))
 
-    def _cast_floats(self, np_dtype) -> "Module":
+    def _cast_floats(self, np_dtype) -> Module:
         from ...ops.convert import cast
 
         return self._apply(lambda t: cast(t, np_dtype) if t._data.dtype.kind == "f" else t)
 
-    def float(self) -> "Module":
+    def float(self) -> Module:
         import numpy as np
 
         return self._cast_floats(np.dtype(np.float32))
 
-    def double(self) -> "Module":
+    def double(self) -> Module:
         import numpy as np
 
         return self._cast_floats(np.dtype(np.float64))
 
-    def half(self) -> "Module":
+    def half(self) -> Module:
         import numpy as np
 
         return self._cast_floats(np.dtype(np.float16))
 
-    def bfloat16(self) -> "Module":
+    def bfloat16(self) -> Module:
         raise TypeError("nnbox has no bfloat16 dtype (NumPy has none); use .half() or .float()")
 
     # --- state dict -----------------------------------------------------------------------------

@@ -158,8 +158,8 @@ class DistributedDataParallel(Module):
 
     def _broadcast_coalesced(self, arrays: list) -> None:
         """Rank 0's values into ``arrays`` (in place): one broadcast per dtype."""
-        from ...distributed import collectives as C
         from ..._tensor import Tensor
+        from ...distributed import collectives as C
 
         if self.process_group.size() == 1 or not arrays:
             return

@@ -4,7 +4,7 @@
 >>> net = nn.Linear(4, 2); net(nnbox.ones(3, 4)).sum().backward()
 >>> total = nn.utils.clip_grad_norm_(net.parameters(), max_norm=0.5)
 """
-from . import clip_grad, convert_parameters  # noqa: F401
+from . import clip_grad, convert_parameters, parametrizations, parametrize  # noqa: F401  # noqa: F401,E402
 from .clip_grad import (  # noqa: F401
     clip_grad_norm,
     clip_grad_norm_,
@@ -13,7 +13,6 @@ from .clip_grad import (  # noqa: F401
     get_total_norm,
 )
 from .convert_parameters import parameters_to_vector, vector_to_parameters  # noqa: F401
-from . import parametrizations, parametrize  # noqa: F401,E402
 from .spectral_norm import remove_spectral_norm, spectral_norm  # noqa: F401,E402
 from .weight_norm import remove_weight_norm, weight_norm  # noqa: F401,E402
 

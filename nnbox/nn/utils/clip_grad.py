@@ -6,7 +6,7 @@ multiply per parameter.
 from __future__ import annotations
 
 import math
-from typing import Iterable
+from collections.abc import Iterable
 
 from ..._tensor import Tensor
 from ...ops._util import xp_of

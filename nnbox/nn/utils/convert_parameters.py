@@ -1,7 +1,7 @@
 """``parameters_to_vector`` / ``vector_to_parameters``: all parameters as one flat vector and back."""
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from ..._tensor import Tensor
 

@@ -11,6 +11,7 @@ plus ``0.base``).
 from __future__ import annotations
 
 import nnbox
+
 from ..._tensor import Tensor
 from ...autograd.grad_mode import no_grad
 from ..modules.conv import ConvTranspose1d, ConvTranspose2d, ConvTranspose3d

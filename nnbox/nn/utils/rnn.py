@@ -37,7 +37,7 @@ class PackedSequence(NamedTuple):
     sorted_indices: Tensor | None = None
     unsorted_indices: Tensor | None = None
 
-    def to(self, *args, **kwargs) -> "PackedSequence":
+    def to(self, *args, **kwargs) -> PackedSequence:
         data = self.data.to(*args, **kwargs)
         if data is self.data:
             return self
@@ -45,16 +45,16 @@ class PackedSequence(NamedTuple):
         move = (lambda t: None if t is None else t.to(dev))
         return PackedSequence(data, self.batch_sizes, move(self.sorted_indices), move(self.unsorted_indices))
 
-    def cpu(self) -> "PackedSequence":
+    def cpu(self) -> PackedSequence:
         return self.to("cpu")
 
-    def cuda(self, *args, **kwargs) -> "PackedSequence":
+    def cuda(self, *args, **kwargs) -> PackedSequence:
         return self.to("cuda")
 
-    def double(self) -> "PackedSequence":
+    def double(self) -> PackedSequence:
         return self.to(dtype=_float64())
 
-    def float(self) -> "PackedSequence":
+    def float(self) -> PackedSequence:
         return self.to(dtype=_float32())
 
     @property

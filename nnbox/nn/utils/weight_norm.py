@@ -34,7 +34,7 @@ class WeightNorm:
         return v * (g / norm_except_dim(v, 2, self.dim))
 
     @staticmethod
-    def apply(module: Module, name: str, dim: int) -> "WeightNorm":
+    def apply(module: Module, name: str, dim: int) -> WeightNorm:
         for hook in module._forward_pre_hooks.values():
             if isinstance(hook, WeightNorm) and hook.name == name:
                 raise RuntimeError(f"Cannot register two weight_norm hooks on the same parameter {name}")
@@ -72,7 +72,7 @@ def weight_norm(module: Module, name: str = "weight", dim: int | None = 0) -> Mo
 
 def remove_weight_norm(module: Module, name: str = "weight") -> Module:
     """Undo ``weight_norm``: ``<name>`` is a plain parameter again, holding the current weight."""
-    for k, hook in list(module._forward_pre_hooks.items()):
+    for _k, hook in list(module._forward_pre_hooks.items()):
         if isinstance(hook, WeightNorm) and hook.name == name:
             hook.remove(module)
             return module

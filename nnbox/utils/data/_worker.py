@@ -8,8 +8,8 @@ import itertools
 import mmap
 import os
 import pickle
-import secrets
 import random
+import secrets
 import sys
 import traceback
 from dataclasses import dataclass
@@ -20,7 +20,7 @@ MP_STATUS_CHECK_INTERVAL = 5.0
 # process leaves no worker running, nor its batch files in /dev/shm, for more than ~this long.
 PARENT_CHECK_INTERVAL = 0.2
 
-_worker_info: "WorkerInfo | None" = None
+_worker_info: WorkerInfo | None = None
 
 
 class WorkerInfo:

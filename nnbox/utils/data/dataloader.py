@@ -16,8 +16,9 @@ import pickle
 import queue
 import time
 import warnings
+from collections.abc import Callable, Iterable
 from multiprocessing.connection import wait as _wait_any
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from . import _worker
 from .collate import default_collate, default_convert
@@ -192,12 +193,12 @@ class DataLoader:
             )
 
     # --- iteration ---------------------------------------------------------------------------------
-    def _get_iterator(self) -> "_BaseDataLoaderIter":
+    def _get_iterator(self) -> _BaseDataLoaderIter:
         if self.num_workers == 0:
             return _SingleProcessDataLoaderIter(self)
         return _MultiProcessingDataLoaderIter(self)
 
-    def __iter__(self) -> "_BaseDataLoaderIter":
+    def __iter__(self) -> _BaseDataLoaderIter:
         if self.persistent_workers and self.num_workers > 0:
             if self._iterator is None:
                 self._iterator = self._get_iterator()
@@ -264,7 +265,7 @@ class _BaseDataLoaderIter:
         self._num_yielded = 0
         self._profile_name = f"enumerate(DataLoader)#{self.__class__.__name__}.__next__"
 
-    def __iter__(self) -> "_BaseDataLoaderIter":
+    def __iter__(self) -> _BaseDataLoaderIter:
         return self
 
     @staticmethod

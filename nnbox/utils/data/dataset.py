@@ -8,7 +8,7 @@ import bisect
 import itertools
 import math
 import warnings
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 __all__ = [
     "Dataset",
@@ -36,7 +36,7 @@ class Dataset:
     def __getitem__(self, index):
         raise NotImplementedError("Subclasses of Dataset should implement __getitem__.")
 
-    def __add__(self, other: "Dataset") -> "ConcatDataset":
+    def __add__(self, other: Dataset) -> ConcatDataset:
         return ConcatDataset([self, other])
 
 
@@ -59,7 +59,7 @@ class IterableDataset(Dataset):
     def __iter__(self):
         raise NotImplementedError
 
-    def __add__(self, other: Dataset) -> "ChainDataset":
+    def __add__(self, other: Dataset) -> ChainDataset:
         return ChainDataset([self, other])
 
 

@@ -1,7 +1,7 @@
 """Samplers: iterables of dataset indices (or of index lists, for ``BatchSampler``)."""
 from __future__ import annotations
 
-from typing import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 __all__ = [
     "Sampler",

@@ -9,7 +9,8 @@ autograd (integer indexing, comparisons) are not recorded and don't appear.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Sequence, Tuple
+from collections.abc import Sequence
+from typing import Any
 
 import nnbox
 
@@ -22,7 +23,7 @@ def _shape_attr(shape: Sequence[int]):
     return AttrValue(list=AttrValue.ListValue(shape=[TensorShapeProto(dim=dims)]))
 
 
-def _tensors(out) -> List[Any]:
+def _tensors(out) -> list[Any]:
     if isinstance(out, nnbox.Tensor):
         return [out]
     if isinstance(out, (tuple, list)):
@@ -47,7 +48,7 @@ def _key(fn):
     return ("fn", id(fn))
 
 
-def build_graph(model, input_to_model) -> Tuple[Any, List[str]]:
+def build_graph(model, input_to_model) -> tuple[Any, list[str]]:
     """(GraphDef, node names) for ``model`` run on ``input_to_model`` (a tensor or a tuple)."""
     from tensorboard.compat.proto.graph_pb2 import GraphDef
     from tensorboard.compat.proto.node_def_pb2 import NodeDef
@@ -57,12 +58,12 @@ def build_graph(model, input_to_model) -> Tuple[Any, List[str]]:
     args = input_to_model if isinstance(input_to_model, (tuple, list)) else (input_to_model,)
     # inputs become leaves that require grad, so the graph starts at them
     leaves = [a.detach().requires_grad_(a.is_floating_point()) if isinstance(a, nnbox.Tensor) else a for a in args]
-    scope: Dict[Any, str] = {}  # node key -> scope of the innermost module whose forward made it
-    shapes: Dict[Any, Tuple[int, ...]] = {}  # node key -> shape of a module output
+    scope: dict[Any, str] = {}  # node key -> scope of the innermost module whose forward made it
+    shapes: dict[Any, tuple[int, ...]] = {}  # node key -> shape of a module output
     names = {id(m): n for n, m in model.named_modules()}
-    keep: List[Any] = []  # hold nodes alive so ids stay unique
+    keep: list[Any] = []  # hold nodes alive so ids stay unique
 
-    calls: List[set] = []  # the ops each running module call started from (read before it runs:
+    calls: list[set] = []  # the ops each running module call started from (read before it runs:
     # an in-place module such as ReLU(inplace=True) changes its input's grad_fn)
 
     def pre_hook(module, inputs):
@@ -107,9 +108,9 @@ def build_graph(model, input_to_model) -> Tuple[Any, List[str]]:
     graph = GraphDef(versions=VersionDef(producer=22))
     # 1. walk back from the outputs (iteratively: deep nets exceed Python's recursion limit);
     #    an op no module claimed is drawn inside the scope of the op that consumes it
-    order: List[Any] = []
-    inputs_of: Dict[Any, List[Any]] = {}
-    where: Dict[Any, str] = {}
+    order: list[Any] = []
+    inputs_of: dict[Any, list[Any]] = {}
+    where: dict[Any, str] = {}
     stack = [(t.grad_fn, root) for t in outputs if t.grad_fn is not None]
     while stack:
         fn, consumer_scope = stack.pop()
@@ -121,8 +122,8 @@ def build_graph(model, input_to_model) -> Tuple[Any, List[str]]:
         inputs_of[key] = [nxt for nxt, _ in getattr(fn, "next_functions", ()) if nxt is not None]
         stack.extend((nxt, where[key]) for nxt in inputs_of[key] if _key(nxt) not in where)
     # 2. one NodeDef per op, named by scope and op, wired to its inputs
-    node_name: Dict[Any, str] = {}
-    counts: Dict[str, int] = {}
+    node_name: dict[Any, str] = {}
+    counts: dict[str, int] = {}
     for fn in order:
         key = _key(fn)
         if key[0] == "var":

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 import math
-from typing import Any, Dict, Optional
+from typing import Any
 
 import numpy as np
 
@@ -54,7 +54,7 @@ def default_bins() -> np.ndarray:
     return np.array([-x for x in reversed(pos)] + [0.0] + pos)
 
 
-def histogram(tag: str, values: Any, bins: Any = "tensorflow", max_bins: Optional[int] = None):
+def histogram(tag: str, values: Any, bins: Any = "tensorflow", max_bins: int | None = None):
     from tensorboard.compat.proto.summary_pb2 import HistogramProto, Summary
 
     vals = to_numpy(values).astype(np.float64).reshape(-1)
@@ -215,7 +215,7 @@ def audio(tag: str, snd: Any, sample_rate: int = 44100):
     return Summary(value=[Summary.Value(tag=tag, audio=sound)])
 
 
-def custom_scalars(layout: Dict[str, Dict[str, list]]):
+def custom_scalars(layout: dict[str, dict[str, list]]):
     """torch's layout dict ``{category: {chart: ['Multiline', [tags]] or ['Margin', [value, lower, upper]]}}``."""
     from tensorboard.compat.proto.summary_pb2 import Summary
     from tensorboard.compat.proto.tensor_pb2 import TensorProto
@@ -241,7 +241,7 @@ def custom_scalars(layout: Dict[str, Dict[str, list]]):
     return Summary(value=[Summary.Value(tag=metadata.CONFIG_SUMMARY_TAG, tensor=tensor, metadata=metadata.create_summary_metadata())])
 
 
-def hparams(hparam_dict: Dict[str, Any], metric_dict: Dict[str, Any], hparam_domain_discrete=None):
+def hparams(hparam_dict: dict[str, Any], metric_dict: dict[str, Any], hparam_domain_discrete=None):
     """The three hparams-plugin summaries (experiment, session start, session end)."""
     from google.protobuf import struct_pb2
     from tensorboard.compat.proto.summary_pb2 import Summary

@@ -6,7 +6,7 @@ import os
 import socket
 import time
 from datetime import datetime
-from typing import Any, Dict, Optional
+from typing import Any
 
 import numpy as np
 
@@ -41,9 +41,9 @@ class SummaryWriter:
 
     def __init__(
         self,
-        log_dir: Optional[str] = None,
+        log_dir: str | None = None,
         comment: str = "",
-        purge_step: Optional[int] = None,
+        purge_step: int | None = None,
         max_queue: int = 10,
         flush_secs: int = 120,
         filename_suffix: str = "",
@@ -55,7 +55,7 @@ class SummaryWriter:
         self.flush_secs = flush_secs
         self.filename_suffix = filename_suffix
         self.file_writer = None
-        self.all_writers: Dict[str, Any] = {}
+        self.all_writers: dict[str, Any] = {}
         self._get_file_writer()
 
     # -- plumbing ----------------------------------------------------------------------------
@@ -98,8 +98,8 @@ class SummaryWriter:
         self,
         tag: str,
         scalar_value: Any,
-        global_step: Optional[int] = None,
-        walltime: Optional[float] = None,
+        global_step: int | None = None,
+        walltime: float | None = None,
         new_style: bool = False,
         double_precision: bool = False,
     ) -> None:
@@ -107,7 +107,7 @@ class SummaryWriter:
         self._add(S.scalar(tag, scalar_value, new_style, double_precision), global_step, walltime)
 
     def add_scalars(
-        self, main_tag: str, tag_scalar_dict: Dict[str, Any], global_step: Optional[int] = None, walltime: Optional[float] = None
+        self, main_tag: str, tag_scalar_dict: dict[str, Any], global_step: int | None = None, walltime: float | None = None
     ) -> None:
         """Log several curves on one chart: each key goes to the run ``<log_dir>/<main_tag>_<key>``."""
         walltime = time.time() if walltime is None else walltime
@@ -120,29 +120,29 @@ class SummaryWriter:
         self,
         tag: str,
         values: Any,
-        global_step: Optional[int] = None,
+        global_step: int | None = None,
         bins: Any = "tensorflow",
-        walltime: Optional[float] = None,
-        max_bins: Optional[int] = None,
+        walltime: float | None = None,
+        max_bins: int | None = None,
     ) -> None:
         """Log the distribution of ``values``; ``bins`` is 'tensorflow' (default), an int, a NumPy
         rule name ('auto', 'fd', ...) or explicit edges."""
         self._add(S.histogram(tag, values, bins, max_bins), global_step, walltime)
 
     def add_image(
-        self, tag: str, img_tensor: Any, global_step: Optional[int] = None, walltime: Optional[float] = None, dataformats: str = "CHW"
+        self, tag: str, img_tensor: Any, global_step: int | None = None, walltime: float | None = None, dataformats: str = "CHW"
     ) -> None:
         """Log an image: floats in [0, 1] or uint8 in [0, 255]; ``dataformats`` CHW, HWC or HW."""
         self._add(S.image(tag, img_tensor, dataformats), global_step, walltime)
 
     def add_images(
-        self, tag: str, img_tensor: Any, global_step: Optional[int] = None, walltime: Optional[float] = None, dataformats: str = "NCHW"
+        self, tag: str, img_tensor: Any, global_step: int | None = None, walltime: float | None = None, dataformats: str = "NCHW"
     ) -> None:
         """Log a batch of images, tiled 8 per row into one picture (``dataformats`` NCHW or NHWC)."""
         self._add(S.image(tag, img_tensor, dataformats), global_step, walltime)
 
     def add_figure(
-        self, tag: str, figure: Any, global_step: Optional[int] = None, close: bool = True, walltime: Optional[float] = None
+        self, tag: str, figure: Any, global_step: int | None = None, close: bool = True, walltime: float | None = None
     ) -> None:
         """Render a Matplotlib figure (or a list of them) and log it as an image."""
         import numpy as np
@@ -159,17 +159,17 @@ class SummaryWriter:
         else:
             self.add_image(tag, images[0], global_step, walltime, dataformats="HWC")
 
-    def add_text(self, tag: str, text_string: str, global_step: Optional[int] = None, walltime: Optional[float] = None) -> None:
+    def add_text(self, tag: str, text_string: str, global_step: int | None = None, walltime: float | None = None) -> None:
         """Log a (Markdown) string, shown in TensorBoard's Text tab."""
         self._add(S.text(tag, text_string), global_step, walltime)
 
     def add_hparams(
         self,
-        hparam_dict: Dict[str, Any],
-        metric_dict: Dict[str, Any],
-        hparam_domain_discrete: Optional[Dict[str, list]] = None,
-        run_name: Optional[str] = None,
-        global_step: Optional[int] = None,
+        hparam_dict: dict[str, Any],
+        metric_dict: dict[str, Any],
+        hparam_domain_discrete: dict[str, list] | None = None,
+        run_name: str | None = None,
+        global_step: int | None = None,
     ) -> None:
         """Log one trial's hyper-parameters and final metrics for the HParams tab (in a sub-run,
         ``<log_dir>/<run_name>``, as torch does)."""
@@ -187,10 +187,10 @@ class SummaryWriter:
         tag: str,
         labels: Any,
         predictions: Any,
-        global_step: Optional[int] = None,
+        global_step: int | None = None,
         num_thresholds: int = 127,
         weights: Any = None,
-        walltime: Optional[float] = None,
+        walltime: float | None = None,
     ) -> None:
         """Log a precision-recall curve from binary ``labels`` and ``predictions`` in [0, 1]."""
         data = S.pr_curve_counts(labels, predictions, num_thresholds, weights)
@@ -222,18 +222,18 @@ class SummaryWriter:
             print("\n".join(names))
         self._get_file_writer().add_event(Event(graph_def=graph.SerializeToString(), wall_time=time.time()))
 
-    def add_audio(self, tag: str, snd_tensor: Any, global_step: Optional[int] = None, sample_rate: int = 44100,
-                  walltime: Optional[float] = None) -> None:
+    def add_audio(self, tag: str, snd_tensor: Any, global_step: int | None = None, sample_rate: int = 44100,
+                  walltime: float | None = None) -> None:
         """Log a mono sound (values in [-1, 1], shape (L,) or (1, L)) for the Audio tab."""
         self._add(S.audio(tag, snd_tensor, sample_rate), global_step, walltime)
 
-    def add_custom_scalars(self, layout: Dict[str, Dict[str, list]]) -> None:
+    def add_custom_scalars(self, layout: dict[str, dict[str, list]]) -> None:
         """Group scalar tags into charts on the Custom Scalars tab, e.g.
         ``{"Loss": {"train vs test": ["Multiline", ["Loss/train", "Loss/test"]]}}``."""
         self._add(S.custom_scalars(layout))
 
-    def add_embedding(self, mat: Any, metadata: Optional[list] = None, label_img: Any = None,
-                      global_step: Optional[int] = None, tag: str = "default", metadata_header: Optional[list] = None) -> None:
+    def add_embedding(self, mat: Any, metadata: list | None = None, label_img: Any = None,
+                      global_step: int | None = None, tag: str = "default", metadata_header: list | None = None) -> None:
         """Write vectors (N, D) for the Projector tab: ``<log_dir>/<step>/<tag>/tensors.tsv`` plus
         optional labels (``metadata.tsv``) and thumbnails (``sprite.png`` from ``label_img`` (N, C, H, W)),
         registered in ``<log_dir>/projector_config.pbtxt``."""
@@ -263,8 +263,8 @@ class SummaryWriter:
                 fh.write("\n".join(lines) + "\n")
             emb.metadata_path = f"{sub}/metadata.tsv"
         if label_img is not None:
-            from ...vision.utils import save_image
             from ..._tensor import Tensor
+            from ...vision.utils import save_image
 
             imgs = S.to_numpy(label_img)
             if imgs.ndim != 4 or len(imgs) != len(vectors):
@@ -303,7 +303,7 @@ class SummaryWriter:
         self.all_writers = {}
         self.file_writer = None
 
-    def __enter__(self) -> "SummaryWriter":
+    def __enter__(self) -> SummaryWriter:
         return self
 
     def __exit__(self, exc_type, exc_val, exc_tb) -> None:

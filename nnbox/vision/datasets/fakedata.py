@@ -1,7 +1,8 @@
 """``FakeData``: random images, the same for a given index (for smoke tests and benchmarks)."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 

@@ -10,7 +10,8 @@ Both split train/test deterministically (stratified, 80/20, fixed seed) and beha
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 

@@ -11,7 +11,7 @@ import tarfile
 import urllib.error
 import urllib.request
 import zipfile
-from typing import Iterable
+from collections.abc import Iterable
 
 __all__ = [
     "calculate_md5", "check_md5", "check_integrity", "download_url", "download_and_extract_archive",

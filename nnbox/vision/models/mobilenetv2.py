@@ -1,10 +1,10 @@
 """MobileNetV2 (Sandler et al., 2018) with torchvision's module names and initialisation."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from ... import flatten
-from ... import nn
+from ... import flatten, nn
 from ...nn import functional as F
 from ._utils import check_weights, drop_progress
 

@@ -11,7 +11,7 @@ __all__ = ["RestNetBasicBlock", "RestNetDownBlock", "RestNet18"]
 
 class RestNetBasicBlock(nn.Module):
     def __init__(self, in_channels, out_channels, stride):
-        super(RestNetBasicBlock, self).__init__()
+        super().__init__()
         self.conv1 = nn.Conv2d(in_channels, out_channels, kernel_size=3, stride=stride, padding=1)
         self.bn1 = nn.BatchNorm2d(out_channels)
         self.conv2 = nn.Conv2d(out_channels, out_channels, kernel_size=3, stride=stride, padding=1)
@@ -26,7 +26,7 @@ class RestNetBasicBlock(nn.Module):
 
 class RestNetDownBlock(nn.Module):
     def __init__(self, in_channels, out_channels, stride):
-        super(RestNetDownBlock, self).__init__()
+        super().__init__()
         self.conv1 = nn.Conv2d(in_channels, out_channels, kernel_size=3, stride=stride[0], padding=1)
         self.bn1 = nn.BatchNorm2d(out_channels)
         self.conv2 = nn.Conv2d(out_channels, out_channels, kernel_size=3, stride=stride[1], padding=1)
@@ -52,7 +52,7 @@ class RestNet18(nn.Module):
     """
 
     def __init__(self):
-        super(RestNet18, self).__init__()
+        super().__init__()
         self.conv1 = nn.Conv2d(3, 64, kernel_size=7, stride=2, padding=3)
         self.bn1 = nn.BatchNorm2d(64)
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ... import flatten
-from ... import nn
+from ... import flatten, nn
 from ._utils import check_weights, drop_progress
 
 __all__ = ["VGG", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn"]

@@ -7,7 +7,7 @@
 torch.Size([1, 28, 28])
 """
 from . import functional
-from .functional import InterpolationMode
+from .functional import InterpolationMode as InterpolationMode
 from .transforms import *  # noqa: F401,F403
 from .transforms import __all__ as _all
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 import numbers
 import sys
+from collections.abc import Sequence
 from enum import Enum
-from typing import Sequence
 
 import numpy as np
 

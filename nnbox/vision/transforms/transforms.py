@@ -6,10 +6,9 @@ repeatable and each DataLoader worker (seeded differently) augments differently.
 from __future__ import annotations
 
 import math
-import random
 import numbers
-
-from typing import Callable, Sequence
+import random
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
