@@ -5,6 +5,7 @@
 tensor([1.7918])
 """
 from .ops.elementwise import exp2, expm1, log1p  # noqa: F401
+from .ops.elementwise import sigmoid as expit  # noqa: F401
 from .ops.reduce import logsumexp  # noqa: F401
 from .ops.softmax import log_softmax, softmax  # noqa: F401
 from .ops.special import digamma, erf, erfc, erfinv, logit, polygamma, xlogy  # noqa: F401
