@@ -202,7 +202,7 @@ def _add_leaf(leaf_buf, t, g):
 
 
 def _finish_leaf(t, g, capture_leaf, captured, accumulate, only, handed_out, mode=_ARRAYS):
-    arr = mode.array(g)
+    arr = g if mode is _ARRAYS else g._data
     if arr.shape != t._data.shape:  # a broadcast that an op did not undo: a bug, fail loudly
         raise RuntimeError(f"gradient shape {tuple(arr.shape)} does not match leaf shape {tuple(t._data.shape)}")
     if arr.dtype != t._data.dtype:

@@ -23,10 +23,18 @@ def unbroadcast(grad, shape):
     return xp.reshape(xp.sum(grad, axis=axes, keepdims=True), shape)
 
 
+def is_complex(x) -> bool:
+    """Is ``x`` (an array or a Tensor) complex?  Cheap: it is asked on every first-order backward."""
+    d = getattr(x, "dtype", None)
+    if d is None:
+        return isinstance(x, complex)
+    return d.kind == "c" if isinstance(d, np.dtype) else d.is_complex
+
+
 def conj_if_complex(xp, a):
     """``conj(a)`` for a complex operand, ``a`` itself otherwise: with torch's complex convention a
     product's gradient flows through the conjugate of the other factor (arrays or Tensors alike)."""
-    return xp.conj(a) if xp.iscomplexobj(a) else a
+    return xp.conj(a) if is_complex(a) else a
 
 
 # --- dtype promotion, torch's rules ----------------------------------------------------------------

@@ -19,7 +19,16 @@ from ..autograd import grad_mode
 from ..autograd.function import Function
 from . import _parallel as _par
 from ._erf import erf as _erf
-from ._util import as_scalar_or_tensor, conj_if_complex, not_implemented, result_dtype, type_name, unbroadcast, xp_of
+from ._util import (
+    as_scalar_or_tensor,
+    conj_if_complex,
+    is_complex,
+    not_implemented,
+    result_dtype,
+    type_name,
+    unbroadcast,
+    xp_of,
+)
 from .convert import cast
 
 # --- binary arithmetic ---------------------------------------------------------------------------
@@ -94,7 +103,8 @@ class Mul(Function):
         a, b = ctx.saved_tensors
         ga, gb = ctx.needs_input_grad
         xp = xp_of(grad)
-        a, b = conj_if_complex(xp, a), conj_if_complex(xp, b)  # complex: through conj (torch's rule)
+        if is_complex(grad):  # a complex operand makes the output (and grad) complex: through conj, torch's rule
+            a, b = conj_if_complex(xp, a), conj_if_complex(xp, b)
         return (
             unbroadcast(grad * b, ctx.sa) if ga else None,
             unbroadcast(grad * a, ctx.sb) if gb else None,
@@ -118,7 +128,8 @@ class Div(Function):
         a, b = ctx.saved_tensors
         ga, gb = ctx.needs_input_grad
         xp = xp_of(grad)
-        a, b = conj_if_complex(xp, a), conj_if_complex(xp, b)  # complex: through conj (torch's rule)
+        if is_complex(grad):  # a complex operand makes the output (and grad) complex: through conj, torch's rule
+            a, b = conj_if_complex(xp, a), conj_if_complex(xp, b)
         with np.errstate(divide="ignore", invalid="ignore"):
             gq = grad / b
             return (
@@ -764,12 +775,7 @@ class _Unary(Function):
         out = None
         if type(a) is np.ndarray and a.size >= _par.MIN_SIZE:  # large: chunks on all threads
             out = _par.par_map(_quiet_fwd(ctx._fwd) if ctx._quiet else _np_fwd(ctx._fwd), a)
-        if out is not None:
-            pass
-        elif ctx._quiet:
-            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                out = ctx._fwd(xp_of(a), a)
-        else:
+        if out is None:  # Function.apply keeps NumPy's FP warnings quiet on this thread
             out = ctx._fwd(xp_of(a), a)
         keep = ctx._keep
         if keep >= 2 and type(out) is not np.ndarray and isinstance(out, np.generic):
@@ -786,13 +792,9 @@ class _Unary(Function):
     def backward(ctx, grad):
         xp = xp_of(grad)
         # a holomorphic f of a complex z: the formula gives grad * f'(z), torch's rule is grad * conj(f'(z))
-        holo = ctx._holo and xp.iscomplexobj(grad)
+        holo = ctx._holo and is_complex(grad)
         g = xp.conj(grad) if holo else grad
-        if ctx._quiet:
-            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                r = ctx._vjp(xp, g, *ctx.saved_tensors)
-        else:
-            r = ctx._vjp(xp, g, *ctx.saved_tensors)
+        r = ctx._vjp(xp, g, *ctx.saved_tensors)  # the engine keeps NumPy's FP warnings quiet
         return xp.conj(r) if holo else r
 
 

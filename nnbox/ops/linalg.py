@@ -7,7 +7,7 @@ import numpy as np
 
 from .._tensor import Tensor
 from ..autograd.function import Function
-from ._util import conj_if_complex, cpp_type_name, named, norm_dims, type_name, unbroadcast, xp_of
+from ._util import conj_if_complex, cpp_type_name, is_complex, named, norm_dims, type_name, unbroadcast, xp_of
 
 
 def _same_dtype(a: Tensor, b: Tensor, what: str = "m1 and m2") -> None:
@@ -31,7 +31,8 @@ class MatMul(Function):
         a, b = ctx.saved_tensors
         ga, gb = ctx.needs_input_grad
         xp = xp_of(grad)
-        a, b = conj_if_complex(xp, a), conj_if_complex(xp, b)  # complex: grad through conj (torch's rule)
+        if is_complex(grad):  # a complex operand makes the output (and grad) complex: through conj, torch's rule
+            a, b = conj_if_complex(xp, a), conj_if_complex(xp, b)
         da = db = None
         if a.ndim == 2 and b.ndim == 2:  # the common case: two GEMMs
             return (_mm_grad_a(grad, a, b) if ga else None), (_mm_grad_b(grad, a, b) if gb else None)
@@ -45,9 +46,9 @@ class MatMul(Function):
         if b.ndim == 1:
             g = xp.expand_dims(g, -1)
         if ga:
-            da = xp.reshape(unbroadcast(g @ xp.swapaxes(b2, -1, -2), a2.shape), a.shape)
+            da = xp.reshape(unbroadcast(g @ b2.mT, a2.shape), a.shape)
         if gb:
-            db = xp.reshape(unbroadcast(xp.swapaxes(a2, -1, -2) @ g, b2.shape), b.shape)
+            db = xp.reshape(unbroadcast(a2.mT @ g, b2.shape), b.shape)
         return da, db
 
 
@@ -184,14 +185,12 @@ def _transposed(x) -> bool:
 def _mm_grad_a(g, a, b):
     """d(a @ b)/da = g @ b.T, laid out like ``a``: for a transposed ``a`` (``w.t()``) the result is
     computed transposed, so that the gradient reaching ``w`` through the transpose is contiguous."""
-    xp = xp_of(g)
-    return xp.swapaxes(b @ xp.swapaxes(g, 0, 1), 0, 1) if _transposed(a) else g @ xp.swapaxes(b, 0, 1)
+    return (b @ g.mT).mT if _transposed(a) else g @ b.mT  # .mT: the same on arrays and Tensors
 
 
 def _mm_grad_b(g, a, b):
     """d(a @ b)/db = a.T @ g, laid out like ``b`` (see ``_mm_grad_a``): Linear's ``x @ w.t()``."""
-    xp = xp_of(g)
-    return xp.swapaxes(xp.swapaxes(g, 0, 1) @ a, 0, 1) if _transposed(b) else xp.swapaxes(a, 0, 1) @ g
+    return (g.mT @ a).mT if _transposed(b) else a.mT @ g
 
 
 def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta=1, alpha=1, out=None) -> Tensor:
