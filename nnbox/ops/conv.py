@@ -22,6 +22,7 @@ import numpy as np
 
 from .._tensor import Tensor
 from ..autograd.function import Function
+from . import _winograd
 from ._util import shape_str, xp_of
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d"]
@@ -130,10 +131,14 @@ def _grad_to_cm(gy):
     return _transposed_copy(gy, tuple(range(1, gy.ndim)) + (0,), chunk_axis=0).reshape(gy.shape[1], -1)
 
 
-def _conv_forward(x, w, stride, pads, dilation, groups):
-    """y = conv(x, w); returns (y contiguous (N, O, *out), cols (C*K, P*N))."""
+def _conv_forward(x, w, stride, pads, dilation, groups, taps=None):
+    """y = conv(x, w); returns (y contiguous (N, O, *out), cols (C*K, P*N)), or cols None where a
+    3x3 convolution ran by Winograd (``_winograd.usable``; the weight gradient then builds cols)."""
     ksize = w.shape[2:]
     xc = _to_cm(x, pads)
+    if _winograd.usable(x, w, stride, dilation, groups, taps):
+        y = _winograd.conv3x3(xc, w)
+        return _transposed_copy(y, (3, 0, 1, 2), chunk_axis=1), None
     out_size = tuple((xc.shape[1 + i] - dilation[i] * (k - 1) - 1) // stride[i] + 1 for i, k in enumerate(ksize))
     cols = _im2col(xc, ksize, stride, dilation, out_size)
     return _out_to_nc(_gemm_w(w, cols, groups), x.shape[0], out_size), cols
@@ -182,7 +187,7 @@ class ConvNd(Function):
         w_full = w
         if taps is not None:
             w = w[(slice(None), slice(None)) + taps]
-        y, cols = _conv_forward(x, w, stride, pads, dilation, groups)
+        y, cols = _conv_forward(x, w, stride, pads, dilation, groups, taps)
         if b is not None:
             y += b.reshape((1, -1) + (1,) * (y.ndim - 2))
         need_x, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
@@ -291,7 +296,7 @@ class ConvTransposeNdBackward(Function):
         if need[0] or need[1]:
             if need[0]:
                 gx, cols = _conv_forward(gy, w, stride, pads, dilation, groups)
-            else:
+            if not need[0] or (cols is None and need[1]):
                 cols = _im2col(_to_cm(gy, pads), w_shape[2:], stride, dilation, x.shape[2:])
             if need[1]:
                 # w as conv weight maps gy(C_out) -> x(C_in): dW = x (C_in, P*N) @ cols(gy).T
