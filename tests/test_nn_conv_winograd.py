@@ -30,8 +30,8 @@ def calls(monkeypatch):
 
 
 @pytest.mark.parametrize("n,c,o,h,w,padding", [
-    (2, 16, 16, 8, 8, 1), (3, 32, 24, 7, 9, 1), (1, 16, 32, 5, 6, 0), (2, 20, 16, 6, 5, 2), (4, 64, 64, 4, 4, 1),
-    (2, 16, 16, 3, 3, 0),
+    (2, 128, 16, 8, 8, 1), (3, 128, 24, 7, 9, 1), (1, 130, 32, 5, 6, 0), (2, 128, 16, 6, 5, 2), (4, 256, 64, 4, 4, 1),
+    (2, 128, 16, 3, 3, 0),
 ])
 def test_winograd_matches_torch_within_stated_tolerance(calls, n, c, o, h, w, padding):
     rng = np.random.default_rng(n * 100 + c + h)
@@ -47,8 +47,8 @@ def test_winograd_matches_torch_within_stated_tolerance(calls, n, c, o, h, w, pa
 
 def test_winograd_gradients_match_torch(calls):
     rng = np.random.default_rng(1)
-    x = rng.standard_normal((2, 16, 6, 6)).astype(np.float32)
-    wt = rng.standard_normal((16, 16, 3, 3)).astype(np.float32)
+    x = rng.standard_normal((2, 128, 6, 6)).astype(np.float32)
+    wt = rng.standard_normal((16, 128, 3, 3)).astype(np.float32)
     tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(wt, requires_grad=True)
     nx, nw = nnbox.tensor(x, requires_grad=True), nnbox.tensor(wt, requires_grad=True)
     torch.nn.functional.conv2d(tx, tw, padding=1).pow(2).sum().backward()
@@ -60,24 +60,50 @@ def test_winograd_gradients_match_torch(calls):
 
 def test_winograd_not_used_where_it_does_not_apply(calls):
     rng = np.random.default_rng(2)
-    cases = [((2, 3, 8, 8), (16, 3, 3, 3), {}),                       # too few input channels
-             ((2, 16, 8, 8), (16, 16, 3, 3), {"stride": 2}),           # strided
-             ((2, 16, 8, 8), (16, 16, 3, 3), {"dilation": 2}),
-             ((2, 16, 8, 8), (16, 8, 3, 3), {"groups": 2}),
-             ((2, 16, 8, 8), (16, 16, 5, 5), {})]
+    cases = [((2, 64, 8, 8), (16, 64, 3, 3), {}),                      # too few input channels
+             ((2, 128, 8, 8), (8, 128, 3, 3), {}),                     # too few output channels
+             ((2, 128, 8, 8), (16, 128, 3, 3), {"stride": 2}),         # strided
+             ((2, 128, 8, 8), (16, 128, 3, 3), {"dilation": 2}),
+             ((2, 128, 8, 8), (16, 64, 3, 3), {"groups": 2}),
+             ((2, 128, 8, 8), (16, 128, 5, 5), {})]
     for xs, ws, kw in cases:
         F.conv2d(nnbox.tensor(rng.standard_normal(xs).astype(np.float32)),
                  nnbox.tensor(rng.standard_normal(ws).astype(np.float32)), **kw)
-    F.conv2d(nnbox.randn(2, 16, 8, 8, dtype=nnbox.float64), nnbox.randn(16, 16, 3, 3, dtype=nnbox.float64))
+    F.conv2d(nnbox.randn(2, 128, 8, 8, dtype=nnbox.float64), nnbox.randn(16, 128, 3, 3, dtype=nnbox.float64))
     assert calls == []
 
 
 def test_switching_winograd_off_gives_the_im2col_result(calls, monkeypatch):
     rng = np.random.default_rng(3)
-    x = nnbox.tensor(rng.standard_normal((2, 16, 7, 7)).astype(np.float32))
-    w = nnbox.tensor(rng.standard_normal((16, 16, 3, 3)).astype(np.float32))
+    x = nnbox.tensor(rng.standard_normal((2, 128, 7, 7)).astype(np.float32))
+    w = nnbox.tensor(rng.standard_normal((16, 128, 3, 3)).astype(np.float32))
     fast = F.conv2d(x, w, padding=1).numpy()
     monkeypatch.setattr(_winograd, "enabled", False)
     exact = F.conv2d(x, w, padding=1).numpy()
     assert len(calls) == 1
     assert np.abs(fast - exact).max() <= TOL * np.abs(exact).max()
+
+
+@pytest.mark.parametrize("wino", [True, False])
+def test_threads_do_not_change_conv_results(monkeypatch, wino):
+    """im2col/col2im/layout copies and the Winograd transforms split over threads write disjoint
+    blocks: two threads give bit-identical values and gradients to one (BLAS's own thread count is
+    left alone, since a GEMM's blocking may change its rounding)."""
+    from nnbox._backend import threads
+
+    monkeypatch.setattr(_winograd, "enabled", wino)
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((8, 128, 12, 12)).astype(np.float32)
+    w = rng.standard_normal((32, 128, 3, 3)).astype(np.float32)
+    got, ran = [], []
+    real = threads.parallel_for
+    monkeypatch.setattr(threads, "parallel_for", lambda n, task: (ran.append(n), real(n, task)))
+    for n in (1, 2):
+        monkeypatch.setitem(threads._state, "threads", n)
+        nx, nw = nnbox.tensor(x, requires_grad=True), nnbox.tensor(w, requires_grad=True)
+        y = F.conv2d(nx, nw, padding=1)
+        y.pow(2).sum().backward()
+        got.append((y.detach().numpy(), nx.grad.numpy(), nw.grad.numpy()))
+    assert ran and all(n == 2 for n in ran), "two threads did not split the passes"
+    for a, b in zip(*got):
+        np.testing.assert_array_equal(a, b)

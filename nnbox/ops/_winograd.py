@@ -16,20 +16,23 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._chunks import chunked
+
 # G (4x3): the filter transform of F(2, 3); kron(G, G) maps a flattened 3x3 filter to its 4x4 tile
 _G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
 _GG = {np.dtype(np.float32): np.kron(_G, _G).astype(np.float32)}
 
-# below this many input channels the 16 short GEMMs and the transforms cost more than im2col saves
-MIN_CHANNELS = 16
+# below this many input channels the 16 short GEMMs (inner dimension C) and the transforms cost more
+# than im2col saves (measured on one thread: C=32..64 slower, C=128 0.88x, C=256/512 0.6-0.66x of im2col)
+MIN_CHANNELS = 128
 
 
 def usable(x, w, stride, dilation, groups, taps) -> bool:
     """True where Winograd applies and measured faster: float32 NumPy, 3x3, stride 1, dilation 1,
-    one group, at least ``MIN_CHANNELS`` input and output channels."""
+    one group, at least ``MIN_CHANNELS`` input channels and 16 output channels."""
     return (enabled and type(x) is np.ndarray and x.dtype == np.float32 and w.dtype == np.float32
             and groups == 1 and taps is None and w.shape[2:] == (3, 3) and tuple(stride) == (1, 1)
-            and tuple(dilation) == (1, 1) and w.shape[0] >= MIN_CHANNELS and w.shape[1] >= MIN_CHANNELS)
+            and tuple(dilation) == (1, 1) and w.shape[0] >= 16 and w.shape[1] >= MIN_CHANNELS)
 
 
 enabled = True  # tests switch it off to compare with the exact im2col path
@@ -67,24 +70,30 @@ def conv3x3(xc: np.ndarray, w: np.ndarray) -> np.ndarray:
         z[:, :hp, :wp] = xc
         xc = z
     dt = xc.dtype
-    r = np.empty((4, c, th, 2 * tw + 2, n), dt)  # B^T d: along rows
-    _rows(xc, r, th, 1)
-    v = np.empty((4, 4, c, th, tw, n), dt)  # B^T d B: then along columns
-    for a in range(4):
-        _rows(r[a], v[a], tw, 2)
+    v = np.empty((4, 4, c, th, tw, n), dt)  # B^T d B
+
+    def tiles(lo, hi):  # a block of input channels: along rows, then along columns
+        r = np.empty((4, hi - lo, th, 2 * tw + 2, n), dt)
+        _rows(xc[lo:hi], r, th, 1)
+        for a in range(4):
+            _rows(r[a], v[a, :, lo:hi], tw, 2)
+    chunked(c, v.size, tiles)
     u = (_GG[np.dtype(dt)] @ w.reshape(o * c, 9).T).reshape(16, o, c)  # G g G^T, all filters in one GEMM
     m = np.matmul(u, v.reshape(16, c, th * tw * n)).reshape(4, 4, o, th, tw, n)
-    # A^T m A with A^T = [[1, 1, 1, 0], [0, 1, -1, -1]]: rows, then columns into the 2x2 output tiles
-    t = np.empty((2, 4, o, th, tw, n), dt)
-    np.add(m[0], m[1], out=t[0])
-    t[0] += m[2]
-    np.subtract(m[1], m[2], out=t[1])
-    t[1] -= m[3]
     y = np.empty((o, th, 2, tw, 2, n), dt)
-    for a in range(2):
-        ta, ya = t[a], y[:, :, a]
-        np.add(ta[0], ta[1], out=ya[:, :, :, 0])
-        ya[:, :, :, 0] += ta[2]
-        np.subtract(ta[1], ta[2], out=ya[:, :, :, 1])
-        ya[:, :, :, 1] -= ta[3]
+
+    def untile(lo, hi):  # a block of output channels: A^T m A, A^T = [[1, 1, 1, 0], [0, 1, -1, -1]]
+        mb = m[:, :, lo:hi]
+        t = np.empty((2, 4, hi - lo, th, tw, n), dt)
+        np.add(mb[0], mb[1], out=t[0])
+        t[0] += mb[2]
+        np.subtract(mb[1], mb[2], out=t[1])
+        t[1] -= mb[3]
+        for a in range(2):
+            ta, ya = t[a], y[lo:hi, :, a]
+            np.add(ta[0], ta[1], out=ya[:, :, :, 0])
+            ya[:, :, :, 0] += ta[2]
+            np.subtract(ta[1], ta[2], out=ya[:, :, :, 1])
+            ya[:, :, :, 1] -= ta[3]
+    chunked(o, m.size, untile)
     return y.reshape(o, 2 * th, 2 * tw, n)[:, :ho, :wo]

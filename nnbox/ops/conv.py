@@ -23,6 +23,8 @@ import numpy as np
 from .._tensor import Tensor
 from ..autograd.function import Function
 from . import _winograd
+from ._chunks import PAR_MIN as _PAR_MIN
+from ._chunks import chunked as _chunked
 from ._util import shape_str, xp_of
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d"]
@@ -49,13 +51,16 @@ def _transposed_copy(src, axes, out=None, chunk_axis: int = 1):
         out = xp.empty(view.shape, dtype=src.dtype)
     n = view.shape[chunk_axis]
     per = max(1, _BLOCK // max(1, view.size // max(n, 1)))
-    if xp is not np or per >= n:
+    if xp is not np or (per >= n and view.size < _PAR_MIN):
         out[...] = view
         return out
     lead = (slice(None),) * chunk_axis
-    for i in range(0, n, per):
-        idx = lead + (slice(i, i + per),)
-        out[idx] = view[idx]
+
+    def copy(lo, hi):
+        for i in range(lo, hi, per):
+            idx = lead + (slice(i, min(i + per, hi)),)
+            out[idx] = view[idx]
+    _chunked(n, view.size, copy)
     return out
 
 
@@ -89,11 +94,18 @@ def _im2col(xc, ksize, stride, dilation, out_size):
     shape = (xc.shape[0],) + tuple(ksize) + tuple(out_size) + (xc.shape[-1],)
     strides = ((st[0],) + tuple(st[1 + i] * dilation[i] for i in range(nd))
                + tuple(st[1 + i] * stride[i] for i in range(nd)) + (st[-1],))
-    if xp is np:
-        v = _as_strided(xc, shape, strides, writeable=False)
-    else:
+    if xp is not np:
         v = xp.lib.stride_tricks.as_strided(xc, shape, strides)
-    return xp.ascontiguousarray(v).reshape(xc.shape[0] * math.prod(ksize), -1)
+        return xp.ascontiguousarray(v).reshape(xc.shape[0] * math.prod(ksize), -1)
+    v = _as_strided(xc, shape, strides, writeable=False)
+    if v.flags.c_contiguous:  # a 1x1 stride-1 kernel: the padded input already is the matrix
+        return v.reshape(xc.shape[0] * math.prod(ksize), -1)
+    cols = np.empty(shape, dtype=xc.dtype)
+
+    def copy(lo, hi):  # a block of input channels: its rows of cols
+        cols[lo:hi] = v[lo:hi]
+    _chunked(shape[0], cols.size, copy)
+    return cols.reshape(xc.shape[0] * math.prod(ksize), -1)
 
 
 def _col2im(dcols, cm_shape, ksize, stride, dilation, out_size):
@@ -103,11 +115,17 @@ def _col2im(dcols, cm_shape, ksize, stride, dilation, out_size):
     nd = len(ksize)
     d = dcols.reshape((cm_shape[0],) + tuple(ksize) + tuple(out_size) + (cm_shape[-1],))
     acc = xp.zeros(cm_shape, dtype=dcols.dtype)
-    for tap in itertools.product(*(range(k) for k in ksize)):
-        idx = (slice(None),) + tuple(
-            slice(tap[i] * dilation[i], tap[i] * dilation[i] + stride[i] * (out_size[i] - 1) + 1, stride[i])
-            for i in range(nd))
-        acc[idx] += d[(slice(None),) + tap]
+    spans = [tuple(slice(tap[i] * dilation[i], tap[i] * dilation[i] + stride[i] * (out_size[i] - 1) + 1, stride[i])
+                   for i in range(nd)) for tap in itertools.product(*(range(k) for k in ksize))]
+    taps = list(itertools.product(*(range(k) for k in ksize)))
+
+    def add(lo, hi):  # a block of channels: independent of the others, so blocks run on threads
+        for tap, span in zip(taps, spans):
+            acc[(slice(lo, hi),) + span] += d[(slice(lo, hi),) + tap]
+    if xp is np:
+        _chunked(cm_shape[0], dcols.size, add)
+    else:
+        add(0, cm_shape[0])
     return acc
 
 
