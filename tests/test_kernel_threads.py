@@ -38,3 +38,18 @@ def test_batch_norm_threads_bit_identical(monkeypatch, affine):
         return y.detach().numpy(), nx.grad.numpy(), rm.numpy(), rv.numpy()
 
     _run_both(monkeypatch, step)
+
+
+@pytest.mark.parametrize("kw", [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1)])
+def test_max_pool_threads_bit_identical(monkeypatch, kw):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((16, 32, 24, 24)).astype(np.float32)
+    x[0, 0, :2, :2] = 1.0  # a tie: the first tap wins on every blocking
+
+    def step():
+        nx = nnbox.tensor(x, requires_grad=True)
+        y = F.max_pool2d(nx, **kw)
+        (y * y).sum().backward()
+        return y.detach().numpy(), nx.grad.numpy()
+
+    _run_both(monkeypatch, step)
