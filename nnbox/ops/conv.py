@@ -162,6 +162,48 @@ def _conv_forward(x, w, stride, pads, dilation, groups, taps=None):
     return _out_to_nc(_gemm_w(w, cols, groups), x.shape[0], out_size), cols
 
 
+def _pointwise(w_shape, pads, groups, taps) -> bool:
+    """A 1x1 (1x1x1, ...) kernel without padding or groups: a plain GEMM per image, no im2col."""
+    return groups == 1 and taps is None and all(k == 1 for k in w_shape[2:]) and not any(lo or hi for lo, hi in pads)
+
+
+def _subsample(x, stride):
+    """x[..., ::s, ::s] as a contiguous (N, C, P) array (no copy for stride 1)."""
+    xp = xp_of(x)
+    xs = x[(slice(None), slice(None)) + tuple(slice(None, None, s) for s in stride)]
+    return xp.ascontiguousarray(xs).reshape(x.shape[0], x.shape[1], -1), xs.shape[2:]
+
+
+def _conv1x1(x, w, stride):
+    """y (N, O, *out) = W (O, C) @ x_n (C, P) for every image n: one batched GEMM in NC layout, no
+    layout change on the way in or out (the im2col path transposes twice)."""
+    xs, out = _subsample(x, stride)
+    y = xp_of(x).matmul(w.reshape(w.shape[0], -1), xs)
+    return y.reshape((x.shape[0], w.shape[0]) + tuple(out))
+
+
+def _conv1x1_grads(gy, x, w, x_shape, stride, need_x, need_w):
+    """(gx, gw) of ``_conv1x1``: gx_n = W^T gy_n (zeros between the strided samples), gw = sum_n gy_n xs_n^T."""
+    xp = xp_of(gy)
+    n, o = gy.shape[0], gy.shape[1]
+    g3 = gy.reshape(n, o, -1)
+    gx = gw = None
+    if need_x:
+        w2 = w.reshape(o, -1)
+        gs = xp.matmul(w2.T, g3)
+        if all(s == 1 for s in stride):
+            gx = gs.reshape(x_shape)
+        else:
+            gx = xp.zeros(x_shape, dtype=gy.dtype)
+            gx[(slice(None), slice(None)) + tuple(slice(None, None, s) for s in stride)] = \
+                gs.reshape((n, x_shape[1]) + tuple(gy.shape[2:]))
+    if need_w:
+        xs, _ = _subsample(x, stride)
+        # one GEMM over all images: (O, N*P) @ (N*P, C), each side brought to channel-major once
+        gw = xp.tensordot(g3, xs, axes=([0, 2], [0, 2]))  # (O, C)
+    return gx, gw
+
+
 def _conv_grad_weight(g2, cols, w_shape, groups):
     """dW = gy (O, P*N) @ cols.T, per group.  Computed as (cols @ gy.T).T: OpenBLAS runs that
     orientation of this long-inner-dimension GEMM 20-40% faster; the final transpose is weight-sized."""
@@ -205,7 +247,10 @@ class ConvNd(Function):
         w_full = w
         if taps is not None:
             w = w[(slice(None), slice(None)) + taps]
-        y, cols = _conv_forward(x, w, stride, pads, dilation, groups, taps)
+        if _pointwise(w.shape, pads, groups, taps) and type(x) is np.ndarray:
+            y, cols = _conv1x1(x, w, stride), None
+        else:
+            y, cols = _conv_forward(x, w, stride, pads, dilation, groups, taps)
         if b is not None:
             y += b.reshape((1, -1) + (1,) * (y.ndim - 2))
         need_x, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
@@ -235,6 +280,15 @@ class ConvNdBackward(Function):
     def forward(ctx, gy, x, w, cols, args, need):
         x_shape, w_shape, w_full, stride, pads, dilation, groups, taps = args
         wt = w if taps is None or w is None else w[(slice(None), slice(None)) + taps]
+        if _pointwise(w_shape, pads, groups, taps) and type(gy) is np.ndarray:
+            gx, gw = _conv1x1_grads(gy, x, wt, x_shape, stride, need[0], need[1])
+            if gw is not None:
+                gw = gw.reshape(w_shape)
+            gb = gy.sum(axis=(0,) + tuple(range(2, gy.ndim))) if need[2] else None
+            ctx.save_for_backward(gy, x if need[0] or need[1] else None, w if need[0] else None)
+            ctx.args, ctx.need = args, need
+            ctx.set_materialize_grads(False)
+            return gx, gw, gb
         g2 = _grad_to_cm(gy) if need[0] or need[1] else None
         gx = _conv_grad_input(g2, wt, x_shape, gy.shape[2:], stride, pads, dilation, groups) if need[0] else None
         gw = gb = None
