@@ -107,3 +107,20 @@ def test_threads_do_not_change_conv_results(monkeypatch, wino):
     assert ran and all(n == 2 for n in ran), "two threads did not split the passes"
     for a, b in zip(*got):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("padding", [0, 1, 2, "same"])
+def test_winograd_input_gradient_matches_torch(calls, padding):
+    """The input gradient of a 3x3 stride-1 conv with >= 128 output channels also runs by Winograd
+    (a conv of gy with the flipped, channel-swapped kernel): same stated tolerance."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((3, 16, 7, 6)).astype(np.float32)
+    wt = rng.standard_normal((128, 16, 3, 3)).astype(np.float32)
+    g = rng.standard_normal((3, 128, 7 + 2 * (padding if isinstance(padding, int) else 1) - 2,
+                             6 + 2 * (padding if isinstance(padding, int) else 1) - 2)).astype(np.float32)
+    tx = torch.tensor(x, requires_grad=True)
+    torch.nn.functional.conv2d(tx, torch.tensor(wt), padding=padding).backward(torch.tensor(g))
+    nx = nnbox.tensor(x, requires_grad=True)
+    F.conv2d(nx, nnbox.tensor(wt), padding=padding).backward(nnbox.tensor(g))
+    assert len(calls) == 1  # forward has 16 input channels: only the input gradient went by Winograd
+    assert np.abs(nx.grad.numpy() - tx.grad.numpy()).max() <= TOL * np.abs(tx.grad.numpy()).max()

@@ -215,6 +215,19 @@ def _conv_grad_weight(g2, cols, w_shape, groups):
     return xp.ascontiguousarray(gw.swapaxes(1, 2)).reshape(w_shape)
 
 
+def _winograd_grad_input(gy, w, stride, pads, dilation, groups, taps):
+    """dx of a 3x3 stride-1 convolution by Winograd, or None where it does not apply: the input
+    gradient is the full correlation of gy (padded by 2 - pad) with the kernel flipped and its two
+    channel axes exchanged, itself a 3x3 stride-1 convolution."""
+    if taps is not None or any(lo > 2 or hi > 2 for lo, hi in pads):
+        return None
+    wf = w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1] if w.ndim == 4 else w
+    if not _winograd.usable(gy, wf, stride, dilation, groups, taps):
+        return None
+    y = _winograd.conv3x3(_to_cm(gy, tuple((2 - lo, 2 - hi) for lo, hi in pads)), xp_of(w).ascontiguousarray(wf))
+    return _transposed_copy(y, (3, 0, 1, 2), chunk_axis=1)
+
+
 def _conv_grad_input(g2, w, x_shape, out_size, stride, pads, dilation, groups):
     """dx (N, C, *S) for y = conv(x, w) from gy as (O, P*N)."""
     o = w.shape[0]
@@ -289,8 +302,12 @@ class ConvNdBackward(Function):
             ctx.args, ctx.need = args, need
             ctx.set_materialize_grads(False)
             return gx, gw, gb
-        g2 = _grad_to_cm(gy) if need[0] or need[1] else None
-        gx = _conv_grad_input(g2, wt, x_shape, gy.shape[2:], stride, pads, dilation, groups) if need[0] else None
+        gx = None
+        if need[0]:
+            gx = _winograd_grad_input(gy, wt, stride, pads, dilation, groups, taps)
+        g2 = _grad_to_cm(gy) if (need[0] and gx is None) or need[1] else None
+        if need[0] and gx is None:
+            gx = _conv_grad_input(g2, wt, x_shape, gy.shape[2:], stride, pads, dilation, groups)
         gw = gb = None
         if need[1]:
             if cols is None:  # a second-order call: the "input" is a new tensor
