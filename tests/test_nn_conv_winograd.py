@@ -65,7 +65,8 @@ def test_winograd_not_used_where_it_does_not_apply(calls):
              ((2, 128, 8, 8), (16, 128, 3, 3), {"stride": 2}),         # strided
              ((2, 128, 8, 8), (16, 128, 3, 3), {"dilation": 2}),
              ((2, 128, 8, 8), (16, 64, 3, 3), {"groups": 2}),
-             ((2, 128, 8, 8), (16, 128, 5, 5), {})]
+             ((2, 128, 8, 8), (16, 128, 5, 5), {}),
+             ((2, 128, 11, 10), (16, 128, 3, 3), {"padding": 1})]          # a plane over MAX_PLANE
     for xs, ws, kw in cases:
         F.conv2d(nnbox.tensor(rng.standard_normal(xs).astype(np.float32)),
                  nnbox.tensor(rng.standard_normal(ws).astype(np.float32)), **kw)
@@ -91,11 +92,12 @@ def test_threads_do_not_change_conv_results(monkeypatch, wino):
     left alone, since a GEMM's blocking may change its rounding)."""
     from nnbox._backend import threads
 
-    monkeypatch.setattr(_winograd, "enabled", wino)
-    rng = np.random.default_rng(4)
-    x = rng.standard_normal((8, 128, 12, 12)).astype(np.float32)
-    w = rng.standard_normal((32, 128, 3, 3)).astype(np.float32)
     got, ran = [], []
+    monkeypatch.setattr(_winograd, "enabled", wino)
+    monkeypatch.setattr(_winograd, "conv3x3", lambda xc, w, real=_winograd.conv3x3: (ran.append("w"), real(xc, w))[1])
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((8, 128, 10, 10)).astype(np.float32)
+    w = rng.standard_normal((32, 128, 3, 3)).astype(np.float32)
     real = threads.parallel_for
     monkeypatch.setattr(threads, "parallel_for", lambda n, task: (ran.append(n), real(n, task)))
     for n in (1, 2):
@@ -104,6 +106,8 @@ def test_threads_do_not_change_conv_results(monkeypatch, wino):
         y = F.conv2d(nx, nw, padding=1)
         y.pow(2).sum().backward()
         got.append((y.detach().numpy(), nx.grad.numpy(), nw.grad.numpy()))
+    assert ("w" in ran) == wino
+    ran = [n for n in ran if n != "w"]
     assert ran and all(n == 2 for n in ran), "two threads did not split the passes"
     for a, b in zip(*got):
         np.testing.assert_array_equal(a, b)

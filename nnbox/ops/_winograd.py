@@ -27,10 +27,18 @@ _GG = {np.dtype(np.float32): np.kron(_G, _G).astype(np.float32)}
 MIN_CHANNELS = 128
 
 
+# above this many positions per plane (16x16 and up) the 16 GEMMs' (16, C, tiles*N) operands are
+# large: on one thread Winograd still measured 0.88x of im2col at 128 channels on 16x16, but on two
+# threads it measured 1.6-3x slower there (while 0.7-0.9x on 8x8 and 4x4), so large planes keep im2col
+MAX_PLANE = 100
+
+
 def usable(x, w, stride, dilation, groups, taps) -> bool:
     """True where Winograd applies and measured faster: float32 NumPy, 3x3, stride 1, dilation 1,
-    one group, at least ``MIN_CHANNELS`` input channels and 16 output channels."""
+    one group, at least ``MIN_CHANNELS`` input channels and 16 output channels, planes of at most
+    ``MAX_PLANE`` positions."""
     return (enabled and type(x) is np.ndarray and x.dtype == np.float32 and w.dtype == np.float32
+            and x.ndim == 4 and x.shape[2] * x.shape[3] <= MAX_PLANE
             and groups == 1 and taps is None and w.shape[2:] == (3, 3) and tuple(stride) == (1, 1)
             and tuple(dilation) == (1, 1) and w.shape[0] >= 16 and w.shape[1] >= MIN_CHANNELS)
 

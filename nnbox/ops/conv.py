@@ -9,6 +9,12 @@ One im2col and one GEMM per call, never a Python loop over the batch:
 * the input gradient is ``W.T @ gy`` followed by ``_col2im``: a loop over the kernel taps (9 for a
   3x3 kernel), each adding one strided slab into the padded input gradient.
 
+Three faster paths, each exact or tested against torch: 1x1 kernels without padding run as a
+direct batched GEMM in NC layout (``_conv1x1``, no im2col); 3x3 stride-1 float32 convolutions with
+many channels on small planes run by Winograd F(2x2, 3x3) (``_winograd.py``, forward and input
+gradient, within a stated tolerance); and the im2col/col2im/layout copies split over channel
+blocks on nnbox's threads (``_chunks.py``; one thread runs today's single pass).
+
 The transposed convolution is the adjoint of the convolution, so its forward is the convolution's
 input gradient and its backward is the convolution's forward (and the weight gradient with the
 roles of input and output exchanged).  Both therefore share the three primitives below.
