@@ -128,3 +128,19 @@ def test_winograd_input_gradient_matches_torch(calls, padding):
     F.conv2d(nx, nnbox.tensor(wt), padding=padding).backward(nnbox.tensor(g))
     assert len(calls) == 1  # forward has 16 input channels: only the input gradient went by Winograd
     assert np.abs(nx.grad.numpy() - tx.grad.numpy()).max() <= TOL * np.abs(tx.grad.numpy()).max()
+
+
+def test_winograd_in_conv_transpose_backward(calls):
+    """conv_transpose2d's input gradient is a convolution of gy: with 128 channels on a small plane
+    it runs by Winograd (and its weight gradient then builds its own im2col); stated tolerance."""
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((2, 16, 5, 5)).astype(np.float32)
+    wt = rng.standard_normal((16, 128, 3, 3)).astype(np.float32)
+    g = rng.standard_normal((2, 128, 5, 5)).astype(np.float32)
+    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(wt, requires_grad=True)
+    torch.nn.functional.conv_transpose2d(tx, tw, padding=1).backward(torch.tensor(g))
+    nx, nw = nnbox.tensor(x, requires_grad=True), nnbox.tensor(wt, requires_grad=True)
+    F.conv_transpose2d(nx, nw, padding=1).backward(nnbox.tensor(g))
+    assert calls
+    for a, b in ((nx.grad, tx.grad), (nw.grad, tw.grad)):
+        assert np.abs(a.numpy() - b.numpy()).max() <= TOL * np.abs(b.numpy()).max()

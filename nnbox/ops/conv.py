@@ -121,9 +121,9 @@ def _col2im(dcols, cm_shape, ksize, stride, dilation, out_size):
     nd = len(ksize)
     d = dcols.reshape((cm_shape[0],) + tuple(ksize) + tuple(out_size) + (cm_shape[-1],))
     acc = xp.zeros(cm_shape, dtype=dcols.dtype)
-    spans = [tuple(slice(tap[i] * dilation[i], tap[i] * dilation[i] + stride[i] * (out_size[i] - 1) + 1, stride[i])
-                   for i in range(nd)) for tap in itertools.product(*(range(k) for k in ksize))]
     taps = list(itertools.product(*(range(k) for k in ksize)))
+    spans = [tuple(slice(tap[i] * dilation[i], tap[i] * dilation[i] + stride[i] * (out_size[i] - 1) + 1, stride[i])
+                   for i in range(nd)) for tap in taps]
 
     def add(lo, hi):  # a block of channels: independent of the others, so blocks run on threads
         for tap, span in zip(taps, spans):
