@@ -85,34 +85,6 @@ def test_switching_winograd_off_gives_the_im2col_result(calls, monkeypatch):
     assert np.abs(fast - exact).max() <= TOL * np.abs(exact).max()
 
 
-@pytest.mark.parametrize("wino", [True, False])
-def test_threads_do_not_change_conv_results(monkeypatch, wino):
-    """im2col/col2im/layout copies and the Winograd transforms split over threads write disjoint
-    blocks: two threads give bit-identical values and gradients to one (BLAS's own thread count is
-    left alone, since a GEMM's blocking may change its rounding)."""
-    from nnbox._backend import threads
-
-    got, ran = [], []
-    monkeypatch.setattr(_winograd, "enabled", wino)
-    monkeypatch.setattr(_winograd, "conv3x3", lambda xc, w, real=_winograd.conv3x3: (ran.append("w"), real(xc, w))[1])
-    rng = np.random.default_rng(4)
-    x = rng.standard_normal((8, 128, 10, 10)).astype(np.float32)
-    w = rng.standard_normal((32, 128, 3, 3)).astype(np.float32)
-    real = threads.parallel_for
-    monkeypatch.setattr(threads, "parallel_for", lambda n, task: (ran.append(n), real(n, task)))
-    for n in (1, 2):
-        monkeypatch.setitem(threads._state, "threads", n)
-        nx, nw = nnbox.tensor(x, requires_grad=True), nnbox.tensor(w, requires_grad=True)
-        y = F.conv2d(nx, nw, padding=1)
-        y.pow(2).sum().backward()
-        got.append((y.detach().numpy(), nx.grad.numpy(), nw.grad.numpy()))
-    assert ("w" in ran) == wino
-    ran = [n for n in ran if n != "w"]
-    assert ran and all(n == 2 for n in ran), "two threads did not split the passes"
-    for a, b in zip(*got):
-        np.testing.assert_array_equal(a, b)
-
-
 @pytest.mark.parametrize("padding", [0, 1, 2, "same"])
 def test_winograd_input_gradient_matches_torch(calls, padding):
     """The input gradient of a 3x3 stride-1 conv with >= 128 output channels also runs by Winograd

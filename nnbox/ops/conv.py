@@ -12,8 +12,9 @@ One im2col and one GEMM per call, never a Python loop over the batch:
 Three faster paths, each exact or tested against torch: 1x1 kernels without padding run as a
 direct batched GEMM in NC layout (``_conv1x1``, no im2col); 3x3 stride-1 float32 convolutions with
 many channels on small planes run by Winograd F(2x2, 3x3) (``_winograd.py``, forward and input
-gradient, within a stated tolerance); and the im2col/col2im/layout copies split over channel
-blocks on nnbox's threads (``_chunks.py``; one thread runs today's single pass).
+gradient, within a stated tolerance).  The im2col/col2im/layout copies stay on one thread: split
+over two (ops/_chunks.py) they measured 3-15% slower on this 2-core machine (memory-bound, and
+OpenBLAS's threads still spin after each GEMM).
 
 The transposed convolution is the adjoint of the convolution, so its forward is the convolution's
 input gradient and its backward is the convolution's forward (and the weight gradient with the
@@ -29,8 +30,6 @@ import numpy as np
 from .._tensor import Tensor
 from ..autograd.function import Function
 from . import _winograd
-from ._chunks import PAR_MIN as _PAR_MIN
-from ._chunks import chunked as _chunked
 from ._util import shape_str, xp_of
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d"]
@@ -57,16 +56,13 @@ def _transposed_copy(src, axes, out=None, chunk_axis: int = 1):
         out = xp.empty(view.shape, dtype=src.dtype)
     n = view.shape[chunk_axis]
     per = max(1, _BLOCK // max(1, view.size // max(n, 1)))
-    if xp is not np or (per >= n and view.size < _PAR_MIN):
+    if xp is not np or per >= n:
         out[...] = view
         return out
     lead = (slice(None),) * chunk_axis
-
-    def copy(lo, hi):
-        for i in range(lo, hi, per):
-            idx = lead + (slice(i, min(i + per, hi)),)
-            out[idx] = view[idx]
-    _chunked(n, view.size, copy)
+    for i in range(0, n, per):
+        idx = lead + (slice(i, i + per),)
+        out[idx] = view[idx]
     return out
 
 
@@ -100,18 +96,11 @@ def _im2col(xc, ksize, stride, dilation, out_size):
     shape = (xc.shape[0],) + tuple(ksize) + tuple(out_size) + (xc.shape[-1],)
     strides = ((st[0],) + tuple(st[1 + i] * dilation[i] for i in range(nd))
                + tuple(st[1 + i] * stride[i] for i in range(nd)) + (st[-1],))
-    if xp is not np:
+    if xp is np:
+        v = _as_strided(xc, shape, strides, writeable=False)
+    else:
         v = xp.lib.stride_tricks.as_strided(xc, shape, strides)
-        return xp.ascontiguousarray(v).reshape(xc.shape[0] * math.prod(ksize), -1)
-    v = _as_strided(xc, shape, strides, writeable=False)
-    if v.flags.c_contiguous:  # a 1x1 stride-1 kernel: the padded input already is the matrix
-        return v.reshape(xc.shape[0] * math.prod(ksize), -1)
-    cols = np.empty(shape, dtype=xc.dtype)
-
-    def copy(lo, hi):  # a block of input channels: its rows of cols
-        cols[lo:hi] = v[lo:hi]
-    _chunked(shape[0], cols.size, copy)
-    return cols.reshape(xc.shape[0] * math.prod(ksize), -1)
+    return xp.ascontiguousarray(v).reshape(xc.shape[0] * math.prod(ksize), -1)
 
 
 def _col2im(dcols, cm_shape, ksize, stride, dilation, out_size):
@@ -121,17 +110,11 @@ def _col2im(dcols, cm_shape, ksize, stride, dilation, out_size):
     nd = len(ksize)
     d = dcols.reshape((cm_shape[0],) + tuple(ksize) + tuple(out_size) + (cm_shape[-1],))
     acc = xp.zeros(cm_shape, dtype=dcols.dtype)
-    taps = list(itertools.product(*(range(k) for k in ksize)))
-    spans = [tuple(slice(tap[i] * dilation[i], tap[i] * dilation[i] + stride[i] * (out_size[i] - 1) + 1, stride[i])
-                   for i in range(nd)) for tap in taps]
-
-    def add(lo, hi):  # a block of channels: independent of the others, so blocks run on threads
-        for tap, span in zip(taps, spans):
-            acc[(slice(lo, hi),) + span] += d[(slice(lo, hi),) + tap]
-    if xp is np:
-        _chunked(cm_shape[0], dcols.size, add)
-    else:
-        add(0, cm_shape[0])
+    for tap in itertools.product(*(range(k) for k in ksize)):
+        idx = (slice(None),) + tuple(
+            slice(tap[i] * dilation[i], tap[i] * dilation[i] + stride[i] * (out_size[i] - 1) + 1, stride[i])
+            for i in range(nd))
+        acc[idx] += d[(slice(None),) + tap]
     return acc
 
 
