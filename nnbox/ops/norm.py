@@ -13,6 +13,7 @@ import numpy as np
 
 from .._tensor import Tensor
 from ..autograd.function import Function
+from ._chunks import chunked
 from ._graph import input_tensor
 from ._util import shape_str, xp_of
 
@@ -34,6 +35,16 @@ def _chan_dot(a3, b3):
     return (a3 * b3).sum(axis=0).sum(axis=1)
 
 
+def _by_rows(a3, fn) -> None:
+    """``fn(rows)`` for blocks of the batch axis of the (N, C, L) array ``a3``, on nnbox's threads
+    when it is large (NumPy arrays only; one thread: one call on all rows).  Only element-wise passes
+    go through here, so the values do not depend on the blocking; reductions stay whole."""
+    if type(a3) is not np.ndarray:
+        fn(slice(None))
+        return
+    chunked(a3.shape[0], a3.size, lambda lo, hi: fn(slice(lo, hi)))
+
+
 class BatchNorm(Function):
     """Batch normalization over (N, C, L): batch statistics in training, running ones in eval.
 
@@ -53,10 +64,10 @@ class BatchNorm(Function):
         if training:
             m = n * x3.shape[2]
             mean = _chan_sum(x3) / m
-            xhat = x3 - mean[:, None]
+            xhat = xp.empty(x3.shape, dtype=x3.dtype)
+            _by_rows(x3, lambda r: xp.subtract(x3[r], mean[:, None], out=xhat[r]))
             var = _chan_dot(xhat, xhat) / m
             invstd = 1.0 / xp.sqrt(var + eps)
-            xhat *= invstd[:, None]
             if running_mean is not None:
                 running_mean *= 1 - momentum
                 running_mean += momentum * mean
@@ -64,9 +75,17 @@ class BatchNorm(Function):
                 running_var *= 1 - momentum
                 running_var += (momentum * m / max(m - 1, 1)) * var
             # y must not share memory with the saved xhat: users add into it in place (out += x)
-            y = xhat * weight[:, None] if weight is not None else xhat.copy()
-            if bias is not None:
-                y += bias[:, None]
+            y = xp.empty(x3.shape, dtype=x3.dtype)
+
+            def scale_shift(r):
+                xhat[r] *= invstd[:, None]
+                if weight is not None:
+                    xp.multiply(xhat[r], weight[:, None], out=y[r])
+                else:
+                    y[r] = xhat[r]
+                if bias is not None:
+                    y[r] += bias[:, None]
+            _by_rows(x3, scale_shift)
             ctx.save_for_backward(xhat, invstd, weight)
             ctx.eps, ctx.mean = eps, mean
             return y.reshape(x.shape)
@@ -115,9 +134,14 @@ class BatchNormTrainBackward(Function):
         sgx = _chan_dot(g3, xhat)
         if need[0]:
             k = invstd if weight is None else weight * invstd
-            gx = xhat * (-(sgx / m) * k)[:, None]
-            gx += g3 * k[:, None]
-            gx -= (sg / m * k)[:, None]
+            a, b = (-(sgx / m) * k)[:, None], (sg / m * k)[:, None]
+            gx = xp_of(g3).empty(g3.shape, dtype=g3.dtype)
+
+            def rows(r):
+                xp_of(g3).multiply(xhat[r], a, out=gx[r])
+                gx[r] += g3[r] * k[:, None]
+                gx[r] -= b
+            _by_rows(g3, rows)
             gx = gx.reshape(gy.shape)
         gw = sgx if need[1] else None
         gb = sg if need[2] else None

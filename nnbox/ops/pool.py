@@ -17,6 +17,7 @@ import numpy as np
 
 from .._tensor import Tensor
 from ..autograd.function import Function
+from ._chunks import chunked
 from ._util import shape_str, xp_of
 
 __all__ = [
@@ -54,6 +55,16 @@ def _crop(a, pads, shape):
     return a[(Ellipsis,) + tuple(slice(lo, lo + s) for s, (lo, _) in zip(shape, pads))]
 
 
+def _by_batch(a, fn) -> None:
+    """``fn(rows)`` for blocks of the leading axis of ``a`` on nnbox's threads when ``a`` is a large
+    NumPy array with a batch axis (else one call on everything).  The per-tap passes are element-wise,
+    so the blocking never changes a value."""
+    if type(a) is not np.ndarray or a.ndim < 3:
+        fn(slice(None))
+        return
+    chunked(a.shape[0], a.size, lambda lo, hi: fn(slice(lo, hi)))
+
+
 def _lowest(dtype):
     return -np.inf if dtype.kind == "f" else np.iinfo(dtype).min
 
@@ -70,22 +81,27 @@ class MaxPoolNd(Function):
     def forward(ctx, x, ksize, stride, pads, dilation, out_size):
         xp = xp_of(x)
         xpad = _pad_spatial(x, pads, _lowest(x.dtype))
-        best = tap_of = upd = None
         small = math.prod(ksize) < 128
-        # cheap passes per tap: compare, running max (propagates NaN), record the winner.  Taps come
-        # in increasing order, so "tap_of = t where updated" is max(tap_of, t * updated): plain
-        # SIMD integer ops, ~50x faster than a masked copy.
-        for t, sl in _taps(ksize, stride, dilation, out_size):
-            v = xpad[(Ellipsis,) + sl]
-            if best is None:
-                best = v.copy()
-                tap_of = xp.zeros(best.shape, dtype=np.int8 if small else np.int64)
-                upd = xp.empty(best.shape, dtype=bool)
-                continue
-            xp.greater(v, best, out=upd)
-            xp.maximum(best, v, out=best)
-            mark = upd.view(np.int8) * np.int8(t) if small else upd * t
-            xp.maximum(tap_of, mark, out=tap_of)
+        shape = x.shape[:-len(ksize)] + tuple(out_size)
+        best = xp.empty(shape, dtype=x.dtype)
+        tap_of = xp.zeros(shape, dtype=np.int8 if small else np.int64)
+
+        def rows(r):  # a block of the batch (all of it on one thread)
+            xr, br, tr = xpad[r], best[r], tap_of[r]
+            upd = xp.empty(br.shape, dtype=bool)
+            # cheap passes per tap: compare, running max (propagates NaN), record the winner.  Taps
+            # come in increasing order, so "tap_of = t where updated" is max(tap_of, t * updated):
+            # plain SIMD integer ops, ~50x faster than a masked copy.
+            for t, sl in _taps(ksize, stride, dilation, out_size):
+                v = xr[(Ellipsis,) + sl]
+                if t == 0:
+                    br[...] = v
+                    continue
+                xp.greater(v, br, out=upd)
+                xp.maximum(br, v, out=br)
+                mark = upd.view(np.int8) * np.int8(t) if small else upd * t
+                xp.maximum(tr, mark, out=tr)
+        _by_batch(xpad, rows)
         # on the GPU always: asking whether the batch holds a NaN would read a value back every step
         if x.dtype.kind == "f" and (xp is not np or xp.isnan(best).any()):
             _nan_taps(xpad, tap_of, ksize, stride, dilation, out_size)
@@ -114,13 +130,17 @@ class MaxPoolScatter(Function):
         padded = x_shape[:-nd] + tuple(s + lo + hi for s, (lo, hi) in zip(x_shape[-nd:], pads))
         gx = xp.zeros(padded, dtype=gy.dtype)
         overlap = any(k * d > s for k, s, d in zip(ksize, stride, dilation))
-        hit = xp.empty(tap_of.shape, dtype=bool)
-        for t, sl in _taps(ksize, stride, dilation, out_size):
-            xp.equal(tap_of, t, out=hit)
-            if overlap:
-                gx[(Ellipsis,) + sl] += gy * hit
-            else:  # windows are disjoint: write each tap's share straight into its slots
-                xp.multiply(gy, hit, out=gx[(Ellipsis,) + sl])
+
+        def rows(r):  # a block of the batch (all of it on one thread)
+            gxr, gyr, tr = gx[r], gy[r], tap_of[r]
+            hit = xp.empty(tr.shape, dtype=bool)
+            for t, sl in _taps(ksize, stride, dilation, out_size):
+                xp.equal(tr, t, out=hit)
+                if overlap:
+                    gxr[(Ellipsis,) + sl] += gyr * hit
+                else:  # windows are disjoint: write each tap's share straight into its slots
+                    xp.multiply(gyr, hit, out=gxr[(Ellipsis,) + sl])
+        _by_batch(gx, rows)
         ctx.save_for_backward(tap_of)
         ctx.args = args
         return xp.ascontiguousarray(_crop(gx, pads, x_shape[-nd:]))
