@@ -185,6 +185,8 @@ def main() -> None:
         import os
 
         torch.set_num_threads(1)
+        if hasattr(nnbox, "set_num_threads"):  # nnbox's element-wise threads too: one thread each
+            nnbox.set_num_threads(1)
         if os.environ.get("OPENBLAS_NUM_THREADS") != "1":
             print("warning: --cpu-time expects OPENBLAS_NUM_THREADS=1 so NumPy's BLAS runs one thread too")
     only = set(args.only.split(","))
