@@ -72,6 +72,41 @@ def _detach_tree(tree, keep: bool):
     return _unflatten(build, [x.detach() if isinstance(x, Tensor) else x for x in leaves])
 
 
+def _freshen(trees):
+    """Fresh leaves for each tree (``_fresh``): the rebuilt trees, ``(fresh leaves, build)`` per
+    tree, and whether any leaf already required grad (then the results keep their graph)."""
+    keep = False
+    rebuilt, parts = [], []
+    for tree in trees:
+        leaves, build = _flatten(tree)
+        keep = keep or any(isinstance(x, Tensor) and x.requires_grad for x in leaves)
+        fresh = [_fresh(x) for x in leaves]
+        rebuilt.append(_unflatten(build, fresh))
+        parts.append((fresh, build))
+    return rebuilt, parts, keep
+
+
+def _wrt(parts) -> list:
+    return [x for fresh, _ in parts for x in fresh if isinstance(x, Tensor)]
+
+
+def _regroup(parts, grads, keep: bool) -> list:
+    """``grads`` (one per Tensor leaf, in order; None where unused) back in each tree's shape, with
+    zeros for the unused ones."""
+    it = iter(grads)
+    out = []
+    for fresh, build in parts:
+        vals = []
+        for x in fresh:
+            if isinstance(x, Tensor):
+                g = next(it)
+                vals.append(x.new_zeros(x.shape) if g is None else g)
+            else:
+                vals.append(None)
+        out.append(_detach_tree(_unflatten(build, vals), keep))
+    return out
+
+
 def _argnums(argnums, n: int):
     nums = argnums if isinstance(argnums, tuple) else (argnums,)
     for a in nums:
@@ -97,14 +132,9 @@ def grad_and_value(func, argnums=0, has_aux: bool = False):
     def wrapper(*args, **kwargs):
         nums = _argnums(argnums, len(args))
         args = list(args)
-        keep = False
-        wrt_parts = []
-        for a in nums:
-            leaves, build = _flatten(args[a])
-            keep = keep or any(isinstance(x, Tensor) and x.requires_grad for x in leaves)
-            fresh = [_fresh(x) for x in leaves]
-            args[a] = _unflatten(build, fresh)
-            wrt_parts.append((fresh, build))
+        fresh_args, wrt_parts, keep = _freshen([args[a] for a in nums])
+        for a, f in zip(nums, fresh_args):
+            args[a] = f
         with enable_grad():
             out = func(*args, **kwargs)
             aux = None
@@ -119,20 +149,10 @@ def grad_and_value(func, argnums=0, has_aux: bool = False):
                 raise RuntimeError(
                     "grad_and_value(f)(*args): Expected f(*args) to return a scalar Tensor, got tensor with "
                     f"{out.dim()} dims. Maybe you wanted to use the vjp or jacrev APIs instead?")
-            wrt = [x for fresh, _ in wrt_parts for x in fresh if isinstance(x, Tensor)]
+            wrt = _wrt(wrt_parts)
             grads = list(_autograd_grad(out, wrt, create_graph=True, allow_unused=True)) if out.requires_grad \
                 else [None] * len(wrt)
-        it = iter(grads)
-        results = []
-        for fresh, build in wrt_parts:
-            gs = []
-            for x in fresh:
-                if isinstance(x, Tensor):
-                    g = next(it)
-                    gs.append(x.new_zeros(x.shape) if g is None else g)
-                else:
-                    gs.append(None)
-            results.append(_detach_tree(_unflatten(build, gs), keep))
+        results = _regroup(wrt_parts, grads, keep)
         g = tuple(results) if isinstance(argnums, tuple) else results[0]
         value = out if keep else out.detach()
         if has_aux:
@@ -171,15 +191,7 @@ def vjp(func, *primals, has_aux: bool = False):
     >>> vjp_fn(nnbox.ones(2))
     (tensor([2., 4.]),)
     """
-    keep = False
-    parts = []
-    fresh_args = []
-    for p in primals:
-        leaves, build = _flatten(p)
-        keep = keep or any(isinstance(x, Tensor) and x.requires_grad for x in leaves)
-        fresh = [_fresh(x) for x in leaves]
-        parts.append((fresh, build))
-        fresh_args.append(_unflatten(build, fresh))
+    fresh_args, parts, keep = _freshen(primals)
     with enable_grad():
         out = func(*fresh_args)
     aux = None
@@ -192,25 +204,14 @@ def vjp(func, *primals, has_aux: bool = False):
         if len(ct_leaves) != len(out_leaves):
             raise RuntimeError("Expected pytree structure of cotangents to be the same as pytree structure of outputs")
         pairs = [(o, c) for o, c in zip(out_leaves, ct_leaves) if isinstance(o, Tensor) and o.requires_grad]
-        wrt = [x for fresh, _ in parts for x in fresh if isinstance(x, Tensor)]
+        wrt = _wrt(parts)
         with enable_grad():
             if pairs:
                 gs = list(_autograd_grad([o for o, _ in pairs], wrt, [c for _, c in pairs], retain_graph=True,
                                          create_graph=True, allow_unused=True))
             else:
                 gs = [None] * len(wrt)
-        it = iter(gs)
-        res = []
-        for fresh, build in parts:
-            vals = []
-            for x in fresh:
-                if isinstance(x, Tensor):
-                    g = next(it)
-                    vals.append(x.new_zeros(x.shape) if g is None else g)
-                else:
-                    vals.append(None)
-            res.append(_detach_tree(_unflatten(build, vals), keep))
-        return tuple(res)
+        return tuple(_regroup(parts, gs, keep))
 
     value = _detach_tree(out, keep)
     if has_aux:
@@ -234,14 +235,10 @@ def jacrev(func, argnums=0, *, has_aux: bool = False, chunk_size=None, _prealloc
         from .ops.shape import stack
 
         nums = _argnums(argnums, len(args))
-        keep = any(isinstance(x, Tensor) and x.requires_grad for a in nums for x in _flatten(args[a])[0])
         args = list(args)
-        wrt_parts = []
-        for a in nums:
-            leaves, build = _flatten(args[a])
-            fresh = [_fresh(x) for x in leaves]
-            args[a] = _unflatten(build, fresh)
-            wrt_parts.append((fresh, build))
+        fresh_args, wrt_parts, keep = _freshen([args[a] for a in nums])
+        for a, f in zip(nums, fresh_args):
+            args[a] = f
         with enable_grad():
             out = func(*args)
         aux = None

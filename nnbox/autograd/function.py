@@ -224,23 +224,15 @@ class Function:
                 # NumPy turns 0-d results into scalars; the engine and .grad need arrays
                 res = tuple(np.asarray(x) if isinstance(x, _generic) else x for x in res)
                 break
-        n = len(self._edges)
-        if len(res) != n:
-            if len(res) > n and all(g is None for g in res[n:]):
-                res = res[:n]
-            else:
-                raise RuntimeError(
-                    f"function {self.name()} returned an incorrect number of gradients "
-                    f"(expected {n}, got {len(res)})"
-                )
-        return res
+        return _fit_to_edges(self, res)
 
     def _run_backward_graph(self, grads: list):
         """``_run_backward`` for ``create_graph=True``: ``grads`` are Tensors and so are the results,
         each with a graph of its own (the engine runs this with grad mode on)."""
         cls = type(self)
         if len(grads) > 1 and any(g is None for g in grads) and self.__dict__.get("_materialize", True):
-            grads = _materialize_tensors(self, grads)
+            arrays = _materialize(self, [None if g is None else g._data for g in grads])
+            grads = [Tensor._make(a) if g is None else g for a, g in zip(arrays, grads)]
         if not cls._array_api:
             res = _user_backward_graph(cls, self, grads)
         elif cls._twice is True:
@@ -254,16 +246,7 @@ class Function:
         if not isinstance(res, tuple):
             res = (res,)
         res = tuple(r if r is None or isinstance(r, Tensor) else Tensor._make(_to_array(r, ())) for r in res)
-        n = len(self._edges)
-        if len(res) != n:
-            if len(res) > n and all(g is None for g in res[n:]):
-                res = res[:n]
-            else:
-                raise RuntimeError(
-                    f"function {self.name()} returned an incorrect number of gradients "
-                    f"(expected {n}, got {len(res)})"
-                )
-        return res
+        return _fit_to_edges(self, res)
 
     def _release(self) -> None:
         if self._to_save:  # an empty tuple stays: a node that saved nothing can run again
@@ -528,6 +511,18 @@ def _op_name(node) -> str:
     return n[:k] if k > 0 else n
 
 
+def _fit_to_edges(node, res: tuple) -> tuple:
+    """One gradient per input edge: extra trailing Nones are dropped, any other count is torch's error."""
+    n = len(node._edges)
+    if len(res) != n:
+        if len(res) > n and all(g is None for g in res[n:]):
+            return res[:n]
+        raise RuntimeError(
+            f"function {node.name()} returned an incorrect number of gradients (expected {n}, got {len(res)})"
+        )
+    return res
+
+
 def _materialize(node, grads):
     from .._backend.device import array_module
 
@@ -535,15 +530,6 @@ def _materialize(node, grads):
     like = next(g for g in grads if g is not None)
     xp = array_module(like)
     return [xp.zeros(meta[i][0], dtype=meta[i][1]) if g is None else g for i, g in enumerate(grads)]
-
-
-def _materialize_tensors(node, grads):
-    meta = node._out_meta
-    like = next(g for g in grads if g is not None)
-    from .._backend.device import array_module
-
-    xp = array_module(like._data)
-    return [Tensor._make(xp.zeros(meta[i][0], dtype=meta[i][1])) if g is None else g for i, g in enumerate(grads)]
 
 
 class _NoDoubleBackward(Function):
