@@ -180,24 +180,23 @@ def _polygamma_arr(n: int, x):
     s = n + 1
     acc = xp.zeros_like(x)
     z = xp.where(xp.isfinite(x), x, 20.0)  # infinities are set at the end
-    with _quiet(xp):
-        for _ in range(100000):
-            low = z < 20
-            if not bool(low.any()):
-                break
-            acc = acc + xp.where(low, 1 / xp.where(low, z, 1) ** s, 0)
-            z = xp.where(low, z + 1, z)
-        tail = z ** (1 - s) / (s - 1) + 0.5 * z ** (-s)
-        rising = float(s)  # s (s+1) ... (s+2j-2)
-        fact = 2.0  # (2j)!
-        for j, b in enumerate(_BERNOULLI, start=1):
-            tail = tail + b / fact * rising * z ** (-s - 2 * j + 1)
-            rising *= (s + 2 * j - 1) * (s + 2 * j)
-            fact *= (2 * j + 1) * (2 * j + 2)
-        out = (-1) ** (n + 1) * math.factorial(n) * (acc + tail)
-        pole = ((x <= 0) & (x == xp.floor(x))) | xp.isneginf(x)
-        out = xp.where(pole, xp.inf if n % 2 else -xp.inf, out)
-        out = xp.where(xp.isposinf(x) | xp.isnan(x), xp.nan, out)
+    for _ in range(100000):
+        low = z < 20
+        if not bool(low.any()):
+            break
+        acc = acc + xp.where(low, 1 / xp.where(low, z, 1) ** s, 0)
+        z = xp.where(low, z + 1, z)
+    tail = z ** (1 - s) / (s - 1) + 0.5 * z ** (-s)
+    rising = float(s)  # s (s+1) ... (s+2j-2)
+    fact = 2.0  # (2j)!
+    for j, b in enumerate(_BERNOULLI, start=1):
+        tail = tail + b / fact * rising * z ** (-s - 2 * j + 1)
+        rising *= (s + 2 * j - 1) * (s + 2 * j)
+        fact *= (2 * j + 1) * (2 * j + 2)
+    out = (-1) ** (n + 1) * math.factorial(n) * (acc + tail)
+    pole = ((x <= 0) & (x == xp.floor(x))) | xp.isneginf(x)
+    out = xp.where(pole, xp.inf if n % 2 else -xp.inf, out)
+    out = xp.where(xp.isposinf(x) | xp.isnan(x), xp.nan, out)
     return out.astype(x.dtype, copy=False)
 
 
@@ -276,8 +275,7 @@ class Xlogy(Function):
     def forward(ctx, a, b):
         xp = xp_of(a if hasattr(a, "shape") else b)
         ctx.save_for_backward(a, b)
-        with _quiet(xp):
-            out = xp.where(a == 0, 0, a * xp.log(b))
+        out = xp.where(a == 0, 0, a * xp.log(b))
         return xp.where(xp.isnan(b), xp.nan, out).astype(xp.result_type(a, b), copy=False)
 
     @staticmethod
@@ -285,27 +283,11 @@ class Xlogy(Function):
         a, b = ctx.saved_tensors
         xp = xp_of(a)
         ga = gb = None
-        with _quiet(xp):
-            if ctx.needs_input_grad[0]:
-                ga = unbroadcast(grad * xp.where((a == 0) & (b == 0), 0, xp.log(b)), a.shape)
-            if ctx.needs_input_grad[1]:
-                gb = unbroadcast(grad * a / b, b.shape)
+        if ctx.needs_input_grad[0]:
+            ga = unbroadcast(grad * xp.where((a == 0) & (b == 0), 0, xp.log(b)), a.shape)
+        if ctx.needs_input_grad[1]:
+            gb = unbroadcast(grad * a / b, b.shape)
         return ga, gb
-
-
-class _quiet:
-    """NumPy's errstate (CuPy raises no floating-point warnings): log(0) here is expected."""
-
-    def __init__(self, xp):
-        self.cm = xp.errstate(all="ignore") if hasattr(xp, "errstate") else None
-
-    def __enter__(self):
-        if self.cm is not None:
-            self.cm.__enter__()
-
-    def __exit__(self, *exc):
-        if self.cm is not None:
-            self.cm.__exit__(*exc)
 
 
 def _float(x: Tensor) -> Tensor:
@@ -315,8 +297,7 @@ def _float(x: Tensor) -> Tensor:
 
 
 def _run(cls, x):
-    with _quiet(xp_of(x._data)):
-        return cls.apply(_float(x))
+    return cls.apply(_float(x))
 
 
 def lgamma(input: Tensor) -> Tensor:
@@ -352,8 +333,7 @@ def polygamma(n: int, input: Tensor) -> Tensor:
         return _run(Trigamma, input)
     if n < 0:
         raise RuntimeError("polygamma(n, x) does not support negative n.")
-    with _quiet(xp_of(input._data)):
-        return Polygamma.apply(_float(input), int(n))
+    return Polygamma.apply(_float(input), int(n))
 
 
 def erf(input: Tensor) -> Tensor:
