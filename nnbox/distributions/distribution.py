@@ -154,6 +154,16 @@ class Distribution:
     def _get_checked_instance(self, cls, _instance=None):
         return cls.__new__(type(self)) if _instance is None else _instance
 
+    def _expanded(self, cls, batch_shape, _instance, params: tuple):
+        """``expand`` for a distribution whose parameters ``params`` all have the batch shape: each
+        is expanded (a view, no copy) and the new instance validates nothing again."""
+        new = self._get_checked_instance(cls, _instance)
+        for name in params:
+            setattr(new, name, getattr(self, name).expand(*batch_shape))
+        Distribution.__init__(new, batch_shape, validate_args=False)
+        new._validate_args = self._validate_args
+        return new
+
     def __repr__(self) -> str:
         names = [k for k in self.arg_constraints if k in self.__dict__]
         args = ", ".join(
