@@ -22,7 +22,7 @@ import torch
 import nnbox
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_models import make_mlp, make_resnet18  # noqa: E402
+from bench_models import make_mlp, make_resnet18, train_step  # noqa: E402
 
 
 def make_lstm(m):
@@ -46,29 +46,13 @@ def _sync(m, device):
         m.cuda.synchronize()
 
 
-def _step(m, model, x_np, y_np, device):
-    F = m.nn.functional
-    opt = m.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    x, y = m.tensor(x_np).to(device), m.tensor(y_np).to(device)
-    model.train()
-
-    def step():
-        opt.zero_grad()
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-
-    return step
-
-
 def bench(name, build, x_np, y_np, device, repeats, steps):
     torch.manual_seed(0)
     tmodel = build(torch).to(device)
     nmodel = build(nnbox)
     nmodel.load_state_dict({k: nnbox.tensor(v.detach().cpu().numpy()) for k, v in tmodel.state_dict().items()})
     nmodel.to(device)
-    tstep, nstep = _step(torch, tmodel, x_np, y_np, device), _step(nnbox, nmodel, x_np, y_np, device)
+    tstep, nstep = train_step(torch, tmodel, x_np, y_np, device), train_step(nnbox, nmodel, x_np, y_np, device)
     lt, ln = tstep().item(), nstep().item()  # warm-up (CuPy compiles its kernels here); same first loss
     assert abs(lt - ln) < 1e-2 * max(1.0, abs(lt)), f"{name}: first loss differs: torch {lt} nnbox {ln}"
     for _ in range(2):

@@ -129,11 +129,11 @@ def make_resnet18(m, cifar_stem: bool = False):
 
 # --- the training step -----------------------------------------------------------------------------
 
-def train_step(m, model, x_np, y_np):
-    """A closure running one SGD step of ``model`` on the fixed batch."""
+def train_step(m, model, x_np, y_np, device: str = "cpu"):
+    """A closure running one SGD step of ``model`` on the fixed batch (on ``device``)."""
     F = m.nn.functional
     opt = m.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    x, y = m.tensor(x_np), m.tensor(y_np)
+    x, y = m.tensor(x_np).to(device), m.tensor(y_np).to(device)
     model.train()
 
     def step():
