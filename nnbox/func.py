@@ -358,10 +358,6 @@ def functional_call(module, parameter_and_buffer_dicts, args=None, kwargs=None, 
 _MISSING = object()
 
 
-def _same_state(a, b) -> bool:
-    return a.shape == b.shape and bool((a == b).all())
-
-
 def _slice(x, dim: int, i: int):
     if not isinstance(x, Tensor):
         return x
@@ -385,7 +381,7 @@ def vmap(func, in_dims=0, out_dims=0, randomness: str = "error", *, chunk_size=N
 
     @functools.wraps(func)
     def wrapper(*args):
-        from . import get_rng_state, set_rng_state
+        from . import equal, get_rng_state, set_rng_state
         from .ops.shape import stack
 
         dims = in_dims if isinstance(in_dims, (tuple, list)) else (in_dims,) * len(args)
@@ -420,7 +416,7 @@ def vmap(func, in_dims=0, out_dims=0, randomness: str = "error", *, chunk_size=N
                 else:
                     call.append(_unflatten(build, [_slice(x, d, i) for x in leaves]))
             outs.append(func(*call))
-            if i == 0 and randomness == "error" and not _same_state(get_rng_state(), state):
+            if i == 0 and randomness == "error" and not equal(get_rng_state(), state):
                 raise RuntimeError(
                     "vmap: called random operation while in randomness error mode. Please either use the 'same' or "
                     "'different' randomness flags on vmap or perform the randomness operation out of vmap")

@@ -54,7 +54,7 @@ def _ten(x, like: Tensor | None = None) -> Tensor:
     return Tensor._make(np.asarray(x))
 
 
-def _np_dtype(dtype):
+def _nnbox_dtype(dtype):
     if dtype is None:
         return None
     if isinstance(dtype, _dt.dtype):
@@ -76,34 +76,34 @@ def asarray(x, dtype=None) -> Tensor:
 
 
 def astype(x, dtype, copy: bool = True) -> Tensor:
-    return _ten(x).to(_np_dtype(dtype))
+    return _ten(x).to(_nnbox_dtype(dtype))
 
 
 def zeros_like(x, dtype=None) -> Tensor:
-    return _t().zeros_like(_ten(x), dtype=_np_dtype(dtype))
+    return _t().zeros_like(_ten(x), dtype=_nnbox_dtype(dtype))
 
 
 def ones_like(x, dtype=None) -> Tensor:
-    return _t().ones_like(_ten(x), dtype=_np_dtype(dtype))
+    return _t().ones_like(_ten(x), dtype=_nnbox_dtype(dtype))
 
 
 def full_like(x, fill_value, dtype=None) -> Tensor:
-    return _t().full_like(_ten(x), fill_value, dtype=_np_dtype(dtype))
+    return _t().full_like(_ten(x), fill_value, dtype=_nnbox_dtype(dtype))
 
 
 empty_like = zeros_like
 
 
 def zeros(shape, dtype=float64) -> Tensor:
-    return _t().zeros(shape, dtype=_np_dtype(dtype))
+    return _t().zeros(shape, dtype=_nnbox_dtype(dtype))
 
 
 def ones(shape, dtype=float64) -> Tensor:
-    return _t().ones(shape, dtype=_np_dtype(dtype))
+    return _t().ones(shape, dtype=_nnbox_dtype(dtype))
 
 
 def full(shape, fill_value, dtype=None) -> Tensor:
-    return _t().full(shape if isinstance(shape, (tuple, list)) else (shape,), fill_value, dtype=_np_dtype(dtype))
+    return _t().full(shape if isinstance(shape, (tuple, list)) else (shape,), fill_value, dtype=_nnbox_dtype(dtype))
 
 
 def errstate(**kwargs):
@@ -220,7 +220,7 @@ def sum(x, axis=None, keepdims: bool = False, dtype=None) -> Tensor:  # noqa: A0
     dims = _dims(axis)
     if dims == ():
         return x
-    return _t().sum(x, dim=dims, keepdim=keepdims, dtype=_np_dtype(dtype))
+    return _t().sum(x, dim=dims, keepdim=keepdims, dtype=_nnbox_dtype(dtype))
 
 
 def mean(x, axis=None, keepdims: bool = False) -> Tensor:
