@@ -224,7 +224,7 @@ class Function:
                 # NumPy turns 0-d results into scalars; the engine and .grad need arrays
                 res = tuple(np.asarray(x) if isinstance(x, _generic) else x for x in res)
                 break
-        return _fit_to_edges(self, res)
+        return res if len(res) == len(self._edges) else _fit_to_edges(self, res)
 
     def _run_backward_graph(self, grads: list):
         """``_run_backward`` for ``create_graph=True``: ``grads`` are Tensors and so are the results,
@@ -246,7 +246,7 @@ class Function:
         if not isinstance(res, tuple):
             res = (res,)
         res = tuple(r if r is None or isinstance(r, Tensor) else Tensor._make(_to_array(r, ())) for r in res)
-        return _fit_to_edges(self, res)
+        return res if len(res) == len(self._edges) else _fit_to_edges(self, res)
 
     def _release(self) -> None:
         if self._to_save:  # an empty tuple stays: a node that saved nothing can run again
