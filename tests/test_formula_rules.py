@@ -31,8 +31,9 @@ FORBIDDEN_ATTRS = {"T", "size", "flat", "real", "imag", "flags", "astype", "item
 
 def _twice_classes():
     seen = []
-    for info in pkgutil.iter_modules(nnbox.ops.__path__):
-        mod = importlib.import_module(f"nnbox.ops.{info.name}")
+    names = [f"nnbox.ops.{info.name}" for info in pkgutil.iter_modules(nnbox.ops.__path__)]
+    for name in names + ["nnbox.autograd.views"]:
+        mod = importlib.import_module(name)
         for obj in vars(mod).values():
             if (inspect.isclass(obj) and issubclass(obj, Function) and obj.__module__ == mod.__name__
                     and obj.__dict__.get("_twice") is True):

@@ -586,7 +586,7 @@ def _refresh_view(v):
     """``v`` is a view whose base was modified in place after ``v`` was made: re-derive ``v`` from the
     base as it is now, so gradients flow through the in-place op (torch regenerates such views too).
     Returns the new grad_fn (None if the base no longer needs a gradient)."""
-    from ..ops.inplace import ViewOfBase, _region_of
+    from .views import ViewOfBase, _region_of
 
     base = v._base
     region = _region_of(base._data, v._data)
