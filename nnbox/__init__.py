@@ -12,6 +12,7 @@ from __future__ import annotations
 from . import amp, autograd, cuda, fft, onnx  # noqa: F401,E402
 from ._backend.device import device, get_default_device, set_default_device  # noqa: F401
 from ._backend.dtype import (  # noqa: F401
+    bfloat16,
     bool,
     cdouble,
     cfloat,
@@ -55,6 +56,24 @@ from ._legacy import BoolTensor, ByteTensor, DoubleTensor, FloatTensor, HalfTens
 from ._tensor import Tensor, is_tensor  # noqa: F401
 from ._tensor_str import set_printoptions  # noqa: F401
 from ._version import __version__ as __version__  # noqa: E402  (a str that compares as a version)
+from .amp.autocast_mode import (  # noqa: F401
+    autocast,
+    autocast_decrement_nesting,
+    autocast_increment_nesting,
+    clear_autocast_cache,
+    get_autocast_cpu_dtype,
+    get_autocast_dtype,
+    get_autocast_gpu_dtype,
+    is_autocast_cache_enabled,
+    is_autocast_cpu_enabled,
+    is_autocast_enabled,
+    set_autocast_cache_enabled,
+    set_autocast_cpu_dtype,
+    set_autocast_cpu_enabled,
+    set_autocast_dtype,
+    set_autocast_enabled,
+    set_autocast_gpu_dtype,
+)
 from .autograd.grad_mode import (  # noqa: F401
     enable_grad,
     inference_mode,
@@ -363,6 +382,7 @@ _LAZY = {
     "version": "nnbox.version",
     "compiler": "nnbox.compiler",
     "special": "nnbox.special",
+    "cpu": "nnbox.cpu",
     "distributions": "nnbox.distributions",
 }
 _LAZY_ATTRS = {"save": "nnbox.serialization", "load": "nnbox.serialization"}

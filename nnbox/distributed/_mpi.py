@@ -60,7 +60,7 @@ def _mpi_op(op: ReduceOp, dtype: np.dtype):
 
 def _average(buf, n: int) -> None:
     """In place ``buf /= n``; integers truncate toward zero (C division, as NCCL's ncclAvg)."""
-    if buf.dtype.kind in "fc":
+    if buf.dtype.kind in "fcV":
         buf /= n
     elif buf.dtype.kind in "iu":
         np.copyto(buf, np.trunc(buf / n), casting="unsafe")

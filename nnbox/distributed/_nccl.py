@@ -94,7 +94,7 @@ class NCCLEngine:
     def _reduced(self, arr, buf, copied, op):
         def finish():
             if op is ReduceOp.AVG and buf.dtype.kind != "b":
-                if buf.dtype.kind == "f":
+                if buf.dtype.kind in "fV":
                     buf[...] /= self.size
                 else:  # integers truncate toward zero, as the MPI engine and ncclAvg
                     import cupy  # noqa: PLC0415

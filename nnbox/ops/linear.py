@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import math
 
+from .._backend import autocast_state as _ac
 from .._tensor import Tensor
 from ..autograd.function import Function
+from ._lowp import autocast_entry
 from ._util import shape_str, unbroadcast, xp_of
 
 __all__ = ["linear", "bilinear"]
@@ -112,6 +114,8 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
             [3., 4.],
             [3., 4.]])
     """
+    if _ac.any_on[0]:  # autocast: cast before the dtype checks
+        input, weight, bias = autocast_entry(Linear, input, weight, bias)
     x, w = input._data, weight._data
     if w.ndim != 2 or x.ndim == 0:
         return _linear_general(input, weight, bias)

@@ -1,0 +1,234 @@
+"""Low precision at op dispatch: bfloat16 ops computed in float32, and autocast's per-op casts.
+
+``Function.apply`` calls ``mix(cls, args)`` first, once bfloat16 or autocast has been used in this
+process (until then a single flag check, so float32 programs pay nothing).  ``mix`` does two things:
+
+1. **autocast**: when ``torch.autocast`` is on for the device of the op's tensors, and the op is in
+   torch's cast lists (``_policy.py``), its floating-point tensor arguments are cast to the low dtype
+   (matmul, conv, linear ...), to float32 (losses, prod, 3-d pools ...) or to the widest argument
+   dtype (cat ...).  The casts are ``Cast`` nodes of the graph, so gradients reach float32
+   parameters in float32, as in torch.
+2. **bfloat16**: NumPy has no bfloat16 arithmetic of its own (ml_dtypes' element loops round after
+   every add, so a sum or a GEMM would accumulate in bfloat16).  torch computes bfloat16 ops in
+   float32 and rounds the result once; so does ``nnbox``: an op with bfloat16 arguments runs as a
+   subclass of its Function (same node name) whose forward upcasts them to float32 and casts float32
+   outputs back to bfloat16, and whose backward does the same for gradients.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .._backend import autocast_state as _ac
+from .._backend import dtype as _dt
+from ..autograd import function as _function
+
+_F32 = np.dtype(np.float32)
+_ndarray = np.ndarray
+_WRAPPED: dict = {}  # Function class -> its bfloat16-in-float32 subclass
+_SKIP: set = set()  # classes that must see bfloat16 as it is (casts, moves, in-place bookkeeping)
+
+
+def _bf16():
+    return _dt.BF16[0]
+
+
+def mix(cls, args):
+    """The class and arguments ``Function.apply`` should run (see the module docstring)."""
+    if "_lowp_of" in cls.__dict__ or not cls._array_api or cls in _SKIP:
+        return cls, args
+    T = _function.Tensor
+    if _ac.any_on[0]:
+        args = _autocast_args(cls, args, T)
+    bf = _dt.BF16[0]
+    if bf is None or cls._is_view:  # views must share storage: NumPy slices bfloat16 arrays itself
+        return cls, args
+    for a in args:
+        d = a._data if isinstance(a, T) else a
+        if type(d) is _ndarray and d.dtype is bf:
+            return _wrapped(cls), args
+        if hasattr(d, "__cuda_array_interface__") and d.dtype == bf:
+            return _wrapped(cls), args
+    return cls, args
+
+
+# --- autocast -------------------------------------------------------------------------------------
+
+def autocast_entry(cls, *tensors) -> tuple:
+    """``tensors`` cast as autocast casts the arguments of ``cls``, for entry points that check dtypes
+    before they dispatch (``linear``, ``conv2d``, ``matmul`` ...); call it only when
+    ``autocast_state.any_on[0]`` (so float32 programs pay one flag check).  ``None`` passes through."""
+    return _autocast_args(cls, tensors, _function.Tensor)
+
+
+def autocast_fp32(*tensors) -> tuple:
+    """``tensors`` in float32 where autocast is on for their device: the entry of an op of torch's
+    float32 list that nnbox builds from several Functions (``cdist``, ``trace``, margin losses ...).
+    Call it only when ``autocast_state.any_on[0]``."""
+    return _autocast_args(None, tensors, _function.Tensor, "fp32")
+
+
+def autocast_low(*tensors) -> tuple:
+    """``tensors`` in the autocast dtype where autocast is on for their device (see ``autocast_fp32``)."""
+    return _autocast_args(None, tensors, _function.Tensor, "low")
+
+
+def without_autocast(fn, *args):
+    """``fn(*args)`` with autocast off: ops torch leaves out of its lists that nnbox computes with a
+    listed Function (``mv``, ``dot``, ``outer`` are nnbox ``matmul`` calls)."""
+    saved = {k: s.enabled for k, s in _ac.STATE.items()}
+    for k in saved:
+        _ac.set_enabled(k, False)
+    try:
+        return fn(*args)
+    finally:
+        for k, on in saved.items():
+            _ac.set_enabled(k, on)
+
+
+def _autocast_args(cls, args, T, policy=None):
+    first = None
+    for a in args:
+        if isinstance(a, T):
+            first = a
+            break
+    if first is None:
+        return args
+    dev = "cpu" if type(first._data) is _ndarray else "cuda"
+    state = _ac.STATE[dev]
+    if not state.enabled:
+        return args
+    if policy is None:
+        from . import _policy
+
+        policy = _policy.policy(cls, dev, args)
+    if policy is None:
+        return args
+    if policy == "low":
+        target = _dt.to_numpy_dtype(state.dtype)
+    elif policy == "fp32":
+        target = _F32
+    else:  # "promote": the widest floating dtype among the arguments (bfloat16 with float16 is float32)
+        fl = {a._data.dtype for a in args if isinstance(a, T) and _dt.is_float(a._data.dtype)}
+        if len(fl) < 2:
+            return args
+        target = np.dtype(np.float64) if np.float64 in fl else _F32
+    from .convert import Cast
+
+    out = []
+    for a in args:
+        if isinstance(a, T):
+            d = a._data.dtype
+            # torch casts floating tensors only, and leaves float64 alone (except to promote)
+            if d != target and _dt.is_float(d) and (d != np.float64 or policy == "promote"):
+                a = _cached_cast(a, target, state, Cast)
+        out.append(a)
+    return tuple(out)
+
+
+def _cached_cast(t, target, state, Cast):
+    # torch caches the low-precision copy of a leaf that requires grad (a parameter) for the
+    # autocast region, so that a weight used twice is cast once
+    if state.cache_enabled and t._rg and t.grad_fn is None and t._data.dtype == _F32 and target != _F32:
+        key = (id(t), t._vc[0], target, _function._enabled[0])
+        hit = state.cache.get(key)
+        if hit is not None and hit[0] is t:
+            return hit[1]
+        c = Cast.apply(t, target)
+        state.cache[key] = (t, c)
+        return c
+    return Cast.apply(t, target)
+
+
+# --- bfloat16 computed in float32 -------------------------------------------------------------------
+
+def _wrapped(cls):
+    sub = _WRAPPED.get(cls)
+    if sub is None:
+        sub = type(cls.__name__, (cls,), {
+            "__module__": cls.__module__, "__qualname__": cls.__qualname__, "__doc__": cls.__doc__,
+            "_lowp_of": cls, "forward": staticmethod(_forward_for(cls)),
+            "backward": staticmethod(_backward_for(cls)),
+            # a create_graph backward would need Tensor-level casts in the formula: not written yet
+            "_twice": "nnbox cannot differentiate twice through a bfloat16 op yet (run it in float32)",
+        })
+        _WRAPPED[cls] = sub
+    return sub
+
+
+def _up(a, bf):
+    if getattr(a, "dtype", None) == bf and hasattr(a, "astype"):
+        return a.astype(_F32)
+    return a
+
+
+def _forward_for(cls):
+    fwd = cls.forward
+
+    def forward(ctx, *arrays, **kwargs):
+        bf = _dt.BF16[0]
+        ups = [_up(a, bf) for a in arrays]
+        ctx._lowp_in = tuple(getattr(a, "dtype", None) for a in arrays)
+        # round float32 results to bfloat16 unless a float32 (or wider) array took part: then the
+        # op's own promotion decided, and its result stays as computed
+        lower = not any(getattr(a, "ndim", 0) and _dt.is_float(a.dtype) and a.dtype != bf for a in arrays
+                        if hasattr(a, "dtype"))
+        ctx._lowp_lower = lower
+        out = fwd(ctx, *ups, **kwargs)
+        if type(out) is tuple:
+            return tuple(_down_out(o, arrays, ups, bf, lower) for o in out)
+        return _down_out(out, arrays, ups, bf, lower)
+
+    return forward
+
+
+def _down_out(o, arrays, ups, bf, lower):
+    if o is None:
+        return o
+    for a, u in zip(arrays, ups):
+        if o is u:  # the op handed an input back (an identity forward): hand back the original
+            return a
+    dt = getattr(o, "dtype", None)
+    if lower and dt == _F32:
+        if isinstance(o, np.generic):
+            o = np.asarray(o)
+        return o.astype(bf)
+    return o
+
+
+def _backward_for(cls):
+    bwd = cls.backward
+
+    def backward(ctx, *grads):
+        bf = _dt.BF16[0]
+        res = bwd(ctx, *[_up(g, bf) for g in grads])
+        single = not isinstance(res, tuple)
+        res = (res,) if single else res
+        ins = ctx._lowp_in
+        out = []
+        for i, r in enumerate(res):
+            if r is not None and i < len(ins) and ins[i] == bf and getattr(r, "dtype", None) == _F32:
+                r = np.asarray(r).astype(bf) if isinstance(r, np.generic) else r.astype(bf)
+            out.append(r)
+        return out[0] if single else tuple(out)
+
+    return backward
+
+
+def _turn_on() -> None:
+    """From now on every ``Function.apply`` passes through ``mix`` (bfloat16 or autocast was used)."""
+    _function._mix = mix
+    _function._mixed[0] = True
+
+
+def _register() -> None:
+    from . import convert, inplace
+
+    _SKIP.update({convert.Cast, convert.ToDevice})
+    for name in ("CopySlices", "ViewOfBase", "_RegionGet", "_RegionPut", "_RegionZero"):
+        c = getattr(inplace, name, None)
+        if c is not None:
+            _SKIP.add(c)
+    _dt._on_bf16_load.append(_turn_on)
+    _ac.on_enable.append(_turn_on)
+    if _dt.BF16[0] is not None:
+        _turn_on()
