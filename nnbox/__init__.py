@@ -52,7 +52,16 @@ from ._backend.threads import (  # noqa: F401
     set_num_threads,
 )
 from ._backend.type_info import finfo, iinfo  # noqa: F401
-from ._legacy import BoolTensor, ByteTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor, LongTensor  # noqa: E402,F401
+from ._legacy import (  # noqa: E402,F401
+    BFloat16Tensor,
+    BoolTensor,
+    ByteTensor,
+    DoubleTensor,
+    FloatTensor,
+    HalfTensor,
+    IntTensor,
+    LongTensor,
+)
 from ._tensor import Tensor, is_tensor  # noqa: F401
 from ._tensor_str import set_printoptions  # noqa: F401
 from ._version import __version__ as __version__  # noqa: E402  (a str that compares as a version)

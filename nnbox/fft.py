@@ -42,6 +42,8 @@ def _floating(x: Tensor, complex_out: bool) -> Tensor:
     dt = x._data.dtype
     if dt == np.float16:
         raise RuntimeError("Unsupported dtype Half")
+    if dt.kind == "V":  # bfloat16 (under autocast the fft runs in float32 and never gets here)
+        raise RuntimeError("Unsupported dtype BFloat16")
     if dt.kind in "biu":
         x = cast(x, _dt.get_default_dtype().np)
     if complex_out and x._data.dtype.kind != "c":

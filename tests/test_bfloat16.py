@@ -277,3 +277,30 @@ def test_import_nnbox_does_not_import_ml_dtypes():
     code = "import sys, nnbox; x = nnbox.ones(2) * 2; print('ml_dtypes' in sys.modules)"
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, timeout=60)
     assert r.stdout.strip() == "False", r.stderr
+
+
+def test_mixed_dtype_errors_and_refusals_match_torch():
+    for lib in (torch, nnbox):
+        lin = lib.nn.Linear(2, 2).bfloat16()
+        with pytest.raises(RuntimeError, match="mat1 and mat2 must have the same dtype, but got Float and BFloat16"):
+            lin(lib.ones(1, 2))
+        with pytest.raises(RuntimeError, match="expected m1 and m2 to have the same dtype, but got: c10::BFloat16 != float"):
+            lib.ones(2, 2).bfloat16() @ lib.ones(2, 2)
+        with pytest.raises(RuntimeError, match="Unsupported dtype BFloat16"):
+            lib.fft.fft(lib.ones(4, dtype=lib.bfloat16))
+        with pytest.raises(RuntimeError, match="Expected both inputs to be Half, Float or Double tensors but got BFloat16"):
+            lib.complex(lib.ones(2, dtype=lib.bfloat16), lib.ones(2, dtype=lib.bfloat16))
+
+
+def test_legacy_constructor_and_default_dtype():
+    x = nnbox.BFloat16Tensor([1.0, 2.5])
+    assert x.dtype is nnbox.bfloat16 and isinstance(x, nnbox.BFloat16Tensor) and not isinstance(x, nnbox.FloatTensor)
+    try:
+        nnbox.set_default_dtype(nnbox.bfloat16)
+        torch.set_default_dtype(torch.bfloat16)
+        assert repr(nnbox.tensor([1.5, 0.1])) == repr(torch.tensor([1.5, 0.1]))
+        assert repr(nnbox.tensor([1, 2]).float()) == repr(torch.tensor([1, 2]).float())
+        assert nnbox.ones(2).dtype is nnbox.bfloat16 and nnbox.arange(3.0).dtype is nnbox.bfloat16
+    finally:
+        nnbox.set_default_dtype(nnbox.float32)
+        torch.set_default_dtype(torch.float32)

@@ -163,8 +163,10 @@ def get_default_dtype() -> dtype:
 
 def set_default_dtype(d: dtype) -> None:
     """Set the dtype new floating-point tensors get; only float32 and float64 are allowed (as torch)."""
-    if type(d) is not dtype or d not in (float32, float64, float16):
+    if type(d) is not dtype or d not in (float32, float64, float16, bfloat16):
         raise TypeError("only floating-point types are supported as the default type")
+    if d is bfloat16:
+        load_bfloat16()  # a clear error now if ml_dtypes is missing
     _default[0] = d
 
 

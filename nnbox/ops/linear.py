@@ -17,7 +17,7 @@ __all__ = ["linear", "bilinear"]
 
 _TORCH_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int",
                 "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool",
-                "complex64": "ComplexFloat", "complex128": "ComplexDouble"}
+                "complex64": "ComplexFloat", "complex128": "ComplexDouble", "bfloat16": "BFloat16"}
 
 
 def _tname(arr) -> str:
@@ -25,7 +25,8 @@ def _tname(arr) -> str:
 
 
 def _lower(arr) -> str:
-    return {"float32": "float", "float64": "double", "float16": "c10::Half"}.get(arr.dtype.name, arr.dtype.name)
+    return {"float32": "float", "float64": "double", "float16": "c10::Half",
+            "bfloat16": "c10::BFloat16"}.get(arr.dtype.name, arr.dtype.name)
 
 
 class Linear(Function):
