@@ -361,3 +361,88 @@ with nnbox.autocast("cpu"):
     root = os.path.dirname(os.path.dirname(os.path.abspath(nnbox.__file__)))
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, timeout=60)
     assert r.stdout.split("\n")[:3] == ["False", "False", "True torch.bfloat16"], r.stderr
+
+
+# --- CUDA autocast on the CuPy stand-in: torch's CUDA lists (float16), no host round trips ----------
+
+# torch's "CUDA Ops that can autocast to float16 / to float32 / promote" (docs, Autocast Op Reference)
+_CUDA_EXPECTED = {
+    "linear": "float16", "matmul": "float16", "bmm": "float16", "addmm": "float16", "conv2d": "float16",
+    "prelu": "float16", "softmax": "float32", "log_softmax": "float32", "layer_norm": "float32",
+    "sum": "float32", "exp": "float32", "log": "float32", "pow": "float32", "rsqrt": "float32",
+    "cumsum": "float32", "prod": "float32", "norm": "float32", "softplus": "float32",
+    "cross_entropy": "float32", "mse_loss": "float32", "nll_loss": "float32",
+    "relu": "float16", "max_pool2d": "float16", "add": "float16", "tanh": "float16",
+    "cat_promote": "float32", "atan2_promote": "float32",
+}
+
+
+def _cuda_ops(L, dev):
+    F = L.nn.functional
+    x, m = L.randn(4, 8, device=dev), L.randn(8, 8, device=dev)
+    b, img, cw = L.randn(2, 4, 4, device=dev), L.randn(2, 3, 8, 8, device=dev), L.randn(4, 3, 3, 3, device=dev)
+    h = x.half()
+    tgt = L.tensor([0, 1, 2, 1], device=dev)
+    return {
+        "linear": lambda: F.linear(x, m), "matmul": lambda: x @ m, "bmm": lambda: b.bmm(b),
+        "addmm": lambda: L.addmm(x, x, m), "conv2d": lambda: F.conv2d(img, cw),
+        "prelu": lambda: F.prelu(x, L.tensor([0.25], device=dev)), "softmax": lambda: F.softmax(h, 1),
+        "log_softmax": lambda: F.log_softmax(h, 1), "layer_norm": lambda: F.layer_norm(h, (8,)),
+        "sum": lambda: h.sum(), "exp": lambda: h.exp(), "log": lambda: h.abs().log(), "pow": lambda: h.pow(2),
+        "rsqrt": lambda: h.abs().rsqrt(), "cumsum": lambda: h.cumsum(0), "prod": lambda: h.prod(),
+        "norm": lambda: h.norm(), "softplus": lambda: F.softplus(h), "cross_entropy": lambda: F.cross_entropy(h, tgt),
+        "mse_loss": lambda: F.mse_loss(h, h), "nll_loss": lambda: F.nll_loss(h, tgt), "relu": lambda: F.relu(h),
+        "max_pool2d": lambda: F.max_pool2d(img.half(), 2), "add": lambda: h + h, "tanh": lambda: h.tanh(),
+        "cat_promote": lambda: L.cat([h, x]), "atan2_promote": lambda: L.atan2(h, x),
+    }
+
+
+def test_cuda_autocast_float16_lists_on_the_standin(standin):
+    got = {}
+    with nnbox.autocast("cuda"):
+        assert nnbox.is_autocast_enabled() and nnbox.get_autocast_dtype("cuda") is nnbox.float16
+        for k, f in _cuda_ops(nnbox, "cuda").items():
+            out = f()
+            assert out.is_cuda, k
+            got[k] = out.dtype.name
+    assert got == _CUDA_EXPECTED
+    # CPU tensors are not touched by CUDA autocast
+    with nnbox.autocast("cuda"):
+        assert (nnbox.ones(2, 2) @ nnbox.ones(2, 2)).dtype is nnbox.float32
+
+
+def test_cuda_autocast_training_step_makes_no_host_copies(standin):
+    import cupy_standin
+
+    nnbox.manual_seed(0)
+    model = _cnn(nnbox).cuda()
+    opt = nnbox.optim.SGD(model.parameters(), lr=0.1)
+    scaler = nnbox.amp.GradScaler("cuda")
+    x, y = nnbox.randn(16, 1, 8, 8, device="cuda"), nnbox.randint(0, 10, (16,), device="cuda")
+    for i in range(3):
+        cupy_standin.reset_counters()
+        opt.zero_grad()
+        with nnbox.autocast("cuda"):
+            out = model(x)
+            loss = nnbox.nn.functional.cross_entropy(out, y)
+        assert out.dtype is nnbox.float16 and loss.dtype is nnbox.float32
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+        assert model[0].weight.dtype is nnbox.float32 and model[0].weight.grad.dtype is nnbox.float32
+        loss.item()
+        if i:  # GradScaler's found-inf flag and loss.item(): nothing more for the casts
+            assert cupy_standin.copies() == 2, cupy_standin.counters
+
+
+def test_cuda_autocast_bfloat16_on_the_standin(standin):
+    assert nnbox.cuda.is_bf16_supported()  # the stand-in reports an Ampere-class device
+    x, w = nnbox.randn(4, 8, device="cuda"), nnbox.randn(8, 3, device="cuda", requires_grad=True)
+    with nnbox.autocast("cuda", dtype=nnbox.bfloat16):
+        y = x @ w
+        s = nnbox.nn.functional.softmax(y, 1)
+    assert y.dtype is nnbox.bfloat16 and s.dtype is nnbox.float32 and y.is_cuda
+    s.sum().backward()
+    assert w.grad.dtype is nnbox.float32 and w.grad.is_cuda
+    ref = (x.cpu().bfloat16() @ w.detach().cpu().bfloat16()).float()
+    np.testing.assert_allclose(y.detach().float().cpu().numpy(), ref.numpy(), rtol=2.0**-7, atol=1e-2)
