@@ -304,3 +304,20 @@ def test_legacy_constructor_and_default_dtype():
     finally:
         nnbox.set_default_dtype(nnbox.float32)
         torch.set_default_dtype(torch.float32)
+
+
+def test_second_order_gradient_through_bfloat16_ops():
+    a = np.array([0.3, -1.7, 2.2, 0.9], np.float32)
+    got = []
+    for lib in (torch, nnbox):
+        x = lib.tensor(a).bfloat16().requires_grad_()
+        y = (x ** 3 * x.sin()).sum()
+        (g,) = lib.autograd.grad(y, x, create_graph=True)
+        assert g.dtype == lib.bfloat16 and g.grad_fn is not None
+        (g * g).sum().backward()
+        assert x.grad.dtype == lib.bfloat16
+        got.append((g.detach().float().numpy(), x.grad.float().numpy()))
+    # torch rounds each step of the backward formula to bfloat16, nnbox each op's result once:
+    # a few bfloat16 steps apart at most
+    for n, t in zip(got[1], got[0]):
+        np.testing.assert_allclose(n, t, rtol=2.0**-5, atol=2.0**-5)

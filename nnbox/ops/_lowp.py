@@ -148,8 +148,6 @@ def _wrapped(cls):
             "__module__": cls.__module__, "__qualname__": cls.__qualname__, "__doc__": cls.__doc__,
             "_lowp_of": cls, "forward": staticmethod(_forward_for(cls)),
             "backward": staticmethod(_backward_for(cls)),
-            # a create_graph backward would need Tensor-level casts in the formula: not written yet
-            "_twice": "nnbox cannot differentiate twice through a bfloat16 op yet (run it in float32)",
         })
         _WRAPPED[cls] = sub
     return sub
@@ -174,6 +172,8 @@ def _forward_for(cls):
                         if hasattr(a, "dtype"))
         ctx._lowp_lower = lower
         out = fwd(ctx, *ups, **kwargs)
+        # where the float32 arrays the op saved came from (a create_graph backward reconnects them)
+        ctx._lowp_ids = (tuple(map(id, ups)), tuple(map(id, out)) if type(out) is tuple else (id(out),))
         if type(out) is tuple:
             return tuple(_down_out(o, arrays, ups, bf, lower) for o in out)
         return _down_out(out, arrays, ups, bf, lower)
@@ -200,6 +200,8 @@ def _backward_for(cls):
 
     def backward(ctx, *grads):
         bf = _dt.BF16[0]
+        if ctx._in_graph:  # create_graph=True: Tensors in and out, the casts are nodes of the new graph
+            return _backward_graph(ctx, bwd, grads, bf)
         res = bwd(ctx, *[_up(g, bf) for g in grads])
         single = not isinstance(res, tuple)
         res = (res,) if single else res
@@ -212,6 +214,35 @@ def _backward_for(cls):
         return out[0] if single else tuple(out)
 
     return backward
+
+
+def _backward_graph(ctx, bwd, grads, bf):
+    """The backward formula on Tensors, in float32 (its saved arrays are float32 already), with
+    differentiable casts from and back to bfloat16, so the gradient can be differentiated again."""
+    from .convert import Cast
+
+    # Function.saved_tensors reconnects saved arrays that are the node's inputs or outputs to the
+    # graph; here they are the float32 copies, so say which input or output each one stands for
+    # (the graph Tensors it gets then hold the float32 copy: gradients into them mix up as usual)
+    in_ids, out_ids = ctx._lowp_ids
+    saved = ctx._to_save if isinstance(ctx._to_save, tuple) else ()
+    srcs = []
+    for s in saved:
+        k = id(s)
+        srcs.append(in_ids.index(k) if k in in_ids else -1 - out_ids.index(k) if k in out_ids else None)
+    ctx._srcs = tuple(srcs)
+    T = _function.Tensor
+    ups = [Cast.apply(g, _F32) if isinstance(g, T) and g._data.dtype == bf else g for g in grads]
+    res = bwd(ctx, *ups)
+    single = not isinstance(res, tuple)
+    res = (res,) if single else res
+    ins = ctx._lowp_in
+    out = []
+    for i, r in enumerate(res):
+        if isinstance(r, T) and i < len(ins) and ins[i] == bf and r._data.dtype == _F32:
+            r = Cast.apply(r, bf)
+        out.append(r)
+    return out[0] if single else tuple(out)
 
 
 def _turn_on() -> None:
