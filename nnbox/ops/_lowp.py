@@ -34,21 +34,30 @@ def _bf16():
 
 def mix(cls, args):
     """The class and arguments ``Function.apply`` should run (see the module docstring)."""
-    if "_lowp_of" in cls.__dict__ or not cls._array_api or cls in _SKIP:
+    # (on every op once on: no helper calls on the way through for a float32 op)
+    ok = _ELIGIBLE.get(cls)
+    if ok is None:
+        ok = _ELIGIBLE[cls] = _eligible(cls)
+    if not ok:
         return cls, args
-    T = _function.Tensor
     if _ac.any_on[0]:
-        args = _autocast_args(cls, args, T)
+        args = _autocast_args(cls, args, _function.Tensor)
     bf = _dt.BF16[0]
-    if bf is None or cls._is_view:  # views must share storage: NumPy slices bfloat16 arrays itself
+    if bf is None or ok == 2:
         return cls, args
     for a in args:
-        d = a._data if isinstance(a, T) else a
-        if type(d) is _ndarray and d.dtype is bf:
-            return _wrapped(cls), args
-        if hasattr(d, "__cuda_array_interface__") and d.dtype == bf:
+        if getattr(getattr(a, "_data", a), "dtype", None) is bf:  # (NumPy and CuPy share dtype objects)
             return _wrapped(cls), args
     return cls, args
+
+
+_ELIGIBLE: dict = {}  # Function class -> 0: never touched, 1: autocast and bfloat16, 2: autocast only
+
+
+def _eligible(cls) -> int:
+    if "_lowp_of" in cls.__dict__ or not cls._array_api or cls in _SKIP:
+        return 0
+    return 2 if cls._is_view else 1  # views must share storage: NumPy slices bfloat16 arrays itself
 
 
 # --- autocast -------------------------------------------------------------------------------------
