@@ -321,3 +321,19 @@ def test_second_order_gradient_through_bfloat16_ops():
     # a few bfloat16 steps apart at most
     for n, t in zip(got[1], got[0]):
         np.testing.assert_allclose(n, t, rtol=2.0**-5, atol=2.0**-5)
+
+
+def test_mpi_backend_refuses_bfloat16_clearly():
+    pytest.importorskip("mpi4py")
+    code = """
+import nnbox, nnbox.distributed as dist
+dist.init_process_group("mpi")
+try:
+    dist.all_reduce(nnbox.ones(3, dtype=nnbox.bfloat16))
+except RuntimeError as e:
+    print(e)
+dist.destroy_process_group()
+"""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(nnbox.__file__)))
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, timeout=120)
+    assert "the MPI backend cannot communicate bfloat16 tensors" in r.stdout, r.stderr

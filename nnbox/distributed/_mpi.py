@@ -22,6 +22,9 @@ def _mpi():
 
 def _host(arr):
     """``(buf, copied)``: a C-contiguous NumPy array holding ``arr``'s values."""
+    if arr.dtype.kind == "V":  # MPI has no bfloat16 datatype, and mpi4py no buffer format for it
+        raise RuntimeError("the MPI backend cannot communicate bfloat16 tensors (MPI has no bfloat16 "
+                           "datatype): cast them to float32 first, or use backend='nccl' on GPUs")
     if type(arr) is np.ndarray:
         if arr.flags.c_contiguous:
             return arr, False

@@ -29,6 +29,8 @@ def _dtype(nccl, dt):
         "float16": nccl.NCCL_FLOAT16, "float32": nccl.NCCL_FLOAT32, "float64": nccl.NCCL_FLOAT64,
         "bool": nccl.NCCL_UINT8,
     }
+    if hasattr(nccl, "NCCL_BFLOAT16"):  # NCCL reduces bfloat16 natively (a CuPy that knows the type)
+        table["bfloat16"] = nccl.NCCL_BFLOAT16
     try:
         return table[str(dt)]
     except KeyError:
