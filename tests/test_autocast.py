@@ -446,3 +446,17 @@ def test_cuda_autocast_bfloat16_on_the_standin(standin):
     assert w.grad.dtype is nnbox.float32 and w.grad.is_cuda
     ref = (x.cpu().bfloat16() @ w.detach().cpu().bfloat16()).float()
     np.testing.assert_allclose(y.detach().float().cpu().numpy(), ref.numpy(), rtol=2.0**-7, atol=1e-2)
+
+
+def test_bfloat16_to_a_cupy_without_it_says_so(standin, monkeypatch):
+    real = standin.asarray
+
+    def old_cupy_asarray(a, *args, **kwargs):  # CuPy before v14: no bfloat16 dtype
+        if getattr(a, "dtype", None) is not None and str(a.dtype) == "bfloat16":
+            raise TypeError("Unsupported dtype bfloat16")
+        return real(a, *args, **kwargs)
+
+    monkeypatch.setattr(standin, "asarray", old_cupy_asarray)
+    with pytest.raises(TypeError, match="has no bfloat16 arrays; CuPy 14 or newer with ml_dtypes"):
+        nnbox.ones(2, dtype=nnbox.bfloat16).cuda()
+    assert nnbox.ones(2).cuda().is_cuda
