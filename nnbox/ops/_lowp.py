@@ -156,7 +156,7 @@ def _wrapped(cls):
         sub = type(cls.__name__, (cls,), {
             "__module__": cls.__module__, "__qualname__": cls.__qualname__, "__doc__": cls.__doc__,
             "_lowp_of": cls, "forward": staticmethod(_forward_for(cls)),
-            "backward": staticmethod(_backward_for(cls)),
+            "backward": staticmethod(_backward_for(cls)), "saved_tensors": property(_saved_tensors),
         })
         _WRAPPED[cls] = sub
     return sub
@@ -181,7 +181,7 @@ def _forward_for(cls):
                         if hasattr(a, "dtype"))
         ctx._lowp_lower = lower
         out = fwd(ctx, *ups, **kwargs)
-        # where the float32 arrays the op saved came from (a create_graph backward reconnects them)
+        # which float32 copies are which input or output (a create_graph backward reconnects them)
         ctx._lowp_ids = (tuple(map(id, ups)), tuple(map(id, out)) if type(out) is tuple else (id(out),))
         if type(out) is tuple:
             return tuple(_down_out(o, arrays, ups, bf, lower) for o in out)
@@ -230,19 +230,15 @@ def _backward_graph(ctx, bwd, grads, bf):
     differentiable casts from and back to bfloat16, so the gradient can be differentiated again."""
     from .convert import Cast
 
-    # Function.saved_tensors reconnects saved arrays that are the node's inputs or outputs to the
-    # graph; here they are the float32 copies, so say which input or output each one stands for
-    # (the graph Tensors it gets then hold the float32 copy: gradients into them mix up as usual)
-    in_ids, out_ids = ctx._lowp_ids
-    saved = ctx._to_save if isinstance(ctx._to_save, tuple) else ()
-    srcs = []
-    for s in saved:
-        k = id(s)
-        srcs.append(in_ids.index(k) if k in in_ids else -1 - out_ids.index(k) if k in out_ids else None)
-    ctx._srcs = tuple(srcs)
     T = _function.Tensor
-    ups = [Cast.apply(g, _F32) if isinstance(g, T) and g._data.dtype == bf else g for g in grads]
-    res = bwd(ctx, *ups)
+    saved = ctx._to_save
+    if isinstance(saved, tuple):  # (freed: saved_tensors raises torch's error as usual)
+        ctx._lowp_graph_saved = _saved_as_graph(ctx, saved, T, Cast)
+    try:
+        ups = [Cast.apply(g, _F32) if isinstance(g, T) and g._data.dtype == bf else g for g in grads]
+        res = bwd(ctx, *ups)
+    finally:
+        ctx.__dict__.pop("_lowp_graph_saved", None)
     single = not isinstance(res, tuple)
     res = (res,) if single else res
     ins = ctx._lowp_in
@@ -252,6 +248,39 @@ def _backward_graph(ctx, bwd, grads, bf):
             r = Cast.apply(r, bf)
         out.append(r)
     return out[0] if single else tuple(out)
+
+
+def _saved_as_graph(ctx, saved, T, Cast) -> tuple:
+    """The op's saved float32 copies as Tensors of the graph: a copy of input ``k`` stands for that
+    input (a leaf through a float32 cast of it, another node's output as that output), a copy of an
+    output for this node's output; anything else is a constant."""
+    in_ids, out_ids = ctx._lowp_ids
+    edges = ctx._edges
+    out = []
+    for s in saved:
+        if s is None or not hasattr(s, "shape"):
+            out.append(s)
+            continue
+        k = id(s)
+        if k in in_ids:
+            e = edges[in_ids.index(k)]
+            if e is None:
+                out.append(T._make(s))
+            elif type(e) is tuple:
+                out.append(_function._graph_tensor(s, e[0], e[1]))
+            else:
+                out.append(Cast.apply(e, s.dtype) if e._data.dtype != s.dtype else e)
+        elif k in out_ids:
+            out.append(_function._graph_tensor(s, ctx, out_ids.index(k)))
+        else:
+            out.append(T._make(s))
+    return tuple(out)
+
+
+def _saved_tensors(self) -> tuple:
+    # a create_graph backward of a bfloat16 op reads the Tensors _backward_graph prepared
+    pre = self.__dict__.get("_lowp_graph_saved")
+    return pre if pre is not None else _function.Function.saved_tensors.fget(self)
 
 
 def _turn_on() -> None:
