@@ -460,3 +460,23 @@ def test_bfloat16_to_a_cupy_without_it_says_so(standin, monkeypatch):
     with pytest.raises(TypeError, match="has no bfloat16 arrays; CuPy 14 or newer with ml_dtypes"):
         nnbox.ones(2, dtype=nnbox.bfloat16).cuda()
     assert nnbox.ones(2).cuda().is_cuda
+
+
+def test_checkpoint_recomputes_under_the_same_autocast():
+    from nnbox.utils.checkpoint import checkpoint
+
+    r = np.random.default_rng(5)
+    x0, w0 = r.standard_normal((4, 6)).astype(np.float32), r.standard_normal((6, 6)).astype(np.float32)
+    grads = []
+    for use_ckpt in (False, True):
+        w = nnbox.tensor(w0, requires_grad=True)
+
+        def block(x):
+            return nnbox.relu(x @ w) @ w
+
+        with nnbox.autocast("cpu"):
+            y = checkpoint(block, nnbox.tensor(x0), use_reentrant=False) if use_ckpt else block(nnbox.tensor(x0))
+        assert y.dtype is nnbox.bfloat16
+        y.float().square().sum().backward()  # outside the region: the recomputation must re-enter it
+        grads.append(w.grad.numpy())
+    np.testing.assert_array_equal(grads[1], grads[0])
