@@ -337,3 +337,21 @@ dist.destroy_process_group()
     root = os.path.dirname(os.path.dirname(os.path.abspath(nnbox.__file__)))
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, timeout=120)
     assert "the MPI backend cannot communicate bfloat16 tensors" in r.stdout, r.stderr
+
+
+def test_bit_conversions_equal_ml_dtypes_astype():
+    from nnbox.ops._lowp import to_bfloat16, to_float32
+
+    bf = nnbox.bfloat16.np
+    bits = np.random.default_rng(7).integers(0, 2**32, 40000, dtype=np.uint64).astype(np.uint32)
+    special = np.array([0x7F800000, 0xFF800000, 0x7FC00000, 0x7F800001, 0xFF800001, 0x7FFFFFFF, 0x7F7FFFFF,
+                        0x00000001, 0x80000000, 0x3F808000, 0x3F818000, 0x7F7F8000], np.uint32)
+    x = np.concatenate([special, bits]).view(np.float32)  # every kind of float32, NaNs with any payload
+    with np.errstate(invalid="ignore"):
+        ref = x.astype(bf)
+    got = to_bfloat16(x, bf)
+    assert got.dtype == bf
+    np.testing.assert_array_equal(got.view(np.uint16)[~np.isnan(x)], ref.view(np.uint16)[~np.isnan(x)])
+    assert np.isnan(got.astype(np.float32)[np.isnan(x)]).all()
+    back = to_float32(ref[::3])  # a strided view too
+    np.testing.assert_array_equal(back.view(np.uint32), ref[::3].astype(np.float32).view(np.uint32))
