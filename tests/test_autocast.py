@@ -480,3 +480,26 @@ def test_checkpoint_recomputes_under_the_same_autocast():
         y.float().square().sum().backward()  # outside the region: the recomputation must re-enter it
         grads.append(w.grad.numpy())
     np.testing.assert_array_equal(grads[1], grads[0])
+
+
+def test_is_bf16_supported_follows_cupy_and_the_device(standin, monkeypatch):
+    import nnbox.cuda as cuda
+
+    monkeypatch.setattr(cuda, "_BF16_IN_CUPY", {})
+    assert cuda.is_bf16_supported() and cuda.is_bf16_supported(including_emulation=False)  # (9, 0)
+    monkeypatch.setattr(standin.cuda.Device, "compute_capability", property(lambda self: "75"))
+    assert cuda.is_bf16_supported() and not cuda.is_bf16_supported(including_emulation=False)
+    real = standin.zeros
+
+    def no_bf16_zeros(shape, dtype=float, *args, **kwargs):  # a CuPy before v14
+        if str(np.dtype(dtype)) == "bfloat16":
+            raise TypeError("Unsupported dtype bfloat16")
+        return real(shape, dtype, *args, **kwargs)
+
+    monkeypatch.setattr(standin, "zeros", no_bf16_zeros)
+    monkeypatch.setattr(cuda, "_BF16_IN_CUPY", {})
+    assert not cuda.is_bf16_supported()
+    with pytest.raises(RuntimeError, match="Current CUDA Device does not support bfloat16. Please switch dtype to float16."):
+        nnbox.autocast("cuda", dtype=nnbox.bfloat16)
+    with nnbox.autocast("cuda", dtype=nnbox.float16):
+        assert (nnbox.ones(2, 2, device="cuda") @ nnbox.ones(2, 2, device="cuda")).dtype is nnbox.float16
