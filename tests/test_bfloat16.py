@@ -355,3 +355,15 @@ def test_bit_conversions_equal_ml_dtypes_astype():
     assert np.isnan(got.astype(np.float32)[np.isnan(x)]).all()
     back = to_float32(ref[::3])  # a strided view too
     np.testing.assert_array_equal(back.view(np.uint32), ref[::3].astype(np.float32).view(np.uint32))
+
+
+def test_safetensors_round_trip_with_torch(tmp_path):
+    st = pytest.importorskip("safetensors.torch")
+    from nnbox.utils.safetensors import load_file, save_file
+
+    t = torch.tensor([1.5, 0.1, -3e38]).bfloat16()
+    st.save_file({"w": t}, str(tmp_path / "t.safetensors"))
+    n = load_file(str(tmp_path / "t.safetensors"))["w"]
+    assert n.dtype is nnbox.bfloat16 and n.tolist() == t.tolist()
+    save_file({"w": n * 2}, str(tmp_path / "n.safetensors"))
+    assert torch.equal(st.load_file(str(tmp_path / "n.safetensors"))["w"], t * 2)
