@@ -373,7 +373,8 @@ _CUDA_EXPECTED = {
     "cumsum": "float32", "prod": "float32", "norm": "float32", "softplus": "float32",
     "cross_entropy": "float32", "mse_loss": "float32", "nll_loss": "float32",
     "relu": "float16", "max_pool2d": "float16", "add": "float16", "tanh": "float16",
-    "cat_promote": "float32", "atan2_promote": "float32",
+    "cat_promote": "float32", "atan2_promote": "float32", "mv": "float16", "lstm_cell": "float16",
+    "gru_cell": "float16", "rnn_cell": "float16",
 }
 
 
@@ -394,6 +395,8 @@ def _cuda_ops(L, dev):
         "mse_loss": lambda: F.mse_loss(h, h), "nll_loss": lambda: F.nll_loss(h, tgt), "relu": lambda: F.relu(h),
         "max_pool2d": lambda: F.max_pool2d(img.half(), 2), "add": lambda: h + h, "tanh": lambda: h.tanh(),
         "cat_promote": lambda: L.cat([h, x]), "atan2_promote": lambda: L.atan2(h, x),
+        "mv": lambda: m.mv(x[0]), "lstm_cell": lambda: L.nn.LSTMCell(8, 4, device=dev)(x)[0],
+        "gru_cell": lambda: L.nn.GRUCell(8, 4, device=dev)(x), "rnn_cell": lambda: L.nn.RNNCell(8, 4, device=dev)(x),
     }
 
 
@@ -503,3 +506,15 @@ def test_is_bf16_supported_follows_cupy_and_the_device(standin, monkeypatch):
         nnbox.autocast("cuda", dtype=nnbox.bfloat16)
     with nnbox.autocast("cuda", dtype=nnbox.float16):
         assert (nnbox.ones(2, 2, device="cuda") @ nnbox.ones(2, 2, device="cuda")).dtype is nnbox.float16
+
+
+def test_cpu_and_cuda_autocast_together(standin):
+    a, g = nnbox.ones(3, 3), nnbox.ones(3, 3, device="cuda")
+    with nnbox.autocast("cpu"), nnbox.autocast("cuda"):
+        assert (a @ a).dtype is nnbox.bfloat16 and (g @ g).dtype is nnbox.float16
+        assert a.mv(a[0]).dtype is nnbox.float32 and g.mv(g[0]).dtype is nnbox.float16  # CPU list vs CUDA list
+        assert a[0].dot(a[1]).dtype is nnbox.float32
+        assert nnbox.nn.LSTMCell(3, 2)(a)[0].dtype is nnbox.float32
+        assert nnbox.nn.LSTMCell(3, 2, device="cuda")(g)[0].dtype is nnbox.float16
+        assert nnbox.is_autocast_enabled("cpu") and nnbox.is_autocast_enabled("cuda")
+    assert not nnbox.is_autocast_enabled("cpu") and not nnbox.is_autocast_enabled("cuda")

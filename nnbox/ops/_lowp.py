@@ -23,13 +23,10 @@ from .._backend import dtype as _dt
 from ..autograd import function as _function
 
 _F32 = np.dtype(np.float32)
+_F64 = np.dtype(np.float64)
 _ndarray = np.ndarray
 _WRAPPED: dict = {}  # Function class -> its bfloat16-in-float32 subclass
 _SKIP: set = set()  # classes that must see bfloat16 as it is (casts, moves, in-place bookkeeping)
-
-
-def _bf16():
-    return _dt.BF16[0]
 
 
 def mix(cls, args):
@@ -81,17 +78,16 @@ def autocast_low(*tensors) -> tuple:
     return _autocast_args(None, tensors, _function.Tensor, "low")
 
 
-def without_autocast(fn, *args):
-    """``fn(*args)`` with autocast off: ops torch leaves out of its lists that nnbox computes with a
-    listed Function (``mv``, ``dot``, ``outer`` are nnbox ``matmul`` calls)."""
-    saved = {k: s.enabled for k, s in _ac.STATE.items()}
-    for k in saved:
-        _ac.set_enabled(k, False)
+def without_cpu_autocast(fn, *args):
+    """``fn(*args)`` with CPU autocast off: ops torch's CPU lists leave out that nnbox computes with
+    a listed Function (``mv``, ``dot``, ``outer`` are nnbox ``matmul`` calls).  Call it only when
+    CPU autocast is on (``fn`` must not call it again then).  CUDA autocast stays as it is: torch's
+    CUDA list has ``mv`` and the cells."""
+    _ac.set_enabled("cpu", False)
     try:
         return fn(*args)
     finally:
-        for k, on in saved.items():
-            _ac.set_enabled(k, on)
+        _ac.set_enabled("cpu", True)
 
 
 def _autocast_args(cls, args, T, policy=None):
@@ -120,7 +116,7 @@ def _autocast_args(cls, args, T, policy=None):
         fl = {a._data.dtype for a in args if isinstance(a, T) and _dt.is_float(a._data.dtype)}
         if len(fl) < 2:
             return args
-        target = np.dtype(np.float64) if np.float64 in fl else _F32
+        target = _F64 if _F64 in fl else _F32
     from .convert import Cast
 
     out = []
