@@ -104,6 +104,7 @@ def _ops(L):
         "lstm": lambda: L.nn.LSTM(8, 4)(x[None])[0], "rnn_cell": lambda: L.nn.RNNCell(8, 4)(x),
         # not in any list: run in their inputs' dtype (float32 in, float32 out; bfloat16 in, bfloat16 out)
         "mv": lambda: m.mv(x[0]), "dot": lambda: x[0].dot(x[1]), "outer": lambda: L.outer(x[0], x[1]),
+        "tensordot": lambda: L.tensordot(x, m, dims=1), "rtruediv": lambda: 1 / x,
         "gru": lambda: L.nn.GRU(8, 4)(x[None])[0], "gru_cell": lambda: L.nn.GRUCell(8, 4)(x),
         "lstm_cell": lambda: L.nn.LSTMCell(8, 4)(x)[0], "embedding": lambda: F.embedding(tgt, w),
         "softmax": lambda: F.softmax(xb, 1), "log_softmax": lambda: F.log_softmax(xb, 1),
@@ -374,7 +375,8 @@ _CUDA_EXPECTED = {
     "cross_entropy": "float32", "mse_loss": "float32", "nll_loss": "float32",
     "relu": "float16", "max_pool2d": "float16", "add": "float16", "tanh": "float16",
     "cat_promote": "float32", "atan2_promote": "float32", "mv": "float16", "lstm_cell": "float16",
-    "gru_cell": "float16", "rnn_cell": "float16",
+    "gru_cell": "float16", "rnn_cell": "float16", "erfinv": "float32", "rtruediv": "float32",
+    "dot_promote": "float32", "tensordot_promote": "float32", "bilinear_promote": "float32", "outer": "float32",
 }
 
 
@@ -397,6 +399,9 @@ def _cuda_ops(L, dev):
         "cat_promote": lambda: L.cat([h, x]), "atan2_promote": lambda: L.atan2(h, x),
         "mv": lambda: m.mv(x[0]), "lstm_cell": lambda: L.nn.LSTMCell(8, 4, device=dev)(x)[0],
         "gru_cell": lambda: L.nn.GRUCell(8, 4, device=dev)(x), "rnn_cell": lambda: L.nn.RNNCell(8, 4, device=dev)(x),
+        "erfinv": lambda: (h * 0.1).erfinv(), "rtruediv": lambda: 1 / h, "dot_promote": lambda: h[0].dot(x[1]),
+        "tensordot_promote": lambda: L.tensordot(h, x, dims=([1], [1])), "outer": lambda: L.outer(x[0], x[1]),
+        "bilinear_promote": lambda: F.bilinear(h, x, L.randn(2, 8, 8, device=dev)),
     }
 
 
@@ -409,6 +414,8 @@ def test_cuda_autocast_float16_lists_on_the_standin(standin):
             assert out.is_cuda, k
             got[k] = out.dtype.name
     assert got == _CUDA_EXPECTED
+    with nnbox.autocast("cuda"), pytest.raises(RuntimeError, match="binary_cross_entropy and torch.nn.BCELoss are unsafe to autocast"):
+        nnbox.nn.functional.binary_cross_entropy(nnbox.rand(4, device="cuda"), nnbox.rand(4, device="cuda"))
     # CPU tensors are not touched by CUDA autocast
     with nnbox.autocast("cuda"):
         assert (nnbox.ones(2, 2) @ nnbox.ones(2, 2)).dtype is nnbox.float32

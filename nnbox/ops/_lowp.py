@@ -78,16 +78,46 @@ def autocast_low(*tensors) -> tuple:
     return _autocast_args(None, tensors, _function.Tensor, "low")
 
 
-def without_cpu_autocast(fn, *args):
-    """``fn(*args)`` with CPU autocast off: ops torch's CPU lists leave out that nnbox computes with
-    a listed Function (``mv``, ``dot``, ``outer`` are nnbox ``matmul`` calls).  Call it only when
-    CPU autocast is on (``fn`` must not call it again then).  CUDA autocast stays as it is: torch's
-    CUDA list has ``mv`` and the cells."""
-    _ac.set_enabled("cpu", False)
+def autocast_fp32_cuda(*tensors) -> tuple:
+    """``autocast_fp32`` for an op in torch's CUDA float32 list only (``1 / x``): CPU tensors pass."""
+    first = next((a for a in tensors if isinstance(a, _function.Tensor)), None)
+    if first is None or type(first._data) is _ndarray:
+        return tensors
+    return _autocast_args(None, tensors, _function.Tensor, "fp32")
+
+
+def without_autocast(device_types: tuple, fn, *args):
+    """``fn(*args)`` with autocast off on ``device_types``: ops torch's lists leave out that nnbox
+    computes with a listed Function (``mv``, ``dot``, ``outer``, ``tensordot`` are nnbox ``matmul``
+    or ``einsum`` calls).  Call it only when autocast is on for one of them (then ``fn`` must not
+    call it again)."""
+    was = {d: _ac.STATE[d].enabled for d in device_types}
+    for d in device_types:
+        _ac.set_enabled(d, False)
     try:
         return fn(*args)
     finally:
-        _ac.set_enabled("cpu", True)
+        for d, on in was.items():
+            _ac.set_enabled(d, on)
+
+
+def outside_autocast(fn, *args, cuda_promote: bool = False):
+    """``fn(*args)`` with autocast off, for an op in none of torch's lists (``outer``) or only in
+    its CUDA "promote" list (``dot``, ``tensordot``: then CUDA tensors are promoted first).  Call it
+    only when ``autocast_state.any_on[0]``."""
+    first = next((a for a in args if isinstance(a, _function.Tensor)), None)
+    if cuda_promote and first is not None and type(first._data) is not _ndarray:
+        args = _autocast_args(None, args, _function.Tensor, "promote")
+    return without_autocast(("cpu", "cuda"), fn, *args)
+
+
+_BCE_UNSAFE = (
+    "torch.nn.functional.binary_cross_entropy and torch.nn.BCELoss are unsafe to autocast.\n"
+    "Many models use a sigmoid layer right before the binary cross entropy layer.\n"
+    "In this case, combine the two layers using torch.nn.functional.binary_cross_entropy_with_logits\n"
+    "or torch.nn.BCEWithLogitsLoss.  binary_cross_entropy_with_logits and BCEWithLogits are\n"
+    "safe to autocast."
+)
 
 
 def _autocast_args(cls, args, T, policy=None):
@@ -108,6 +138,8 @@ def _autocast_args(cls, args, T, policy=None):
         policy = _policy.policy(cls, dev, args)
     if policy is None:
         return args
+    if policy == "refuse":  # torch's CUDA autocast raises for binary_cross_entropy
+        raise RuntimeError(_BCE_UNSAFE)
     if policy == "low":
         target = _dt.to_numpy_dtype(state.dtype)
     elif policy == "fp32":

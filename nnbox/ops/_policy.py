@@ -34,6 +34,7 @@ _CUDA_FP32 = _LOSSES + [("reduce", "Prod"), ("reduce", "Sum"), ("reduce", "Cumsu
                         ("elementwise", "Reciprocal"), ("elementwise", "Rsqrt"), ("softmax", "Softmax"),
                         ("softmax", "LogSoftmax"), ("activation", "Softplus"), ("norm", "RowNorm"),
                         ("linalg", "_Norm2")]
+_CUDA_FP32 += [("special", "Erfinv")]
 _PROMOTE = [("shape", "Cat")]
 _CUDA_PROMOTE = _PROMOTE + [("elementwise", "Atan2"), ("index", "IndexPut"), ("linear", "Bilinear")]
 
@@ -61,6 +62,9 @@ def table(device_type: str) -> dict:
         if device_type == "cpu":
             for cls in _classes(_CPU_FP32_3D):
                 t[cls] = "fp32-3d"
+        else:
+            for cls in _classes([("loss", "BinaryCrossEntropy")]):
+                t[cls] = "refuse"
         for cls in _classes(_LOW):
             t[cls] = "low"
         for cls in _classes([("rnn", "Recurrence")]):

@@ -8,7 +8,7 @@ import numpy as np
 from .._backend import autocast_state as _ac
 from .._tensor import Tensor
 from ..autograd.function import Function
-from ._lowp import autocast_entry, autocast_fp32, without_cpu_autocast
+from ._lowp import autocast_entry, autocast_fp32, outside_autocast, without_autocast
 from ._util import conj_if_complex, cpp_type_name, is_complex, named, norm_dims, type_name, unbroadcast, xp_of
 
 
@@ -132,16 +132,16 @@ def bmm(input: Tensor, mat2: Tensor, *, out=None) -> Tensor:
 
 
 def mv(input: Tensor, vec: Tensor) -> Tensor:
-    if _ac.any_on[0] and _ac.STATE["cpu"].enabled:  # not in torch's CPU lists (nnbox's matmul, under it, is)
-        return without_cpu_autocast(mv, input, vec)
+    if _ac.any_on[0] and _ac.STATE["cpu"].enabled:  # not in torch's CPU list (nnbox's matmul, under it, is)
+        return without_autocast(("cpu",), mv, input, vec)
     if input._data.ndim != 2 or vec._data.ndim != 1:
         raise RuntimeError(f"vector + matrix @ vector expected, got {input._data.ndim}, {vec._data.ndim}")
     return matmul(input, vec)
 
 
 def dot(input: Tensor, other: Tensor) -> Tensor:
-    if _ac.any_on[0] and _ac.STATE["cpu"].enabled:  # not in torch's CPU lists (nnbox's matmul, under it, is)
-        return without_cpu_autocast(dot, input, other)
+    if _ac.any_on[0]:  # not in torch's CPU list, "promote" in its CUDA list (nnbox's matmul, under it, is low)
+        return outside_autocast(dot, input, other, cuda_promote=True)
     if input._data.ndim != 1 or other._data.ndim != 1:
         raise RuntimeError(
             f"1D tensors expected, but got {input._data.ndim}D and {other._data.ndim}D tensors"
@@ -230,8 +230,8 @@ def addmv(input: Tensor, mat: Tensor, vec: Tensor, *, beta=1, alpha=1) -> Tensor
 
 
 def outer(input: Tensor, vec2: Tensor) -> Tensor:
-    if _ac.any_on[0] and _ac.STATE["cpu"].enabled:  # not in torch's CPU lists (nnbox's matmul, under it, is)
-        return without_cpu_autocast(outer, input, vec2)
+    if _ac.any_on[0]:  # in none of torch's lists (nnbox's matmul, under it, is)
+        return outside_autocast(outer, input, vec2)
     return matmul(input.reshape(-1, 1), vec2.reshape(1, -1))
 
 
@@ -350,6 +350,8 @@ def einsum(equation: str, *operands) -> Tensor:
 
 
 def tensordot(a: Tensor, b: Tensor, dims=2) -> Tensor:
+    if _ac.any_on[0] and a.is_cuda:  # "promote" in torch's CUDA list (on the CPU it is mm's: low)
+        return outside_autocast(tensordot, a, b, dims, cuda_promote=True)
     na, nb = a._data.ndim, b._data.ndim
     if isinstance(dims, int):
         da, db = list(range(na - dims, na)), list(range(dims))

@@ -256,6 +256,8 @@ def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None
     >>> F.bilinear(nnbox.ones(5, 2), nnbox.ones(5, 3), nnbox.ones(4, 2, 3)).shape
     torch.Size([5, 4])
     """
+    if _ac.any_on[0]:  # autocast: "promote" in torch's CUDA list, cast before the dtype checks
+        input1, input2, weight, bias = autocast_entry(Bilinear, input1, input2, weight, bias)
     x1, x2, w = input1._data, input2._data, weight._data
     if x1.ndim != x2.ndim:
         raise RuntimeError(f"bilinear(): input dimensions do not match: got {x1.ndim} and {x2.ndim}")

@@ -22,7 +22,7 @@ from __future__ import annotations
 from .._backend import autocast_state as _ac
 from .._tensor import Tensor
 from ..autograd.function import Function
-from ._lowp import autocast_low, without_cpu_autocast
+from ._lowp import autocast_low, without_autocast
 from ._util import xp_of
 
 __all__: list[str] = []
@@ -425,6 +425,6 @@ def cell_step(mode: str, x: Tensor, h: Tensor, c: Tensor | None, w_ih: Tensor, w
         if x.is_cuda or mode in ("RNN_TANH", "RNN_RELU"):
             x, h, c, w_ih, w_hh, b_ih, b_hh = autocast_low(x, h, c, w_ih, w_hh, b_ih, b_hh)
         elif _ac.STATE["cpu"].enabled:
-            return without_cpu_autocast(cell_step, mode, x, h, c, w_ih, w_hh, b_ih, b_hh)
+            return without_autocast(("cpu",), cell_step, mode, x, h, c, w_ih, w_hh, b_ih, b_hh)
     res = Recurrence.apply(x.unsqueeze(0), h, c, w_ih, w_hh, b_ih, b_hh, None, mode, False, None)
     return res[1:] if mode == "LSTM" else res[1]
