@@ -121,7 +121,14 @@ def is_autocast_enabled(device_type: str | None = None) -> bool:
 
 
 def set_autocast_enabled(device_type, enabled: bool | None = None) -> None:
-    """Switch autocast on or off for a device type (``set_autocast_enabled(True)``: CUDA)."""
+    """Switch autocast on or off for a device type (``set_autocast_enabled(True)``: CUDA), outside
+    any ``with`` block: prefer ``autocast``, which also puts the state back.
+
+    >>> import nnbox
+    >>> nnbox.set_autocast_enabled("cpu", True); nnbox.is_autocast_enabled("cpu")
+    True
+    >>> nnbox.set_autocast_enabled("cpu", False)
+    """
     if enabled is None:
         device_type, enabled = "cuda", device_type
     _ac.set_enabled(_check_device_type(device_type), enabled)
@@ -138,28 +145,45 @@ def get_autocast_dtype(device_type: str) -> _dt.dtype:
 
 
 def set_autocast_dtype(device_type: str, dtype: _dt.dtype) -> None:
+    """The dtype autocast casts to on ``device_type`` from now on (an ``autocast`` region sets its own).
+
+    >>> import nnbox
+    >>> nnbox.set_autocast_dtype("cpu", nnbox.float16); nnbox.get_autocast_dtype("cpu")
+    torch.float16
+    >>> nnbox.set_autocast_dtype("cpu", nnbox.bfloat16)
+    """
     _ac.STATE[_check_device_type(device_type)].dtype = dtype
 
 
 def is_autocast_cache_enabled() -> bool:
+    """Does autocast cast a parameter once per region (the default) rather than at every use?
+
+    >>> import nnbox
+    >>> nnbox.is_autocast_cache_enabled()
+    True
+    """
     return _ac.STATE["cpu"].cache_enabled
 
 
 def set_autocast_cache_enabled(enabled: bool) -> None:
+    """Turn the per-region cache of low-precision parameter copies on or off (all device types)."""
     for s in _ac.STATE.values():
         s.cache_enabled = bool(enabled)
 
 
 def clear_autocast_cache() -> None:
+    """Drop the cached low-precision parameter copies (leaving the outermost region does it too)."""
     _ac.clear_cache()
 
 
 def autocast_increment_nesting() -> int:
+    """Count one more autocast region entered; returns the depth (torch's bookkeeping call)."""
     _ac.nesting[0] += 1
     return _ac.nesting[0]
 
 
 def autocast_decrement_nesting() -> int:
+    """Count one autocast region left; returns the depth (at 0 the cast cache is cleared by ``autocast``)."""
     _ac.nesting[0] -= 1
     return _ac.nesting[0]
 
@@ -170,6 +194,7 @@ def _deprecated(old: str, new: str, fn):
         return fn(*args)
 
     wrapper.__name__ = old
+    wrapper.__doc__ = f"Deprecated spelling of ``torch.{new}`` (warns, as torch)."
     return wrapper
 
 

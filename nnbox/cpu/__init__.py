@@ -15,10 +15,12 @@ def is_available() -> bool:
 
 
 def device_count() -> int:
+    """One: torch counts the CPU as a single device."""
     return 1
 
 
 def current_device() -> str:
+    """``'cpu'``, as torch."""
     return "cpu"
 
 
