@@ -367,3 +367,27 @@ def test_safetensors_round_trip_with_torch(tmp_path):
     assert n.dtype is nnbox.bfloat16 and n.tolist() == t.tolist()
     save_file({"w": n * 2}, str(tmp_path / "n.safetensors"))
     assert torch.equal(st.load_file(str(tmp_path / "n.safetensors"))["w"], t * 2)
+
+
+@pytest.mark.parametrize("opt", ["SGD", "Adam"])
+def test_grad_scaler_and_optimizers_on_bfloat16_parameters_match_torch(opt):
+    w0 = np.random.default_rng(8).standard_normal((3, 4)).astype(np.float32)
+    out = []
+    for lib in (torch, nnbox):
+        w = lib.nn.Parameter(lib.tensor(w0).bfloat16())
+        o = getattr(lib.optim, opt)([w], lr=0.1)
+        scaler = lib.amp.GradScaler("cpu", init_scale=4.0)
+        scales = []
+        for i in range(4):
+            o.zero_grad()
+            scaler.scale((w * w).sum()).backward()
+            if i == 1:  # an overflow: the step is skipped and the scale halved
+                with lib.no_grad():
+                    w.grad[0, 0] = float("inf")
+            scaler.step(o)
+            scaler.update()
+            scales.append(scaler.get_scale())
+        assert w.dtype == lib.bfloat16 and w.grad.dtype == lib.bfloat16
+        out.append((scales, w.detach().float().numpy()))
+    assert out[1][0] == out[0][0]
+    np.testing.assert_allclose(out[1][1], out[0][1], rtol=RTOL, atol=2.0**-8)
