@@ -234,14 +234,21 @@ def _forward_for(cls):
     fwd = cls.forward
 
     def forward(ctx, *arrays, **kwargs):
+        # (on every bfloat16 op: one loop, no helper calls for small arrays)
         bf = _dt.BF16[0]
-        ups = [_up(a, bf) for a in arrays]
-        ctx._lowp_in = tuple(getattr(a, "dtype", None) for a in arrays)
-        # round float32 results to bfloat16 unless a float32 (or wider) array took part: then the
-        # op's own promotion decided, and its result stays as computed
-        lower = not any(getattr(a, "ndim", 0) and _dt.is_float(a.dtype) and a.dtype != bf for a in arrays
-                        if hasattr(a, "dtype"))
-        ctx._lowp_lower = lower
+        ups = []
+        ins = []
+        lower = True  # round float32 results to bfloat16, unless a float32 (or wider) array took
+        for a in arrays:  # part: then the op's own promotion decided, and its result stays as is
+            dt = getattr(a, "dtype", None)
+            ins.append(dt)
+            if dt is bf:
+                ups.append(a.astype(_F32) if type(a) is not _ndarray or a.size < _BITS_UP else to_float32(a))
+            else:
+                ups.append(a)
+                if dt is not None and dt.kind == "f" and a.ndim:
+                    lower = False
+        ctx._lowp_in = ins
         out = fwd(ctx, *ups, **kwargs)
         # which float32 copies are which input or output (a create_graph backward reconnects them)
         ctx._lowp_ids = (tuple(map(id, ups)), tuple(map(id, out)) if type(out) is tuple else (id(out),))
