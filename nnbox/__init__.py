@@ -352,6 +352,10 @@ strided = "torch.strided"
 contiguous_format = preserve_format = channels_last = None
 import math as _math  # noqa: E402
 
+from ._tensor import _mark_unimplemented  # noqa: E402
+
+_mark_unimplemented()  # every op module has attached its Tensor methods by now
+
 pi, e, inf, nan = _math.pi, _math.e, _math.inf, _math.nan
 
 

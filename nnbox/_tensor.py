@@ -51,13 +51,38 @@ class Size(tuple):
 
 
 class _TensorType(type):
-    # ``nnbox.Tensor.xyz`` (on the class, not an instance) for a torch name nnbox lacks says so too
-    def __getattr__(cls, name: str):
-        if name.startswith("_"):
-            raise AttributeError(f"type object '{cls.__name__}' has no attribute '{name}'")
+    def __dir__(cls) -> list:  # the torch names nnbox lacks are class attributes too, but not "there"
+        return [n for n in super().__dir__() if type(cls.__dict__.get(n)) is not _Unimplemented]
+
+
+class _Unimplemented:
+    """A ``torch.Tensor`` name nnbox lacks, as a class attribute of ``Tensor``: reading it raises
+    "nnbox does not implement torch.Tensor.<name> yet" (with the nearest names nnbox has).
+
+    Not ``Tensor.__getattr__``: on a class with ``__getattr__`` CPython cannot specialise attribute
+    reads, and every ``t._data`` in every op would take twice as long."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj, cls=None):
         from ._missing import attribute_error
 
-        raise attribute_error("torch.Tensor", name, dir(cls), f"type object '{cls.__name__}' has no attribute '{name}'")
+        ordinary = (f"type object 'Tensor' has no attribute '{self.name}'" if obj is None
+                    else f"'Tensor' object has no attribute '{self.name}'")
+        raise attribute_error("torch.Tensor", self.name, dir(Tensor), ordinary)
+
+
+def _mark_unimplemented() -> None:
+    """Give every public ``torch.Tensor`` name that ``Tensor`` still lacks an ``_Unimplemented``
+    (called once every op module has attached its methods)."""
+    from ._torch_tensor_names import TENSOR
+
+    for name in TENSOR.split():
+        if not name.startswith("_") and not hasattr(Tensor, name):
+            setattr(Tensor, name, _Unimplemented(name))
 
 
 class Tensor(metaclass=_TensorType):
@@ -75,13 +100,8 @@ class Tensor(metaclass=_TensorType):
     __slots__ = ("_data", "_rg", "_grad", "grad_fn", "_out_nr", "_vc", "_base", "_hooks", "_vv", "__weakref__")
     __array_priority__ = 1000  # numpy defers `ndarray op Tensor` to us
 
-    def __getattr__(self, name: str):
-        # reached only when normal lookup fails: say so when torch.Tensor has the name
-        if name.startswith("_"):  # unset slots, dunder probes: Python's message, no lookup
-            raise AttributeError(f"'Tensor' object has no attribute '{name}'")
-        from ._missing import attribute_error
-
-        raise attribute_error("torch.Tensor", name, dir(type(self)), f"'Tensor' object has no attribute '{name}'")
+    def __dir__(self) -> list:
+        return dir(type(self))
 
     def __init__(self, *args, device=None, dtype=None):
         # torch.Tensor(2, 3) -> uninitialised float tensor; torch.Tensor([1, 2]) -> float tensor

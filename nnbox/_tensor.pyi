@@ -24,6 +24,7 @@ class Tensor:
     def __bool__(self) -> bool: ...  # nnbox._tensor
     def __complex__(self) -> Any: ...  # nnbox._tensor
     def __deepcopy__(self, memo: Any) -> Any: ...  # nnbox._tensor
+    def __dir__(self) -> Any: ...  # nnbox._tensor
     def __eq__(self, other: Any) -> Any: ...  # nnbox.ops.elementwise
     def __float__(self) -> float: ...  # nnbox._tensor
     def __floordiv__(self, other: Any) -> Any: ...  # nnbox.ops.elementwise

@@ -90,8 +90,6 @@ def render() -> str:
             continue
         if name in ("__dict__", "__weakref__", "__slots__", "__module__", "__doc__", "__annotations__", "__class__"):
             continue
-        if name == "__getattr__":  # only words the error for a missing name; declared, it would tell
-            continue  # type checkers that every attribute exists
         attr = inspect.getattr_static(Tensor, name)
         origin = getattr(attr, "__module__", None) or getattr(getattr(attr, "fget", None), "__module__", None)
         where = f"  # {origin}" if origin else ""

@@ -44,21 +44,35 @@ def public(obj) -> list[str]:
     return out
 
 
+def _block(names: list) -> list:
+    return textwrap.fill(" ".join(names), 96, break_on_hyphens=False, break_long_words=False).splitlines()
+
+
 def main() -> None:
+    version = torch.__version__.split("+")[0]
     lines = [
-        '"""Public names of torch ' + torch.__version__.split("+")[0] + "'s namespaces, written by "
+        '"""Public names of torch ' + version + "'s namespaces, written by "
         'tools/gen_torch_names.py.\n\nUsed only to word the error for a name nnbox lacks."""',
+        "",
+        "from ._torch_tensor_names import TENSOR",
         "",
         "NAMES = {",
     ]
     for space, obj in SPACES.items():
-        body = textwrap.fill(" ".join(public(obj)), 96, break_on_hyphens=False, break_long_words=False)
+        if space == "torch.Tensor":
+            lines.append(f"    {space!r}: TENSOR,")
+            continue
         lines.append(f"    {space!r}: \"\"\"")
-        lines.extend(body.splitlines())
+        lines.extend(_block(public(obj)))
         lines.append('""",')
     lines.append("}")
-    path = pathlib.Path(__file__).resolve().parents[1] / "nnbox" / "_torch_names.py"
-    path.write_text("\n".join(lines) + "\n")
+    root = pathlib.Path(__file__).resolve().parents[1] / "nnbox"
+    (root / "_torch_names.py").write_text("\n".join(lines) + "\n")
+    # torch.Tensor's names apart: ``import nnbox`` reads them (Tensor gets a class attribute that
+    # raises the error for each one it lacks), and this module alone is small
+    tensor = ['"""Public names of torch ' + version + "'s ``torch.Tensor``, written by tools/gen_torch_names.py."
+              '"""', "", 'TENSOR = """', *_block(public(torch.Tensor)), '"""']
+    (root / "_torch_tensor_names.py").write_text("\n".join(tensor) + "\n")
 
 
 if __name__ == "__main__":

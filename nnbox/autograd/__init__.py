@@ -67,8 +67,14 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph: bool =
     >>> nnbox.autograd.backward(x * x); x.grad
     tensor(6.)
     """
-    tensors = _as_list(tensors)
-    grads = _as_list(grad_tensors) or [None] * len(tensors)
+    T = _function.Tensor
+    tensors = [tensors] if isinstance(tensors, T) else _as_list(tensors)  # (one Tensor: the hot path)
+    if grad_tensors is None:
+        grads = [None] * len(tensors)
+    elif isinstance(grad_tensors, T):
+        grads = [grad_tensors]
+    else:
+        grads = _as_list(grad_tensors) or [None] * len(tensors)
     if len(grads) != len(tensors):
         raise RuntimeError(f"got {len(grads)} tensors and {len(tensors)} gradients")
     if inputs is not None:

@@ -208,11 +208,13 @@ class Function:
         >>> Mul.run(np.array([2.0]), np.array([3.0]))
         array([6.])
         """
-        for a in args:
-            if isinstance(a, Tensor):
-                return cls.apply(*args, **kwargs)
+        if _enabled[0] or type(args[0]) is not _ndarray:  # (not in a first-order backward on NumPy)
+            for a in args:
+                if isinstance(a, Tensor):
+                    return cls.apply(*args, **kwargs)
         ctx = _new(cls)
-        ctx.needs_input_grad = (True,) * len(args)
+        n = len(args)
+        ctx.needs_input_grad = _ALL_GRAD[n] if n < 32 else (True,) * n
         return cls.forward(ctx, *args, **kwargs)
 
     # --- the backward dispatcher (called by the engine) -----------------------------------------
@@ -290,6 +292,7 @@ class AccumulateGrad:
 
 # --- helpers --------------------------------------------------------------------------------------
 _NO_GRAD = tuple((False,) * n for n in range(8))
+_ALL_GRAD = tuple((True,) * n for n in range(32))
 
 
 def _share_version(base, results) -> None:
@@ -343,45 +346,57 @@ def _apply_graph(cls, args, kwargs):
             out = _user_forward(cls, ctx, args, kwargs)
     finally:
         _restore(token)
-    single = type(out) is not tuple
-    outs = (out,) if single else out
     ctx._edges = tuple(edges)
-    ctx._n_out = len(outs)
-    if not single:
-        ctx._out_meta = tuple(None if o is None else (tuple(o.shape), _to_array(o, arrays).dtype) for o in outs)
+    if type(out) is not _ndarray and isinstance(out, _generic):
+        out = np.asarray(out)  # NumPy makes 0-d results scalars (a full sum)
+    if type(out) is _ndarray:  # one array out: the common case, inlined
+        ctx._n_out = 1
+        t = _new(T)  # Tensor._make, inlined
+        t._data = out
+        t._grad = t._base = t._hooks = None
+        t._vc = [0]
+        t._out_nr = 0
+        if out.dtype.kind in "fcV" and not (ctx._non_diff and _is_in(out, ctx._non_diff, out)):
+            t._rg = True
+            t.grad_fn = ctx
+        else:
+            t._rg = False
+            t.grad_fn = None
+        results = [t]
+    else:
+        results = _graph_outputs(ctx, out, arrays)
     if _anomaly[0]:
         import traceback
 
         ctx._trace = "".join(traceback.format_stack()[:-3])
-    non_diff = ctx._non_diff
-    results = []
-    i = 0
-    for o in outs:
-        if o is None:
-            results.append(None)
-            i += 1
-            continue
-        arr = o if type(o) is _ndarray else _to_array(o, arrays)
-        t = _new(T)  # Tensor._make, inlined
-        t._data = arr
-        t._grad = t._base = t._hooks = None
-        t._vc = [0]
-        if arr.dtype.kind in "fcV" and not (non_diff and _is_in(arr, non_diff, o)):
-            t._rg = True
-            t.grad_fn = ctx
-            t._out_nr = i
-        else:
-            t._rg = False
-            t.grad_fn = None
-            t._out_nr = 0
-        results.append(t)
-        i += 1
     if cls._is_view and isinstance(args[0], T):
         _share_version(args[0], results)
     if ctx._to_save:
         _record_versions(ctx, args, results, cls._array_api)
-    return results[0] if single else tuple(results)
+    return results[0] if type(out) is not tuple else tuple(results)
 
+
+def _graph_outputs(ctx, out, arrays) -> list:
+    """The output Tensors of a node whose forward returned a tuple (or one non-NumPy array)."""
+    single = type(out) is not tuple
+    outs = (out,) if single else out
+    ctx._n_out = len(outs)
+    if not single:
+        ctx._out_meta = tuple(None if o is None else (tuple(o.shape), _to_array(o, arrays).dtype) for o in outs)
+    non_diff = ctx._non_diff
+    results = []
+    for i, o in enumerate(outs):
+        if o is None:
+            results.append(None)
+            continue
+        arr = o if type(o) is _ndarray else _to_array(o, arrays)
+        t = Tensor._make(arr)
+        if arr.dtype.kind in "fcV" and not (non_diff and _is_in(arr, non_diff, o)):
+            t._rg = True
+            t.grad_fn = ctx
+            t._out_nr = i
+        results.append(t)
+    return results
 
 
 def _is_in(o, non_diff, original) -> bool:

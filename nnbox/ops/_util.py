@@ -12,7 +12,7 @@ ndarray = np.ndarray
 
 def unbroadcast(grad, shape):
     """Sum ``grad`` down to ``shape``: the backward of broadcasting (arrays or Tensors alike)."""
-    gshape = tuple(grad.shape)
+    gshape = grad.shape
     if gshape == shape:
         return grad
     xp = xp_of(grad)

@@ -14,6 +14,7 @@ import numpy as np
 
 from .._backend import autocast_state as _ac
 from .._backend import dtype as _dt
+from .._backend import npx
 from .._backend.fp_errors import ignore_fp_errors
 from .._tensor import Tensor
 from ..autograd import grad_mode
@@ -104,8 +105,8 @@ class Mul(Function):
     def backward(ctx, grad):
         a, b = ctx.saved_tensors
         ga, gb = ctx.needs_input_grad
-        xp = xp_of(grad)
         if is_complex(grad):  # a complex operand makes the output (and grad) complex: through conj, torch's rule
+            xp = xp_of(grad)
             a, b = conj_if_complex(xp, a), conj_if_complex(xp, b)
         return (
             unbroadcast(grad * b, ctx.sa) if ga else None,
@@ -129,8 +130,8 @@ class Div(Function):
     def backward(ctx, grad):
         a, b = ctx.saved_tensors
         ga, gb = ctx.needs_input_grad
-        xp = xp_of(grad)
         if is_complex(grad):  # a complex operand makes the output (and grad) complex: through conj, torch's rule
+            xp = xp_of(grad)
             a, b = conj_if_complex(xp, a), conj_if_complex(xp, b)
         with np.errstate(divide="ignore", invalid="ignore"):
             gq = grad / b
@@ -774,11 +775,14 @@ class _Unary(Function):
 
     @staticmethod
     def forward(ctx, a):
-        out = None
-        if type(a) is np.ndarray and a.size >= _par.MIN_SIZE:  # large: chunks on all threads
-            out = _par.par_map(_quiet_fwd(ctx._fwd) if ctx._quiet else _np_fwd(ctx._fwd), a)
-        if out is None:  # Function.apply keeps NumPy's FP warnings quiet on this thread
+        if type(a) is not np.ndarray:
             out = ctx._fwd(xp_of(a), a)
+        elif a.size < _par.MIN_SIZE:  # Function.apply keeps NumPy's FP warnings quiet on this thread
+            out = ctx._fwd(npx, a)
+        else:  # large: chunks on all threads
+            out = _par.par_map(_quiet_fwd(ctx._fwd) if ctx._quiet else _np_fwd(ctx._fwd), a)
+            if out is None:
+                out = ctx._fwd(npx, a)
         keep = ctx._keep
         if keep >= 2 and type(out) is not np.ndarray and isinstance(out, np.generic):
             out = np.asarray(out)  # NumPy makes 0-d results scalars: save the array the node outputs
@@ -792,6 +796,8 @@ class _Unary(Function):
 
     @staticmethod
     def backward(ctx, grad):
+        if type(grad) is np.ndarray and grad.dtype.kind != "c":  # first order, real: the common case
+            return ctx._vjp(npx, grad, *ctx.saved_tensors)  # the engine keeps NumPy's FP warnings quiet
         xp = xp_of(grad)
         # a holomorphic f of a complex z: the formula gives grad * f'(z), torch's rule is grad * conj(f'(z))
         holo = ctx._holo and is_complex(grad)
@@ -801,13 +807,13 @@ class _Unary(Function):
 
 
 def _np_fwd(fwd):
-    return lambda chunk: fwd(np, chunk)
+    return lambda chunk: fwd(npx, chunk)
 
 
 def _quiet_fwd(fwd):
     def run(chunk):
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # (per thread)
-            return fwd(np, chunk)
+            return fwd(npx, chunk)
     return run
 
 
@@ -889,21 +895,46 @@ class ThresholdBackward(Function):
 
     @staticmethod
     def forward(ctx, g, out):
-        big = type(out) is np.ndarray and out.size >= _par.MIN_SIZE  # then on all threads
-        mask = _par.par_ufunc(np.greater, out, 0) if big else None
-        if mask is None:
-            mask = out > 0
-        ctx.mask = mask  # a constant of the graph: the derivative of the mask is zero
-        if big and type(g) is np.ndarray:
-            r = _par.par_ufunc(np.multiply, g, mask)
-            if r is not None:
-                return r
+        if type(out) is np.ndarray and out.size >= _par.MIN_SIZE:  # large: on all threads
+            mask = ctx.mask = _par.par_ufunc(np.greater, out, 0)
+            if mask is not None and type(g) is np.ndarray:
+                r = _par.par_ufunc(np.multiply, g, mask)
+                if r is not None:
+                    return r
+        mask = ctx.mask = out > 0  # a constant of the graph: the derivative of the mask is zero
         return g * mask
 
     @staticmethod
     def backward(ctx, gg):
         xp = xp_of(gg)
         return gg * ctx.mask, xp.zeros_like(gg)
+
+
+class Relu(Function):
+    """max(x, 0): not a row of the table below, since its gradient is a node of its own
+    (``ThresholdBackward``), reached directly: relu runs in every layer of most networks."""
+
+    _array_api = True
+    _twice = True
+
+    @staticmethod
+    def forward(ctx, a):
+        out = _par.par_ufunc(np.maximum, a, 0) if type(a) is np.ndarray and a.size >= _par.MIN_SIZE else None
+        if out is None:
+            out = xp_of(a).maximum(a, 0)
+            if type(out) is not np.ndarray and isinstance(out, np.generic):
+                out = np.asarray(out)  # NumPy makes a 0-d result a scalar: save the array the node outputs
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return ThresholdBackward.run(grad, out)
+
+
+relu = _public_unary(Relu, "relu", "Elementwise max(x, 0).", "keep")
+Tensor.relu = relu
 
 
 _LN2, _LN10 = math.log(2.0), math.log(10.0)
@@ -953,8 +984,6 @@ abs = absolute = _op("abs", lambda xp, a: xp.abs(a), lambda xp, g, a: g * xp.sig
 sign = _op("sign", _sign, lambda xp, g: xp.zeros_like(g), kind="keep", doc="Elementwise sign: -1, 0 or 1.")
 square = _op("square", lambda xp, a: a * a, lambda xp, g, a: g * 2 * a, kind="keep", grad_fn="PowBackward0",
              doc="Elementwise x * x.")
-relu = _op("relu", lambda xp, a: xp.maximum(a, 0), lambda xp, g, out: ThresholdBackward.run(g, out), kind="keep",
-           doc="Elementwise max(x, 0).")
 floor = _op("floor", lambda xp, a: xp.floor(a), lambda xp, g: xp.zeros_like(g), kind="round",
             doc="Elementwise floor; zero gradient.")
 ceil = _op("ceil", lambda xp, a: xp.ceil(a), lambda xp, g: xp.zeros_like(g), kind="round",

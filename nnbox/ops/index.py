@@ -56,9 +56,21 @@ def _convert_key(key, xp):
 
 
 def _slice_ints(k):
-    if isinstance(k, slice) and any(isinstance(v, Tensor) for v in (k.start, k.stop, k.step)):
+    """A slice with 0-d Tensor bounds (``x[:n]``, ``n = t.sum()``) as one with ints; anything else as is."""
+    if type(k) is slice and (isinstance(k.start, Tensor) or isinstance(k.stop, Tensor) or isinstance(k.step, Tensor)):
         return slice(*(int(v) if isinstance(v, Tensor) else v for v in (k.start, k.stop, k.step)))
     return k
+
+
+def _basic_index_name(key: tuple) -> str:
+    """torch's grad_fn name for basic indexing: an int selects, a None unsqueezes, else a slice."""
+    name = "SliceBackward0"
+    for x in key:
+        if type(x) is int:
+            return "SelectBackward0"
+        if x is None:
+            name = "UnsqueezeBackward0"
+    return name
 
 
 def _index_error(e: IndexError) -> IndexError:
@@ -147,8 +159,7 @@ def getitem(self: Tensor, key) -> Tensor:
             r = Slice.apply(self, k)
             n = r.grad_fn
             if n is not None:
-                n._nm = "SelectBackward0" if any(type(x) is int for x in k) else (
-                    "UnsqueezeBackward0" if any(x is None for x in k) else "SliceBackward0")
+                n._nm = _basic_index_name(k)
             return r
         return GetItem.apply(self, k)
     except IndexError as e:

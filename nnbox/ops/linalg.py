@@ -35,9 +35,9 @@ class MatMul(Function):
         xp = xp_of(grad)
         if is_complex(grad):  # a complex operand makes the output (and grad) complex: through conj, torch's rule
             a, b = conj_if_complex(xp, a), conj_if_complex(xp, b)
-        da = db = None
         if a.ndim == 2 and b.ndim == 2:  # the common case: two GEMMs
             return (_mm_grad_a(grad, a, b) if ga else None), (_mm_grad_b(grad, a, b) if gb else None)
+        da = db = None
         if a.ndim == 1 and b.ndim == 1:
             return (grad * b if ga else None), (grad * a if gb else None)
         a2 = xp.expand_dims(a, 0) if a.ndim == 1 else a

@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 
+from .._backend import dtype as _dt
 from .._tensor import Size, Tensor  # noqa: F401  (Size re-exported for old imports)
 from ..autograd.function import Function
 from ._util import named, norm_dims, shape_str, sizes, unbroadcast, wrap_dim, xp_of
@@ -77,8 +78,6 @@ def view(self: Tensor, *shape) -> Tensor:
     tensor([[0, 1, 2],
             [3, 4, 5]])
     """
-    from .._backend import dtype as _dt
-
     if len(shape) == 1 and isinstance(shape[0], _dt.dtype):
         return Tensor._make(self._data.view(shape[0].np))
     shape = _infer_shape(sizes(shape), self._data.size, self._data.shape)
