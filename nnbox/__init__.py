@@ -12,6 +12,7 @@ from __future__ import annotations
 from . import amp, autograd, cuda, fft, onnx  # noqa: F401,E402
 from ._backend.device import device, get_default_device, set_default_device  # noqa: F401
 from ._backend.dtype import (  # noqa: F401
+    bfloat16,
     bool,
     cdouble,
     cfloat,
@@ -51,10 +52,37 @@ from ._backend.threads import (  # noqa: F401
     set_num_threads,
 )
 from ._backend.type_info import finfo, iinfo  # noqa: F401
-from ._legacy import BoolTensor, ByteTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor, LongTensor  # noqa: E402,F401
+from ._legacy import (  # noqa: E402,F401
+    BFloat16Tensor,
+    BoolTensor,
+    ByteTensor,
+    DoubleTensor,
+    FloatTensor,
+    HalfTensor,
+    IntTensor,
+    LongTensor,
+)
 from ._tensor import Tensor, is_tensor  # noqa: F401
 from ._tensor_str import set_printoptions  # noqa: F401
 from ._version import __version__ as __version__  # noqa: E402  (a str that compares as a version)
+from .amp.autocast_mode import (  # noqa: F401
+    autocast,
+    autocast_decrement_nesting,
+    autocast_increment_nesting,
+    clear_autocast_cache,
+    get_autocast_cpu_dtype,
+    get_autocast_dtype,
+    get_autocast_gpu_dtype,
+    is_autocast_cache_enabled,
+    is_autocast_cpu_enabled,
+    is_autocast_enabled,
+    set_autocast_cache_enabled,
+    set_autocast_cpu_dtype,
+    set_autocast_cpu_enabled,
+    set_autocast_dtype,
+    set_autocast_enabled,
+    set_autocast_gpu_dtype,
+)
 from .autograd.grad_mode import (  # noqa: F401
     enable_grad,
     inference_mode,
@@ -367,6 +395,7 @@ _LAZY = {
     "version": "nnbox.version",
     "compiler": "nnbox.compiler",
     "special": "nnbox.special",
+    "cpu": "nnbox.cpu",
     "distributions": "nnbox.distributions",
 }
 _LAZY_ATTRS = {"save": "nnbox.serialization", "load": "nnbox.serialization"}

@@ -49,7 +49,7 @@ def set_default_tensor_type(t) -> None:
             raise ModuleNotFoundError(f"No module named '{mod}'")
         t = getattr(nnbox, name)
     d = getattr(t, "_dtype", None)
-    if d is None or d not in (_dt.float16, _dt.float32, _dt.float64):
+    if d is None or d not in (_dt.float16, _dt.bfloat16, _dt.float32, _dt.float64):
         raise TypeError("invalid type object: only floating-point types are supported as the default type")
     _dt.set_default_dtype(d)
 

@@ -182,7 +182,7 @@ class Tensor(metaclass=_TensorType):
         return -1 if type(self._data) is _ndarray else self.device.index
 
     def is_floating_point(self) -> bool:
-        return self._data.dtype.kind == "f"
+        return self._data.dtype.kind in "fV"  # V: bfloat16 (ml_dtypes)
 
     def is_complex(self) -> bool:
         return self._data.dtype.kind == "c"
@@ -219,7 +219,7 @@ class Tensor(metaclass=_TensorType):
                     "var_no_grad = var.detach()."
                 )
             return
-        if value and self._data.dtype.kind not in "fc":
+        if value and self._data.dtype.kind not in "fcV":
             raise RuntimeError("only Tensors of floating point dtype can require gradients")
         self._rg = value
 
@@ -339,6 +339,8 @@ class Tensor(metaclass=_TensorType):
             )
         if self._rg and not force:
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
+        if self._data.dtype.kind == "V":  # bfloat16: NumPy has no such type (torch refuses too)
+            raise TypeError("Got unsupported ScalarType BFloat16")
         return self._data
 
     def __array__(self, dtype=None, copy=None):

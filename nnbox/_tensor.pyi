@@ -109,6 +109,7 @@ class Tensor:
     def backward(self, gradient: Any = ..., retain_graph: Any = ..., create_graph: Any = ..., inputs: Any = ...) -> None: ...  # nnbox._tensor
     def baddbmm(self, batch1: Any, batch2: Any, *, beta: Any = ..., alpha: Any = ...) -> Tensor: ...  # nnbox.ops.linalg
     def bernoulli_(self, p: Any = ..., *, generator: Any = ...) -> Tensor: ...  # nnbox.ops.inplace
+    def bfloat16(self, memory_format: Any = ...) -> Tensor: ...  # nnbox.ops.convert
     def bincount(self, weights: Any = ..., minlength: Any = ...) -> Tensor: ...  # nnbox.ops.index
     def bitwise_and(self, other: Any, *, out: Any = ...) -> Tensor: ...  # nnbox.ops.elementwise
     def bitwise_and_(self, *args: Any, **kwargs: Any) -> Tensor: ...  # nnbox.ops.inplace

@@ -36,7 +36,7 @@ def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=N
 
 _LEGACY = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int",
            "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool",
-           "complex64": "ComplexFloat", "complex128": "ComplexDouble"}
+           "complex64": "ComplexFloat", "complex128": "ComplexDouble", "bfloat16": "BFloat16"}
 
 
 def legacy_type_name(np_dtype) -> str:
@@ -53,7 +53,7 @@ class _Formatter:
     """
 
     def __init__(self, values: np.ndarray):
-        self.floating = values.dtype.kind in "fc"
+        self.floating = values.dtype.kind in "fcV"
         self.int_mode = True
         self.sci = False
         self.width = 1
@@ -152,6 +152,8 @@ def _fmt_array(a: np.ndarray, fmt: _Formatter, indent: int, summarize: bool) -> 
 def format_array(a: np.ndarray, indent: int) -> str:
     if a.size == 0:
         return "[]"
+    if a.dtype.kind == "V":  # bfloat16: its values are exact in float32, which NumPy formats
+        a = a.astype(np.float32)
     summarize = a.size > PRINT_OPTS.threshold
     shown = _summarize(a) if summarize else a
     fmt = _ComplexFormatter(shown) if a.dtype.kind == "c" else _Formatter(shown)

@@ -18,8 +18,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ._backend import autocast_state as _ac
 from ._backend import dtype as _dt
 from ._tensor import Tensor
+from .ops._lowp import autocast_fp32
 from .ops._util import type_name, wrap_dim
 from .ops.complex import complex_dtype, conj
 from .ops.convert import cast
@@ -40,8 +42,13 @@ def _norm(norm) -> str:
 def _floating(x: Tensor, complex_out: bool) -> Tensor:
     """Integers/bools in the default dtype; real input made complex where the transform needs it."""
     dt = x._data.dtype
+    if dt.kind == "V" and _ac.any_on[0]:  # autocast: the ffts are in torch's float32 list
+        (x,) = autocast_fp32(x)
+        dt = x._data.dtype
     if dt == np.float16:
         raise RuntimeError("Unsupported dtype Half")
+    if dt.kind == "V":  # bfloat16
+        raise RuntimeError("Unsupported dtype BFloat16")
     if dt.kind in "biu":
         x = cast(x, _dt.get_default_dtype().np)
     if complex_out and x._data.dtype.kind != "c":

@@ -66,7 +66,18 @@ _STORAGE_OF = {
     np.dtype(np.complex128): "ComplexDoubleStorage",
 }
 _DTYPE_OF_STORAGE = {name: d for d, name in _STORAGE_OF.items()}
-_BFLOAT16 = "BFloat16Storage"  # nnbox has no bfloat16 yet: such checkpoints are refused clearly
+_BFLOAT16 = "BFloat16Storage"  # ml_dtypes' bfloat16, registered in both tables once it is loaded
+
+
+def _register_bfloat16() -> None:
+    bf = _dt.BF16[0]
+    _STORAGE_OF[bf] = _BFLOAT16
+    _DTYPE_OF_STORAGE[_BFLOAT16] = bf
+
+
+_dt._on_bf16_load.append(_register_bfloat16)
+if _dt.BF16[0] is not None:
+    _register_bfloat16()
 
 _ALIGNMENT = 64  # torch aligns every record's data to 64 bytes so storages can be mmap'ed
 _MAGIC_LEGACY = 0x1950A86A20F9469CFC6C  # first pickle of torch's pre-1.6 ("legacy") files
@@ -395,7 +406,7 @@ class _StorageType:
 
     def __init__(self, name: str):
         self.name = name
-        self.np = np.dtype(np.uint16) if name == _BFLOAT16 else _DTYPE_OF_STORAGE[name]
+        self.np = _DTYPE_OF_STORAGE.get(name)  # None: bfloat16 before ml_dtypes is loaded (see _bf16)
 
     def __call__(self, *a, **k):
         raise pickle.UnpicklingError(f"torch.{self.name} can only appear inside a storage reference")
@@ -535,7 +546,7 @@ def _safe_globals() -> dict[tuple[str, str], Any]:
     }
     for t in _REFERENCE_ONLY:
         table[("builtins", t.__name__)] = t
-    for d in _dt.ALL:
+    for d in (*_dt.ALL, _dt.bfloat16):
         table[("torch", d.name)] = d
     for name in (*_DTYPE_OF_STORAGE, _BFLOAT16):
         table[("torch", name)] = _StorageType(name)
@@ -585,10 +596,18 @@ def safe_globals(safe_globals: list):
 
 
 _BF16_MESSAGE = (
-    "the checkpoint holds bfloat16 data, a dtype nnbox does not have yet: it is not loaded rather than "
-    "silently changed to another dtype. Convert it where torch is available, e.g. "
-    "torch.save({k: v.float() for k, v in torch.load(path).items()}, path32)"
+    "the checkpoint holds bfloat16 data, and nnbox's bfloat16 needs the ml_dtypes package "
+    "(pip install ml_dtypes): it is not loaded rather than silently changed to another dtype"
 )
+
+
+def _bf16(stype: _StorageType) -> None:
+    """Give a BFloat16Storage its NumPy dtype, loading ml_dtypes; refuse clearly without it."""
+    if stype.np is None:
+        try:
+            stype.np = _dt.load_bfloat16()
+        except ImportError:
+            raise pickle.UnpicklingError(_BF16_MESSAGE) from None
 
 _WEIGHTS_ONLY_HINT = (
     "Weights only load failed. In nnbox (as in PyTorch >= 2.6) `weights_only` defaults to True, "
@@ -679,8 +698,6 @@ class _Unpickler(pickle._Unpickler):
         obj = self._table.get((module, name))
         if obj is not None:
             return obj
-        if module == "torch" and name == "bfloat16":
-            raise pickle.UnpicklingError(_BF16_MESSAGE)
         if self._weights_only:
             raise _Refused(
                 _WEIGHTS_ONLY_HINT.format(what=f"The file names the global `{module}.{name}`, which is not allowed.")
@@ -910,7 +927,7 @@ def _load_zip(zf: zipfile.ZipFile, fileobj: IO[bytes], map_location, weights_onl
         if not isinstance(stype, _StorageType):
             raise pickle.UnpicklingError(f"unknown storage type in checkpoint: {stype!r}")
         if stype.name == _BFLOAT16:
-            raise pickle.UnpicklingError(_BF16_MESSAGE)
+            _bf16(stype)
         if type(key) is not str or type(location) is not str or type(numel) is not int or numel < 0:
             raise TypeError(f"invalid storage reference in checkpoint: key {key!r}, location {location!r}, numel {numel!r}")
         if key in loaded:
@@ -971,10 +988,10 @@ def _load_legacy(fh: IO[bytes], map_location, weights_only: bool, pickle_kw) -> 
         _, stype, key, _location, numel = pid[:5]
         if len(pid) > 5 and pid[5] is not None:
             raise pickle.UnpicklingError("legacy checkpoints with storage views are not supported")
-        if getattr(stype, "name", None) == _BFLOAT16:
-            raise pickle.UnpicklingError(_BF16_MESSAGE)
         if not isinstance(stype, _StorageType):
             raise pickle.UnpicklingError(f"unknown storage type in checkpoint: {stype!r}")
+        if stype.name == _BFLOAT16:
+            _bf16(stype)
         if type(key) is not str or type(numel) is not int or numel < 0:
             raise TypeError(f"invalid storage reference in checkpoint: key {key!r}, numel {numel!r}")
         if key not in storages:

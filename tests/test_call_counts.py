@@ -6,9 +6,23 @@ from __future__ import annotations
 import sys
 
 import numpy as np
+import pytest
 
 import nnbox
 from nnbox import nn
+
+
+@pytest.fixture(autouse=True)
+def _float32_dispatch():
+    """Count what a float32 program that never used bfloat16 or autocast runs.  Once a process has
+    used either (tests/test_bfloat16.py runs before this file), every op passes through the
+    mixed-precision dispatcher, one call more per op; these counts are of the plain path."""
+    from nnbox.autograd import function
+
+    saved = function._mixed[0]
+    function._mixed[0] = False
+    yield
+    function._mixed[0] = saved
 
 
 def _count_calls(fn) -> tuple[int, int]:

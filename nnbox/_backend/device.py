@@ -220,4 +220,10 @@ def move(arr, dev: device):
     if isinstance(arr, cp.ndarray) and arr.device.id == index:
         return arr
     with cp.cuda.Device(index):
-        return cp.asarray(arr)
+        try:
+            return cp.asarray(arr)
+        except (TypeError, ValueError, NotImplementedError) as e:
+            if arr.dtype.kind == "V":  # ml_dtypes' bfloat16: CuPy knows it from v14 on (with ml_dtypes)
+                raise TypeError(f"this CuPy ({cp.__version__}) has no bfloat16 arrays; CuPy 14 or newer with "
+                                "ml_dtypes installed has them (or move the tensor as float32)") from e
+            raise

@@ -1,2 +1,3 @@
-"""``torch.amp``: ``GradScaler`` (dynamic loss scaling). ``autocast`` is not implemented yet."""
+"""``torch.amp``: ``autocast`` (mixed precision per op) and ``GradScaler`` (dynamic loss scaling)."""
+from .autocast_mode import autocast, is_autocast_available  # noqa: F401
 from .grad_scaler import GradScaler  # noqa: F401

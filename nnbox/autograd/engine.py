@@ -302,7 +302,7 @@ def _check_anomaly(n, in_grads, mode=_ARRAYS):
         if g is None:
             continue
         g = mode.array(g)
-        if g.dtype.kind not in "fc":
+        if g.dtype.kind not in "fcV":
             continue
         xp = np if type(g) is np.ndarray else __import__("cupy")
         if bool(xp.isnan(g).any()):

@@ -21,6 +21,11 @@ _new = object.__new__
 _FREED = object()
 _SELF = object()  # "this node" in a saved-tensor version record
 Tensor = None  # nnbox.Tensor, bound by nnbox/_tensor.py once defined (it imports this package)
+# Mixed precision: False until bfloat16 or autocast is first used, so that ``apply`` pays one list
+# lookup for it; then every op passes through ``_mix`` (nnbox/ops/_lowp.py binds it), which casts
+# for autocast and runs bfloat16 ops in float32.
+_mixed = [False]
+_mix = None
 
 FREED_MESSAGE = (
     "Trying to backward through the graph a second time (or directly access saved tensors after "
@@ -143,6 +148,8 @@ class Function:
         # common paths (each Python frame costs about as much as an 8x8 add; see
         # benchmarks/bench_ops.py and tests/test_call_counts.py, which counts them).
         T = Tensor
+        if _mixed[0]:
+            cls, args = _mix(cls, args)
         if _enabled[0]:
             for a in args:
                 if isinstance(a, T) and a._rg:
@@ -349,7 +356,7 @@ def _apply_graph(cls, args, kwargs):
         t._grad = t._base = t._hooks = None
         t._vc = [0]
         t._out_nr = 0
-        if out.dtype.kind in "fc" and not (ctx._non_diff and _is_in(out, ctx._non_diff, out)):
+        if out.dtype.kind in "fcV" and not (ctx._non_diff and _is_in(out, ctx._non_diff, out)):
             t._rg = True
             t.grad_fn = ctx
         else:
@@ -384,7 +391,7 @@ def _graph_outputs(ctx, out, arrays) -> list:
             continue
         arr = o if type(o) is _ndarray else _to_array(o, arrays)
         t = Tensor._make(arr)
-        if arr.dtype.kind in "fc" and not (non_diff and _is_in(arr, non_diff, o)):
+        if arr.dtype.kind in "fcV" and not (non_diff and _is_in(arr, non_diff, o)):
             t._rg = True
             t.grad_fn = ctx
             t._out_nr = i
@@ -479,7 +486,7 @@ def _reconnect(ctx, saved) -> tuple:
             continue
         node, out_nr = rec[3], rec[4]
         if node is _SELF:
-            out.append(_graph_tensor(s, ctx, out_nr) if s.dtype.kind in "fc" else T._make(s))
+            out.append(_graph_tensor(s, ctx, out_nr) if s.dtype.kind in "fcV" else T._make(s))
         elif node is not None:
             out.append(_graph_tensor(s, node, out_nr))
         else:  # a leaf that requires grad is used itself, so its gradient reaches .grad
@@ -571,7 +578,7 @@ def _backward_once(node, grads):
             out.append(None)
             continue
         t = Tensor._make(r)
-        if prev and r.dtype.kind in "fc":
+        if prev and r.dtype.kind in "fcV":
             stub = _new(_NoDoubleBackward)
             stub._edges = ()
             stub._n_out = 1

@@ -68,11 +68,31 @@ def manual_seed_all(seed: int) -> None:
 
 
 def is_bf16_supported(including_emulation: bool = True) -> bool:
-    """bfloat16 on this GPU: compute capability 8.0 (Ampere) or newer; False without a GPU."""
+    """Can tensors on this GPU be bfloat16?  nnbox keeps them in CuPy's bfloat16 arrays (CuPy 14+
+    with ml_dtypes) and computes in float32, so any GPU can when CuPy can (torch's
+    ``including_emulation``); natively (``including_emulation=False``) from compute capability 8.0
+    (Ampere) on.  False without a GPU."""
     cp = cupy_or_none()
-    if cp is None:
+    if cp is None or not _cupy_has_bfloat16(cp):
         return False
-    return int(cp.cuda.Device().compute_capability) >= 80
+    return including_emulation or int(cp.cuda.Device().compute_capability) >= 80
+
+
+_BF16_IN_CUPY: dict = {}
+
+
+def _cupy_has_bfloat16(cp) -> bool:
+    has = _BF16_IN_CUPY.get(id(cp))
+    if has is None:
+        try:
+            from .._backend.dtype import load_bfloat16
+
+            cp.zeros(1, dtype=load_bfloat16())
+            has = True
+        except (ImportError, TypeError, ValueError, NotImplementedError):
+            has = False
+        _BF16_IN_CUPY[id(cp)] = has
+    return has
 
 
 class _DeviceProperties:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import warnings
 
+from ..amp.autocast_mode import cuda_autocast as autocast  # noqa: F401
 from ..amp.grad_scaler import GradScaler as _GradScaler
 
 

@@ -22,6 +22,9 @@ def _mpi():
 
 def _host(arr):
     """``(buf, copied)``: a C-contiguous NumPy array holding ``arr``'s values."""
+    if arr.dtype.kind == "V":  # MPI has no bfloat16 datatype, and mpi4py no buffer format for it
+        raise RuntimeError("the MPI backend cannot communicate bfloat16 tensors (MPI has no bfloat16 "
+                           "datatype): cast them to float32 first, or use backend='nccl' on GPUs")
     if type(arr) is np.ndarray:
         if arr.flags.c_contiguous:
             return arr, False
@@ -60,7 +63,7 @@ def _mpi_op(op: ReduceOp, dtype: np.dtype):
 
 def _average(buf, n: int) -> None:
     """In place ``buf /= n``; integers truncate toward zero (C division, as NCCL's ncclAvg)."""
-    if buf.dtype.kind in "fc":
+    if buf.dtype.kind in "fcV":
         buf /= n
     elif buf.dtype.kind in "iu":
         np.copyto(buf, np.trunc(buf / n), casting="unsafe")

@@ -29,6 +29,8 @@ def _dtype(nccl, dt):
         "float16": nccl.NCCL_FLOAT16, "float32": nccl.NCCL_FLOAT32, "float64": nccl.NCCL_FLOAT64,
         "bool": nccl.NCCL_UINT8,
     }
+    if hasattr(nccl, "NCCL_BFLOAT16"):  # NCCL reduces bfloat16 natively (a CuPy that knows the type)
+        table["bfloat16"] = nccl.NCCL_BFLOAT16
     try:
         return table[str(dt)]
     except KeyError:
@@ -94,7 +96,7 @@ class NCCLEngine:
     def _reduced(self, arr, buf, copied, op):
         def finish():
             if op is ReduceOp.AVG and buf.dtype.kind != "b":
-                if buf.dtype.kind == "f":
+                if buf.dtype.kind in "fV":
                     buf[...] /= self.size
                 else:  # integers truncate toward zero, as the MPI engine and ncclAvg
                     import cupy  # noqa: PLC0415

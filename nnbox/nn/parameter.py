@@ -33,7 +33,7 @@ class Parameter(Tensor):
             arr, vc = data._data, data._vc
         else:
             raise TypeError(f"Parameter(): argument 'data' must be Tensor, not {type(data).__name__}")
-        if requires_grad and arr.dtype.kind not in "fc":
+        if requires_grad and arr.dtype.kind not in "fcV":
             raise RuntimeError("Only Tensors of floating point and complex dtype can require gradients")
         p = _new(cls)
         _init(p, arr, bool(requires_grad))

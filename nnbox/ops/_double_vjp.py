@@ -31,7 +31,7 @@ def double_vjp(forward, primals, cotangents, ggs):
     try:
         from ..autograd import grad as _grad
 
-        p_t = [None if a is None else Tensor._make(a).requires_grad_(a.dtype.kind == "f") for a in primals]
+        p_t = [None if a is None else Tensor._make(a).requires_grad_(a.dtype.kind in "fV") for a in primals]
         c_t = [None if a is None else Tensor._make(a).requires_grad_(True) for a in cotangents]
         outs = forward(*p_t)
         pairs = [(o, c) for o, c in zip(outs, c_t) if o is not None and c is not None and o.requires_grad]

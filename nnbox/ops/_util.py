@@ -105,7 +105,7 @@ def as_scalar_or_tensor(x, name: str = "other"):
 
 _TYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int",
                "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool", "complex64": "ComplexFloat",
-               "complex128": "ComplexDouble"}
+               "complex128": "ComplexDouble", "bfloat16": "BFloat16"}
 
 
 def type_name(dt) -> str:
@@ -114,7 +114,7 @@ def type_name(dt) -> str:
     return _TYPE_NAMES.get(np.dtype(dt).name, str(dt))
 
 
-_CPP_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half", "int64": "long int",
+_CPP_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half", "bfloat16": "c10::BFloat16", "int64": "long int",
               "int32": "int", "int16": "short int", "int8": "signed char", "uint8": "unsigned char", "bool": "bool"}
 
 

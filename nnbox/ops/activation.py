@@ -40,7 +40,7 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 
 
 def _check_float(x: Tensor, kernel: str) -> None:
-    if x._data.dtype.kind not in "fc":
+    if x._data.dtype.kind not in "fcV":
         name = _dt.from_numpy_dtype(x._data.dtype).name
         legacy = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
         raise NotImplementedError(f'"{kernel}" not implemented for \'{legacy.get(name, name)}\'')

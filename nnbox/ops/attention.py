@@ -224,7 +224,7 @@ def _float_mask(mask: Tensor | None, dtype, name: str) -> Tensor | None:
         return None
     if mask._data.dtype == np.bool_:
         return additive_mask(mask, dtype, allow_is_true=False)
-    if mask._data.dtype.kind != "f":
+    if mask._data.dtype.kind not in "fV":
         raise AssertionError(f"only bool and floating types of {name} are supported")
     return mask
 

@@ -27,9 +27,11 @@ import math
 
 import numpy as np
 
+from .._backend import autocast_state as _ac
 from .._tensor import Tensor
 from ..autograd.function import Function
 from . import _winograd
+from ._lowp import autocast_entry
 from ._util import shape_str, xp_of
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d"]
@@ -484,6 +486,8 @@ def _pads(padding, nd: int, ksize, dilation, stride):
 
 
 def _conv(input, weight, bias, stride, padding, dilation, groups, nd: int, name: str) -> Tensor:
+    if _ac.any_on[0]:  # autocast: cast before the dtype checks
+        input, weight, bias = autocast_entry(ConvNd, input, weight, bias)
     stride = _tuple(stride, nd, "stride")
     dilation = _tuple(dilation, nd, "dilation")
     _check_common(input, weight, bias, nd, name, stride, dilation, groups)
@@ -570,6 +574,8 @@ def conv3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
 
 def _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, nd: int,
                     name: str) -> Tensor:
+    if _ac.any_on[0]:  # autocast: cast before the dtype checks
+        input, weight, bias = autocast_entry(ConvTransposeNd, input, weight, bias)
     stride = _tuple(stride, nd, "stride")
     dilation = _tuple(dilation, nd, "dilation")
     _check_common(input, weight, bias, nd, name, stride, dilation, groups)

@@ -22,9 +22,9 @@ class Cast(Function):
     @staticmethod
     def backward(ctx, grad):
         xp = xp_of(grad)
-        if ctx.src.kind == "f" and xp.iscomplexobj(grad):  # a real input gets the real part
+        if ctx.src.kind in "fV" and xp.iscomplexobj(grad):  # a real input gets the real part
             grad = xp.real(grad)
-        return xp.astype(grad, ctx.src, copy=False) if ctx.src.kind in "fc" else None, None
+        return xp.astype(grad, ctx.src, copy=False) if ctx.src.kind in "fcV" else None, None
 
 
 class ToDevice(Function):
@@ -120,6 +120,7 @@ def cuda(self: Tensor, device=None, non_blocking: bool = False, memory_format=No
 
 _LEGACY = {
     "torch.FloatTensor": _dt.float32, "torch.DoubleTensor": _dt.float64, "torch.HalfTensor": _dt.float16,
+    "torch.BFloat16Tensor": _dt.bfloat16,
     "torch.LongTensor": _dt.int64, "torch.IntTensor": _dt.int32, "torch.ShortTensor": _dt.int16,
     "torch.CharTensor": _dt.int8, "torch.ByteTensor": _dt.uint8, "torch.BoolTensor": _dt.bool,
 }
@@ -188,6 +189,7 @@ Tensor.is_pinned = is_pinned
 Tensor.float = _caster(_dt.float32)
 Tensor.double = _caster(_dt.float64)
 Tensor.half = _caster(_dt.float16)
+Tensor.bfloat16 = _caster(_dt.bfloat16)
 Tensor.long = _caster(_dt.int64)
 Tensor.int = _caster(_dt.int32)
 Tensor.short = _caster(_dt.int16)

@@ -299,7 +299,7 @@ def arange(start=0, end=None, step=1, *, out=None, dtype=None, layout=None, devi
     else:
         nd = _dt.to_numpy_dtype(dtype)
     n = int(np.ceil((end - start) / step))
-    arr = (start + np.arange(n, dtype=np.float64 if nd.kind == "f" else np.int64) * step).astype(nd)
+    arr = (start + np.arange(n, dtype=np.float64 if nd.kind in "fV" else np.int64) * step).astype(nd)
     return _finish(arr, device, requires_grad)
 
 
@@ -318,13 +318,16 @@ def linspace(start, end, steps: int, *, out=None, dtype=None, layout=None, devic
     # torch computes in the output's float type: step = (end - start) / (steps - 1), the first half
     # as start + step * i and the second as end - step * (steps - 1 - i), each a fused multiply-add;
     # doing the same keeps the last bit equal (linspace(-1, 1, 25)[12] is -2.98e-08, not 0).
-    ct = nd if nd.kind == "f" and nd != np.float16 else np.dtype(np.float32 if nd == np.float16 else np.float64)
+    low = nd == np.float16 or nd.kind == "V"  # float16 or bfloat16
+    ct = nd if nd.kind == "f" and not low else np.dtype(np.float32 if low else np.float64)
     if nd.kind in "iub":
         start, end = int(start), int(end)
-    elif nd == np.float16:  # the ends are rounded to half first; the arithmetic runs in float32
-        start, end = np.float16(start), np.float16(end)
+    elif low:  # the ends are rounded to half first; the arithmetic runs in float32
+        start, end = np.float32(nd.type(start)), np.float32(nd.type(end))
     s, e = ct.type(start), ct.type(end)
     step = (e - s) / ct.type(steps - 1) if steps > 1 else ct.type(0)
+    if nd.kind == "V":  # torch's bfloat16 kernel holds the step in bfloat16
+        step = ct.type(nd.type(step))
     i = np.arange(steps, dtype=np.float64)
     half = steps // 2 if steps > 1 else 1  # a single step is ``start``
     fwd = _fma(np.float64(step), i, np.float64(s), ct)
@@ -372,7 +375,7 @@ def eye(n: int, m: int | None = None, *, out=None, dtype=None, layout=None, devi
 
 def _float_dtype(dtype, kernel: str):
     nd = _np_dtype(dtype, _dt.get_default_dtype().np)
-    if nd.kind != "f":
+    if nd.kind not in "fV":
         raise not_implemented(kernel, nd)
     return nd
 

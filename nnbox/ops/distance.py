@@ -1,8 +1,10 @@
 """Pairwise distances: ``cdist``."""
 from __future__ import annotations
 
+from .._backend import autocast_state as _ac
 from .._tensor import Tensor
 from ..autograd.function import Function
+from ._lowp import autocast_fp32
 from ._util import type_name
 from .linalg import vector_norm
 
@@ -17,6 +19,8 @@ def cdist(x1: Tensor, x2: Tensor, p: float = 2.0, compute_mode: str = "use_mm_fo
     tensor([[5.0000],
             [3.6056]])
     """
+    if _ac.any_on[0]:  # autocast: torch's float32 list
+        x1, x2 = autocast_fp32(x1, x2)
     if compute_mode not in ("use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist",
                             "donot_use_mm_for_euclid_dist"):
         raise ValueError(f"{compute_mode} is not a valid value for compute_mode")

@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 
+from .._backend import autocast_state as _ac
 from .._backend import dtype as _dt
 from .._backend import npx
 from .._backend.fp_errors import ignore_fp_errors
@@ -20,6 +21,7 @@ from ..autograd import grad_mode
 from ..autograd.function import Function
 from . import _parallel as _par
 from ._erf import erf as _erf
+from ._lowp import autocast_fp32_cuda
 from ._util import (
     as_scalar_or_tensor,
     conj_if_complex,
@@ -1110,6 +1112,8 @@ def _rsub(self, other):
 
 
 def _rdiv(self, other):
+    if _ac.any_on[0]:  # autocast: __rtruediv__ is in torch's CUDA float32 list
+        (self,) = autocast_fp32_cuda(self)
     return div(other, self)
 
 

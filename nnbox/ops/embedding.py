@@ -17,7 +17,7 @@ from ._util import add_at, xp_of
 __all__ = ["embedding", "embedding_bag"]
 
 _LEGACY = {"float32": "Float", "float64": "Double", "float16": "Half", "bool": "Bool", "uint8": "Byte",
-           "int8": "Char", "int16": "Short"}
+           "int8": "Char", "int16": "Short", "bfloat16": "BFloat16"}
 
 
 class Embedding(Function):

@@ -339,7 +339,7 @@ def affine_grid(theta: Tensor, size, align_corners: bool | None = None) -> Tenso
         warnings.warn(_ALIGN_WARNING, UserWarning, stacklevel=2)
         align_corners = False
     size = tuple(int(s) for s in size)
-    if theta._data.dtype.kind != "f":
+    if theta._data.dtype.kind not in "fV":
         from .._backend import dtype as _dt
 
         raise ValueError(f"Expected theta to have floating point type, but got {_dt.from_numpy_dtype(theta._data.dtype)!r}")

@@ -34,7 +34,7 @@ def _convert_key(key, xp):
             basic = False
         elif isinstance(k, (list, np.ndarray)) or hasattr(k, "__cuda_array_interface__"):  # a kept device key
             a = xp.asarray(k)
-            if a.dtype.kind == "f":
+            if a.dtype.kind in "fV":
                 raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
             out.append(a)
             basic = False

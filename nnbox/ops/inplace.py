@@ -307,7 +307,7 @@ def _random_span(dtype) -> int:
     """torch's ``random_()`` range [0, span): up to 2**mantissa (inclusive) for floats, the
     largest positive value (inclusive) for integers."""
     dtype = np.dtype(dtype)
-    if dtype.kind == "f":
+    if dtype.kind in "fV":
         return 2 ** (np.finfo(dtype).nmant + 1) + 1
     if dtype == np.bool_:
         return 2

@@ -5,8 +5,10 @@ import string
 
 import numpy as np
 
+from .._backend import autocast_state as _ac
 from .._tensor import Tensor
 from ..autograd.function import Function
+from ._lowp import autocast_entry, autocast_fp32, outside_autocast, without_autocast
 from ._util import conj_if_complex, cpp_type_name, is_complex, named, norm_dims, type_name, unbroadcast, xp_of
 
 
@@ -65,6 +67,8 @@ def matmul(input: Tensor, other: Tensor, *, out=None) -> Tensor:
     >>> (nnbox.ones(2, 3) @ nnbox.ones(3, 4)).shape
     torch.Size([2, 4])
     """
+    if _ac.any_on[0]:  # autocast: cast before the dtype checks
+        input, other = autocast_entry(MatMul, input, other)
     a, b = input._data, other._data
     if a.ndim == 0 or b.ndim == 0:
         raise RuntimeError(
@@ -128,12 +132,16 @@ def bmm(input: Tensor, mat2: Tensor, *, out=None) -> Tensor:
 
 
 def mv(input: Tensor, vec: Tensor) -> Tensor:
+    if _ac.any_on[0] and _ac.STATE["cpu"].enabled:  # not in torch's CPU list (nnbox's matmul, under it, is)
+        return without_autocast(("cpu",), mv, input, vec)
     if input._data.ndim != 2 or vec._data.ndim != 1:
         raise RuntimeError(f"vector + matrix @ vector expected, got {input._data.ndim}, {vec._data.ndim}")
     return matmul(input, vec)
 
 
 def dot(input: Tensor, other: Tensor) -> Tensor:
+    if _ac.any_on[0]:  # not in torch's CPU list, "promote" in its CUDA list (nnbox's matmul, under it, is low)
+        return outside_autocast(dot, input, other, cuda_promote=True)
     if input._data.ndim != 1 or other._data.ndim != 1:
         raise RuntimeError(
             f"1D tensors expected, but got {input._data.ndim}D and {other._data.ndim}D tensors"
@@ -199,15 +207,21 @@ def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta=1, alpha=1, out=Non
         raise RuntimeError(f"mat1 must be a matrix, got {mat1._data.ndim}-D tensor")
     if mat1._data.shape[1] != mat2._data.shape[0]:
         raise _mm_error(mat1._data, mat2._data)
+    if _ac.any_on[0]:  # autocast: cast before the dtype checks
+        input, mat1, mat2 = autocast_entry(AddMM, input, mat1, mat2)
     _same_dtype(mat1, mat2)
     return AddMM.apply(input, mat1, mat2, beta, alpha)
 
 
 def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) -> Tensor:
+    if _ac.any_on[0]:  # autocast: all three in the low dtype, as torch's baddbmm
+        input, batch1, batch2 = autocast_entry(MatMul, input, batch1, batch2)
     return input * beta + bmm(batch1, batch2) * alpha
 
 
 def addbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) -> Tensor:
+    if _ac.any_on[0]:  # autocast: all three in the low dtype, as torch's addbmm
+        input, batch1, batch2 = autocast_entry(MatMul, input, batch1, batch2)
     return input * beta + bmm(batch1, batch2).sum(0) * alpha
 
 
@@ -216,6 +230,8 @@ def addmv(input: Tensor, mat: Tensor, vec: Tensor, *, beta=1, alpha=1) -> Tensor
 
 
 def outer(input: Tensor, vec2: Tensor) -> Tensor:
+    if _ac.any_on[0]:  # in none of torch's lists (nnbox's matmul, under it, is)
+        return outside_autocast(outer, input, vec2)
     return matmul(input.reshape(-1, 1), vec2.reshape(1, -1))
 
 
@@ -334,6 +350,8 @@ def einsum(equation: str, *operands) -> Tensor:
 
 
 def tensordot(a: Tensor, b: Tensor, dims=2) -> Tensor:
+    if _ac.any_on[0] and a.is_cuda:  # "promote" in torch's CUDA list (on the CPU it is mm's: low)
+        return outside_autocast(tensordot, a, b, dims, cuda_promote=True)
     na, nb = a._data.ndim, b._data.ndim
     if isinstance(dims, int):
         da, db = list(range(na - dims, na)), list(range(dims))
@@ -356,7 +374,7 @@ def vector_norm(x: Tensor, ord=2, dim=None, keepdim: bool = False, *, dtype=None
 
     if dtype is not None:
         x = x.to(dtype)
-    if x._data.dtype.kind not in "fc":
+    if x._data.dtype.kind not in "fcV":
         raise RuntimeError(
             f"linalg.vector_norm: Expected a floating point or complex tensor as input. Got {x.dtype.name.capitalize()}"
         )
@@ -430,6 +448,8 @@ def diag(input: Tensor, diagonal: int = 0) -> Tensor:
 
 
 def trace(input: Tensor) -> Tensor:
+    if _ac.any_on[0]:  # autocast: torch's float32 list
+        (input,) = autocast_fp32(input)
     return diag(input).sum()
 
 
@@ -481,7 +501,7 @@ def inverse(input: Tensor, *, out=None) -> Tensor:
     a = input._data
     if a.ndim < 2:
         raise RuntimeError("linalg.inv: The input tensor A must have at least 2 dimensions.")
-    if a.dtype.kind not in "fc":
+    if a.dtype.kind not in "fcV":
         raise RuntimeError(
             f"linalg.inv: Expected a floating point or complex tensor as input. Got {type_name(a.dtype)}"
         )

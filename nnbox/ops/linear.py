@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import math
 
+from .._backend import autocast_state as _ac
 from .._tensor import Tensor
 from ..autograd.function import Function
+from ._lowp import autocast_entry
 from ._util import shape_str, unbroadcast, xp_of
 
 __all__ = ["linear", "bilinear"]
 
 _TORCH_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int",
                 "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool",
-                "complex64": "ComplexFloat", "complex128": "ComplexDouble"}
+                "complex64": "ComplexFloat", "complex128": "ComplexDouble", "bfloat16": "BFloat16"}
 
 
 def _tname(arr) -> str:
@@ -23,7 +25,8 @@ def _tname(arr) -> str:
 
 
 def _lower(arr) -> str:
-    return {"float32": "float", "float64": "double", "float16": "c10::Half"}.get(arr.dtype.name, arr.dtype.name)
+    return {"float32": "float", "float64": "double", "float16": "c10::Half",
+            "bfloat16": "c10::BFloat16"}.get(arr.dtype.name, arr.dtype.name)
 
 
 class Linear(Function):
@@ -112,6 +115,8 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
             [3., 4.],
             [3., 4.]])
     """
+    if _ac.any_on[0]:  # autocast: cast before the dtype checks
+        input, weight, bias = autocast_entry(Linear, input, weight, bias)
     x, w = input._data, weight._data
     if w.ndim != 2 or x.ndim == 0:
         return _linear_general(input, weight, bias)
@@ -251,6 +256,8 @@ def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None
     >>> F.bilinear(nnbox.ones(5, 2), nnbox.ones(5, 3), nnbox.ones(4, 2, 3)).shape
     torch.Size([5, 4])
     """
+    if _ac.any_on[0]:  # autocast: "promote" in torch's CUDA list, cast before the dtype checks
+        input1, input2, weight, bias = autocast_entry(Bilinear, input1, input2, weight, bias)
     x1, x2, w = input1._data, input2._data, weight._data
     if x1.ndim != x2.ndim:
         raise RuntimeError(f"bilinear(): input dimensions do not match: got {x1.ndim} and {x2.ndim}")

@@ -14,10 +14,12 @@ import warnings
 
 import numpy as np
 
+from .._backend import autocast_state as _ac
 from .._backend import dtype as _dt
 from .._backend.device import CPU, move
 from .._tensor import Tensor
 from ..autograd.function import Function
+from ._lowp import autocast_fp32
 from ._util import add_at, shape_str, unbroadcast, xp_of
 from .activation import softplus_array
 
@@ -446,11 +448,11 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
     if not 0.0 <= label_smoothing <= 1.0:
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
     x, t = input._data, target._data
-    if x.dtype.kind != "f":
+    if x.dtype.kind not in "fV":
         raise RuntimeError(f'"log_softmax_lastdim_kernel_impl" not implemented for \'{_type_name(x)}\'')
     w = weight
     if x.shape == t.shape:  # torch's rule: same shape means class probabilities, whatever the dtype
-        if t.dtype.kind != "f":
+        if t.dtype.kind not in "fV":
             raise RuntimeError(f"Expected floating point type for target with class probabilities, got {_type_name(t)}")
         if w is not None and (w._data.ndim != 1 or w._data.size != (x.shape[1] if x.ndim > 1 else x.shape[0])):
             c = x.shape[1] if x.ndim > 1 else x.shape[0]
@@ -897,6 +899,8 @@ def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None, reduct
 def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0,
                           size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
     """1 - cos(x1, x2) for target 1, max(0, cos(x1, x2) - margin) for target -1."""
+    if _ac.any_on[0]:  # autocast: torch's float32 list
+        input1, input2 = autocast_fp32(input1, input2)
     reduction = _reduction(size_average, reduce, reduction)
     nd = input1._data.ndim
     if nd not in (1, 2):
@@ -944,6 +948,8 @@ def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, marg
                         eps: float = 1e-6, swap: bool = False, size_average=None, reduce=None,
                         reduction: str = "mean") -> Tensor:
     """max(d(a, p) - d(a, n) + margin, 0) with d the p-norm distance."""
+    if _ac.any_on[0]:  # autocast: torch's float32 list
+        anchor, positive, negative = autocast_fp32(anchor, positive, negative)
     reduction = _reduction(size_average, reduce, reduction)
     nds = (anchor._data.ndim, positive._data.ndim, negative._data.ndim)
     if len(set(nds)) != 1:
@@ -987,6 +993,8 @@ def multilabel_soft_margin_loss(input: Tensor, target: Tensor, weight: Tensor | 
 def hinge_embedding_loss(input: Tensor, target: Tensor, margin: float = 1.0, size_average=None, reduce=None,
                          reduction: str = "mean") -> Tensor:
     """x where target is 1, max(0, margin - x) where target is -1."""
+    if _ac.any_on[0]:  # autocast: torch's float32 list
+        input, target = autocast_fp32(input, target)
     from .index import where
 
     reduction = _reduction(size_average, reduce, reduction)
@@ -998,6 +1006,8 @@ def hinge_embedding_loss(input: Tensor, target: Tensor, margin: float = 1.0, siz
 def poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool = True, full: bool = False,
                      size_average=None, eps: float = 1e-8, reduce=None, reduction: str = "mean") -> Tensor:
     """Poisson negative log likelihood: exp(x) - y x (log_input) or x - y log(x + eps)."""
+    if _ac.any_on[0]:  # autocast: torch's float32 list
+        input, target = autocast_fp32(input, target)
     import math
 
     reduction = _reduction(size_average, reduce, reduction)
@@ -1265,6 +1275,8 @@ class _MultilabelMarginOnce(_OnceOnly):
 def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float = 1.0, weight: Tensor | None = None,
                       size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
     """sum_{i != y} max(0, margin - x[y] + x[i])^p / C per sample (times weight[y])."""
+    if _ac.any_on[0]:  # autocast: torch's float32 list
+        input, weight = autocast_fp32(input, weight)
     reduction = _reduction(size_average, reduce, reduction)
     if p not in (1, 2):
         raise ValueError("only p == 1 and p == 2 supported")
@@ -1295,6 +1307,8 @@ def multilabel_margin_loss(input: Tensor, target: Tensor, size_average=None, red
                            reduction: str = "mean") -> Tensor:
     """sum over listed targets j and unlisted classes i of max(0, 1 - (x[j] - x[i])) / C per sample;
     ``target`` lists class indices, ended by the first -1."""
+    if _ac.any_on[0]:  # autocast: torch's float32 list
+        (input,) = autocast_fp32(input)
     reduction = _reduction(size_average, reduce, reduction)
     x = _MultilabelMarginOnce.apply(input if input.dim() == 2 else input.reshape(1, -1))
     n, c = x.shape

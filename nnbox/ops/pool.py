@@ -15,9 +15,11 @@ import math
 
 import numpy as np
 
+from .._backend import autocast_state as _ac
 from .._tensor import Tensor
 from ..autograd.function import Function
 from ._chunks import chunked
+from ._lowp import autocast_fp32
 from ._util import shape_str, xp_of
 
 __all__ = [
@@ -66,7 +68,7 @@ def _by_batch(a, fn) -> None:
 
 
 def _lowest(dtype):
-    return -np.inf if dtype.kind == "f" else np.iinfo(dtype).min
+    return -np.inf if dtype.kind in "fV" else np.iinfo(dtype).min
 
 
 # --- max pooling ------------------------------------------------------------------------------------
@@ -103,7 +105,7 @@ class MaxPoolNd(Function):
                 xp.maximum(tr, mark, out=tr)
         _by_batch(xpad, rows)
         # on the GPU always: asking whether the batch holds a NaN would read a value back every step
-        if x.dtype.kind == "f" and (type(x) is not np.ndarray or xp.isnan(best).any()):
+        if x.dtype.kind in "fV" and (type(x) is not np.ndarray or xp.isnan(best).any()):
             _nan_taps(xpad, tap_of, ksize, stride, dilation, out_size)
         ctx.save_for_backward(tap_of)
         ctx.args = (x.shape, ksize, stride, pads, dilation, out_size)
@@ -393,7 +395,7 @@ def _avg_divisor(xp, sp, out, k, s, p, count_include_pad, divisor_override, dtyp
             c = np.minimum(end, n) - np.maximum(start, 0)
         c = c.reshape((-1,) + (1,) * (len(sp) - 1 - i))
         div = c if div is None else div * c
-    return xp.asarray(div.astype(dtype if np.dtype(dtype).kind == "f" else np.int64))
+    return xp.asarray(div.astype(dtype if np.dtype(dtype).kind in "fV" else np.int64))
 
 
 def _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, nd, fname):
@@ -511,8 +513,10 @@ def _adaptive_out(input, output_size, nd, fname):
 
 def _adaptive_avg(input, output_size, nd, fname):
     out = _adaptive_out(input, output_size, nd, fname)
+    if nd == 3 and _ac.any_on[0]:  # autocast: adaptive_avg_pool3d is in torch's CPU float32 list
+        (input,) = autocast_fp32(input)
     sp = input.shape[-nd:]
-    if input._data.dtype.kind not in "fc":
+    if input._data.dtype.kind not in "fcV":
         raise NotImplementedError(f"{fname}: integer inputs are not supported by nnbox")
     if all(o > 0 and n % o == 0 for n, o in zip(sp, out)):  # regular windows: plain average pooling
         k = tuple(n // o for n, o in zip(sp, out))
@@ -562,7 +566,7 @@ class AdaptiveMaxPoolNd(Function):
         for pos in itertools.product(*(range(o) for o in out_size)):
             sl = tuple(slice(b[0][p], b[1][p]) for b, p in zip(bounds, pos))
             win = x[(Ellipsis,) + sl].reshape(lead + (-1,))
-            if x.dtype.kind == "f":  # NaN wins, as in torch
+            if x.dtype.kind in "fV":  # NaN wins, as in torch
                 nanwin = xp.isnan(win)
                 a = xp.where(nanwin.any(axis=-1), nanwin.argmax(axis=-1), win.argmax(axis=-1))
             else:

@@ -105,7 +105,7 @@ class MaxMinDim(Function):
             ctx.mark_non_differentiable(idx)
             return a.copy(), idx
         idx = (xp.argmax if is_max else xp.argmin)(a, axis=axis, keepdims=True)
-        if a.dtype.kind == "f":  # torch propagates NaN: a NaN is the max and the min
+        if a.dtype.kind in "fV":  # torch propagates NaN: a NaN is the max and the min
             nan = xp.isnan(a)
             if type(a) is not np.ndarray or nan.any():  # (on the GPU without asking: that would be a sync)
                 idx = xp.where(nan.any(axis=axis, keepdims=True), xp.argmax(nan, axis=axis, keepdims=True), idx)
@@ -285,7 +285,7 @@ def _cumprod_grad(xp, x, g, o, depth: int):
 # --- public functions -------------------------------------------------------------------------------
 
 def _float_input(x: Tensor, fn: str) -> Tensor:
-    if x._data.dtype.kind not in "fc":
+    if x._data.dtype.kind not in "fcV":
         raise RuntimeError(
             f"{fn}(): could not infer output dtype. Input dtype must be either a floating point or "
             f"complex dtype. Got: {_dt.from_numpy_dtype(x._data.dtype).name.capitalize().replace('Int64', 'Long').replace('Int32', 'Int')}"
@@ -309,7 +309,7 @@ def sum(input, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noq
     axes = norm_dims(dim, input._data.ndim)
     x = input
     dt = _sum_dtype(x, dtype)
-    if dt is not None and dt.kind in "fc" and x._data.dtype != dt:
+    if dt is not None and dt.kind in "fcV" and x._data.dtype != dt:
         x, dt = cast(x, dt), None
     r = Sum.apply(x, axes, keepdim, dt)
     if axes is not None and r.grad_fn is not None:
@@ -471,7 +471,7 @@ def std_mean(input, dim=None, unbiased=None, keepdim: bool = False, *, correctio
 
 def logsumexp(input, dim, keepdim: bool = False) -> Tensor:
     """log(sum(exp(x))) over ``dim``, computed stably."""
-    x = input if input._data.dtype.kind in "fc" else cast(input, _dt.get_default_dtype().np)
+    x = input if input._data.dtype.kind in "fcV" else cast(input, _dt.get_default_dtype().np)
     return LogSumExp.apply(x, norm_dims(dim, x._data.ndim), keepdim)
 
 
@@ -498,7 +498,7 @@ def cumsum(input, dim, *, dtype=None) -> Tensor:
     """Cumulative sum along ``dim``."""
     x = input
     dt = _sum_dtype(x, dtype)
-    if dt is not None and dt.kind in "fc":
+    if dt is not None and dt.kind in "fcV":
         x, dt = cast(x, dt), None
     if x._data.ndim == 0:
         wrap_dim(dim, 0)
@@ -510,7 +510,7 @@ def cumprod(input, dim, *, dtype=None) -> Tensor:
     """Cumulative product along ``dim``."""
     x = input
     dt = _sum_dtype(x, dtype)
-    if dt is not None and dt.kind in "fc":
+    if dt is not None and dt.kind in "fcV":
         x, dt = cast(x, dt), None
     if x._data.ndim == 0:
         wrap_dim(dim, 0)

@@ -19,8 +19,10 @@ the same node run for one step.
 """
 from __future__ import annotations
 
+from .._backend import autocast_state as _ac
 from .._tensor import Tensor
 from ..autograd.function import Function
+from ._lowp import autocast_low, without_autocast
 from ._util import xp_of
 
 __all__: list[str] = []
@@ -419,5 +421,10 @@ def recurrence(mode: str, x: Tensor, h0: Tensor, c0: Tensor | None, w_ih: Tensor
 def cell_step(mode: str, x: Tensor, h: Tensor, c: Tensor | None, w_ih: Tensor, w_hh: Tensor,
               b_ih: Tensor | None, b_hh: Tensor | None):
     """One step of a cell on (B, I) input: the one-step case of ``Recurrence``."""
+    if _ac.any_on[0]:  # autocast: the cells are in torch's CUDA list; on the CPU only RNNCell (its linears)
+        if x.is_cuda or mode in ("RNN_TANH", "RNN_RELU"):
+            x, h, c, w_ih, w_hh, b_ih, b_hh = autocast_low(x, h, c, w_ih, w_hh, b_ih, b_hh)
+        elif _ac.STATE["cpu"].enabled:
+            return without_autocast(("cpu",), cell_step, mode, x, h, c, w_ih, w_hh, b_ih, b_hh)
     res = Recurrence.apply(x.unsqueeze(0), h, c, w_ih, w_hh, b_ih, b_hh, None, mode, False, None)
     return res[1:] if mode == "LSTM" else res[1]

@@ -27,7 +27,7 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *, g
     arr = input._data
     if arr.ndim not in (1, 2):
         raise RuntimeError("prob_dist must be 1 or 2 dim")
-    if arr.dtype.kind != "f":
+    if arr.dtype.kind not in "fV":
         raise RuntimeError(f"multinomial only supports floating-point dtypes for input, got: {input.dtype}".replace("torch.", ""))
     if num_samples <= 0:
         raise RuntimeError("cannot sample n_sample <= 0 samples")

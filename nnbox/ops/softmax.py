@@ -61,7 +61,7 @@ def _prep(input: Tensor, dim, dtype, name: str):
     x = input
     if dtype is not None:
         x = x.to(dtype)
-    elif x._data.dtype.kind not in "fc":
+    elif x._data.dtype.kind not in "fcV":
         raise not_implemented(f"{name}_lastdim_kernel_impl", x._data.dtype)
     return x, wrap_dim(dim, x._data.ndim) if x._data.ndim else None
 

@@ -363,7 +363,7 @@ class Optimizer:
             if key == "step":
                 return value
             arr = move(value._data, p.device)
-            if p._data.dtype.kind in "fc" and value._data.dtype.kind in "fc":
+            if p._data.dtype.kind in "fcV" and value._data.dtype.kind in "fcV":
                 arr = arr.astype(p._data.dtype, copy=False)
             if arr is value._data:
                 return value

@@ -132,7 +132,7 @@ class AveragedModel(Module):
                     p.copy_(self.avg_fn(p, q, self.n_averaged))
             else:  # the running mean: avg + (current - avg) / (n + 1)
                 for p, q in zip(mine, theirs):
-                    if p._data.dtype.kind in "fc":
+                    if p._data.dtype.kind in "fcV":
                         tmp = q._data - p._data
                         tmp /= n + 1
                         p._data += tmp

@@ -92,6 +92,18 @@ class _RngState:
             _restore(_random._cuda_generators[i], s, copy_first)
 
 
+def _autocast_snapshot() -> list:
+    """Context managers that put autocast back as it is now (per device type it was used on)."""
+    from .._backend import autocast_state as _ac
+
+    if not _ac.any_on[0]:
+        return []
+    from ..amp.autocast_mode import autocast
+
+    return [autocast(dev, dtype=s.dtype, enabled=True, cache_enabled=s.cache_enabled)
+            for dev, s in _ac.STATE.items() if s.enabled]
+
+
 def _leaves(outputs: list, stop: set) -> list:
     """Leaf tensors requiring grad that ``outputs``' graph reaches, in first-seen order; the
     detached inputs (``stop``, by id) are not collected."""
@@ -219,6 +231,7 @@ def checkpoint(function: Callable, *args, use_reentrant: bool | None = None,
 
     rng = _RngState(tensors) if preserve else None
     fwd_ctx, recompute_ctx = context_fn()
+    autocast_state = _autocast_snapshot()  # the recomputation runs under the same autocast, as torch
 
     def run_detached(graph: bool = False):
         # the segment's own leaves: a detached copy of each tensor argument, one per position (a
@@ -250,6 +263,8 @@ def checkpoint(function: Callable, *args, use_reentrant: bool | None = None,
         with contextlib.ExitStack() as stack:
             if rng is not None:
                 stack.enter_context(rng.replay())
+            for ac in autocast_state:
+                stack.enter_context(ac)
             stack.enter_context(recompute_ctx)
             stack.enter_context(enable_grad())
             aliases2, out2 = run_detached(graph)

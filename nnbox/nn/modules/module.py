@@ -645,11 +645,11 @@ class Module:
             from ..._backend import dtype as _dt
 
             npdt = _dt.to_numpy_dtype(dtype)
-            if npdt.kind not in "fc":
+            if npdt.kind not in "fcV":  # V: bfloat16
                 raise TypeError(f"nn.Module.to only accepts floating point or complex dtypes, but got desired dtype={dtype}")
 
         def convert(t: Tensor) -> Tensor:
-            if dtype is not None and t._data.dtype.kind in "fc":
+            if dtype is not None and t._data.dtype.kind in "fcV":
                 return t.to(dev, dtype)
             return t.to(dev) if dev is not None else t
 
@@ -675,7 +675,7 @@ class Module:
     def _cast_floats(self, np_dtype) -> Module:
         from ...ops.convert import cast
 
-        return self._apply(lambda t: cast(t, np_dtype) if t._data.dtype.kind == "f" else t)
+        return self._apply(lambda t: cast(t, np_dtype) if t._data.dtype.kind in "fV" else t)
 
     def float(self) -> Module:
         import numpy as np
@@ -693,7 +693,15 @@ class Module:
         return self._cast_floats(np.dtype(np.float16))
 
     def bfloat16(self) -> Module:
-        raise TypeError("nnbox has no bfloat16 dtype (NumPy has none); use .half() or .float()")
+        """Cast floating-point parameters and buffers to bfloat16 (needs ml_dtypes).
+
+        >>> import nnbox
+        >>> nnbox.nn.Linear(2, 1).bfloat16().weight.dtype
+        torch.bfloat16
+        """
+        from ..._backend.dtype import load_bfloat16
+
+        return self._cast_floats(load_bfloat16())
 
     # --- state dict -----------------------------------------------------------------------------
     def _save_to_state_dict(self, destination: dict, prefix: str, keep_vars: bool) -> None:

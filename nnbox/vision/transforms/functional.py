@@ -150,7 +150,7 @@ def to_pil_image(pic, mode: str | None = None):
             arr = arr[None]
         if arr.shape[-3] > 4:
             raise ValueError(f"pic should not have > 4 channels. Got {arr.shape[-3]} channels.")
-        if arr.dtype.kind == "f" and mode != "F":
+        if arr.dtype.kind in "fV" and mode != "F":
             arr = (arr * 255).astype(np.uint8)  # torchvision: pic.mul(255).byte()
         arr = arr.transpose(1, 2, 0)
     elif isinstance(pic, np.ndarray):
@@ -211,15 +211,15 @@ def convert_image_dtype(image: Tensor, dtype=None) -> Tensor:
     if src == dst:
         return image
     arr = image._data
-    if src.kind == "f":
-        if dst.kind == "f":
+    if src.kind in "fV":
+        if dst.kind in "fV":
             return _wrap(arr.astype(dst))
         if (src == np.float32 and dst in (np.int32, np.int64)) or (src == np.float64 and dst == np.int64):
             raise RuntimeError(f"The cast from torch.{src.name} to torch.{dst.name} cannot be performed safely.")
         # 1 - eps keeps 1.0 from overflowing to max + 1 (torchvision's rule)
         return _wrap((arr * (_max_value(dst) + 1.0 - 1e-3)).astype(dst))
     in_max = _max_value(src)
-    if dst.kind == "f":
+    if dst.kind in "fV":
         return _wrap(arr.astype(dst) / dst.type(in_max))
     out_max = _max_value(dst)
     if in_max > out_max:
@@ -613,7 +613,7 @@ def _sample(arr: np.ndarray, sx: np.ndarray, sy: np.ndarray, mode: Interpolation
 # --- colour -----------------------------------------------------------------------------------------
 
 def _bound(arr: np.ndarray) -> float:
-    return 1.0 if arr.dtype.kind == "f" else float(np.iinfo(arr.dtype).max)
+    return 1.0 if arr.dtype.kind in "fV" else float(np.iinfo(arr.dtype).max)
 
 
 def _blend(a: np.ndarray, b, ratio: float) -> np.ndarray:
