@@ -9,12 +9,59 @@ through both and every input's ``.grad`` must match too.
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import torch
 
 import nnbox
 
 RNG = np.random.default_rng(1234)
+
+
+def torch_repr(t) -> str:
+    """torch's repr of ``t``, as torch prints the same tensor on cuda:0 when this is the device pass:
+    the device is the first suffix (``tensor([1.], device='cuda:0', dtype=torch.float64)``), and
+    suffixes that would pass the line width go on a line of their own, indented under the data."""
+    r = repr(t) if not isinstance(t, str) else t
+    if nnbox.get_default_device().type != "cuda":
+        return r
+    body = r[len("tensor("):-1]
+    end = body.rfind("]") + 1 if "]" in body else (body.find(",") if "," in body else len(body))
+    data, rest = "tensor(" + body[:end], body[end:]
+    suffixes = ["device='cuda:0'"] + [x for x in re.split(r",\s+(?=[a-z_]+=)", rest) if x.strip(", \n")]
+    out, line = data, len(data) - data.rfind("\n") + 1
+    width = torch._tensor_str.PRINT_OPTS.linewidth
+    for sfx in suffixes:
+        if line + len(sfx) + 2 > width:
+            out += ",\n" + " " * len("tensor(") + sfx
+            line = len("tensor(") + len(sfx)
+        else:
+            out += ", " + sfx
+            line += len(sfx) + 2
+    return out + ")"
+
+
+def torch_message(msg: str) -> str:
+    """An error message of torch's with each tensor repr in it as torch words it on cuda:0 when
+    this is the device pass (``torch_repr`` of every ``tensor(...)``)."""
+    if nnbox.get_default_device().type != "cuda":
+        return msg
+    out, i = [], 0
+    while (j := msg.find("tensor(", i)) >= 0:
+        if j and (msg[j - 1].isalnum() or msg[j - 1] == "_"):
+            out.append(msg[i:j + 7])
+            i = j + 7
+            continue
+        depth, k = 0, j + 6
+        while True:
+            depth += {"(": 1, ")": -1}.get(msg[k], 0)
+            if depth == 0:
+                break
+            k += 1
+        out.append(msg[i:j] + torch_repr(msg[j:k + 1]))
+        i = k + 1
+    return "".join(out) + msg[i:]
 
 
 def arr(*shape, dtype=np.float64, low=-2.0, high=2.0, positive=False):
