@@ -174,7 +174,7 @@ def check(fn, inputs, *, grad: bool = True, rtol=None, atol=None, grad_rtol=None
     for to, no in zip(t_outs, n_outs):
         g = RNG.standard_normal(tuple(to.shape))
         t_loss = t_loss + (to * torch.tensor(g, dtype=to.dtype)).sum()
-        n_loss = n_loss + (no * nnbox.tensor(g, dtype=no.dtype)).sum()
+        n_loss = n_loss + (no * nnbox.tensor(g, dtype=no.dtype, device=no.device)).sum()
     t_loss.backward()
     n_loss.backward()
     for i, (a, b) in enumerate(zip(t_in, n_in)):
@@ -196,10 +196,10 @@ def _check_order2(fn, inputs, *, rtol, atol, grad_rtol, grad_atol):
     n_outs = [o for o in _flatten(n_out) if isinstance(o, nnbox.Tensor) and o.requires_grad]
     assert len(t_outs) == len(n_outs) > 0, "different outputs require grad"
     t_ups, n_ups = [], []
-    for to in t_outs:
+    for to in t_outs:  # each upstream gradient on its output's device (torch refuses one elsewhere)
         g = RNG.standard_normal(tuple(to.shape))
         t_ups.append(torch.tensor(g, dtype=to.dtype, requires_grad=True))
-        n_ups.append(nnbox.tensor(g, dtype=_nn_dtype(to.dtype), requires_grad=True))
+        n_ups.append(nnbox.tensor(g, dtype=_nn_dtype(to.dtype), device=n_outs[len(n_ups)].device, requires_grad=True))
     t_wrt = [t for t in t_in if isinstance(t, torch.Tensor) and t.requires_grad]
     n_wrt = [t for t in n_in if isinstance(t, nnbox.Tensor) and t.requires_grad]
     t_g = torch.autograd.grad(t_outs, t_wrt, t_ups, create_graph=True, allow_unused=True)
@@ -217,7 +217,7 @@ def _check_order2(fn, inputs, *, rtol, atol, grad_rtol, grad_atol):
         if tg.requires_grad:
             w = RNG.standard_normal(tuple(tg.shape))
             t_loss = t_loss + (tg * torch.tensor(w, dtype=tg.dtype)).sum()
-            n_loss = n_loss + (ng * nnbox.tensor(w, dtype=ng.dtype)).sum()
+            n_loss = n_loss + (ng * nnbox.tensor(w, dtype=ng.dtype, device=ng.device)).sum()
     if isinstance(t_loss, int):
         return t_out, n_out  # the op is linear in its inputs: nothing to differentiate twice
     t_loss.backward()
@@ -274,7 +274,7 @@ def fd_check(fn, inputs, *, wrt=None, eps: float = 1e-6, rtol: float = 1e-5, ato
     def projected(*xs):
         outs = [o for o in _flatten(fn(*xs)) if isinstance(o, nnbox.Tensor) and o.dtype.is_floating_point]
         if not weights:  # drawn once: the numerical and analytical passes see the same projection
-            weights.extend(nnbox.tensor(rng.standard_normal(tuple(o.shape)), dtype=o.dtype) for o in outs)
+            weights.extend(nnbox.tensor(rng.standard_normal(tuple(o.shape)), dtype=o.dtype, device=o.device) for o in outs)
         return sum((o * w).sum() for o, w in zip(outs, weights))
 
     assert nnbox.autograd.gradcheck(projected, tuple(tensors), eps=eps, rtol=rtol, atol=atol)
