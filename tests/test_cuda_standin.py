@@ -214,6 +214,33 @@ def test_adam_and_eval_steps_copy_nothing(standin):
         assert 0 <= correct.item() <= 32 and cupy_standin.copies() == 1
 
 
+@pytest.mark.parametrize("build,shape", [("make_mlp", (16, 1, 28, 28)), ("make_resnet18", (2, 3, 32, 32))])
+def test_seed_models_eval_step_under_no_grad_copies_only_the_item(standin, build, shape):
+    """The seeds' evaluation loop (eval(), no_grad, ``torch.max(outputs.data, 1)``, ``(predicted ==
+    labels).sum().item()``): the only copy per batch is the ``.item()`` the program asks for."""
+    import bench_models
+    import cupy_standin
+
+    nnbox.manual_seed(0)
+    model = getattr(bench_models, build)(nnbox).to("cuda")
+    model.train()
+    rng = np.random.default_rng(0)
+    x = nnbox.tensor(rng.standard_normal(shape).astype(np.float32), device="cuda")
+    y = nnbox.tensor(rng.integers(0, 10, shape[0]), device="cuda")
+    model(x)  # a training-mode forward: BatchNorm's running statistics move off their start
+    model.eval()
+
+    def step():
+        with nnbox.no_grad():
+            _, predicted = nnbox.max(model(x).data, 1)
+            counts.append(cupy_standin.copies())
+            return (predicted == y).sum().item()
+
+    counts = []
+    assert_no_host_copies(step)
+    assert counts[1:] == [0, 0, 0], f"copies before the .item(): {counts[1:]}"
+
+
 # --- torch.cuda as users call it ---------------------------------------------------------------------
 
 def test_torch_cuda_api(standin):
