@@ -345,6 +345,20 @@ def test_cli_train_on_cuda_with_the_standin(standin, tmp_path, capsys):
     assert "epoch 2," in capsys.readouterr().out
 
 
+def test_a_gradient_on_another_device_than_its_output_is_refused_as_torch(standin):
+    x = nnbox.ones(3, device="cuda", requires_grad=True)
+    for out, g, want in (((x * 2).cpu(), nnbox.ones(3, device="cuda"), "expected device cpu but got cuda:0"),
+                         (x * 2, nnbox.ones(3, device="cpu"), "expected device cuda:0 but got cpu")):
+        for call in (lambda: nnbox.autograd.grad(out, x, g, retain_graph=True),
+                     lambda: nnbox.autograd.grad(out, x, g, retain_graph=True, create_graph=True),
+                     lambda: out.backward(g, retain_graph=True)):
+            with pytest.raises(RuntimeError, match=f"^invalid gradient at index 0 - {want}$"):
+                call()
+        assert x.grad is None
+        (gx,) = nnbox.autograd.grad(out, x, g.to(out.device))
+        assert gx.is_cuda and gx.tolist() == [2.0, 2.0, 2.0]
+
+
 def test_index_ops_refuse_an_index_on_another_device(standin):
     x = nnbox.randn(2, 3, device="cuda")
     idx = nnbox.tensor([[0, 1], [2, 0]], device="cpu")
