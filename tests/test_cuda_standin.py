@@ -359,6 +359,25 @@ def test_a_gradient_on_another_device_than_its_output_is_refused_as_torch(standi
         assert gx.is_cuda and gx.tolist() == [2.0, 2.0, 2.0]
 
 
+def test_out_of_device_memory_is_torchs_out_of_memory_error(standin):
+    """More than the device holds: CuPy's OutOfMemoryError becomes torch's (a RuntimeError that
+    programs catch to retry with a smaller batch), worded as torch's caching allocator words it."""
+    import torch
+
+    assert issubclass(torch.OutOfMemoryError, RuntimeError) and torch.cuda.OutOfMemoryError is torch.OutOfMemoryError
+    assert nnbox.cuda.OutOfMemoryError is nnbox.OutOfMemoryError and issubclass(nnbox.OutOfMemoryError, RuntimeError)
+    with pytest.raises(standin.cuda.memory.OutOfMemoryError, match=r"^Out of memory allocating 8,796,093,022,208 bytes"):
+        standin.empty(2**40)  # the stand-in's device (80 GiB) refuses it as CuPy does
+    before = nnbox.cuda.memory_allocated()
+    want = (r"^CUDA out of memory\. Tried to allocate 4096\.00 GiB\. GPU 0 has a total capacity of 80\.00 GiB of "
+            r"which [0-9.]+ GiB is free\.")
+    for make in (lambda: nnbox.empty(2**40, device="cuda"), lambda: nnbox.zeros(2**39, 2, device="cuda"),
+                 lambda: nnbox.full((2**40,), 1.0, device="cuda"), lambda: nn.Linear(2**20, 2**20, device="cuda")):
+        with pytest.raises(nnbox.cuda.OutOfMemoryError, match=want):
+            make()
+    assert nnbox.cuda.memory_allocated() == before
+
+
 def test_index_ops_refuse_an_index_on_another_device(standin):
     x = nnbox.randn(2, 3, device="cuda")
     idx = nnbox.tensor([[0, 1], [2, 0]], device="cpu")
