@@ -378,6 +378,24 @@ def test_out_of_device_memory_is_torchs_out_of_memory_error(standin):
     assert nnbox.cuda.memory_allocated() == before
 
 
+def test_multinomial_on_cuda_reads_back_twice(standin):
+    """torch's multinomial (its path without replacement or for one sample) checks the
+    probabilities with two ``.item()`` reads (valid values, a non-zero sum) and draws on the
+    device; nnbox's CuPy path reads back those two times and no more (it read three)."""
+    import cupy_standin
+
+    probs = nnbox.rand(64, 5, device="cuda")
+    for kw in (dict(num_samples=1), dict(num_samples=3), dict(num_samples=4, replacement=True)):
+        cupy_standin.reset_counters()
+        s = nnbox.multinomial(probs, **kw)
+        assert cupy_standin.copies() == 2 and s.is_cuda and s.shape == (64, kw["num_samples"])
+    for bad, msg in ((-1.0, "element < 0"), (float("nan"), "`nan`"), (float("inf"), "`inf`"), (0.0, "sum of probabilities")):
+        p = probs.clone()
+        p[3] = bad
+        with pytest.raises(RuntimeError, match=msg):
+            nnbox.multinomial(p, 1)
+
+
 def test_index_ops_refuse_an_index_on_another_device(standin):
     x = nnbox.randn(2, 3, device="cuda")
     idx = nnbox.tensor([[0, 1], [2, 0]], device="cpu")
