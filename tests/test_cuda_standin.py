@@ -241,6 +241,35 @@ def test_seed_models_eval_step_under_no_grad_copies_only_the_item(standin, build
     assert counts[1:] == [0, 0, 0], f"copies before the .item(): {counts[1:]}"
 
 
+def test_random_transforms_on_a_cuda_image_as_on_the_cpu(standin):
+    """Augmenting on the GPU (torchvision's tensor transforms take cuda images): flips, crops,
+    colour jitter and erasing draw their parameters from the CPU stream, as torch's ``(1,)``
+    draws do, and give the CPU image's result; only erasing copies to the device (its fill value,
+    made on the host as torchvision's ``torch.tensor(value)``)."""
+    import cupy_standin
+    from nnbox.vision import transforms as T
+
+    rng = np.random.default_rng(0)
+    img = nnbox.tensor(rng.random((3, 20, 24)).astype(np.float32), device="cpu")
+    pipelines = [
+        (T.Compose([T.RandomHorizontalFlip(), T.RandomVerticalFlip(), T.RandomCrop(16, padding=2)]), 0),
+        (T.ColorJitter(0.4, 0.4, 0.4, 0.1), 0),
+        (T.Compose([T.CenterCrop(30), T.RandomCrop(18)]), 0),  # zero-padded crops
+        (T.RandomErasing(p=1.0, value=0.5), 1),
+    ]
+    for t, copies in pipelines:
+        for seed in range(6):
+            nnbox.manual_seed(seed)
+            want = t(img)
+            nnbox.manual_seed(seed)
+            cuda_img = img.cuda()
+            cupy_standin.reset_counters()
+            got = t(cuda_img)
+            assert cupy_standin.copies() == copies, (t, cupy_standin.counters)
+            assert got.is_cuda and got.dtype == want.dtype
+            np.testing.assert_allclose(got.cpu().numpy(), want.numpy(), rtol=1e-6, atol=1e-6, err_msg=repr(t))
+
+
 # --- torch.cuda as users call it ---------------------------------------------------------------------
 
 def test_torch_cuda_api(standin):
