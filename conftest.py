@@ -2,7 +2,8 @@
 ``--doctest-modules`` with ``nnbox`` in ``testpaths``), so a docstring cannot drift from the code.
 
 Each example starts from nnbox's defaults, as a reader who pastes it would: seed 0, float32,
-grad mode on.  A module that imports an optional GPU or MPI library at module level is skipped
+grad mode on, tensors on the CPU (also on the device pass, ``--device=cuda-standin``: the examples
+show CPU tensors' reprs).  A module that imports an optional GPU or MPI library at module level is skipped
 when that library is absent (nnbox imports CuPy and mpi4py lazily today, so every module runs);
 any other import error fails the collection, loudly.
 """
@@ -43,10 +44,12 @@ def _doctest_defaults(request):
         return
     import nnbox
 
-    dtype, grad = nnbox.get_default_dtype(), nnbox.is_grad_enabled()
+    dtype, grad, device = nnbox.get_default_dtype(), nnbox.is_grad_enabled(), nnbox.get_default_device()
     nnbox.manual_seed(0)
     nnbox.set_default_dtype(nnbox.float32)
     nnbox.set_grad_enabled(True)
+    nnbox.set_default_device("cpu")
     yield
     nnbox.set_default_dtype(dtype)  # nor may an example's changes leak into what runs next
     nnbox.set_grad_enabled(grad)
+    nnbox.set_default_device(device)

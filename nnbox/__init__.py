@@ -91,6 +91,7 @@ from .autograd.grad_mode import (  # noqa: F401
     no_grad,
     set_grad_enabled,
 )
+from .cuda.memory import OutOfMemoryError  # noqa: F401,E402
 from .ops import convert as _convert  # noqa: F401  (attaches .to/.float/...)
 from .ops import inplace as _inplace  # noqa: F401  (attaches add_/zero_/...)
 from .ops.complex import (  # noqa: F401

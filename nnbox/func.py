@@ -20,6 +20,7 @@ tensor(12.)
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 
 from ._tensor import Tensor
@@ -382,6 +383,7 @@ def vmap(func, in_dims=0, out_dims=0, randomness: str = "error", *, chunk_size=N
     @functools.wraps(func)
     def wrapper(*args):
         from . import equal, get_rng_state, set_rng_state
+        from ._backend import random as _rnd
         from .ops.shape import stack
 
         dims = in_dims if isinstance(in_dims, (tuple, list)) else (in_dims,) * len(args)
@@ -404,22 +406,25 @@ def vmap(func, in_dims=0, out_dims=0, randomness: str = "error", *, chunk_size=N
             raise ValueError("vmap: Expected all tensors to have the same size in the mapped dimension, got sizes "
                              f"{sorted(sizes)} for the mapped dimension")
         n = sizes.pop()
-        state = get_rng_state()
+        state, cuda_draws = get_rng_state(), _rnd.cuda_draws[0]
         outs = []
-        for i in range(n):
-            if randomness == "same":
-                set_rng_state(state)
-            call = []
-            for leaves, build, d in flat:
-                if d is None:
-                    call.append(_unflatten(build, leaves))
-                else:
-                    call.append(_unflatten(build, [_slice(x, d, i) for x in leaves]))
-            outs.append(func(*call))
-            if i == 0 and randomness == "error" and not equal(get_rng_state(), state):
-                raise RuntimeError(
-                    "vmap: called random operation while in randomness error mode. Please either use the 'same' or "
-                    "'different' randomness flags on vmap or perform the randomness operation out of vmap")
+        with _rnd.same_cuda_draws() if randomness == "same" else contextlib.nullcontext() as restart_cuda:
+            for i in range(n):
+                if randomness == "same":
+                    set_rng_state(state)
+                    restart_cuda()
+                call = []
+                for leaves, build, d in flat:
+                    if d is None:
+                        call.append(_unflatten(build, leaves))
+                    else:
+                        call.append(_unflatten(build, [_slice(x, d, i) for x in leaves]))
+                outs.append(func(*call))
+                if i == 0 and randomness == "error" and (_rnd.cuda_draws[0] != cuda_draws
+                                                         or not equal(get_rng_state(), state)):
+                    raise RuntimeError(
+                        "vmap: called random operation while in randomness error mode. Please either use the 'same' "
+                        "or 'different' randomness flags on vmap or perform the randomness operation out of vmap")
         first, build = _flatten(outs[0])
         for x in first:
             if not isinstance(x, Tensor):

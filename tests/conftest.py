@@ -1,3 +1,4 @@
+import functools
 import os
 import sys
 import zlib
@@ -77,6 +78,7 @@ def pytest_configure(config):
     original = Tensor.numpy
     array_code = Tensor.__array__.__code__
 
+    @functools.wraps(original)  # the same name, module and signature (tools/gen_tensor_stub.py reads them)
     def numpy(self, *, force: bool = False):
         if not self.is_cpu:
             f = sys._getframe(1)

@@ -9,12 +9,59 @@ through both and every input's ``.grad`` must match too.
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import torch
 
 import nnbox
 
 RNG = np.random.default_rng(1234)
+
+
+def torch_repr(t) -> str:
+    """torch's repr of ``t``, as torch prints the same tensor on cuda:0 when this is the device pass:
+    the device is the first suffix (``tensor([1.], device='cuda:0', dtype=torch.float64)``), and
+    suffixes that would pass the line width go on a line of their own, indented under the data."""
+    r = repr(t) if not isinstance(t, str) else t
+    if nnbox.get_default_device().type != "cuda":
+        return r
+    body = r[len("tensor("):-1]
+    end = body.rfind("]") + 1 if "]" in body else (body.find(",") if "," in body else len(body))
+    data, rest = "tensor(" + body[:end], body[end:]
+    suffixes = ["device='cuda:0'"] + [x for x in re.split(r",\s+(?=[a-z_]+=)", rest) if x.strip(", \n")]
+    out, line = data, len(data) - data.rfind("\n") + 1
+    width = torch._tensor_str.PRINT_OPTS.linewidth
+    for sfx in suffixes:
+        if line + len(sfx) + 2 > width:
+            out += ",\n" + " " * len("tensor(") + sfx
+            line = len("tensor(") + len(sfx)
+        else:
+            out += ", " + sfx
+            line += len(sfx) + 2
+    return out + ")"
+
+
+def torch_message(msg: str) -> str:
+    """An error message of torch's with each tensor repr in it as torch words it on cuda:0 when
+    this is the device pass (``torch_repr`` of every ``tensor(...)``)."""
+    if nnbox.get_default_device().type != "cuda":
+        return msg
+    out, i = [], 0
+    while (j := msg.find("tensor(", i)) >= 0:
+        if j and (msg[j - 1].isalnum() or msg[j - 1] == "_"):
+            out.append(msg[i:j + 7])
+            i = j + 7
+            continue
+        depth, k = 0, j + 6
+        while True:
+            depth += {"(": 1, ")": -1}.get(msg[k], 0)
+            if depth == 0:
+                break
+            k += 1
+        out.append(msg[i:j] + torch_repr(msg[j:k + 1]))
+        i = k + 1
+    return "".join(out) + msg[i:]
 
 
 def arr(*shape, dtype=np.float64, low=-2.0, high=2.0, positive=False):
@@ -127,7 +174,7 @@ def check(fn, inputs, *, grad: bool = True, rtol=None, atol=None, grad_rtol=None
     for to, no in zip(t_outs, n_outs):
         g = RNG.standard_normal(tuple(to.shape))
         t_loss = t_loss + (to * torch.tensor(g, dtype=to.dtype)).sum()
-        n_loss = n_loss + (no * nnbox.tensor(g, dtype=no.dtype)).sum()
+        n_loss = n_loss + (no * nnbox.tensor(g, dtype=no.dtype, device=no.device)).sum()
     t_loss.backward()
     n_loss.backward()
     for i, (a, b) in enumerate(zip(t_in, n_in)):
@@ -149,10 +196,10 @@ def _check_order2(fn, inputs, *, rtol, atol, grad_rtol, grad_atol):
     n_outs = [o for o in _flatten(n_out) if isinstance(o, nnbox.Tensor) and o.requires_grad]
     assert len(t_outs) == len(n_outs) > 0, "different outputs require grad"
     t_ups, n_ups = [], []
-    for to in t_outs:
+    for to in t_outs:  # each upstream gradient on its output's device (torch refuses one elsewhere)
         g = RNG.standard_normal(tuple(to.shape))
         t_ups.append(torch.tensor(g, dtype=to.dtype, requires_grad=True))
-        n_ups.append(nnbox.tensor(g, dtype=_nn_dtype(to.dtype), requires_grad=True))
+        n_ups.append(nnbox.tensor(g, dtype=_nn_dtype(to.dtype), device=n_outs[len(n_ups)].device, requires_grad=True))
     t_wrt = [t for t in t_in if isinstance(t, torch.Tensor) and t.requires_grad]
     n_wrt = [t for t in n_in if isinstance(t, nnbox.Tensor) and t.requires_grad]
     t_g = torch.autograd.grad(t_outs, t_wrt, t_ups, create_graph=True, allow_unused=True)
@@ -170,7 +217,7 @@ def _check_order2(fn, inputs, *, rtol, atol, grad_rtol, grad_atol):
         if tg.requires_grad:
             w = RNG.standard_normal(tuple(tg.shape))
             t_loss = t_loss + (tg * torch.tensor(w, dtype=tg.dtype)).sum()
-            n_loss = n_loss + (ng * nnbox.tensor(w, dtype=ng.dtype)).sum()
+            n_loss = n_loss + (ng * nnbox.tensor(w, dtype=ng.dtype, device=ng.device)).sum()
     if isinstance(t_loss, int):
         return t_out, n_out  # the op is linear in its inputs: nothing to differentiate twice
     t_loss.backward()
@@ -227,7 +274,7 @@ def fd_check(fn, inputs, *, wrt=None, eps: float = 1e-6, rtol: float = 1e-5, ato
     def projected(*xs):
         outs = [o for o in _flatten(fn(*xs)) if isinstance(o, nnbox.Tensor) and o.dtype.is_floating_point]
         if not weights:  # drawn once: the numerical and analytical passes see the same projection
-            weights.extend(nnbox.tensor(rng.standard_normal(tuple(o.shape)), dtype=o.dtype) for o in outs)
+            weights.extend(nnbox.tensor(rng.standard_normal(tuple(o.shape)), dtype=o.dtype, device=o.device) for o in outs)
         return sum((o * w).sum() for o, w in zip(outs, weights))
 
     assert nnbox.autograd.gradcheck(projected, tuple(tensors), eps=eps, rtol=rtol, atol=atol)

@@ -11,6 +11,8 @@ import pytest
 import nnbox
 from nnbox import nn
 
+_CPU_PATH = pytest.mark.cpu_only(reason="counts the Python calls of nnbox's CPU path (the stand-in's CuPy is Python)")
+
 
 @pytest.fixture(autouse=True)
 def _float32_dispatch():
@@ -62,6 +64,7 @@ def _seeds_mlp_step():
     return step
 
 
+@_CPU_PATH
 def test_seeds_mlp_training_step_call_count():
     # one thread: the worker pool's own bookkeeping (concurrent.futures waiting on results) varies
     # with timing and is not nnbox's per-op overhead
@@ -75,6 +78,7 @@ def test_seeds_mlp_training_step_call_count():
     assert c <= C_CALLS_MLP_STEP, f"{c} C calls per step (ceiling {C_CALLS_MLP_STEP})"
 
 
+@_CPU_PATH
 def test_small_ops_call_counts():
     a = nnbox.randn(8, 8, requires_grad=True)
     b = nnbox.randn(8, 8, requires_grad=True)

@@ -11,9 +11,13 @@ import pytest
 
 from nnbox.cli import build_model, main
 
+# this checkout's nnbox, from any cwd (from a tmp_path, `python -m nnbox` would find the installed one)
+_ENV = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 
 def _run(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "nnbox", *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+    return subprocess.run([sys.executable, "-m", "nnbox", *args], capture_output=True, text=True, cwd=cwd, timeout=300,
+                          env=_ENV)
 
 
 def test_help_is_lazy_and_python_m_works():

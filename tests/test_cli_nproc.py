@@ -10,7 +10,8 @@ import pytest
 
 
 def _train(tmp_path, *extra, timeout=240):
-    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MPIR_CVAR_POLLS_BEFORE_YIELD="10")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # this checkout's nnbox, from tmp_path too
+    env = dict(os.environ, PYTHONPATH=root, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MPIR_CVAR_POLLS_BEFORE_YIELD="10")
     cmd = [sys.executable, "-m", "nnbox", "train", "--nproc", "2", "--model", "mlp", "--dataset", "digits",
            "--no-progress", "--out", str(tmp_path / "run"), *extra]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=tmp_path, env=env)

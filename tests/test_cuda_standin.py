@@ -214,6 +214,62 @@ def test_adam_and_eval_steps_copy_nothing(standin):
         assert 0 <= correct.item() <= 32 and cupy_standin.copies() == 1
 
 
+@pytest.mark.parametrize("build,shape", [("make_mlp", (16, 1, 28, 28)), ("make_resnet18", (2, 3, 32, 32))])
+def test_seed_models_eval_step_under_no_grad_copies_only_the_item(standin, build, shape):
+    """The seeds' evaluation loop (eval(), no_grad, ``torch.max(outputs.data, 1)``, ``(predicted ==
+    labels).sum().item()``): the only copy per batch is the ``.item()`` the program asks for."""
+    import bench_models
+    import cupy_standin
+
+    nnbox.manual_seed(0)
+    model = getattr(bench_models, build)(nnbox).to("cuda")
+    model.train()
+    rng = np.random.default_rng(0)
+    x = nnbox.tensor(rng.standard_normal(shape).astype(np.float32), device="cuda")
+    y = nnbox.tensor(rng.integers(0, 10, shape[0]), device="cuda")
+    model(x)  # a training-mode forward: BatchNorm's running statistics move off their start
+    model.eval()
+
+    def step():
+        with nnbox.no_grad():
+            _, predicted = nnbox.max(model(x).data, 1)
+            counts.append(cupy_standin.copies())
+            return (predicted == y).sum().item()
+
+    counts = []
+    assert_no_host_copies(step)
+    assert counts[1:] == [0, 0, 0], f"copies before the .item(): {counts[1:]}"
+
+
+def test_random_transforms_on_a_cuda_image_as_on_the_cpu(standin):
+    """Augmenting on the GPU (torchvision's tensor transforms take cuda images): flips, crops,
+    colour jitter and erasing draw their parameters from the CPU stream, as torch's ``(1,)``
+    draws do, and give the CPU image's result; only erasing copies to the device (its fill value,
+    made on the host as torchvision's ``torch.tensor(value)``)."""
+    import cupy_standin
+    from nnbox.vision import transforms as T
+
+    rng = np.random.default_rng(0)
+    img = nnbox.tensor(rng.random((3, 20, 24)).astype(np.float32), device="cpu")
+    pipelines = [
+        (T.Compose([T.RandomHorizontalFlip(), T.RandomVerticalFlip(), T.RandomCrop(16, padding=2)]), 0),
+        (T.ColorJitter(0.4, 0.4, 0.4, 0.1), 0),
+        (T.Compose([T.CenterCrop(30), T.RandomCrop(18)]), 0),  # zero-padded crops
+        (T.RandomErasing(p=1.0, value=0.5), 1),
+    ]
+    for t, copies in pipelines:
+        for seed in range(6):
+            nnbox.manual_seed(seed)
+            want = t(img)
+            nnbox.manual_seed(seed)
+            cuda_img = img.cuda()
+            cupy_standin.reset_counters()
+            got = t(cuda_img)
+            assert cupy_standin.copies() == copies, (t, cupy_standin.counters)
+            assert got.is_cuda and got.dtype == want.dtype
+            np.testing.assert_allclose(got.cpu().numpy(), want.numpy(), rtol=1e-6, atol=1e-6, err_msg=repr(t))
+
+
 # --- torch.cuda as users call it ---------------------------------------------------------------------
 
 def test_torch_cuda_api(standin):
@@ -316,6 +372,57 @@ def test_cli_train_on_cuda_with_the_standin(standin, tmp_path, capsys):
     assert all(t.is_cuda for t in ck["model"].values() if isinstance(t, nnbox.Tensor))
     assert main([*args, "--epochs", "2", "--resume"]) == 0
     assert "epoch 2," in capsys.readouterr().out
+
+
+def test_a_gradient_on_another_device_than_its_output_is_refused_as_torch(standin):
+    x = nnbox.ones(3, device="cuda", requires_grad=True)
+    for out, g, want in (((x * 2).cpu(), nnbox.ones(3, device="cuda"), "expected device cpu but got cuda:0"),
+                         (x * 2, nnbox.ones(3, device="cpu"), "expected device cuda:0 but got cpu")):
+        for call in (lambda: nnbox.autograd.grad(out, x, g, retain_graph=True),
+                     lambda: nnbox.autograd.grad(out, x, g, retain_graph=True, create_graph=True),
+                     lambda: out.backward(g, retain_graph=True)):
+            with pytest.raises(RuntimeError, match=f"^invalid gradient at index 0 - {want}$"):
+                call()
+        assert x.grad is None
+        (gx,) = nnbox.autograd.grad(out, x, g.to(out.device))
+        assert gx.is_cuda and gx.tolist() == [2.0, 2.0, 2.0]
+
+
+def test_out_of_device_memory_is_torchs_out_of_memory_error(standin):
+    """More than the device holds: CuPy's OutOfMemoryError becomes torch's (a RuntimeError that
+    programs catch to retry with a smaller batch), worded as torch's caching allocator words it."""
+    import torch
+
+    assert issubclass(torch.OutOfMemoryError, RuntimeError) and torch.cuda.OutOfMemoryError is torch.OutOfMemoryError
+    assert nnbox.cuda.OutOfMemoryError is nnbox.OutOfMemoryError and issubclass(nnbox.OutOfMemoryError, RuntimeError)
+    with pytest.raises(standin.cuda.memory.OutOfMemoryError, match=r"^Out of memory allocating 8,796,093,022,208 bytes"):
+        standin.empty(2**40)  # the stand-in's device (80 GiB) refuses it as CuPy does
+    before = nnbox.cuda.memory_allocated()
+    want = (r"^CUDA out of memory\. Tried to allocate 4096\.00 GiB\. GPU 0 has a total capacity of 80\.00 GiB of "
+            r"which [0-9.]+ GiB is free\.")
+    for make in (lambda: nnbox.empty(2**40, device="cuda"), lambda: nnbox.zeros(2**39, 2, device="cuda"),
+                 lambda: nnbox.full((2**40,), 1.0, device="cuda"), lambda: nn.Linear(2**20, 2**20, device="cuda")):
+        with pytest.raises(nnbox.cuda.OutOfMemoryError, match=want):
+            make()
+    assert nnbox.cuda.memory_allocated() == before
+
+
+def test_multinomial_on_cuda_reads_back_twice(standin):
+    """torch's multinomial (its path without replacement or for one sample) checks the
+    probabilities with two ``.item()`` reads (valid values, a non-zero sum) and draws on the
+    device; nnbox's CuPy path reads back those two times and no more (it read three)."""
+    import cupy_standin
+
+    probs = nnbox.rand(64, 5, device="cuda")
+    for kw in (dict(num_samples=1), dict(num_samples=3), dict(num_samples=4, replacement=True)):
+        cupy_standin.reset_counters()
+        s = nnbox.multinomial(probs, **kw)
+        assert cupy_standin.copies() == 2 and s.is_cuda and s.shape == (64, kw["num_samples"])
+    for bad, msg in ((-1.0, "element < 0"), (float("nan"), "`nan`"), (float("inf"), "`inf`"), (0.0, "sum of probabilities")):
+        p = probs.clone()
+        p[3] = bad
+        with pytest.raises(RuntimeError, match=msg):
+            nnbox.multinomial(p, 1)
 
 
 def test_index_ops_refuse_an_index_on_another_device(standin):

@@ -8,6 +8,8 @@ import nnbox
 import nnbox.nn.functional as F
 from nnbox._backend import threads
 
+pytestmark = pytest.mark.cpu_only(reason="nnbox's thread pool splits its NumPy (CPU) kernels; on cuda each pass is one kernel")
+
 
 def _run_both(monkeypatch, step):
     ran = []

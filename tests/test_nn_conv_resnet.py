@@ -24,14 +24,14 @@ def one_thread():
 
 
 @pytest.mark.parametrize("build,shape,steps", [(B.make_resnet18, (4, 3, 32, 32), 3), (B.make_cnn, (8, 1, 28, 28), 10)])
-def test_same_loss_curve_as_torch(build, shape, steps, one_thread):
+def test_same_loss_curve_as_torch(build, shape, steps, one_thread, device):
     rng = np.random.default_rng(0)
     x = rng.standard_normal(shape)
     y = rng.integers(0, 10, shape[0])
     torch.manual_seed(0)
     tm, nm = build(torch).double(), build(nnbox).double()
     B.copy_weights(tm, nm)
-    ts, ns = B.train_step(torch, tm, x, y), B.train_step(nnbox, nm, x, y)
+    ts, ns = B.train_step(torch, tm, x, y), B.train_step(nnbox, nm, x, y, device)
     t_losses = [float(ts().detach()) for _ in range(steps)]
     n_losses = [float(ns().detach()) for _ in range(steps)]
     np.testing.assert_allclose(n_losses, t_losses, rtol=1e-7, atol=1e-9)

@@ -14,6 +14,7 @@ import nnbox.nn.functional as F
 from nnbox.ops import _winograd
 
 TOL = 1e-5  # relative to the output's largest magnitude
+pytestmark = pytest.mark.cpu_only(reason="Winograd is a NumPy (CPU) kernel; on cuda 3x3 convolutions run im2col + GEMM")
 
 
 @pytest.fixture

@@ -1,35 +1,11 @@
 """``repr(tensor)`` must be character-for-character torch's."""
-import re
 
 import numpy as np
 import pytest
 import torch
 
 import nnbox
-
-
-def want(t) -> str:
-    """torch's repr of ``t``, as torch prints the same tensor on cuda:0 when this is the device pass:
-    the device is the first suffix (``tensor([1.], device='cuda:0', dtype=torch.float64)``), and
-    suffixes that would pass the line width go on a line of their own, indented under the data."""
-    r = repr(t) if not isinstance(t, str) else t
-    if nnbox.get_default_device().type != "cuda":
-        return r
-    body = r[len("tensor("):-1]
-    end = body.rfind("]") + 1 if "]" in body else (body.find(",") if "," in body else len(body))
-    data, rest = "tensor(" + body[:end], body[end:]
-    suffixes = ["device='cuda:0'"] + [x for x in re.split(r",\s+(?=[a-z_]+=)", rest) if x.strip(", \n")]
-    out, line = data, len(data) - data.rfind("\n") + 1
-    width = torch._tensor_str.PRINT_OPTS.linewidth
-    for sfx in suffixes:
-        if line + len(sfx) + 2 > width:
-            out += ",\n" + " " * len("tensor(") + sfx
-            line = len("tensor(") + len(sfx)
-        else:
-            out += ", " + sfx
-            line += len(sfx) + 2
-    return out + ")"
-
+from oracle import torch_repr as want
 
 CASES = [
     lambda m: m.tensor([[1.0, 2.0]]),

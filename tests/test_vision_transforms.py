@@ -15,7 +15,7 @@ import nnbox
 from nnbox.vision import transforms as T
 from nnbox.vision.transforms import functional as F
 
-pytestmark = pytest.mark.cpu_only(reason="nnbox's vision transforms are NumPy code for the DataLoader's CPU side; not ported to cuda tensors yet")
+pytestmark = pytest.mark.cpu_only(reason="PIL images and the CPU side of the DataLoader (resize and rotate are NumPy code); the transforms that take cuda images are checked in test_cuda_standin")
 
 RNG = np.random.default_rng(0)
 

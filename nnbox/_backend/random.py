@@ -32,6 +32,7 @@ with their ops (``ops/inplace.py``, ``ops/sampling.py``).
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 
@@ -281,8 +282,12 @@ def numpy_generator(generator=None) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(cpu_generator(generator)._words64(2)))
 
 
+cuda_draws = [0]  # draws taken from CUDA generators so far: vmap(randomness="error") watches it
+
+
 def generator_for(dev, generator=None):
     """The CuPy random generator to draw from for a GPU device ``dev``."""
+    cuda_draws[0] += 1
     if generator is not None and generator.device.type != "cpu":
         return generator._rng
     g = _cuda_generators.get(dev.index or 0)
@@ -290,6 +295,29 @@ def generator_for(dev, generator=None):
         g = _cuda_generators[dev.index or 0] = Generator(dev)
         g.manual_seed(default_generator.initial_seed())
     return g._rng
+
+
+@contextlib.contextmanager
+def same_cuda_draws():
+    """For ``vmap(randomness="same")``: yields ``restart``, after which every CUDA draw starts from
+    the same state again. CuPy's generator state cannot be read or restored (its documentation:
+    random states cannot be serialized), so each restart puts fresh generators, all seeded alike,
+    in place of the devices' own, and those come back untouched on exit."""
+    from .device import cuda_device
+
+    saved = dict(_cuda_generators)
+    seed = (default_generator.initial_seed() * 1_000_003 + cuda_draws[0]) & ((1 << 63) - 1)
+
+    def restart() -> None:
+        _cuda_generators.clear()
+        for i in saved:
+            _cuda_generators[i] = Generator(cuda_device(i)).manual_seed(seed)
+
+    try:
+        yield restart
+    finally:
+        _cuda_generators.clear()
+        _cuda_generators.update(saved)
 
 
 def manual_seed(seed: int) -> Generator:

@@ -46,6 +46,8 @@ def _root_grads(outputs, grad_outputs, fn_name: str, create_graph: bool = False)
                     f"Mismatch in shape: grad_output[{i}] has a shape of {_sz(ga.shape)} and output[{i}] "
                     f"has a shape of {_sz(t._data.shape)}."
                 )
+            if isinstance(g, Tensor) and g.device != t.device:
+                raise RuntimeError(f"invalid gradient at index {i} - expected device {t.device} but got {g.device}")
             if create_graph and isinstance(g, Tensor):
                 grads.append(g)
                 continue

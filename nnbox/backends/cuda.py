@@ -3,8 +3,8 @@
 >>> import nnbox as torch
 >>> torch.backends.cuda.matmul.allow_tf32
 False
->>> torch.backends.cuda.is_built()
-False
+>>> torch.backends.cuda.is_built() == torch.cuda.is_available()  # both: CuPy sees a GPU
+True
 """
 from __future__ import annotations
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from .._backend.device import cupy_or_none, require_cupy
 from . import amp  # noqa: E402,F401 - torch.cuda.amp.GradScaler
 from .memory import (  # noqa: F401
+    OutOfMemoryError,
     empty_cache,
     max_memory_allocated,
     memory_allocated,

@@ -12,6 +12,36 @@ from .._backend.device import cupy_or_none
 _tracker = [None]
 
 
+class OutOfMemoryError(RuntimeError):
+    """``torch.OutOfMemoryError`` (also ``torch.cuda.OutOfMemoryError``): the device has no room for
+    a tensor. A ``RuntimeError``, as torch's, so code that catches either keeps working.
+
+    >>> import nnbox
+    >>> issubclass(nnbox.cuda.OutOfMemoryError, RuntimeError) and nnbox.OutOfMemoryError is nnbox.cuda.OutOfMemoryError
+    True
+    """
+
+
+def _fmt(n: int) -> str:
+    """A byte count as torch's caching allocator words it (bytes, KiB, MiB, then GiB)."""
+    for unit, scale in (("bytes", 1), ("KiB", 1 << 10), ("MiB", 1 << 20)):
+        if n <= scale << 10:
+            return f"{n} bytes" if scale == 1 else f"{n / scale:.2f} {unit}"
+    return f"{n / (1 << 30):.2f} GiB"
+
+
+def out_of_memory(nbytes: int, index: int) -> OutOfMemoryError:
+    """torch's error for a device allocation of ``nbytes`` that CuPy could not make."""
+    cp = cupy_or_none()
+    free, total = cp.cuda.runtime.memGetInfo()
+    pool = cp.get_default_memory_pool()
+    used, held = pool.used_bytes(), pool.total_bytes()
+    return OutOfMemoryError(
+        f"CUDA out of memory. Tried to allocate {_fmt(nbytes)}. GPU {index} has a total capacity of {_fmt(total)} "
+        f"of which {_fmt(free)} is free. Of the allocated memory {_fmt(used)} is allocated by nnbox, and "
+        f"{_fmt(held - used)} is reserved by nnbox but unallocated.")
+
+
 class _PeakTracker:
     """CuPy allocator wrapping the default pool: notes the pool's highest ``used_bytes``."""
 

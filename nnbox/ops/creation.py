@@ -188,14 +188,19 @@ def check_new_shape(shape, itemsize: int) -> None:
 
 
 @contextlib.contextmanager
-def cpu_alloc_errors(shape, itemsize: int):
-    """NumPy's MemoryError as torch's RuntimeError from its CPU allocator."""
+def alloc_errors(shape, itemsize: int, dev=CPU):
+    """NumPy's MemoryError as torch's RuntimeError from its CPU allocator; CuPy's OutOfMemoryError
+    (a MemoryError too) as torch's ``OutOfMemoryError`` on a GPU."""
     try:
         yield
     except MemoryError:
         nbytes = itemsize
         for s in shape:
             nbytes *= s
+        if dev.type == "cuda":
+            from ..cuda.memory import out_of_memory
+
+            raise out_of_memory(nbytes, dev.index or 0) from None
         raise RuntimeError(
             f"[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate memory: "
             f"you tried to allocate {nbytes} bytes. Error code 12 (Cannot allocate memory)"
@@ -248,12 +253,12 @@ def full(size, fill_value, *, out=None, dtype=None, layout=None, device=None, re
     check_new_shape(shape, nd.itemsize)
     dev = as_device(device)
     if dev.type == "cpu":
-        with cpu_alloc_errors(shape, nd.itemsize):
+        with alloc_errors(shape, nd.itemsize):
             return _finish(np.full(shape, fill_value, dtype=nd), dev, requires_grad)
     from .._backend.device import require_cupy
 
     cp = require_cupy()
-    with cp.cuda.Device(dev.index or 0):
+    with cp.cuda.Device(dev.index or 0), alloc_errors(shape, nd.itemsize, dev):
         return _finish(cp.full(shape, fill_value, dtype=nd), dev, requires_grad)
 
 

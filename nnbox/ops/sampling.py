@@ -62,7 +62,7 @@ def _multinomial_device(input, rows, num_samples, replacement, generator):
 
     xp = array_module(rows)
     p = rows.astype(np.float64)
-    if bool((p < 0).any()) or not bool(xp.isfinite(p).all()):
+    if bool(((p < 0) | ~xp.isfinite(p)).any()):  # one read back for both checks, as torch's one .item()
         raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
     s = p.sum(axis=1, keepdims=True)
     if bool((s <= 0).any()):

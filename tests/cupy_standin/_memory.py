@@ -97,8 +97,11 @@ class PinnedMemoryPool:
 
 
 class OutOfMemoryError(MemoryError):
-    def __init__(self, size, total, limit):
-        super().__init__(f"Out of memory allocating {size:,} bytes (allocated so far: {total:,} bytes, limit set to: {limit:,} bytes).")
+    """CuPy's ``cupy.cuda.memory.OutOfMemoryError`` (a ``MemoryError``), worded as CuPy's."""
+
+    def __init__(self, size, total, limit=0):
+        limit = f", limit set to: {limit:,} bytes" if limit else ""
+        super().__init__(f"Out of memory allocating {size:,} bytes (allocated so far: {total:,} bytes{limit}).")
 
 
 class PinnedMemoryPointer(bytearray):

@@ -31,7 +31,11 @@ def _func(name: str, sync: bool = False):
             kwargs["out"] = out._a
         if name in _SHAPE_FUNCS:
             args = tuple(_array._host_ints(a) for a in args)
-        r = fn(*unwrap(args), **{k: (unwrap(v) if k != "out" else v) for k, v in kwargs.items()})
+        try:
+            r = fn(*unwrap(args), **{k: (unwrap(v) if k != "out" else v) for k, v in kwargs.items()})
+        except MemoryError as e:  # more than the device holds: CuPy's OutOfMemoryError
+            pool = _memory._default_pool
+            raise _memory.OutOfMemoryError(getattr(e, "_total_size", 0), pool.used_bytes()) from None
         if sync:  # the result's size depends on the data: CuPy reads a count back from the device
             counters["sync"] += 1
             _array._note("sync")

@@ -6,7 +6,7 @@ import math
 from ..._backend import dtype as _dt
 from ..._backend.device import as_device, xp_for
 from ..._tensor import Tensor
-from ...ops.creation import check_new_shape, cpu_alloc_errors
+from ...ops.creation import alloc_errors, check_new_shape
 from ...ops.linear import bilinear, linear
 from .. import init
 from ..parameter import Parameter, UninitializedParameter
@@ -20,8 +20,9 @@ def _empty(shape: tuple, device=None, dtype=None) -> Tensor:
     dt = _dt.get_default_dtype() if dtype is None else dtype
     nd = _dt.to_numpy_dtype(dt)
     check_new_shape(tuple(shape), nd.itemsize)  # Linear(-1, 3): torch's RuntimeError, not NumPy's ValueError
-    with cpu_alloc_errors(shape, nd.itemsize):
-        return Tensor._make(xp_for(as_device(device)).zeros(shape, dtype=nd))
+    dev = as_device(device)
+    with alloc_errors(shape, nd.itemsize, dev):
+        return Tensor._make(xp_for(dev).zeros(shape, dtype=nd))
 
 
 class Identity(Module):

@@ -168,8 +168,9 @@ class DataParallel(Module):
     """Split each batch across GPUs in one process (torch's ``nn.DataParallel``).
 
     >>> import nnbox, nnbox.nn as nn
-    >>> model = nn.DataParallel(nn.Linear(3, 2))      # CPU: runs the module as is
-    >>> model(nnbox.ones(4, 3)).shape
+    >>> device = "cuda" if nnbox.cuda.is_available() else "cpu"
+    >>> model = nn.DataParallel(nn.Linear(3, 2).to(device))  # without a GPU: runs the module as is
+    >>> model(nnbox.ones(4, 3, device=device)).shape
     torch.Size([4, 2])
     """
 

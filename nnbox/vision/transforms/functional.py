@@ -1,6 +1,7 @@
 """Image transforms as functions, on PIL images and on tensor images (``(..., C, H, W)``),
 with torchvision's semantics.  PIL images are handled by Pillow itself (imported lazily); tensor
-images by NumPy on the tensor's array.
+images by the array module of the tensor's array (NumPy, or CuPy for a cuda tensor) in the flips,
+padding, crops, erasing and colour adjustments; resize and rotate run on NumPy (CPU tensors only).
 
 Tensor resizing uses PIL's separable resampling scheme (a triangle filter widened by the
 downscale factor when ``antialias=True``), so tensor and PIL results agree closely.
@@ -78,8 +79,8 @@ def _tensor_image(img: Tensor) -> None:
         raise TypeError(f"Tensor is not a torch image. Got ndim={img.ndim}")
 
 
-def _wrap(arr: np.ndarray) -> Tensor:
-    return Tensor._make(np.ascontiguousarray(arr))
+def _wrap(arr) -> Tensor:
+    return Tensor._make(xp_of(arr).ascontiguousarray(arr))
 
 
 # --- conversion -------------------------------------------------------------------------------------
@@ -467,10 +468,12 @@ def pad(img, padding, fill=0, padding_mode: str = "constant"):
     arr = img._data
     lead = [(0, 0)] * (arr.ndim - 2)
     widths = lead + [(max(top, 0), max(bottom, 0)), (max(left, 0), max(right, 0))]
-    if padding_mode == "constant":
-        out = np.pad(arr, widths, constant_values=np.asarray(fill if isinstance(fill, numbers.Number) else 0).astype(arr.dtype))
+    xp = xp_of(arr)
+    if padding_mode == "constant":  # the fill as a NumPy scalar of the image's dtype (a scalar to CuPy too)
+        fillv = np.asarray(fill if isinstance(fill, numbers.Number) else 0).astype(arr.dtype)[()]
+        out = xp.pad(arr, widths, constant_values=fillv)
     else:
-        out = np.pad(arr, widths, mode=_NP_PAD_MODE[padding_mode])
+        out = xp.pad(arr, widths, mode=_NP_PAD_MODE[padding_mode])
     h, w = out.shape[-2:]
     out = out[..., max(-top, 0):h - max(-bottom, 0), max(-left, 0):w - max(-right, 0)]
     return _wrap(out)
@@ -493,7 +496,7 @@ def crop(img, top: int, left: int, height: int, width: int):
         # torchvision pads the missing part with zeros
         arr = img._data[..., max(top, 0):min(bottom, h), max(left, 0):min(right, w)]
         widths = [(0, 0)] * (arr.ndim - 2) + [(max(-top, 0), max(bottom - h, 0)), (max(-left, 0), max(right - w, 0))]
-        return _wrap(np.pad(arr, widths))
+        return _wrap(xp_of(arr).pad(arr, widths))
     return _wrap(img._data[..., top:bottom, left:right])
 
 
@@ -617,8 +620,8 @@ def _bound(arr: np.ndarray) -> float:
 
 
 def _blend(a: np.ndarray, b, ratio: float) -> np.ndarray:
-    out = np.clip(ratio * a.astype(np.float64 if a.dtype == np.float64 else np.float32) + (1.0 - ratio) * b,
-                  0, _bound(a))
+    out = xp_of(a).clip(ratio * a.astype(np.float64 if a.dtype == np.float64 else np.float32) + (1.0 - ratio) * b,
+                        0, _bound(a))
     return out.astype(a.dtype)
 
 
@@ -647,7 +650,7 @@ def rgb_to_grayscale(img, num_output_channels: int = 1):
         raise TypeError(f"Input image tensor permitted channel values are [1, 3], but found {c}")
     gray = arr[..., :1, :, :].copy() if c == 1 else _gray_array(arr)
     if num_output_channels == 3:
-        gray = np.concatenate([gray] * 3, axis=-3)
+        gray = xp_of(gray).concatenate([gray] * 3, axis=-3)
     return _wrap(gray)
 
 
@@ -702,35 +705,37 @@ def adjust_saturation(img, saturation_factor: float):
 
 def _rgb_to_hsv(rgb: np.ndarray) -> np.ndarray:
     r, g, b = rgb[..., 0, :, :], rgb[..., 1, :, :], rgb[..., 2, :, :]
+    xp = xp_of(rgb)
     maxc, minc = rgb.max(axis=-3), rgb.min(axis=-3)
     eqc = maxc == minc
     cr = maxc - minc
-    ones = np.ones_like(maxc)
-    s = cr / np.where(eqc, ones, maxc)
-    cr_div = np.where(eqc, ones, cr)
+    ones = xp.ones_like(maxc)
+    s = cr / xp.where(eqc, ones, maxc)
+    cr_div = xp.where(eqc, ones, cr)
     rc, gc, bc = (maxc - r) / cr_div, (maxc - g) / cr_div, (maxc - b) / cr_div
     hr = (maxc == r) * (bc - gc)
     hg = ((maxc == g) & (maxc != r)) * (2.0 + rc - bc)
     hb = ((maxc != g) & (maxc != r)) * (4.0 + gc - rc)
-    h = np.fmod((hr + hg + hb) / 6.0 + 1.0, 1.0)
-    return np.stack([h, s, maxc], axis=-3)
+    h = xp.fmod((hr + hg + hb) / 6.0 + 1.0, 1.0)
+    return xp.stack([h, s, maxc], axis=-3)
 
 
 def _hsv_to_rgb(hsv: np.ndarray) -> np.ndarray:
+    xp = xp_of(hsv)
     h, s, v = hsv[..., 0, :, :], hsv[..., 1, :, :], hsv[..., 2, :, :]
-    i = np.floor(h * 6.0)
+    i = xp.floor(h * 6.0)
     f = h * 6.0 - i
     i = i.astype(np.int64) % 6
-    p = np.clip(v * (1.0 - s), 0.0, 1.0)
-    q = np.clip(v * (1.0 - s * f), 0.0, 1.0)
-    t = np.clip(v * (1.0 - s * (1.0 - f)), 0.0, 1.0)
+    p = xp.clip(v * (1.0 - s), 0.0, 1.0)
+    q = xp.clip(v * (1.0 - s * f), 0.0, 1.0)
+    t = xp.clip(v * (1.0 - s * (1.0 - f)), 0.0, 1.0)
     table = [(v, t, p), (q, v, p), (p, v, t), (p, q, v), (t, p, v), (v, p, q)]
-    out = np.zeros(hsv.shape, dtype=hsv.dtype)
+    out = xp.zeros(hsv.shape, dtype=hsv.dtype)
     for k, (rr, gg, bb) in enumerate(table):
         m = i == k
-        out[..., 0, :, :] = np.where(m, rr, out[..., 0, :, :])
-        out[..., 1, :, :] = np.where(m, gg, out[..., 1, :, :])
-        out[..., 2, :, :] = np.where(m, bb, out[..., 2, :, :])
+        out[..., 0, :, :] = xp.where(m, rr, out[..., 0, :, :])
+        out[..., 1, :, :] = xp.where(m, gg, out[..., 1, :, :])
+        out[..., 2, :, :] = xp.where(m, bb, out[..., 2, :, :])
     return out
 
 
@@ -755,8 +760,9 @@ def adjust_hue(img, hue_factor: float):
     orig = arr.dtype
     work = arr.astype(np.float32) / 255.0 if orig.kind in "iu" else arr
     hsv = _rgb_to_hsv(work)
-    hsv[..., 0, :, :] = np.fmod(hsv[..., 0, :, :] + hue_factor, 1.0)
-    hsv[..., 0, :, :] = np.where(hsv[..., 0, :, :] < 0, hsv[..., 0, :, :] + 1.0, hsv[..., 0, :, :])
+    xp = xp_of(hsv)
+    hsv[..., 0, :, :] = xp.fmod(hsv[..., 0, :, :] + hue_factor, 1.0)
+    hsv[..., 0, :, :] = xp.where(hsv[..., 0, :, :] < 0, hsv[..., 0, :, :] + 1.0, hsv[..., 0, :, :])
     rgb = _hsv_to_rgb(hsv)
     if orig.kind in "iu":
         rgb = (rgb * 255.0).astype(orig)  # torchvision: convert_image_dtype back to uint8

@@ -390,7 +390,7 @@ class ColorJitter(_ModuleTransform):
     def get_params(brightness, contrast, saturation, hue):
         from ...ops.creation import randperm
 
-        order = randperm(4).tolist()
+        order = randperm(4, device="cpu").tolist()  # from the CPU stream, as every transform's draws
         b = None if brightness is None else _uniform(brightness[0], brightness[1])
         c = None if contrast is None else _uniform(contrast[0], contrast[1])
         s = None if saturation is None else _uniform(saturation[0], saturation[1])
