@@ -18,6 +18,7 @@ from .._tensor import Tensor
 from ..autograd.function import Function
 from . import elementwise as _ew
 from ._erf import normal_cdf as _normal_cdf
+from ._erf import normal_cdf_f32 as _normal_cdf_f32
 from ._parallel import MIN_SIZE, par_ufunc
 from ._util import unbroadcast, wrap_dim, xp_of
 from .inplace import apply_inplace
@@ -365,19 +366,26 @@ class Gelu(_Pointwise):
         d = xp.empty_like(x) if grad else None
         chunk = _GELU_CHUNK_BYTES // x.itemsize if xp is np else max(x.size, 1)
 
+        f32 = x.dtype == np.float32
+
         def run(i: int, worker: int) -> None:
             lo, hi = i * chunk, (i + 1) * chunk
             xc = x[lo:hi]
             cdf = res[lo:hi]
-            u = xp.empty_like(xc)
-            _normal_cdf(xc, cdf, u)  # leaves u = x^2
+            # u receives x^2; with a gradient it is d's own chunk (overwritten last), so the tanh form
+            # needs one scratch chunk and the erf form none
+            u = d[lo:hi] if grad else xp.empty_like(xc)
+            if f32:  # the tanh form: fewer passes, within float32 rounding of the erf form
+                _normal_cdf_f32(xc, cdf, u, xp.empty_like(xc) if grad else u)
+            else:
+                _normal_cdf(xc, cdf, u)
             if grad:
                 # d/dx = Phi(x) + x phi(x), phi(x) = exp(-x^2 / 2) / sqrt(2 pi)
                 u *= -0.5
                 xp.exp(u, out=u)
                 u *= xc
                 u *= _INV_SQRT_2PI
-                xp.add(u, cdf, out=d[lo:hi])
+                u += cdf
             cdf *= xc
 
         parallel_for(-(-x.size // chunk), run)
