@@ -19,13 +19,25 @@ the same node run for one step.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from .._tensor import Tensor
 from ..autograd.function import Function
+from . import _pool
 from ._util import xp_of
 
 __all__: list[str] = []
 
 GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
+
+
+def _new(xp, zero: bool):
+    """The allocator for a call's large arrays: on NumPy recycled between calls (``_pool``: no page
+    faults per call), on CuPy its own pool's ``zeros``/``empty``."""
+    if xp is not np:
+        alloc = xp.zeros if zero else xp.empty
+        return lambda shape, dtype, tag: alloc(shape, dtype=dtype)
+    return lambda shape, dtype, tag: _pool.take("rnn." + tag, shape, dtype, zero)
 
 
 def _gate_scale(mode: str, H: int, xp, dtype):
@@ -81,21 +93,21 @@ class Recurrence(Function):
             wih_t = wih_t * scale
             whh_t = whh_t * scale
             bias = bias * scale if bias is not None else None
-        acts = (x.reshape(T * B, I) @ wih_t).reshape(T, B, G)
+        new = _new(xp, packed)
+        acts = xp.matmul(x.reshape(T * B, I), wih_t, out=_new(xp, False)((T * B, G), x.dtype, "acts")).reshape(T, B, G)
         if bias is not None:
             acts += bias
         whh_t = xp.ascontiguousarray(whh_t)
         if gru:
             b_hn = b_hh[2 * H:] if b_hh is not None else None
-        new = xp.zeros if packed else xp.empty
-        out = new((T, B, P), dtype=x.dtype)
-        hprev = xp.zeros((T, B, P), dtype=x.dtype) if packed else None
-        hrs = new((T, B, H), dtype=x.dtype) if w_hr is not None else None  # o * tanh(c) before projection
+        out = new((T, B, P), x.dtype, "out")
+        hprev = new((T, B, P), x.dtype, "hprev") if packed else None
+        hrs = new((T, B, H), x.dtype, "hrs") if w_hr is not None else None  # o * tanh(c) before projection
         # LSTM keeps tanh(c) and each gate's local derivative, computed while the step's block is in cache
-        tcs = new((T, B, H), dtype=x.dtype) if lstm else None
-        dacts = new((T, B, G), dtype=x.dtype) if lstm and any(ctx.needs_input_grad) else None
-        cs = new((T, B, H), dtype=x.dtype) if lstm else None
-        ghn = new((T, B, H), dtype=x.dtype) if gru else None
+        tcs = new((T, B, H), x.dtype, "tcs") if lstm else None
+        dacts = new((T, B, G), x.dtype, "dacts") if lstm and any(ctx.needs_input_grad) else None
+        cs = new((T, B, H), x.dtype, "cs") if lstm else None
+        ghn = new((T, B, H), x.dtype, "ghn") if gru else None
         h = h0.copy() if packed else h0
         c = (c0.copy() if packed else c0) if lstm else None
         if lstm:  # per-gate factors as (G,) rows broadcast over the step's (n, G) block; tmp: i * g
@@ -224,9 +236,9 @@ class RecurrenceBackward(Function):
         dhts = xp.zeros((T, B, P), dtype=x.dtype) if w_hr is not None else None
         lstm, gru = mode == "LSTM", mode == "GRU"
         packed = batch_sizes is not None
-        new = xp.zeros if packed else xp.empty
-        dgi = new((T, B, k, H), dtype=x.dtype)
-        dgh = new((T, B, k, H), dtype=x.dtype) if gru else dgi
+        new = _new(xp, packed)
+        dgi = new((T, B, k, H), x.dtype, "dgi")
+        dgh = new((T, B, k, H), x.dtype, "dgh") if gru else dgi
         dh = dhn.copy()
         dc = dcn.copy() if lstm else None
         # per-step derivatives on small, cache-resident (B, H) blocks: measured faster than
@@ -269,7 +281,7 @@ class RecurrenceBackward(Function):
             xp.matmul(da.reshape(n, G), w_hh, out=dh[:n])  # dht is spent (dhts kept a copy)
         gi_flat = dgi.reshape(T * B, G)
         gh_flat = dgh.reshape(T * B, G)
-        dx = (gi_flat @ w_ih).reshape(T, B, I) if need[0] else None
+        dx = xp.matmul(gi_flat, w_ih, out=_new(xp, False)((T * B, I), x.dtype, "dx")).reshape(T, B, I) if need[0] else None
         dw_ih = gi_flat.T @ x.reshape(T * B, I) if need[3] else None
         dw_hh = None
         if need[4]:
