@@ -21,6 +21,7 @@ _PER_KEY = 4  # arrays kept per (tag, shape, dtype); beyond, take() allocates wi
 _MAX_BYTES = 256 << 20  # all kept arrays together; beyond, take() allocates without keeping
 _MIN_BYTES = 1 << 17  # smaller arrays come from malloc's free lists without faults: not kept
 
+enabled = True  # False: take() allocates afresh every time (to measure what the pool saves)
 _lock = threading.Lock()
 _kept: dict[tuple, list[np.ndarray]] = {}
 _bytes = 0
@@ -52,6 +53,8 @@ def take(tag: str, shape: tuple, dtype, zero: bool = False) -> np.ndarray:
     """
     global _bytes
     dtype = np.dtype(dtype)
+    if not enabled:
+        return np.zeros(shape, dtype) if zero else np.empty(shape, dtype)
     key = (tag, shape, dtype)
     with _lock:
         kept = _kept.get(key)
@@ -74,3 +77,14 @@ def clear() -> None:
     with _lock:
         _kept.clear()
         _bytes = 0
+
+
+def empty(xp, tag: str, shape: tuple, dtype, zero: bool = False):
+    """``take`` on NumPy; a plain ``xp.empty`` / ``xp.zeros`` for any other array module.
+
+    >>> empty(np, "doc", (2, 3), np.float32, zero=True).sum()
+    np.float32(0.0)
+    """
+    if xp is np:
+        return take(tag, tuple(shape), dtype, zero)
+    return xp.zeros(shape, dtype=dtype) if zero else xp.empty(shape, dtype=dtype)
