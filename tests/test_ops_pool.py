@@ -67,3 +67,28 @@ def test_recurrent_outputs_and_graphs_survive_later_calls(kind):
     x1.grad = None
     y1.sum().backward()  # the retained graph's saved arrays are intact too
     np.testing.assert_array_equal(x1.grad.numpy(), g1)
+
+
+@pytest.mark.parametrize("n,c,o,k,s", [(16, 128, 64, 3, 8), (8, 32, 32, 5, 16)])  # Winograd; im2col
+def test_conv_outputs_and_graphs_survive_later_calls(n, c, o, k, s, monkeypatch):
+    calls = []
+    wino = nnbox.ops._winograd.conv3x3
+    monkeypatch.setattr(nnbox.ops._winograd, "conv3x3", lambda *a: calls.append(1) or wino(*a))
+    nnbox.manual_seed(0)
+    conv = nnbox.nn.Conv2d(c, o, k, padding=k // 2)  # outputs of 256 KiB or more: kept by the pool
+    x1 = nnbox.randn(n, c, s, s, requires_grad=True)
+    x2 = nnbox.randn(n, c, s, s, requires_grad=True)
+    y1 = conv(x1)
+    keep = y1.detach().numpy().copy()
+    (y1 * y1).sum().backward(retain_graph=True)
+    g1, gw1 = x1.grad.numpy().copy(), conv.weight.grad.numpy().copy()
+    for _ in range(3):
+        (conv(x2) ** 2).sum().backward()
+        with nnbox.no_grad():
+            conv(x2)
+    np.testing.assert_array_equal(y1.detach().numpy(), keep)
+    x1.grad = conv.weight.grad = None
+    (y1 * y1).sum().backward()
+    np.testing.assert_array_equal(x1.grad.numpy(), g1)
+    np.testing.assert_array_equal(conv.weight.grad.numpy(), gw1)
+    assert bool(calls) == (k == 3)
