@@ -260,7 +260,7 @@ def normal_cdf_f32(x, out, sq, tmp):
     global _u_limit
     xp = xp_of(x)
     xp.multiply(x, x, out=sq)
-    if xp is np:
+    if type(x) is np.ndarray:
         if _u_limit.size < x.size:
             _u_limit = np.full(x.size, _PHI_TANH_U, np.float32)
         u = np.minimum(sq, _u_limit[:x.size], out=tmp)

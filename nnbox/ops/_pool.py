@@ -15,6 +15,8 @@ import threading
 
 import numpy as np
 
+from ._util import xp_of
+
 __all__ = ["take"]
 
 _PER_KEY = 4  # arrays kept per (tag, shape, dtype); beyond, take() allocates without keeping
@@ -79,12 +81,14 @@ def clear() -> None:
         _bytes = 0
 
 
-def empty(xp, tag: str, shape: tuple, dtype, zero: bool = False):
-    """``take`` on NumPy; a plain ``xp.empty`` / ``xp.zeros`` for any other array module.
+def empty(like, tag: str, shape: tuple, dtype, zero: bool = False):
+    """``take`` where ``like`` is a NumPy array; else a plain ``empty`` / ``zeros`` of ``like``'s
+    array module (CuPy has its own memory pool).
 
-    >>> empty(np, "doc", (2, 3), np.float32, zero=True).sum()
+    >>> empty(np.ones(2), "doc", (2, 3), np.float32, zero=True).sum()
     np.float32(0.0)
     """
-    if xp is np:
+    if type(like) is np.ndarray:
         return take(tag, tuple(shape), dtype, zero)
+    xp = xp_of(like)
     return xp.zeros(shape, dtype=dtype) if zero else xp.empty(shape, dtype=dtype)

@@ -69,15 +69,14 @@ def _transposed_copy(src, axes, out=None, chunk_axis: int = 1):
 def _to_cm(x, pads):
     """(N, C, *S) -> zero-padded (C, *Sp, N) in one pass; ``pads`` = ((lo, hi), ...).  A negative
     ``hi`` (a transposed convolution's output_padding beyond its padding) crops instead."""
-    xp = xp_of(x)
     sp = x.shape[2:]
     shape = (x.shape[1],) + tuple(s + lo + hi for s, (lo, hi) in zip(sp, pads)) + (x.shape[0],)
     keep = tuple(s + min(hi, 0) for s, (_, hi) in zip(sp, pads))
     src = x[(slice(None), slice(None)) + tuple(slice(0, k) for k in keep)]
     axes = tuple(range(1, x.ndim)) + (0,)
     if not any(lo or hi for lo, hi in pads):
-        return _transposed_copy(src, axes, _pool.empty(xp, "conv.cm", shape, x.dtype), chunk_axis=0)
-    out = _pool.empty(xp, "conv.cm", shape, x.dtype, zero=True)
+        return _transposed_copy(src, axes, _pool.empty(x, "conv.cm", shape, x.dtype), chunk_axis=0)
+    out = _pool.empty(x, "conv.cm", shape, x.dtype, zero=True)
     _transposed_copy(src, axes, out[(slice(None),) + tuple(slice(lo, lo + k) for k, (lo, _) in zip(keep, pads))], 0)
     return out
 
@@ -92,7 +91,7 @@ def _nc_copy(a):
     """(C, *S, N) -> (N, C, *S) contiguous, into a recycled array: a layer's output or input gradient,
     so it is handed out again only after the graph and the caller have let go of it (``_pool``)."""
     axes = (a.ndim - 1,) + tuple(range(a.ndim - 1))
-    out = _pool.empty(xp_of(a), "conv.nc", tuple(a.shape[i] for i in axes), a.dtype)
+    out = _pool.empty(a, "conv.nc", tuple(a.shape[i] for i in axes), a.dtype)
     return _transposed_copy(a, axes, out, chunk_axis=1)
 
 
@@ -108,7 +107,7 @@ def _im2col(xc, ksize, stride, dilation, out_size):
         v = _as_strided(xc, shape, strides, writeable=False)
     else:
         v = xp.lib.stride_tricks.as_strided(xc, shape, strides)
-    cols = _pool.empty(xp, "conv.cols", shape, xc.dtype)
+    cols = _pool.empty(xc, "conv.cols", shape, xc.dtype)
     cols[...] = v
     return cols.reshape(xc.shape[0] * math.prod(ksize), -1)
 
@@ -116,10 +115,9 @@ def _im2col(xc, ksize, stride, dilation, out_size):
 def _col2im(dcols, cm_shape, ksize, stride, dilation, out_size):
     """Adjoint of ``_im2col``: cols (C*K, P*N) summed into zeros of ``cm_shape`` (C, *Sp, N), one
     strided slab add per kernel tap."""
-    xp = xp_of(dcols)
     nd = len(ksize)
     d = dcols.reshape((cm_shape[0],) + tuple(ksize) + tuple(out_size) + (cm_shape[-1],))
-    acc = _pool.empty(xp, "conv.acc", cm_shape, dcols.dtype, zero=True)
+    acc = _pool.empty(dcols, "conv.acc", cm_shape, dcols.dtype, zero=True)
     for tap in itertools.product(*(range(k) for k in ksize)):
         idx = (slice(None),) + tuple(
             slice(tap[i] * dilation[i], tap[i] * dilation[i] + stride[i] * (out_size[i] - 1) + 1, stride[i])
@@ -147,7 +145,7 @@ def _out_to_nc(y2, n, out_size):
 def _grad_to_cm(gy):
     """(N, O, *out) -> (O, P*N) contiguous."""
     axes = tuple(range(1, gy.ndim)) + (0,)
-    out = _pool.empty(xp_of(gy), "conv.g2", tuple(gy.shape[a] for a in axes), gy.dtype)
+    out = _pool.empty(gy, "conv.g2", tuple(gy.shape[a] for a in axes), gy.dtype)
     return _transposed_copy(gy, axes, out, chunk_axis=0).reshape(gy.shape[1], -1)
 
 

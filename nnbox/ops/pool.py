@@ -85,8 +85,8 @@ class MaxPoolNd(Function):
         small = math.prod(ksize) < 128
         shape = x.shape[:-len(ksize)] + tuple(out_size)
         # output and taps (and backward's gradient) are recycled arrays (``_pool``): no page faults per step
-        best = _pool.empty(xp, "maxpool.out", shape, x.dtype)
-        tap_of = _pool.empty(xp, "maxpool.tap", shape, np.dtype(np.int8 if small else np.int64), zero=True)
+        best = _pool.empty(x, "maxpool.out", shape, x.dtype)
+        tap_of = _pool.empty(x, "maxpool.tap", shape, np.dtype(np.int8 if small else np.int64), zero=True)
 
         def rows(r):  # a block of the batch (all of it on one thread)
             xr, br, tr = xpad[r], best[r], tap_of[r]
@@ -130,7 +130,7 @@ class MaxPoolScatter(Function):
         xp = xp_of(gy)
         nd = len(ksize)
         padded = x_shape[:-nd] + tuple(s + lo + hi for s, (lo, hi) in zip(x_shape[-nd:], pads))
-        gx = _pool.empty(xp, "maxpool.gx", padded, gy.dtype, zero=True)
+        gx = _pool.empty(gy, "maxpool.gx", padded, gy.dtype, zero=True)
         overlap = any(k * d > s for k, s, d in zip(ksize, stride, dilation))
 
         def rows(r):  # a block of the batch (all of it on one thread)

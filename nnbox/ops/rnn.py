@@ -19,8 +19,6 @@ the same node run for one step.
 """
 from __future__ import annotations
 
-import numpy as np
-
 from .._tensor import Tensor
 from ..autograd.function import Function
 from . import _pool
@@ -31,13 +29,10 @@ __all__: list[str] = []
 GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
 
-def _new(xp, zero: bool):
-    """The allocator for a call's large arrays: on NumPy recycled between calls (``_pool``: no page
-    faults per call), on CuPy its own pool's ``zeros``/``empty``."""
-    if xp is not np:
-        alloc = xp.zeros if zero else xp.empty
-        return lambda shape, dtype, tag: alloc(shape, dtype=dtype)
-    return lambda shape, dtype, tag: _pool.take("rnn." + tag, shape, dtype, zero)
+def _new(like, zero: bool):
+    """The allocator for a call's large arrays, like ``like``'s: on NumPy recycled between calls
+    (``_pool``: no page faults per call), on CuPy its own pool's ``zeros``/``empty``."""
+    return lambda shape, dtype, tag: _pool.empty(like, "rnn." + tag, shape, dtype, zero)
 
 
 def _gate_scale(mode: str, H: int, xp, dtype):
@@ -93,8 +88,8 @@ class Recurrence(Function):
             wih_t = wih_t * scale
             whh_t = whh_t * scale
             bias = bias * scale if bias is not None else None
-        new = _new(xp, packed)
-        acts = xp.matmul(x.reshape(T * B, I), wih_t, out=_new(xp, False)((T * B, G), x.dtype, "acts")).reshape(T, B, G)
+        new = _new(x, packed)
+        acts = xp.matmul(x.reshape(T * B, I), wih_t, out=_new(x, False)((T * B, G), x.dtype, "acts")).reshape(T, B, G)
         if bias is not None:
             acts += bias
         whh_t = xp.ascontiguousarray(whh_t)
@@ -236,7 +231,7 @@ class RecurrenceBackward(Function):
         dhts = xp.zeros((T, B, P), dtype=x.dtype) if w_hr is not None else None
         lstm, gru = mode == "LSTM", mode == "GRU"
         packed = batch_sizes is not None
-        new = _new(xp, packed)
+        new = _new(x, packed)
         dgi = new((T, B, k, H), x.dtype, "dgi")
         dgh = new((T, B, k, H), x.dtype, "dgh") if gru else dgi
         dh = dhn.copy()
@@ -281,7 +276,7 @@ class RecurrenceBackward(Function):
             xp.matmul(da.reshape(n, G), w_hh, out=dh[:n])  # dht is spent (dhts kept a copy)
         gi_flat = dgi.reshape(T * B, G)
         gh_flat = dgh.reshape(T * B, G)
-        dx = xp.matmul(gi_flat, w_ih, out=_new(xp, False)((T * B, I), x.dtype, "dx")).reshape(T, B, I) if need[0] else None
+        dx = xp.matmul(gi_flat, w_ih, out=_new(x, False)((T * B, I), x.dtype, "dx")).reshape(T, B, I) if need[0] else None
         dw_ih = gi_flat.T @ x.reshape(T * B, I) if need[3] else None
         dw_hh = None
         if need[4]:
