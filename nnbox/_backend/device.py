@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import npx
+
 
 class device:
     """Where a tensor's array lives.
@@ -171,7 +173,7 @@ def array_module(arr):
 # type -> array namespace.  A backward formula asks ``xp_of(value)`` for its namespace: ``numpy`` (or
 # ``cupy``) for raw arrays in a first-order backward, and the Tensor-valued namespace
 # (``nnbox.ops._tensor_xp``, registered when the ops load) when ``create_graph=True`` hands it Tensors.
-_namespaces: dict = {np.ndarray: np}
+_namespaces: dict = {np.ndarray: npx}  # NumPy, minus its slow Python wrappers (see npx.py)
 
 
 def xp_of(a):

@@ -86,6 +86,7 @@ _ARRAYS, _GRAPH = _Arrays(), _Graph()
 
 
 def _run(roots, root_grads, retain_graph, inputs, accumulate, mode):
+    # Count, for every node and every leaf, the edges that reach it from the roots.
     deps: dict = {}
     stack = []
     for t in roots:
@@ -93,36 +94,44 @@ def _run(roots, root_grads, retain_graph, inputs, accumulate, mode):
         if n is not None and n not in deps:
             deps[n] = 0
             stack.append(n)
+    starts = list(stack)
     while stack:
-        n = stack.pop()
-        for e in n._edges:
+        for e in stack.pop()._edges:
             if e is None:
                 continue
-            m = e[0] if type(e) is tuple else e
-            if m in deps:
-                deps[m] += 1
-            else:
-                deps[m] = 1
-                if type(e) is tuple:
+            if type(e) is tuple:
+                m = e[0]
+                if m in deps:
+                    deps[m] += 1
+                else:
+                    deps[m] = 1
                     stack.append(m)
+            elif e in deps:
+                deps[e] += 1
+            else:
+                deps[e] = 1
 
-    capture_leaf = {}
-    capture_node = {}
+    # What ``inputs`` asks for (autograd.grad, backward(inputs=...)): nothing on the common path.
+    capture_leaf = capture_node = _NOTHING
+    captured = []
+    only = None
     if inputs is not None:
+        capture_leaf, capture_node = {}, {}
         for i, t in enumerate(inputs):
             if t.grad_fn is None:
                 capture_leaf.setdefault(t, []).append(i)
             else:
                 capture_node.setdefault((t.grad_fn, t._out_nr), []).append(i)
-    captured = [None] * (len(inputs) if inputs is not None else 0)
-    only = set(map(id, inputs)) if (inputs is not None and accumulate) else None
-
+        captured = [None] * len(inputs)
+        if accumulate:
+            only = set(map(id, inputs))
     # ids of arrays that must not become a .grad as they are: ones already stored in some .grad, and
     # the caller's own gradient arrays (y.backward(g) passes g through identity backwards)
-    handed_out = {id(g) for g in root_grads}
+    handed_out = set(map(id, root_grads))
+    finish = (capture_leaf, captured, accumulate, only, handed_out, mode)
+
     buffers: dict = {}
     leaf_buf: dict = {}
-    ready = []
     for t, g in zip(roots, root_grads):
         n = t.grad_fn
         if n is None:
@@ -133,18 +142,20 @@ def _run(roots, root_grads, retain_graph, inputs, accumulate, mode):
             b = buffers[n] = [None] * n._n_out
         i = t._out_nr
         b[i] = g if b[i] is None else _sum(b[i], g)
-    for n, c in deps.items():
-        if c == 0 and not isinstance(n, Tensor):
+    ready = []
+    for n in starts:
+        if deps[n] == 0:
             ready.append(n)
     # leaves that are roots and also reached from the graph wait for their deps
     for t in list(leaf_buf):
         if deps.get(t, 0) == 0:
-            _finish_leaf(t, leaf_buf.pop(t), capture_leaf, captured, accumulate, only, handed_out, mode)
+            _finish_leaf(t, leaf_buf.pop(t), *finish)
 
     while ready:
         n = ready.pop()
         grads = buffers.pop(n, None)
         edges = n._edges
+        in_grads = None
         if grads is not None:
             nd = n.__dict__
             if "_tensor_hooks" in nd or "_pre_hooks" in nd or "_retains" in nd:
@@ -159,16 +170,11 @@ def _run(roots, root_grads, retain_graph, inputs, accumulate, mode):
                     _check_anomaly(n, in_grads, mode)
                 if "_post_hooks" in nd:
                     _run_post_hooks(n, in_grads, grads, mode)
-            else:
-                in_grads = None
-        else:
-            in_grads = None
         if not retain_graph:
             n._release()
-        for k, e in enumerate(edges):
+        for e, g in zip(edges, in_grads or (None,) * len(edges)):
             if e is None:
                 continue
-            g = None if in_grads is None else in_grads[k]
             if type(e) is tuple:
                 m, i = e
                 if g is not None:
@@ -180,14 +186,24 @@ def _run(roots, root_grads, retain_graph, inputs, accumulate, mode):
                 deps[m] = c
                 if c == 0:
                     ready.append(m)
-            else:
-                if g is not None:
-                    _add_leaf(leaf_buf, e, g)
-                c = deps[e] - 1
-                deps[e] = c
-                if c == 0 and e in leaf_buf:
-                    _finish_leaf(e, leaf_buf.pop(e), capture_leaf, captured, accumulate, only, handed_out, mode)
+                continue
+            # a leaf: its gradients are summed until the last edge that reaches it has run
+            c = deps[e] - 1
+            deps[e] = c
+            if g is not None:
+                prev = leaf_buf.pop(e, None)
+                if prev is not None:
+                    g = _sum(prev, g)
+                if c:
+                    leaf_buf[e] = g
+                else:
+                    _finish_leaf(e, g, *finish)
+            elif c == 0 and e in leaf_buf:
+                _finish_leaf(e, leaf_buf.pop(e), *finish)
     return captured
+
+
+_NOTHING: dict = {}  # the capture maps when nothing is captured (never written)
 
 
 def _sum(a, b):
@@ -203,24 +219,26 @@ def _add_leaf(leaf_buf, t, g):
 
 def _finish_leaf(t, g, capture_leaf, captured, accumulate, only, handed_out, mode=_ARRAYS):
     arr = g if mode is _ARRAYS else g._data
-    if arr.shape != t._data.shape:  # a broadcast that an op did not undo: a bug, fail loudly
-        raise RuntimeError(f"gradient shape {tuple(arr.shape)} does not match leaf shape {tuple(t._data.shape)}")
-    if arr.dtype != t._data.dtype:
-        if arr.dtype.kind == "c" and t._data.dtype.kind != "c":  # a real leaf gets the real part
+    data = t._data
+    if arr.shape != data.shape:  # a broadcast that an op did not undo: a bug, fail loudly
+        raise RuntimeError(f"gradient shape {tuple(arr.shape)} does not match leaf shape {tuple(data.shape)}")
+    if arr.dtype is not data.dtype and arr.dtype != data.dtype:
+        if arr.dtype.kind == "c" and data.dtype.kind != "c":  # a real leaf gets the real part
             g = g.real
-        g = g.to(t.dtype) if mode.graph else g.astype(t._data.dtype)
+        g = g.to(t.dtype) if mode.graph else g.astype(data.dtype)
     hooks = t._hooks
     if hooks:
         for fn in list(hooks.values()):
             r = fn(mode.wrap(g))
             if r is not None:
                 g = mode.unwrap(r)
-    for k in capture_leaf.get(t, ()):
-        captured[k] = g
+    if capture_leaf:
+        for k in capture_leaf.get(t, ()):
+            captured[k] = g
     if not accumulate or (only is not None and id(t) not in only):
         return
     cur = t._grad
-    if mode.graph:  # out of place, as torch: the new .grad is part of a graph
+    if mode is not _ARRAYS:  # out of place, as torch: the new .grad is part of a graph
         t._grad = g if cur is None else cur + g
         return
     if cur is None:

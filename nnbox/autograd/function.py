@@ -421,65 +421,55 @@ def _record_versions(ctx, args, results, array_api: bool) -> None:
 
     Each entry is ``(version counter, version now, array, producer node, output number)``; the
     producer is ``_SELF`` for this node's own outputs (no reference cycle) and the message is only
-    built if the check fails.  For ops on arrays, also remember where each saved array came from
-    (``ctx._srcs``: output ``i`` as ``-1 - i``, input ``k`` as ``k``, None for an intermediate), so a
-    ``create_graph`` backward can hand the formula Tensors connected to the graph that made them.
+    built if the check fails.  The entries also say where each saved array came from, which a
+    ``create_graph`` backward needs (``_reconnect``); nothing more is recorded for it, since this
+    runs on every op that saves something.
     """
     checks = []
-    srcs = []
     T = Tensor
     for s in ctx._to_save:
-        src = None
         if s is None:
-            srcs.append(None)
             continue
         if array_api:
             for i, t in enumerate(results):
                 if t is not None and t._data is s:
                     checks.append((t._vc, t._vc[0], s, _SELF, i))
-                    src = -1 - i
                     break
             else:
-                for k, a in enumerate(args):
+                for a in args:
                     if isinstance(a, T) and a._data is s:
                         checks.append((a._vc, a._vc[0], s, a.grad_fn, a._out_nr))
-                        src = k
                         break
-            srcs.append(src)
         elif isinstance(s, T):
             checks.append((s._vc, s._vc[0], s._data, s.grad_fn, s._out_nr))
     if checks:
         ctx._versions = checks
-    if array_api:
-        ctx._srcs = srcs
 
 
 def _reconnect(ctx, saved) -> tuple:
     """The saved arrays as Tensors of the graph: an input as the Tensor it was (a leaf itself, or a
     Tensor of its producer's output), an output as this node's own output, anything else as a
-    constant.  Called while a ``create_graph`` backward runs this node's formula."""
+    constant.  Called while a ``create_graph`` backward runs this node's formula; where each array
+    came from is read from the version records ``_record_versions`` made."""
     T = Tensor
-    srcs = ctx.__dict__.get("_srcs") or ()
-    edges = ctx._edges
+    records = ctx.__dict__.get("_versions") or ()
     out = []
-    for j, s in enumerate(saved):
-        src = srcs[j] if j < len(srcs) else None
+    for s in saved:
         if s is None or not hasattr(s, "shape"):
             out.append(s)
             continue
-        if src is None:
+        rec = next((r for r in records if r[2] is s), None)
+        if rec is None:  # an intermediate of the forward: a constant of the graph
             out.append(T._make(s))
-        elif src >= 0:
-            e = edges[src]
-            if e is None:
-                out.append(T._make(s))
-            elif type(e) is tuple:
-                out.append(_graph_tensor(s, e[0], e[1]))
-            else:
-                out.append(e)  # the leaf itself: its gradient accumulates where the user looks
-        else:
-            i = -1 - src
-            out.append(_graph_tensor(s, ctx, i) if s.dtype.kind in "fc" else T._make(s))
+            continue
+        node, out_nr = rec[3], rec[4]
+        if node is _SELF:
+            out.append(_graph_tensor(s, ctx, out_nr) if s.dtype.kind in "fc" else T._make(s))
+        elif node is not None:
+            out.append(_graph_tensor(s, node, out_nr))
+        else:  # a leaf that requires grad is used itself, so its gradient reaches .grad
+            leaf = next((e for e in ctx._edges if isinstance(e, T) and e._data is s), None)
+            out.append(T._make(s) if leaf is None else leaf)
     return tuple(out)
 
 

@@ -214,7 +214,7 @@ def normal_cdf(x, out, sq):
     q = _PHI_SMALL if big else _PHI_SMALL_F32
     xp.multiply(x, x, out=sq)
     idx = xp.flatnonzero(sq > 2.0)  # |x| > sqrt 2: the tail (NaN stays in the polynomial, and NaN)
-    if xp is np and idx.size:
+    if type(x) is np.ndarray and idx.size:
         err = np.seterr(over="ignore", invalid="ignore")  # tail values overflow; they are replaced
     xp.multiply(sq, q[-1], out=out)
     out += q[-2]
@@ -224,7 +224,7 @@ def normal_cdf(x, out, sq):
     out *= x
     out += 0.5
     if idx.size:
-        if xp is np:
+        if type(x) is np.ndarray:
             np.seterr(**err)
         _, mid_t, far_t = _TABLES[8] if big else _TABLES[4]
         t = _erf_tail(xp, x[idx] * _SQRT1_2, mid_t, far_t)

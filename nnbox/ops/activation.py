@@ -365,7 +365,7 @@ class Gelu(_Pointwise):
         grad = ctx.needs_input_grad[0]
         res = xp.empty_like(x)
         d = xp.empty_like(x) if grad else None
-        chunk = _GELU_CHUNK_BYTES // x.itemsize if xp is np else max(x.size, 1)
+        chunk = _GELU_CHUNK_BYTES // x.itemsize if type(x) is np.ndarray else max(x.size, 1)
 
         f32 = x.dtype == np.float32
 

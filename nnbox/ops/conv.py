@@ -56,7 +56,7 @@ def _transposed_copy(src, axes, out=None, chunk_axis: int = 1):
         out = xp.empty(view.shape, dtype=src.dtype)
     n = view.shape[chunk_axis]
     per = max(1, _BLOCK // max(1, view.size // max(n, 1)))
-    if xp is not np or per >= n:
+    if type(src) is not np.ndarray or per >= n:
         out[...] = view
         return out
     lead = (slice(None),) * chunk_axis
@@ -103,7 +103,7 @@ def _im2col(xc, ksize, stride, dilation, out_size):
     shape = (xc.shape[0],) + tuple(ksize) + tuple(out_size) + (xc.shape[-1],)
     strides = ((st[0],) + tuple(st[1 + i] * dilation[i] for i in range(nd))
                + tuple(st[1 + i] * stride[i] for i in range(nd)) + (st[-1],))
-    if xp is np:
+    if type(xc) is np.ndarray:
         v = _as_strided(xc, shape, strides, writeable=False)
     else:
         v = xp.lib.stride_tricks.as_strided(xc, shape, strides)

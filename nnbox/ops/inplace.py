@@ -189,7 +189,7 @@ def _region_of(base_arr, view_arr):
     if not base_arr.flags.c_contiguous:
         return None
     xp = xp_of(base_arr)
-    if xp is np:
+    if type(base_arr) is np.ndarray:
         ptr = lambda a: a.__array_interface__["data"][0]  # noqa: E731
         as_strided = np.lib.stride_tricks.as_strided
     else:
@@ -229,10 +229,13 @@ def _keep_saved_input(node, self: Tensor) -> None:
     saved = node._to_save
     arr = self._data
     if saved and any(s is arr for s in saved):
-        node._to_save = tuple(arr.copy() if s is arr else s for s in saved)
+        copy = arr.copy()
+        node._to_save = tuple(copy if s is arr else s for s in saved)
         checks = node.__dict__.get("_versions")
-        if checks:
-            node._versions = [c for c in checks if c[0] is not self._vc]
+        if checks:  # private now: nothing to check, but the record still says where it came from
+            vc = self._vc
+            node._versions = [c if c[0] is not vc else ([0], 0, copy if c[2] is arr else c[2], c[3], c[4])
+                              for c in checks]
 
 
 def copy_out(out: Tensor, result: Tensor) -> Tensor:

@@ -170,7 +170,7 @@ def _check_class_target(input: Tensor, target: Tensor, weight, ignore_index: int
 
 def _or_one(d, xp):
     """``d``, or 1 where it is 0, without reading a device value back to the host."""
-    if xp is np or not hasattr(d, "dtype") or isinstance(d, np.generic):
+    if type(d) is np.ndarray or not hasattr(d, "dtype") or isinstance(d, np.generic):  # on the host
         return d if d else 1
     return xp.where(d == 0, d.dtype.type(1), d)
 
@@ -193,7 +193,7 @@ class CrossEntropy(Function):
         valid = t != ignore_index
         one = x.dtype.type(1)
         ar = xp.arange(m)
-        if weight is None and xp is np and valid.all():  # common case: every row counts with weight 1
+        if weight is None and type(x) is np.ndarray and valid.all():  # common case: every row counts with weight 1
             # (on the GPU the general branch below: knowing that no target is ignored needs a sync)
             tc, wt, valid = t, one, True
             nll = -logp[ar, t]

@@ -105,7 +105,7 @@ class MaxPoolNd(Function):
                 xp.maximum(tr, mark, out=tr)
         _by_batch(xpad, rows)
         # on the GPU always: asking whether the batch holds a NaN would read a value back every step
-        if x.dtype.kind == "f" and (xp is not np or xp.isnan(best).any()):
+        if x.dtype.kind == "f" and (type(x) is not np.ndarray or xp.isnan(best).any()):
             _nan_taps(xpad, tap_of, ksize, stride, dilation, out_size)
         ctx.save_for_backward(tap_of)
         ctx.args = (x.shape, ksize, stride, pads, dilation, out_size)

@@ -107,7 +107,7 @@ class MaxMinDim(Function):
         idx = (xp.argmax if is_max else xp.argmin)(a, axis=axis, keepdims=True)
         if a.dtype.kind == "f":  # torch propagates NaN: a NaN is the max and the min
             nan = xp.isnan(a)
-            if xp is not np or nan.any():  # (on the GPU without asking: that would be a sync)
+            if type(a) is not np.ndarray or nan.any():  # (on the GPU without asking: that would be a sync)
                 idx = xp.where(nan.any(axis=axis, keepdims=True), xp.argmax(nan, axis=axis, keepdims=True), idx)
         vals = xp.take_along_axis(a, idx, axis=axis)
         ctx.shape, ctx.axis, ctx.keepdim = a.shape, axis, keepdim
