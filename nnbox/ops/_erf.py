@@ -261,9 +261,10 @@ def normal_cdf_f32(x, out, sq, tmp):
     xp = xp_of(x)
     xp.multiply(x, x, out=sq)
     if type(x) is np.ndarray:
-        if _u_limit.size < x.size:
-            _u_limit = np.full(x.size, _PHI_TANH_U, np.float32)
-        u = np.minimum(sq, _u_limit[:x.size], out=tmp)
+        lim = _u_limit  # read once: chunks on other threads may replace the cache meanwhile
+        if lim.size < x.size:
+            lim = _u_limit = np.full(x.size, _PHI_TANH_U, np.float32)
+        u = np.minimum(sq, lim[:x.size], out=tmp)
     else:
         u = xp.minimum(sq, _PHI_TANH_U, out=tmp)
     q = _PHI_TANH_F32
