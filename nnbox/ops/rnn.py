@@ -114,6 +114,9 @@ class Recurrence(Function):
             dscale[2] = 1.0
             sig_mul, sig_add, dscale = sig_mul.reshape(-1), sig_add.reshape(-1), dscale.reshape(-1)
             tmp = xp.empty((B, H), dtype=x.dtype)
+        # unpacked, the gate derivatives are computed after the loop, for all steps in a dozen
+        # whole-sequence passes instead of ten small ones per step (packed: per step, below)
+        step_dacts = dacts is not None and packed
         for t in (range(T - 1, -1, -1) if reverse else range(T)):
             n = B if not packed else int(batch_sizes[t])
             hp = h[:n]
@@ -126,7 +129,7 @@ class Recurrence(Function):
                 a += gh
                 xp.tanh(a, out=a)  # every gate's tanh t (the sigmoid rows were pre-scaled by 1/2)
                 a4 = a.reshape(n, 4, H)
-                if dacts is not None:  # from t: sigmoid' = s (1 - s) = (1 - t^2) / 4, tanh' = 1 - t^2
+                if step_dacts:  # from t: sigmoid' = s (1 - s) = (1 - t^2) / 4, tanh' = 1 - t^2
                     d = dacts[t, :n]
                     xp.multiply(a, a, out=d)
                     xp.subtract(1, d, out=d)
@@ -148,7 +151,7 @@ class Recurrence(Function):
                     hr = hrs[t, :n]
                     xp.multiply(tc, a4[:, 3], out=hr)
                     xp.matmul(hr, w_hr.T, out=ht)
-                if dacts is not None:
+                if step_dacts:
                     # finish each pre-activation's factor while the block is in cache, so backward
                     # needs two multiplies per step: d c'/d(i, f, g) = (g, c, i) * gate', d h/d o =
                     # tanh(c') o'; and d h/d c' = o (1 - tanh(c')^2) replaces tanh(c') in tcs
@@ -191,6 +194,8 @@ class Recurrence(Function):
                 h = out[t]
                 if lstm:
                     c = cs[t]
+        if dacts is not None and not packed:
+            _lstm_factors(xp, acts, dacts, cs, tcs, c0, reverse)
         # unpacked, the state a step started from is h0 / c0 or the neighbouring step's output (no copy kept)
         saved = [x, w_ih, w_hh, hprev, out, acts, ghn, w_hr, hrs, h0, tcs, dacts, c0, b_ih, b_hh]
         ctx.save_for_backward(*saved)
@@ -205,6 +210,28 @@ class Recurrence(Function):
         x, w_ih, w_hh, hprev, out, acts, ghn, w_hr, hrs, h0, tcs, dacts, c0, b_ih, b_hh = ctx.saved_tensors
         return RecurrenceBackward.run(dout, dhn, dcn, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, hprev, out, acts, ghn,
                                       hrs, tcs, dacts, ctx.meta, ctx.needs_input_grad) + (None,) * 3
+
+
+def _lstm_factors(xp, acts, dacts, cs, tcs, c0, reverse: bool) -> None:
+    """The LSTM forward's per-gate factors for backward, for all steps at once: ``dacts`` = (g, c_prev,
+    i, tanh c') times each gate's derivative (sigmoid' = s - s^2 for i, f, o; tanh' = 1 - g^2), and
+    ``tcs`` turned from tanh(c') into d h / d c' = o (1 - tanh(c')^2).  ``acts`` holds the activated
+    gates (T, B, 4H) in torch's order i, f, g, o."""
+    T, B, G = acts.shape
+    a4, d4 = acts.reshape(T, B, 4, G // 4), dacts.reshape(T, B, 4, G // 4)
+    xp.multiply(acts, acts, out=dacts)
+    xp.subtract(a4[:, :, :2], d4[:, :, :2], out=d4[:, :, :2])
+    xp.subtract(a4[:, :, 3], d4[:, :, 3], out=d4[:, :, 3])
+    xp.subtract(1, d4[:, :, 2], out=d4[:, :, 2])
+    d4[:, :, 0] *= a4[:, :, 2]
+    first, rest, prevs = (T - 1, slice(0, T - 1), cs[1:]) if reverse else (0, slice(1, T), cs[:-1])
+    d4[first, :, 1] *= c0  # the step's starting cell state: c0, or the neighbouring step's
+    d4[rest, :, 1] *= prevs
+    d4[:, :, 2] *= a4[:, :, 0]
+    d4[:, :, 3] *= tcs
+    tcs *= tcs
+    xp.subtract(1, tcs, out=tcs)
+    tcs *= a4[:, :, 3]
 
 
 class RecurrenceBackward(Function):
