@@ -8,6 +8,8 @@ import pytest
 import nnbox
 from nnbox.ops import _pool
 
+pytestmark = pytest.mark.cpu_only(reason="the pool recycles NumPy arrays only (CuPy has its own)")
+
 SHAPE = (256, 1024)  # 1 MiB of float32: large enough to be kept
 
 
