@@ -232,3 +232,49 @@ def normal_cdf(x, out, sq):
         t += 0.5
         out[idx] = t
     return out
+
+
+# float32 Phi in the tanh form: Phi(x) = (1 + tanh(x P(min(x^2, 30)))) / 2, P fitted to
+# atanh(erf(x / sqrt 2)) / x by ``tools/derive_gelu_f32.py`` (max error in Phi 1.2e-8).  NumPy's
+# float32 tanh is one cheap vectorised pass, so this needs no gathered tail: about 40% fewer
+# full-size passes than ``normal_cdf`` (measured on 64K-element chunks: 186 -> 106 us with GELU's
+# derivative).  Far out tanh rounds to +-1, so Phi is exactly 0 or 1 there, as torch's 0.5 (1 + erf).
+_PHI_TANH_F32 = (
+    0.7978847223272116, 0.03633444813840935, -3.479097306397839e-05, -5.388275142765549e-05,
+    3.522509094486097e-06, -6.13580240959278e-08, -4.1640760196105245e-09, 2.407053251200003e-10,
+    -3.706041735327609e-12,
+)
+_PHI_TANH_U = 30.0  # u = x^2 is clipped here: beyond, |x P| >= 8.9 and tanh is +-1 in float32
+_u_limit = np.empty(0, np.float32)  # a cached array of 30s: np.minimum with an array is 4x faster than with a scalar
+
+
+def normal_cdf_f32(x, out, sq, tmp):
+    """The standard normal CDF Phi(x) of a 1-d float32 array, written into ``out``; ``sq`` (same shape
+    and dtype) receives ``x * x`` (GELU's derivative reuses it) and ``tmp`` is scratch.  Returns ``out``.
+
+    >>> import numpy as np
+    >>> x = np.array([-3.0, 0.0, 1.0], np.float32)
+    >>> normal_cdf_f32(x, np.empty(3, np.float32), np.empty(3, np.float32), np.empty(3, np.float32)).round(6)
+    array([0.00135 , 0.5     , 0.841345], dtype=float32)
+    """
+    global _u_limit
+    xp = xp_of(x)
+    xp.multiply(x, x, out=sq)
+    if type(x) is np.ndarray:
+        lim = _u_limit  # read once: chunks on other threads may replace the cache meanwhile
+        if lim.size < x.size:
+            lim = _u_limit = np.full(x.size, _PHI_TANH_U, np.float32)
+        u = np.minimum(sq, lim[:x.size], out=tmp)
+    else:
+        u = xp.minimum(sq, _PHI_TANH_U, out=tmp)
+    q = _PHI_TANH_F32
+    xp.multiply(u, q[-1], out=out)
+    out += q[-2]
+    for c in q[-3::-1]:
+        out *= u
+        out += c
+    out *= x
+    xp.tanh(out, out=out)
+    out *= 0.5
+    out += 0.5
+    return out

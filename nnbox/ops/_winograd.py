@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _pool
+
 # G (4x3): the filter transform of F(2, 3); kron(G, G) maps a flattened 3x3 filter to its 4x4 tile
 _G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
 _GG = {np.dtype(np.float32): np.kron(_G, _G).astype(np.float32)}
@@ -72,25 +74,27 @@ def conv3x3(xc: np.ndarray, w: np.ndarray) -> np.ndarray:
     ho, wo = hp - 2, wp - 2
     th, tw = (ho + 1) // 2, (wo + 1) // 2
     if 2 * th + 2 != hp or 2 * tw + 2 != wp:  # an odd output size: one more row/column of zeros
-        z = np.zeros((c, 2 * th + 2, 2 * tw + 2, n), xc.dtype)
+        z = _pool.take("wino.z", (c, 2 * th + 2, 2 * tw + 2, n), xc.dtype, zero=True)
         z[:, :hp, :wp] = xc
         xc = z
     dt = xc.dtype
-    v = np.empty((4, 4, c, th, tw, n), dt)  # B^T d B
+    # every work array is recycled between calls (``_pool``): fresh ones cost page faults each call
+    v = _pool.take("wino.v", (4, 4, c, th, tw, n), dt)  # B^T d B
 
     def tiles(lo, hi):  # input channels lo..hi: along rows, then along columns
-        r = np.empty((4, hi - lo, th, 2 * tw + 2, n), dt)
+        r = _pool.take("wino.r", (4, hi - lo, th, 2 * tw + 2, n), dt)
         _rows(xc[lo:hi], r, th, 1)
         for a in range(4):
             _rows(r[a], v[a, :, lo:hi], tw, 2)
     tiles(0, c)  # on two threads (ops/_chunks.py) these passes measured 1.3x slower: one thread
     u = (_GG[np.dtype(dt)] @ w.reshape(o * c, 9).T).reshape(16, o, c)  # G g G^T, all filters in one GEMM
-    m = np.matmul(u, v.reshape(16, c, th * tw * n)).reshape(4, 4, o, th, tw, n)
-    y = np.empty((o, th, 2, tw, 2, n), dt)
+    m = np.matmul(u, v.reshape(16, c, th * tw * n), out=_pool.take("wino.m", (16, o, th * tw * n), dt))
+    m = m.reshape(4, 4, o, th, tw, n)
+    y = _pool.take("wino.y", (o, th, 2, tw, 2, n), dt)
 
     def untile(lo, hi):  # output channels lo..hi: A^T m A, A^T = [[1, 1, 1, 0], [0, 1, -1, -1]]
         mb = m[:, :, lo:hi]
-        t = np.empty((2, 4, hi - lo, th, tw, n), dt)
+        t = _pool.take("wino.t", (2, 4, hi - lo, th, tw, n), dt)
         np.add(mb[0], mb[1], out=t[0])
         t[0] += mb[2]
         np.subtract(mb[1], mb[2], out=t[1])

@@ -18,6 +18,7 @@ from .._tensor import Tensor
 from ..autograd.function import Function
 from . import elementwise as _ew
 from ._erf import normal_cdf as _normal_cdf
+from ._erf import normal_cdf_f32 as _normal_cdf_f32
 from ._parallel import MIN_SIZE, par_ufunc
 from ._util import unbroadcast, wrap_dim, xp_of
 from .inplace import apply_inplace
@@ -317,6 +318,7 @@ def _sigmoid(x):
 
 _SQRT1_2 = math.sqrt(0.5)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2 * math.pi)
+_LOG2E = 1.0 / math.log(2)
 _GELU_K = math.sqrt(2 / math.pi)
 _GELU_CHUNK_BYTES = 1 << 18  # 256 KiB per chunk buffer: measured fastest on 256x1024 float32 (2.8 -> 1.8 ms)
 _SIXTH = float(np.float32(1 / 6))  # torch's hardsigmoid backward uses 1/6 rounded to float32, even in float64
@@ -365,19 +367,31 @@ class Gelu(_Pointwise):
         d = xp.empty_like(x) if grad else None
         chunk = _GELU_CHUNK_BYTES // x.itemsize if type(x) is np.ndarray else max(x.size, 1)
 
+        f32 = x.dtype == np.float32
+
         def run(i: int, worker: int) -> None:
             lo, hi = i * chunk, (i + 1) * chunk
             xc = x[lo:hi]
             cdf = res[lo:hi]
-            u = xp.empty_like(xc)
-            _normal_cdf(xc, cdf, u)  # leaves u = x^2
+            # u receives x^2; with a gradient it is d's own chunk (overwritten last), so the tanh form
+            # needs one scratch chunk and the erf form none
+            u = d[lo:hi] if grad else xp.empty_like(xc)
+            if f32:  # the tanh form: fewer passes, within float32 rounding of the erf form
+                _normal_cdf_f32(xc, cdf, u, xp.empty_like(xc) if grad else u)
+            else:
+                _normal_cdf(xc, cdf, u)
             if grad:
-                # d/dx = Phi(x) + x phi(x), phi(x) = exp(-x^2 / 2) / sqrt(2 pi)
-                u *= -0.5
-                xp.exp(u, out=u)
+                # d/dx = Phi(x) + x phi(x), phi(x) = exp(-x^2 / 2) / sqrt(2 pi); float32 as 2^(-x^2 log2(e) / 2):
+                # NumPy's float32 exp2 takes 0.6x exp's time, within the same ulps (dense-grid test)
+                if f32:
+                    u *= -0.5 * _LOG2E
+                    xp.exp2(u, out=u)
+                else:
+                    u *= -0.5
+                    xp.exp(u, out=u)
                 u *= xc
                 u *= _INV_SQRT_2PI
-                xp.add(u, cdf, out=d[lo:hi])
+                u += cdf
             cdf *= xc
 
         parallel_for(-(-x.size // chunk), run)

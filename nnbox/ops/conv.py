@@ -30,7 +30,7 @@ import numpy as np
 from .._backend import autocast_state as _ac
 from .._tensor import Tensor
 from ..autograd.function import Function
-from . import _winograd
+from . import _pool, _winograd
 from ._lowp import autocast_entry
 from ._util import shape_str, xp_of
 
@@ -71,15 +71,14 @@ def _transposed_copy(src, axes, out=None, chunk_axis: int = 1):
 def _to_cm(x, pads):
     """(N, C, *S) -> zero-padded (C, *Sp, N) in one pass; ``pads`` = ((lo, hi), ...).  A negative
     ``hi`` (a transposed convolution's output_padding beyond its padding) crops instead."""
-    xp = xp_of(x)
     sp = x.shape[2:]
     shape = (x.shape[1],) + tuple(s + lo + hi for s, (lo, hi) in zip(sp, pads)) + (x.shape[0],)
     keep = tuple(s + min(hi, 0) for s, (_, hi) in zip(sp, pads))
     src = x[(slice(None), slice(None)) + tuple(slice(0, k) for k in keep)]
     axes = tuple(range(1, x.ndim)) + (0,)
     if not any(lo or hi for lo, hi in pads):
-        return _transposed_copy(src, axes, chunk_axis=0)
-    out = xp.zeros(shape, dtype=x.dtype)
+        return _transposed_copy(src, axes, _pool.empty(x, "conv.cm", shape, x.dtype), chunk_axis=0)
+    out = _pool.empty(x, "conv.cm", shape, x.dtype, zero=True)
     _transposed_copy(src, axes, out[(slice(None),) + tuple(slice(lo, lo + k) for k, (lo, _) in zip(keep, pads))], 0)
     return out
 
@@ -87,7 +86,15 @@ def _to_cm(x, pads):
 def _from_cm(a, pads, sp):
     """(C, *Sp, N) -> (N, C, *S) contiguous, dropping the padding."""
     a = a[(slice(None),) + tuple(slice(lo, lo + s) for s, (lo, _) in zip(sp, pads))]
-    return _transposed_copy(a, (a.ndim - 1,) + tuple(range(a.ndim - 1)), chunk_axis=1)
+    return _nc_copy(a)
+
+
+def _nc_copy(a):
+    """(C, *S, N) -> (N, C, *S) contiguous, into a recycled array: a layer's output or input gradient,
+    so it is handed out again only after the graph and the caller have let go of it (``_pool``)."""
+    axes = (a.ndim - 1,) + tuple(range(a.ndim - 1))
+    out = _pool.empty(a, "conv.nc", tuple(a.shape[i] for i in axes), a.dtype)
+    return _transposed_copy(a, axes, out, chunk_axis=1)
 
 
 def _im2col(xc, ksize, stride, dilation, out_size):
@@ -102,16 +109,17 @@ def _im2col(xc, ksize, stride, dilation, out_size):
         v = _as_strided(xc, shape, strides, writeable=False)
     else:
         v = xp.lib.stride_tricks.as_strided(xc, shape, strides)
-    return xp.ascontiguousarray(v).reshape(xc.shape[0] * math.prod(ksize), -1)
+    cols = _pool.empty(xc, "conv.cols", shape, xc.dtype)
+    cols[...] = v
+    return cols.reshape(xc.shape[0] * math.prod(ksize), -1)
 
 
 def _col2im(dcols, cm_shape, ksize, stride, dilation, out_size):
     """Adjoint of ``_im2col``: cols (C*K, P*N) summed into zeros of ``cm_shape`` (C, *Sp, N), one
     strided slab add per kernel tap."""
-    xp = xp_of(dcols)
     nd = len(ksize)
     d = dcols.reshape((cm_shape[0],) + tuple(ksize) + tuple(out_size) + (cm_shape[-1],))
-    acc = xp.zeros(cm_shape, dtype=dcols.dtype)
+    acc = _pool.empty(dcols, "conv.acc", cm_shape, dcols.dtype, zero=True)
     for tap in itertools.product(*(range(k) for k in ksize)):
         idx = (slice(None),) + tuple(
             slice(tap[i] * dilation[i], tap[i] * dilation[i] + stride[i] * (out_size[i] - 1) + 1, stride[i])
@@ -124,6 +132,8 @@ def _gemm_w(w, cols, groups):
     """W (O, C/g*K) @ cols (C*K, M), per group -> (O, M)."""
     o = w.shape[0]
     if groups == 1:
+        if type(cols) is np.ndarray:  # the product into a recycled array (``_pool``: no page faults)
+            return np.matmul(w.reshape(o, -1), cols, out=_pool.take("conv.y2", (o, cols.shape[1]), cols.dtype))
         return w.reshape(o, -1) @ cols
     y = w.reshape(groups, o // groups, -1) @ cols.reshape(groups, -1, cols.shape[1])
     return y.reshape(o, -1)
@@ -131,13 +141,14 @@ def _gemm_w(w, cols, groups):
 
 def _out_to_nc(y2, n, out_size):
     """(O, P*N) -> (N, O, *out) contiguous."""
-    y = y2.reshape((y2.shape[0],) + tuple(out_size) + (n,))
-    return _transposed_copy(y, (y.ndim - 1,) + tuple(range(y.ndim - 1)), chunk_axis=1)
+    return _nc_copy(y2.reshape((y2.shape[0],) + tuple(out_size) + (n,)))
 
 
 def _grad_to_cm(gy):
     """(N, O, *out) -> (O, P*N) contiguous."""
-    return _transposed_copy(gy, tuple(range(1, gy.ndim)) + (0,), chunk_axis=0).reshape(gy.shape[1], -1)
+    axes = tuple(range(1, gy.ndim)) + (0,)
+    out = _pool.empty(gy, "conv.g2", tuple(gy.shape[a] for a in axes), gy.dtype)
+    return _transposed_copy(gy, axes, out, chunk_axis=0).reshape(gy.shape[1], -1)
 
 
 def _conv_forward(x, w, stride, pads, dilation, groups, taps=None):
@@ -146,8 +157,7 @@ def _conv_forward(x, w, stride, pads, dilation, groups, taps=None):
     ksize = w.shape[2:]
     xc = _to_cm(x, pads)
     if _winograd.usable(x, w, stride, dilation, groups, taps):
-        y = _winograd.conv3x3(xc, w)
-        return _transposed_copy(y, (3, 0, 1, 2), chunk_axis=1), None
+        return _nc_copy(_winograd.conv3x3(xc, w)), None
     out_size = tuple((xc.shape[1 + i] - dilation[i] * (k - 1) - 1) // stride[i] + 1 for i, k in enumerate(ksize))
     cols = _im2col(xc, ksize, stride, dilation, out_size)
     return _out_to_nc(_gemm_w(w, cols, groups), x.shape[0], out_size), cols
@@ -215,8 +225,8 @@ def _winograd_grad_input(gy, w, stride, pads, dilation, groups, taps):
     wf = w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1] if w.ndim == 4 else w
     if not _winograd.usable(gy, wf, stride, dilation, groups, taps):
         return None
-    y = _winograd.conv3x3(_to_cm(gy, tuple((2 - lo, 2 - hi) for lo, hi in pads)), xp_of(w).ascontiguousarray(wf))
-    return _transposed_copy(y, (3, 0, 1, 2), chunk_axis=1)
+    return _nc_copy(_winograd.conv3x3(_to_cm(gy, tuple((2 - lo, 2 - hi) for lo, hi in pads)),
+                                      xp_of(w).ascontiguousarray(wf)))
 
 
 def _conv_grad_input(g2, w, x_shape, out_size, stride, pads, dilation, groups):
@@ -224,7 +234,10 @@ def _conv_grad_input(g2, w, x_shape, out_size, stride, pads, dilation, groups):
     o = w.shape[0]
     ksize = w.shape[2:]
     if groups == 1:
-        dcols = w.reshape(o, -1).T @ g2
+        if type(g2) is np.ndarray:
+            dcols = np.matmul(w.reshape(o, -1).T, g2, out=_pool.take("conv.dcols", (w[0].size, g2.shape[1]), g2.dtype))
+        else:
+            dcols = w.reshape(o, -1).T @ g2
     else:
         dcols = (w.reshape(groups, o // groups, -1).swapaxes(1, 2) @ g2.reshape(groups, o // groups, -1))
         dcols = dcols.reshape(-1, g2.shape[1])

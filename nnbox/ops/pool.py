@@ -18,6 +18,7 @@ import numpy as np
 from .._backend import autocast_state as _ac
 from .._tensor import Tensor
 from ..autograd.function import Function
+from . import _pool
 from ._chunks import chunked
 from ._lowp import autocast_fp32
 from ._util import shape_str, xp_of
@@ -85,8 +86,9 @@ class MaxPoolNd(Function):
         xpad = _pad_spatial(x, pads, _lowest(x.dtype))
         small = math.prod(ksize) < 128
         shape = x.shape[:-len(ksize)] + tuple(out_size)
-        best = xp.empty(shape, dtype=x.dtype)
-        tap_of = xp.zeros(shape, dtype=np.int8 if small else np.int64)
+        # output and taps (and backward's gradient) are recycled arrays (``_pool``): no page faults per step
+        best = _pool.empty(x, "maxpool.out", shape, x.dtype)
+        tap_of = _pool.empty(x, "maxpool.tap", shape, np.dtype(np.int8 if small else np.int64), zero=True)
 
         def rows(r):  # a block of the batch (all of it on one thread)
             xr, br, tr = xpad[r], best[r], tap_of[r]
@@ -130,7 +132,7 @@ class MaxPoolScatter(Function):
         xp = xp_of(gy)
         nd = len(ksize)
         padded = x_shape[:-nd] + tuple(s + lo + hi for s, (lo, hi) in zip(x_shape[-nd:], pads))
-        gx = xp.zeros(padded, dtype=gy.dtype)
+        gx = _pool.empty(gy, "maxpool.gx", padded, gy.dtype, zero=True)
         overlap = any(k * d > s for k, s, d in zip(ksize, stride, dilation))
 
         def rows(r):  # a block of the batch (all of it on one thread)

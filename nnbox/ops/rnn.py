@@ -22,12 +22,19 @@ from __future__ import annotations
 from .._backend import autocast_state as _ac
 from .._tensor import Tensor
 from ..autograd.function import Function
+from . import _pool
 from ._lowp import autocast_low, without_autocast
 from ._util import xp_of
 
 __all__: list[str] = []
 
 GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
+
+
+def _new(like, zero: bool):
+    """The allocator for a call's large arrays, like ``like``'s: on NumPy recycled between calls
+    (``_pool``: no page faults per call), on CuPy its own pool's ``zeros``/``empty``."""
+    return lambda shape, dtype, tag: _pool.empty(like, "rnn." + tag, shape, dtype, zero)
 
 
 def _gate_scale(mode: str, H: int, xp, dtype):
@@ -83,21 +90,21 @@ class Recurrence(Function):
             wih_t = wih_t * scale
             whh_t = whh_t * scale
             bias = bias * scale if bias is not None else None
-        acts = (x.reshape(T * B, I) @ wih_t).reshape(T, B, G)
+        new = _new(x, packed)
+        acts = xp.matmul(x.reshape(T * B, I), wih_t, out=_new(x, False)((T * B, G), x.dtype, "acts")).reshape(T, B, G)
         if bias is not None:
             acts += bias
         whh_t = xp.ascontiguousarray(whh_t)
         if gru:
             b_hn = b_hh[2 * H:] if b_hh is not None else None
-        new = xp.zeros if packed else xp.empty
-        out = new((T, B, P), dtype=x.dtype)
-        hprev = xp.zeros((T, B, P), dtype=x.dtype) if packed else None
-        hrs = new((T, B, H), dtype=x.dtype) if w_hr is not None else None  # o * tanh(c) before projection
+        out = new((T, B, P), x.dtype, "out")
+        hprev = new((T, B, P), x.dtype, "hprev") if packed else None
+        hrs = new((T, B, H), x.dtype, "hrs") if w_hr is not None else None  # o * tanh(c) before projection
         # LSTM keeps tanh(c) and each gate's local derivative, computed while the step's block is in cache
-        tcs = new((T, B, H), dtype=x.dtype) if lstm else None
-        dacts = new((T, B, G), dtype=x.dtype) if lstm and any(ctx.needs_input_grad) else None
-        cs = new((T, B, H), dtype=x.dtype) if lstm else None
-        ghn = new((T, B, H), dtype=x.dtype) if gru else None
+        tcs = new((T, B, H), x.dtype, "tcs") if lstm else None
+        dacts = new((T, B, G), x.dtype, "dacts") if lstm and any(ctx.needs_input_grad) else None
+        cs = new((T, B, H), x.dtype, "cs") if lstm else None
+        ghn = new((T, B, H), x.dtype, "ghn") if gru else None
         h = h0.copy() if packed else h0
         c = (c0.copy() if packed else c0) if lstm else None
         if lstm:  # per-gate factors as (G,) rows broadcast over the step's (n, G) block; tmp: i * g
@@ -109,6 +116,9 @@ class Recurrence(Function):
             dscale[2] = 1.0
             sig_mul, sig_add, dscale = sig_mul.reshape(-1), sig_add.reshape(-1), dscale.reshape(-1)
             tmp = xp.empty((B, H), dtype=x.dtype)
+        # unpacked, the gate derivatives are computed after the loop, for all steps in a dozen
+        # whole-sequence passes instead of ten small ones per step (packed: per step, below)
+        step_dacts = dacts is not None and packed
         for t in (range(T - 1, -1, -1) if reverse else range(T)):
             n = B if not packed else int(batch_sizes[t])
             hp = h[:n]
@@ -121,7 +131,7 @@ class Recurrence(Function):
                 a += gh
                 xp.tanh(a, out=a)  # every gate's tanh t (the sigmoid rows were pre-scaled by 1/2)
                 a4 = a.reshape(n, 4, H)
-                if dacts is not None:  # from t: sigmoid' = s (1 - s) = (1 - t^2) / 4, tanh' = 1 - t^2
+                if step_dacts:  # from t: sigmoid' = s (1 - s) = (1 - t^2) / 4, tanh' = 1 - t^2
                     d = dacts[t, :n]
                     xp.multiply(a, a, out=d)
                     xp.subtract(1, d, out=d)
@@ -143,7 +153,7 @@ class Recurrence(Function):
                     hr = hrs[t, :n]
                     xp.multiply(tc, a4[:, 3], out=hr)
                     xp.matmul(hr, w_hr.T, out=ht)
-                if dacts is not None:
+                if step_dacts:
                     # finish each pre-activation's factor while the block is in cache, so backward
                     # needs two multiplies per step: d c'/d(i, f, g) = (g, c, i) * gate', d h/d o =
                     # tanh(c') o'; and d h/d c' = o (1 - tanh(c')^2) replaces tanh(c') in tcs
@@ -186,6 +196,8 @@ class Recurrence(Function):
                 h = out[t]
                 if lstm:
                     c = cs[t]
+        if dacts is not None and not packed:
+            _lstm_factors(xp, acts, dacts, cs, tcs, c0, reverse)
         # unpacked, the state a step started from is h0 / c0 or the neighbouring step's output (no copy kept)
         saved = [x, w_ih, w_hh, hprev, out, acts, ghn, w_hr, hrs, h0, tcs, dacts, c0, b_ih, b_hh]
         ctx.save_for_backward(*saved)
@@ -200,6 +212,28 @@ class Recurrence(Function):
         x, w_ih, w_hh, hprev, out, acts, ghn, w_hr, hrs, h0, tcs, dacts, c0, b_ih, b_hh = ctx.saved_tensors
         return RecurrenceBackward.run(dout, dhn, dcn, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, hprev, out, acts, ghn,
                                       hrs, tcs, dacts, ctx.meta, ctx.needs_input_grad) + (None,) * 3
+
+
+def _lstm_factors(xp, acts, dacts, cs, tcs, c0, reverse: bool) -> None:
+    """The LSTM forward's per-gate factors for backward, for all steps at once: ``dacts`` = (g, c_prev,
+    i, tanh c') times each gate's derivative (sigmoid' = s - s^2 for i, f, o; tanh' = 1 - g^2), and
+    ``tcs`` turned from tanh(c') into d h / d c' = o (1 - tanh(c')^2).  ``acts`` holds the activated
+    gates (T, B, 4H) in torch's order i, f, g, o."""
+    T, B, G = acts.shape
+    a4, d4 = acts.reshape(T, B, 4, G // 4), dacts.reshape(T, B, 4, G // 4)
+    xp.multiply(acts, acts, out=dacts)
+    xp.subtract(a4[:, :, :2], d4[:, :, :2], out=d4[:, :, :2])
+    xp.subtract(a4[:, :, 3], d4[:, :, 3], out=d4[:, :, 3])
+    xp.subtract(1, d4[:, :, 2], out=d4[:, :, 2])
+    d4[:, :, 0] *= a4[:, :, 2]
+    first, rest, prevs = (T - 1, slice(0, T - 1), cs[1:]) if reverse else (0, slice(1, T), cs[:-1])
+    d4[first, :, 1] *= c0  # the step's starting cell state: c0, or the neighbouring step's
+    d4[rest, :, 1] *= prevs
+    d4[:, :, 2] *= a4[:, :, 0]
+    d4[:, :, 3] *= tcs
+    tcs *= tcs
+    xp.subtract(1, tcs, out=tcs)
+    tcs *= a4[:, :, 3]
 
 
 class RecurrenceBackward(Function):
@@ -226,9 +260,9 @@ class RecurrenceBackward(Function):
         dhts = xp.zeros((T, B, P), dtype=x.dtype) if w_hr is not None else None
         lstm, gru = mode == "LSTM", mode == "GRU"
         packed = batch_sizes is not None
-        new = xp.zeros if packed else xp.empty
-        dgi = new((T, B, k, H), dtype=x.dtype)
-        dgh = new((T, B, k, H), dtype=x.dtype) if gru else dgi
+        new = _new(x, packed)
+        dgi = new((T, B, k, H), x.dtype, "dgi")
+        dgh = new((T, B, k, H), x.dtype, "dgh") if gru else dgi
         dh = dhn.copy()
         dc = dcn.copy() if lstm else None
         # per-step derivatives on small, cache-resident (B, H) blocks: measured faster than
@@ -271,7 +305,7 @@ class RecurrenceBackward(Function):
             xp.matmul(da.reshape(n, G), w_hh, out=dh[:n])  # dht is spent (dhts kept a copy)
         gi_flat = dgi.reshape(T * B, G)
         gh_flat = dgh.reshape(T * B, G)
-        dx = (gi_flat @ w_ih).reshape(T, B, I) if need[0] else None
+        dx = xp.matmul(gi_flat, w_ih, out=_new(x, False)((T * B, I), x.dtype, "dx")).reshape(T, B, I) if need[0] else None
         dw_ih = gi_flat.T @ x.reshape(T * B, I) if need[3] else None
         dw_hh = None
         if need[4]:
