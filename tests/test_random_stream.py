@@ -156,3 +156,23 @@ def test_poisson(dtype):
     for seed in SEEDS:
         rates = np.random.default_rng(seed).random(20) * np.array([0.5, 3, 9.9, 10, 15, 100, 1000, 0, 2, 50] * 2)
         both(lambda L: L.poisson(L.tensor(rates, dtype=getattr(L, dtype))), seed)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+@pytest.mark.parametrize("bounds", [(1, float("inf")), (-float("inf"), 1), (float("nan"), 1), (1, float("nan")), (2, 1),
+                                    (-3e38, 3e38), (1e39, 1e40), (-1e308, 1e308), (1, 70000)], ids=str)
+def test_uniform_bounds_checked_as_torch(dtype, bounds):
+    """Bounds outside the dtype, a reversed range or an overflowing span raise torch's error,
+    and nothing is drawn or written."""
+    import re
+
+    try:
+        torch.zeros(2, dtype=getattr(torch, dtype)).uniform_(*bounds)
+    except RuntimeError as e:
+        t = nnbox.zeros(2, dtype=getattr(nnbox, dtype))
+        before = nnbox.get_rng_state()
+        with pytest.raises(RuntimeError, match=re.escape(str(e))):
+            t.uniform_(*bounds)
+        assert not t.numpy().any() and nnbox.equal(before, nnbox.get_rng_state())
+    else:
+        nnbox.zeros(2, dtype=getattr(nnbox, dtype)).uniform_(*bounds)
