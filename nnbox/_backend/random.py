@@ -195,15 +195,19 @@ class Generator:
         lo, hi = np.float32(low), np.float32(high)
         return tm.fma32(self._unit32(n), hi - lo, lo).astype(dtype, copy=False)
 
-    def normal(self, n: int, dtype, mean: float = 0.0, std: float = 1.0) -> np.ndarray:
+    def normal(self, n: int, dtype, mean: float = 0.0, std: float = 1.0, reduced: bool = False) -> np.ndarray:
+        """n normals of ``dtype`` (float32 or float64 arithmetic).  ``reduced``: the values are
+        for a 16-bit float tensor, whose elements past the last whole block of 16 torch does
+        not prefill with uniforms (the last 16 are drawn fresh either way)."""
         dtype = np.dtype(dtype)
         if n < NORMAL_VECTOR_MIN:
             z = np.array([self._scalar_normal() for _ in range(n)], dtype=np.float64)
             return tm.fma64(z, float(std), float(mean)).astype(dtype, copy=False)
         wide = dtype == np.float64
-        out = self._unit(n, np.float64 if wide else np.float32)
-        mean_c, std_c = (float(mean), float(std)) if wide else (np.float32(mean), np.float32(std))
         body = n - n % 16
+        out = np.empty(n, np.float64 if wide else np.float32)
+        out[:body if reduced else n] = self._unit(body if reduced else n, out.dtype)
+        mean_c, std_c = (float(mean), float(std)) if wide else (np.float32(mean), np.float32(std))
         self._box_muller(out[:body], wide, mean_c, std_c)
         if body != n:  # torch redoes the last 16 with fresh uniforms
             out[n - 16:] = self._unit(16, out.dtype)
@@ -348,7 +352,9 @@ def draw_normal(dev, generator, shape, dtype, mean=0.0, std=1.0):
     """N(mean, std^2) samples of ``shape`` in float ``dtype``."""
     if _cpu(dev):
         gen_dt = np.float64 if np.dtype(dtype) == np.float64 else np.float32
-        return cpu_generator(generator).normal(_size(shape), gen_dt, mean, std).astype(dtype, copy=False).reshape(shape)
+        reduced = np.dtype(dtype).itemsize == 2  # float16, bfloat16: float32 arithmetic, torch's tail rule
+        g = cpu_generator(generator)
+        return g.normal(_size(shape), gen_dt, mean, std, reduced).astype(dtype, copy=False).reshape(shape)
     cp = require_cupy()
     return (generator_for(dev, generator).standard_normal(shape, dtype=cp.float64) * std + mean).astype(dtype)
 
