@@ -28,7 +28,8 @@ Why reproduce rules rather than just the twister: a seeded tutorial, a bug repor
 printed losses only carry over if every draw consumes the same words and rounds the same way, so
 each rule above (even torch's modulo bias and its FMA roundings) is part of the contract.  The
 samplers built on these (exponential, geometric, cauchy, log-normal, multinomial, poisson) sit
-with their ops (``ops/inplace.py``, ``ops/sampling.py``).
+with their ops (``ops/inplace.py``, ``ops/sampling.py``); the Gamma family's sampler (Gamma,
+Dirichlet, Beta) is in ``random_gamma.py``.
 """
 from __future__ import annotations
 
@@ -276,13 +277,6 @@ _cuda_generators: dict = {}
 def cpu_generator(generator=None) -> Generator:
     """The CPU generator to draw from: ``generator`` or the default one."""
     return default_generator if generator is None else generator
-
-
-def numpy_generator(generator=None) -> np.random.Generator:
-    """A NumPy generator seeded by two 64-bit words of the CPU stream, for samplers whose torch
-    algorithm nnbox does not reproduce (the Gamma family): their draws are reproducible under
-    ``manual_seed`` and advance the stream, but are not torch's numbers."""
-    return np.random.Generator(np.random.PCG64(cpu_generator(generator)._words64(2)))
 
 
 def generator_for(dev, generator=None):

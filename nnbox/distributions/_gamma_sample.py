@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from .._backend.device import device_of
-from .._backend.random import generator_for, numpy_generator
+from .._backend import random_gamma
+from .._backend.random import cpu_generator, generator_for
 from ..autograd.function import Function
 from ..ops._util import xp_of
 from ..ops.special import _lgamma_arr
@@ -77,10 +78,12 @@ class StandardGamma(Function):
     @staticmethod
     def forward(ctx, alpha):
         dev = device_of(alpha)
-        rng = numpy_generator() if dev.type == "cpu" else generator_for(dev)
-        x = rng.standard_gamma(alpha).astype(alpha.dtype, copy=False)
-        tiny = np.finfo(alpha.dtype).tiny
-        x = xp_of(alpha).maximum(x, tiny)  # a draw that underflowed to 0 (tiny α) stays positive
+        if dev.type == "cpu":  # torch's sampler on torch's stream
+            x = random_gamma.to_dtype(random_gamma.standard_gamma(cpu_generator(), alpha), alpha.dtype)
+        else:
+            x = generator_for(dev).standard_gamma(alpha).astype(alpha.dtype, copy=False)
+            tiny = np.finfo(alpha.dtype).tiny
+            x = xp_of(alpha).maximum(x, tiny)  # a draw that underflowed to 0 (tiny α) stays positive
         ctx.save_for_backward(alpha, x)
         return x
 
