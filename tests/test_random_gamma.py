@@ -79,3 +79,16 @@ def test_gamma_rsample_gradient_matches_torch(dtype):
     # the same draws, so the same gradients up to torch's approximation of d(sample)/d(alpha)
     # (good to ~1.5e-4 relative; nnbox's is the exact implicit derivative, see test_distributions)
     np.testing.assert_allclose(na.grad.numpy(), ta.grad.numpy(), rtol=5e-4)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_private_samplers_match_torch(dtype):
+    """torch._standard_gamma and torch._sample_dirichlet, with and without a generator."""
+    for seed in SEEDS:
+        c = conc(7, dtype).reshape(7, 1) + conc(3, dtype)
+        for name in ("_standard_gamma", "_sample_dirichlet"):
+            a = getattr(torch, name)(torch.tensor(c), generator=torch.Generator().manual_seed(seed)).numpy()
+            b = getattr(nnbox, name)(nnbox.tensor(c), generator=nnbox.Generator().manual_seed(seed)).numpy()
+            assert np.array_equal(a, b)
+    with pytest.raises(NotImplementedError, match="\"gamma_cpu\" not implemented for 'Long'"):
+        nnbox._standard_gamma(nnbox.tensor([1, 2]))
