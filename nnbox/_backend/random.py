@@ -206,8 +206,11 @@ class Generator:
             return tm.fma64(z, float(std), float(mean)).astype(dtype, copy=False)
         wide = dtype == np.float64
         body = n - n % 16
-        out = np.empty(n, np.float64 if wide else np.float32)
-        out[:body if reduced else n] = self._unit(body if reduced else n, out.dtype)
+        if reduced:
+            out = np.empty(n, np.float32)
+            out[:body] = self._unit32(body)
+        else:
+            out = self._unit(n, np.float64 if wide else np.float32)
         mean_c, std_c = (float(mean), float(std)) if wide else (np.float32(mean), np.float32(std))
         self._box_muller(out[:body], wide, mean_c, std_c)
         if body != n:  # torch redoes the last 16 with fresh uniforms
