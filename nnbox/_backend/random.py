@@ -20,7 +20,9 @@ torch 2.13 (``tests/test_random_stream.py`` checks each one over seeds 0-99):
 * 16 or more elements are filled with uniforms of the tensor's dtype first, then each block of
   16 becomes 8 cosines and 8 sines (``u1 = 1 - x[i]``, ``u2 = x[i + 8]``); when the size is not
   a multiple of 16, the last 16 elements are refilled with fresh uniforms and transformed again.
-  float32 uses torch's vectorised log/sincos (``torch_math``), float64 uses libm;
+  float32 uses torch's vectorised log/sincos (``torch_math``), float64 uses libm; 16-bit
+  floats (float16, bfloat16) take float32's arithmetic and round, but torch prefills only the
+  whole blocks with uniforms (the tail's 16 are drawn fresh either way);
 * ``bernoulli_(p)`` with a number p compares a float64 uniform with p; ``bernoulli(probs)``
   compares a uniform of the probabilities' dtype per element.
 

@@ -143,7 +143,8 @@ def _trunc_normal_by_uniforms(tensor: Tensor, mean, std, a, b, za, zb, generator
     and then a whole tensor of acceptance uniforms v; a pending position takes its proposal x
     when v <= exp((r - z^2) / 2), z = (x - mean) / std, r the squared standardised bound
     nearest the mean (0 when [a, b] holds it), so the accepted values follow the normal density
-    on [a, b].  Out-of-range bounds raise ``uniform_``'s errors, as in torch."""
+    on [a, b].  Out-of-range bounds raise ``uniform_``'s errors, as in torch.  (For 16-bit
+    tensors torch rounds the acceptance test differently now and then: those are not bitwise.)"""
     from ..ops.creation import empty
 
     r = za * za if za > 0 else zb * zb if zb < 0 else 0.0
