@@ -180,3 +180,10 @@ def test_rrelu_gumbel_and_attention_dropout_match_torch(dtype):
         b = F.scaled_dot_product_attention(*[nnbox.tensor(x)] * 3, dropout_p=0.3)
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
         assert torch.rand(1).item() == nnbox.rand(1).item()
+
+
+def test_trunc_normal_on_a_device_tensor(standin):
+    """Both proposal paths run on the device's arrays (CuPy stand-in) and land inside [a, b]."""
+    for a, b in [(-2.0, 2.0), (2.0, 3.0)]:
+        t = nnbox.nn.init.trunc_normal_(nnbox.empty(40, 3, device="cuda"), 0.0, 1.0, a, b)
+        assert t.device.type == "cuda" and bool(((t >= a) & (t <= b)).all())

@@ -133,7 +133,7 @@ def _trunc_normal_by_normals(tensor: Tensor, mean, std, a, b, generator) -> None
     arr = tensor._data
     bad = (arr < a) | (arr > b)
     while bad.any():
-        fresh = empty(tuple(arr.shape), dtype=tensor.dtype).normal_(mean, std, generator=generator)._data
+        fresh = empty(tuple(arr.shape), dtype=tensor.dtype, device=tensor.device).normal_(mean, std, generator=generator)._data
         arr[bad] = fresh[bad]
         bad = (arr < a) | (arr > b)
 
@@ -149,13 +149,14 @@ def _trunc_normal_by_uniforms(tensor: Tensor, mean, std, a, b, za, zb, generator
 
     r = za * za if za > 0 else zb * zb if zb < 0 else 0.0
     arr = tensor._data
+    xp = xp_of(arr)
     shape = tuple(arr.shape)
-    pending = np.ones(shape, dtype=bool)
-    while pending.any():
-        x = empty(shape, dtype=tensor.dtype).uniform_(a, b, generator=generator)._data
-        v = empty(shape, dtype=tensor.dtype).uniform_(generator=generator)._data
-        z = (x.astype(np.float64) - mean) / std
-        take = v <= np.exp((r - z * z) / 2)
+    pending = xp.ones(shape, dtype=bool)
+    while bool(pending.any()):
+        x = empty(shape, dtype=tensor.dtype, device=tensor.device).uniform_(a, b, generator=generator)._data
+        v = empty(shape, dtype=tensor.dtype, device=tensor.device).uniform_(generator=generator)._data
+        z = (x.astype(xp.float64) - mean) / std
+        take = v <= xp.exp((r - z * z) / 2)
         take &= pending
         arr[take] = x[take]
         pending &= ~take
