@@ -96,7 +96,7 @@ TRUNC_INTERVALS = [(0, 1, -0.1, 0.1), (0, 1, 0, 0.5), (0, 1, 0.5, 1.0), (0, 1, 2
 
 
 @pytest.mark.parametrize("interval", TRUNC_INTERVALS, ids=str)
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
 def test_trunc_normal_every_interval_matches_torch(interval, dtype):
     mean, std, a, b = interval
     for seed in SEEDS:

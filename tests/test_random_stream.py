@@ -213,3 +213,13 @@ def test_normal_tensor_overloads_round_as_torch(name, dtype):
     for seed in SEEDS:
         for n in (1, 15, 16, 17, 33):
             both(lambda L: fn(L, n, getattr(L, dtype)), seed)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+@pytest.mark.parametrize("bounds", [(0, 1), (0.3, 0.7), (2, 3), (1000, 1001), (-5, -3)], ids=str)
+def test_uniform_values_rounding_to_the_top_wrap_to_the_bottom(dtype, bounds):
+    """torch keeps [from, to): a draw that rounds up to ``to`` in the dtype becomes ``from``
+    (frequent in 16-bit floats, rare in float32 with wide bounds)."""
+    for seed in range(5):
+        both(lambda L: L.empty(20000, dtype=getattr(L, dtype)).uniform_(*bounds), seed)
+        both(lambda L: L.rand(20000, dtype=getattr(L, dtype)), seed)

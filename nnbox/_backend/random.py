@@ -10,7 +10,7 @@ torch 2.13 (``tests/test_random_stream.py`` checks each one over seeds 0-99):
 * a 64-bit draw is two words, the first one high: ``(w0 << 32) | w1``;
 * float32 uniforms take the low 24 bits of one word times 2**-24, float64 uniforms the low 53
   bits of a 64-bit draw times 2**-53 (so they consume twice the stream); ``uniform_(a, b)`` is
-  ``fma(u, b - a, a)`` in the tensor's dtype;
+  ``fma(u, b - a, a)`` in the tensor's dtype, and a value that rounds to b becomes a;
 * integers in [lo, hi) are ``word % (hi - lo) + lo`` (modulo bias included, as torch), with a
   64-bit draw once the range reaches 2**28 (``randint``; the full-range ``random_()`` only past
   32 bits, and int64's takes the low 63 bits of a 64-bit draw);
@@ -341,7 +341,15 @@ def draw_uniform(dev, generator, shape, dtype, low=0.0, high=1.0):
     """U(low, high) samples of ``shape`` in float ``dtype``."""
     if _cpu(dev):
         gen_dt = np.float64 if np.dtype(dtype) == np.float64 else np.float32
-        return cpu_generator(generator).uniform(_size(shape), gen_dt, low, high).astype(dtype, copy=False).reshape(shape)
+        out = cpu_generator(generator).uniform(_size(shape), gen_dt, low, high).astype(dtype, copy=False)
+        if np.dtype(dtype).itemsize == 2 or not (low == 0 and high == 1):
+            # torch keeps [from, to): a value that rounds up to ``to`` in the tensor's dtype becomes
+            # ``from`` (in 16-bit floats often; in float32 for wide bounds; rand() never needs it)
+            top = np.asarray(high).astype(out.dtype)
+            hit = out == top
+            if hit.any():
+                out[hit] = np.asarray(low).astype(out.dtype)
+        return out.reshape(shape)
     cp = require_cupy()
     rng = generator_for(dev, generator)
     return (rng.random(shape, dtype=cp.float64) * (high - low) + low).astype(dtype)

@@ -141,13 +141,13 @@ def _trunc_normal_by_normals(tensor: Tensor, mean, std, a, b, generator) -> None
 def _trunc_normal_by_uniforms(tensor: Tensor, mean, std, a, b, za, zb, generator) -> None:
     """Narrow or tail intervals: each round draws a whole tensor of proposals ``uniform_(a, b)``
     and then a whole tensor of acceptance uniforms v; a pending position takes its proposal x
-    when v <= exp((r - z^2) / 2), z = (x - mean) / std, r the squared standardised bound
+    when log v <= (r - z^2) / 2, z = (x - mean) / std, r the squared standardised bound
     nearest the mean (0 when [a, b] holds it), so the accepted values follow the normal density
-    on [a, b].  Out-of-range bounds raise ``uniform_``'s errors, as in torch.  (For 16-bit
-    tensors torch rounds the acceptance test differently now and then: those are not bitwise.)"""
+    on [a, b].  Out-of-range bounds raise ``uniform_``'s errors, as in torch."""
     from ..ops.creation import empty
 
     r = za * za if za > 0 else zb * zb if zb < 0 else 0.0
+    ct = np.float64 if tensor._data.dtype == np.float64 else np.float32  # the arithmetic's type
     arr = tensor._data
     xp = xp_of(arr)
     shape = tuple(arr.shape)
@@ -155,8 +155,13 @@ def _trunc_normal_by_uniforms(tensor: Tensor, mean, std, a, b, za, zb, generator
     while bool(pending.any()):
         x = empty(shape, dtype=tensor.dtype, device=tensor.device).uniform_(a, b, generator=generator)._data
         v = empty(shape, dtype=tensor.dtype, device=tensor.device).uniform_(generator=generator)._data
-        z = (x.astype(xp.float64) - mean) / std
-        take = v <= xp.exp((r - z * z) / 2)
+        # log v <= (r - z^2) / 2, each step rounded to the tensor's dtype (16-bit floats compute
+        # in float32 and round after every op, as torch's half kernels do)
+        dt = x.dtype.type
+        z = ((x.astype(ct) - ct(mean)) / ct(std)).astype(dt).astype(ct)
+        zz = (z * z).astype(dt).astype(ct)
+        e = ((ct(r) - zz).astype(dt).astype(ct) / ct(2)).astype(dt)
+        take = xp.log(v.astype(ct)).astype(dt) <= e
         take &= pending
         arr[take] = x[take]
         pending &= ~take
