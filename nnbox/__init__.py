@@ -412,6 +412,7 @@ for _n in (
 ):
     _LAZY_ATTRS[_n] = "nnbox._switches"
 _LAZY_ATTRS["compile"] = "nnbox.compiler"
+_LAZY_ATTRS["_standard_gamma"] = _LAZY_ATTRS["_sample_dirichlet"] = "nnbox.distributions._gamma_sample"
 
 
 def __getattr__(name: str):

@@ -70,3 +70,38 @@ def test_distributed_sampler_shuffle():
                 return list(s)
 
             both(indices)
+
+
+def _torchvision_fakedata_item(index, offset, shape, num_classes):
+    """torchvision's FakeData item as its behaviour was observed (torchvision 0.28 against torch
+    2.13): seed the global generator with index + offset, randn(shape), a randint label, restore
+    the state, and ToPILImage's ``mul(255).byte()`` (HWC; one channel drops its axis)."""
+    state = torch.get_rng_state()
+    torch.manual_seed(index + offset)
+    img = torch.randn(*shape)
+    target = int(torch.randint(0, num_classes, (1,))[0])
+    torch.set_rng_state(state)
+    arr = img.mul(255).byte().permute(1, 2, 0).numpy()
+    return (arr[:, :, 0] if shape[0] == 1 else arr), target
+
+
+@pytest.mark.parametrize("shape", [(3, 4, 4), (1, 5, 3), (3, 17, 9), (4, 3, 3)], ids=str)
+@pytest.mark.parametrize("offset", [0, 7])
+def test_fakedata_draws_as_torchvision(shape, offset):
+    ds = nnbox.vision.datasets.FakeData(size=40, image_size=shape, num_classes=9, random_offset=offset)
+    for seed in range(3):
+        torch.manual_seed(seed)
+        nnbox.manual_seed(seed)
+        for i in range(len(ds)):
+            img, target = ds[i]
+            want, want_target = _torchvision_fakedata_item(i, offset, shape, 9)
+            assert np.array_equal(np.asarray(img), want) and target == want_target and type(target) is int
+        assert torch.rand(1).item() == nnbox.rand(1).item()  # the caller's stream did not move
+
+
+def test_fakedata_matches_torchvision_when_installed():
+    tv = pytest.importorskip("torchvision.datasets")
+    a, b = tv.FakeData(size=5, image_size=(3, 6, 5), random_offset=2), nnbox.vision.datasets.FakeData(
+        size=5, image_size=(3, 6, 5), random_offset=2)
+    for i in range(5):
+        assert np.array_equal(np.asarray(a[i][0]), np.asarray(b[i][0])) and a[i][1] == b[i][1]

@@ -1,6 +1,7 @@
 """Dropout masks, nn.init and every layer's default initialisation draw torch's stream bit for bit
 (seeds 0-99 for the samplers; orthogonal_ shares the stream but its QR comes from a different
 LAPACK, so its values agree to rounding only)."""
+import re
 import warnings
 
 import numpy as np
@@ -86,6 +87,45 @@ def test_init_matches_torch(name, dtype):
         assert_same_and_stream(a, b)
 
 
+# (mean, std, a, b): the interval's mass under N(mean, std^2) on both sides of torch's switch
+# between normal proposals (mass >= 0.3) and uniform proposals on [a, b]: narrow, off-centre,
+# both tails, a wide tail, a bound at the mean, and both sides of the switch point
+TRUNC_INTERVALS = [(0, 1, -0.1, 0.1), (0, 1, 0, 0.5), (0, 1, 0.5, 1.0), (0, 1, 2, 3), (0, 1, -5, -3), (0, 1, 3, 10),
+                   (0.3, 2, 1, 2), (1, 0.5, -0.2, 0.9), (0, 1, 0, 0.84), (0, 1, 0, 0.85), (0, 1, -0.38, 0.38),
+                   (0, 1, -0.39, 0.39), (0, 1, 0.5, 4), (0, 1, 0, float("inf")), (0, 1, 8, 8.5)]
+
+
+@pytest.mark.parametrize("interval", TRUNC_INTERVALS, ids=str)
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_trunc_normal_every_interval_matches_torch(interval, dtype):
+    mean, std, a, b = interval
+    for seed in SEEDS:
+        for n in (1, 15, 16, 17, 33):
+            seeded(seed)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                x = torch.nn.init.trunc_normal_(torch.empty(n, dtype=getattr(torch, dtype)), mean, std, a, b)
+                y = nnbox.nn.init.trunc_normal_(nnbox.empty(n, dtype=getattr(nnbox, dtype)), mean, std, a, b)
+            assert_same_and_stream(x, y)
+
+
+@pytest.mark.parametrize("interval", [(0, 1, 1, float("inf")), (0, 1, -float("inf"), -1), (0, 1, 2, 1), (0, 1, 1e39, 1e40)],
+                         ids=str)
+def test_trunc_normal_bad_interval_raises_as_torch(interval):
+    for dtype in ("float32", "float64"):
+        if interval[2] == 1e39 and dtype == "float64":
+            continue  # torch loops for ever there
+        with pytest.raises(Exception) as et, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.nn.init.trunc_normal_(torch.zeros(3, dtype=getattr(torch, dtype)), *interval)
+        t = nnbox.zeros(3, dtype=getattr(nnbox, dtype))
+        with pytest.raises(type(et.value), match=re.escape(str(et.value))), \
+                warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            nnbox.nn.init.trunc_normal_(t, *interval)
+        assert not t.numpy().any()  # nothing written
+
+
 def test_orthogonal_shares_the_stream():
     for seed in SEEDS[:20]:
         for shape in [(5, 4), (4, 6), (8, 2, 3)]:
@@ -140,3 +180,10 @@ def test_rrelu_gumbel_and_attention_dropout_match_torch(dtype):
         b = F.scaled_dot_product_attention(*[nnbox.tensor(x)] * 3, dropout_p=0.3)
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
         assert torch.rand(1).item() == nnbox.rand(1).item()
+
+
+def test_trunc_normal_on_a_device_tensor(standin):
+    """Both proposal paths run on the device's arrays (CuPy stand-in) and land inside [a, b]."""
+    for a, b in [(-2.0, 2.0), (2.0, 3.0)]:
+        t = nnbox.nn.init.trunc_normal_(nnbox.empty(40, 3, device="cuda"), 0.0, 1.0, a, b)
+        assert t.device.type == "cuda" and bool(((t >= a) & (t <= b)).all())

@@ -156,3 +156,70 @@ def test_poisson(dtype):
     for seed in SEEDS:
         rates = np.random.default_rng(seed).random(20) * np.array([0.5, 3, 9.9, 10, 15, 100, 1000, 0, 2, 50] * 2)
         both(lambda L: L.poisson(L.tensor(rates, dtype=getattr(L, dtype))), seed)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+@pytest.mark.parametrize("bounds", [(1, float("inf")), (-float("inf"), 1), (float("nan"), 1), (1, float("nan")), (2, 1),
+                                    (-3e38, 3e38), (1e39, 1e40), (-1e308, 1e308), (1, 70000)], ids=str)
+def test_uniform_bounds_checked_as_torch(dtype, bounds):
+    """Bounds outside the dtype, a reversed range or an overflowing span raise torch's error,
+    and nothing is drawn or written."""
+    import re
+
+    try:
+        torch.zeros(2, dtype=getattr(torch, dtype)).uniform_(*bounds)
+    except RuntimeError as e:
+        t = nnbox.zeros(2, dtype=getattr(nnbox, dtype))
+        before = nnbox.get_rng_state()
+        with pytest.raises(RuntimeError, match=re.escape(str(e))):
+            t.uniform_(*bounds)
+        assert not t.numpy().any() and nnbox.equal(before, nnbox.get_rng_state())
+    else:
+        nnbox.zeros(2, dtype=getattr(nnbox, dtype)).uniform_(*bounds)
+
+
+def _ramp(L, n, d, start):
+    """start, start + 1/8, ...: exact in every dtype, so both libraries start from the same values."""
+    return (L.arange(n, dtype=L.float32) / 8 + start).to(d)
+
+
+HALF_DTYPES = ["float16"] + (["bfloat16"] if hasattr(nnbox, "bfloat16") else [])
+HALF_NORMALS = {
+    "randn": lambda L, n, d: L.randn(n, dtype=d),
+    "normal_": lambda L, n, d: L.empty(n, dtype=d).normal_(0.3, 2.7),
+    "normal_tensor": lambda L, n, d: L.normal(_ramp(L, n, d, -1), 0.7),
+    "normal_tensor_tensor": lambda L, n, d: L.normal(_ramp(L, n, d, -1)[:, None],
+                                                     _ramp(L, n, d, 0.5)),
+    "normal_tensor_std": lambda L, n, d: L.normal(0.3, _ramp(L, n, d, 0.5)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HALF_NORMALS))
+@pytest.mark.parametrize("dtype", HALF_DTYPES)
+def test_16bit_normals_match_torch(name, dtype):
+    """16-bit normals are float32 Box-Muller values rounded, but past the last whole block of 16
+    torch draws no prefill uniforms (only the fresh 16 for the tail)."""
+    fn = HALF_NORMALS[name]
+    for seed in SEEDS:
+        for n in (1, 15, 16, 17, 31, 33, 48, 100):
+            both(lambda L: fn(L, n, getattr(L, dtype)), seed)
+
+
+@pytest.mark.parametrize("name", ["normal_tensor", "normal_tensor_tensor", "normal_tensor_std"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_normal_tensor_overloads_round_as_torch(name, dtype):
+    """normal(Tensor, number) is normal_(0, std) + mean; with a std tensor, normal_() * std + mean."""
+    fn = HALF_NORMALS[name]
+    for seed in SEEDS:
+        for n in (1, 15, 16, 17, 33):
+            both(lambda L: fn(L, n, getattr(L, dtype)), seed)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+@pytest.mark.parametrize("bounds", [(0, 1), (0.3, 0.7), (2, 3), (1000, 1001), (-5, -3)], ids=str)
+def test_uniform_values_rounding_to_the_top_wrap_to_the_bottom(dtype, bounds):
+    """torch keeps [from, to): a draw that rounds up to ``to`` in the dtype becomes ``from``
+    (frequent in 16-bit floats, rare in float32 with wide bounds)."""
+    for seed in range(5):
+        both(lambda L: L.empty(20000, dtype=getattr(L, dtype)).uniform_(*bounds), seed)
+        both(lambda L: L.rand(20000, dtype=getattr(L, dtype)), seed)

@@ -10,7 +10,7 @@ torch 2.13 (``tests/test_random_stream.py`` checks each one over seeds 0-99):
 * a 64-bit draw is two words, the first one high: ``(w0 << 32) | w1``;
 * float32 uniforms take the low 24 bits of one word times 2**-24, float64 uniforms the low 53
   bits of a 64-bit draw times 2**-53 (so they consume twice the stream); ``uniform_(a, b)`` is
-  ``fma(u, b - a, a)`` in the tensor's dtype;
+  ``fma(u, b - a, a)`` in the tensor's dtype, and a value that rounds to b becomes a;
 * integers in [lo, hi) are ``word % (hi - lo) + lo`` (modulo bias included, as torch), with a
   64-bit draw once the range reaches 2**28 (``randint``; the full-range ``random_()`` only past
   32 bits, and int64's takes the low 63 bits of a 64-bit draw);
@@ -20,7 +20,9 @@ torch 2.13 (``tests/test_random_stream.py`` checks each one over seeds 0-99):
 * 16 or more elements are filled with uniforms of the tensor's dtype first, then each block of
   16 becomes 8 cosines and 8 sines (``u1 = 1 - x[i]``, ``u2 = x[i + 8]``); when the size is not
   a multiple of 16, the last 16 elements are refilled with fresh uniforms and transformed again.
-  float32 uses torch's vectorised log/sincos (``torch_math``), float64 uses libm;
+  float32 uses torch's vectorised log/sincos (``torch_math``), float64 uses libm; 16-bit
+  floats (float16, bfloat16) take float32's arithmetic and round, but torch prefills only the
+  whole blocks with uniforms (the tail's 16 are drawn fresh either way);
 * ``bernoulli_(p)`` with a number p compares a float64 uniform with p; ``bernoulli(probs)``
   compares a uniform of the probabilities' dtype per element.
 
@@ -28,7 +30,8 @@ Why reproduce rules rather than just the twister: a seeded tutorial, a bug repor
 printed losses only carry over if every draw consumes the same words and rounds the same way, so
 each rule above (even torch's modulo bias and its FMA roundings) is part of the contract.  The
 samplers built on these (exponential, geometric, cauchy, log-normal, multinomial, poisson) sit
-with their ops (``ops/inplace.py``, ``ops/sampling.py``).
+with their ops (``ops/inplace.py``, ``ops/sampling.py``); the Gamma family's sampler (Gamma,
+Dirichlet, Beta) is in ``random_gamma.py``.
 """
 from __future__ import annotations
 
@@ -196,15 +199,22 @@ class Generator:
         lo, hi = np.float32(low), np.float32(high)
         return tm.fma32(self._unit32(n), hi - lo, lo).astype(dtype, copy=False)
 
-    def normal(self, n: int, dtype, mean: float = 0.0, std: float = 1.0) -> np.ndarray:
+    def normal(self, n: int, dtype, mean: float = 0.0, std: float = 1.0, reduced: bool = False) -> np.ndarray:
+        """n normals of ``dtype`` (float32 or float64 arithmetic).  ``reduced``: the values are
+        for a 16-bit float tensor, whose elements past the last whole block of 16 torch does
+        not prefill with uniforms (the last 16 are drawn fresh either way)."""
         dtype = np.dtype(dtype)
         if n < NORMAL_VECTOR_MIN:
             z = np.array([self._scalar_normal() for _ in range(n)], dtype=np.float64)
             return tm.fma64(z, float(std), float(mean)).astype(dtype, copy=False)
         wide = dtype == np.float64
-        out = self._unit(n, np.float64 if wide else np.float32)
-        mean_c, std_c = (float(mean), float(std)) if wide else (np.float32(mean), np.float32(std))
         body = n - n % 16
+        if reduced:
+            out = np.empty(n, np.float32)
+            out[:body] = self._unit32(body)
+        else:
+            out = self._unit(n, np.float64 if wide else np.float32)
+        mean_c, std_c = (float(mean), float(std)) if wide else (np.float32(mean), np.float32(std))
         self._box_muller(out[:body], wide, mean_c, std_c)
         if body != n:  # torch redoes the last 16 with fresh uniforms
             out[n - 16:] = self._unit(16, out.dtype)
@@ -273,13 +283,6 @@ _cuda_generators: dict = {}
 def cpu_generator(generator=None) -> Generator:
     """The CPU generator to draw from: ``generator`` or the default one."""
     return default_generator if generator is None else generator
-
-
-def numpy_generator(generator=None) -> np.random.Generator:
-    """A NumPy generator seeded by two 64-bit words of the CPU stream, for samplers whose torch
-    algorithm nnbox does not reproduce (the Gamma family): their draws are reproducible under
-    ``manual_seed`` and advance the stream, but are not torch's numbers."""
-    return np.random.Generator(np.random.PCG64(cpu_generator(generator)._words64(2)))
 
 
 cuda_draws = [0]  # draws taken from CUDA generators so far: vmap(randomness="error") watches it
@@ -366,7 +369,15 @@ def draw_uniform(dev, generator, shape, dtype, low=0.0, high=1.0):
     """U(low, high) samples of ``shape`` in float ``dtype``."""
     if _cpu(dev):
         gen_dt = np.float64 if np.dtype(dtype) == np.float64 else np.float32
-        return cpu_generator(generator).uniform(_size(shape), gen_dt, low, high).astype(dtype, copy=False).reshape(shape)
+        out = cpu_generator(generator).uniform(_size(shape), gen_dt, low, high).astype(dtype, copy=False)
+        if np.dtype(dtype).itemsize == 2 or not (low == 0 and high == 1):
+            # torch keeps [from, to): a value that rounds up to ``to`` in the tensor's dtype becomes
+            # ``from`` (in 16-bit floats often; in float32 for wide bounds; rand() never needs it)
+            top = np.asarray(high).astype(out.dtype)
+            hit = out == top
+            if hit.any():
+                out[hit] = np.asarray(low).astype(out.dtype)
+        return out.reshape(shape)
     cp = require_cupy()
     rng = generator_for(dev, generator)
     return (rng.random(shape, dtype=cp.float64) * (high - low) + low).astype(dtype)
@@ -376,7 +387,9 @@ def draw_normal(dev, generator, shape, dtype, mean=0.0, std=1.0):
     """N(mean, std^2) samples of ``shape`` in float ``dtype``."""
     if _cpu(dev):
         gen_dt = np.float64 if np.dtype(dtype) == np.float64 else np.float32
-        return cpu_generator(generator).normal(_size(shape), gen_dt, mean, std).astype(dtype, copy=False).reshape(shape)
+        reduced = np.dtype(dtype).itemsize == 2  # float16, bfloat16: float32 arithmetic, torch's tail rule
+        g = cpu_generator(generator)
+        return g.normal(_size(shape), gen_dt, mean, std, reduced).astype(dtype, copy=False).reshape(shape)
     cp = require_cupy()
     return (generator_for(dev, generator).standard_normal(shape, dtype=cp.float64) * std + mean).astype(dtype)
 

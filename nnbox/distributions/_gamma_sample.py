@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._backend import random_gamma
 from .._backend.device import device_of
-from .._backend.random import generator_for, numpy_generator
+from .._backend.random import cpu_generator, generator_for
 from ..autograd.function import Function
 from ..ops._util import xp_of
 from ..ops.special import _lgamma_arr
@@ -75,19 +76,21 @@ class StandardGamma(Function):
     _torch_name = "StandardGammaBackward0"
 
     @staticmethod
-    def forward(ctx, alpha):
+    def forward(ctx, alpha, generator=None):
         dev = device_of(alpha)
-        rng = numpy_generator() if dev.type == "cpu" else generator_for(dev)
-        x = rng.standard_gamma(alpha).astype(alpha.dtype, copy=False)
-        tiny = np.finfo(alpha.dtype).tiny
-        x = xp_of(alpha).maximum(x, tiny)  # a draw that underflowed to 0 (tiny α) stays positive
+        if dev.type == "cpu":  # torch's sampler on torch's stream
+            x = random_gamma.to_dtype(random_gamma.standard_gamma(cpu_generator(generator), alpha), alpha.dtype)
+        else:
+            x = generator_for(dev, generator).standard_gamma(alpha).astype(alpha.dtype, copy=False)
+            tiny = np.finfo(alpha.dtype).tiny
+            x = xp_of(alpha).maximum(x, tiny)  # a draw that underflowed to 0 (tiny α) stays positive
         ctx.save_for_backward(alpha, x)
         return x
 
     @staticmethod
     def backward(ctx, grad):
         alpha, x = ctx.saved_tensors
-        return grad * StandardGammaGrad.run(alpha, x)  # a node on Tensors: d/d(grad) exists
+        return grad * StandardGammaGrad.run(alpha, x), None  # a node on Tensors: d/d(grad) exists
 
 
 class StandardGammaGrad(Function):
@@ -104,3 +107,42 @@ class StandardGammaGrad(Function):
     @staticmethod
     def backward(ctx, grad):
         raise NotImplementedError("the derivative for '_standard_gamma_grad' is not implemented.")
+
+
+def _check_floating(input, op: str) -> None:
+    if not input.dtype.is_floating_point:
+        names = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+        raise NotImplementedError(f'"{op}" not implemented for \'{names.get(input.dtype.name, input.dtype.name)}\'')
+
+
+def _standard_gamma(input, generator=None):
+    """Gamma(input, 1) draws, torch's values on its CPU stream (``torch._standard_gamma``);
+    differentiable in ``input`` by implicit reparameterisation.
+
+    >>> import nnbox
+    >>> _ = nnbox.manual_seed(0)
+    >>> nnbox._standard_gamma(nnbox.tensor([0.5, 2.0]))
+    tensor([0.0008, 0.6315])
+    """
+    _check_floating(input, "gamma_cpu")
+    return StandardGamma.apply(input, generator)
+
+
+def _sample_dirichlet(input, generator=None):
+    """Dirichlet draws over the last dimension of ``input`` (``torch._sample_dirichlet``):
+    gammas drawn and normalised in double, then kept inside (0, 1) as torch does.
+
+    >>> import nnbox
+    >>> _ = nnbox.manual_seed(0)
+    >>> nnbox._sample_dirichlet(nnbox.tensor([1.0, 2.0]))
+    tensor([0.6866, 0.3134])
+    """
+    from .._tensor import Tensor
+    from ..autograd.grad_mode import no_grad
+
+    _check_floating(input, "dirichlet")
+    with no_grad():
+        g = StandardGamma.apply(input.double() if input.device.type == "cpu" else input, generator)
+        x = (g / g.sum(-1, keepdim=True)).to(input.dtype)
+        tiny, eps = np.finfo(x._data.dtype).tiny, np.finfo(x._data.dtype).eps
+        return Tensor._make(xp_of(x._data).clip(x._data, tiny, 1 - eps / 2))

@@ -48,7 +48,9 @@ class Gamma(Distribution):
 
     def rsample(self, sample_shape=Size()):
         shape = tuple(self._extended_shape(sample_shape))
-        return StandardGamma.apply(self.concentration.expand(*shape)) / self.rate.expand(*shape)
+        value = StandardGamma.apply(self.concentration.expand(*shape)) / self.rate.expand(*shape)
+        value.detach().clamp_(min=finfo_tiny(value))  # a draw divided into the subnormals stays normal, as torch's
+        return value
 
     def log_prob(self, value):
         value = nnbox.as_tensor(value, dtype=self.rate.dtype, device=self.rate.device)
@@ -95,10 +97,16 @@ class Dirichlet(Distribution):
 
     def rsample(self, sample_shape=Size()):
         shape = tuple(self._extended_shape(sample_shape))
-        g = StandardGamma.apply(self.concentration.expand(*shape))
+        c = self.concentration.expand(*shape)
+        # torch's Dirichlet kernel draws and normalises in double whatever the dtype, then rounds
+        wide = c.device.type == "cpu" and c.dtype != nnbox.float64
+        g = StandardGamma.apply(c.double() if wide else c)
         x = g / g.sum(-1, keepdim=True)
-        # keep draws strictly inside the simplex, as torch's sampler does
-        return x.clamp(min=finfo_tiny(x), max=1 - finfo_eps(x))
+        if wide:
+            x = x.to(c.dtype)
+        # keep draws strictly inside the simplex, as torch's sampler does: at least the smallest
+        # normal number, at most the largest number below 1 (1 - eps/2), in the output dtype
+        return x.clamp(min=finfo_tiny(x), max=1 - finfo_eps(x) / 2)
 
     def log_prob(self, value):
         if self._validate_args:

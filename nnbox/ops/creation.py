@@ -487,8 +487,9 @@ def randint_like(input: Tensor, low=0, high=None, *, dtype=None, device=None, re
 def normal(mean=0.0, std=1.0, size=None, *, generator=None, out=None, dtype=None, layout=None, device=None, requires_grad: bool = False) -> Tensor:
     """Normal samples: ``normal(mean, std, size)`` or elementwise with tensor ``mean``/``std``.
 
-    With tensors, torch draws standard normals of the broadcast shape and scales them
-    (``z * std + mean``), so the stream is that of ``randn`` of that shape.
+    With tensors, torch fills the broadcast shape with ``normal_(0, std)`` and adds ``mean``
+    when ``std`` is a number, else with ``normal_(0, 1)`` then ``* std + mean`` (each step
+    rounded in the tensor's dtype), so the stream is that of ``randn`` of that shape.
 
     >>> import nnbox
     >>> _ = nnbox.manual_seed(0)
@@ -503,8 +504,11 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, out=None, dtype=None
             raise RuntimeError("normal expects all elements of std >= 0.0")
         shape = np.broadcast_shapes(getattr(m, "shape", ()), getattr(s, "shape", ()))
         dt = ref._data.dtype
-        z = _rnd.draw_normal(ref.device, generator, shape, dt)
-        return Tensor._make((z * s + m).astype(dt, copy=False))
+        if isinstance(std, Tensor):
+            out = _rnd.draw_normal(ref.device, generator, shape, dt) * s
+        else:
+            out = _rnd.draw_normal(ref.device, generator, shape, dt, 0.0, s)
+        return Tensor._make((out + m).astype(dt, copy=False))
     if std < 0:
         raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
     if size is None:

@@ -271,9 +271,30 @@ def uniform_(self: Tensor, a: float = 0.0, b: float = 1.0, *, generator=None) ->
     """
     from .._backend import random as _rnd
 
+    _check_uniform_bounds(self, a, b)
+    return _fill(self, lambda xp, shape, dt: _rnd.draw_uniform(self.device, generator, shape, dt, a, b))
+
+
+# the C++ type names torch's bound errors print, and each dtype's largest finite value
+_UNIFORM_BOUNDS = {"float16": ("c10::Half", "Half", 65504.0),
+                   "bfloat16": ("c10::BFloat16", "BFloat16", 3.3895313892515355e38),
+                   "float32": ("float", "Float", float(np.finfo(np.float32).max)),
+                   "float64": ("double", "Double", float(np.finfo(np.float64).max))}
+
+
+def _check_uniform_bounds(self: Tensor, a: float, b: float) -> None:
+    """torch's checks, in its order: each bound finite in the tensor's dtype, then from <= to,
+    then a span that does not overflow it (nothing is drawn or written when one fails)."""
+    bounds = _UNIFORM_BOUNDS.get(getattr(self.dtype, "name", None))
+    if bounds is not None:
+        for which, v in (("from", a), ("to", b)):
+            if not -bounds[2] <= float(v) <= bounds[2]:
+                raise RuntimeError(f"{which} is out of bounds for {bounds[0]}")
     if a > b:
         raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found from={a} > to={b}")
-    return _fill(self, lambda xp, shape, dt: _rnd.draw_uniform(self.device, generator, shape, dt, a, b))
+    if bounds is not None and float(b) - float(a) > bounds[2]:
+        raise RuntimeError(f"uniform_ expects to-from <= std::numeric_limits<{bounds[1]}>::max(), but found to={b} "
+                           f"and from={a} which result in to-from to exceed the limit")
 
 
 def normal_(self: Tensor, mean: float = 0.0, std: float = 1.0, *, generator=None) -> Tensor:

@@ -4,8 +4,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
 from .vision import VisionDataset
 
 __all__ = ["FakeData"]
@@ -13,11 +11,14 @@ __all__ = ["FakeData"]
 
 class FakeData(VisionDataset):
     """``size`` random ``image_size`` (C, H, W) images with labels in ``range(num_classes)``, as
-    PIL images; item ``i`` is reproducible (seeded by ``random_offset + i``).
+    PIL images, drawn as torchvision draws them: item ``i`` seeds the global generator with
+    ``random_offset + i``, takes ``randn(C, H, W)`` and a ``randint`` label, and restores the
+    generator's state (so reading items does not move the caller's stream); the image is
+    ``ToPILImage`` of that tensor (``* 255`` cast to bytes, wrapping as torch's cast does).
 
     >>> img, label = FakeData(size=3, image_size=(3, 8, 8))[0]
-    >>> img.size, 0 <= label < 10
-    ((8, 8), True)
+    >>> img.size, label
+    ((8, 8), 6)
     """
 
     def __init__(self, size: int = 1000, image_size: tuple[int, int, int] = (3, 224, 224), num_classes: int = 10,
@@ -30,16 +31,21 @@ class FakeData(VisionDataset):
         self.random_offset = random_offset
 
     def __getitem__(self, index: int) -> tuple[Any, Any]:
-        from PIL import Image
+        from ... import _backend
+        from ...ops.creation import randint, randn
+        from ..transforms import ToPILImage
 
         if index >= len(self):
             raise IndexError(f"{self.__class__.__name__} index out of range")
-        rng = np.random.default_rng(index + self.random_offset)
-        c, h, w = self.image_size
-        img = rng.integers(0, 256, size=(h, w, c), dtype=np.uint8)
-        target = int(rng.integers(0, self.num_classes))
-        img = Image.fromarray(img[:, :, 0] if c == 1 else img)
-        return self._transformed(img, target)
+        rnd = _backend.random
+        state = rnd.get_rng_state()
+        rnd.manual_seed(index + self.random_offset)
+        try:
+            img = randn(*self.image_size)
+            target = int(randint(0, self.num_classes, size=(1,))[0])
+        finally:
+            rnd.set_rng_state(state)
+        return self._transformed(ToPILImage()(img), target)
 
     def __len__(self) -> int:
         return self.size
