@@ -15,6 +15,9 @@ DTYPES = [("float32", torch.float32, nnbox.float32), ("float64", torch.float64, 
 
 
 def same(a, b):
+    if a.dtype == torch.bfloat16:  # no NumPy dtype in torch: compare the bits
+        assert b.dtype == nnbox.bfloat16
+        a, b = a.view(torch.int16), b.view(nnbox.int16)
     a, b = np.asarray(a.numpy()), np.asarray(b.numpy())
     assert a.dtype == b.dtype and a.shape == b.shape
     assert np.array_equal(a.view(np.uint8) if a.dtype.kind == "f" else a, b.view(np.uint8) if b.dtype.kind == "f" else b), \
