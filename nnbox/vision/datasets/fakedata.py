@@ -41,8 +41,10 @@ class FakeData(VisionDataset):
         state = rnd.get_rng_state()
         rnd.manual_seed(index + self.random_offset)
         try:
-            img = randn(*self.image_size)
-            target = int(randint(0, self.num_classes, size=(1,))[0])
+            # on the CPU whatever the default device: the CPU stream is the one seeded, and PIL
+            # images are host data
+            img = randn(*self.image_size, device="cpu")
+            target = int(randint(0, self.num_classes, size=(1,), device="cpu")[0])
         finally:
             rnd.set_rng_state(state)
         return self._transformed(ToPILImage()(img), target)
