@@ -32,6 +32,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 import torch  # noqa: E402
 
 import nnbox  # noqa: E402
+from _import_cost import import_time  # noqa: E402
 from bench_models import copy_weights, make_mlp, make_resnet18, train_step  # noqa: E402
 from bench_nn_sequence import lstm_classifier, rnn_layer  # noqa: E402
 from bench_optim import resnet18_shapes  # noqa: E402
@@ -185,15 +186,6 @@ print(next(line.split()[1] for line in open("/proc/self/status") if line.startsw
     return rss["nnbox"] / rss["torch"]
 
 
-def import_seconds(module: str, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-c", f"import {module}"], check=True)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=5)
@@ -220,7 +212,7 @@ def main() -> None:
     set_threads(None, default)
     results["peak_rss"] = [peak_rss_ratio(), None]
     print(f"{'peak RSS, seeds MLP training run':<38s} {results['peak_rss'][0]:16.2f} {'-':>15s}")
-    n_imp, np_imp = import_seconds("nnbox", args.repeats), import_seconds("numpy", args.repeats)
+    n_imp, np_imp = import_time("nnbox", args.repeats), import_time("numpy", args.repeats)
     results["import"] = [n_imp - np_imp, None]
     print(f"{'import nnbox - import numpy (s)':<38s} {n_imp - np_imp:16.3f} {'-':>15s}   (nnbox {n_imp:.3f} s)")
     if args.json:

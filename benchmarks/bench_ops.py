@@ -35,6 +35,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import nnbox  # noqa: E402
+from _import_cost import import_time  # noqa: E402
 
 torch.set_num_threads(THREADS)
 
@@ -140,28 +141,6 @@ def big_matmul(lib, n, repeats):
             a @ b
 
     return _bench(fwd, 1, repeats), _bench(fwd_bwd, 1, repeats)
-
-
-def import_time(module: str, repeats: int) -> float:
-    """Median CPU seconds that ``import <module>`` adds to a fresh interpreter (its CPU time minus
-    that of ``python -c pass``), with bytecode caching on in a private cache directory (nothing is
-    written into the source tree).  CPU time, because wall time on shared cores measures the
-    neighbours."""
-    import resource
-    import subprocess
-    import tempfile
-
-    env = dict(os.environ, PYTHONPYCACHEPREFIX=os.path.join(tempfile.gettempdir(), "nnbox-bench-pyc"))
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-
-    def cpu(stmt: str) -> float:
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        subprocess.run([sys.executable, "-c", stmt], env=env, check=True)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-
-    cpu(f"import {module}")  # fill the bytecode cache
-    return statistics.median(cpu(f"import {module}") - cpu("pass") for _ in range(repeats))
 
 
 def main() -> None:
