@@ -110,8 +110,10 @@ _ERFCX_FAR_F32 = (
 )
 
 
-def _horner(coef, s):
-    r = s * coef[-1] + coef[-2]
+def _horner(coef, s, out=None):
+    """``coef[0] + coef[1] s + coef[2] s^2 + ...`` by Horner's rule, computed in ``out`` when given."""
+    r = xp_of(s).multiply(s, coef[-1], out=out)
+    r += coef[-2]
     for c in coef[-3::-1]:
         r *= s
         r += c
@@ -153,12 +155,7 @@ def erf(x, out=None):
     s -= 1.0
     # Horner in place; it runs in ``out`` when given (x itself is only read above), so the call
     # then allocates just xs and s
-    res = out.reshape(-1) if out is not None else xp.empty_like(s)
-    xp.multiply(s, small_t[-1], out=res)
-    res += small_t[-2]
-    for c in small_t[-3::-1]:
-        res *= s
-        res += c
+    res = _horner(small_t, s, None if out is None else out.reshape(-1))
     res *= xs
     if xb is None:  # the common case (e.g. GELU on normalised activations): one polynomial
         return res.reshape(x.shape)
@@ -216,11 +213,7 @@ def normal_cdf(x, out, sq):
     idx = xp.flatnonzero(sq > 2.0)  # |x| > sqrt 2: the tail (NaN stays in the polynomial, and NaN)
     if type(x) is np.ndarray and idx.size:
         err = np.seterr(over="ignore", invalid="ignore")  # tail values overflow; they are replaced
-    xp.multiply(sq, q[-1], out=out)
-    out += q[-2]
-    for c in q[-3::-1]:
-        out *= sq
-        out += c
+    _horner(q, sq, out)
     out *= x
     out += 0.5
     if idx.size:
@@ -268,11 +261,7 @@ def normal_cdf_f32(x, out, sq, tmp):
     else:
         u = xp.minimum(sq, _PHI_TANH_U, out=tmp)
     q = _PHI_TANH_F32
-    xp.multiply(u, q[-1], out=out)
-    out += q[-2]
-    for c in q[-3::-1]:
-        out *= u
-        out += c
+    _horner(q, u, out)
     out *= x
     xp.tanh(out, out=out)
     out *= 0.5
