@@ -15,11 +15,18 @@ from .convert import cast
 
 
 def _restore(grad, shape, axes, keepdim):
-    """Broadcast a reduced gradient back over the reduced ``axes`` of ``shape``."""
+    """Broadcast a reduced gradient back over the reduced ``axes`` of ``shape``.  A small result is
+    materialised: ``grad * ones`` (exact, -0.0 included) costs 0.8 us where NumPy's read-only
+    broadcast view costs 2-3 us; a large one stays a view, which costs no memory traffic."""
     xp = xp_of(grad)
     if axes is not None and not keepdim:
         grad = xp.expand_dims(grad, axes)
+    if math.prod(shape) <= _MATERIALISE:
+        return grad * xp.ones(shape, dtype=grad.dtype)
     return xp.broadcast_to(grad, shape)
+
+
+_MATERIALISE = 4096  # elements
 
 
 def _count(shape, axes) -> int:
