@@ -175,7 +175,7 @@ class Tensor:
     def eq(self, other: Any, *, out: Any = ...) -> Tensor: ...  # nnbox.ops.elementwise
     def eq_(self, *args: Any, **kwargs: Any) -> Tensor: ...  # nnbox.ops.inplace
     def equal(self, other: Any) -> bool: ...  # nnbox.ops.elementwise
-    def erf(self) -> Tensor: ...  # nnbox.ops.special
+    def erf(self, *, out: Any = ...) -> Tensor: ...  # nnbox.ops.elementwise
     def erfc(self) -> Tensor: ...  # nnbox.ops.special
     def erfinv(self) -> Tensor: ...  # nnbox.ops.special
     def exp(self, *, out: Any = ...) -> Tensor: ...  # nnbox.ops.elementwise

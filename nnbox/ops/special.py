@@ -1,5 +1,5 @@
-"""Special functions: ``lgamma``, ``digamma``, ``polygamma`` (n = 1), ``erf``, ``erfc``, ``erfinv``,
-``xlogy``, ``logit`` -- what probability distributions need. NumPy has none of them, so each
+"""Special functions: ``lgamma``, ``digamma``, ``polygamma`` (n = 1), ``erfc``, ``erfinv``, ``xlogy``,
+``logit`` -- what probability distributions need (``erf`` is a row of the elementwise table). NumPy has none of them, so each
 is computed here with the array module's elementwise operations (one body for NumPy and CuPy):
 
 - ``lgamma``/``digamma``/``trigamma``: shift the argument up to >= 10 with the recurrences
@@ -23,7 +23,7 @@ from . import _erf
 from ._util import unbroadcast, xp_of
 from .convert import cast
 
-__all__ = ["lgamma", "digamma", "polygamma", "erf", "erfc", "erfinv", "xlogy", "logit"]
+__all__ = ["lgamma", "digamma", "polygamma", "erfc", "erfinv", "xlogy", "logit"]
 
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 
@@ -218,22 +218,6 @@ class Polygamma(Function):
         return grad * Polygamma.run(a, ctx.n + 1), None
 
 
-class Erf(Function):
-    _array_api = True
-    _twice = True
-
-    @staticmethod
-    def forward(ctx, a):
-        ctx.save_for_backward(a)
-        return _erf.erf(a)
-
-    @staticmethod
-    def backward(ctx, grad):
-        (a,) = ctx.saved_tensors
-        xp = xp_of(a)
-        return grad * (2 / math.sqrt(math.pi)) * xp.exp(-a * a)
-
-
 class Erfc(Function):
     _array_api = True
     _twice = True
@@ -336,16 +320,6 @@ def polygamma(n: int, input: Tensor) -> Tensor:
     return Polygamma.apply(_float(input), int(n))
 
 
-def erf(input: Tensor) -> Tensor:
-    """Elementwise error function.
-
-    >>> import nnbox
-    >>> nnbox.erf(nnbox.tensor([0.0, 1.0]))
-    tensor([0.0000, 0.8427])
-    """
-    return _run(Erf, input)
-
-
 def erfc(input: Tensor) -> Tensor:
     """Elementwise 1 - erf(x).
 
@@ -400,6 +374,6 @@ def logit(input: Tensor, eps: float | None = None) -> Tensor:
     return (x / (1 - x)).log()
 
 
-for _name in ("lgamma", "digamma", "erf", "erfc", "erfinv", "xlogy", "logit"):
+for _name in ("lgamma", "digamma", "erfc", "erfinv", "xlogy", "logit"):
     setattr(Tensor, _name, globals()[_name])
 Tensor.polygamma = lambda self, n: polygamma(n, self)
