@@ -14,26 +14,17 @@ from .utils import broadcast_all, finfo_eps
 __all__ = ["Normal", "Laplace"]
 
 
-class Normal(Distribution):
-    """Gaussian with mean ``loc`` and standard deviation ``scale``.
-
-    >>> import nnbox
-    >>> from nnbox.distributions import Normal
-    >>> Normal(0.0, 1.0).log_prob(nnbox.tensor(0.0))
-    tensor(-0.9189)
-    """
+class _LocScale(Distribution):
+    """What ``Normal`` and ``Laplace`` share: real values, a location ``loc`` (the mean and the mode)
+    and a positive ``scale``, broadcast together."""
 
     arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
     support = constraints.real
     has_rsample = True
-    _mean_carrier_measure = 0
 
     def __init__(self, loc, scale, validate_args=None):
         self.loc, self.scale = broadcast_all(loc, scale)
         super().__init__(self.loc.size(), validate_args=validate_args)
-
-    def expand(self, batch_shape, _instance=None):
-        return self._expanded(Normal, batch_shape, _instance, ("loc", "scale"))
 
     @property
     def mean(self):
@@ -42,6 +33,21 @@ class Normal(Distribution):
     @property
     def mode(self):
         return self.loc
+
+
+class Normal(_LocScale):
+    """Gaussian with mean ``loc`` and standard deviation ``scale``.
+
+    >>> import nnbox
+    >>> from nnbox.distributions import Normal
+    >>> Normal(0.0, 1.0).log_prob(nnbox.tensor(0.0))
+    tensor(-0.9189)
+    """
+
+    _mean_carrier_measure = 0
+
+    def expand(self, batch_shape, _instance=None):
+        return self._expanded(Normal, batch_shape, _instance, ("loc", "scale"))
 
     @property
     def stddev(self):
@@ -79,7 +85,7 @@ class Normal(Distribution):
         return 0.5 + 0.5 * math.log(2 * math.pi) + self.scale.log()
 
 
-class Laplace(Distribution):
+class Laplace(_LocScale):
     """Laplace (double exponential) with location ``loc`` and scale ``scale``.
 
     >>> import nnbox
@@ -88,24 +94,8 @@ class Laplace(Distribution):
     tensor(1.6931)
     """
 
-    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
-    support = constraints.real
-    has_rsample = True
-
-    def __init__(self, loc, scale, validate_args=None):
-        self.loc, self.scale = broadcast_all(loc, scale)
-        super().__init__(self.loc.size(), validate_args=validate_args)
-
     def expand(self, batch_shape, _instance=None):
         return self._expanded(Laplace, batch_shape, _instance, ("loc", "scale"))
-
-    @property
-    def mean(self):
-        return self.loc
-
-    @property
-    def mode(self):
-        return self.loc
 
     @property
     def variance(self):
