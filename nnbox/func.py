@@ -87,6 +87,17 @@ def _freshen(trees):
     return rebuilt, parts, keep
 
 
+def _freshen_args(args: tuple, argnums):
+    """``args`` with the ones ``argnums`` names replaced by fresh trees (``_freshen``); also returns
+    their parts and whether their graph is kept."""
+    nums = _argnums(argnums, len(args))
+    fresh, parts, keep = _freshen([args[a] for a in nums])
+    args = list(args)
+    for a, f in zip(nums, fresh):
+        args[a] = f
+    return args, parts, keep
+
+
 def _wrt(parts) -> list:
     return [x for fresh, _ in parts for x in fresh if isinstance(x, Tensor)]
 
@@ -131,11 +142,7 @@ def grad_and_value(func, argnums=0, has_aux: bool = False):
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        nums = _argnums(argnums, len(args))
-        args = list(args)
-        fresh_args, wrt_parts, keep = _freshen([args[a] for a in nums])
-        for a, f in zip(nums, fresh_args):
-            args[a] = f
+        args, wrt_parts, keep = _freshen_args(args, argnums)
         with enable_grad():
             out = func(*args, **kwargs)
             aux = None
@@ -235,11 +242,7 @@ def jacrev(func, argnums=0, *, has_aux: bool = False, chunk_size=None, _prealloc
     def wrapper(*args):
         from .ops.shape import stack
 
-        nums = _argnums(argnums, len(args))
-        args = list(args)
-        fresh_args, wrt_parts, keep = _freshen([args[a] for a in nums])
-        for a, f in zip(nums, fresh_args):
-            args[a] = f
+        args, wrt_parts, keep = _freshen_args(args, argnums)
         with enable_grad():
             out = func(*args)
         aux = None
