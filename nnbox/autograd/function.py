@@ -166,9 +166,7 @@ class Function:
             else:
                 arrays.append(a)
         if on_gpu:
-            _check_same_device(args)
-            # a CPU 0-d tensor joins cuda ones as a host scalar (CuPy refuses NumPy arrays, even 0-d)
-            arrays = [a[()] if type(a) is _ndarray and a.ndim == 0 else a for a in arrays]
+            arrays = _device_arrays(args, arrays)
         ctx = _new(cls)
         n = len(args)
         ctx.needs_input_grad = _NO_GRAD[n] if n < 8 else (False,) * n
@@ -333,9 +331,7 @@ def _apply_graph(cls, args, kwargs):
     if True not in needs:  # the only such input was a view whose base no longer requires grad
         return cls.apply(*args, **kwargs)
     if on_gpu:
-        _check_same_device(args)
-        # a CPU 0-d tensor joins cuda ones as a host scalar (CuPy refuses NumPy arrays, even 0-d)
-        arrays = [a[()] if type(a) is _ndarray and a.ndim == 0 else a for a in arrays]
+        arrays = _device_arrays(args, arrays)
     ctx = _new(cls)
     ctx.needs_input_grad = tuple(needs)
     token = _quiet()
@@ -418,6 +414,13 @@ def _to_array(o, arrays):
     if hasattr(o, "__cuda_array_interface__"):
         return o  # a CuPy array
     return np.asarray(o)
+
+
+def _device_arrays(args, arrays) -> list:
+    """The forward's arrays when some input is on a GPU: all on one device (else torch's error), and
+    a CPU 0-d tensor as a host scalar, as it joins cuda ones (CuPy refuses NumPy arrays, even 0-d)."""
+    _check_same_device(args)
+    return [a[()] if type(a) is _ndarray and a.ndim == 0 else a for a in arrays]
 
 
 def _check_same_device(args) -> None:
