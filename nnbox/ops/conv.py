@@ -9,10 +9,10 @@ One im2col and one GEMM per call, never a Python loop over the batch:
 * the input gradient is ``W.T @ gy`` followed by ``_col2im``: a loop over the kernel taps (9 for a
   3x3 kernel), each adding one strided slab into the padded input gradient.
 
-Three faster paths, each exact or tested against torch: 1x1 kernels without padding run as a
-direct batched GEMM in NC layout (``_conv1x1``, no im2col); 3x3 stride-1 float32 convolutions with
-many channels on small planes run by Winograd F(2x2, 3x3) (``_winograd.py``, forward and input
-gradient, within a stated tolerance).  The im2col/col2im/layout copies stay on one thread: split
+Faster paths, each exact or tested against torch: 1x1 kernels without padding run as a direct
+batched GEMM in NC layout (``_conv1x1``, no im2col); 3x3 stride-1 float32 convolutions with at least
+16 channels each side run by Winograd F(4x4, 3x3) (``_winograd.py``: forward, input and weight
+gradient, within a stated tolerance; the forward saves its transformed input instead of cols).  The im2col/col2im/layout copies stay on one thread: split
 over two (ops/_chunks.py) they measured 3-15% slower on this 2-core machine (memory-bound, and
 OpenBLAS's threads still spin after each GEMM).
 
@@ -151,16 +151,27 @@ def _grad_to_cm(gy):
     return _transposed_copy(gy, axes, out, chunk_axis=0).reshape(gy.shape[1], -1)
 
 
-def _conv_forward(x, w, stride, pads, dilation, groups, taps=None):
-    """y = conv(x, w); returns (y contiguous (N, O, *out), cols (C*K, P*N)), or cols None where a
-    3x3 convolution ran by Winograd (``_winograd.usable``; the weight gradient then builds cols)."""
+def _conv_forward(x, w, stride, pads, dilation, groups, taps=None, keep=False):
+    """y = conv(x, w); returns (y contiguous (N, O, *out), cols (C*K, P*N), wino): cols None where a
+    3x3 convolution ran by Winograd (``_winograd.usable``), which instead returns its (V, U)
+    transforms in ``wino`` when ``keep`` (the backward reuses them)."""
     ksize = w.shape[2:]
+    if _winograd.usable(x, w.shape, stride, dilation, groups, taps):
+        out_size = tuple(s + lo + hi - 2 for s, (lo, hi) in zip(x.shape[2:], pads))
+        xc = _to_cm(x, _winograd_pads(x.shape[2:], pads, out_size))
+        y, v, u = _winograd.conv3x3(xc, w, out_size, keep)
+        return y, None, (v, u)
     xc = _to_cm(x, pads)
-    if _winograd.usable(x, w, stride, dilation, groups, taps):
-        return _nc_copy(_winograd.conv3x3(xc, w)), None
     out_size = tuple((xc.shape[1 + i] - dilation[i] * (k - 1) - 1) // stride[i] + 1 for i, k in enumerate(ksize))
     cols = _im2col(xc, ksize, stride, dilation, out_size)
-    return _out_to_nc(_gemm_w(w, cols, groups), x.shape[0], out_size), cols
+    return _out_to_nc(_gemm_w(w, cols, groups), x.shape[0], out_size), cols, None
+
+
+def _winograd_pads(sp, pads, out_size):
+    """The padding that makes a 3x3 convolution's input whole 6x6 Winograd tiles (stride 4): the
+    same low padding, and zeros up to 4 * tiles + 2 rows / columns on the high side."""
+    th, tw = _winograd.tiles(out_size)
+    return tuple((lo, 4 * t + 2 - s - lo) for s, (lo, _), t in zip(sp, pads, (th, tw)))
 
 
 def _pointwise(w_shape, pads, groups, taps) -> bool:
@@ -216,19 +227,6 @@ def _conv_grad_weight(g2, cols, w_shape, groups):
     return xp.ascontiguousarray(gw.swapaxes(1, 2)).reshape(w_shape)
 
 
-def _winograd_grad_input(gy, w, stride, pads, dilation, groups, taps):
-    """dx of a 3x3 stride-1 convolution by Winograd, or None where it does not apply: the input
-    gradient is the full correlation of gy (padded by 2 - pad) with the kernel flipped and its two
-    channel axes exchanged, itself a 3x3 stride-1 convolution."""
-    if taps is not None or any(lo > 2 or hi > 2 for lo, hi in pads):
-        return None
-    wf = w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1] if w.ndim == 4 else w
-    if not _winograd.usable(gy, wf, stride, dilation, groups, taps):
-        return None
-    return _nc_copy(_winograd.conv3x3(_to_cm(gy, tuple((2 - lo, 2 - hi) for lo, hi in pads)),
-                                      xp_of(w).ascontiguousarray(wf)))
-
-
 def _conv_grad_input(g2, w, x_shape, out_size, stride, pads, dilation, groups):
     """dx (N, C, *S) for y = conv(x, w) from gy as (O, P*N)."""
     o = w.shape[0]
@@ -265,28 +263,30 @@ class ConvNd(Function):
         if taps is not None:
             w = w[(slice(None), slice(None)) + taps]
         if _pointwise(w.shape, pads, groups, taps) and type(x) is np.ndarray:
-            y, cols = _conv1x1(x, w, stride), None
+            y, cols, wino = _conv1x1(x, w, stride), None, None
         else:
-            y, cols = _conv_forward(x, w, stride, pads, dilation, groups, taps)
+            y, cols, wino = _conv_forward(x, w, stride, pads, dilation, groups, taps, keep=any(ctx.needs_input_grad[:2]))
         if b is not None:
             y += b.reshape((1, -1) + (1,) * (y.ndim - 2))
         need_x, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         # x and the full weight are kept too (no copies): a create_graph backward differentiates them
-        ctx.save_for_backward(x if need_w else None, w_full if need_x else None, cols if need_w else None)
+        v, u = wino if wino is not None else (None, None)
+        ctx.save_for_backward(x if need_w else None, w_full if need_x else None, cols if need_w else None,
+                              v if need_w else None, u if need_x else None)
         ctx.args = (x.shape, w.shape, w_full.shape, stride, pads, dilation, groups, taps)
         return y
 
     @staticmethod
     def backward(ctx, gy):
-        x, w, cols = ctx.saved_tensors
-        gx, gw, gb = ConvNdBackward.run(gy, x, w, cols, ctx.args, ctx.needs_input_grad[:3])
+        x, w, cols, v, u = ctx.saved_tensors
+        gx, gw, gb = ConvNdBackward.run(gy, x, w, cols, ctx.args, ctx.needs_input_grad[:3], v, u)
         return gx, gw, gb, None, None, None, None, None
 
 
 class ConvNdBackward(Function):
     """The gradients of ``ConvNd`` as a Function: ``forward`` is the fast array kernel (input
-    gradient by col2im, weight gradient by one GEMM with the saved im2col matrix, bias gradient a
-    sum); ``backward`` differentiates it again.  All three gradients are linear in ``gy``, the input
+    gradient by col2im, weight gradient by one GEMM with the saved im2col matrix, or both by
+    Winograd from the saved transforms ``v``/``u``; bias gradient a sum); ``backward`` differentiates it again.  All three gradients are linear in ``gy``, the input
     gradient in ``w`` and the weight gradient in ``x``, so the second-order terms are convolutions
     and convolution gradients again: a graph of fused nodes, to any order."""
 
@@ -294,7 +294,7 @@ class ConvNdBackward(Function):
     _twice = True
 
     @staticmethod
-    def forward(ctx, gy, x, w, cols, args, need):
+    def forward(ctx, gy, x, w, cols, args, need, v=None, u=None):
         x_shape, w_shape, w_full, stride, pads, dilation, groups, taps = args
         wt = w if taps is None or w is None else w[(slice(None), slice(None)) + taps]
         if _pointwise(w_shape, pads, groups, taps) and type(gy) is np.ndarray:
@@ -306,14 +306,19 @@ class ConvNdBackward(Function):
             ctx.args, ctx.need = args, need
             ctx.set_materialize_grads(False)
             return gx, gw, gb
-        gx = None
-        if need[0]:
-            gx = _winograd_grad_input(gy, wt, stride, pads, dilation, groups, taps)
-        g2 = _grad_to_cm(gy) if (need[0] and gx is None) or need[1] else None
-        if need[0] and gx is None:
-            gx = _conv_grad_input(g2, wt, x_shape, gy.shape[2:], stride, pads, dilation, groups)
-        gw = gb = None
-        if need[1]:
+        gx = gw = gb = None
+        if _winograd.usable(gy, w_shape, stride, dilation, groups, taps):
+            if need[1] and v is None:  # a second-order call, or the forward ran im2col
+                v = _winograd.input_transform(_to_cm(x, _winograd_pads(x_shape[2:], pads, gy.shape[2:])),
+                                              *_winograd.tiles(gy.shape[2:]))
+            if need[0] and u is None:
+                u = _winograd.filter_transform(wt)
+            gx, gw = _winograd.conv3x3_backward(gy, v, u, x_shape, pads, need[0], need[1])
+        elif need[0] or need[1]:
+            g2 = _grad_to_cm(gy)
+            if need[0]:
+                gx = _conv_grad_input(g2, wt, x_shape, gy.shape[2:], stride, pads, dilation, groups)
+        if need[1] and gw is None:
             if cols is None:  # a second-order call: the "input" is a new tensor
                 xc = _to_cm(x, pads)
                 cols = _im2col(xc, w_shape[2:], stride, dilation, gy.shape[2:])
@@ -347,7 +352,7 @@ class ConvNdBackward(Function):
         if ggb is not None:
             t = xp.broadcast_to(xp.reshape(ggb, (1, -1) + (1,) * (len(gy.shape) - 2)), gy.shape)
             g_gy = t if g_gy is None else g_gy + t
-        return g_gy, g_x, g_w, None, None, None
+        return g_gy, g_x, g_w, None, None, None, None, None
 
 
 class ConvTransposeNd(Function):
@@ -388,7 +393,7 @@ class ConvTransposeNdBackward(Function):
         gx = gw = gb = None
         if need[0] or need[1]:
             if need[0]:
-                gx, cols = _conv_forward(gy, w, stride, pads, dilation, groups)
+                gx, cols, _ = _conv_forward(gy, w, stride, pads, dilation, groups)
             if not need[0] or (cols is None and need[1]):
                 cols = _im2col(_to_cm(gy, pads), w_shape[2:], stride, dilation, x.shape[2:])
             if need[1]:
