@@ -53,24 +53,26 @@ _BBt = np.ascontiguousarray(_BB.T)
 _AA = np.kron(_AT, _AT).astype(np.float32)      # (16, 36): a product tile -> a 4x4 output tile
 _AAt = np.ascontiguousarray(_AA.T)
 _GG = np.kron(_G, _G).astype(np.float32)        # (36, 9): a flattened 3x3 filter -> its 6x6 transform
-_GGt = np.ascontiguousarray(_GG.T)
 
 # Where Winograd measured faster than im2col + GEMM (one thread, float32; see usable()):
 MIN_CHANNELS = 16  # smallest number of input and of output channels
-# Fewest tiles * batch: the transformed filters U are 4x the weights (36 vs 9 values per filter), and
-# every GEMM reads all of U; with few columns that read costs more than the multiplies saved (ResNet18's
-# 512-channel 4x4 stage at batch 32, 32 columns: forward 14 ms by Winograd, 10 ms by im2col)
+# Fewest tiles * batch for a forward pass without gradients: the transformed filters U are 4x the
+# weights (36 vs 9 values per filter), and every GEMM reads all of U; with few columns computing and
+# reading U costs more than the multiplies saved (ResNet18's 512-channel 4x4 stage at batch 32, 32
+# columns, one thread: 12.0 ms by Winograd, 11.0 by im2col).  A training step computes U once for
+# the forward and both gradients, and wins there too (forward + backward 28.5 ms against 34.3).
 MIN_COLUMNS = 64
 
 
-def usable(x, w_shape, stride, dilation, groups, taps) -> bool:
+def usable(x, w_shape, stride, dilation, groups, taps, training: bool = True) -> bool:
     """True where Winograd applies and measured faster: float32 NumPy, 3x3, stride 1, dilation 1,
-    one group, untrimmed taps, at least ``MIN_CHANNELS`` input and output channels and ``MIN_COLUMNS``
-    tiles * batch (``x`` is the convolution's input, or its output gradient)."""
+    one group, untrimmed taps, at least ``MIN_CHANNELS`` input and output channels, and (for a
+    forward pass without gradients, ``training=False``) ``MIN_COLUMNS`` tiles * batch.  ``x`` is the
+    convolution's input, or its output gradient."""
     return (enabled and type(x) is np.ndarray and x.dtype == np.float32 and x.ndim == 4
             and groups == 1 and taps is None and tuple(w_shape[2:]) == (3, 3) and tuple(stride) == (1, 1)
             and tuple(dilation) == (1, 1) and w_shape[0] >= MIN_CHANNELS and w_shape[1] >= MIN_CHANNELS
-            and -(-x.shape[2] // 4) * -(-x.shape[3] // 4) * x.shape[0] >= MIN_COLUMNS)
+            and (training or -(-x.shape[2] // 4) * -(-x.shape[3] // 4) * x.shape[0] >= MIN_COLUMNS))
 
 
 enabled = True  # tests switch it off to compare with the exact im2col path
@@ -154,7 +156,8 @@ def grad_weight(dm: np.ndarray, v: np.ndarray, w_shape) -> np.ndarray:
     """dW (O, C, 3, 3) = G^T (dM_ab V_ab^T) G, from the saved input transform V."""
     o, c = w_shape[:2]
     du = np.matmul(dm, v.transpose(0, 2, 1), out=_pool.take("wino.du", (36, o, c), dm.dtype))  # inner dim tiles*N
-    return np.ascontiguousarray((_GGt @ du.reshape(36, o * c)).T).reshape(w_shape)
+    # (O*C, 36) @ (36, 9) lands in the weight's own layout (no transposed copy of a weight-sized array)
+    return (du.reshape(36, o * c).T @ _GG).reshape(w_shape)
 
 
 def grad_input(dm: np.ndarray, u: np.ndarray, x_shape, pads, th: int, tw: int) -> np.ndarray:
