@@ -102,9 +102,10 @@ def filter_transform(w: np.ndarray) -> np.ndarray:
     return u.reshape(36, o, c)
 
 
-def conv3x3(xc: np.ndarray, w: np.ndarray, out_hw, keep: bool = False):
+def conv3x3(xc: np.ndarray, w: np.ndarray, out_hw, keep: bool = False, bias=None):
     """xc (C, 4*th+2, 4*tw+2, N) zero-padded to whole tiles, w (O, C, 3, 3) -> (y, V, U): y (N, O, H, W)
-    contiguous for ``out_hw`` = (H, W), and the transforms (None unless ``keep``) for the backward.
+    contiguous for ``out_hw`` = (H, W) (plus ``bias`` (O,) if given), and the transforms (None unless
+    ``keep``) for the backward.
 
     >>> import numpy as np
     >>> x = np.ones((1, 6, 6, 1), np.float32); w = np.ones((1, 1, 3, 3), np.float32)
@@ -119,17 +120,22 @@ def conv3x3(xc: np.ndarray, w: np.ndarray, out_hw, keep: bool = False):
     u = filter_transform(w)
     m = np.matmul(u, v, out=_pool.take("wino.m", (36, o, v.shape[2]), xc.dtype))
     yt = np.matmul(_AA, m.reshape(36, -1), out=_pool.take("wino.yt", (16, o * v.shape[2]), xc.dtype))
-    y = _untile(yt, n, o, th, tw, out_hw)
+    y = _untile(yt, n, o, th, tw, out_hw, bias)
     return (y, v, u) if keep else (y, None, None)
 
 
-def _untile(yt, n, o, th, tw, out_hw):
+def _untile(yt, n, o, th, tw, out_hw, bias=None):
     """(4, 4, O, th, tw, N) output tiles -> (N, O, H, W) contiguous: a copy into channel-major
-    (O, 4th, 4tw, N) with N-long inner runs, then one chunked transpose (conv.py's), cropping."""
+    (O, 4th, 4tw, N) with N-long inner runs (adding ``bias`` on the way), then one chunked
+    transpose (conv.py's), cropping."""
     from .conv import _nc_copy
 
     ycm = _pool.take("wino.ycm", (o, th, 4, tw, 4, n), yt.dtype)
-    ycm[...] = yt.reshape(4, 4, o, th, tw, n).transpose(2, 3, 0, 4, 1, 5)
+    tiles6 = yt.reshape(4, 4, o, th, tw, n).transpose(2, 3, 0, 4, 1, 5)
+    if bias is None:
+        ycm[...] = tiles6
+    else:
+        np.add(tiles6, bias.reshape(o, 1, 1, 1, 1, 1), out=ycm)
     ycm = ycm.reshape(o, 4 * th, 4 * tw, n)[:, :out_hw[0], :out_hw[1]]
     return _nc_copy(ycm)
 

@@ -48,10 +48,11 @@ _as_strided = np.lib.stride_tricks.as_strided
 _BLOCK = 1 << 16  # elements per chunk of a layout change: the chunk's source and target stay in L2
 
 
-def _transposed_copy(src, axes, out=None, chunk_axis: int = 1):
+def _transposed_copy(src, axes, out=None, chunk_axis: int = 1, add=None):
     """``src.transpose(axes)`` copied into ``out`` (or a new C-contiguous array), chunk by chunk
     along ``chunk_axis`` of the result.  A plain copy through a transposed view strides across the
-    whole array and misses cache on every read once it outgrows L2; chunks keep both ends local."""
+    whole array and misses cache on every read once it outgrows L2; chunks keep both ends local.
+    ``add`` (broadcastable to the result, e.g. a bias) is added in the same pass."""
     xp = xp_of(src)
     view = src.transpose(axes)
     if out is None:
@@ -59,12 +60,18 @@ def _transposed_copy(src, axes, out=None, chunk_axis: int = 1):
     n = view.shape[chunk_axis]
     per = max(1, _BLOCK // max(1, view.size // max(n, 1)))
     if type(src) is not np.ndarray or per >= n:
-        out[...] = view
+        if add is None:
+            out[...] = view
+        else:
+            xp.add(view, add, out=out)
         return out
     lead = (slice(None),) * chunk_axis
     for i in range(0, n, per):
         idx = lead + (slice(i, i + per),)
-        out[idx] = view[idx]
+        if add is None:
+            out[idx] = view[idx]
+        else:
+            np.add(view[idx], add[idx] if add.shape[chunk_axis] > 1 else add, out=out[idx])
     return out
 
 
@@ -89,12 +96,14 @@ def _from_cm(a, pads, sp):
     return _nc_copy(a)
 
 
-def _nc_copy(a):
+def _nc_copy(a, bias=None):
     """(C, *S, N) -> (N, C, *S) contiguous, into a recycled array: a layer's output or input gradient,
-    so it is handed out again only after the graph and the caller have let go of it (``_pool``)."""
+    so it is handed out again only after the graph and the caller have let go of it (``_pool``).
+    ``bias`` (C,) is added on the way (one pass over the output instead of two)."""
     axes = (a.ndim - 1,) + tuple(range(a.ndim - 1))
     out = _pool.empty(a, "conv.nc", tuple(a.shape[i] for i in axes), a.dtype)
-    return _transposed_copy(a, axes, out, chunk_axis=1)
+    add = None if bias is None else bias.reshape((1, -1) + (1,) * (a.ndim - 2))
+    return _transposed_copy(a, axes, out, chunk_axis=1, add=add)
 
 
 def _im2col(xc, ksize, stride, dilation, out_size):
@@ -139,9 +148,9 @@ def _gemm_w(w, cols, groups):
     return y.reshape(o, -1)
 
 
-def _out_to_nc(y2, n, out_size):
-    """(O, P*N) -> (N, O, *out) contiguous."""
-    return _nc_copy(y2.reshape((y2.shape[0],) + tuple(out_size) + (n,)))
+def _out_to_nc(y2, n, out_size, bias=None):
+    """(O, P*N) -> (N, O, *out) contiguous, plus ``bias`` (O,) if given."""
+    return _nc_copy(y2.reshape((y2.shape[0],) + tuple(out_size) + (n,)), bias)
 
 
 def _grad_to_cm(gy):
@@ -151,20 +160,21 @@ def _grad_to_cm(gy):
     return _transposed_copy(gy, axes, out, chunk_axis=0).reshape(gy.shape[1], -1)
 
 
-def _conv_forward(x, w, stride, pads, dilation, groups, taps=None, keep=False):
+def _conv_forward(x, w, stride, pads, dilation, groups, taps=None, keep=False, bias=None):
     """y = conv(x, w); returns (y contiguous (N, O, *out), cols (C*K, P*N), wino): cols None where a
     3x3 convolution ran by Winograd (``_winograd.usable``), which instead returns its (V, U)
-    transforms in ``wino`` when ``keep`` (the backward reuses them)."""
+    transforms in ``wino`` when ``keep`` (the backward reuses them).  ``bias`` is added in the
+    output's layout change."""
     ksize = w.shape[2:]
     if _winograd.usable(x, w.shape, stride, dilation, groups, taps, training=keep):
         out_size = tuple(s + lo + hi - 2 for s, (lo, hi) in zip(x.shape[2:], pads))
         xc = _to_cm(x, _winograd_pads(x.shape[2:], pads, out_size))
-        y, v, u = _winograd.conv3x3(xc, w, out_size, keep)
+        y, v, u = _winograd.conv3x3(xc, w, out_size, keep, bias)
         return y, None, (v, u)
     xc = _to_cm(x, pads)
     out_size = tuple((xc.shape[1 + i] - dilation[i] * (k - 1) - 1) // stride[i] + 1 for i, k in enumerate(ksize))
     cols = _im2col(xc, ksize, stride, dilation, out_size)
-    return _out_to_nc(_gemm_w(w, cols, groups), x.shape[0], out_size), cols, None
+    return _out_to_nc(_gemm_w(w, cols, groups), x.shape[0], out_size, bias), cols, None
 
 
 def _winograd_pads(sp, pads, out_size):
@@ -272,10 +282,11 @@ class ConvNd(Function):
             w = w[(slice(None), slice(None)) + taps]
         if _pointwise(w.shape, pads, groups, taps) and type(x) is np.ndarray:
             y, cols, wino = _conv1x1(x, w, stride), None, None
+            if b is not None:
+                y += b.reshape((1, -1) + (1,) * (y.ndim - 2))
         else:
-            y, cols, wino = _conv_forward(x, w, stride, pads, dilation, groups, taps, keep=any(ctx.needs_input_grad[:2]))
-        if b is not None:
-            y += b.reshape((1, -1) + (1,) * (y.ndim - 2))
+            y, cols, wino = _conv_forward(x, w, stride, pads, dilation, groups, taps,
+                                          keep=any(ctx.needs_input_grad[:2]), bias=b)
         need_x, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         # x and the full weight are kept too (no copies): a create_graph backward differentiates them
         v, u = wino if wino is not None else (None, None)
