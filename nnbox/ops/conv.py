@@ -85,7 +85,12 @@ def _to_cm(x, pads):
     axes = tuple(range(1, x.ndim)) + (0,)
     if not any(lo or hi for lo, hi in pads):
         return _transposed_copy(src, axes, _pool.empty(x, "conv.cm", shape, x.dtype), chunk_axis=0)
-    out = _pool.empty(x, "conv.cm", shape, x.dtype, zero=True)
+    out = _pool.empty(x, "conv.cm", shape, x.dtype)
+    # zero only the padding (the copy writes the rest): filling the whole array first wrote it twice
+    for i, (k, (lo, _)) in enumerate(zip(keep, pads)):
+        lead = (slice(None),) * (1 + i)
+        out[lead + (slice(0, lo),)] = 0
+        out[lead + (slice(lo + k, None),)] = 0
     _transposed_copy(src, axes, out[(slice(None),) + tuple(slice(lo, lo + k) for k, (lo, _) in zip(keep, pads))], 0)
     return out
 
