@@ -67,37 +67,45 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse: bool, need_grad: bo
     c = np.ascontiguousarray(c0.T)
     tmp = np.empty((H, B), dtype=dt)
     matmul, tanh, mul, add, sub = np.matmul, np.tanh, np.multiply, np.add, np.subtract
-    for s in range(T):
-        a4 = acts[s]
-        a = a4.reshape(G, B)
-        matmul(Wc, Z[s], out=a)
-        tanh(a, out=a)
-        if need_grad:  # 1 - t^2: tanh' for g, 4 sigmoid' for o, i, f (backward's weights carry the 1/4)
-            d4 = dE[s]
-            d = d4.reshape(G, B)
-            mul(a, a, out=d)
-            sub(1, d, out=d)
-        sg = a[:3 * H]
-        mul(sg, 0.5, out=sg)
-        add(sg, 0.5, out=sg)
-        o, i, f, g = a4
-        ct = cs[s]
-        mul(f, c, out=ct)
-        mul(i, g, out=tmp)
-        add(ct, tmp, out=ct)
-        tc = tcs[s]
-        tanh(ct, out=tc)
-        mul(o, tc, out=Z[s + 1, :H])
-        if need_grad:  # each pre-activation's factor, while the step's blocks are in cache
-            do, di, df, dg = d4
-            mul(do, tc, out=do)
-            mul(di, g, out=di)
-            mul(df, c, out=df)
-            mul(dg, i, out=dg)
-            mul(tc, tc, out=tc)
-            sub(1, tc, out=tc)
-            mul(tc, o, out=tc)
-        c = ct
+    # the steps' views come from zip over whole-sequence views (cheaper than indexing in the loop);
+    # per step: a (4H, B) gates, sg its sigmoid rows, o i f g the gates, ct c', tc tanh(c'), hn h'
+    aG = acts.reshape(T, G, B)
+    views = (Z[:T], aG, aG[:, :3 * H], acts[:, 0], acts[:, 1], acts[:, 2], acts[:, 3], cs, tcs, Z[1:, :H])
+    if not need_grad:
+        for zs, a, sg, o, i, f, g, ct, tc, hn in zip(*views):
+            matmul(Wc, zs, a)
+            tanh(a, a)
+            mul(sg, 0.5, sg)  # sigmoid = (1 + tanh(z / 2)) / 2
+            add(sg, 0.5, sg)
+            mul(f, c, ct)
+            mul(i, g, tmp)
+            add(ct, tmp, ct)
+            tanh(ct, tc)
+            mul(o, tc, hn)
+            c = ct
+    else:  # as above, plus each pre-activation's factor for backward while the step's blocks are in cache
+        dG = dE.reshape(T, G, B)
+        for zs, a, sg, o, i, f, g, ct, tc, hn, d, do, di, df, dg in zip(
+                *views, dG, dE[:, 0], dE[:, 1], dE[:, 2], dE[:, 3]):
+            matmul(Wc, zs, a)
+            tanh(a, a)
+            mul(a, a, d)  # 1 - t^2: tanh' for g, 4 sigmoid' for o, i, f (backward's weights carry the 1/4)
+            sub(1, d, d)
+            mul(sg, 0.5, sg)
+            add(sg, 0.5, sg)
+            mul(f, c, ct)
+            mul(i, g, tmp)
+            add(ct, tmp, ct)
+            tanh(ct, tc)
+            mul(o, tc, hn)
+            mul(do, tc, do)  # d h / d o
+            mul(di, g, di)  # d c' / d i
+            mul(df, c, df)  # d c' / d f
+            mul(dg, i, dg)  # d c' / d g
+            mul(tc, tc, tc)  # tc becomes d h / d c' = o (1 - tanh(c')^2)
+            sub(1, tc, tc)
+            mul(tc, o, tc)
+            c = ct
     hs = Z[T:0:-1, :H] if reverse else Z[1:, :H]  # (T, H, B) in time order
     out = new((T, B, H), dt, "fm.out")
     np.copyto(out, hs.transpose(0, 2, 1))
@@ -131,17 +139,17 @@ def lstm_backward(dout, dhn, dcn, x, w_ih, w_hh, saved, reverse: bool, need, new
     dc = np.array(dcn.T, dtype=dt, order="C")
     dct = np.empty((H, B), dtype=dt)
     matmul, mul, add = np.matmul, np.multiply, np.add
-    for s in range(T - 1, -1, -1):
-        add(dh, doutP[s], out=dh)
-        mul(dh, tcs[s], out=dct)
-        add(dct, dc, out=dct)
-        da4, d4 = dA[s], dE[s]
-        mul(dh, d4[0], out=da4[0])  # o
-        mul(dct, d4[1:], out=da4[1:])  # i, f, g
-        mul(dct, acts[s, 2], out=dc)  # through c' = f c + i g
-        dzs = dZ[s]
-        matmul(WbT, da4.reshape(G, B), out=dzs)
-        dh = dzs[:H]
+    dAG = dA.reshape(T, G, B)
+    views = (doutP, tcs, dA[:, 0], dA[:, 1:], dAG, dE[:, 0], dE[:, 1:], acts[:, 2], dZ, dZ[:, :H])
+    for dos, dhc, dao, daifg, da, deo, deifg, f, dzs, dhp in zip(*(v[::-1] for v in views)):
+        add(dh, dos, dh)
+        mul(dh, dhc, dct)  # d c' = dh * d h / d c' + dc
+        add(dct, dc, dct)
+        mul(dh, deo, dao)  # o
+        mul(dct, deifg, daifg)  # i, f, g
+        mul(dct, f, dc)  # through c' = f c + i g
+        matmul(WbT, da, dzs)
+        dh = dhp
     dh0 = np.ascontiguousarray(dh.T) if need[1] else None
     dc0 = np.ascontiguousarray(dc.T) if need[2] else None
     dx = None
