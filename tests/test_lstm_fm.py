@@ -93,3 +93,23 @@ def test_benchmark_size_float32_matches_torch():
 def test_gate_rows_reorder_to_o_i_f_g():
     w = np.repeat(np.arange(4.0), 2)  # torch's blocks i, f, g, o of size 2
     np.testing.assert_array_equal(_lstm_fm._gate_rows(w, 2), [3, 3, 0, 0, 1, 1, 2, 2])
+
+
+def test_two_graphs_alive_at_once_keep_their_own_work_arrays():
+    """The kernel's work arrays are recycled between calls (ops/_pool.py): a second forward while the
+    first graph is alive, and a retained graph run twice, must give the gradients of separate runs."""
+    m = nnbox.nn.LSTM(3, 4)
+    x1, x2 = nnbox.randn(5, 2, 3, requires_grad=True), nnbox.randn(5, 2, 3, requires_grad=True)
+    want = []
+    for x in (x1, x2):
+        (m(x)[0] ** 2).sum().backward()
+        want.append(x.grad.numpy().copy())
+        x.grad = None
+    loss = (m(x1)[0] ** 2).sum() + (m(x2)[0] ** 2).sum()
+    loss.backward(retain_graph=True)
+    first = [x1.grad.numpy().copy(), x2.grad.numpy().copy()]
+    x1.grad = x2.grad = None
+    loss.backward()
+    for got in (first, [x1.grad.numpy(), x2.grad.numpy()]):
+        for a, b in zip(got, want):
+            np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
