@@ -70,7 +70,8 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse: bool, need_grad: bo
     # the steps' views come from zip over whole-sequence views (cheaper than indexing in the loop);
     # per step: a (4H, B) gates, sg its sigmoid rows, o i f g the gates, ct c', tc tanh(c'), hn h'
     aG = acts.reshape(T, G, B)
-    views = (Z[:T], aG, aG[:, :3 * H], acts[:, 0], acts[:, 1], acts[:, 2], acts[:, 3], (cs[s % 2] for s in range(T)), tcs, Z[1:, :H])
+    views = (Z[:T], aG, aG[:, :3 * H], acts[:, 0], acts[:, 1], acts[:, 2], acts[:, 3], (cs[s % 2] for s in range(T)),
+             tcs, Z[1:, :H])
     if not need_grad:
         for zs, a, sg, o, i, f, g, ct, tc, hn in zip(*views):
             matmul(Wc, zs, a)

@@ -26,8 +26,8 @@ from .._backend import autocast_state as _ac
 from .._tensor import Tensor
 from ..autograd.function import Function
 from . import _pool
-from ._lstm_fm import lstm_backward, lstm_forward
 from ._lowp import autocast_low, without_autocast
+from ._lstm_fm import lstm_backward, lstm_forward
 from ._util import xp_of
 
 __all__: list[str] = []
@@ -264,11 +264,11 @@ class RecurrenceBackward(Function):
     @staticmethod
     def forward(ctx, dout, dhn, dcn, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, hprev, out, acts, ghn, hrs, tcs, dacts,
                 meta, need):
-        mode, reverse, batch_sizes, has_bih, has_bhh, feature_major = meta
+        mode, reverse, batch_sizes, has_bih, has_bhh, fm = meta
         ctx.save_for_backward(dout, dhn, dcn, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr)
         ctx.meta = meta
         ctx.set_materialize_grads(False)
-        if feature_major:  # Recurrence ran _lstm_fm's kernel: hprev holds its Z, tcs d h / d c, dacts its dE
+        if fm:  # Recurrence ran _lstm_fm's kernel: hprev holds its Z, tcs d h / d c, dacts its dE
             need = (need[0], need[1], need[2], need[3], need[4], need[5] and has_bih, need[6] and has_bhh)
             return lstm_backward(dout, dhn, dcn, x, w_ih, w_hh, (hprev, acts, tcs, dacts), reverse, need,
                                  _new(x, False)) + (None,)
