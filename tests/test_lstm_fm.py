@@ -1,6 +1,7 @@
-"""The feature-major LSTM kernel (nnbox/ops/_lstm_fm.py): it is the one a plain LSTM runs on NumPy, it
-agrees with the general kernel to float64 rounding and with torch to float32 rounding at benchmark
-size, for every combination of gradients asked for."""
+"""The feature-major LSTM kernel (nnbox/ops/_lstm_fm.py): it is the one a plain LSTM with large enough
+(B, H) blocks runs on NumPy, it agrees with the general kernel to float64 rounding for every combination
+of gradients asked for, with torch to float32 rounding at benchmark size, and twice differentiated.
+Small shapes force it with ``rnn.feature_major_min_block = 0``."""
 import numpy as np
 import pytest
 import torch
@@ -8,6 +9,12 @@ import torch
 import nnbox
 from nnbox.ops import _lstm_fm, rnn
 from oracle import arr
+
+
+@pytest.fixture
+def always(monkeypatch):
+    """Every plain LSTM runs the feature-major kernel, whatever its size."""
+    monkeypatch.setattr(rnn, "feature_major_min_block", 0)
 
 
 def _calls(monkeypatch):
@@ -21,7 +28,7 @@ def _calls(monkeypatch):
     return seen
 
 
-def test_plain_lstm_runs_the_feature_major_kernel(monkeypatch):
+def test_plain_lstm_runs_the_feature_major_kernel(monkeypatch, always):
     seen = _calls(monkeypatch)
     nnbox.nn.LSTM(3, 4, num_layers=2, bidirectional=True)(nnbox.randn(5, 2, 3))
     assert seen == [(5, 2, 3), (5, 2, 3), (5, 2, 8), (5, 2, 8)]
@@ -29,7 +36,15 @@ def test_plain_lstm_runs_the_feature_major_kernel(monkeypatch):
     assert seen[-1] == (1, 2, 3)
 
 
-def test_projection_and_packed_input_run_the_general_kernel(monkeypatch):
+def test_small_blocks_run_the_general_kernel(monkeypatch):
+    seen = _calls(monkeypatch)
+    nnbox.nn.LSTM(3, 128)(nnbox.randn(5, 31, 3))  # 31 * 128 < 4096
+    assert seen == []
+    nnbox.nn.LSTM(3, 128)(nnbox.randn(5, 32, 3))
+    assert seen == [(5, 32, 3)]
+
+
+def test_projection_and_packed_input_run_the_general_kernel(monkeypatch, always):
     from nnbox.nn.utils.rnn import pack_padded_sequence
 
     seen = _calls(monkeypatch)
@@ -57,7 +72,7 @@ def _layer_grads(x, h0, c0, params, reverse, want, fm):
 @pytest.mark.parametrize("want", [(True,) * 7, (False, True, True, True, True, True, True),
                                   (True, False, False, False, False, False, False),
                                   (False, False, False, True, False, False, True), (False,) * 7])
-def test_matches_the_general_kernel(reverse, bias, want):
+def test_matches_the_general_kernel(reverse, bias, want, always):
     T, B, I, H = 5, 3, 4, 6
     x, h0, c0 = arr(T, B, I), arr(B, H), arr(B, H)
     params = [arr(4 * H, I) * 0.5, arr(4 * H, H) * 0.5] + ([arr(4 * H) * 0.3, arr(4 * H) * 0.3] if bias else [None, None])
@@ -95,7 +110,7 @@ def test_gate_rows_reorder_to_o_i_f_g():
     np.testing.assert_array_equal(_lstm_fm._gate_rows(w, 2), [3, 3, 0, 0, 1, 1, 2, 2])
 
 
-def test_two_graphs_alive_at_once_keep_their_own_work_arrays():
+def test_two_graphs_alive_at_once_keep_their_own_work_arrays(always):
     """The kernel's work arrays are recycled between calls (ops/_pool.py): a second forward while the
     first graph is alive, and a retained graph run twice, must give the gradients of separate runs."""
     m = nnbox.nn.LSTM(3, 4)
@@ -113,3 +128,15 @@ def test_two_graphs_alive_at_once_keep_their_own_work_arrays():
     for got in (first, [x1.grad.numpy(), x2.grad.numpy()]):
         for a, b in zip(got, want):
             np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("reverse,bias", [(False, True), (True, False)])
+def test_double_backward_matches_torch(reverse, bias, always):
+    """create_graph through the kernel: its first-order gradients, then the layer's second order."""
+    from oracle import check
+    from test_nn_rnn import _layer
+
+    T, B, I, H = 4, 3, 2, 3
+    ins = [arr(T, B, I), arr(B, H), arr(B, H), arr(4 * H, I) * 0.6, arr(4 * H, H) * 0.6, arr(4 * H) * 0.3,
+           arr(4 * H) * 0.3, arr(2, H)]
+    check(_layer("LSTM", reverse, False, bias), ins, order=2, rtol=1e-8)

@@ -36,6 +36,11 @@ GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
 # False: every LSTM runs the general kernel below (tests compare the two; benchmarks measure the gain)
 feature_major = True
+# ... and only where it measured faster: a step's (B, H) blocks of at least this many values.  One
+# thread, T=35, I=64, training step, feature-major / general: H=128: B=8 1.21, B=16 0.98, B=24 1.04,
+# B=32 0.83-0.94, B=64 0.91, B=128 0.88; H=256: B=4 0.99, B=16 0.68, B=32 0.87, B=64 0.85.  Small
+# blocks lose: the step's GEMM with few columns, and the fixed per-call and per-row costs.
+feature_major_min_block = 4096
 
 
 def _new(like, zero: bool):
@@ -73,7 +78,7 @@ class Recurrence(Function):
     @staticmethod
     def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, mode, reverse, batch_sizes):
         if (mode == "LSTM" and feature_major and batch_sizes is None and w_hr is None and type(x) is _np.ndarray
-                and 0 not in x.shape):
+                and 0 not in x.shape and x.shape[1] * w_hh.shape[1] >= feature_major_min_block):
             # the common LSTM on NumPy: the feature-major kernel (_lstm_fm; a bare LSTM(64, 128) layer's
             # training step measured 5.4 -> 4.5 ms, one thread)
             out, h_n, c_n, saved = lstm_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse,
