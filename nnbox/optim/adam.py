@@ -7,16 +7,17 @@ from .._tensor import Tensor
 from ..ops._util import xp_of
 from .optimizer import (
     Optimizer,
-    _adam_moments_,
     _check_betas,
     _check_eps,
     _check_foreach_fused,
     _check_lr,
     _check_unsupported,
     _check_weight_decay,
+    _decayed_grad,
     _lr_of,
     _new_step,
     _real,
+    _ufunc_consts,
     _zeros_state,
 )
 
@@ -76,6 +77,8 @@ class Adam(Optimizer):
             lr, eps, wd = _lr_of(group), group["eps"], group["weight_decay"]
             b1, b2 = (float(b) for b in group["betas"])
             amsgrad = group["amsgrad"]
+            decay = (group["maximize"], wd, group["decoupled_weight_decay"]) if wd or group["maximize"] else None
+            consts: dict = {}  # (array type, dtype, step) -> the update's constants: one set per group in practice
             for p in group["params"]:
                 if p._grad is None:
                     continue
@@ -90,25 +93,55 @@ class Adam(Optimizer):
                 step = float(state["step"]._data)
                 v = state["exp_avg_sq"]._data
                 vmax = state["max_exp_avg_sq"]._data if amsgrad else v
-                arrays = [p._data, p._grad._data, state["exp_avg"]._data, v, vmax]
-                self._update(
-                    _adam, [_real(a) for a in arrays], 3, lr=lr, b1=b1, b2=b2, eps=eps, wd=wd,
-                    maximize=group["maximize"], decoupled=group["decoupled_weight_decay"], amsgrad=amsgrad,
-                    step_size=lr / (1 - b1**step), bc2_sqrt=(1 - b2**step) ** 0.5,
-                )
+                arrays = [_real(a) for a in (p._data, p._grad._data, state["exp_avg"]._data, v, vmax)]
+                key = (type(arrays[0]), arrays[0].dtype, step)
+                k = consts.get(key)
+                if k is None:
+                    k = consts[key] = _adam_consts(arrays[0], lr, b1, b2, eps, step, decay, amsgrad)
+                self._update(_adam, arrays, 3, k)
                 p._vc[0] += 1
         return loss
 
 
-def _adam(p, g, m, v, vmax, w, tmp, tmp2, *, lr, b1, b2, eps, wd, maximize, decoupled, amsgrad, step_size, bc2_sqrt):
+def _adam_consts(arr, lr, b1: float, b2: float, eps: float, step: float, decay, amsgrad: bool) -> tuple:
+    """The constants of one step of ``_adam`` on arrays like ``arr`` (see ``_ufunc_consts``)."""
+    w1 = 1 - b1  # m.lerp_(g, w1) with torch's two-sided formula: the small side scales by w1, else by b1
+    small = w1 < 0.5
+    if decay is not None:
+        maximize, wd, decoupled = decay
+        decay = (maximize, wd, decoupled, 1 - lr * wd)
+    step_size, bc2_sqrt = lr / (1 - b1**step), (1 - b2**step) ** 0.5
+    return (decay, small, amsgrad) + _ufunc_consts(arr, w1 if small else 1 - w1, b2, 1 - b2, bc2_sqrt, eps, -step_size)
+
+
+def _adam(p, g, m, v, vmax, w, tmp, tmp2, k):
+    """One Adam update in place (``w``, ``tmp``, ``tmp2``: scratch; ``k`` from ``_adam_consts``): the
+    moments, then ``p -= step_size m / (sqrt(v) / sqrt(1 - b2^t) + eps)``, thirteen ufunc calls."""
+    decay, small, amsgrad, c_lerp, b2, c2, bc2_sqrt, eps, neg_step = k
     xp = xp_of(p)
-    _adam_moments_(p, g, m, v, w, tmp, lr=lr, b1=b1, b2=b2, wd=wd, maximize=maximize, decoupled=decoupled)
+    if decay is not None:  # weight decay (L2 into the gradient, or AdamW's shrink of p) and maximize
+        maximize, wd, decoupled, shrink = decay
+        if wd and decoupled:
+            g = _decayed_grad(g, p, maximize, 0, w)
+            p *= shrink
+        else:
+            g = _decayed_grad(g, p, maximize, wd, w)
+    xp.subtract(g, m, out=tmp)  # m = lerp(m, g, 1 - b1)
+    tmp *= c_lerp
+    if small:
+        m += tmp
+    else:
+        xp.subtract(g, tmp, out=m)
+    v *= b2  # v = b2 v + (1 - b2) g^2
+    xp.multiply(g, c2, out=tmp)
+    tmp *= g
+    v += tmp
     if amsgrad:
         xp.maximum(vmax, v, out=vmax)
         v = vmax
     xp.sqrt(v, out=tmp)
     tmp /= bc2_sqrt
     tmp += eps
-    xp.multiply(m, -step_size, out=tmp2)
+    xp.multiply(m, neg_step, out=tmp2)
     tmp2 /= tmp
     p += tmp2

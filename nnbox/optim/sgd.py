@@ -12,6 +12,7 @@ from .optimizer import (
     _check_weight_decay,
     _decayed_grad,
     _lr_of,
+    _ufunc_consts,
     _zeros_state,
 )
 
@@ -64,44 +65,53 @@ class SGD(Optimizer):
         """One update of every parameter that has a gradient; returns ``closure()``'s loss."""
         loss = self._closure_loss(closure)
         for group in self.param_groups:
-            hyper = dict(
-                lr=_lr_of(group), wd=group["weight_decay"], maximize=group["maximize"],
-            )
-            momentum = group["momentum"]
+            lr, wd, maximize = _lr_of(group), group["weight_decay"], group["maximize"]
+            momentum, dampening, nesterov = group["momentum"], group["dampening"], group["nesterov"]
+            consts: dict = {}  # (array type, dtype) -> the update's constants
             for p in group["params"]:
                 if p._grad is None:
                     continue
+                key = (type(p._data), p._data.dtype)
+                k = consts.get(key)
+                if k is None:
+                    damp = None if dampening == 0 else 1 - dampening
+                    k = consts[key] = ((maximize, wd) if wd or maximize else None, nesterov) + _ufunc_consts(
+                        p._data, momentum, damp, -lr
+                    )
                 if momentum == 0:
-                    self._update(_sgd, [p._data, p._grad._data], 2, **hyper)
+                    self._update(_sgd, [p._data, p._grad._data], 2, k)
                 else:
                     state = self.state[p]
                     first = "momentum_buffer" not in state or state["momentum_buffer"] is None
                     if first:
                         state["momentum_buffer"] = _zeros_state(p)
-                    self._update(
-                        _sgd_momentum, [p._data, p._grad._data, state["momentum_buffer"]._data], 2,
-                        momentum=momentum, dampening=group["dampening"], nesterov=group["nesterov"],
-                        first=first, **hyper,
-                    )
+                    self._update(_sgd_momentum, [p._data, p._grad._data, state["momentum_buffer"]._data], 2, first, k)
                 p._vc[0] += 1
         return loss
 
 
-def _sgd(p, g, w, upd, *, lr, wd, maximize):
-    g = _decayed_grad(g, p, maximize, wd, w)
-    xp_of(p).multiply(g, -lr, out=upd)
+def _grad_of(g, p, decay, w):
+    """The gradient the update reads: ``g``, or with weight decay / maximize ``_decayed_grad``'s."""
+    return g if decay is None else _decayed_grad(g, p, decay[0], decay[1], w)
+
+
+def _sgd(p, g, w, upd, k):
+    decay, _, _, _, neg_lr = k
+    g = _grad_of(g, p, decay, w)
+    xp_of(p).multiply(g, neg_lr, out=upd)
     p += upd
 
 
-def _sgd_momentum(p, g, buf, w, upd, *, lr, wd, maximize, momentum, dampening, nesterov, first):
+def _sgd_momentum(p, g, buf, w, upd, first, k):
+    decay, nesterov, momentum, damp, neg_lr = k
     xp = xp_of(p)
-    g = _decayed_grad(g, p, maximize, wd, w)
+    g = _grad_of(g, p, decay, w)
     if first:
         buf[...] = g  # the buffer starts as a copy of the gradient
     else:
         buf *= momentum
-        if dampening != 0:
-            xp.multiply(g, 1 - dampening, out=upd)
+        if damp is not None:
+            xp.multiply(g, damp, out=upd)
             buf += upd
         else:
             buf += g
@@ -111,5 +121,5 @@ def _sgd_momentum(p, g, buf, w, upd, *, lr, wd, maximize, momentum, dampening, n
         g = upd
     else:
         g = buf
-    xp.multiply(g, -lr, out=upd)
+    xp.multiply(g, neg_lr, out=upd)
     p += upd

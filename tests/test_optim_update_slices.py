@@ -1,0 +1,109 @@
+"""Adam and SGD on the CPU update large parameters slice by slice (a plain loop with one thread, the
+worker pool with more) with their constants as 0-d arrays (issue 12): every way of running a step
+gives the same bits as the whole-array update, and the results follow torch."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import nnbox
+import nnbox.optim.optimizer as optimizer_mod
+from nnbox.optim.optimizer import _ufunc_consts
+
+CHUNK = optimizer_mod._CHUNK
+# a partial last slice, an exact multiple of the slice, one slice and a bit, small, and 2-d
+SHAPES = [(2 * CHUNK + 777,), (2 * CHUNK,), (300, 230), (7,), (64, 3, 3)]
+
+CASES = [
+    ("Adam", dict(lr=1e-2)),
+    ("Adam", dict(lr=1e-2, amsgrad=True)),
+    ("Adam", dict(lr=1e-2, weight_decay=0.1)),
+    ("Adam", dict(lr=1e-2, weight_decay=0.1, decoupled_weight_decay=True, maximize=True)),
+    ("Adam", dict(lr=1e-2, betas=(0.3, 0.5))),  # 1 - b1 >= 0.5: lerp's other side
+    ("AdamW", dict(lr=1e-2)),
+    ("Adam", dict(lr="tensor32")),
+    ("Adam", dict(lr="tensor64")),
+    ("SGD", dict(lr=0.1)),
+    ("SGD", dict(lr=0.1, weight_decay=0.01, maximize=True)),
+    ("SGD", dict(lr=0.1, momentum=0.9)),
+    ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01)),
+    ("SGD", dict(lr=0.1, momentum=0.5, dampening=0.3, maximize=True)),
+    ("SGD", dict(lr="tensor32", momentum=0.9)),
+]
+
+
+def _ids(case):
+    name, kw = case
+    return name + "-" + "-".join(f"{k}={v}" for k, v in kw.items())
+
+
+def _lr(m, lr):
+    if lr == "tensor32":
+        return m.tensor(0.01, dtype=m.float32)
+    if lr == "tensor64":
+        return m.tensor(0.01, dtype=m.float64)
+    return lr
+
+
+def _run(m, name, kw, dt, steps=3, strided=False):
+    rng = np.random.default_rng(0)
+    ps = [m.tensor(rng.standard_normal(s).astype(dt), requires_grad=True) for s in SHAPES]
+    if strided:  # a transposed view: updated whole, never sliced
+        ps.append(m.tensor(rng.standard_normal((40, 30)).astype(dt)).t().requires_grad_())
+    opt = getattr(m.optim, name)(ps, **{**kw, "lr": _lr(m, kw["lr"])})
+    for _ in range(steps):
+        for p in ps:
+            p.grad = m.tensor(rng.standard_normal(tuple(p.shape)).astype(dt))
+        opt.step()
+    return [p.detach().numpy().copy() for p in ps]
+
+
+@pytest.fixture
+def threads():
+    n = nnbox.get_num_threads()
+    yield
+    nnbox.set_num_threads(n)
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("case", CASES, ids=_ids)
+def test_slices_and_threads_give_the_whole_update_bits(case, dt, threads, monkeypatch):
+    name, kw = case
+    nnbox.set_num_threads(1)
+    one = _run(nnbox, name, kw, dt, strided=True)
+    nnbox.set_num_threads(2)
+    two = _run(nnbox, name, kw, dt, strided=True)
+    nnbox.set_num_threads(1)
+    monkeypatch.setattr(optimizer_mod, "_CHUNK", 1 << 40)  # every parameter in one call
+    whole = _run(nnbox, name, kw, dt, strided=True)
+    for a, b, c in zip(one, two, whole):
+        np.testing.assert_array_equal(a, c)
+        np.testing.assert_array_equal(b, c)
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("case", CASES, ids=_ids)
+def test_sliced_update_follows_torch(case, dt, threads):
+    name, kw = case
+    nnbox.set_num_threads(1)
+    # float32: a few ulps of the O(1) values (torch's add_ with alpha is one fused multiply-add, ours
+    # rounds the product first); float64 to rounding
+    tol = dict(rtol=1e-6, atol=1e-6) if dt is np.float32 else dict(rtol=1e-12, atol=1e-14)
+    for a, b in zip(_run(torch, name, kw, dt), _run(nnbox, name, kw, dt)):
+        np.testing.assert_allclose(b, a, **tol)
+
+
+def test_ufunc_consts_only_turn_python_floats_on_numpy_float_arrays_into_0d():
+    a32, a64 = np.ones(3, np.float32), np.ones(3, np.float64)
+    c = _ufunc_consts(a32, 0.1, 2, np.float64(0.5), None, True)
+    assert isinstance(c[0], np.ndarray) and c[0].shape == () and c[0].dtype == np.float32
+    assert c[1:4] == (2, np.float64(0.5), None) and type(c[2]) is np.float64 and c[4] is True
+    assert _ufunc_consts(a64, 0.1)[0].dtype == np.float64
+    assert _ufunc_consts(np.ones(3, np.float16), 0.1) == (0.1,)  # other dtypes: as given
+    # the same bits as NumPy's own rounding of a Python float operand (NEP 50)
+    x = np.random.default_rng(0).standard_normal(10_000).astype(np.float32)
+    for v in (0.1, 1e-8, -0.0123456789, 0.999, 1e-3 / (1 - 0.9**3)):
+        (k,) = _ufunc_consts(x, v)
+        for f in (np.add, np.subtract, np.multiply, np.divide):
+            np.testing.assert_array_equal(f(x, k), f(x, v))
