@@ -31,7 +31,8 @@ import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(__file__))
+# the nnbox of the checkout this file is in, ahead of an installed one (another worktree's, say)
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import torch  # noqa: E402
 
