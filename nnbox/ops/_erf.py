@@ -239,6 +239,11 @@ _PHI_TANH_F32 = (
 )
 _PHI_TANH_U = 30.0  # u = x^2 is clipped here: beyond, |x P| >= 8.9 and tanh is +-1 in float32
 _u_limit = np.empty(0, np.float32)  # a cached array of 30s: np.minimum with an array is 4x faster than with a scalar
+# the same constants as 0-d float32 arrays for NumPy inputs: NumPy rounds a Python float operand to
+# float32 anyway (NEP 50), so results are bit-identical, and each ufunc call skips that conversion
+# (about 0.25 us of a 3 us pass over a 64K-element chunk; GELU makes about 20 such calls per chunk)
+_PHI_TANH_F32_0D = tuple(np.array(c, np.float32) for c in _PHI_TANH_F32)
+_HALF_F32 = np.array(0.5, np.float32)
 
 
 def normal_cdf_f32(x, out, sq, tmp):
@@ -258,12 +263,13 @@ def normal_cdf_f32(x, out, sq, tmp):
         if lim.size < x.size:
             lim = _u_limit = np.full(x.size, _PHI_TANH_U, np.float32)
         u = np.minimum(sq, lim[:x.size], out=tmp)
+        q, half = _PHI_TANH_F32_0D, _HALF_F32
     else:
         u = xp.minimum(sq, _PHI_TANH_U, out=tmp)
-    q = _PHI_TANH_F32
+        q, half = _PHI_TANH_F32, 0.5
     _horner(q, u, out)
     out *= x
     xp.tanh(out, out=out)
-    out *= 0.5
-    out += 0.5
+    out *= half
+    out += half
     return out
