@@ -261,10 +261,13 @@ def normal_cdf_f32(x, out, sq, tmp, den):
     xp = xp_of(x)
     xp.multiply(x, x, out=sq)
     if type(x) is np.ndarray:
-        lim = _u_limit  # read once: chunks on other threads may replace the cache meanwhile
-        if lim.size < x.size:
-            lim = _u_limit = np.full(x.size, _PHI_TANH_U, np.float32)
-        u = np.minimum(sq, lim[:x.size], out=tmp)
+        if np.maximum.reduce(sq) <= _PHI_TANH_U:  # usual (|x| <= 5.4): no clipping pass (a max
+            u = sq  # reduction reads one buffer, a clip three), and 4 chunk buffers instead of 6 stay in L2
+        else:  # clip (NaN lands here too and stays NaN)
+            lim = _u_limit  # read once: chunks on other threads may replace the cache meanwhile
+            if lim.size < x.size:
+                lim = _u_limit = np.full(x.size, _PHI_TANH_U, np.float32)
+            u = np.minimum(sq, lim[:x.size], out=tmp)
         k = _F32_0D.__getitem__
     else:
         u = xp.minimum(sq, _PHI_TANH_U, out=tmp)
