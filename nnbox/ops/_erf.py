@@ -242,8 +242,8 @@ _u_limit = np.empty(0, np.float32)  # a cached array of 30s: np.minimum with an 
 # the same constants as 0-d float32 arrays for NumPy inputs: NumPy rounds a Python float operand to
 # float32 anyway (NEP 50), so results are bit-identical, and each ufunc call skips that conversion
 # (about 0.25 us of a 3 us pass over a 64K-element chunk; GELU makes about 20 such calls per chunk)
-_F32_0D = {c: np.array(c, np.float32)
-           for c in (*_PHI_TANH_F32_NUM, *_PHI_TANH_F32_DEN, _PHI_TANH_F32_P0, 0.5)}
+_PHI_TANH_CONSTS = (*_PHI_TANH_F32_NUM, *_PHI_TANH_F32_DEN, _PHI_TANH_F32_P0, 0.5)
+_PHI_TANH_CONSTS_0D = tuple(np.array(c, np.float32) for c in _PHI_TANH_CONSTS)
 
 
 def normal_cdf_f32(x, out, sq, tmp, den):
@@ -261,34 +261,33 @@ def normal_cdf_f32(x, out, sq, tmp, den):
     xp = xp_of(x)
     xp.multiply(x, x, out=sq)
     if type(x) is np.ndarray:
-        if np.maximum.reduce(sq) <= _PHI_TANH_U:  # usual (|x| <= 5.4): no clipping pass (a max
+        if sq.size and np.maximum.reduce(sq) <= _PHI_TANH_U:  # usual (|x| <= 5.4): no clipping pass (a max
             u = sq  # reduction reads one buffer, a clip three), and 4 chunk buffers instead of 6 stay in L2
         else:  # clip (NaN lands here too and stays NaN)
             lim = _u_limit  # read once: chunks on other threads may replace the cache meanwhile
             if lim.size < x.size:
                 lim = _u_limit = np.full(x.size, _PHI_TANH_U, np.float32)
             u = np.minimum(sq, lim[:x.size], out=tmp)
-        k = _F32_0D.__getitem__
+        consts = _PHI_TANH_CONSTS_0D
     else:
         u = xp.minimum(sq, _PHI_TANH_U, out=tmp)
-        k = float
-    (n0, n1, n2), (d0, d1, d2) = _PHI_TANH_F32_NUM, _PHI_TANH_F32_DEN
+        consts = _PHI_TANH_CONSTS
+    n0, n1, n2, d0, d1, d2, p0, half = consts
     mul, add = xp.multiply, xp.add
-    mul(u, k(n2), out)  # N(u) by Horner's rule in ``out``
-    add(out, k(n1), out)
+    mul(u, n2, out)  # N(u) by Horner's rule in ``out``
+    add(out, n1, out)
     mul(out, u, out)
-    add(out, k(n0), out)
-    add(u, k(d2), den)  # monic D(u)
+    add(out, n0, out)
+    add(u, d2, den)  # monic D(u)
     mul(den, u, den)
-    add(den, k(d1), den)
+    add(den, d1, den)
     mul(den, u, den)
-    add(den, k(d0), den)
+    add(den, d0, den)
     xp.divide(out, den, out)
     mul(out, u, out)
-    add(out, k(_PHI_TANH_F32_P0), out)
+    add(out, p0, out)
     mul(out, x, out)  # h(x) = x P(u)
     xp.tanh(out, out)
-    half = k(0.5)
     mul(out, half, out)
     add(out, half, out)
     return out
