@@ -117,3 +117,24 @@ def test_gelu_max_ulp_error_dense_grid(dt):
     assert err_g.max() <= MAX_ULP[dt][1], (err_g.max(), x[err_g.argmax()])
     tiny = np.abs(x) < np.finfo(dt).tiny  # subnormals: GELU(x) = x / 2 and GELU'(x) = 1/2 to the last bit
     np.testing.assert_array_equal(g[tiny], dt(0.5))
+
+
+@pytest.mark.parametrize("scale", [1.0, 8.0])  # |x| <= 5.4 everywhere (no clipping of x^2), and chunks that clip
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_gelu_without_grad_equals_with_grad(dt, scale):
+    """The forward without a gradient (no derivative computed, other scratch buffers) gives the same
+    bits as with one, in every chunk, at sizes from one element to several chunks."""
+    rng = np.random.default_rng(2)
+    for n in (1, 3, 1000, 70_000, 200_001):
+        x = rng.standard_normal(n).astype(dt) * dt(scale)
+        if scale == 1.0:
+            x = np.clip(x, -5.0, 5.0)
+        with_grad = nnbox.nn.functional.gelu(nnbox.tensor(x, requires_grad=True)).detach().numpy()
+        plain = nnbox.nn.functional.gelu(nnbox.tensor(x)).numpy()
+        with nnbox.no_grad():
+            no_grad = nnbox.nn.functional.gelu(nnbox.tensor(x, requires_grad=True)).numpy()
+        np.testing.assert_array_equal(plain, with_grad)
+        np.testing.assert_array_equal(no_grad, with_grad)
+        ref = torch.nn.functional.gelu(torch.from_numpy(x.astype(np.float64))).numpy()
+        np.testing.assert_allclose(plain / np.maximum(np.abs(x), 1), ref / np.maximum(np.abs(x), 1),
+                                   rtol=0, atol=2 * ATOL[dt])

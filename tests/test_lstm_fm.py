@@ -140,3 +140,13 @@ def test_double_backward_matches_torch(reverse, bias, always):
     ins = [arr(T, B, I), arr(B, H), arr(B, H), arr(4 * H, I) * 0.6, arr(4 * H, H) * 0.6, arr(4 * H) * 0.3,
            arr(4 * H) * 0.3, arr(2, H)]
     check(_layer("LSTM", reverse, False, bias), ins, order=2, rtol=1e-8)
+
+
+def test_ten_sgd_steps_of_a_classifier_match_torch(monkeypatch, always):
+    """The identical-init training test of test_nn_rnn_training (2-layer bidirectional LSTM, embedding,
+    SGD with momentum, float64) run through the kernel: the same losses and final weights as torch."""
+    from test_nn_rnn_training import test_ten_sgd_steps_match_torch
+
+    seen = _calls(monkeypatch)
+    test_ten_sgd_steps_match_torch("LSTM")
+    assert len(seen) == 10 * 4  # ten steps, two layers, two directions

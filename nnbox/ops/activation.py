@@ -380,10 +380,10 @@ class Gelu(_Pointwise):
             xc = x[lo:hi]
             cdf = res[lo:hi]
             # u receives x^2; with a gradient it is d's own chunk (overwritten last), so the tanh form
-            # needs one scratch chunk and the erf form none
+            # needs two scratch chunks (clipped x^2, the rational's denominator) and the erf form none
             u = d[lo:hi] if grad else xp.empty_like(xc)
             if f32:  # the tanh form: fewer passes, within float32 rounding of the erf form
-                _normal_cdf_f32(xc, cdf, u, xp.empty_like(xc) if grad else u)
+                _normal_cdf_f32(xc, cdf, u, xp.empty_like(xc) if grad else u, xp.empty_like(xc))
             else:
                 _normal_cdf(xc, cdf, u)
             if grad:
