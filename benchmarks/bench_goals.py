@@ -14,6 +14,10 @@ Rows: the seeds' MLP + BN at batch 64 and 512, a small CNN (3x3 conv-relu-pool x
 classifier step, bare LSTM and GRU layers, a TransformerEncoderLayer step, exact GELU, Adam and
 SGD steps over ResNet18's 11.7M parameters, small-tensor ops with autograd, and (in subprocesses)
 peak RSS of the seeds' MLP training run and ``import nnbox`` against ``import numpy``.
+
+The header says which kernels NumPy's BLAS runs: where ``OPENBLAS_CORETYPE`` forces older ones,
+run ``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_goals.py`` (see
+``_blas.py``).
 """
 from __future__ import annotations
 
@@ -27,11 +31,13 @@ import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(__file__))
+# the nnbox of the checkout this file is in, ahead of an installed one (another worktree's, say)
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import torch  # noqa: E402
 
 import nnbox  # noqa: E402
+from _blas import blas_line  # noqa: E402
 from _import_cost import import_time  # noqa: E402
 from bench_models import copy_weights, make_mlp, make_resnet18, train_step  # noqa: E402
 from bench_nn_sequence import lstm_classifier, rnn_layer  # noqa: E402
@@ -198,6 +204,7 @@ def main() -> None:
     default = torch.get_num_threads()
     load = os.getloadavg()[0]
     print(f"torch {torch.__version__}, default threads {default}; load average {load:.2f} on {os.cpu_count()} cores")
+    print(blas_line())
     print(f"{'workload':<38s} {'default threads':>16s} {'1 thread each':>15s}")
     results = {}
     for key in args.only.split(","):

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 import nnbox
+from _blas import blas_line
 
 # --- models, written once against either library ----------------------------------------------------
 
@@ -192,6 +193,7 @@ def main() -> None:
     only = set(args.only.split(","))
     rng = np.random.default_rng(0)
     print(f"torch {torch.__version__}, torch.get_num_threads() = {torch.get_num_threads()}, numpy {np.__version__}")
+    print(blas_line())
     what = "best CPU ms (1 thread each)" if args.cpu_time else "median wall ms"
     print(f"{what} per training step (forward + backward + SGD momentum update); ratio = nnbox / torch")
     if "mlp" in only:

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 import nnbox
+from _blas import blas_line
 
 
 def median_ms(fn, steps: int = 30, repeats: int = 7) -> float:
@@ -66,6 +67,7 @@ def mlp_step(m, batch: int):
 
 def main() -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; numpy {np.__version__}")
+    print(blas_line())
     print(f"{'case':34s} {'nnbox ms':>9s} {'torch ms':>9s} {'ratio':>6s}")
     for name, make in [("Linear(784,300) fwd+bwd", linear_step), ("MLP 784-300-100-10 SGD step", mlp_step)]:
         for batch in (64, 512):

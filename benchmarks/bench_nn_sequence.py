@@ -24,6 +24,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import nnbox  # noqa: E402
+from _blas import blas_line  # noqa: E402
 
 
 def median_ms(fn, steps: int, repeats: int, clock=time.process_time) -> float:
@@ -158,6 +159,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     steps, repeats = (3, 3) if args.quick else (10, 5)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; numpy {np.__version__}")
+    print(blas_line())
     print(f"{'case':36s} {'nnbox ms':>9s} {'torch ms':>9s} {'ratio':>6s}")
     for name, make in CASES:
         if args.only.lower() not in name.lower():

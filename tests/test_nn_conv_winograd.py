@@ -1,9 +1,10 @@
-"""Winograd F(2x2, 3x3) (nnbox/ops/_winograd.py) against torch's conv2d.
+"""Winograd F(4x4, 3x3) (nnbox/ops/_winograd.py) against torch's conv2d.
 
-Stated tolerance: Winograd rounds differently from a direct convolution, so its float32 forward is
-compared with torch's at ``max |y - y_torch| <= 1e-5 * max |y_torch|`` (measured: about 1e-6),
-instead of the oracle suite's element-wise rtol.  Gradients do not go through Winograd and keep
-the usual tolerance.
+Stated tolerance: Winograd rounds differently from a direct convolution, so its float32 forward and
+gradients are compared with torch's at ``max |y - y_torch| <= 1e-5 * max |y_torch|`` (measured: about
+4e-6 with the points 0, 1, -1, 1/2, -2; a direct float32 convolution is at about 4e-7), instead of
+the oracle suite's element-wise rtol.  The input and weight gradients run by Winograd too (the
+adjoint of the forward computation) and meet the same tolerance.
 """
 import numpy as np
 import pytest
@@ -19,14 +20,23 @@ pytestmark = pytest.mark.cpu_only(reason="Winograd is a NumPy (CPU) kernel; on c
 
 @pytest.fixture
 def calls(monkeypatch):
+    """Counts the Winograd kernels run (forward and backward), on any batch size: the policy's
+    tiles * batch floor (``MIN_COLUMNS``, tested on its own below) is lowered so small test shapes
+    take the Winograd path."""
     seen = []
-    real = _winograd.conv3x3
+    real, real_bwd = _winograd.conv3x3, _winograd.conv3x3_backward
 
-    def counting(xc, w):
+    def counting(xc, w, *a):
         seen.append(xc.shape)
-        return real(xc, w)
+        return real(xc, w, *a)
+
+    def counting_bwd(gy, *a):
+        seen.append(gy.shape)
+        return real_bwd(gy, *a)
 
     monkeypatch.setattr(_winograd, "conv3x3", counting)
+    monkeypatch.setattr(_winograd, "conv3x3_backward", counting_bwd)
+    monkeypatch.setattr(_winograd, "MIN_COLUMNS", 1)
     return seen
 
 
@@ -61,13 +71,12 @@ def test_winograd_gradients_match_torch(calls):
 
 def test_winograd_not_used_where_it_does_not_apply(calls):
     rng = np.random.default_rng(2)
-    cases = [((2, 64, 8, 8), (16, 64, 3, 3), {}),                      # too few input channels
+    cases = [((2, 8, 8, 8), (16, 8, 3, 3), {}),                        # too few input channels
              ((2, 128, 8, 8), (8, 128, 3, 3), {}),                     # too few output channels
              ((2, 128, 8, 8), (16, 128, 3, 3), {"stride": 2}),         # strided
              ((2, 128, 8, 8), (16, 128, 3, 3), {"dilation": 2}),
              ((2, 128, 8, 8), (16, 64, 3, 3), {"groups": 2}),
-             ((2, 128, 8, 8), (16, 128, 5, 5), {}),
-             ((2, 128, 11, 10), (16, 128, 3, 3), {"padding": 1})]          # a plane over MAX_PLANE
+             ((2, 128, 8, 8), (16, 128, 5, 5), {})]
     for xs, ws, kw in cases:
         F.conv2d(nnbox.tensor(rng.standard_normal(xs).astype(np.float32)),
                  nnbox.tensor(rng.standard_normal(ws).astype(np.float32)), **kw)
@@ -88,8 +97,8 @@ def test_switching_winograd_off_gives_the_im2col_result(calls, monkeypatch):
 
 @pytest.mark.parametrize("padding", [0, 1, 2, "same"])
 def test_winograd_input_gradient_matches_torch(calls, padding):
-    """The input gradient of a 3x3 stride-1 conv with >= 128 output channels also runs by Winograd
-    (a conv of gy with the flipped, channel-swapped kernel): same stated tolerance."""
+    """The input gradient of a 3x3 stride-1 conv runs by Winograd (the adjoint of the forward
+    transforms, cropped to the input for every padding): same stated tolerance."""
     rng = np.random.default_rng(5)
     x = rng.standard_normal((3, 16, 7, 6)).astype(np.float32)
     wt = rng.standard_normal((128, 16, 3, 3)).astype(np.float32)
@@ -99,7 +108,7 @@ def test_winograd_input_gradient_matches_torch(calls, padding):
     torch.nn.functional.conv2d(tx, torch.tensor(wt), padding=padding).backward(torch.tensor(g))
     nx = nnbox.tensor(x, requires_grad=True)
     F.conv2d(nx, nnbox.tensor(wt), padding=padding).backward(nnbox.tensor(g))
-    assert len(calls) == 1  # forward has 16 input channels: only the input gradient went by Winograd
+    assert len(calls) == 2  # forward and backward
     assert np.abs(nx.grad.numpy() - tx.grad.numpy()).max() <= TOL * np.abs(tx.grad.numpy()).max()
 
 
@@ -117,3 +126,70 @@ def test_winograd_in_conv_transpose_backward(calls):
     assert calls
     for a, b in ((nx.grad, tx.grad), (nw.grad, tw.grad)):
         assert np.abs(a.numpy() - b.numpy()).max() <= TOL * np.abs(b.numpy()).max()
+
+
+def test_transform_matrices_compute_a_correlation_exactly():
+    """A^T [(G g) * (B^T d)] is the 4-output correlation of a 6-sample d with a 3-tap g (float64)."""
+    rng = np.random.default_rng(7)
+    for _ in range(5):
+        d, g = rng.standard_normal(6), rng.standard_normal(3)
+        want = np.array([d[i:i + 3] @ g for i in range(4)])
+        got = _winograd._AT @ ((_winograd._G @ g) * (_winograd._BT @ d))
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("n,c,o,h,w,padding", [
+    (4, 64, 64, 16, 16, 1), (2, 32, 48, 13, 11, 1), (3, 16, 24, 9, 6, 0), (2, 24, 16, 5, 7, 2)])
+def test_winograd_forward_and_gradients_match_torch(calls, n, c, o, h, w, padding):
+    """ResNet-like and ragged shapes (outputs that are not whole 4x4 tiles): output, input gradient,
+    weight gradient and bias gradient within the stated tolerance."""
+    rng = np.random.default_rng(n + c + o + h)
+    x = rng.standard_normal((n, c, h, w)).astype(np.float32)
+    wt = (rng.standard_normal((o, c, 3, 3)) / np.sqrt(9 * c)).astype(np.float32)
+    b = rng.standard_normal(o).astype(np.float32)
+    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, wt, b))
+    nx, nw, nb = (nnbox.tensor(a, requires_grad=True) for a in (x, wt, b))
+    ty = torch.nn.functional.conv2d(tx, tw, tb, padding=padding)
+    ny = F.conv2d(nx, nw, nb, padding=padding)
+    g = rng.standard_normal(tuple(ty.shape)).astype(np.float32)
+    ty.backward(torch.tensor(g))
+    ny.backward(nnbox.tensor(g))
+    assert len(calls) == 2
+    for a, t in ((ny.detach(), ty.detach()), (nx.grad, tx.grad), (nw.grad, tw.grad), (nb.grad, tb.grad)):
+        assert a.shape == tuple(t.shape) and a.dtype == nnbox.float32
+        assert np.abs(a.numpy() - t.numpy()).max() <= TOL * np.abs(t.numpy()).max()
+
+
+def test_winograd_double_backward_matches_torch(calls):
+    """create_graph through a Winograd convolution: the gradient's own graph (convolutions and
+    convolution gradients again) gives torch's second-order gradients within the tolerance."""
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((2, 16, 8, 8)).astype(np.float32)
+    wt = rng.standard_normal((16, 16, 3, 3)).astype(np.float32)
+    res = []
+    for m, mk in ((torch, torch.tensor), (nnbox, nnbox.tensor)):
+        xx, ww = mk(x, requires_grad=True), mk(wt, requires_grad=True)
+        y = m.nn.functional.conv2d(xx, ww, padding=1)
+        gx, = m.autograd.grad(y.pow(2).sum(), xx, create_graph=True)
+        gx.pow(2).sum().backward()
+        res.append([gx.detach().numpy(), xx.grad.numpy(), ww.grad.numpy()])
+    assert calls
+    for a, t in zip(res[1], res[0]):
+        assert np.abs(a - t).max() <= TOL * np.abs(t).max()
+
+
+def test_small_batches_of_few_tiles_keep_im2col(monkeypatch):
+    """The policy: a forward pass without gradients over fewer than MIN_COLUMNS tiles * batch goes by
+    im2col (the transformed filters, 4x the weights, would cost more to compute and read than the
+    multiplies saved); as many go by Winograd, and so does a training step of any size (the
+    transformed filters then serve the forward and both gradients)."""
+    seen = []
+    real = _winograd.conv3x3
+    monkeypatch.setattr(_winograd, "conv3x3", lambda *a: seen.append(1) or real(*a))
+    w = nnbox.randn(16, 32, 3, 3)
+    F.conv2d(nnbox.randn(_winograd.MIN_COLUMNS - 1, 32, 4, 4), w, padding=1)
+    assert seen == []
+    F.conv2d(nnbox.randn(_winograd.MIN_COLUMNS, 32, 4, 4), w, padding=1)
+    assert seen == [1]
+    F.conv2d(nnbox.randn(1, 32, 4, 4), w.requires_grad_(), padding=1)
+    assert seen == [1, 1]

@@ -102,3 +102,16 @@ def test_embedding_bag_has_no_double_backward_as_in_torch():
                                create_graph=True)
         with pytest.raises(RuntimeError, match="derivative for '_embedding_bag_backward' is not implemented"):
             g.sum().backward()
+
+
+@pytest.mark.parametrize("vocab", [1000, 7])  # few repeats (rounds of fancy +=) and many (per-run sums)
+def test_add_rows_matches_index_add(vocab):
+    from nnbox.ops.embedding import add_rows
+
+    rng = np.random.default_rng(3)
+    idx = rng.integers(0, vocab, 1120)
+    rows = rng.standard_normal((1120, 16)).astype(np.float32)
+    out = np.ones((vocab, 16), np.float32)
+    add_rows(out, idx, rows)
+    want = torch.ones(vocab, 16).index_add_(0, torch.tensor(idx), torch.tensor(rows)).numpy()
+    np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-5)

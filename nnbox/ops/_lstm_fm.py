@@ -1,0 +1,175 @@
+"""The LSTM layer's CPU kernel in feature-major layout: every per-step array is (features, batch).
+
+Why: on the CPU a step of a bare LSTM layer (B=32, H=128) is one small GEMM and a dozen elementwise
+passes over (B, H) blocks.  Batch-major, each gate is a strided (B, H) slice of the (B, 4H) GEMM
+output, and NumPy runs a strided 2-D operand one row at a time (measured 2.0 us against 0.5 us for
+a contiguous (32, 128) multiply).  Feature-major, the GEMM ``W @ [h; x; 1]`` yields (4H, B) whose
+gates are contiguous (H, B) blocks, so every elementwise call is one flat pass.  The layout also
+folds the input projection and both biases into the step's one GEMM (the bias rides a row of ones),
+and backward's one GEMM per step yields dh and dx together.  The layout changes at the edges only:
+x in, out and dx out, and the whole-sequence weight-gradient GEMM.
+
+Internal gate order is (o, i, f, g): the three sigmoid gates are one contiguous block, and backward's
+three gates driven by dc (i, f, g) another.  The sigmoid rows of the forward weights are scaled by
+1/2, so one ``tanh`` activates all gates: sigmoid(z) = (1 + tanh(z / 2)) / 2.  Scaling by powers of
+two is exact, so results agree with the batch-major kernel to float rounding.
+
+NumPy only (``type(x) is numpy.ndarray``); CuPy and the packed / projected / RNN / GRU cases run the
+general kernel in ``rnn.py``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["lstm_forward", "lstm_backward"]
+
+_ORDER = (3, 0, 1, 2)  # internal block k holds torch's gate block _ORDER[k] (torch: i, f, g, o)
+_TO_TORCH = (1, 2, 3, 0)  # torch's block j is internal block _TO_TORCH[j]
+
+
+def _gate_rows(w, H: int):
+    """``w``'s (4H, ...) rows reordered from torch's (i, f, g, o) to (o, i, f, g) (a copy)."""
+    return np.concatenate([w[j * H:(j + 1) * H] for j in _ORDER])
+
+
+def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse: bool, need_grad: bool, new):
+    """One direction of one LSTM layer over x (T, B, I) with h0, c0 (B, H).
+
+    Returns ``(out, h_n, c_n, saved)``: out (T, B, H) and the states (B, H), batch-major as torch's;
+    ``saved`` (``None`` without ``need_grad``) is what ``lstm_backward`` needs, all in processing
+    order (step s is time T-1-s when ``reverse``).  ``new(shape, dtype, tag)`` gives work arrays.
+    """
+    T, B, I = x.shape
+    G, H = w_hh.shape
+    H = G // 4
+    K = H + I + 1
+    dt = x.dtype
+    # Wc = [W_hh | W_ih | b_ih + b_hh] in internal gate order, sigmoid rows halved
+    Wc = np.empty((G, K), dtype=dt)
+    Wc[:, :H] = _gate_rows(w_hh, H)
+    Wc[:, H:H + I] = _gate_rows(w_ih, H)
+    if b_ih is None and b_hh is None:
+        Wc[:, K - 1] = 0
+    else:
+        b = b_ih if b_hh is None else (b_hh if b_ih is None else b_ih + b_hh)
+        Wc[:, K - 1] = _gate_rows(b, H)
+    Wc[:3 * H] *= 0.5
+    # Z[s] = [h before step s; x at step s; 1] (K, B): step s's GEMM operand; its output h goes to Z[s+1]
+    Z = new((T + 1, K, B), dt, "fm.z")
+    xs = x[::-1] if reverse else x
+    np.copyto(Z[:T, H:H + I], xs.transpose(0, 2, 1))
+    Z[:, K - 1] = 1
+    np.copyto(Z[0, :H], h0.T)
+    acts = new((T, 4, H, B), dt, "fm.acts")  # activated gates o, i, f, g
+    cs = np.empty((2, H, B), dtype=dt)  # c' of even and odd steps: only the last is kept
+    tcs = new((T, H, B), dt, "fm.tcs")  # tanh(c'); with grad, then d h / d c' = o (1 - tanh(c')^2)
+    dE = new((T, 4, H, B), dt, "fm.de") if need_grad else None
+    c = np.ascontiguousarray(c0.T)
+    tmp = np.empty((H, B), dtype=dt)
+    matmul, tanh, mul, add, sub = np.matmul, np.tanh, np.multiply, np.add, np.subtract
+    # the steps' views come from zip over whole-sequence views (cheaper than indexing in the loop);
+    # per step: a (4H, B) gates, sg its sigmoid rows, o i f g the gates, ct c', tc tanh(c'), hn h'
+    aG = acts.reshape(T, G, B)
+    views = (Z[:T], aG, aG[:, :3 * H], acts[:, 0], acts[:, 1], acts[:, 2], acts[:, 3], (cs[s % 2] for s in range(T)),
+             tcs, Z[1:, :H])
+    if not need_grad:
+        for zs, a, sg, o, i, f, g, ct, tc, hn in zip(*views):
+            matmul(Wc, zs, a)
+            tanh(a, a)
+            mul(sg, 0.5, sg)  # sigmoid = (1 + tanh(z / 2)) / 2
+            add(sg, 0.5, sg)
+            mul(f, c, ct)
+            mul(i, g, tmp)
+            add(ct, tmp, ct)
+            tanh(ct, tc)
+            mul(o, tc, hn)
+            c = ct
+    else:  # as above, plus each pre-activation's factor for backward while the step's blocks are in cache
+        dG = dE.reshape(T, G, B)
+        for zs, a, sg, o, i, f, g, ct, tc, hn, d, do, di, df, dg in zip(
+                *views, dG, dE[:, 0], dE[:, 1], dE[:, 2], dE[:, 3]):
+            matmul(Wc, zs, a)
+            tanh(a, a)
+            mul(a, a, d)  # 1 - t^2: tanh' for g, 4 sigmoid' for o, i, f (backward's weights carry the 1/4)
+            sub(1, d, d)
+            mul(sg, 0.5, sg)
+            add(sg, 0.5, sg)
+            mul(f, c, ct)
+            mul(i, g, tmp)
+            add(ct, tmp, ct)
+            tanh(ct, tc)
+            mul(o, tc, hn)
+            mul(do, tc, do)  # d h / d o
+            mul(di, g, di)  # d c' / d i
+            mul(df, c, df)  # d c' / d f
+            mul(dg, i, dg)  # d c' / d g
+            mul(tc, tc, tc)  # tc becomes d h / d c' = o (1 - tanh(c')^2)
+            sub(1, tc, tc)
+            mul(tc, o, tc)
+            c = ct
+    hs = Z[T:0:-1, :H] if reverse else Z[1:, :H]  # (T, H, B) in time order
+    out = new((T, B, H), dt, "fm.out")
+    np.copyto(out, hs.transpose(0, 2, 1))
+    h_n = np.ascontiguousarray(Z[T, :H].T)
+    c_n = np.ascontiguousarray(c.T)
+    saved = (Z, acts, tcs, dE) if need_grad else None
+    return out, h_n, c_n, saved
+
+
+def lstm_backward(dout, dhn, dcn, x, w_ih, w_hh, saved, reverse: bool, need, new):
+    """Backpropagation through time for ``lstm_forward``; ``need`` flags (dx, dh0, dc0, dw_ih, dw_hh,
+    db_ih, db_hh).  Returns (dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh), unneeded ones ``None``."""
+    Z, acts, tcs, dE = saved
+    T, B, I = x.shape
+    G, H = w_hh.shape
+    H = G // 4
+    K = H + I + 1
+    dt = x.dtype
+    nx = H + I if need[0] else H  # rows of the step's [dh; dx] GEMM
+    # backward weights [W_hh | W_ih]^T in internal gate order, sigmoid columns times 1/4 (see dE)
+    WbT = np.empty((nx, G), dtype=dt)
+    WbT[:H] = _gate_rows(w_hh, H).T
+    if need[0]:
+        WbT[H:] = _gate_rows(w_ih, H).T
+    WbT[:, :3 * H] *= 0.25
+    doutP = new((T, H, B), dt, "fm.dout")
+    np.copyto(doutP, (dout[::-1] if reverse else dout).transpose(0, 2, 1))
+    dZ = new((T, nx, B), dt, "fm.dz")  # step s: [dh before step s; dx at step s]
+    dA = new((T, 4, H, B), dt, "fm.da")
+    dh = np.array(dhn.T, dtype=dt, order="C")
+    dc = np.array(dcn.T, dtype=dt, order="C")
+    dct = np.empty((H, B), dtype=dt)
+    matmul, mul, add = np.matmul, np.multiply, np.add
+    dAG = dA.reshape(T, G, B)
+    views = (doutP, tcs, dA[:, 0], dA[:, 1:], dAG, dE[:, 0], dE[:, 1:], acts[:, 2], dZ, dZ[:, :H])
+    for dos, dhc, dao, daifg, da, deo, deifg, f, dzs, dhp in zip(*(v[::-1] for v in views)):
+        add(dh, dos, dh)
+        mul(dh, dhc, dct)  # d c' = dh * d h / d c' + dc
+        add(dct, dc, dct)
+        mul(dh, deo, dao)  # o
+        mul(dct, deifg, daifg)  # i, f, g
+        mul(dct, f, dc)  # through c' = f c + i g
+        matmul(WbT, da, dzs)
+        dh = dhp
+    dh0 = np.ascontiguousarray(dh.T) if need[1] else None
+    dc0 = np.ascontiguousarray(dc.T) if need[2] else None
+    dx = None
+    if need[0]:
+        dx = np.empty((T, B, I), dtype=dt)
+        dxs = dZ[::-1, H:] if reverse else dZ[:, H:]
+        np.copyto(dx, dxs.transpose(0, 2, 1))
+    dw_ih = dw_hh = db_ih = db_hh = None
+    if any(need[3:7]):
+        # sum over steps of da_s [h; x; 1]^T: one GEMM over (G, T*B) and (K, T*B) copies of the blocks
+        D2 = new((G, T, B), dt, "fm.d2")
+        np.copyto(D2, dA.reshape(T, G, B).transpose(1, 0, 2))
+        Z2 = new((K, T, B), dt, "fm.z2")
+        np.copyto(Z2, Z[:T].transpose(1, 0, 2))
+        dW = np.matmul(D2.reshape(G, T * B), Z2.reshape(K, T * B).T)
+        dW[:3 * H] *= 0.25
+        dW = dW.reshape(4, H, K)[list(_TO_TORCH)].reshape(G, K)
+        dw_hh = dW[:, :H].copy() if need[4] else None
+        dw_ih = dW[:, H:H + I].copy() if need[3] else None
+        db_ih = dW[:, K - 1].copy() if need[5] else None
+        db_hh = dW[:, K - 1].copy() if need[6] else None
+    return dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh
