@@ -107,3 +107,22 @@ def test_ufunc_consts_only_turn_python_floats_on_numpy_float_arrays_into_0d():
         (k,) = _ufunc_consts(x, v)
         for f in (np.add, np.subtract, np.multiply, np.divide):
             np.testing.assert_array_equal(f(x, k), f(x, v))
+
+
+@pytest.mark.cpu_only(reason="only NumPy parameters are updated in slices on the threads")
+def test_sliced_step_runs_queued_slices_at_the_end_and_leaves_nothing_behind(threads):
+    nnbox.set_num_threads(2)
+    p = nnbox.zeros(3 * CHUNK, requires_grad=True)
+    p.grad = nnbox.ones(3 * CHUNK)
+    opt = nnbox.optim.SGD([p], lr=0.5)
+    with opt._sliced_step():
+        opt.step()  # a step inside the block queues its slices with the block's
+        assert float(p.detach().numpy().max()) == 0.0
+    np.testing.assert_array_equal(p.detach().numpy(), -0.5)
+    assert "_batch" not in opt.__dict__
+    with pytest.raises(ValueError, match="boom"):  # an error inside the block: the queue is dropped
+        with opt._sliced_step():
+            opt._update(lambda *a: None, [p._data], 0)
+            raise ValueError("boom")
+    assert "_batch" not in opt.__dict__
+    np.testing.assert_array_equal(p.detach().numpy(), -0.5)

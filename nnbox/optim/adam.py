@@ -73,33 +73,34 @@ class Adam(Optimizer):
     def step(self, closure: Callable | None = None):
         """One Adam update of every parameter that has a gradient; returns ``closure()``'s loss."""
         loss = self._closure_loss(closure)
-        for group in self.param_groups:
-            lr, eps, wd = _lr_of(group), group["eps"], group["weight_decay"]
-            b1, b2 = (float(b) for b in group["betas"])
-            amsgrad = group["amsgrad"]
-            decay = (group["maximize"], wd, group["decoupled_weight_decay"]) if wd or group["maximize"] else None
-            consts: dict = {}  # (array type, dtype, step) -> the update's constants: one set per group in practice
-            for p in group["params"]:
-                if p._grad is None:
-                    continue
-                state = self.state[p]
-                if not state:
-                    state["step"] = _new_step()
-                    state["exp_avg"] = _zeros_state(p)
-                    state["exp_avg_sq"] = _zeros_state(p)
-                    if amsgrad:
-                        state["max_exp_avg_sq"] = _zeros_state(p)
-                state["step"]._data += 1
-                step = float(state["step"]._data)
-                v = state["exp_avg_sq"]._data
-                vmax = state["max_exp_avg_sq"]._data if amsgrad else v
-                arrays = [_real(a) for a in (p._data, p._grad._data, state["exp_avg"]._data, v, vmax)]
-                key = (type(arrays[0]), arrays[0].dtype, step)
-                k = consts.get(key)
-                if k is None:
-                    k = consts[key] = _adam_consts(arrays[0], lr, b1, b2, eps, step, decay, amsgrad)
-                self._update(_adam, arrays, 3, k)
-                p._vc[0] += 1
+        with self._sliced_step():  # large parameters' slices go to the threads together
+            for group in self.param_groups:
+                lr, eps, wd = _lr_of(group), group["eps"], group["weight_decay"]
+                b1, b2 = (float(b) for b in group["betas"])
+                amsgrad = group["amsgrad"]
+                decay = (group["maximize"], wd, group["decoupled_weight_decay"]) if wd or group["maximize"] else None
+                consts: dict = {}  # (array type, dtype, step) -> the update's constants: one set per group in practice
+                for p in group["params"]:
+                    if p._grad is None:
+                        continue
+                    state = self.state[p]
+                    if not state:
+                        state["step"] = _new_step()
+                        state["exp_avg"] = _zeros_state(p)
+                        state["exp_avg_sq"] = _zeros_state(p)
+                        if amsgrad:
+                            state["max_exp_avg_sq"] = _zeros_state(p)
+                    state["step"]._data += 1
+                    step = float(state["step"]._data)
+                    v = state["exp_avg_sq"]._data
+                    vmax = state["max_exp_avg_sq"]._data if amsgrad else v
+                    arrays = [_real(a) for a in (p._data, p._grad._data, state["exp_avg"]._data, v, vmax)]
+                    key = (type(arrays[0]), arrays[0].dtype, step)
+                    k = consts.get(key)
+                    if k is None:
+                        k = consts[key] = _adam_consts(arrays[0], lr, b1, b2, eps, step, decay, amsgrad)
+                    self._update(_adam, arrays, 3, k)
+                    p._vc[0] += 1
         return loss
 
 

@@ -64,29 +64,30 @@ class SGD(Optimizer):
     def step(self, closure: Callable | None = None):
         """One update of every parameter that has a gradient; returns ``closure()``'s loss."""
         loss = self._closure_loss(closure)
-        for group in self.param_groups:
-            lr, wd, maximize = _lr_of(group), group["weight_decay"], group["maximize"]
-            momentum, dampening, nesterov = group["momentum"], group["dampening"], group["nesterov"]
-            consts: dict = {}  # (array type, dtype) -> the update's constants
-            for p in group["params"]:
-                if p._grad is None:
-                    continue
-                key = (type(p._data), p._data.dtype)
-                k = consts.get(key)
-                if k is None:
-                    damp = None if dampening == 0 else 1 - dampening
-                    k = consts[key] = ((maximize, wd) if wd or maximize else None, nesterov) + _ufunc_consts(
-                        p._data, momentum, damp, -lr
-                    )
-                if momentum == 0:
-                    self._update(_sgd, [p._data, p._grad._data], 2, k)
-                else:
-                    state = self.state[p]
-                    first = "momentum_buffer" not in state or state["momentum_buffer"] is None
-                    if first:
-                        state["momentum_buffer"] = _zeros_state(p)
-                    self._update(_sgd_momentum, [p._data, p._grad._data, state["momentum_buffer"]._data], 2, first, k)
-                p._vc[0] += 1
+        with self._sliced_step():  # large parameters' slices go to the threads together
+            for group in self.param_groups:
+                lr, wd, maximize = _lr_of(group), group["weight_decay"], group["maximize"]
+                momentum, dampening, nesterov = group["momentum"], group["dampening"], group["nesterov"]
+                consts: dict = {}  # (array type, dtype) -> the update's constants
+                for p in group["params"]:
+                    if p._grad is None:
+                        continue
+                    key = (type(p._data), p._data.dtype)
+                    k = consts.get(key)
+                    if k is None:
+                        damp = None if dampening == 0 else 1 - dampening
+                        k = consts[key] = ((maximize, wd) if wd or maximize else None, nesterov) + _ufunc_consts(
+                            p._data, momentum, damp, -lr
+                        )
+                    if momentum == 0:
+                        self._update(_sgd, [p._data, p._grad._data], 2, k)
+                    else:
+                        state = self.state[p]
+                        first = "momentum_buffer" not in state or state["momentum_buffer"] is None
+                        if first:
+                            state["momentum_buffer"] = _zeros_state(p)
+                        self._update(_sgd_momentum, [p._data, p._grad._data, state["momentum_buffer"]._data], 2, first, k)
+                    p._vc[0] += 1
         return loss
 
 
