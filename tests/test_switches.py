@@ -20,6 +20,7 @@ def _restore():
         lib.backends.cudnn.enabled = True
         lib.backends.cudnn.allow_tf32 = True
         lib.backends.cuda.matmul.allow_tf32 = False
+        lib.backends.mkldnn.enabled = True
         lib.use_deterministic_algorithms(False)
         lib.set_default_dtype(lib.float32)
     nnbox.set_float32_matmul_precision("highest")
@@ -45,6 +46,38 @@ def test_cudnn_flags_do_not_change_results():
     nnbox.backends.cudnn.benchmark = True
     nnbox.backends.cudnn.deterministic = True
     assert bool((conv(x) == a).all())
+
+
+def test_mkldnn_flag_chooses_winograd_or_the_exact_convolution(monkeypatch):
+    """torch.backends.mkldnn.enabled picks torch's fast CPU conv kernel; on nnbox it picks Winograd
+    (the default, as torch's) or im2col + GEMM.  Same defaults, read-back, flags() and type check."""
+    import numpy as np
+
+    from nnbox.ops import _winograd
+
+    assert (nnbox.backends.mkldnn.enabled, nnbox.backends.mkldnn.deterministic) == (
+        torch.backends.mkldnn.enabled, torch.backends.mkldnn.deterministic)
+    assert nnbox.backends.mkldnn.is_available()
+    runs = []
+    real = _winograd.conv3x3
+    monkeypatch.setattr(_winograd, "conv3x3", lambda *a: runs.append(1) or real(*a))
+    rng = np.random.default_rng(0)
+    x, w = (rng.standard_normal(s).astype(np.float32) for s in ((8, 32, 16, 16), (32, 32, 3, 3)))
+    want = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w), padding=1).numpy()
+    fast = nnbox.nn.functional.conv2d(nnbox.tensor(x), nnbox.tensor(w), padding=1).numpy()
+    assert runs == [1]
+    with nnbox.backends.mkldnn.flags(enabled=False):
+        assert not nnbox.backends.mkldnn.enabled
+        exact = nnbox.nn.functional.conv2d(nnbox.tensor(x), nnbox.tensor(w), padding=1).numpy()
+    assert runs == [1] and nnbox.backends.mkldnn.enabled
+    # relative to the output's largest magnitude: float32 rounding (measured 6e-7 of float64's
+    # result; torch's own 4e-7) against Winograd's stated tolerance (measured 2e-6)
+    scale = np.abs(want).max()
+    assert np.abs(exact - want).max() <= 2e-6 * scale
+    assert np.abs(fast - want).max() <= 1e-5 * scale
+    for lib in (torch, nnbox):
+        with pytest.raises(RuntimeError, match="set_enabled_mkldnn expects a bool, but got int"):
+            lib.backends.mkldnn.enabled = 1
 
 
 def test_import_forms_work():

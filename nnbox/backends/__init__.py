@@ -1,7 +1,7 @@
 """``torch.backends``: the switches programs set at the top (``cudnn.benchmark``, TF32, ...).
 
 Each keeps torch's default and meaning where nnbox has one; flags for libraries nnbox does not
-use (cuDNN, MPS, MKL-DNN) are stored and read back so programs run, and say so.
+use (cuDNN, MPS) are stored and read back so programs run, and say so.
 
 >>> import nnbox as torch
 >>> torch.backends.cudnn.benchmark = True
@@ -9,4 +9,4 @@ use (cuDNN, MPS, MKL-DNN) are stored and read back so programs run, and say so.
 (True, False)
 >>> torch.backends.cudnn.benchmark = False
 """
-from . import cpu, cuda, cudnn, mps  # noqa: F401
+from . import cpu, cuda, cudnn, mkldnn, mps  # noqa: F401
