@@ -910,6 +910,24 @@ class ThresholdBackward(Function):
         return gg * ctx.mask, xp.zeros_like(gg)
 
 
+_zero_rows: dict = {}  # (shape, dtype) -> a read-only zero array: relu's second operand
+
+
+def _max0(a: np.ndarray) -> np.ndarray:
+    """``np.maximum(a, 0)`` for a float NumPy array of 2+ dims, against a zero array of one sample's
+    shape: NumPy's maximum loop with a scalar operand is not vectorised and takes ~2.3x the time of
+    the array-array loop (ResNet18's 64x32x32 maps, batch 32: 0.63 -> 0.28 ms).  Same bits."""
+    key = (a.shape[1:], a.dtype)
+    z = _zero_rows.get(key)
+    if z is None:
+        if len(_zero_rows) >= 64:
+            _zero_rows.clear()
+        z = np.zeros(key[0], key[1])
+        z.flags.writeable = False
+        _zero_rows[key] = z
+    return np.maximum(a, z)
+
+
 class Relu(Function):
     """max(x, 0): not a row of the table below, since its gradient is a node of its own
     (``ThresholdBackward``), reached directly: relu runs in every layer of most networks."""
@@ -919,7 +937,12 @@ class Relu(Function):
 
     @staticmethod
     def forward(ctx, a):
-        out = _par.par_ufunc(np.maximum, a, 0) if type(a) is np.ndarray and a.size >= _par.MIN_SIZE else None
+        if type(a) is np.ndarray and a.ndim >= 2 and a.dtype.kind == "f" and 4096 <= a.size <= a.shape[0] << 20:
+            # on this thread even with several: on ResNet18's maps (batch 32) the vectorised loop
+            # alone took 0.3-0.55x the wall time of the scalar loop split over 2 threads (load 1.3)
+            out = _max0(a)
+        else:
+            out = _par.par_ufunc(np.maximum, a, 0) if type(a) is np.ndarray and a.size >= _par.MIN_SIZE else None
         if out is None:
             out = xp_of(a).maximum(a, 0)
             if type(out) is not np.ndarray and isinstance(out, np.generic):

@@ -35,6 +35,21 @@ def _chan_dot(a3, b3):
     return (a3 * b3).sum(axis=0).sum(axis=1)
 
 
+def _cols(v, l: int):
+    """The per-channel vector ``v`` (C,) as a contiguous (C, L) array of repeated columns.
+
+    Broadcasting ``v[:, None]`` against (N, C, L) runs NumPy's inner loop once per (sample, channel)
+    row of L elements, with per-row iterator overhead; a full (C, L) operand lets the loop coalesce
+    each sample into one contiguous run.  Same values (a copy); on ResNet18's BN shapes at batch 32,
+    one thread, a broadcast multiply-add pass took 1.2-2x less time (64x32x32: 0.90 -> 0.55 ms)."""
+    col = v[:, None]
+    if l == 1:
+        return col
+    out = xp_of(v).empty((v.shape[0], l), dtype=v.dtype)
+    out[...] = col  # no Python frames (broadcast_to runs several): this runs ~7 times per BN layer per step
+    return out
+
+
 def _by_rows(a3, fn) -> None:
     """``fn(rows)`` for blocks of the batch axis of the (N, C, L) array ``a3``, on nnbox's threads
     when it is large (NumPy arrays only; one thread: one call on all rows).  Only element-wise passes
@@ -65,7 +80,9 @@ class BatchNorm(Function):
             m = n * x3.shape[2]
             mean = _chan_sum(x3) / m
             xhat = xp.empty(x3.shape, dtype=x3.dtype)
-            _by_rows(x3, lambda r: xp.subtract(x3[r], mean[:, None], out=xhat[r]))
+            l = x3.shape[2]
+            mean_c = _cols(mean, l)
+            _by_rows(x3, lambda r: xp.subtract(x3[r], mean_c, out=xhat[r]))
             var = _chan_dot(xhat, xhat) / m
             invstd = 1.0 / xp.sqrt(var + eps)
             if running_mean is not None:
@@ -76,15 +93,18 @@ class BatchNorm(Function):
                 running_var += (momentum * m / max(m - 1, 1)) * var
             # y must not share memory with the saved xhat: users add into it in place (out += x)
             y = xp.empty(x3.shape, dtype=x3.dtype)
+            invstd_c = _cols(invstd, l)
+            weight_c = None if weight is None else _cols(weight, l)
+            bias_c = None if bias is None else _cols(bias, l)
 
             def scale_shift(r):
-                xhat[r] *= invstd[:, None]
-                if weight is not None:
-                    xp.multiply(xhat[r], weight[:, None], out=y[r])
+                xhat[r] *= invstd_c
+                if weight_c is not None:
+                    xp.multiply(xhat[r], weight_c, out=y[r])
                 else:
                     y[r] = xhat[r]
-                if bias is not None:
-                    y[r] += bias[:, None]
+                if bias_c is not None:
+                    y[r] += bias_c
             _by_rows(x3, scale_shift)
             ctx.save_for_backward(xhat, invstd, weight)
             ctx.eps, ctx.mean = eps, mean
@@ -94,8 +114,9 @@ class BatchNorm(Function):
         shift = -running_mean * scale
         if bias is not None:
             shift += bias
-        y = x3 * scale[:, None]
-        y += shift[:, None]
+        l = x3.shape[2]
+        y = x3 * _cols(scale, l)
+        y += _cols(shift, l)
         ctx.save_for_backward(x if ctx.needs_input_grad[1] else None, invstd, scale, running_mean, weight)
         return y.reshape(x.shape)
 
@@ -134,12 +155,13 @@ class BatchNormTrainBackward(Function):
         sgx = _chan_dot(g3, xhat)
         if need[0]:
             k = invstd if weight is None else weight * invstd
-            a, b = (-(sgx / m) * k)[:, None], (sg / m * k)[:, None]
+            l = g3.shape[2]
+            a, b, kc = _cols(-(sgx / m) * k, l), _cols(sg / m * k, l), _cols(k, l)
             gx = xp_of(g3).empty(g3.shape, dtype=g3.dtype)
 
             def rows(r):
                 xp_of(g3).multiply(xhat[r], a, out=gx[r])
-                gx[r] += g3[r] * k[:, None]
+                gx[r] += g3[r] * kc
                 gx[r] -= b
             _by_rows(g3, rows)
             gx = gx.reshape(gy.shape)
