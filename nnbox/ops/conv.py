@@ -382,7 +382,8 @@ class ConvNd(Function):
 class ConvNdBackward(Function):
     """The gradients of ``ConvNd`` as a Function: ``forward`` is the fast array kernel (input
     gradient by col2im, weight gradient by one GEMM with the saved im2col matrix, or both by
-    Winograd from the saved transforms ``v``/``u``; bias gradient a sum); ``backward`` differentiates it again.  All three gradients are linear in ``gy``, the input
+    Winograd from the saved transforms ``v``/``u``; bias gradient a sum); ``backward``
+    differentiates it again.  All three gradients are linear in ``gy``, the input
     gradient in ``w`` and the weight gradient in ``x``, so the second-order terms are convolutions
     and convolution gradients again: a graph of fused nodes, to any order."""
 
