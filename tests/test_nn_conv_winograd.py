@@ -193,3 +193,39 @@ def test_small_batches_of_few_tiles_keep_im2col(monkeypatch):
     assert seen == [1]
     F.conv2d(nnbox.randn(1, 32, 4, 4), w.requires_grad_(), padding=1)
     assert seen == [1, 1]
+
+
+@pytest.mark.parametrize("n,c,o,h,w,bias", [
+    (32, 16, 16, 8, 8, True), (3, 32, 24, 13, 11, False), (1, 16, 32, 9, 35, True), (40, 16, 16, 5, 6, True)])
+def test_inference_runs_in_chunks_within_the_tolerance(monkeypatch, n, c, o, h, w, bias):
+    """A forward pass without gradients runs the pipeline a few tiles at a time
+    (``_conv3x3_chunked``; ragged last chunks, images narrower than a chunk, bias): torch's output
+    within the stated tolerance, and the whole-batch pipeline's (a training forward) as closely."""
+    monkeypatch.setattr(_winograd, "MIN_COLUMNS", 1)
+    chunked = []
+    real = _winograd._conv3x3_chunked
+    monkeypatch.setattr(_winograd, "_conv3x3_chunked", lambda xc, *a: chunked.append(xc.shape) or real(xc, *a))
+    rng = np.random.default_rng(n + c + o + w)
+    x = rng.standard_normal((n, c, h, w)).astype(np.float32)
+    wt = (rng.standard_normal((o, c, 3, 3)) / np.sqrt(9 * c)).astype(np.float32)
+    b = rng.standard_normal(o).astype(np.float32) if bias else None
+    want = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(wt), None if b is None else torch.tensor(b),
+                                      padding=1).numpy()
+    nb = None if b is None else nnbox.tensor(b)
+    with nnbox.no_grad():
+        got = F.conv2d(nnbox.tensor(x), nnbox.tensor(wt), nb, padding=1).numpy()
+    whole = F.conv2d(nnbox.tensor(x), nnbox.tensor(wt).requires_grad_(), nb, padding=1).detach().numpy()
+    assert len(chunked) == 1
+    assert got.shape == want.shape and got.dtype == np.float32 and got.flags.c_contiguous
+    assert np.abs(got - want).max() <= TOL * np.abs(want).max()
+    assert np.abs(got - whole).max() <= TOL * np.abs(want).max()
+
+
+def test_large_filters_keep_the_whole_batch_pipeline(monkeypatch):
+    """Past ``CHUNKED_MAX_FILTERS`` output x input channels every chunk would re-read the large U:
+    inference runs the whole-batch pipeline."""
+    monkeypatch.setattr(_winograd, "MIN_COLUMNS", 1)
+    monkeypatch.setattr(_winograd, "CHUNKED_MAX_FILTERS", 16 * 16 - 1)
+    monkeypatch.setattr(_winograd, "_conv3x3_chunked", lambda *a: pytest.fail("chunked"))
+    with nnbox.no_grad():
+        F.conv2d(nnbox.randn(2, 16, 8, 8), nnbox.randn(16, 16, 3, 3), padding=1)
