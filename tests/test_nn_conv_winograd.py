@@ -197,14 +197,15 @@ def test_small_batches_of_few_tiles_keep_im2col(monkeypatch):
 
 @pytest.mark.parametrize("n,c,o,h,w,bias", [
     (32, 16, 16, 8, 8, True), (3, 32, 24, 13, 11, False), (1, 16, 32, 9, 35, True), (40, 16, 16, 5, 6, True)])
-def test_inference_runs_in_chunks_within_the_tolerance(monkeypatch, n, c, o, h, w, bias):
-    """A forward pass without gradients runs the pipeline a few tiles at a time
-    (``_conv3x3_chunked``; ragged last chunks, images narrower than a chunk, bias): torch's output
-    within the stated tolerance, and the whole-batch pipeline's (a training forward) as closely."""
+def test_forward_runs_in_chunks_within_the_tolerance(monkeypatch, n, c, o, h, w, bias):
+    """The forward runs the pipeline a few tiles at a time (``_conv3x3_chunked``; ragged last
+    chunks, images narrower than a chunk, bias), with and without gradients: torch's output within
+    the stated tolerance, and the whole-batch pipeline's as closely; the V kept for the backward is
+    the whole-batch input transform (up to float32 rounding)."""
     monkeypatch.setattr(_winograd, "MIN_COLUMNS", 1)
     chunked = []
     real = _winograd._conv3x3_chunked
-    monkeypatch.setattr(_winograd, "_conv3x3_chunked", lambda xc, *a: chunked.append(xc.shape) or real(xc, *a))
+    monkeypatch.setattr(_winograd, "_conv3x3_chunked", lambda xc, *a: chunked.append(a[-1]) or real(xc, *a))
     rng = np.random.default_rng(n + c + o + w)
     x = rng.standard_normal((n, c, h, w)).astype(np.float32)
     wt = (rng.standard_normal((o, c, 3, 3)) / np.sqrt(9 * c)).astype(np.float32)
@@ -214,11 +215,19 @@ def test_inference_runs_in_chunks_within_the_tolerance(monkeypatch, n, c, o, h, 
     nb = None if b is None else nnbox.tensor(b)
     with nnbox.no_grad():
         got = F.conv2d(nnbox.tensor(x), nnbox.tensor(wt), nb, padding=1).numpy()
-    whole = F.conv2d(nnbox.tensor(x), nnbox.tensor(wt).requires_grad_(), nb, padding=1).detach().numpy()
-    assert len(chunked) == 1
-    assert got.shape == want.shape and got.dtype == np.float32 and got.flags.c_contiguous
-    assert np.abs(got - want).max() <= TOL * np.abs(want).max()
-    assert np.abs(got - whole).max() <= TOL * np.abs(want).max()
+    got_train = F.conv2d(nnbox.tensor(x), nnbox.tensor(wt).requires_grad_(), nb, padding=1).detach().numpy()
+    assert chunked == [False, True]  # inference, then a training forward (keeping V for the backward)
+    xc = np.zeros((c, 4 * (-(-h // 4)) + 2, 4 * (-(-w // 4)) + 2, n), np.float32)
+    xc[:, 1:h + 1, 1:w + 1] = x.transpose(1, 2, 3, 0)
+    _, v, u = real(xc, wt, (h, w), b, True)
+    v, u = v.copy(), u.copy()
+    monkeypatch.setattr(_winograd, "CHUNKED_MAX_FILTERS", 0)
+    whole, v_whole, u_whole = _winograd.conv3x3(xc, wt, (h, w), True, b)
+    assert np.array_equal(u, u_whole) and np.abs(v - v_whole).max() <= 1e-6 * np.abs(v_whole).max()
+    for a in (got, got_train):
+        assert a.shape == want.shape and a.dtype == np.float32 and a.flags.c_contiguous
+        assert np.abs(a - want).max() <= TOL * np.abs(want).max()
+        assert np.abs(a - whole).max() <= TOL * np.abs(want).max()
 
 
 def test_large_filters_keep_the_whole_batch_pipeline(monkeypatch):

@@ -115,8 +115,8 @@ def conv3x3(xc: np.ndarray, w: np.ndarray, out_hw, keep: bool = False, bias=None
     """
     n = xc.shape[3]
     o = w.shape[0]
-    if not keep and o * xc.shape[0] <= CHUNKED_MAX_FILTERS:
-        return _conv3x3_chunked(xc, w, out_hw, bias), None, None
+    if o * xc.shape[0] <= CHUNKED_MAX_FILTERS:
+        return _conv3x3_chunked(xc, w, out_hw, bias, keep)
     th, tw = tiles(out_hw)
     v = input_transform(xc, th, tw)
     u = filter_transform(w)
@@ -137,10 +137,12 @@ CHUNK_COLS = 32
 CHUNKED_MAX_FILTERS = 128 * 128  # output times input channels
 
 
-def _conv3x3_chunked(xc: np.ndarray, w: np.ndarray, out_hw, bias=None) -> np.ndarray:
-    """``conv3x3`` without kept transforms, a tile row's ``CHUNK_COLS`` columns at a time: each
-    chunk's output tiles go into one (O, 4, 4*tw, N) tile-row buffer, and each finished row into
-    y (N, O, H, W) (plus ``bias``)."""
+def _conv3x3_chunked(xc: np.ndarray, w: np.ndarray, out_hw, bias=None, keep: bool = False):
+    """``conv3x3``, a tile row's ``CHUNK_COLS`` columns at a time: each chunk's output tiles go into
+    one (O, 4, 4*tw, N) tile-row buffer, and each finished row into y (N, O, H, W) (plus ``bias``).
+    With ``keep`` each chunk's V is also copied into its columns of the whole V for the backward
+    (one write to memory, where the whole-batch pipeline writes and reads d, V, M and the output
+    tiles)."""
     c, n = xc.shape[0], xc.shape[3]
     o = w.shape[0]
     th, tw = tiles(out_hw)
@@ -150,6 +152,7 @@ def _conv3x3_chunked(xc: np.ndarray, w: np.ndarray, out_hw, bias=None) -> np.nda
     s = xc.strides
     y = _pool.empty(xc, "conv.nc", (n, o, h, wd), xc.dtype)
     row = _pool.take("wino.row", (o, 4, tw, 4, n), xc.dtype)
+    vall = _pool.take("wino.v", (36, c, th * tw * n), xc.dtype) if keep else None
     b = None if bias is None else bias.reshape(o, 1, 1, 1, 1)
     for t0 in range(th):
         for x0 in range(0, tw, kx):
@@ -159,6 +162,9 @@ def _conv3x3_chunked(xc: np.ndarray, w: np.ndarray, out_hw, bias=None) -> np.nda
             d = _pool.take("wino.cd", view.shape, xc.dtype)
             d[...] = view
             v = np.matmul(_BB, d.reshape(36, -1), out=_pool.take("wino.cv", (36, c * k * n), xc.dtype))
+            if keep:
+                c0 = (t0 * tw + x0) * n
+                vall[:, :, c0:c0 + k * n] = v.reshape(36, c, k * n)
             m = np.matmul(u, v.reshape(36, c, k * n), out=_pool.take("wino.cm", (36, o, k * n), xc.dtype))
             yt = np.matmul(_AA, m.reshape(36, -1), out=_pool.take("wino.cyt", (16, o * k * n), xc.dtype))
             tiles5 = yt.reshape(4, 4, o, k, n).transpose(2, 0, 3, 1, 4)  # (O, i, tile, j, N)
@@ -168,7 +174,7 @@ def _conv3x3_chunked(xc: np.ndarray, w: np.ndarray, out_hw, bias=None) -> np.nda
                 np.add(tiles5, b, out=row[:, :, x0:x0 + k])
         r = min(4, h - 4 * t0)
         y[:, :, 4 * t0:4 * t0 + r] = row.reshape(o, 4, 4 * tw, n)[:, :r, :wd].transpose(3, 0, 1, 2)
-    return y
+    return (y, vall, u) if keep else (y, None, None)
 
 
 def _untile(yt, n, o, th, tw, out_hw, bias=None):
