@@ -52,6 +52,8 @@ _BB = np.kron(_BT, _BT).astype(np.float32)      # (36, 36): a flattened 6x6 inpu
 _BBt = np.ascontiguousarray(_BB.T)
 _AA = np.kron(_AT, _AT).astype(np.float32)      # (16, 36): a product tile -> a 4x4 output tile
 _AAt = np.ascontiguousarray(_AA.T)
+_BT32 = _BT.astype(np.float32)               # the same, one axis at a time (the chunked pipeline)
+_AT32 = _AT.astype(np.float32)
 _GG = np.kron(_G, _G).astype(np.float32)        # (36, 9): a flattened 3x3 filter -> its 6x6 transform
 
 # Where Winograd measured faster than im2col + GEMM (one thread, float32; see usable()):
@@ -161,12 +163,16 @@ def _conv3x3_chunked(xc: np.ndarray, w: np.ndarray, out_hw, bias=None, keep: boo
                                                    (s[1], s[2], s[0], 4 * s[2], s[3]), writeable=False)
             d = _pool.take("wino.cd", view.shape, xc.dtype)
             d[...] = view
-            v = np.matmul(_BB, d.reshape(36, -1), out=_pool.take("wino.cv", (36, c * k * n), xc.dtype))
+            # B^T d B separably (rows, then columns): two 6x6 products in cache measured ~3x faster
+            # than the 36x36 Kronecker GEMM (which pays off on whole-batch arrays in memory)
+            t = np.matmul(_BT32, d.reshape(6, -1), out=_pool.take("wino.ct", (6, 6 * c * k * n), xc.dtype))
+            v = np.matmul(_BT32, t.reshape(6, 6, -1), out=_pool.take("wino.cv", (6, 6, c * k * n), xc.dtype))
             if keep:
                 c0 = (t0 * tw + x0) * n
                 vall[:, :, c0:c0 + k * n] = v.reshape(36, c, k * n)
             m = np.matmul(u, v.reshape(36, c, k * n), out=_pool.take("wino.cm", (36, o, k * n), xc.dtype))
-            yt = np.matmul(_AA, m.reshape(36, -1), out=_pool.take("wino.cyt", (16, o * k * n), xc.dtype))
+            t = np.matmul(_AT32, m.reshape(6, -1), out=_pool.take("wino.ct4", (4, 6 * o * k * n), xc.dtype))
+            yt = np.matmul(_AT32, t.reshape(4, 6, -1), out=_pool.take("wino.cyt", (4, 4, o * k * n), xc.dtype))
             tiles5 = yt.reshape(4, 4, o, k, n).transpose(2, 0, 3, 1, 4)  # (O, i, tile, j, N)
             if b is None:
                 row[:, :, x0:x0 + k] = tiles5
