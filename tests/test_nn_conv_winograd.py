@@ -238,3 +238,33 @@ def test_large_filters_keep_the_whole_batch_pipeline(monkeypatch):
     monkeypatch.setattr(_winograd, "_conv3x3_chunked", lambda *a: pytest.fail("chunked"))
     with nnbox.no_grad():
         F.conv2d(nnbox.randn(2, 16, 8, 8), nnbox.randn(16, 16, 3, 3), padding=1)
+
+
+@pytest.mark.parametrize("chunked", [True, False])
+@pytest.mark.parametrize("h,w,padding", [(11, 19, (1, 2)), (8, 12, 1), (6, 5, 0)])
+def test_gradients_chunked_or_whole_match_torch(monkeypatch, chunked, h, w, padding):
+    """The backward chunk by chunk (``_grad_input_chunked``; ``_grad_tiles_chunked`` on ragged
+    images) and over the whole batch (filters past ``CHUNKED_MAX_FILTERS``): whole and ragged
+    tiles, uneven padding, input and weight gradients within the stated tolerance."""
+    monkeypatch.setattr(_winograd, "MIN_COLUMNS", 1)
+    ran = []
+    for name in ("grad_input", "grad_tiles", "_grad_input_chunked", "_grad_tiles_chunked"):
+        real = getattr(_winograd, name)
+        monkeypatch.setattr(_winograd, name, lambda *a, _n=name, _r=real: ran.append(_n) or _r(*a))
+    if not chunked:
+        monkeypatch.setattr(_winograd, "CHUNKED_MAX_FILTERS", 0)
+    rng = np.random.default_rng(h * w)
+    x = rng.standard_normal((3, 16, h, w)).astype(np.float32)
+    wt = (rng.standard_normal((24, 16, 3, 3)) / 12).astype(np.float32)
+    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(wt, requires_grad=True)
+    nx, nw = nnbox.tensor(x, requires_grad=True), nnbox.tensor(wt, requires_grad=True)
+    ty = torch.nn.functional.conv2d(tx, tw, padding=padding)
+    ny = F.conv2d(nx, nw, padding=padding)
+    g = rng.standard_normal(tuple(ty.shape)).astype(np.float32)
+    ty.backward(torch.tensor(g))
+    ny.backward(nnbox.tensor(g))
+    ragged = any(s % 4 for s in ty.shape[2:])
+    assert ran == ([("_grad_tiles_chunked" if ragged else "grad_tiles"), "_grad_input_chunked"] if chunked
+                   else ["grad_tiles", "grad_input"])
+    for a, t in ((nx.grad, tx.grad), (nw.grad, tw.grad)):
+        assert np.abs(a.numpy() - t.numpy()).max() <= TOL * np.abs(t.numpy()).max()
