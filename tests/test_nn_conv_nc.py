@@ -51,3 +51,22 @@ def test_more_rows_keep_the_channel_major_path(nc_calls):
     nnbox.nn.functional.conv2d(x, nnbox.randn(3, 4, 3, 3), padding=1)  # 36 rows
     nnbox.nn.functional.conv2d(x, nnbox.randn(4, 2, 3, 3), groups=2)  # grouped
     assert nc_calls == []
+
+
+@pytest.mark.cpu_only(reason="the NC im2col path is NumPy's")
+@pytest.mark.parametrize("xs,ws,kw", [((2, 8, 18, 18), (6, 8, 3, 3), dict(padding=1, stride=2)),
+                                      ((2, 5, 10, 9), (4, 5, 3, 3), dict(padding=1)),
+                                      ((1, 4, 12, 12), (3, 4, 5, 5), dict(padding=2, dilation=1))])
+def test_inference_takes_the_nc_path_for_many_positions(nc_calls, xs, ws, kw):
+    """Without gradients, convolutions with >= _NC_POSITIONS output positions per image (and no
+    Winograd) run the NC path whatever C*K is; values as torch's."""
+    import torch
+
+    rng = np.random.default_rng(9)
+    x, w, b = (rng.standard_normal(s).astype(np.float32) for s in (xs, ws, ws[:1]))
+    with torch.no_grad():
+        want = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w), torch.tensor(b), **kw).numpy()
+    with nnbox.no_grad():
+        got = nnbox.nn.functional.conv2d(nnbox.tensor(x), nnbox.tensor(w), nnbox.tensor(b), **kw).numpy()
+    assert nc_calls
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)

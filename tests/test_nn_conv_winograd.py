@@ -193,3 +193,78 @@ def test_small_batches_of_few_tiles_keep_im2col(monkeypatch):
     assert seen == [1]
     F.conv2d(nnbox.randn(1, 32, 4, 4), w.requires_grad_(), padding=1)
     assert seen == [1, 1]
+
+
+@pytest.mark.parametrize("n,c,o,h,w,bias", [
+    (32, 16, 16, 8, 8, True), (3, 32, 24, 13, 11, False), (1, 16, 32, 9, 35, True), (40, 16, 16, 5, 6, True)])
+def test_forward_runs_in_chunks_within_the_tolerance(monkeypatch, n, c, o, h, w, bias):
+    """The forward runs the pipeline a few tiles at a time (``_conv3x3_chunked``; ragged last
+    chunks, images narrower than a chunk, bias), with and without gradients: torch's output within
+    the stated tolerance, and the whole-batch pipeline's as closely; the V kept for the backward is
+    the whole-batch input transform (up to float32 rounding)."""
+    monkeypatch.setattr(_winograd, "MIN_COLUMNS", 1)
+    chunked = []
+    real = _winograd._conv3x3_chunked
+    monkeypatch.setattr(_winograd, "_conv3x3_chunked", lambda xc, *a: chunked.append(a[-1]) or real(xc, *a))
+    rng = np.random.default_rng(n + c + o + w)
+    x = rng.standard_normal((n, c, h, w)).astype(np.float32)
+    wt = (rng.standard_normal((o, c, 3, 3)) / np.sqrt(9 * c)).astype(np.float32)
+    b = rng.standard_normal(o).astype(np.float32) if bias else None
+    want = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(wt), None if b is None else torch.tensor(b),
+                                      padding=1).numpy()
+    nb = None if b is None else nnbox.tensor(b)
+    with nnbox.no_grad():
+        got = F.conv2d(nnbox.tensor(x), nnbox.tensor(wt), nb, padding=1).numpy()
+    got_train = F.conv2d(nnbox.tensor(x), nnbox.tensor(wt).requires_grad_(), nb, padding=1).detach().numpy()
+    assert chunked == [False, True]  # inference, then a training forward (keeping V for the backward)
+    xc = np.zeros((c, 4 * (-(-h // 4)) + 2, 4 * (-(-w // 4)) + 2, n), np.float32)
+    xc[:, 1:h + 1, 1:w + 1] = x.transpose(1, 2, 3, 0)
+    _, v, u = real(xc, wt, (h, w), b, True)
+    v, u = v.copy(), u.copy()
+    monkeypatch.setattr(_winograd, "CHUNKED_MAX_FILTERS", 0)
+    whole, v_whole, u_whole = _winograd.conv3x3(xc, wt, (h, w), True, b)
+    assert np.array_equal(u, u_whole) and np.abs(v - v_whole).max() <= 1e-6 * np.abs(v_whole).max()
+    for a in (got, got_train):
+        assert a.shape == want.shape and a.dtype == np.float32 and a.flags.c_contiguous
+        assert np.abs(a - want).max() <= TOL * np.abs(want).max()
+        assert np.abs(a - whole).max() <= TOL * np.abs(want).max()
+
+
+def test_large_filters_keep_the_whole_batch_pipeline(monkeypatch):
+    """Past ``CHUNKED_MAX_FILTERS`` output x input channels every chunk would re-read the large U:
+    inference runs the whole-batch pipeline."""
+    monkeypatch.setattr(_winograd, "MIN_COLUMNS", 1)
+    monkeypatch.setattr(_winograd, "CHUNKED_MAX_FILTERS", 16 * 16 - 1)
+    monkeypatch.setattr(_winograd, "_conv3x3_chunked", lambda *a: pytest.fail("chunked"))
+    with nnbox.no_grad():
+        F.conv2d(nnbox.randn(2, 16, 8, 8), nnbox.randn(16, 16, 3, 3), padding=1)
+
+
+@pytest.mark.parametrize("chunked", [True, False])
+@pytest.mark.parametrize("h,w,padding", [(11, 19, (1, 2)), (8, 12, 1), (6, 5, 0)])
+def test_gradients_chunked_or_whole_match_torch(monkeypatch, chunked, h, w, padding):
+    """The backward chunk by chunk (``_grad_input_chunked``; ``_grad_tiles_chunked`` on ragged
+    images) and over the whole batch (filters past ``CHUNKED_MAX_FILTERS``): whole and ragged
+    tiles, uneven padding, input and weight gradients within the stated tolerance."""
+    monkeypatch.setattr(_winograd, "MIN_COLUMNS", 1)
+    ran = []
+    for name in ("grad_input", "grad_tiles", "_grad_input_chunked", "_grad_tiles_chunked"):
+        real = getattr(_winograd, name)
+        monkeypatch.setattr(_winograd, name, lambda *a, _n=name, _r=real: ran.append(_n) or _r(*a))
+    if not chunked:
+        monkeypatch.setattr(_winograd, "CHUNKED_MAX_FILTERS", 0)
+    rng = np.random.default_rng(h * w)
+    x = rng.standard_normal((3, 16, h, w)).astype(np.float32)
+    wt = (rng.standard_normal((24, 16, 3, 3)) / 12).astype(np.float32)
+    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(wt, requires_grad=True)
+    nx, nw = nnbox.tensor(x, requires_grad=True), nnbox.tensor(wt, requires_grad=True)
+    ty = torch.nn.functional.conv2d(tx, tw, padding=padding)
+    ny = F.conv2d(nx, nw, padding=padding)
+    g = rng.standard_normal(tuple(ty.shape)).astype(np.float32)
+    ty.backward(torch.tensor(g))
+    ny.backward(nnbox.tensor(g))
+    ragged = any(s % 4 for s in ty.shape[2:])
+    assert ran == ([("_grad_tiles_chunked" if ragged else "grad_tiles"), "_grad_input_chunked"] if chunked
+                   else ["grad_tiles", "grad_input"])
+    for a, t in ((nx.grad, tx.grad), (nw.grad, tw.grad)):
+        assert np.abs(a.numpy() - t.numpy()).max() <= TOL * np.abs(t.numpy()).max()
