@@ -64,23 +64,26 @@ _GG = np.kron(_G, _G).astype(np.float32)        # (36, 9): a flattened 3x3 filte
 
 # Where Winograd measured faster than im2col + GEMM (one thread, float32; see usable()):
 MIN_CHANNELS = 16  # smallest number of input and of output channels
-# Fewest tiles * batch for a forward pass without gradients: the transformed filters U are 4x the
-# weights (36 vs 9 values per filter), and every GEMM reads all of U; with few columns computing and
-# reading U costs more than the multiplies saved (ResNet18's 512-channel 4x4 stage at batch 32, 32
-# columns, one thread: 12.0 ms by Winograd, 11.0 by im2col).  A training step computes U once for
-# the forward and both gradients, and wins there too (forward + backward 28.5 ms against 34.3).
+# Fewest tiles * batch: the transformed filters U are 4x the weights (36 vs 9 values per filter), and
+# every GEMM reads all of U; with few columns computing and reading U costs more than the multiplies
+# saved (ResNet18's 512-channel 4x4 stage at batch 32, 32 columns, one thread: forward 12.0 ms by
+# Winograd, 11.0 by im2col).  Training keeps the same floor although a step computes U once for the
+# forward and both gradients (that stage's forward + backward: 28.5 ms against 34.3, 1% of the step):
+# Winograd's larger float32 error (module docstring) then moves a training run off torch's more than
+# that gain is worth.  In the seeds' residual blocks at batch 8 (32 columns) it flipped one ReLU whose
+# input was -1.35e-6 in torch's float64 result, and the weights left torch's by 1.7e-3 in ten steps
+# (by 1.2e-7 with im2col).
 MIN_COLUMNS = 64
 
 
-def usable(x, w_shape, stride, dilation, groups, taps, training: bool = True) -> bool:
+def usable(x, w_shape, stride, dilation, groups, taps) -> bool:
     """True where Winograd applies and measured faster: float32 NumPy, 3x3, stride 1, dilation 1,
-    one group, untrimmed taps, at least ``MIN_CHANNELS`` input and output channels, and (for a
-    forward pass without gradients, ``training=False``) ``MIN_COLUMNS`` tiles * batch.  ``x`` is the
-    convolution's input, or its output gradient."""
+    one group, untrimmed taps, at least ``MIN_CHANNELS`` input and output channels and
+    ``MIN_COLUMNS`` tiles * batch.  ``x`` is the convolution's input, or its output gradient."""
     return (enabled and type(x) is np.ndarray and x.dtype == np.float32 and x.ndim == 4
             and groups == 1 and taps is None and tuple(w_shape[2:]) == (3, 3) and tuple(stride) == (1, 1)
             and tuple(dilation) == (1, 1) and w_shape[0] >= MIN_CHANNELS and w_shape[1] >= MIN_CHANNELS
-            and (training or -(-x.shape[2] // 4) * -(-x.shape[3] // 4) * x.shape[0] >= MIN_COLUMNS))
+            and -(-x.shape[2] // 4) * -(-x.shape[3] // 4) * x.shape[0] >= MIN_COLUMNS)
 
 
 enabled = True  # tests switch it off to compare with the exact im2col path

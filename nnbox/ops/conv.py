@@ -171,7 +171,7 @@ def _conv_forward(x, w, stride, pads, dilation, groups, taps=None, keep=False, b
     transforms in ``wino`` when ``keep`` (the backward reuses them).  ``bias`` is added in the
     output's layout change."""
     ksize = w.shape[2:]
-    if _winograd.usable(x, w.shape, stride, dilation, groups, taps, training=keep):
+    if _winograd.usable(x, w.shape, stride, dilation, groups, taps):
         out_size = tuple(s + lo + hi - 2 for s, (lo, hi) in zip(x.shape[2:], pads))
         xc = _to_cm(x, _winograd_pads(x.shape[2:], pads, out_size))
         y, v, u = _winograd.conv3x3(xc, w, out_size, keep, bias)
@@ -256,7 +256,7 @@ def _nc_inference(x, w_shape, stride, pads, dilation, groups, taps) -> bool:
     """The NC path for a gradient-free forward pass that Winograd does not take."""
     return (groups == 1 and taps is None
             and math.prod(_nc_out_size(x.shape[2:], w_shape[2:], stride, pads, dilation)) >= _NC_POSITIONS
-            and not _winograd.usable(x, w_shape, stride, dilation, groups, taps, training=False))
+            and not _winograd.usable(x, w_shape, stride, dilation, groups, taps))
 
 
 def _nc_out_size(sp, ksize, stride, pads, dilation) -> tuple:
