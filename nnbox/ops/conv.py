@@ -10,11 +10,13 @@ One im2col and one GEMM per call, never a Python loop over the batch:
   3x3 kernel), each adding one strided slab into the padded input gradient.
 
 Faster paths, each exact or tested against torch: 1x1 kernels without padding run as a direct
-batched GEMM in NC layout (``_conv1x1``, no im2col); 3x3 stride-1 float32 convolutions with at least
-16 channels each side run by Winograd F(4x4, 3x3) (``_winograd.py``: forward, input and weight
-gradient, within a stated tolerance; the forward saves its transformed input instead of cols).  The im2col/col2im/layout copies stay on one thread: split
-over two (ops/_chunks.py) they measured 3-15% slower on this 2-core machine (memory-bound, and
-OpenBLAS's threads still spin after each GEMM).
+batched GEMM in NC layout (``_conv1x1``, no im2col); kernels with few rows (RGB/grey stems) run
+im2col per image in NC layout (``_conv_nc``); 3x3 stride-1 float32 convolutions with at least 16
+channels each side and 64 tiles * batch run by Winograd F(4x4, 3x3) (``_winograd.py``: forward,
+input and weight gradient, within a stated tolerance; the forward saves its transformed input
+instead of cols; ``torch.backends.mkldnn.enabled = False`` turns it off).  The im2col/col2im/layout
+copies stay on one thread: split over two (ops/_chunks.py) they measured 3-15% slower on this
+2-core machine (memory-bound, and OpenBLAS's threads still spin after each GEMM).
 
 The transposed convolution is the adjoint of the convolution, so its forward is the convolution's
 input gradient and its backward is the convolution's forward (and the weight gradient with the
