@@ -10,6 +10,8 @@ import nnbox
 from nnbox.ops import _lstm_fm, rnn
 from oracle import arr
 
+_NUMPY_KERNEL = pytest.mark.cpu_only(reason="the feature-major kernel is NumPy only; on cuda LSTMs run the general kernel")
+
 
 @pytest.fixture
 def always(monkeypatch):
@@ -28,6 +30,7 @@ def _calls(monkeypatch):
     return seen
 
 
+@_NUMPY_KERNEL
 def test_plain_lstm_runs_the_feature_major_kernel(monkeypatch, always):
     seen = _calls(monkeypatch)
     nnbox.nn.LSTM(3, 4, num_layers=2, bidirectional=True)(nnbox.randn(5, 2, 3))
@@ -36,6 +39,7 @@ def test_plain_lstm_runs_the_feature_major_kernel(monkeypatch, always):
     assert seen[-1] == (1, 2, 3)
 
 
+@_NUMPY_KERNEL
 def test_small_blocks_run_the_general_kernel(monkeypatch):
     seen = _calls(monkeypatch)
     nnbox.nn.LSTM(3, 128)(nnbox.randn(5, 31, 3))  # 31 * 128 < 4096
@@ -142,6 +146,7 @@ def test_double_backward_matches_torch(reverse, bias, always):
     check(_layer("LSTM", reverse, False, bias), ins, order=2, rtol=1e-8)
 
 
+@_NUMPY_KERNEL
 def test_ten_sgd_steps_of_a_classifier_match_torch(monkeypatch, always):
     """The identical-init training test of test_nn_rnn_training (2-layer bidirectional LSTM, embedding,
     SGD with momentum, float64) run through the kernel: the same losses and final weights as torch."""

@@ -48,6 +48,7 @@ def test_cudnn_flags_do_not_change_results():
     assert bool((conv(x) == a).all())
 
 
+@pytest.mark.cpu_only(reason="Winograd is a NumPy (CPU) kernel; on cuda 3x3 convolutions run im2col + GEMM")
 def test_mkldnn_flag_chooses_winograd_or_the_exact_convolution(monkeypatch):
     """torch.backends.mkldnn.enabled picks torch's fast CPU conv kernel; on nnbox it picks Winograd
     (the default, as torch's) or im2col + GEMM.  Same defaults, read-back, flags() and type check."""
