@@ -165,6 +165,15 @@ def _tile_chunk(src: np.ndarray, t0: int, x0: int, size: int, k: int, tag: str) 
     return out
 
 
+def _sandwich(mat: np.ndarray, a: np.ndarray, tag: str) -> np.ndarray:
+    """``mat @ a @ mat.T`` over the two leading axes of ``a`` (r, r, ...) -> (q, q, ...), one axis at a
+    time: two small GEMMs whose operands stay in cache, into recycled arrays."""
+    q, r = mat.shape
+    rest = a.size // (r * r)
+    t = np.matmul(mat, a.reshape(r, -1), out=_pool.take(tag + ".half", (q, r * rest), a.dtype))
+    return np.matmul(mat, t.reshape(q, r, rest), out=_pool.take(tag, (q, q, rest), a.dtype))
+
+
 def _conv3x3_chunked(xc: np.ndarray, w: np.ndarray, out_hw, bias=None, keep: bool = False):
     """``conv3x3``, a tile row's ``CHUNK_COLS`` columns at a time: each chunk's output tiles go into
     one (O, 4, 4*tw, N) tile-row buffer, and each finished row into y (N, O, H, W) (plus ``bias``).
@@ -187,14 +196,12 @@ def _conv3x3_chunked(xc: np.ndarray, w: np.ndarray, out_hw, bias=None, keep: boo
             d = _tile_chunk(xc, t0, x0, 6, k, "wino.cd")
             # B^T d B separably (rows, then columns): two 6x6 products in cache measured ~3x faster
             # than the 36x36 Kronecker GEMM (which pays off on whole-batch arrays in memory)
-            t = np.matmul(_BT32, d.reshape(6, -1), out=_pool.take("wino.ct", (6, 6 * c * k * n), xc.dtype))
-            v = np.matmul(_BT32, t.reshape(6, 6, -1), out=_pool.take("wino.cv", (6, 6, c * k * n), xc.dtype))
+            v = _sandwich(_BT32, d, "wino.cv")
             if keep:
                 c0 = (t0 * tw + x0) * n
                 vall[:, :, c0:c0 + k * n] = v.reshape(36, c, k * n)
             m = np.matmul(u, v.reshape(36, c, k * n), out=_pool.take("wino.cm", (36, o, k * n), xc.dtype))
-            t = np.matmul(_AT32, m.reshape(6, -1), out=_pool.take("wino.ct4", (4, 6 * o * k * n), xc.dtype))
-            yt = np.matmul(_AT32, t.reshape(4, 6, -1), out=_pool.take("wino.cyt", (4, 4, o * k * n), xc.dtype))
+            yt = _sandwich(_AT32, m, "wino.cyt")
             tiles5 = yt.reshape(4, 4, o, k, n).transpose(2, 0, 3, 1, 4)  # (O, i, tile, j, N)
             if b is None:
                 row[:, :, x0:x0 + k] = tiles5
@@ -283,8 +290,7 @@ def _grad_tiles_chunked(gy: np.ndarray, th: int, tw: int) -> np.ndarray:
         for x0 in range(0, tw, kx):
             k = min(kx, tw - x0)
             g = _tile_chunk(gc, t0, x0, 4, k, "wino.cg")
-            t = np.matmul(_A32, g.reshape(4, -1), out=_pool.take("wino.cgt", (6, 4 * o * k * n), gy.dtype))
-            dmc = np.matmul(_A32, t.reshape(6, 4, -1), out=_pool.take("wino.cdm", (6, 6, o * k * n), gy.dtype))
+            dmc = _sandwich(_A32, g, "wino.cdm")
             c0 = (t0 * tw + x0) * n
             dm[:, :, c0:c0 + k * n] = dmc.reshape(36, o, k * n)
     return dm
@@ -307,8 +313,7 @@ def _grad_input_chunked(dm: np.ndarray, u: np.ndarray, x_shape, pads, th: int, t
             k = min(kx, tw - x0)
             c0 = (t0 * tw + x0) * n
             dv = np.matmul(ut, dm[:, :, c0:c0 + k * n], out=_pool.take("wino.cdv", (36, c, k * n), dm.dtype))
-            t = np.matmul(_B32, dv.reshape(6, -1), out=_pool.take("wino.cdt", (6, 6 * c * k * n), dm.dtype))
-            dd = np.matmul(_B32, t.reshape(6, 6, -1), out=_pool.take("wino.cdd", (6, 6, c * k * n), dm.dtype))
+            dd = _sandwich(_B32, dv, "wino.cdd")
             row[:, :, x0:x0 + k] = dd.reshape(6, 6, c, k, n).transpose(2, 0, 3, 1, 4)  # (C, i, tile, j, N)
         rows = acc[:, 4 * t0:4 * t0 + 6]
         rows[:, 2:] = 0  # rows 0-1 already hold the previous tile row's rows 4-5
