@@ -71,3 +71,50 @@ def test_threaded_optimizer_step_equals_torch(threads):
             opt.step()
         out.append(p.detach().numpy())
     np.testing.assert_allclose(out[1], out[0], rtol=1e-6, atol=1e-7)
+
+
+def test_parallel_for_hands_tasks_to_whichever_thread_is_free():
+    # task 0 holds its thread until every other task is done: a fixed split of the tasks between
+    # the threads would deadlock here, claiming the next free task lets the other thread run them all
+    nnbox.set_num_threads(2)
+    n = 8
+    done = threading.Semaphore(0)
+    finished = []
+
+    def task(i, worker):
+        if i == 0:
+            finished.append(all(done.acquire(timeout=10) for _ in range(n - 1)))
+        else:
+            done.release()
+
+    parallel_for(n, task)
+    assert finished == [True]
+
+
+def test_parallel_for_inside_a_task_runs_on_that_thread():
+    nnbox.set_num_threads(2)
+    inner = []
+
+    def outer(i, worker):
+        me = threading.current_thread().name
+        parallel_for(3, lambda j, w: inner.append((i, j, w, threading.current_thread().name == me)))
+
+    parallel_for(2, outer)
+    assert sorted((i, j) for i, j, _, _ in inner) == [(i, j) for i in range(2) for j in range(3)]
+    assert all(w == 0 and same for _, _, w, same in inner)
+
+
+def test_parallel_for_after_fewer_threads_uses_only_that_many():
+    nnbox.set_num_threads(3)
+    parallel_for(6, lambda i, w: None)  # three threads exist now
+    nnbox.set_num_threads(2)
+    workers = set()
+    lock = threading.Lock()
+
+    def task(i, worker):
+        with lock:
+            workers.add(worker)
+
+    for _ in range(20):
+        parallel_for(6, task)
+    assert workers <= {0, 1}
