@@ -118,3 +118,31 @@ def test_parallel_for_after_fewer_threads_uses_only_that_many():
     for _ in range(20):
         parallel_for(6, task)
     assert workers <= {0, 1}
+
+
+def test_parallel_for_from_several_threads_at_once():
+    # two callers share the workers: each call still runs each of its own tasks exactly once
+    nnbox.set_num_threads(3)
+    rng = np.random.default_rng(0)
+    sizes = rng.integers(1, 12, size=(2, 60))
+    results, errors = [], []
+
+    def caller(k):
+        try:
+            for n in sizes[k]:
+                hits = np.zeros(n, np.int64)
+
+                def task(i, worker, hits=hits):
+                    hits[i] += 1
+
+                parallel_for(int(n), task)
+                results.append(bool((hits == 1).all()))
+        except BaseException as e:  # noqa: BLE001 - reported by the assertion below
+            errors.append(e)
+
+    ts = [threading.Thread(target=caller, args=(k,)) for k in range(2)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(timeout=60)
+    assert not errors and len(results) == sizes.size and all(results)
