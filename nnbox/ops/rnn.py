@@ -84,7 +84,7 @@ class Recurrence(Function):
             out, h_n, c_n, saved = lstm_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse,
                                                 any(ctx.needs_input_grad), _new(x, False))
             z, acts, tcs, dacts = saved or (None,) * 4
-            ctx.save_for_backward(x, w_ih, w_hh, z, None, acts, None, None, None, h0, tcs, dacts, c0, b_ih, b_hh)
+            ctx.save_for_backward(x, w_ih, w_hh, z, out, acts, None, None, None, h0, tcs, dacts, c0, b_ih, b_hh)
             ctx.meta = (mode, reverse, None, b_ih is not None, b_hh is not None, True)
             return out, h_n, c_n
         xp = xp_of(x)
@@ -275,7 +275,7 @@ class RecurrenceBackward(Function):
         ctx.set_materialize_grads(False)
         if fm:  # Recurrence ran _lstm_fm's kernel: hprev holds its Z, tcs d h / d c, dacts its dE
             need = (need[0], need[1], need[2], need[3], need[4], need[5] and has_bih, need[6] and has_bhh)
-            return lstm_backward(dout, dhn, dcn, x, w_ih, w_hh, (hprev, acts, tcs, dacts), reverse, need,
+            return lstm_backward(dout, dhn, dcn, x, h0, out, w_ih, w_hh, (hprev, acts, tcs, dacts), reverse, need,
                                  _new(x, False)) + (None,)
         xp = xp_of(x)
         T, B, I = x.shape
