@@ -80,9 +80,15 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse: bool, need_grad: bo
     aG = acts.reshape(T, G, B)
     views = (Z[:T], aG, aG[:, :3 * H], acts[:, 0], acts[:, 1], acts[:, 2], acts[:, 3], (cs[s % 2] for s in range(T)),
              tcs, Z[1:, :H])
+    # a zero h0 (the layer's default) leaves step 0 only the input and bias columns of its GEMM
+    W0 = Wc[:, H:] if not h0.any() else Wc
     if not need_grad:
         for zs, a, sg, o, i, f, g, ct, tc, hn in zip(*views):
-            matmul(Wc, zs, a)
+            if W0 is Wc:
+                matmul(Wc, zs, a)
+            else:
+                matmul(W0, zs[H:], a)
+                W0 = Wc
             tanh(a, a)
             mul(sg, 0.5, sg)  # sigmoid = (1 + tanh(z / 2)) / 2
             add(sg, 0.5, sg)
@@ -96,7 +102,11 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse: bool, need_grad: bo
         dG = dE.reshape(T, G, B)
         for zs, a, sg, o, i, f, g, ct, tc, hn, d, do, di, df, dg in zip(
                 *views, dG, dE[:, 0], dE[:, 1], dE[:, 2], dE[:, 3]):
-            matmul(Wc, zs, a)
+            if W0 is Wc:
+                matmul(Wc, zs, a)
+            else:
+                matmul(W0, zs[H:], a)
+                W0 = Wc
             tanh(a, a)
             mul(a, a, d)  # 1 - t^2: tanh' for g, 4 sigmoid' for o, i, f (backward's weights carry the 1/4)
             sub(1, d, d)
@@ -111,9 +121,8 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse: bool, need_grad: bo
             mul(di, g, di)  # d c' / d i
             mul(df, c, df)  # d c' / d f
             mul(dg, i, dg)  # d c' / d g
-            mul(tc, tc, tc)  # tc becomes d h / d c' = o (1 - tanh(c')^2)
-            sub(1, tc, tc)
-            mul(tc, o, tc)
+            mul(hn, tc, tc)  # tc becomes d h / d c' = o (1 - tanh(c')^2) = o - h' tanh(c')
+            sub(o, tc, tc)
             c = ct
     hs = Z[T:0:-1, :H] if reverse else Z[1:, :H]  # (T, H, B) in time order
     out = new((T, B, H), dt, "fm.out")
@@ -152,6 +161,7 @@ def lstm_backward(dout, dhn, dcn, x, h0, out, w_ih, w_hh, saved, reverse: bool, 
     dAt = dA[::-1] if reverse else dA  # processing order
     dAG = dAt.reshape(T, G, B)
     views = (doutP, tcs, dAt[:, 0], dAt[:, 1:], dAG, dE[:, 0], dE[:, 1:], acts[:, 2])
+    last = T - 1 if need[1] else T - 2  # the last processed step's GEMM gives only dh0
     for s, (dos, dhc, dao, daifg, da, deo, deifg, f) in enumerate(zip(*(v[::-1] for v in views))):
         add(dh, dos, dh)
         mul(dh, dhc, dct)  # d c' = dh * d h / d c' + dc
@@ -159,8 +169,9 @@ def lstm_backward(dout, dhn, dcn, x, h0, out, w_ih, w_hh, saved, reverse: bool, 
         mul(dh, deo, dao)  # o
         mul(dct, deifg, daifg)  # i, f, g
         mul(dct, f, dc)  # through c' = f c + i g
-        matmul(WhT, da, dh2)
-        dh, dh2 = dh2, dh
+        if s <= last:
+            matmul(WhT, da, dh2)
+            dh, dh2 = dh2, dh
     dh0 = np.ascontiguousarray(dh.T) if need[1] else None
     dc0 = np.ascontiguousarray(dc.T) if need[2] else None
     if not (need[0] or any(need[3:7])):
@@ -179,9 +190,9 @@ def lstm_backward(dout, dhn, dcn, x, h0, out, w_ih, w_hh, saved, reverse: bool, 
         dw_ih = _to_torch(matmul(D, x.reshape(T * B, I)), H)
     if need[4]:  # sum over steps of da h_prev^T: h_prev is h0 at the first step, else a neighbour in out
         first, rest, prevs = (T - 1, slice(0, T - 1), out[1:]) if reverse else (0, slice(1, T), out[:-1])
-        dw = matmul(D3[:, first], h0)
-        if T > 1:
-            dw += matmul(D3[:, rest].reshape(G, (T - 1) * B), prevs.reshape((T - 1) * B, H))
+        dw = matmul(D3[:, rest].reshape(G, (T - 1) * B), prevs.reshape((T - 1) * B, H))
+        if h0.any():  # (the layer's default h0 is zero)
+            dw += matmul(D3[:, first], h0)
         dw_hh = _to_torch(dw, H)
     if need[5] or need[6]:
         db = _to_torch(matmul(D, np.ones(T * B, dtype=dt)), H)
