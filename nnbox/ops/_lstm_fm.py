@@ -180,29 +180,33 @@ def lstm_backward(dout, dhn, dcn, x, h0, out, w_ih, w_hh, saved, reverse: bool, 
     D3 = new((G, T, B), dt, "fm.d2")
     np.copyto(D3, dA.reshape(T, G, B).transpose(1, 0, 2))
     D = D3.reshape(G, T * B)
+    # the gradients handed back come from the pool too: a fresh array per call faults its pages in
+    # (about 260 faults a step of the benchmark's layer); the pool hands an array out again only once
+    # nothing refers to it (its .grad was dropped or accumulated elsewhere)
     dx = dw_ih = dw_hh = db_ih = db_hh = None
     if need[0]:  # dx = D^T W_ih (rows scaled as Wb's), straight into (T, B, I)
         Wi = _gate_rows(w_ih, H)
         Wi[:3 * H] *= 0.25
-        dx = np.empty((T, B, I), dtype=dt)
+        dx = new((T, B, I), dt, "fm.dx")
         matmul(D.T, Wi, dx.reshape(T * B, I))
     if need[3]:
-        dw_ih = _to_torch(matmul(D, x.reshape(T * B, I)), H)
+        dw = matmul(D, x.reshape(T * B, I), new((G, I), dt, "fm.dw_ih_d"))
+        dw_ih = _to_torch(dw, H, new((G, I), dt, "fm.dw_ih"))
     if need[4]:  # sum over steps of da h_prev^T: h_prev is h0 at the first step, else a neighbour in out
         first, rest, prevs = (T - 1, slice(0, T - 1), out[1:]) if reverse else (0, slice(1, T), out[:-1])
-        dw = matmul(D3[:, rest].reshape(G, (T - 1) * B), prevs.reshape((T - 1) * B, H))
+        dw = matmul(D3[:, rest].reshape(G, (T - 1) * B), prevs.reshape((T - 1) * B, H), new((G, H), dt, "fm.dw_hh_d"))
         if h0.any():  # (the layer's default h0 is zero)
             dw += matmul(D3[:, first], h0)
-        dw_hh = _to_torch(dw, H)
+        dw_hh = _to_torch(dw, H, new((G, H), dt, "fm.dw_hh"))
     if need[5] or need[6]:
-        db = _to_torch(matmul(D, np.ones(T * B, dtype=dt)), H)
+        db = _to_torch(matmul(D, np.ones(T * B, dtype=dt)), H, np.empty(G, dtype=dt))
         db_ih = db if need[5] else None
         db_hh = (db.copy() if need[5] else db) if need[6] else None
     return dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh
 
 
-def _to_torch(dw, H: int):
+def _to_torch(dw, H: int, out):
     """A weight gradient from D's (4H, ...) rows: sigmoid rows times 1/4 (D carries 4 sigmoid'), rows
-    back in torch's gate order (a new array)."""
+    back in torch's gate order, into ``out``."""
     dw[:3 * H] *= 0.25
-    return np.concatenate([dw[j * H:(j + 1) * H] for j in _TO_TORCH])
+    return np.concatenate([dw[j * H:(j + 1) * H] for j in _TO_TORCH], out=out)
