@@ -35,9 +35,18 @@ _ORDER = (3, 0, 1, 2)  # internal block k holds torch's gate block _ORDER[k] (to
 _TO_TORCH = (1, 2, 3, 0)  # torch's block j is internal block _TO_TORCH[j]
 
 
-def _gate_rows(w, H: int):
-    """``w``'s (4H, ...) rows reordered from torch's (i, f, g, o) to (o, i, f, g) (a copy)."""
-    return np.concatenate([w[j * H:(j + 1) * H] for j in _ORDER])
+def _gate_rows(w, H: int, out=None):
+    """``w``'s (4H, ...) rows reordered from torch's (i, f, g, o) to (o, i, f, g) (into ``out``, else a copy)."""
+    return np.concatenate([w[j * H:(j + 1) * H] for j in _ORDER], out=out)
+
+
+def _gate_rows_t(w, H: int):
+    """``_gate_rows(w, H).T`` of a (4H, n) ``w``, C-contiguous: built one (H, n) block at a time (measured
+    35 against 62 us for a (512, 128) float32 w through one whole-matrix transposing copy)."""
+    out = np.empty((w.shape[1], 4 * H), dtype=w.dtype)
+    for k, j in enumerate(_ORDER):
+        np.copyto(out[:, k * H:(k + 1) * H], w[j * H:(j + 1) * H].T)
+    return out
 
 
 def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse: bool, need_grad: bool, new):
@@ -54,13 +63,13 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse: bool, need_grad: bo
     dt = x.dtype
     # Wc = [W_hh | W_ih | b_ih + b_hh] in internal gate order, sigmoid rows halved
     Wc = np.empty((G, K), dtype=dt)
-    Wc[:, :H] = _gate_rows(w_hh, H)
-    Wc[:, H:H + I] = _gate_rows(w_ih, H)
+    _gate_rows(w_hh, H, Wc[:, :H])
+    _gate_rows(w_ih, H, Wc[:, H:H + I])
     if b_ih is None and b_hh is None:
         Wc[:, K - 1] = 0
     else:
         b = b_ih if b_hh is None else (b_hh if b_ih is None else b_ih + b_hh)
-        Wc[:, K - 1] = _gate_rows(b, H)
+        _gate_rows(b, H, Wc[:, K - 1])
     Wc[:3 * H] *= 0.5
     # Z[s] = [h before step s; x at step s; 1] (K, B): step s's GEMM operand; its output h goes to Z[s+1]
     Z = new((T + 1, K, B), dt, "fm.z")
@@ -147,9 +156,8 @@ def lstm_backward(dout, dhn, dcn, x, h0, out, w_ih, w_hh, saved, reverse: bool, 
     H = G // 4
     dt = x.dtype
     # backward weights in internal gate order, sigmoid rows times 1/4 (see dE): W_hh^T for the loop
-    Wb = _gate_rows(w_hh, H)
-    Wb[:3 * H] *= 0.25
-    WhT = np.ascontiguousarray(Wb.T)
+    WhT = _gate_rows_t(w_hh, H)
+    WhT[:, :3 * H] *= 0.25
     doutP = new((T, H, B), dt, "fm.dout")  # dout feature-major, in processing order
     np.copyto(doutP, (dout[::-1] if reverse else dout).transpose(0, 2, 1))
     dA = new((T, 4, H, B), dt, "fm.da")  # in time order: processing step s writes time T-1-s when reverse
@@ -184,7 +192,7 @@ def lstm_backward(dout, dhn, dcn, x, h0, out, w_ih, w_hh, saved, reverse: bool, 
     # (about 260 faults a step of the benchmark's layer); the pool hands an array out again only once
     # nothing refers to it (its .grad was dropped or accumulated elsewhere)
     dx = dw_ih = dw_hh = db_ih = db_hh = None
-    if need[0]:  # dx = D^T W_ih (rows scaled as Wb's), straight into (T, B, I)
+    if need[0]:  # dx = D^T W_ih (rows scaled as WhT's columns), straight into (T, B, I)
         Wi = _gate_rows(w_ih, H)
         Wi[:3 * H] *= 0.25
         dx = new((T, B, I), dt, "fm.dx")
