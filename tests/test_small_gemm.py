@@ -85,3 +85,38 @@ def test_lstm_in_row_blocks_matches_whole_gemms_and_torch(monkeypatch):
         scale = np.abs(r).max()
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6 * scale)
         np.testing.assert_allclose(a, r, rtol=1e-4, atol=2e-5 * scale)
+
+
+def _layer_step(kind, hidden, x, g, state):
+    m = getattr(nnbox.nn, kind)(x.shape[2], hidden)
+    m.load_state_dict(state)
+    xt = nnbox.tensor(x, requires_grad=True)
+    out = m(xt)[0]
+    (out * nnbox.tensor(g)).sum().backward()
+    return [out.detach().numpy(), xt.grad.numpy()] + [p.grad.numpy() for p in m.parameters()]
+
+
+@pytest.mark.parametrize("kind,hidden", [("GRU", 128), ("LSTM", 128), ("RNN", 256)])
+def test_general_kernel_in_blocks_matches_whole_gemms_and_torch(kind, hidden, monkeypatch):
+    """The general (batch-major) kernel's step GEMMs in blocks: GRU(64, 128), an LSTM forced off the
+    feature-major kernel, a tanh RNN(64, 256); T=12, B=32, float32."""
+    from nnbox.ops import rnn
+
+    monkeypatch.setattr(rnn, "feature_major", False)
+    torch.manual_seed(0)
+    tm = getattr(torch.nn, kind)(64, hidden)
+    state = {k: nnbox.tensor(v.detach().numpy()) for k, v in tm.state_dict().items()}
+    x = np.random.default_rng(0).standard_normal((12, 32, 64)).astype(np.float32)
+    g = np.random.default_rng(1).standard_normal((12, 32, hidden)).astype(np.float32)
+    monkeypatch.setattr(_small_gemm, "enabled", False)
+    whole = _layer_step(kind, hidden, x, g, state)
+    monkeypatch.setattr(_small_gemm, "enabled", True)
+    blocks = _layer_step(kind, hidden, x, g, state)
+    tx = torch.tensor(x, requires_grad=True)
+    to = tm(tx)[0]
+    (to * torch.tensor(g)).sum().backward()
+    ref = [to.detach().numpy(), tx.grad.numpy()] + [p.grad.numpy() for p in tm.parameters()]
+    for a, b, r in zip(blocks, whole, ref):
+        scale = np.abs(r).max()
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6 * scale)
+        np.testing.assert_allclose(a, r, rtol=1e-4, atol=2e-5 * scale)

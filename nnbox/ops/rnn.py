@@ -28,6 +28,7 @@ from ..autograd.function import Function
 from . import _pool
 from ._lowp import autocast_low, without_autocast
 from ._lstm_fm import lstm_backward, lstm_forward
+from ._small_gemm import row_blocks
 from ._util import xp_of
 
 __all__: list[str] = []
@@ -117,6 +118,14 @@ class Recurrence(Function):
         if bias is not None:
             acts += bias
         whh_t = xp.ascontiguousarray(whh_t)
+        # the step's GEMM in column blocks where NumPy's BLAS runs those faster (_small_gemm: a GRU(64, 128)
+        # step at B=32, (32, 128) @ (128, 384), 21 -> 14 us)
+        col_parts = None
+        if type(x) is _np.ndarray and not packed:
+            blocks = row_blocks(G, B, P, x.dtype)
+            if blocks is not None:
+                col_parts = [(_np.ascontiguousarray(whh_t[:, cols]), cols) for cols in blocks]
+                gh_buf = _np.empty((B, G), dtype=x.dtype)
         if gru:
             b_hn = b_hh[2 * H:] if b_hh is not None else None
         out = new((T, B, P), x.dtype, "out")
@@ -146,7 +155,12 @@ class Recurrence(Function):
             hp = h[:n]
             if packed:
                 hprev[t, :n] = hp
-            gh = hp @ whh_t
+            if col_parts is None:
+                gh = hp @ whh_t
+            else:
+                gh = gh_buf
+                for w_cols, cols in col_parts:  # (not ``c``: the LSTM's cell state)
+                    _np.matmul(hp, w_cols, out=gh[:, cols])
             a = acts[t, :n]
             ht = out[t, :n]
             if lstm:
@@ -291,6 +305,10 @@ class RecurrenceBackward(Function):
         dgh = new((T, B, k, H), x.dtype, "dgh") if gru else dgi
         dh = dhn.copy()
         dc = dcn.copy() if lstm else None
+        # the step's dh GEMM in row blocks where NumPy's BLAS runs those faster (_small_gemm)
+        row_parts = row_blocks(B, P, G, x.dtype) if type(x) is _np.ndarray and not packed else None
+        if row_parts is not None and gru:
+            gtmp = _np.empty((B, P), dtype=x.dtype)
         # per-step derivatives on small, cache-resident (B, H) blocks: measured faster than
         # precomputing them for the whole sequence as large arrays
         for t in (range(T) if reverse else range(T - 1, -1, -1)):
@@ -320,7 +338,13 @@ class RecurrenceBackward(Function):
                 dg[:, :2] = da[:, :2]
                 xp.multiply(dan, r, out=dg[:, 2])
                 dht *= z
-                dht += dg.reshape(n, G) @ w_hh
+                if row_parts is None:
+                    dht += dg.reshape(n, G) @ w_hh
+                else:
+                    dgf = dg.reshape(n, G)
+                    for rows in row_parts:  # (not ``r``: the reset gate)
+                        _np.matmul(dgf[rows], w_hh, out=gtmp[rows])
+                    dht += gtmp
                 continue
             else:
                 ht = out[t, :n]
@@ -328,7 +352,12 @@ class RecurrenceBackward(Function):
                     xp.multiply(dht, 1 - ht * ht, out=da[:, 0])
                 else:
                     xp.multiply(dht, ht > 0, out=da[:, 0])
-            xp.matmul(da.reshape(n, G), w_hh, out=dh[:n])  # dht is spent (dhts kept a copy)
+            if row_parts is None:
+                xp.matmul(da.reshape(n, G), w_hh, out=dh[:n])  # dht is spent (dhts kept a copy)
+            else:
+                daf = da.reshape(n, G)
+                for rows in row_parts:
+                    _np.matmul(daf[rows], w_hh, out=dh[rows])
         gi_flat = dgi.reshape(T * B, G)
         gh_flat = dgh.reshape(T * B, G)
         dx = xp.matmul(gi_flat, w_ih, out=_new(x, False)((T * B, I), x.dtype, "dx")).reshape(T, B, I) if need[0] else None
