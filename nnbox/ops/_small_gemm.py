@@ -37,14 +37,19 @@ _detected: list = []  # the cached decision of _small_kernel_blas()
 
 def _small_kernel_blas() -> bool:
     """Whether NumPy's BLAS is OpenBLAS running a SkylakeX-family kernel table (asked once, through
-    threadpoolctl; without it, no)."""
+    threadpoolctl; without it, no).  NumPy's own library is the OpenBLAS loaded from its package (a
+    wheel's ``numpy.libs``), else the only OpenBLAS loaded: other packages may load BLAS libraries too."""
     if not _detected:
         try:
+            import os
+
             from threadpoolctl import threadpool_info
 
-            blas = [i for i in threadpool_info() if i.get("user_api") == "blas"]
-            ok = bool(blas) and blas[0].get("internal_api") == "openblas" and \
-                str(blas[0].get("architecture", "")).lower() in _TABLES
+            libs = [i for i in threadpool_info() if i.get("internal_api") == "openblas"]
+            home = os.path.dirname(np.__file__)
+            own = [i for i in libs if str(i.get("filepath", "")).startswith(home)]
+            lib = own[0] if own else (libs[0] if len(libs) == 1 else None)
+            ok = lib is not None and str(lib.get("architecture", "")).lower() in _TABLES
         except Exception:  # threadpoolctl missing, or a BLAS it cannot ask
             ok = False
         _detected.append(ok)
