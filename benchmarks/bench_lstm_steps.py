@@ -42,6 +42,25 @@ def per_call_us(fn, n: int, repeats: int = 7) -> float:
     return statistics.median(runs)
 
 
+def _in_blocks(w, b, out) -> float | None:
+    """us per ``w @ b`` run in ``_small_gemm``'s row blocks (forced on), or None where it keeps it whole."""
+    from nnbox.ops import _small_gemm
+
+    was, _small_gemm.enabled = _small_gemm.enabled, True
+    try:
+        blocks = _small_gemm.row_blocks(w.shape[0], b.shape[1], w.shape[1], w.dtype)
+    finally:
+        _small_gemm.enabled = was
+    if blocks is None:
+        return None
+    parts = [(w[r], out[r]) for r in blocks]
+
+    def run():
+        for wr, outr in parts:
+            np.matmul(wr, b, outr)
+    return per_call_us(run, 300)
+
+
 def gemm_layouts(T: int, B: int, I: int, H: int) -> None:
     rng = np.random.default_rng(0)
     G, K = 4 * H, H + I + 1
@@ -57,8 +76,14 @@ def gemm_layouts(T: int, B: int, I: int, H: int) -> None:
     rows = []
     t = per_call_us(lambda: np.matmul(Wc, z, a), 300)
     rows.append(("forward, folded: (4H, H+I+1) @ (H+I+1, B) per step", t, gflop(G, K, B, t)))
+    t = _in_blocks(Wc, z, a)
+    if t is not None:
+        rows.append(("  the same in row blocks (_small_gemm, the kernel's path)", t, gflop(G, K, B, t)))
     t_rec = per_call_us(lambda: np.matmul(Wh, h, a), 300)
     rows.append(("forward, hoisted: recurrent (4H, H) @ (H, B) per step", t_rec, gflop(G, H, B, t_rec)))
+    t = _in_blocks(Wh, h, a)
+    if t is not None:
+        rows.append(("  the same in row blocks", t, gflop(G, H, B, t)))
     t_in = per_call_us(lambda: np.matmul(Wi, xs, P), 30) / T
     rows.append(("  + input projection, batched (T, 4H, B), per step", t_in, gflop(G, I + 1, B, t_in)))
     t_add = per_call_us(lambda: np.add(a, P[1], a), 1000)
@@ -73,6 +98,9 @@ def gemm_layouts(T: int, B: int, I: int, H: int) -> None:
     WhT, dh = np.ascontiguousarray(Wb[:H]), np.empty((H, B), np.float32)
     t = per_call_us(lambda: np.matmul(WhT, da, dh), 300)
     rows.append(("backward, hoisted: dh (H, 4H) @ (4H, B) per step", t, gflop(H, G, B, t)))
+    t = _in_blocks(WhT, da, dh)
+    if t is not None:
+        rows.append(("  the same in row blocks (_small_gemm, the kernel's path)", t, gflop(H, G, B, t)))
     D, WiT, dx = r(G, T * B), r(G, I), np.empty((T * B, I), np.float32)
     t = per_call_us(lambda: np.matmul(D.T, WiT, dx), 30) / T
     rows.append(("  + dx, one (T*B, 4H) @ (4H, I) GEMM, per step", t, gflop(I, G, B, t)))
