@@ -89,6 +89,24 @@ def test_matches_the_general_kernel(reverse, bias, want, always):
             np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("T", [1, 4])
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("want", [(True,) * 7, (True, False, False, True, True, True, True),
+                                  (False, False, True, False, True, False, False)])
+def test_zero_initial_state_and_unneeded_dh0_match_the_general_kernel(T, reverse, want, always):
+    """A zero h0 (the layer's default) skips step 0's recurrent GEMM columns and the h0 term of dW_hh;
+    without dh0 the last processed step skips its GEMM: the same results as the general kernel."""
+    B, I, H = 3, 4, 5
+    x, h0, c0 = arr(T, B, I), np.zeros((B, H)), arr(B, H)
+    params = [arr(4 * H, I) * 0.5, arr(4 * H, H) * 0.5, arr(4 * H) * 0.3, arr(4 * H) * 0.3]
+    outs_fm, grads_fm = _layer_grads(x, h0, c0, params, reverse, want, True)
+    outs_g, grads_g = _layer_grads(x, h0, c0, params, reverse, want, False)
+    for a, b in zip(outs_fm + grads_fm, outs_g + grads_g):
+        assert (a is None) == (b is None)
+        if a is not None:
+            np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-12, atol=1e-12)
+
+
 def test_benchmark_size_float32_matches_torch():
     """The benchmark's layer (T=35, B=32, 64 -> 128) in float32: outputs and every gradient within
     float32 rounding of torch's (values of size ~1, sums over up to 35 * 32 terms)."""

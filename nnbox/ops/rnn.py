@@ -28,6 +28,7 @@ from ..autograd.function import Function
 from . import _pool
 from ._lowp import autocast_low, without_autocast
 from ._lstm_fm import lstm_backward, lstm_forward
+from ._small_gemm import row_blocks
 from ._util import xp_of
 
 __all__: list[str] = []
@@ -39,7 +40,11 @@ feature_major = True
 # ... and only where it measured faster: a step's (B, H) blocks of at least this many values.  One
 # thread, T=35, I=64, training step, feature-major / general: H=128: B=8 1.21, B=16 0.98, B=24 1.04,
 # B=32 0.83-0.94, B=64 0.91, B=128 0.88; H=256: B=4 0.99, B=16 0.68, B=32 0.87, B=64 0.85.  Small
-# blocks lose: the step's GEMM with few columns, and the fixed per-call and per-row costs.
+# blocks lose: the step's GEMM with few columns, and the fixed per-call and per-row costs.  Since both
+# kernels run their step GEMMs in blocks (_small_gemm) and the feature-major one hoists dx out of the
+# loop, it measured faster down to small blocks too (T=35, I=64, one thread, SkylakeX kernels): H=128
+# B=8 0.90, B=16 0.84, B=24 0.94, B=32 0.81; H=256 B=4 0.64, B=16 0.88.  The bound stays until the
+# routing tests that pin it are revisited.
 feature_major_min_block = 4096
 
 
@@ -84,7 +89,7 @@ class Recurrence(Function):
             out, h_n, c_n, saved = lstm_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse,
                                                 any(ctx.needs_input_grad), _new(x, False))
             z, acts, tcs, dacts = saved or (None,) * 4
-            ctx.save_for_backward(x, w_ih, w_hh, z, None, acts, None, None, None, h0, tcs, dacts, c0, b_ih, b_hh)
+            ctx.save_for_backward(x, w_ih, w_hh, z, out, acts, None, None, None, h0, tcs, dacts, c0, b_ih, b_hh)
             ctx.meta = (mode, reverse, None, b_ih is not None, b_hh is not None, True)
             return out, h_n, c_n
         xp = xp_of(x)
@@ -117,6 +122,14 @@ class Recurrence(Function):
         if bias is not None:
             acts += bias
         whh_t = xp.ascontiguousarray(whh_t)
+        # the step's GEMM in column blocks where NumPy's BLAS runs those faster (_small_gemm: a GRU(64, 128)
+        # step at B=32, (32, 128) @ (128, 384), 21 -> 14 us)
+        col_parts = None
+        if type(x) is _np.ndarray and not packed:
+            blocks = row_blocks(G, B, P, x.dtype)
+            if blocks is not None:
+                col_parts = [(_np.ascontiguousarray(whh_t[:, cols]), cols) for cols in blocks]
+                gh_buf = _np.empty((B, G), dtype=x.dtype)
         if gru:
             b_hn = b_hh[2 * H:] if b_hh is not None else None
         out = new((T, B, P), x.dtype, "out")
@@ -146,7 +159,12 @@ class Recurrence(Function):
             hp = h[:n]
             if packed:
                 hprev[t, :n] = hp
-            gh = hp @ whh_t
+            if col_parts is None:
+                gh = hp @ whh_t
+            else:
+                gh = gh_buf
+                for w_cols, cols in col_parts:  # (not ``c``: the LSTM's cell state)
+                    _np.matmul(hp, w_cols, out=gh[:, cols])
             a = acts[t, :n]
             ht = out[t, :n]
             if lstm:
@@ -275,7 +293,7 @@ class RecurrenceBackward(Function):
         ctx.set_materialize_grads(False)
         if fm:  # Recurrence ran _lstm_fm's kernel: hprev holds its Z, tcs d h / d c, dacts its dE
             need = (need[0], need[1], need[2], need[3], need[4], need[5] and has_bih, need[6] and has_bhh)
-            return lstm_backward(dout, dhn, dcn, x, w_ih, w_hh, (hprev, acts, tcs, dacts), reverse, need,
+            return lstm_backward(dout, dhn, dcn, x, h0, out, w_ih, w_hh, (hprev, acts, tcs, dacts), reverse, need,
                                  _new(x, False)) + (None,)
         xp = xp_of(x)
         T, B, I = x.shape
@@ -291,6 +309,10 @@ class RecurrenceBackward(Function):
         dgh = new((T, B, k, H), x.dtype, "dgh") if gru else dgi
         dh = dhn.copy()
         dc = dcn.copy() if lstm else None
+        # the step's dh GEMM in row blocks where NumPy's BLAS runs those faster (_small_gemm)
+        row_parts = row_blocks(B, P, G, x.dtype) if type(x) is _np.ndarray and not packed else None
+        if row_parts is not None and gru:
+            gtmp = _np.empty((B, P), dtype=x.dtype)
         # per-step derivatives on small, cache-resident (B, H) blocks: measured faster than
         # precomputing them for the whole sequence as large arrays
         for t in (range(T) if reverse else range(T - 1, -1, -1)):
@@ -320,7 +342,13 @@ class RecurrenceBackward(Function):
                 dg[:, :2] = da[:, :2]
                 xp.multiply(dan, r, out=dg[:, 2])
                 dht *= z
-                dht += dg.reshape(n, G) @ w_hh
+                if row_parts is None:
+                    dht += dg.reshape(n, G) @ w_hh
+                else:
+                    dgf = dg.reshape(n, G)
+                    for rows in row_parts:  # (not ``r``: the reset gate)
+                        _np.matmul(dgf[rows], w_hh, out=gtmp[rows])
+                    dht += gtmp
                 continue
             else:
                 ht = out[t, :n]
@@ -328,7 +356,12 @@ class RecurrenceBackward(Function):
                     xp.multiply(dht, 1 - ht * ht, out=da[:, 0])
                 else:
                     xp.multiply(dht, ht > 0, out=da[:, 0])
-            xp.matmul(da.reshape(n, G), w_hh, out=dh[:n])  # dht is spent (dhts kept a copy)
+            if row_parts is None:
+                xp.matmul(da.reshape(n, G), w_hh, out=dh[:n])  # dht is spent (dhts kept a copy)
+            else:
+                daf = da.reshape(n, G)
+                for rows in row_parts:
+                    _np.matmul(daf[rows], w_hh, out=dh[rows])
         gi_flat = dgi.reshape(T * B, G)
         gh_flat = dgh.reshape(T * B, G)
         dx = xp.matmul(gi_flat, w_ih, out=_new(x, False)((T * B, I), x.dtype, "dx")).reshape(T, B, I) if need[0] else None
