@@ -1,4 +1,5 @@
-"""Winograd F(4x4, 3x3): a 3x3 stride-1 convolution with 36 multiplies per 4x4 output tile instead of 144.
+"""Winograd F(4x4, 3x3) and F(2x2, 3x3): 3x3 stride-1 convolutions with 36 multiplies per 4x4 output
+tile instead of 144 (16 per 2x2 tile instead of 36).
 
 The padded input is cut into overlapping 6x6 tiles (stride 4).  Each tile ``d`` becomes
 ``V = B^T d B``, each filter ``g`` becomes ``U = G g G^T`` (both 6x6), and the 36 element positions
@@ -26,6 +27,11 @@ the exact convolution (measured max error relative to the output's largest magni
 against 1e-5 with +-2; a direct float32 convolution gets about 4e-7).  tests/test_nn_conv_winograd.py
 states and checks the tolerance against torch.
 
+F(2x2, 3x3) (4x4 input tiles, stride 2, 16 GEMMs; points 0, +-1) runs the same whole-batch pipeline
+and backward for many-channel layers with too few 4x4 tiles for F(4x4) (``usable`` says which):
+2.25x fewer multiplies than im2col, and float32 error about that of a direct convolution (measured:
+about 6e-7 of the output's largest magnitude).
+
 Arrays are in conv.py's channel-major, batch-innermost layout: input (C, Hp, Wp, N) zero-padded
 to whole tiles; outputs and input gradients come back in (N, C, H, W).
 """
@@ -52,15 +58,40 @@ _BT = np.array([[1, -3 / 2, -2, 3 / 2, 1, 0],
                 [0, -2, -1, 2, 1, 0],
                 [0, 1 / 2, -1, -1 / 2, 1, 0],
                 [0, 1, -3 / 2, -2, 3 / 2, 1]])
-_BB = np.kron(_BT, _BT).astype(np.float32)      # (36, 36): a flattened 6x6 input tile -> its transform
-_BBt = np.ascontiguousarray(_BB.T)
-_AA = np.kron(_AT, _AT).astype(np.float32)      # (16, 36): a product tile -> a 4x4 output tile
-_AAt = np.ascontiguousarray(_AA.T)
-_BT32 = _BT.astype(np.float32)               # the same, one axis at a time (the chunked pipeline)
+_BT32 = _BT.astype(np.float32)               # one axis at a time (the chunked pipeline)
 _AT32 = _AT.astype(np.float32)
 _A32 = np.ascontiguousarray(_AT.T).astype(np.float32)  # the backward's adjoints, one axis at a time
 _B32 = np.ascontiguousarray(_BT.T).astype(np.float32)
-_GG = np.kron(_G, _G).astype(np.float32)        # (36, 9): a flattened 3x3 filter -> its 6x6 transform
+
+# F(2x2, 3x3), points 0, 1, -1 (and infinity): 16 multiplies per 2x2 output tile instead of 36, with
+# transforms of 0, +-1 and 1/2 only, so its float32 error is about that of a direct convolution
+# (measured max error relative to the output's largest magnitude: about 6e-7)
+_AT2 = np.array([[1, 1, 1, 0],
+                 [0, 1, -1, -1]])
+_G2 = np.array([[1, 0, 0],
+                [1 / 2, 1 / 2, 1 / 2],
+                [1 / 2, -1 / 2, 1 / 2],
+                [0, 0, 1]])
+_BT2 = np.array([[1, 0, -1, 0],
+                 [0, 1, 1, 0],
+                 [0, -1, 1, 0],
+                 [0, 1, 0, -1]])
+
+
+class _Kron:
+    """One output tile size's Kronecker transforms for the whole-batch pipeline: ``bb`` (a^2, a^2)
+    input tiles, ``aa`` (m^2, a^2) product tiles, ``gg`` (a^2, 9) filters, and the adjoints."""
+
+    def __init__(self, at, g, bt):
+        self.m, self.a = at.shape[0], bt.shape[0]  # output and input tile sizes
+        self.bb = np.kron(bt, bt).astype(np.float32)
+        self.bbt = np.ascontiguousarray(self.bb.T)
+        self.aa = np.kron(at, at).astype(np.float32)
+        self.aat = np.ascontiguousarray(self.aa.T)
+        self.gg = np.kron(g, g).astype(np.float32)
+
+
+_KRON = {4: _Kron(_AT, _G, _BT), 2: _Kron(_AT2, _G2, _BT2)}  # by output tile size
 
 # Where Winograd measured faster than im2col + GEMM (one thread, float32; see usable()):
 MIN_CHANNELS = 16  # smallest number of input and of output channels
@@ -76,47 +107,76 @@ MIN_CHANNELS = 16  # smallest number of input and of output channels
 MIN_COLUMNS = 64
 
 
-def usable(x, w_shape, stride, dilation, groups, taps) -> bool:
-    """True where Winograd applies and measured faster: float32 NumPy, 3x3, stride 1, dilation 1,
-    one group, untrimmed taps, at least ``MIN_CHANNELS`` input and output channels and
-    ``MIN_COLUMNS`` tiles * batch.  ``x`` is the convolution's input, or its output gradient."""
-    return (enabled and type(x) is np.ndarray and x.dtype == np.float32 and x.ndim == 4
+# F(2x2, 3x3) takes layers below F(4x4)'s column floor with many channels, such as ResNet18's
+# 512-channel 4x4 stage (4 tiles per image: 128 columns at batch 32).  Its U is 16/9 of the weights,
+# so where F(4x4) needs 64 columns it pays from about 96; it cuts im2col's multiplies 2.25x.  Measured,
+# one thread, 3x3 convs with C = O channels at batch N (inference / forward + backward, ms, load 3):
+#   512 at 4x4, N=32 (128 columns): im2col 11.6 / 35.7, F(2x2) 9.8 / 26.0, F(4x4) 12.0 / 30.3
+#   512 at 4x4, N=24 (96):          im2col  8.7 / 26.6, F(2x2) 8.2 / 22.0
+#   512 at 4x4, N=16 (64):          im2col  5.6 / 18.5, F(2x2) 6.5 / 17.2
+#   512 at 2x2, N=32 (32):          im2col  3.0 / 10.1, F(2x2) 4.9 / 12.6
+#   128 at 8x8, N=8 (128):          im2col 1.16 / 2.65, F(2x2) 0.84 / 2.43
+#   128 at 4x4, N=16 (64):          im2col 0.46 / 1.43, F(2x2) 0.44 / 1.18
+# The channel floor also keeps small training convs (the seeds' residual blocks, 16 channels) on
+# im2col, although F(2x2)'s float32 error is about that of a direct convolution.
+MIN_CHANNELS_F2 = 128  # smallest number of input and of output channels
+MIN_COLUMNS_F2 = 96    # fewest 2x2 tiles * batch
+
+
+def usable(x, w_shape, stride, dilation, groups, taps) -> int:
+    """The output tile size where Winograd applies and measured faster, else 0: float32 NumPy, 3x3,
+    stride 1, dilation 1, one group, untrimmed taps; 4 (F(4x4, 3x3)) with at least ``MIN_CHANNELS``
+    input and output channels and ``MIN_COLUMNS`` 4x4 tiles * batch, 2 (F(2x2, 3x3)) below that
+    column floor with at least ``MIN_CHANNELS_F2`` channels and ``MIN_COLUMNS_F2`` 2x2 tiles * batch.
+    ``x`` is the convolution's input, or its output gradient."""
+    if not (enabled and type(x) is np.ndarray and x.dtype == np.float32 and x.ndim == 4
             and groups == 1 and taps is None and tuple(w_shape[2:]) == (3, 3) and tuple(stride) == (1, 1)
-            and tuple(dilation) == (1, 1) and w_shape[0] >= MIN_CHANNELS and w_shape[1] >= MIN_CHANNELS
-            and -(-x.shape[2] // 4) * -(-x.shape[3] // 4) * x.shape[0] >= MIN_COLUMNS)
+            and tuple(dilation) == (1, 1) and w_shape[0] >= MIN_CHANNELS and w_shape[1] >= MIN_CHANNELS):
+        return 0
+    h, w, n = x.shape[2], x.shape[3], x.shape[0]
+    if -(-h // 4) * -(-w // 4) * n >= MIN_COLUMNS:
+        return 4
+    if (w_shape[0] >= MIN_CHANNELS_F2 and w_shape[1] >= MIN_CHANNELS_F2
+            and -(-h // 2) * -(-w // 2) * n >= MIN_COLUMNS_F2):
+        return 2
+    return 0
 
 
 enabled = True  # tests switch it off to compare with the exact im2col path
 
 
-def tiles(out_hw) -> tuple[int, int]:
-    """Tiles along each spatial axis for an (H, W) output."""
-    return -(-out_hw[0] // 4), -(-out_hw[1] // 4)
+def tiles(out_hw, m: int = 4) -> tuple[int, int]:
+    """Tiles along each spatial axis for an (H, W) output, in output tiles of ``m`` x ``m``."""
+    return -(-out_hw[0] // m), -(-out_hw[1] // m)
 
 
-def input_transform(xc: np.ndarray, th: int, tw: int) -> np.ndarray:
-    """xc (C, 4*th+2, 4*tw+2, N) -> V (36, C, th*tw*N): every 6x6 tile gathered once, then one GEMM."""
+def input_transform(xc: np.ndarray, th: int, tw: int, m: int = 4) -> np.ndarray:
+    """xc (C, m*th+2, m*tw+2, N) -> V (a^2, C, th*tw*N) for a = m+2: every a x a tile gathered once,
+    then one GEMM."""
+    k = _KRON[m]
+    a = k.a
     c, n = xc.shape[0], xc.shape[3]
     s = xc.strides
-    view = np.lib.stride_tricks.as_strided(xc, (6, 6, c, th, tw, n), (s[1], s[2], s[0], 4 * s[1], 4 * s[2], s[3]),
+    view = np.lib.stride_tricks.as_strided(xc, (a, a, c, th, tw, n), (s[1], s[2], s[0], m * s[1], m * s[2], s[3]),
                                            writeable=False)
     d = _pool.take("wino.d", view.shape, xc.dtype)
     d[...] = view
-    v = np.matmul(_BB, d.reshape(36, -1), out=_pool.take("wino.v", (36, c * th * tw * n), xc.dtype))
-    return v.reshape(36, c, th * tw * n)
+    v = np.matmul(k.bb, d.reshape(a * a, -1), out=_pool.take("wino.v", (a * a, c * th * tw * n), xc.dtype))
+    return v.reshape(a * a, c, th * tw * n)
 
 
-def filter_transform(w: np.ndarray) -> np.ndarray:
-    """w (O, C, 3, 3) -> U (36, O, C), all filters in one GEMM."""
+def filter_transform(w: np.ndarray, m: int = 4) -> np.ndarray:
+    """w (O, C, 3, 3) -> U (a^2, O, C) for a = m+2, all filters in one GEMM."""
+    gg = _KRON[m].gg
     o, c = w.shape[:2]
-    u = np.matmul(_GG, w.reshape(o * c, 9).T, out=_pool.take("wino.u", (36, o * c), w.dtype))
-    return u.reshape(36, o, c)
+    u = np.matmul(gg, w.reshape(o * c, 9).T, out=_pool.take("wino.u", (gg.shape[0], o * c), w.dtype))
+    return u.reshape(gg.shape[0], o, c)
 
 
-def conv3x3(xc: np.ndarray, w: np.ndarray, out_hw, keep: bool = False, bias=None):
-    """xc (C, 4*th+2, 4*tw+2, N) zero-padded to whole tiles, w (O, C, 3, 3) -> (y, V, U): y (N, O, H, W)
+def conv3x3(xc: np.ndarray, w: np.ndarray, out_hw, keep: bool = False, bias=None, m: int = 4):
+    """xc (C, m*th+2, m*tw+2, N) zero-padded to whole tiles, w (O, C, 3, 3) -> (y, V, U): y (N, O, H, W)
     contiguous for ``out_hw`` = (H, W) (plus ``bias`` (O,) if given), and the transforms (None unless
-    ``keep``) for the backward.
+    ``keep``) for the backward; ``m`` is the output tile size, 4 (F(4x4, 3x3)) or 2 (F(2x2, 3x3)).
 
     >>> import numpy as np
     >>> x = np.ones((1, 6, 6, 1), np.float32); w = np.ones((1, 1, 3, 3), np.float32)
@@ -126,14 +186,15 @@ def conv3x3(xc: np.ndarray, w: np.ndarray, out_hw, keep: bool = False, bias=None
     """
     n = xc.shape[3]
     o = w.shape[0]
-    if chunked(w.shape):
+    if m == 4 and chunked(w.shape):
         return _conv3x3_chunked(xc, w, out_hw, bias, keep)
-    th, tw = tiles(out_hw)
-    v = input_transform(xc, th, tw)
-    u = filter_transform(w)
-    m = np.matmul(u, v, out=_pool.take("wino.m", (36, o, v.shape[2]), xc.dtype))
-    yt = np.matmul(_AA, m.reshape(36, -1), out=_pool.take("wino.yt", (16, o * v.shape[2]), xc.dtype))
-    y = _untile(yt, n, o, th, tw, out_hw, bias)
+    k = _KRON[m]
+    th, tw = tiles(out_hw, m)
+    v = input_transform(xc, th, tw, m)
+    u = filter_transform(w, m)
+    prod = np.matmul(u, v, out=_pool.take("wino.m", (k.a * k.a, o, v.shape[2]), xc.dtype))
+    yt = np.matmul(k.aa, prod.reshape(k.a * k.a, -1), out=_pool.take("wino.yt", (m * m, o * v.shape[2]), xc.dtype))
+    y = _untile(yt, n, o, th, tw, out_hw, bias, m)
     return (y, v, u) if keep else (y, None, None)
 
 
@@ -212,68 +273,74 @@ def _conv3x3_chunked(xc: np.ndarray, w: np.ndarray, out_hw, bias=None, keep: boo
     return (y, vall, u) if keep else (y, None, None)
 
 
-def _untile(yt, n, o, th, tw, out_hw, bias=None):
-    """(4, 4, O, th, tw, N) output tiles -> (N, O, H, W) contiguous: a copy into channel-major
-    (O, 4th, 4tw, N) with N-long inner runs (adding ``bias`` on the way), then one chunked
+def _untile(yt, n, o, th, tw, out_hw, bias=None, m: int = 4):
+    """(m, m, O, th, tw, N) output tiles -> (N, O, H, W) contiguous: a copy into channel-major
+    (O, m*th, m*tw, N) with N-long inner runs (adding ``bias`` on the way), then one chunked
     transpose (conv.py's), cropping."""
     from .conv import _nc_copy
 
-    ycm = _pool.take("wino.ycm", (o, th, 4, tw, 4, n), yt.dtype)
-    tiles6 = yt.reshape(4, 4, o, th, tw, n).transpose(2, 3, 0, 4, 1, 5)
+    ycm = _pool.take("wino.ycm", (o, th, m, tw, m, n), yt.dtype)
+    tiles6 = yt.reshape(m, m, o, th, tw, n).transpose(2, 3, 0, 4, 1, 5)
     if bias is None:
         ycm[...] = tiles6
     else:
         np.add(tiles6, bias.reshape(o, 1, 1, 1, 1, 1), out=ycm)
-    ycm = ycm.reshape(o, 4 * th, 4 * tw, n)[:, :out_hw[0], :out_hw[1]]
+    ycm = ycm.reshape(o, m * th, m * tw, n)[:, :out_hw[0], :out_hw[1]]
     return _nc_copy(ycm)
 
 
-def grad_tiles(gy: np.ndarray, th: int, tw: int) -> np.ndarray:
-    """gy (N, O, H, W) -> dM (36, O, th*tw*N) = kron(A, A) applied to its 4x4 tiles (zero beyond H, W)."""
+def grad_tiles(gy: np.ndarray, th: int, tw: int, m: int = 4) -> np.ndarray:
+    """gy (N, O, H, W) -> dM (a^2, O, th*tw*N) = kron(A, A) applied to its m x m tiles (zero beyond
+    H, W)."""
     from .conv import _grad_to_cm
 
+    k = _KRON[m]
     n, o, h, w = gy.shape
     gc = _grad_to_cm(gy).reshape(o, h, w, n)  # one chunked transpose: N-long inner runs from here on
-    g = _pool.take("wino.g", (4, 4, o, th, tw, n), gy.dtype, zero=(h, w) != (4 * th, 4 * tw))
-    if (h, w) == (4 * th, 4 * tw):
-        g[...] = gc.reshape(o, th, 4, tw, 4, n).transpose(2, 4, 0, 1, 3, 5)
-    else:  # g[i, j, o, ty, tx, n] = gy[n, o, 4ty+i, 4tx+j]: one strided slab per tile position
-        for i in range(4):
-            for j in range(4):
-                src = gc[:, i::4, j::4]
+    g = _pool.take("wino.g", (m, m, o, th, tw, n), gy.dtype, zero=(h, w) != (m * th, m * tw))
+    if (h, w) == (m * th, m * tw):
+        g[...] = gc.reshape(o, th, m, tw, m, n).transpose(2, 4, 0, 1, 3, 5)
+    else:  # g[i, j, o, ty, tx, n] = gy[n, o, m*ty+i, m*tx+j]: one strided slab per tile position
+        for i in range(m):
+            for j in range(m):
+                src = gc[:, i::m, j::m]
                 g[i, j, :, :src.shape[1], :src.shape[2]] = src
-    dm = np.matmul(_AAt, g.reshape(16, -1), out=_pool.take("wino.dm", (36, o * th * tw * n), gy.dtype))
-    return dm.reshape(36, o, th * tw * n)
+    dm = np.matmul(k.aat, g.reshape(m * m, -1), out=_pool.take("wino.dm", (k.a * k.a, o * th * tw * n), gy.dtype))
+    return dm.reshape(k.a * k.a, o, th * tw * n)
 
 
-def grad_weight(dm: np.ndarray, v: np.ndarray, w_shape) -> np.ndarray:
+def grad_weight(dm: np.ndarray, v: np.ndarray, w_shape, m: int = 4) -> np.ndarray:
     """dW (O, C, 3, 3) = G^T (dM_ab V_ab^T) G, from the saved input transform V."""
     o, c = w_shape[:2]
-    du = np.matmul(dm, v.transpose(0, 2, 1), out=_pool.take("wino.du", (36, o, c), dm.dtype))  # inner dim tiles*N
-    # (O*C, 36) @ (36, 9) lands in the weight's own layout (no transposed copy of a weight-sized array)
-    return (du.reshape(36, o * c).T @ _GG).reshape(w_shape)
+    gg = _KRON[m].gg
+    du = np.matmul(dm, v.transpose(0, 2, 1), out=_pool.take("wino.du", (gg.shape[0], o, c), dm.dtype))  # inner dim tiles*N
+    # (O*C, a^2) @ (a^2, 9) lands in the weight's own layout (no transposed copy of a weight-sized array)
+    return (du.reshape(gg.shape[0], o * c).T @ gg).reshape(w_shape)
 
 
-def grad_input(dm: np.ndarray, u: np.ndarray, x_shape, pads, th: int, tw: int) -> np.ndarray:
+def grad_input(dm: np.ndarray, u: np.ndarray, x_shape, pads, th: int, tw: int, m: int = 4) -> np.ndarray:
     """dx (N, C, H, W): the tiles B (U_ab^T dM_ab) B^T overlap-added into the padded input's
-    gradient (tiles overlap by two rows and columns), then cropped to the unpadded input."""
+    gradient (a x a tiles every m, so they overlap by two rows and columns), then cropped to the
+    unpadded input."""
     from .conv import _nc_copy
 
+    k = _KRON[m]
+    a = k.a
     n, c, h, w = x_shape
-    dv = np.matmul(u.transpose(0, 2, 1), dm, out=_pool.take("wino.dv", (36, c, dm.shape[2]), dm.dtype))
-    dd = np.matmul(_BBt, dv.reshape(36, -1), out=_pool.take("wino.dd", (36, c * dm.shape[2]), dm.dtype))
-    dd = dd.reshape(6, 6, c, th, tw, n).transpose(2, 3, 0, 4, 1, 5)  # (C, ty, i, tx, j, N)
-    # the padded gradient with two spare tile rows/columns of slack: (C, th+1, 4, tw+1, 4, N)
-    acc = _pool.take("wino.acc", (c, th + 1, 4, tw + 1, 4, n), dm.dtype)
+    dv = np.matmul(u.transpose(0, 2, 1), dm, out=_pool.take("wino.dv", (a * a, c, dm.shape[2]), dm.dtype))
+    dd = np.matmul(k.bbt, dv.reshape(a * a, -1), out=_pool.take("wino.dd", (a * a, c * dm.shape[2]), dm.dtype))
+    dd = dd.reshape(a, a, c, th, tw, n).transpose(2, 3, 0, 4, 1, 5)  # (C, ty, i, tx, j, N)
+    # the padded gradient with a spare tile row/column of slack: (C, th+1, m, tw+1, m, N)
+    acc = _pool.take("wino.acc", (c, th + 1, m, tw + 1, m, n), dm.dtype)
     acc[:, th] = 0
     acc[:, :th, :, tw] = 0
-    acc[:, :th, :, :tw] = dd[:, :, :4, :, :4]
-    acc[:, 1:, :2, :tw] += dd[:, :, 4:, :, :4]   # rows 4, 5 of a tile are rows 0, 1 of the next one
-    acc[:, :th, :, 1:, :2] += dd[:, :, :4, :, 4:]
-    acc[:, 1:, :2, 1:, :2] += dd[:, :, 4:, :, 4:]
+    acc[:, :th, :, :tw] = dd[:, :, :m, :, :m]
+    acc[:, 1:, :2, :tw] += dd[:, :, m:, :, :m]   # rows m, m+1 of a tile are rows 0, 1 of the next one
+    acc[:, :th, :, 1:, :2] += dd[:, :, :m, :, m:]
+    acc[:, 1:, :2, 1:, :2] += dd[:, :, m:, :, m:]
     (lo_h, _), (lo_w, _) = pads
-    a = acc.reshape(c, 4 * th + 4, 4 * tw + 4, n)[:, lo_h:lo_h + h, lo_w:lo_w + w]
-    return _nc_copy(a)
+    x = acc.reshape(c, m * th + m, m * tw + m, n)[:, lo_h:lo_h + h, lo_w:lo_w + w]
+    return _nc_copy(x)
 
 
 def _grad_tiles_chunked(gy: np.ndarray, th: int, tw: int) -> np.ndarray:
@@ -324,9 +391,14 @@ def _grad_input_chunked(dm: np.ndarray, u: np.ndarray, x_shape, pads, th: int, t
     return _nc_copy(acc[:, lo_h:lo_h + h, lo_w:lo_w + w])
 
 
-def conv3x3_backward(gy, v, u, x_shape, pads, need_x: bool, need_w: bool):
-    """(dx, dW) of ``conv3x3`` from its output gradient gy (N, O, H, W) and its saved V / U."""
-    th, tw = tiles(gy.shape[2:])
+def conv3x3_backward(gy, v, u, x_shape, pads, need_x: bool, need_w: bool, m: int = 4):
+    """(dx, dW) of ``conv3x3`` (output tiles ``m`` x ``m``) from its output gradient gy (N, O, H, W)
+    and its saved V / U."""
+    th, tw = tiles(gy.shape[2:], m)
+    if m != 4:
+        dm = grad_tiles(gy, th, tw, m)
+        gw = grad_weight(dm, v, (gy.shape[1], x_shape[1], 3, 3), m) if need_w else None
+        return (grad_input(dm, u, x_shape, pads, th, tw, m) if need_x else None), gw
     small = chunked((gy.shape[1], x_shape[1]))
     # chunked where it measured faster (one thread, batch 32/64): the input gradient at 64-128
     # channels (64ch 32x32 15.3 -> 12.8-13.7 ms, 128ch 16x16 7.5 -> 6.3-6.6, the small CNN's 32->64

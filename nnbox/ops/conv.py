@@ -12,9 +12,10 @@ One im2col and one GEMM per call, never a Python loop over the batch:
 Faster paths, each exact or tested against torch: 1x1 kernels without padding run as a direct
 batched GEMM in NC layout (``_conv1x1``, no im2col); kernels with few rows (RGB/grey stems) run
 im2col per image in NC layout (``_conv_nc``); 3x3 stride-1 float32 convolutions with at least 16
-channels each side and 64 tiles * batch run by Winograd F(4x4, 3x3) (``_winograd.py``: forward,
-input and weight gradient, within a stated tolerance; the forward saves its transformed input
-instead of cols; ``torch.backends.mkldnn.enabled = False`` turns it off).  The im2col/col2im/layout
+channels each side and 64 tiles * batch run by Winograd F(4x4, 3x3), and those with fewer tiles but
+128+ channels and 96 2x2 tiles * batch by F(2x2, 3x3) (``_winograd.py``: forward, input and weight
+gradient, within a stated tolerance; the forward saves its transformed input instead of cols;
+``torch.backends.mkldnn.enabled = False`` turns it off).  The im2col/col2im/layout
 copies stay on one thread: split over two (ops/_chunks.py) they measured 3-15% slower on this
 2-core machine (memory-bound, and OpenBLAS's threads still spin after each GEMM).
 
@@ -173,10 +174,11 @@ def _conv_forward(x, w, stride, pads, dilation, groups, taps=None, keep=False, b
     transforms in ``wino`` when ``keep`` (the backward reuses them).  ``bias`` is added in the
     output's layout change."""
     ksize = w.shape[2:]
-    if _winograd.usable(x, w.shape, stride, dilation, groups, taps):
+    m = _winograd.usable(x, w.shape, stride, dilation, groups, taps)
+    if m:
         out_size = tuple(s + lo + hi - 2 for s, (lo, hi) in zip(x.shape[2:], pads))
-        xc = _to_cm(x, _winograd_pads(x.shape[2:], pads, out_size))
-        y, v, u = _winograd.conv3x3(xc, w, out_size, keep, bias)
+        xc = _to_cm(x, _winograd_pads(x.shape[2:], pads, out_size, m))
+        y, v, u = _winograd.conv3x3(xc, w, out_size, keep, bias, m)
         return y, None, (v, u)
     xc = _to_cm(x, pads)
     out_size = tuple((xc.shape[1 + i] - dilation[i] * (k - 1) - 1) // stride[i] + 1 for i, k in enumerate(ksize))
@@ -184,11 +186,11 @@ def _conv_forward(x, w, stride, pads, dilation, groups, taps=None, keep=False, b
     return _out_to_nc(_gemm_w(w, cols, groups), x.shape[0], out_size, bias), cols, None
 
 
-def _winograd_pads(sp, pads, out_size):
-    """The padding that makes a 3x3 convolution's input whole 6x6 Winograd tiles (stride 4): the
-    same low padding, and zeros up to 4 * tiles + 2 rows / columns on the high side."""
-    th, tw = _winograd.tiles(out_size)
-    return tuple((lo, 4 * t + 2 - s - lo) for s, (lo, _), t in zip(sp, pads, (th, tw)))
+def _winograd_pads(sp, pads, out_size, m: int = 4):
+    """The padding that makes a 3x3 convolution's input whole (m+2)x(m+2) Winograd tiles (stride m):
+    the same low padding, and zeros up to m * tiles + 2 rows / columns on the high side."""
+    th, tw = _winograd.tiles(out_size, m)
+    return tuple((lo, m * t + 2 - s - lo) for s, (lo, _), t in zip(sp, pads, (th, tw)))
 
 
 def _pointwise(w_shape, pads, groups, taps) -> bool:
@@ -430,13 +432,17 @@ class ConvNdBackward(Function):
             ctx.set_materialize_grads(False)
             return gx, gw, gb
         gx = gw = gb = None
-        if _winograd.usable(gy, w_shape, stride, dilation, groups, taps):
-            if need[1] and v is None:  # a second-order call, or the forward ran im2col
-                v = _winograd.input_transform(_to_cm(x, _winograd_pads(x_shape[2:], pads, gy.shape[2:])),
-                                              *_winograd.tiles(gy.shape[2:]))
-            if need[0] and u is None:
-                u = _winograd.filter_transform(wt)
-            gx, gw = _winograd.conv3x3_backward(gy, v, u, x_shape, pads, need[0], need[1])
+        m = _winograd.usable(gy, w_shape, stride, dilation, groups, taps)
+        if m:
+            # the forward's transforms serve if it ran the same tile size ((m+2)^2 rows); a second-order
+            # call, or a forward that ran im2col or the other size (decided on x's size), builds them
+            rows = (m + 2) ** 2
+            if need[1] and (v is None or v.shape[0] != rows):
+                v = _winograd.input_transform(_to_cm(x, _winograd_pads(x_shape[2:], pads, gy.shape[2:], m)),
+                                              *_winograd.tiles(gy.shape[2:], m), m)
+            if need[0] and (u is None or u.shape[0] != rows):
+                u = _winograd.filter_transform(wt, m)
+            gx, gw = _winograd.conv3x3_backward(gy, v, u, x_shape, pads, need[0], need[1], m)
         elif need[0] or need[1]:
             g2 = _grad_to_cm(gy)
             if need[0]:
