@@ -32,6 +32,13 @@ and backward for many-channel layers with too few 4x4 tiles for F(4x4) (``usable
 2.25x fewer multiplies than im2col, and float32 error about that of a direct convolution (measured:
 about 6e-7 of the output's largest magnitude).
 
+Measured and not kept: stride-2 3x3 convolutions the same way (2x2 output tiles from 5x5 input tiles
+every 4; per axis the even samples meet taps 0 and 2 by F(2, 2), the odd ones tap 1: 25 multiplies
+per tile instead of 36, every transform entry 0 or +-1).  On ResNet18's stride-2 convs at batch 32
+(one thread) its 25 GEMMs have only C_in as inner dimension and the whole-batch transforms move
+25/4 of the output through memory: 128->256 channels at 16x16 8.9 ms against im2col's 7.2 (its
+GEMMs alone 3.8 against 5.5), 64->128 at 32x32 13.4 against 8.3.
+
 Arrays are in conv.py's channel-major, batch-innermost layout: input (C, Hp, Wp, N) zero-padded
 to whole tiles; outputs and input gradients come back in (N, C, H, W).
 """
@@ -78,11 +85,13 @@ _BT2 = np.array([[1, 0, -1, 0],
                  [0, 1, 0, -1]])
 
 
-class _Kron:
-    """One output tile size's Kronecker transforms for the whole-batch pipeline: ``bb`` (a^2, a^2)
-    input tiles, ``aa`` (m^2, a^2) product tiles, ``gg`` (a^2, 9) filters, and the adjoints."""
+class Scheme:
+    """One Winograd algorithm's Kronecker transforms for the whole-batch pipeline: ``bb`` (a^2, a^2)
+    input tiles, ``aa`` (m^2, a^2) product tiles, ``gg`` (a^2, 9) filters, and the adjoints; output
+    tiles m x m come from input tiles a x a that start every m input rows / columns."""
 
-    def __init__(self, at, g, bt):
+    def __init__(self, name, at, g, bt):
+        self.name = name
         self.m, self.a = at.shape[0], bt.shape[0]  # output and input tile sizes
         self.bb = np.kron(bt, bt).astype(np.float32)
         self.bbt = np.ascontiguousarray(self.bb.T)
@@ -91,7 +100,12 @@ class _Kron:
         self.gg = np.kron(g, g).astype(np.float32)
 
 
-_KRON = {4: _Kron(_AT, _G, _BT), 2: _Kron(_AT2, _G2, _BT2)}  # by output tile size
+    def __repr__(self):
+        return self.name
+
+
+F4 = Scheme("F(4x4, 3x3)", _AT, _G, _BT)
+F2 = Scheme("F(2x2, 3x3)", _AT2, _G2, _BT2)
 
 # Where Winograd measured faster than im2col + GEMM (one thread, float32; see usable()):
 MIN_CHANNELS = 16  # smallest number of input and of output channels
@@ -123,60 +137,61 @@ MIN_CHANNELS_F2 = 128  # smallest number of input and of output channels
 MIN_COLUMNS_F2 = 96    # fewest 2x2 tiles * batch
 
 
-def usable(x, w_shape, stride, dilation, groups, taps) -> int:
-    """The output tile size where Winograd applies and measured faster, else 0: float32 NumPy, 3x3,
-    stride 1, dilation 1, one group, untrimmed taps; 4 (F(4x4, 3x3)) with at least ``MIN_CHANNELS``
-    input and output channels and ``MIN_COLUMNS`` 4x4 tiles * batch, 2 (F(2x2, 3x3)) below that
-    column floor with at least ``MIN_CHANNELS_F2`` channels and ``MIN_COLUMNS_F2`` 2x2 tiles * batch.
-    ``x`` is the convolution's input, or its output gradient."""
+def usable(x, w_shape, stride, dilation, groups, taps, out_hw) -> Scheme | None:
+    """The Winograd algorithm that applies and measured faster, else None: float32 NumPy, 3x3,
+    stride 1, dilation 1, one group, untrimmed taps, at least ``MIN_CHANNELS`` input and output
+    channels; F4 with ``MIN_COLUMNS`` 4x4 output tiles * batch, and below that column floor F2 with
+    at least ``MIN_CHANNELS_F2`` channels and ``MIN_COLUMNS_F2`` 2x2 tiles * batch.  ``x`` is the
+    convolution's input or its output gradient, ``out_hw`` its output's (H, W): the forward and the
+    backward decide alike."""
     if not (enabled and type(x) is np.ndarray and x.dtype == np.float32 and x.ndim == 4
             and groups == 1 and taps is None and tuple(w_shape[2:]) == (3, 3) and tuple(stride) == (1, 1)
             and tuple(dilation) == (1, 1) and w_shape[0] >= MIN_CHANNELS and w_shape[1] >= MIN_CHANNELS):
-        return 0
-    h, w, n = x.shape[2], x.shape[3], x.shape[0]
+        return None
+    (h, w), n = out_hw, x.shape[0]
     if -(-h // 4) * -(-w // 4) * n >= MIN_COLUMNS:
-        return 4
-    if (w_shape[0] >= MIN_CHANNELS_F2 and w_shape[1] >= MIN_CHANNELS_F2
+        return F4
+    if (min(w_shape[0], w_shape[1]) >= MIN_CHANNELS_F2
             and -(-h // 2) * -(-w // 2) * n >= MIN_COLUMNS_F2):
-        return 2
-    return 0
+        return F2
+    return None
 
 
 enabled = True  # tests switch it off to compare with the exact im2col path
 
 
-def tiles(out_hw, m: int = 4) -> tuple[int, int]:
-    """Tiles along each spatial axis for an (H, W) output, in output tiles of ``m`` x ``m``."""
-    return -(-out_hw[0] // m), -(-out_hw[1] // m)
+def tiles(out_hw, sc: Scheme = F4) -> tuple[int, int]:
+    """Tiles along each spatial axis for an (H, W) output, in ``sc``'s output tiles."""
+    return -(-out_hw[0] // sc.m), -(-out_hw[1] // sc.m)
 
 
-def input_transform(xc: np.ndarray, th: int, tw: int, m: int = 4) -> np.ndarray:
-    """xc (C, m*th+2, m*tw+2, N) -> V (a^2, C, th*tw*N) for a = m+2: every a x a tile gathered once,
+def input_transform(xc: np.ndarray, th: int, tw: int, sc: Scheme = F4) -> np.ndarray:
+    """xc (C, m*th+2, m*tw+2, N) -> V (a^2, C, th*tw*N): every a x a tile (a = m+2) gathered once,
     then one GEMM."""
-    k = _KRON[m]
-    a = k.a
+    k = sc
+    a, step = k.a, k.m
     c, n = xc.shape[0], xc.shape[3]
     s = xc.strides
-    view = np.lib.stride_tricks.as_strided(xc, (a, a, c, th, tw, n), (s[1], s[2], s[0], m * s[1], m * s[2], s[3]),
-                                           writeable=False)
+    view = np.lib.stride_tricks.as_strided(xc, (a, a, c, th, tw, n),
+                                           (s[1], s[2], s[0], step * s[1], step * s[2], s[3]), writeable=False)
     d = _pool.take("wino.d", view.shape, xc.dtype)
     d[...] = view
     v = np.matmul(k.bb, d.reshape(a * a, -1), out=_pool.take("wino.v", (a * a, c * th * tw * n), xc.dtype))
     return v.reshape(a * a, c, th * tw * n)
 
 
-def filter_transform(w: np.ndarray, m: int = 4) -> np.ndarray:
-    """w (O, C, 3, 3) -> U (a^2, O, C) for a = m+2, all filters in one GEMM."""
-    gg = _KRON[m].gg
+def filter_transform(w: np.ndarray, sc: Scheme = F4) -> np.ndarray:
+    """w (O, C, 3, 3) -> U (a^2, O, C), all filters in one GEMM."""
+    gg = sc.gg
     o, c = w.shape[:2]
     u = np.matmul(gg, w.reshape(o * c, 9).T, out=_pool.take("wino.u", (gg.shape[0], o * c), w.dtype))
     return u.reshape(gg.shape[0], o, c)
 
 
-def conv3x3(xc: np.ndarray, w: np.ndarray, out_hw, keep: bool = False, bias=None, m: int = 4):
+def conv3x3(xc: np.ndarray, w: np.ndarray, out_hw, keep: bool = False, bias=None, sc: Scheme = F4):
     """xc (C, m*th+2, m*tw+2, N) zero-padded to whole tiles, w (O, C, 3, 3) -> (y, V, U): y (N, O, H, W)
     contiguous for ``out_hw`` = (H, W) (plus ``bias`` (O,) if given), and the transforms (None unless
-    ``keep``) for the backward; ``m`` is the output tile size, 4 (F(4x4, 3x3)) or 2 (F(2x2, 3x3)).
+    ``keep``) for the backward; ``sc`` is the algorithm, F4 or F2.
 
     >>> import numpy as np
     >>> x = np.ones((1, 6, 6, 1), np.float32); w = np.ones((1, 1, 3, 3), np.float32)
@@ -186,12 +201,12 @@ def conv3x3(xc: np.ndarray, w: np.ndarray, out_hw, keep: bool = False, bias=None
     """
     n = xc.shape[3]
     o = w.shape[0]
-    if m == 4 and chunked(w.shape):
+    if sc is F4 and chunked(w.shape):
         return _conv3x3_chunked(xc, w, out_hw, bias, keep)
-    k = _KRON[m]
-    th, tw = tiles(out_hw, m)
-    v = input_transform(xc, th, tw, m)
-    u = filter_transform(w, m)
+    k, m = sc, sc.m
+    th, tw = tiles(out_hw, sc)
+    v = input_transform(xc, th, tw, sc)
+    u = filter_transform(w, sc)
     prod = np.matmul(u, v, out=_pool.take("wino.m", (k.a * k.a, o, v.shape[2]), xc.dtype))
     yt = np.matmul(k.aa, prod.reshape(k.a * k.a, -1), out=_pool.take("wino.yt", (m * m, o * v.shape[2]), xc.dtype))
     y = _untile(yt, n, o, th, tw, out_hw, bias, m)
@@ -289,12 +304,12 @@ def _untile(yt, n, o, th, tw, out_hw, bias=None, m: int = 4):
     return _nc_copy(ycm)
 
 
-def grad_tiles(gy: np.ndarray, th: int, tw: int, m: int = 4) -> np.ndarray:
+def grad_tiles(gy: np.ndarray, th: int, tw: int, sc: Scheme = F4) -> np.ndarray:
     """gy (N, O, H, W) -> dM (a^2, O, th*tw*N) = kron(A, A) applied to its m x m tiles (zero beyond
     H, W)."""
     from .conv import _grad_to_cm
 
-    k = _KRON[m]
+    k, m = sc, sc.m
     n, o, h, w = gy.shape
     gc = _grad_to_cm(gy).reshape(o, h, w, n)  # one chunked transpose: N-long inner runs from here on
     g = _pool.take("wino.g", (m, m, o, th, tw, n), gy.dtype, zero=(h, w) != (m * th, m * tw))
@@ -309,23 +324,23 @@ def grad_tiles(gy: np.ndarray, th: int, tw: int, m: int = 4) -> np.ndarray:
     return dm.reshape(k.a * k.a, o, th * tw * n)
 
 
-def grad_weight(dm: np.ndarray, v: np.ndarray, w_shape, m: int = 4) -> np.ndarray:
+def grad_weight(dm: np.ndarray, v: np.ndarray, w_shape, sc: Scheme = F4) -> np.ndarray:
     """dW (O, C, 3, 3) = G^T (dM_ab V_ab^T) G, from the saved input transform V."""
     o, c = w_shape[:2]
-    gg = _KRON[m].gg
+    gg = sc.gg
     du = np.matmul(dm, v.transpose(0, 2, 1), out=_pool.take("wino.du", (gg.shape[0], o, c), dm.dtype))  # inner dim tiles*N
     # (O*C, a^2) @ (a^2, 9) lands in the weight's own layout (no transposed copy of a weight-sized array)
     return (du.reshape(gg.shape[0], o * c).T @ gg).reshape(w_shape)
 
 
-def grad_input(dm: np.ndarray, u: np.ndarray, x_shape, pads, th: int, tw: int, m: int = 4) -> np.ndarray:
+def grad_input(dm: np.ndarray, u: np.ndarray, x_shape, pads, th: int, tw: int, sc: Scheme = F4) -> np.ndarray:
     """dx (N, C, H, W): the tiles B (U_ab^T dM_ab) B^T overlap-added into the padded input's
     gradient (a x a tiles every m, so they overlap by two rows and columns), then cropped to the
     unpadded input."""
     from .conv import _nc_copy
 
-    k = _KRON[m]
-    a = k.a
+    k = sc
+    a, m = k.a, k.m
     n, c, h, w = x_shape
     dv = np.matmul(u.transpose(0, 2, 1), dm, out=_pool.take("wino.dv", (a * a, c, dm.shape[2]), dm.dtype))
     dd = np.matmul(k.bbt, dv.reshape(a * a, -1), out=_pool.take("wino.dd", (a * a, c * dm.shape[2]), dm.dtype))
@@ -391,14 +406,14 @@ def _grad_input_chunked(dm: np.ndarray, u: np.ndarray, x_shape, pads, th: int, t
     return _nc_copy(acc[:, lo_h:lo_h + h, lo_w:lo_w + w])
 
 
-def conv3x3_backward(gy, v, u, x_shape, pads, need_x: bool, need_w: bool, m: int = 4):
-    """(dx, dW) of ``conv3x3`` (output tiles ``m`` x ``m``) from its output gradient gy (N, O, H, W)
-    and its saved V / U."""
-    th, tw = tiles(gy.shape[2:], m)
-    if m != 4:
-        dm = grad_tiles(gy, th, tw, m)
-        gw = grad_weight(dm, v, (gy.shape[1], x_shape[1], 3, 3), m) if need_w else None
-        return (grad_input(dm, u, x_shape, pads, th, tw, m) if need_x else None), gw
+def conv3x3_backward(gy, v, u, x_shape, pads, need_x: bool, need_w: bool, sc: Scheme = F4):
+    """(dx, dW) of ``conv3x3`` (algorithm ``sc``) from its output gradient gy (N, O, H, W) and its
+    saved V / U."""
+    th, tw = tiles(gy.shape[2:], sc)
+    if sc is not F4:
+        dm = grad_tiles(gy, th, tw, sc)
+        gw = grad_weight(dm, v, (gy.shape[1], x_shape[1], 3, 3), sc) if need_w else None
+        return (grad_input(dm, u, x_shape, pads, th, tw, sc) if need_x else None), gw
     small = chunked((gy.shape[1], x_shape[1]))
     # chunked where it measured faster (one thread, batch 32/64): the input gradient at 64-128
     # channels (64ch 32x32 15.3 -> 12.8-13.7 ms, 128ch 16x16 7.5 -> 6.3-6.6, the small CNN's 32->64

@@ -174,23 +174,22 @@ def _conv_forward(x, w, stride, pads, dilation, groups, taps=None, keep=False, b
     transforms in ``wino`` when ``keep`` (the backward reuses them).  ``bias`` is added in the
     output's layout change."""
     ksize = w.shape[2:]
-    m = _winograd.usable(x, w.shape, stride, dilation, groups, taps)
-    if m:
-        out_size = tuple(s + lo + hi - 2 for s, (lo, hi) in zip(x.shape[2:], pads))
-        xc = _to_cm(x, _winograd_pads(x.shape[2:], pads, out_size, m))
-        y, v, u = _winograd.conv3x3(xc, w, out_size, keep, bias, m)
+    out_size = _nc_out_size(x.shape[2:], ksize, stride, pads, dilation)
+    sc = _winograd.usable(x, w.shape, stride, dilation, groups, taps, out_size)
+    if sc:
+        xc = _to_cm(x, _winograd_pads(x.shape[2:], pads, out_size, sc))
+        y, v, u = _winograd.conv3x3(xc, w, out_size, keep, bias, sc)
         return y, None, (v, u)
     xc = _to_cm(x, pads)
-    out_size = tuple((xc.shape[1 + i] - dilation[i] * (k - 1) - 1) // stride[i] + 1 for i, k in enumerate(ksize))
     cols = _im2col(xc, ksize, stride, dilation, out_size)
     return _out_to_nc(_gemm_w(w, cols, groups), x.shape[0], out_size, bias), cols, None
 
 
-def _winograd_pads(sp, pads, out_size, m: int = 4):
-    """The padding that makes a 3x3 convolution's input whole (m+2)x(m+2) Winograd tiles (stride m):
-    the same low padding, and zeros up to m * tiles + 2 rows / columns on the high side."""
-    th, tw = _winograd.tiles(out_size, m)
-    return tuple((lo, m * t + 2 - s - lo) for s, (lo, _), t in zip(sp, pads, (th, tw)))
+def _winograd_pads(sp, pads, out_size, sc=_winograd.F4):
+    """The padding that makes a 3x3 convolution's input whole (m+2)x(m+2) Winograd tiles every m
+    (``sc``'s m): the same low padding, and zeros up to m * tiles + 2 rows / columns on the high side."""
+    th, tw = _winograd.tiles(out_size, sc)
+    return tuple((lo, sc.m * t + 2 - s - lo) for s, (lo, _), t in zip(sp, pads, (th, tw)))
 
 
 def _pointwise(w_shape, pads, groups, taps) -> bool:
@@ -260,7 +259,8 @@ def _nc_inference(x, w_shape, stride, pads, dilation, groups, taps) -> bool:
     """The NC path for a gradient-free forward pass that Winograd does not take."""
     return (groups == 1 and taps is None
             and math.prod(_nc_out_size(x.shape[2:], w_shape[2:], stride, pads, dilation)) >= _NC_POSITIONS
-            and not _winograd.usable(x, w_shape, stride, dilation, groups, taps))
+            and not _winograd.usable(x, w_shape, stride, dilation, groups, taps,
+                                     _nc_out_size(x.shape[2:], w_shape[2:], stride, pads, dilation)))
 
 
 def _nc_out_size(sp, ksize, stride, pads, dilation) -> tuple:
@@ -432,17 +432,16 @@ class ConvNdBackward(Function):
             ctx.set_materialize_grads(False)
             return gx, gw, gb
         gx = gw = gb = None
-        m = _winograd.usable(gy, w_shape, stride, dilation, groups, taps)
-        if m:
-            # the forward's transforms serve if it ran the same tile size ((m+2)^2 rows); a second-order
-            # call, or a forward that ran im2col or the other size (decided on x's size), builds them
-            rows = (m + 2) ** 2
-            if need[1] and (v is None or v.shape[0] != rows):
-                v = _winograd.input_transform(_to_cm(x, _winograd_pads(x_shape[2:], pads, gy.shape[2:], m)),
-                                              *_winograd.tiles(gy.shape[2:], m), m)
-            if need[0] and (u is None or u.shape[0] != rows):
-                u = _winograd.filter_transform(wt, m)
-            gx, gw = _winograd.conv3x3_backward(gy, v, u, x_shape, pads, need[0], need[1], m)
+        sc = _winograd.usable(gy, w_shape, stride, dilation, groups, taps, gy.shape[2:])
+        if sc:
+            # the forward ran the same algorithm (decided on the same output size) and saved its
+            # transforms, unless this is a second-order call or it ran im2col (the NC path)
+            if need[1] and (v is None or v.shape[0] != sc.a ** 2):
+                v = _winograd.input_transform(_to_cm(x, _winograd_pads(x_shape[2:], pads, gy.shape[2:], sc)),
+                                              *_winograd.tiles(gy.shape[2:], sc), sc)
+            if need[0] and (u is None or u.shape[0] != sc.a ** 2):
+                u = _winograd.filter_transform(wt, sc)
+            gx, gw = _winograd.conv3x3_backward(gy, v, u, x_shape, pads, need[0], need[1], sc)
         elif need[0] or need[1]:
             g2 = _grad_to_cm(gy)
             if need[0]:
