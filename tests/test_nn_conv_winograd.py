@@ -380,3 +380,31 @@ def test_forward_and_backward_choose_alike_without_padding(monkeypatch):
     assert ran == [("conv3x3", f2), ("input_transform", f2), ("filter_transform", f2), ("conv3x3_backward", f2)]
     for a, t in ((nx.grad, tx.grad), (nw.grad, tw.grad)):
         assert np.abs(a.numpy() - t.numpy()).max() <= TOL_F2 * np.abs(t.numpy()).max()
+
+
+@pytest.mark.parametrize("algo", ["F4", "F2"])
+def test_inference_in_output_channel_blocks_matches_torch(monkeypatch, algo):
+    """Without gradients the whole-batch forward runs ``BLOCK_ROWS`` output channels at a time (a
+    ragged last block here, with bias): torch's output within the stated tolerance, and the
+    unblocked forward's (with gradients) to float32 rounding."""
+    monkeypatch.setattr(_winograd, "BLOCK_ROWS", 16)
+    monkeypatch.setattr(_winograd, "CHUNKED_MAX_FILTERS", 0)
+    monkeypatch.setattr(_winograd, "MIN_COLUMNS", 1 if algo == "F4" else 10 ** 9)
+    monkeypatch.setattr(_winograd, "MIN_CHANNELS_F2", 16)
+    monkeypatch.setattr(_winograd, "MIN_COLUMNS_F2", 1)
+    blocks = []
+    real = _winograd._conv3x3_oblocks
+    monkeypatch.setattr(_winograd, "_conv3x3_oblocks", lambda *a: blocks.append(a[-1]) or real(*a))
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((3, 24, 7, 6)).astype(np.float32)
+    wt = (rng.standard_normal((40, 24, 3, 3)) / 15).astype(np.float32)
+    b = rng.standard_normal(40).astype(np.float32)
+    want = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(wt), torch.tensor(b), padding=1).numpy()
+    with nnbox.no_grad():
+        got = F.conv2d(nnbox.tensor(x), nnbox.tensor(wt), nnbox.tensor(b), padding=1).numpy()
+    whole = F.conv2d(nnbox.tensor(x), nnbox.tensor(wt).requires_grad_(), nnbox.tensor(b), padding=1).detach().numpy()
+    assert blocks == [getattr(_winograd, algo)]
+    assert got.shape == want.shape and got.flags.c_contiguous
+    tol = TOL if algo == "F4" else TOL_F2
+    assert np.abs(got - want).max() <= tol * np.abs(want).max()
+    assert np.abs(got - whole).max() <= 1e-6 * np.abs(want).max()
