@@ -33,7 +33,7 @@ import numpy as np
 from .._backend import autocast_state as _ac
 from .._tensor import Tensor
 from ..autograd.function import Function
-from . import _pool, _winograd
+from . import _pool, _transpose, _winograd
 from ._lowp import autocast_entry
 from ._util import shape_str, xp_of
 
@@ -55,11 +55,15 @@ def _transposed_copy(src, axes, out=None, chunk_axis: int = 1, add=None):
     """``src.transpose(axes)`` copied into ``out`` (or a new C-contiguous array), chunk by chunk
     along ``chunk_axis`` of the result.  A plain copy through a transposed view strides across the
     whole array and misses cache on every read once it outgrows L2; chunks keep both ends local.
-    ``add`` (broadcastable to the result, e.g. a bias) is added in the same pass."""
+    ``add`` (broadcastable to the result, e.g. a bias) is added in the same pass.  Moving the first
+    axis last or the last first between C-contiguous arrays is a 2-d transpose: BLAS's, where
+    ``_transpose`` finds one."""
     xp = xp_of(src)
     view = src.transpose(axes)
     if out is None:
         out = xp.empty(view.shape, dtype=src.dtype)
+    if add is None and _blas_transpose(src, axes, out):
+        return out
     n = view.shape[chunk_axis]
     per = max(1, _BLOCK // max(1, view.size // max(n, 1)))
     if type(src) is not np.ndarray or per >= n:
@@ -78,6 +82,19 @@ def _transposed_copy(src, axes, out=None, chunk_axis: int = 1, add=None):
     return out
 
 
+def _blas_transpose(src, axes, out) -> bool:
+    """``out[...] = src.transpose(axes)`` by ``_transpose`` where ``axes`` moves the first axis last
+    or the last axis first and both arrays are C-contiguous; False where it did not run."""
+    d = src.ndim
+    if d < 2 or type(src) is not np.ndarray or not (src.flags.c_contiguous and out.flags.c_contiguous):
+        return False
+    if tuple(axes) == tuple(range(1, d)) + (0,):
+        return _transpose.transpose(src.reshape(src.shape[0], -1), out.reshape(-1, src.shape[0]))
+    if tuple(axes) == (d - 1,) + tuple(range(d - 1)):
+        return _transpose.transpose(src.reshape(-1, src.shape[-1]), out.reshape(src.shape[-1], -1))
+    return False
+
+
 def _to_cm(x, pads):
     """(N, C, *S) -> zero-padded (C, *Sp, N) in one pass; ``pads`` = ((lo, hi), ...).  A negative
     ``hi`` (a transposed convolution's output_padding beyond its padding) crops instead."""
@@ -94,7 +111,13 @@ def _to_cm(x, pads):
         lead = (slice(None),) * (1 + i)
         out[lead + (slice(0, lo),)] = 0
         out[lead + (slice(lo + k, None),)] = 0
-    _transposed_copy(src, axes, out[(slice(None),) + tuple(slice(lo, lo + k) for k, (lo, _) in zip(keep, pads))], 0)
+    inner = out[(slice(None),) + tuple(slice(lo, lo + k) for k, (lo, _) in zip(keep, pads))]
+    if keep == sp and type(x) is np.ndarray:  # BLAS's transpose into a work array, then a copy of long runs
+        tmp = _pool.take("conv.cmtmp", inner.shape, x.dtype)
+        if _blas_transpose(x, axes, tmp):
+            inner[...] = tmp
+            return out
+    _transposed_copy(src, axes, inner, 0)
     return out
 
 
@@ -110,6 +133,12 @@ def _nc_copy(a, bias=None):
     ``bias`` (C,) is added on the way (one pass over the output instead of two)."""
     axes = (a.ndim - 1,) + tuple(range(a.ndim - 1))
     out = _pool.empty(a, "conv.nc", tuple(a.shape[i] for i in axes), a.dtype)
+    if bias is None and type(a) is np.ndarray and not a.flags.c_contiguous and a.size >= _transpose.MIN_ELEMENTS:
+        # a cropped view (padding, partial tiles): a copy of long runs, then BLAS's transpose
+        tmp = _pool.take("conv.nctmp", a.shape, a.dtype)
+        tmp[...] = a
+        if _blas_transpose(tmp, axes, out):
+            return out
     add = None if bias is None else bias.reshape((1, -1) + (1,) * (a.ndim - 2))
     return _transposed_copy(a, axes, out, chunk_axis=1, add=add)
 
