@@ -73,26 +73,28 @@ def test_layout_changes_by_blas_match_numpy(blas_calls, pads):
 
 
 def test_convolutions_through_blas_layouts_are_bit_identical(blas_calls, monkeypatch):
-    """A Winograd convolution and a stride-2 im2col one, forward and backward: with the layout changes
-    by BLAS the output and both gradients are NumPy's copies' bit for bit, and torch's within
-    Winograd's stated tolerance."""
+    """A Winograd convolution and a stride-2 im2col one with bias, forward and backward: with the
+    layout changes by BLAS (the bias added to the GEMM's product first) the output and the gradients
+    are NumPy's copies' bit for bit, and torch's within Winograd's stated tolerance."""
     rng = np.random.default_rng(3)
     x = rng.standard_normal((16, 32, 16, 16)).astype(np.float32)
     for w_shape, kw in (((32, 32, 3, 3), dict(padding=1)), ((48, 32, 3, 3), dict(padding=1, stride=2))):
         w = (rng.standard_normal(w_shape) / 17).astype(np.float32)
+        b = rng.standard_normal(w_shape[0]).astype(np.float32)
         runs = []
         found = _transpose._funcs
         for funcs in (found, {}):  # BLAS's transposes, then NumPy's copies
             monkeypatch.setattr(_transpose, "_funcs", funcs)
-            nx, nw = nnbox.tensor(x, requires_grad=True), nnbox.tensor(w, requires_grad=True)
-            y = F.conv2d(nx, nw, **kw)
+            nx, nw, nb = (nnbox.tensor(a, requires_grad=True) for a in (x, w, b))
+            y = F.conv2d(nx, nw, nb, **kw)
             y.pow(2).sum().backward()
-            runs.append([y.detach().numpy().copy(), nx.grad.numpy(), nw.grad.numpy()])
+            # copies: the arrays go back to the work-array pool once the tensors are dropped
+            runs.append([a.numpy().copy() for a in (y.detach(), nx.grad, nw.grad, nb.grad)])
         monkeypatch.setattr(_transpose, "_funcs", found)
-        for a, b in zip(*runs):
-            assert np.array_equal(a, b)
-        tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
-        torch.nn.functional.conv2d(tx, tw, **kw).pow(2).sum().backward()
-        for a, t in zip(runs[0][1:], (tx.grad, tw.grad)):
+        for by_blas, by_numpy in zip(*runs):
+            assert np.array_equal(by_blas, by_numpy)
+        tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+        torch.nn.functional.conv2d(tx, tw, tb, **kw).pow(2).sum().backward()
+        for a, t in zip(runs[0][1:], (tx.grad, tw.grad, tb.grad)):
             assert np.abs(a - t.numpy()).max() <= 1e-5 * np.abs(t.numpy()).max()
     assert len(blas_calls) >= 6  # inputs in, outputs out, gradients in, input gradients out
