@@ -98,3 +98,21 @@ def test_convolutions_through_blas_layouts_are_bit_identical(blas_calls, monkeyp
         for a, t in zip(runs[0][1:], (tx.grad, tw.grad, tb.grad)):
             assert np.abs(a - t.numpy()).max() <= 1e-5 * np.abs(t.numpy()).max()
     assert len(blas_calls) >= 6  # inputs in, outputs out, gradients in, input gradients out
+
+
+def test_winograd_chunked_output_bands_by_blas_are_bit_identical(blas_calls, monkeypatch):
+    """The chunked Winograd forward hands each finished tile row (O, 4, W, N) to BLAS's transpose
+    (whole 4x4 tiles only; a ragged last row keeps NumPy's copy): the output is NumPy's bit for bit."""
+    rng = np.random.default_rng(4)
+    x = nnbox.tensor(rng.standard_normal((8, 64, 18, 16)).astype(np.float32))  # rows 16-17: a ragged band
+    w = nnbox.tensor((rng.standard_normal((64, 64, 3, 3)) / 24).astype(np.float32))
+    b = nnbox.tensor(rng.standard_normal(64).astype(np.float32))
+    with nnbox.no_grad():
+        by_blas = F.conv2d(x, w, b, padding=1).numpy().copy()
+        assert (64 * 4 * 16, 8) in blas_calls  # a band: (O * 4 * W, N)
+        monkeypatch.setattr(_transpose, "_funcs", {})
+        by_numpy = F.conv2d(x, w, b, padding=1).numpy()
+    assert np.array_equal(by_blas, by_numpy)
+    want = torch.nn.functional.conv2d(torch.tensor(x.numpy()), torch.tensor(w.numpy()), torch.tensor(b.numpy()),
+                                      padding=1).numpy()
+    assert np.abs(by_blas - want).max() <= 1e-5 * np.abs(want).max()
