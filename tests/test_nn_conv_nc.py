@@ -70,3 +70,23 @@ def test_inference_takes_the_nc_path_for_many_positions(nc_calls, xs, ws, kw):
         got = nnbox.nn.functional.conv2d(nnbox.tensor(x), nnbox.tensor(w), nnbox.tensor(b), **kw).numpy()
     assert nc_calls
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.cpu_only(reason="the NC im2col path is NumPy's")
+@pytest.mark.parametrize("group_bytes", [1, 2 * 27 * 16 * 4])
+def test_inference_builds_the_cols_a_group_of_images_at_a_time(monkeypatch, group_bytes):
+    """Without gradients the NC path builds its cols ``_NC_GROUP_BYTES`` at a time (here one image,
+    then two with a ragged last group of one): torch's values, and the training forward's (whole
+    cols, kept for the backward) to float32 rounding."""
+    import torch
+
+    monkeypatch.setattr(C, "_NC_GROUP_BYTES", group_bytes)
+    rng = np.random.default_rng(10)
+    x, w, b = (rng.standard_normal(s).astype(np.float32) for s in ((5, 3, 8, 8), (6, 3, 3, 3), (6,)))
+    want = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w), torch.tensor(b), padding=1, stride=2).numpy()
+    with nnbox.no_grad():
+        got = nnbox.nn.functional.conv2d(nnbox.tensor(x), nnbox.tensor(w), nnbox.tensor(b), padding=1, stride=2)
+    whole = nnbox.nn.functional.conv2d(nnbox.tensor(x), nnbox.tensor(w).requires_grad_(), nnbox.tensor(b),
+                                       padding=1, stride=2)
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(got.numpy(), whole.detach().numpy(), rtol=1e-6, atol=1e-6)

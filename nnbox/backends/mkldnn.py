@@ -5,8 +5,9 @@ False, which falls back to its slower native kernels.  nnbox has no oneDNN; the 
 between its fast kernel and its exact one.  With it True (torch's default), float32 3x3 stride-1
 convolutions with 16 or more channels on each side run by Winograd F(4x4, 3x3)
 (``nnbox/ops/_winograd.py``): 4x fewer multiplies, and results within about 4e-6 of the output's
-largest magnitude of a direct convolution (a direct float32 convolution: about 4e-7).  With it
-False they run as im2col + GEMM.
+largest magnitude of a direct convolution (a direct float32 convolution: about 4e-7); those with
+128+ channels on too few 4x4 tiles by F(2x2, 3x3) (2.25x fewer, about 6e-7).  With it False they
+run as im2col + GEMM.
 
 >>> import nnbox as torch
 >>> torch.backends.mkldnn.enabled, torch.backends.mkldnn.is_available()

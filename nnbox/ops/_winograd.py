@@ -1,4 +1,5 @@
-"""Winograd F(4x4, 3x3): a 3x3 stride-1 convolution with 36 multiplies per 4x4 output tile instead of 144.
+"""Winograd F(4x4, 3x3) and F(2x2, 3x3): 3x3 stride-1 convolutions with 36 multiplies per 4x4 output
+tile instead of 144 (16 per 2x2 tile instead of 36).
 
 The padded input is cut into overlapping 6x6 tiles (stride 4).  Each tile ``d`` becomes
 ``V = B^T d B``, each filter ``g`` becomes ``U = G g G^T`` (both 6x6), and the 36 element positions
@@ -26,6 +27,18 @@ the exact convolution (measured max error relative to the output's largest magni
 against 1e-5 with +-2; a direct float32 convolution gets about 4e-7).  tests/test_nn_conv_winograd.py
 states and checks the tolerance against torch.
 
+F(2x2, 3x3) (4x4 input tiles, stride 2, 16 GEMMs; points 0, +-1) runs the same whole-batch pipeline
+and backward for many-channel layers with too few 4x4 tiles for F(4x4) (``usable`` says which):
+2.25x fewer multiplies than im2col, and float32 error about that of a direct convolution (measured:
+about 6e-7 of the output's largest magnitude).
+
+Measured and not kept: stride-2 3x3 convolutions the same way (2x2 output tiles from 5x5 input tiles
+every 4; per axis the even samples meet taps 0 and 2 by F(2, 2), the odd ones tap 1: 25 multiplies
+per tile instead of 36, every transform entry 0 or +-1).  On ResNet18's stride-2 convs at batch 32
+(one thread) its 25 GEMMs have only C_in as inner dimension and the whole-batch transforms move
+25/4 of the output through memory: 128->256 channels at 16x16 8.9 ms against im2col's 7.2 (its
+GEMMs alone 3.8 against 5.5), 64->128 at 32x32 13.4 against 8.3.
+
 Arrays are in conv.py's channel-major, batch-innermost layout: input (C, Hp, Wp, N) zero-padded
 to whole tiles; outputs and input gradients come back in (N, C, H, W).
 """
@@ -33,7 +46,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _pool
+from . import _pool, _transpose
 
 # Cook-Toom matrices for the points above; the test checks that they compute a correlation exactly
 _AT = np.array([[1, 1, 1, 1, 1, 0],
@@ -52,15 +65,47 @@ _BT = np.array([[1, -3 / 2, -2, 3 / 2, 1, 0],
                 [0, -2, -1, 2, 1, 0],
                 [0, 1 / 2, -1, -1 / 2, 1, 0],
                 [0, 1, -3 / 2, -2, 3 / 2, 1]])
-_BB = np.kron(_BT, _BT).astype(np.float32)      # (36, 36): a flattened 6x6 input tile -> its transform
-_BBt = np.ascontiguousarray(_BB.T)
-_AA = np.kron(_AT, _AT).astype(np.float32)      # (16, 36): a product tile -> a 4x4 output tile
-_AAt = np.ascontiguousarray(_AA.T)
-_BT32 = _BT.astype(np.float32)               # the same, one axis at a time (the chunked pipeline)
+_BT32 = _BT.astype(np.float32)               # one axis at a time (the chunked pipeline)
 _AT32 = _AT.astype(np.float32)
 _A32 = np.ascontiguousarray(_AT.T).astype(np.float32)  # the backward's adjoints, one axis at a time
 _B32 = np.ascontiguousarray(_BT.T).astype(np.float32)
-_GG = np.kron(_G, _G).astype(np.float32)        # (36, 9): a flattened 3x3 filter -> its 6x6 transform
+
+# F(2x2, 3x3), points 0, 1, -1 (and infinity): 16 multiplies per 2x2 output tile instead of 36, with
+# transforms of 0, +-1 and 1/2 only, so its float32 error is about that of a direct convolution
+# (measured max error relative to the output's largest magnitude: about 6e-7)
+_AT2 = np.array([[1, 1, 1, 0],
+                 [0, 1, -1, -1]])
+_G2 = np.array([[1, 0, 0],
+                [1 / 2, 1 / 2, 1 / 2],
+                [1 / 2, -1 / 2, 1 / 2],
+                [0, 0, 1]])
+_BT2 = np.array([[1, 0, -1, 0],
+                 [0, 1, 1, 0],
+                 [0, -1, 1, 0],
+                 [0, 1, 0, -1]])
+
+
+class Scheme:
+    """One Winograd algorithm's Kronecker transforms for the whole-batch pipeline: ``bb`` (a^2, a^2)
+    input tiles, ``aa`` (m^2, a^2) product tiles, ``gg`` (a^2, 9) filters, and the adjoints; output
+    tiles m x m come from input tiles a x a that start every m input rows / columns."""
+
+    def __init__(self, name, at, g, bt):
+        self.name = name
+        self.m, self.a = at.shape[0], bt.shape[0]  # output and input tile sizes
+        self.bb = np.kron(bt, bt).astype(np.float32)
+        self.bbt = np.ascontiguousarray(self.bb.T)
+        self.aa = np.kron(at, at).astype(np.float32)
+        self.aat = np.ascontiguousarray(self.aa.T)
+        self.gg = np.kron(g, g).astype(np.float32)
+
+
+    def __repr__(self):
+        return self.name
+
+
+F4 = Scheme("F(4x4, 3x3)", _AT, _G, _BT)
+F2 = Scheme("F(2x2, 3x3)", _AT2, _G2, _BT2)
 
 # Where Winograd measured faster than im2col + GEMM (one thread, float32; see usable()):
 MIN_CHANNELS = 16  # smallest number of input and of output channels
@@ -76,47 +121,77 @@ MIN_CHANNELS = 16  # smallest number of input and of output channels
 MIN_COLUMNS = 64
 
 
-def usable(x, w_shape, stride, dilation, groups, taps) -> bool:
-    """True where Winograd applies and measured faster: float32 NumPy, 3x3, stride 1, dilation 1,
-    one group, untrimmed taps, at least ``MIN_CHANNELS`` input and output channels and
-    ``MIN_COLUMNS`` tiles * batch.  ``x`` is the convolution's input, or its output gradient."""
-    return (enabled and type(x) is np.ndarray and x.dtype == np.float32 and x.ndim == 4
+# F(2x2, 3x3) takes layers below F(4x4)'s column floor with many channels, such as ResNet18's
+# 512-channel 4x4 stage (4 tiles per image: 128 columns at batch 32).  Its U is 16/9 of the weights,
+# so where F(4x4) needs 64 columns it pays from about 96; it cuts im2col's multiplies 2.25x.  Measured,
+# one thread, 3x3 convs with C = O channels at batch N (inference / forward + backward, ms, load 3):
+#   512 at 4x4, N=32 (128 columns): im2col 11.6 / 35.7, F(2x2) 9.8 / 26.0, F(4x4) 12.0 / 30.3
+#   512 at 4x4, N=24 (96):          im2col  8.7 / 26.6, F(2x2) 8.2 / 22.0
+#   512 at 4x4, N=16 (64):          im2col  5.6 / 18.5, F(2x2) 6.5 / 17.2
+#   512 at 2x2, N=32 (32):          im2col  3.0 / 10.1, F(2x2) 4.9 / 12.6
+#   128 at 8x8, N=8 (128):          im2col 1.16 / 2.65, F(2x2) 0.84 / 2.43
+#   128 at 4x4, N=16 (64):          im2col 0.46 / 1.43, F(2x2) 0.44 / 1.18
+# The channel floor also keeps small training convs (the seeds' residual blocks, 16 channels) on
+# im2col, although F(2x2)'s float32 error is about that of a direct convolution.
+MIN_CHANNELS_F2 = 128  # smallest number of input and of output channels
+MIN_COLUMNS_F2 = 96    # fewest 2x2 tiles * batch
+
+
+def usable(x, w_shape, stride, dilation, groups, taps, out_hw) -> Scheme | None:
+    """The Winograd algorithm that applies and measured faster, else None: float32 NumPy, 3x3,
+    stride 1, dilation 1, one group, untrimmed taps, at least ``MIN_CHANNELS`` input and output
+    channels; F4 with ``MIN_COLUMNS`` 4x4 output tiles * batch, and below that column floor F2 with
+    at least ``MIN_CHANNELS_F2`` channels and ``MIN_COLUMNS_F2`` 2x2 tiles * batch.  ``x`` is the
+    convolution's input or its output gradient, ``out_hw`` its output's (H, W): the forward and the
+    backward decide alike."""
+    if not (enabled and type(x) is np.ndarray and x.dtype == np.float32 and x.ndim == 4
             and groups == 1 and taps is None and tuple(w_shape[2:]) == (3, 3) and tuple(stride) == (1, 1)
-            and tuple(dilation) == (1, 1) and w_shape[0] >= MIN_CHANNELS and w_shape[1] >= MIN_CHANNELS
-            and -(-x.shape[2] // 4) * -(-x.shape[3] // 4) * x.shape[0] >= MIN_COLUMNS)
+            and tuple(dilation) == (1, 1) and w_shape[0] >= MIN_CHANNELS and w_shape[1] >= MIN_CHANNELS):
+        return None
+    (h, w), n = out_hw, x.shape[0]
+    if -(-h // 4) * -(-w // 4) * n >= MIN_COLUMNS:
+        return F4
+    if (min(w_shape[0], w_shape[1]) >= MIN_CHANNELS_F2
+            and -(-h // 2) * -(-w // 2) * n >= MIN_COLUMNS_F2):
+        return F2
+    return None
 
 
 enabled = True  # tests switch it off to compare with the exact im2col path
 
 
-def tiles(out_hw) -> tuple[int, int]:
-    """Tiles along each spatial axis for an (H, W) output."""
-    return -(-out_hw[0] // 4), -(-out_hw[1] // 4)
+def tiles(out_hw, sc: Scheme = F4) -> tuple[int, int]:
+    """Tiles along each spatial axis for an (H, W) output, in ``sc``'s output tiles."""
+    return -(-out_hw[0] // sc.m), -(-out_hw[1] // sc.m)
 
 
-def input_transform(xc: np.ndarray, th: int, tw: int) -> np.ndarray:
-    """xc (C, 4*th+2, 4*tw+2, N) -> V (36, C, th*tw*N): every 6x6 tile gathered once, then one GEMM."""
+def input_transform(xc: np.ndarray, th: int, tw: int, sc: Scheme = F4) -> np.ndarray:
+    """xc (C, m*th+2, m*tw+2, N) -> V (a^2, C, th*tw*N): every a x a tile (a = m+2) gathered once,
+    then one GEMM."""
+    k = sc
+    a, step = k.a, k.m
     c, n = xc.shape[0], xc.shape[3]
     s = xc.strides
-    view = np.lib.stride_tricks.as_strided(xc, (6, 6, c, th, tw, n), (s[1], s[2], s[0], 4 * s[1], 4 * s[2], s[3]),
-                                           writeable=False)
+    view = np.lib.stride_tricks.as_strided(xc, (a, a, c, th, tw, n),
+                                           (s[1], s[2], s[0], step * s[1], step * s[2], s[3]), writeable=False)
     d = _pool.take("wino.d", view.shape, xc.dtype)
     d[...] = view
-    v = np.matmul(_BB, d.reshape(36, -1), out=_pool.take("wino.v", (36, c * th * tw * n), xc.dtype))
-    return v.reshape(36, c, th * tw * n)
+    v = np.matmul(k.bb, d.reshape(a * a, -1), out=_pool.take("wino.v", (a * a, c * th * tw * n), xc.dtype))
+    return v.reshape(a * a, c, th * tw * n)
 
 
-def filter_transform(w: np.ndarray) -> np.ndarray:
-    """w (O, C, 3, 3) -> U (36, O, C), all filters in one GEMM."""
+def filter_transform(w: np.ndarray, sc: Scheme = F4) -> np.ndarray:
+    """w (O, C, 3, 3) -> U (a^2, O, C), all filters in one GEMM."""
+    gg = sc.gg
     o, c = w.shape[:2]
-    u = np.matmul(_GG, w.reshape(o * c, 9).T, out=_pool.take("wino.u", (36, o * c), w.dtype))
-    return u.reshape(36, o, c)
+    u = np.matmul(gg, w.reshape(o * c, 9).T, out=_pool.take("wino.u", (gg.shape[0], o * c), w.dtype))
+    return u.reshape(gg.shape[0], o, c)
 
 
-def conv3x3(xc: np.ndarray, w: np.ndarray, out_hw, keep: bool = False, bias=None):
-    """xc (C, 4*th+2, 4*tw+2, N) zero-padded to whole tiles, w (O, C, 3, 3) -> (y, V, U): y (N, O, H, W)
+def conv3x3(xc: np.ndarray, w: np.ndarray, out_hw, keep: bool = False, bias=None, sc: Scheme = F4):
+    """xc (C, m*th+2, m*tw+2, N) zero-padded to whole tiles, w (O, C, 3, 3) -> (y, V, U): y (N, O, H, W)
     contiguous for ``out_hw`` = (H, W) (plus ``bias`` (O,) if given), and the transforms (None unless
-    ``keep``) for the backward.
+    ``keep``) for the backward; ``sc`` is the algorithm, F4 or F2.
 
     >>> import numpy as np
     >>> x = np.ones((1, 6, 6, 1), np.float32); w = np.ones((1, 1, 3, 3), np.float32)
@@ -126,15 +201,46 @@ def conv3x3(xc: np.ndarray, w: np.ndarray, out_hw, keep: bool = False, bias=None
     """
     n = xc.shape[3]
     o = w.shape[0]
-    if chunked(w.shape):
+    if sc is F4 and chunked(w.shape):
         return _conv3x3_chunked(xc, w, out_hw, bias, keep)
-    th, tw = tiles(out_hw)
-    v = input_transform(xc, th, tw)
-    u = filter_transform(w)
-    m = np.matmul(u, v, out=_pool.take("wino.m", (36, o, v.shape[2]), xc.dtype))
-    yt = np.matmul(_AA, m.reshape(36, -1), out=_pool.take("wino.yt", (16, o * v.shape[2]), xc.dtype))
-    y = _untile(yt, n, o, th, tw, out_hw, bias)
+    k, m = sc, sc.m
+    th, tw = tiles(out_hw, sc)
+    v = input_transform(xc, th, tw, sc)
+    if not keep and o > BLOCK_ROWS:
+        return _conv3x3_oblocks(v, w, n, th, tw, out_hw, bias, sc), None, None
+    u = filter_transform(w, sc)
+    prod = np.matmul(u, v, out=_pool.take("wino.m", (k.a * k.a, o, v.shape[2]), xc.dtype))
+    yt = np.matmul(k.aa, prod.reshape(k.a * k.a, -1), out=_pool.take("wino.yt", (m * m, o * v.shape[2]), xc.dtype))
+    y = _untile(yt, n, o, th, tw, out_hw, bias, m)
     return (y, v, u) if keep else (y, None, None)
+
+
+# Without a backward to keep U for, the whole-batch forward runs ``BLOCK_ROWS`` output channels at a
+# time: each block's filter transform, GEMMs and output transform stay in cache (U of 512 x 512
+# filters is 16.8 MB by F(2x2), M 4 MB).  Measured, one thread, batch 32, inference, three runs at
+# load 2.5: 512 channels at 4x4 (F(2x2)) 10.8-11.1 ms whole, 10.3-10.4 in blocks of 128 (10.1-10.2 of
+# 64); 256 at 8x8 (F(4x4)) 7.6-8.2 either way.
+BLOCK_ROWS = 128
+
+
+def _conv3x3_oblocks(v, w, n, th, tw, out_hw, bias, sc):
+    """The whole-batch forward from V, ``BLOCK_ROWS`` output channels at a time, into one
+    channel-major (O, th, m, tw, m, N) array (plus ``bias``), then (N, O, H, W)."""
+    from .conv import _nc_copy
+
+    o, m, aa, cols = w.shape[0], sc.m, sc.a * sc.a, v.shape[2]
+    ycm = _pool.take("wino.ycm", (o, th, m, tw, m, n), v.dtype)
+    for o0 in range(0, o, BLOCK_ROWS):
+        o1 = min(o, o0 + BLOCK_ROWS)
+        u = filter_transform(w[o0:o1], sc)
+        prod = np.matmul(u, v, out=_pool.take("wino.m", (aa, o1 - o0, cols), v.dtype))
+        yt = np.matmul(sc.aa, prod.reshape(aa, -1), out=_pool.take("wino.yt", (m * m, (o1 - o0) * cols), v.dtype))
+        tiles6 = yt.reshape(m, m, o1 - o0, th, tw, n).transpose(2, 3, 0, 4, 1, 5)
+        if bias is None:
+            ycm[o0:o1] = tiles6
+        else:
+            np.add(tiles6, bias[o0:o1].reshape(-1, 1, 1, 1, 1, 1), out=ycm[o0:o1])
+    return _nc_copy(ycm.reshape(o, m * th, m * tw, n)[:, :out_hw[0], :out_hw[1]])
 
 
 # A forward pass that keeps no transforms for a backward (inference) runs the whole pipeline of
@@ -176,7 +282,9 @@ def _sandwich(mat: np.ndarray, a: np.ndarray, tag: str) -> np.ndarray:
 
 def _conv3x3_chunked(xc: np.ndarray, w: np.ndarray, out_hw, bias=None, keep: bool = False):
     """``conv3x3``, a tile row's ``CHUNK_COLS`` columns at a time: each chunk's output tiles go into
-    one (O, 4, 4*tw, N) tile-row buffer, and each finished row into y (N, O, H, W) (plus ``bias``).
+    one (O, 4, 4*tw, N) tile-row buffer, and each finished row into y (N, O, H, W) (plus ``bias``),
+    whole rows by BLAS's transpose (``_transpose``; 64 channels at 32x32, batch 32, one thread:
+    11.3-11.5 -> 10.6 ms, 128 at 16x16 7.2-7.4 -> 6.5-6.8).
     With ``keep`` each chunk's V is also copied into its columns of the whole V for the backward
     (one write to memory, where the whole-batch pipeline writes and reads d, V, M and the output
     tiles)."""
@@ -208,72 +316,84 @@ def _conv3x3_chunked(xc: np.ndarray, w: np.ndarray, out_hw, bias=None, keep: boo
             else:
                 np.add(tiles5, b, out=row[:, :, x0:x0 + k])
         r = min(4, h - 4 * t0)
-        y[:, :, 4 * t0:4 * t0 + r] = row.reshape(o, 4, 4 * tw, n)[:, :r, :wd].transpose(3, 0, 1, 2)
+        band = row.reshape(o, 4, 4 * tw, n)
+        if r == 4 and 4 * tw == wd:  # BLAS's transpose of the whole band, then a copy of long runs
+            tmp = _pool.take("wino.band", (n, o, 4, wd), xc.dtype)
+            if _transpose.transpose(band.reshape(-1, n), tmp.reshape(n, -1)):
+                y[:, :, 4 * t0:4 * t0 + 4] = tmp
+                continue
+        y[:, :, 4 * t0:4 * t0 + r] = band[:, :r, :wd].transpose(3, 0, 1, 2)
     return (y, vall, u) if keep else (y, None, None)
 
 
-def _untile(yt, n, o, th, tw, out_hw, bias=None):
-    """(4, 4, O, th, tw, N) output tiles -> (N, O, H, W) contiguous: a copy into channel-major
-    (O, 4th, 4tw, N) with N-long inner runs (adding ``bias`` on the way), then one chunked
+def _untile(yt, n, o, th, tw, out_hw, bias=None, m: int = 4):
+    """(m, m, O, th, tw, N) output tiles -> (N, O, H, W) contiguous: a copy into channel-major
+    (O, m*th, m*tw, N) with N-long inner runs (adding ``bias`` on the way), then one chunked
     transpose (conv.py's), cropping."""
     from .conv import _nc_copy
 
-    ycm = _pool.take("wino.ycm", (o, th, 4, tw, 4, n), yt.dtype)
-    tiles6 = yt.reshape(4, 4, o, th, tw, n).transpose(2, 3, 0, 4, 1, 5)
+    ycm = _pool.take("wino.ycm", (o, th, m, tw, m, n), yt.dtype)
+    tiles6 = yt.reshape(m, m, o, th, tw, n).transpose(2, 3, 0, 4, 1, 5)
     if bias is None:
         ycm[...] = tiles6
     else:
         np.add(tiles6, bias.reshape(o, 1, 1, 1, 1, 1), out=ycm)
-    ycm = ycm.reshape(o, 4 * th, 4 * tw, n)[:, :out_hw[0], :out_hw[1]]
+    ycm = ycm.reshape(o, m * th, m * tw, n)[:, :out_hw[0], :out_hw[1]]
     return _nc_copy(ycm)
 
 
-def grad_tiles(gy: np.ndarray, th: int, tw: int) -> np.ndarray:
-    """gy (N, O, H, W) -> dM (36, O, th*tw*N) = kron(A, A) applied to its 4x4 tiles (zero beyond H, W)."""
+def grad_tiles(gy: np.ndarray, th: int, tw: int, sc: Scheme = F4) -> np.ndarray:
+    """gy (N, O, H, W) -> dM (a^2, O, th*tw*N) = kron(A, A) applied to its m x m tiles (zero beyond
+    H, W)."""
     from .conv import _grad_to_cm
 
+    k, m = sc, sc.m
     n, o, h, w = gy.shape
     gc = _grad_to_cm(gy).reshape(o, h, w, n)  # one chunked transpose: N-long inner runs from here on
-    g = _pool.take("wino.g", (4, 4, o, th, tw, n), gy.dtype, zero=(h, w) != (4 * th, 4 * tw))
-    if (h, w) == (4 * th, 4 * tw):
-        g[...] = gc.reshape(o, th, 4, tw, 4, n).transpose(2, 4, 0, 1, 3, 5)
-    else:  # g[i, j, o, ty, tx, n] = gy[n, o, 4ty+i, 4tx+j]: one strided slab per tile position
-        for i in range(4):
-            for j in range(4):
-                src = gc[:, i::4, j::4]
+    g = _pool.take("wino.g", (m, m, o, th, tw, n), gy.dtype, zero=(h, w) != (m * th, m * tw))
+    if (h, w) == (m * th, m * tw):
+        g[...] = gc.reshape(o, th, m, tw, m, n).transpose(2, 4, 0, 1, 3, 5)
+    else:  # g[i, j, o, ty, tx, n] = gy[n, o, m*ty+i, m*tx+j]: one strided slab per tile position
+        for i in range(m):
+            for j in range(m):
+                src = gc[:, i::m, j::m]
                 g[i, j, :, :src.shape[1], :src.shape[2]] = src
-    dm = np.matmul(_AAt, g.reshape(16, -1), out=_pool.take("wino.dm", (36, o * th * tw * n), gy.dtype))
-    return dm.reshape(36, o, th * tw * n)
+    dm = np.matmul(k.aat, g.reshape(m * m, -1), out=_pool.take("wino.dm", (k.a * k.a, o * th * tw * n), gy.dtype))
+    return dm.reshape(k.a * k.a, o, th * tw * n)
 
 
-def grad_weight(dm: np.ndarray, v: np.ndarray, w_shape) -> np.ndarray:
+def grad_weight(dm: np.ndarray, v: np.ndarray, w_shape, sc: Scheme = F4) -> np.ndarray:
     """dW (O, C, 3, 3) = G^T (dM_ab V_ab^T) G, from the saved input transform V."""
     o, c = w_shape[:2]
-    du = np.matmul(dm, v.transpose(0, 2, 1), out=_pool.take("wino.du", (36, o, c), dm.dtype))  # inner dim tiles*N
-    # (O*C, 36) @ (36, 9) lands in the weight's own layout (no transposed copy of a weight-sized array)
-    return (du.reshape(36, o * c).T @ _GG).reshape(w_shape)
+    gg = sc.gg
+    du = np.matmul(dm, v.transpose(0, 2, 1), out=_pool.take("wino.du", (gg.shape[0], o, c), dm.dtype))  # inner dim tiles*N
+    # (O*C, a^2) @ (a^2, 9) lands in the weight's own layout (no transposed copy of a weight-sized array)
+    return (du.reshape(gg.shape[0], o * c).T @ gg).reshape(w_shape)
 
 
-def grad_input(dm: np.ndarray, u: np.ndarray, x_shape, pads, th: int, tw: int) -> np.ndarray:
+def grad_input(dm: np.ndarray, u: np.ndarray, x_shape, pads, th: int, tw: int, sc: Scheme = F4) -> np.ndarray:
     """dx (N, C, H, W): the tiles B (U_ab^T dM_ab) B^T overlap-added into the padded input's
-    gradient (tiles overlap by two rows and columns), then cropped to the unpadded input."""
+    gradient (a x a tiles every m, so they overlap by two rows and columns), then cropped to the
+    unpadded input."""
     from .conv import _nc_copy
 
+    k = sc
+    a, m = k.a, k.m
     n, c, h, w = x_shape
-    dv = np.matmul(u.transpose(0, 2, 1), dm, out=_pool.take("wino.dv", (36, c, dm.shape[2]), dm.dtype))
-    dd = np.matmul(_BBt, dv.reshape(36, -1), out=_pool.take("wino.dd", (36, c * dm.shape[2]), dm.dtype))
-    dd = dd.reshape(6, 6, c, th, tw, n).transpose(2, 3, 0, 4, 1, 5)  # (C, ty, i, tx, j, N)
-    # the padded gradient with two spare tile rows/columns of slack: (C, th+1, 4, tw+1, 4, N)
-    acc = _pool.take("wino.acc", (c, th + 1, 4, tw + 1, 4, n), dm.dtype)
+    dv = np.matmul(u.transpose(0, 2, 1), dm, out=_pool.take("wino.dv", (a * a, c, dm.shape[2]), dm.dtype))
+    dd = np.matmul(k.bbt, dv.reshape(a * a, -1), out=_pool.take("wino.dd", (a * a, c * dm.shape[2]), dm.dtype))
+    dd = dd.reshape(a, a, c, th, tw, n).transpose(2, 3, 0, 4, 1, 5)  # (C, ty, i, tx, j, N)
+    # the padded gradient with a spare tile row/column of slack: (C, th+1, m, tw+1, m, N)
+    acc = _pool.take("wino.acc", (c, th + 1, m, tw + 1, m, n), dm.dtype)
     acc[:, th] = 0
     acc[:, :th, :, tw] = 0
-    acc[:, :th, :, :tw] = dd[:, :, :4, :, :4]
-    acc[:, 1:, :2, :tw] += dd[:, :, 4:, :, :4]   # rows 4, 5 of a tile are rows 0, 1 of the next one
-    acc[:, :th, :, 1:, :2] += dd[:, :, :4, :, 4:]
-    acc[:, 1:, :2, 1:, :2] += dd[:, :, 4:, :, 4:]
+    acc[:, :th, :, :tw] = dd[:, :, :m, :, :m]
+    acc[:, 1:, :2, :tw] += dd[:, :, m:, :, :m]   # rows m, m+1 of a tile are rows 0, 1 of the next one
+    acc[:, :th, :, 1:, :2] += dd[:, :, :m, :, m:]
+    acc[:, 1:, :2, 1:, :2] += dd[:, :, m:, :, m:]
     (lo_h, _), (lo_w, _) = pads
-    a = acc.reshape(c, 4 * th + 4, 4 * tw + 4, n)[:, lo_h:lo_h + h, lo_w:lo_w + w]
-    return _nc_copy(a)
+    x = acc.reshape(c, m * th + m, m * tw + m, n)[:, lo_h:lo_h + h, lo_w:lo_w + w]
+    return _nc_copy(x)
 
 
 def _grad_tiles_chunked(gy: np.ndarray, th: int, tw: int) -> np.ndarray:
@@ -324,9 +444,14 @@ def _grad_input_chunked(dm: np.ndarray, u: np.ndarray, x_shape, pads, th: int, t
     return _nc_copy(acc[:, lo_h:lo_h + h, lo_w:lo_w + w])
 
 
-def conv3x3_backward(gy, v, u, x_shape, pads, need_x: bool, need_w: bool):
-    """(dx, dW) of ``conv3x3`` from its output gradient gy (N, O, H, W) and its saved V / U."""
-    th, tw = tiles(gy.shape[2:])
+def conv3x3_backward(gy, v, u, x_shape, pads, need_x: bool, need_w: bool, sc: Scheme = F4):
+    """(dx, dW) of ``conv3x3`` (algorithm ``sc``) from its output gradient gy (N, O, H, W) and its
+    saved V / U."""
+    th, tw = tiles(gy.shape[2:], sc)
+    if sc is not F4:
+        dm = grad_tiles(gy, th, tw, sc)
+        gw = grad_weight(dm, v, (gy.shape[1], x_shape[1], 3, 3), sc) if need_w else None
+        return (grad_input(dm, u, x_shape, pads, th, tw, sc) if need_x else None), gw
     small = chunked((gy.shape[1], x_shape[1]))
     # chunked where it measured faster (one thread, batch 32/64): the input gradient at 64-128
     # channels (64ch 32x32 15.3 -> 12.8-13.7 ms, 128ch 16x16 7.5 -> 6.3-6.6, the small CNN's 32->64

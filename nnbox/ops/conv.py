@@ -12,9 +12,10 @@ One im2col and one GEMM per call, never a Python loop over the batch:
 Faster paths, each exact or tested against torch: 1x1 kernels without padding run as a direct
 batched GEMM in NC layout (``_conv1x1``, no im2col); kernels with few rows (RGB/grey stems) run
 im2col per image in NC layout (``_conv_nc``); 3x3 stride-1 float32 convolutions with at least 16
-channels each side and 64 tiles * batch run by Winograd F(4x4, 3x3) (``_winograd.py``: forward,
-input and weight gradient, within a stated tolerance; the forward saves its transformed input
-instead of cols; ``torch.backends.mkldnn.enabled = False`` turns it off).  The im2col/col2im/layout
+channels each side and 64 tiles * batch run by Winograd F(4x4, 3x3), and those with fewer tiles but
+128+ channels and 96 2x2 tiles * batch by F(2x2, 3x3) (``_winograd.py``: forward, input and weight
+gradient, within a stated tolerance; the forward saves its transformed input instead of cols;
+``torch.backends.mkldnn.enabled = False`` turns it off).  The im2col/col2im/layout
 copies stay on one thread: split over two (ops/_chunks.py) they measured 3-15% slower on this
 2-core machine (memory-bound, and OpenBLAS's threads still spin after each GEMM).
 
@@ -32,7 +33,7 @@ import numpy as np
 from .._backend import autocast_state as _ac
 from .._tensor import Tensor
 from ..autograd.function import Function
-from . import _pool, _winograd
+from . import _pool, _transpose, _winograd
 from ._lowp import autocast_entry
 from ._util import shape_str, xp_of
 
@@ -54,11 +55,15 @@ def _transposed_copy(src, axes, out=None, chunk_axis: int = 1, add=None):
     """``src.transpose(axes)`` copied into ``out`` (or a new C-contiguous array), chunk by chunk
     along ``chunk_axis`` of the result.  A plain copy through a transposed view strides across the
     whole array and misses cache on every read once it outgrows L2; chunks keep both ends local.
-    ``add`` (broadcastable to the result, e.g. a bias) is added in the same pass."""
+    ``add`` (broadcastable to the result, e.g. a bias) is added in the same pass.  Moving the first
+    axis last or the last first between C-contiguous arrays is a 2-d transpose: BLAS's, where
+    ``_transpose`` finds one."""
     xp = xp_of(src)
     view = src.transpose(axes)
     if out is None:
         out = xp.empty(view.shape, dtype=src.dtype)
+    if add is None and _blas_transpose(src, axes, out):
+        return out
     n = view.shape[chunk_axis]
     per = max(1, _BLOCK // max(1, view.size // max(n, 1)))
     if type(src) is not np.ndarray or per >= n:
@@ -77,6 +82,19 @@ def _transposed_copy(src, axes, out=None, chunk_axis: int = 1, add=None):
     return out
 
 
+def _blas_transpose(src, axes, out) -> bool:
+    """``out[...] = src.transpose(axes)`` by ``_transpose`` where ``axes`` moves the first axis last
+    or the last axis first and both arrays are C-contiguous; False where it did not run."""
+    d = src.ndim
+    if d < 2 or type(src) is not np.ndarray or not (src.flags.c_contiguous and out.flags.c_contiguous):
+        return False
+    if tuple(axes) == tuple(range(1, d)) + (0,):
+        return _transpose.transpose(src.reshape(src.shape[0], -1), out.reshape(-1, src.shape[0]))
+    if tuple(axes) == (d - 1,) + tuple(range(d - 1)):
+        return _transpose.transpose(src.reshape(-1, src.shape[-1]), out.reshape(src.shape[-1], -1))
+    return False
+
+
 def _to_cm(x, pads):
     """(N, C, *S) -> zero-padded (C, *Sp, N) in one pass; ``pads`` = ((lo, hi), ...).  A negative
     ``hi`` (a transposed convolution's output_padding beyond its padding) crops instead."""
@@ -93,7 +111,13 @@ def _to_cm(x, pads):
         lead = (slice(None),) * (1 + i)
         out[lead + (slice(0, lo),)] = 0
         out[lead + (slice(lo + k, None),)] = 0
-    _transposed_copy(src, axes, out[(slice(None),) + tuple(slice(lo, lo + k) for k, (lo, _) in zip(keep, pads))], 0)
+    inner = out[(slice(None),) + tuple(slice(lo, lo + k) for k, (lo, _) in zip(keep, pads))]
+    if keep == sp and type(x) is np.ndarray:  # BLAS's transpose into a work array, then a copy of long runs
+        tmp = _pool.take("conv.cmtmp", inner.shape, x.dtype)
+        if _blas_transpose(x, axes, tmp):
+            inner[...] = tmp
+            return out
+    _transposed_copy(src, axes, inner, 0)
     return out
 
 
@@ -109,6 +133,12 @@ def _nc_copy(a, bias=None):
     ``bias`` (C,) is added on the way (one pass over the output instead of two)."""
     axes = (a.ndim - 1,) + tuple(range(a.ndim - 1))
     out = _pool.empty(a, "conv.nc", tuple(a.shape[i] for i in axes), a.dtype)
+    if bias is None and type(a) is np.ndarray and not a.flags.c_contiguous and a.size >= _transpose.MIN_ELEMENTS:
+        # a cropped view (padding, partial tiles): a copy of long runs, then BLAS's transpose
+        tmp = _pool.take("conv.nctmp", a.shape, a.dtype)
+        tmp[...] = a
+        if _blas_transpose(tmp, axes, out):
+            return out
     add = None if bias is None else bias.reshape((1, -1) + (1,) * (a.ndim - 2))
     return _transposed_copy(a, axes, out, chunk_axis=1, add=add)
 
@@ -156,7 +186,12 @@ def _gemm_w(w, cols, groups):
 
 
 def _out_to_nc(y2, n, out_size, bias=None):
-    """(O, P*N) -> (N, O, *out) contiguous, plus ``bias`` (O,) if given."""
+    """(O, P*N) -> (N, O, *out) contiguous, plus ``bias`` (O,) if given.  ``y2`` is a work array (the
+    GEMM's product): on NumPy the bias goes into it in place, so the layout change is a plain
+    transpose (BLAS's: a (128, 8192) product with its bias 0.71 -> 0.17 ms, one thread)."""
+    if bias is not None and type(y2) is np.ndarray and y2.flags.c_contiguous:
+        y2 += bias.reshape(-1, 1)
+        bias = None
     return _nc_copy(y2.reshape((y2.shape[0],) + tuple(out_size) + (n,)), bias)
 
 
@@ -173,22 +208,22 @@ def _conv_forward(x, w, stride, pads, dilation, groups, taps=None, keep=False, b
     transforms in ``wino`` when ``keep`` (the backward reuses them).  ``bias`` is added in the
     output's layout change."""
     ksize = w.shape[2:]
-    if _winograd.usable(x, w.shape, stride, dilation, groups, taps):
-        out_size = tuple(s + lo + hi - 2 for s, (lo, hi) in zip(x.shape[2:], pads))
-        xc = _to_cm(x, _winograd_pads(x.shape[2:], pads, out_size))
-        y, v, u = _winograd.conv3x3(xc, w, out_size, keep, bias)
+    out_size = _nc_out_size(x.shape[2:], ksize, stride, pads, dilation)
+    sc = _winograd.usable(x, w.shape, stride, dilation, groups, taps, out_size)
+    if sc:
+        xc = _to_cm(x, _winograd_pads(x.shape[2:], pads, out_size, sc))
+        y, v, u = _winograd.conv3x3(xc, w, out_size, keep, bias, sc)
         return y, None, (v, u)
     xc = _to_cm(x, pads)
-    out_size = tuple((xc.shape[1 + i] - dilation[i] * (k - 1) - 1) // stride[i] + 1 for i, k in enumerate(ksize))
     cols = _im2col(xc, ksize, stride, dilation, out_size)
     return _out_to_nc(_gemm_w(w, cols, groups), x.shape[0], out_size, bias), cols, None
 
 
-def _winograd_pads(sp, pads, out_size):
-    """The padding that makes a 3x3 convolution's input whole 6x6 Winograd tiles (stride 4): the
-    same low padding, and zeros up to 4 * tiles + 2 rows / columns on the high side."""
-    th, tw = _winograd.tiles(out_size)
-    return tuple((lo, 4 * t + 2 - s - lo) for s, (lo, _), t in zip(sp, pads, (th, tw)))
+def _winograd_pads(sp, pads, out_size, sc=_winograd.F4):
+    """The padding that makes a 3x3 convolution's input whole (m+2)x(m+2) Winograd tiles every m
+    (``sc``'s m): the same low padding, and zeros up to m * tiles + 2 rows / columns on the high side."""
+    th, tw = _winograd.tiles(out_size, sc)
+    return tuple((lo, sc.m * t + 2 - s - lo) for s, (lo, _), t in zip(sp, pads, (th, tw)))
 
 
 def _pointwise(w_shape, pads, groups, taps) -> bool:
@@ -258,7 +293,8 @@ def _nc_inference(x, w_shape, stride, pads, dilation, groups, taps) -> bool:
     """The NC path for a gradient-free forward pass that Winograd does not take."""
     return (groups == 1 and taps is None
             and math.prod(_nc_out_size(x.shape[2:], w_shape[2:], stride, pads, dilation)) >= _NC_POSITIONS
-            and not _winograd.usable(x, w_shape, stride, dilation, groups, taps))
+            and not _winograd.usable(x, w_shape, stride, dilation, groups, taps,
+                                     _nc_out_size(x.shape[2:], w_shape[2:], stride, pads, dilation)))
 
 
 def _nc_out_size(sp, ksize, stride, pads, dilation) -> tuple:
@@ -285,15 +321,29 @@ def _im2col_nc(x, ksize, stride, pads, dilation, out_size):
     return cols
 
 
-def _conv_nc(x, w, b, stride, pads, dilation):
-    """y (N, O, *out) = W (O, C*K) @ cols_n for every image n (+ b), and the cols for the backward."""
+# Without a backward to keep the cols for, the NC path builds them a few images at a time, about this
+# many bytes, so each group's cols stay in cache for its GEMMs instead of going through memory.
+# Measured, one thread, batch 32, three runs at load 3: the stride-2 3x3 conv 64->128 at 32x32 (cols
+# 19 MB in all) 8.16-8.20 -> 7.48-7.82 ms; 128->256 at 16x16 and the RGB stem unchanged (smaller
+# groups, 1-2 MB, were slower on the stem).
+_NC_GROUP_BYTES = 1 << 22
+
+
+def _conv_nc(x, w, b, stride, pads, dilation, keep: bool = True):
+    """y (N, O, *out) = W (O, C*K) @ cols_n for every image n (+ b), and the cols for the backward
+    (None unless ``keep``: then they are built a group of images at a time)."""
     n, o = x.shape[0], w.shape[0]
     out_size = _nc_out_size(x.shape[2:], w.shape[2:], stride, pads, dilation)
-    cols = _im2col_nc(x, w.shape[2:], stride, pads, dilation, out_size)
-    y = np.matmul(w.reshape(o, -1), cols, out=_pool.take("conv.nc", (n, o, cols.shape[2]), x.dtype))
+    p = math.prod(out_size)
+    y = _pool.take("conv.nc", (n, o, p), x.dtype)
+    w2 = w.reshape(o, -1)
+    group = n if keep else max(1, _NC_GROUP_BYTES // (w2.shape[1] * p * x.itemsize))
+    for n0 in range(0, n, group):
+        cols = _im2col_nc(x[n0:n0 + group], w.shape[2:], stride, pads, dilation, out_size)
+        np.matmul(w2, cols, out=y[n0:n0 + group])
     if b is not None:
         y += b.reshape(1, -1, 1)
-    return y.reshape((n, o) + out_size), cols
+    return y.reshape((n, o) + out_size), cols if keep else None
 
 
 def _conv_nc_grads(gy, cols, w, w_shape, x_shape, stride, pads, dilation, need_x, need_w):
@@ -377,7 +427,7 @@ class ConvNd(Function):
                 y += b.reshape((1, -1) + (1,) * (y.ndim - 2))
         elif type(x) is np.ndarray and (_few_rows(w.shape, groups, taps) or (
                 not any(ctx.needs_input_grad[:2]) and _nc_inference(x, w.shape, stride, pads, dilation, groups, taps))):
-            (y, cols), wino = _conv_nc(x, w, b, stride, pads, dilation), None
+            (y, cols), wino = _conv_nc(x, w, b, stride, pads, dilation, ctx.needs_input_grad[1]), None
         else:
             y, cols, wino = _conv_forward(x, w, stride, pads, dilation, groups, taps,
                                           keep=any(ctx.needs_input_grad[:2]), bias=b)
@@ -430,13 +480,16 @@ class ConvNdBackward(Function):
             ctx.set_materialize_grads(False)
             return gx, gw, gb
         gx = gw = gb = None
-        if _winograd.usable(gy, w_shape, stride, dilation, groups, taps):
-            if need[1] and v is None:  # a second-order call, or the forward ran im2col
-                v = _winograd.input_transform(_to_cm(x, _winograd_pads(x_shape[2:], pads, gy.shape[2:])),
-                                              *_winograd.tiles(gy.shape[2:]))
-            if need[0] and u is None:
-                u = _winograd.filter_transform(wt)
-            gx, gw = _winograd.conv3x3_backward(gy, v, u, x_shape, pads, need[0], need[1])
+        sc = _winograd.usable(gy, w_shape, stride, dilation, groups, taps, gy.shape[2:])
+        if sc:
+            # the forward ran the same algorithm (decided on the same output size) and saved its
+            # transforms, unless this is a second-order call or it ran im2col (the NC path)
+            if need[1] and (v is None or v.shape[0] != sc.a ** 2):
+                v = _winograd.input_transform(_to_cm(x, _winograd_pads(x_shape[2:], pads, gy.shape[2:], sc)),
+                                              *_winograd.tiles(gy.shape[2:], sc), sc)
+            if need[0] and (u is None or u.shape[0] != sc.a ** 2):
+                u = _winograd.filter_transform(wt, sc)
+            gx, gw = _winograd.conv3x3_backward(gy, v, u, x_shape, pads, need[0], need[1], sc)
         elif need[0] or need[1]:
             g2 = _grad_to_cm(gy)
             if need[0]:
