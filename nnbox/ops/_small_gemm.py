@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._backend import openblas
 from .._backend.threads import get_num_threads
 
 __all__ = ["row_blocks"]
@@ -36,23 +37,12 @@ _detected: list = []  # the cached decision of _small_kernel_blas()
 
 
 def _small_kernel_blas() -> bool:
-    """Whether NumPy's BLAS is OpenBLAS running a SkylakeX-family kernel table (asked once, through
-    threadpoolctl; without it, no).  NumPy's own library is the OpenBLAS loaded from its package (a
-    wheel's ``numpy.libs``), else the only OpenBLAS loaded: other packages may load BLAS libraries too."""
+    """Whether NumPy's BLAS is OpenBLAS running a SkylakeX-family kernel table (asked once)."""
     if not _detected:
         try:
-            import os
-
-            from threadpoolctl import threadpool_info
-
-            libs = [i for i in threadpool_info() if i.get("internal_api") == "openblas"]
-            home = os.path.dirname(np.__file__)
-            own = [i for i in libs if str(i.get("filepath", "")).startswith(home)]
-            lib = own[0] if own else (libs[0] if len(libs) == 1 else None)
-            ok = lib is not None and str(lib.get("architecture", "")).lower() in _TABLES
-        except Exception:  # threadpoolctl missing, or a BLAS it cannot ask
-            ok = False
-        _detected.append(ok)
+            _detected.append(openblas.corename() in _TABLES)
+        except Exception:  # a library that cannot be asked: no blocks
+            _detected.append(False)
     return _detected[0]
 
 
@@ -72,7 +62,7 @@ def row_blocks(rows: int, cols: int, inner: int, dtype) -> list[slice] | None:
         return None
     on = enabled
     if on is None:
-        on = get_num_threads() == 1 and _small_kernel_blas()
+        on = get_num_threads() == 1 and _small_kernel_blas() and openblas.num_threads() == 1
     if not on or rows * cols * inner <= SMALL_MNK:
         return None
     n = 2

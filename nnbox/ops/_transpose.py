@@ -7,7 +7,7 @@ works in SIMD register blocks: (32, 65536) float32, one thread, 1.69 -> 0.44 ms.
 ``1.0 * a`` element by element, which is every value exactly (NaN, infinities and -0.0 included).
 
 The function is looked up once, in the OpenBLAS library that NumPy's wheel bundles
-(``numpy.libs``); where there is none (NumPy on Accelerate or MKL, other platforms), ``transpose``
+(``_backend/openblas.py``); where there is none (NumPy on Accelerate or MKL, other platforms), ``transpose``
 returns False and callers copy with NumPy as before.
 """
 from __future__ import annotations
@@ -24,29 +24,19 @@ _funcs: dict | None = None
 def _load() -> dict:
     """{dtype: ctypes function} for float32 / float64, empty where no omatcopy was found."""
     import ctypes
-    import glob
-    import os
+
+    from .._backend import openblas
 
     found: dict = {}
-    libs = glob.glob(os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs", "*openblas*"))
-    for path in libs:
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        # NumPy >= 2 wheels: scipy-openblas with 64-bit integers and prefixed, suffixed names
-        for prefix, suffix, int_t in (("scipy_cblas_", "64_", ctypes.c_int64), ("cblas_", "64_", ctypes.c_int64),
-                                      ("cblas_", "", ctypes.c_int)):
-            for dt, ch, real_t in ((np.dtype(np.float32), "s", ctypes.c_float),
-                                   (np.dtype(np.float64), "d", ctypes.c_double)):
-                f = getattr(lib, f"{prefix}{ch}omatcopy{suffix}", None)
-                if f is not None and dt not in found:
-                    f.restype = None
-                    f.argtypes = [ctypes.c_int, ctypes.c_int, int_t, int_t, real_t, ctypes.c_void_p, int_t,
-                                  ctypes.c_void_p, int_t]
-                    found[dt] = f
-        if found:
-            break
+    for dt, name, real_t in ((np.dtype(np.float32), "cblas_somatcopy", ctypes.c_float),
+                             (np.dtype(np.float64), "cblas_domatcopy", ctypes.c_double)):
+        f = openblas.function(name)
+        if f is not None:
+            f, int_t = f
+            f.restype = None
+            f.argtypes = [ctypes.c_int, ctypes.c_int, int_t, int_t, real_t, ctypes.c_void_p, int_t,
+                          ctypes.c_void_p, int_t]
+            found[dt] = f
     return found
 
 

@@ -1,0 +1,74 @@
+"""The OpenBLAS that NumPy's wheel bundles, for the few kernels that call it directly (ctypes).
+
+NumPy's wheels ship OpenBLAS in ``numpy.libs`` (NumPy 2: ``libscipy_openblas64_*.so``, whose
+symbols carry a ``scipy_`` prefix and a ``64_`` suffix for 64-bit integers).  Two kernels use
+functions NumPy does not expose: an out-of-place transpose (``ops/_transpose.py``) and the kernel
+table and thread count, which decide whether small GEMMs run in blocks (``ops/_small_gemm.py``).
+Where the library or a function is missing (NumPy on Accelerate or MKL, other platforms) the
+lookups give None and the callers keep their NumPy paths.
+
+>>> f = function("openblas_get_num_threads")
+>>> f is None or f[0]() >= 1
+True
+"""
+from __future__ import annotations
+
+import ctypes
+
+_lib: list = []  # [CDLL or None], looked up once
+
+# (prefix, suffix, integer type) of the symbol name variants, NumPy 2's first
+_VARIANTS = (("scipy_", "64_", ctypes.c_int64), ("", "64_", ctypes.c_int64), ("", "", ctypes.c_int))
+
+
+def library():
+    """NumPy's bundled OpenBLAS as a ``ctypes.CDLL``, or None."""
+    if not _lib:
+        import glob
+        import os
+
+        import numpy as np
+
+        lib = None
+        for path in glob.glob(os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs", "*openblas*")):
+            try:
+                lib = ctypes.CDLL(path)  # already loaded by NumPy: this only opens a handle to it
+                break
+            except OSError:
+                continue
+        _lib.append(lib)
+    return _lib[0]
+
+
+def function(name: str):
+    """``(function, integer type)`` for the OpenBLAS function ``name`` (e.g. ``"cblas_somatcopy"``)
+    under whichever of its symbol names the library has, or None."""
+    lib = library()
+    if lib is None:
+        return None
+    for prefix, suffix, int_t in _VARIANTS:
+        f = getattr(lib, f"{prefix}{name}{suffix}", None)
+        if f is not None:
+            return f, int_t
+    return None
+
+
+def corename() -> str | None:
+    """The kernel table OpenBLAS runs (``"skylakex"``, ``"haswell"``, ...), lower case, or None."""
+    found = function("openblas_get_corename")
+    if found is None:
+        return None
+    f = found[0]
+    f.restype, f.argtypes = ctypes.c_char_p, []
+    name = f()
+    return name.decode().strip().lower() if name else None
+
+
+def num_threads() -> int | None:
+    """The number of threads OpenBLAS runs a call on, or None."""
+    found = function("openblas_get_num_threads")
+    if found is None:
+        return None
+    f = found[0]
+    f.restype, f.argtypes = ctypes.c_int, []
+    return int(f())
