@@ -163,11 +163,10 @@ def test_winograd_forward_and_gradients_match_torch(calls, n, c, o, h, w, paddin
         assert np.abs(a.numpy() - t.numpy()).max() <= TOL * np.abs(t.numpy()).max()
 
 
-def test_winograd_double_backward_matches_torch(calls):
-    """create_graph through a Winograd convolution: the gradient's own graph (convolutions and
-    convolution gradients again) gives torch's second-order gradients within the tolerance."""
-    rng = np.random.default_rng(8)
-    x = rng.standard_normal((2, 16, 8, 8)).astype(np.float32)
+def _double_backward(seed: int, x_shape) -> list:
+    """[torch's, nnbox's] (gx, x.grad, w.grad) of a second backward through a 16-channel 3x3 conv."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(x_shape).astype(np.float32)
     wt = rng.standard_normal((16, 16, 3, 3)).astype(np.float32)
     res = []
     for m, mk in ((torch, torch.tensor), (nnbox, nnbox.tensor)):
@@ -176,8 +175,15 @@ def test_winograd_double_backward_matches_torch(calls):
         gx, = m.autograd.grad(y.pow(2).sum(), xx, create_graph=True)
         gx.pow(2).sum().backward()
         res.append([gx.detach().numpy(), xx.grad.numpy(), ww.grad.numpy()])
+    return res
+
+
+def test_winograd_double_backward_matches_torch(calls):
+    """create_graph through a Winograd convolution: the gradient's own graph (convolutions and
+    convolution gradients again) gives torch's second-order gradients within the tolerance."""
+    want, got = _double_backward(8, (2, 16, 8, 8))
     assert calls
-    for a, t in zip(res[1], res[0]):
+    for a, t in zip(got, want):
         assert np.abs(a - t).max() <= TOL * np.abs(t).max()
 
 
@@ -328,18 +334,9 @@ def test_f2_forward_and_gradients_match_torch(f2_calls, n, c, o, h, w, padding, 
 
 def test_f2_double_backward_matches_torch(f2_calls):
     """create_graph through an F(2x2) convolution: second-order gradients within ``TOL_F2``."""
-    rng = np.random.default_rng(10)
-    x = rng.standard_normal((2, 16, 6, 6)).astype(np.float32)
-    wt = rng.standard_normal((16, 16, 3, 3)).astype(np.float32)
-    res = []
-    for m, mk in ((torch, torch.tensor), (nnbox, nnbox.tensor)):
-        xx, ww = mk(x, requires_grad=True), mk(wt, requires_grad=True)
-        y = m.nn.functional.conv2d(xx, ww, padding=1)
-        gx, = m.autograd.grad(y.pow(2).sum(), xx, create_graph=True)
-        gx.pow(2).sum().backward()
-        res.append([gx.detach().numpy(), xx.grad.numpy(), ww.grad.numpy()])
+    want, got = _double_backward(10, (2, 16, 6, 6))
     assert ("fwd", _winograd.F2) in f2_calls
-    for a, t in zip(res[1], res[0]):
+    for a, t in zip(got, want):
         assert np.abs(a - t).max() <= TOL_F2 * np.abs(t).max()
 
 
