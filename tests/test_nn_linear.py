@@ -250,3 +250,30 @@ def test_bilinear_gradgrad_finite_differences():
     w, b = nnbox.tensor(arr(4, 2, 3), requires_grad=True), nnbox.tensor(arr(4), requires_grad=True)
     assert gradgrad_fd(lambda x1, x2, w, b: nnbox.exp(nnbox.nn.functional.bilinear(x1, x2, w, b) * 0.3),
                        (x1, x2, w, b))
+
+
+@pytest.mark.parametrize("shape", [(64, 784, 300), (32, 128, 512), (7, 50, 128)])
+def test_short_batch_forward_by_the_swapped_product(monkeypatch, shape):
+    """With OpenBLAS's AVX-512 kernels a short float32 batch through a wide layer runs as
+    ``(w @ x.T).T`` (faster there, and the same bits); forced on here on any kernels, the values
+    stay ``x @ w.T``'s within float32 rounding, and a long batch, a narrow layer or float64 keep
+    the plain product."""
+    import importlib
+
+    from nnbox._backend import openblas
+
+    lin = importlib.import_module("nnbox.ops.linear")
+    b, i, o = shape
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((b, i)).astype(np.float32), rng.standard_normal((o, i)).astype(np.float32)
+    monkeypatch.setattr(openblas, "_avx512", [True])
+    r = lin._x_wt(x, w)
+    assert r.flags.c_contiguous and r.shape == (b, o) and r.dtype == np.float32
+    np.testing.assert_allclose(r, x @ w.T, rtol=0, atol=4 * i * np.finfo(np.float32).eps * np.abs(x).max() * np.abs(w).max())
+    if openblas.corename() == "skylakex":
+        assert np.array_equal(r, x @ w.T)
+    for xx, ww in ((np.concatenate([x] * 10), w), (x, w[:100]), (x.astype(np.float64), w.astype(np.float64))):
+        assert np.array_equal(lin._x_wt(xx, ww), xx @ ww.T)
+    t = torch.nn.functional.linear(torch.tensor(x), torch.tensor(w)).numpy()
+    n = nnbox.nn.functional.linear(nnbox.tensor(x), nnbox.tensor(w)).numpy()
+    np.testing.assert_allclose(n, t, rtol=1e-4, atol=1e-4 * np.abs(t).max())

@@ -1,9 +1,10 @@
 """The OpenBLAS that NumPy's wheel bundles, for the few kernels that call it directly (ctypes).
 
 NumPy's wheels ship OpenBLAS in ``numpy.libs`` (NumPy 2: ``libscipy_openblas64_*.so``, whose
-symbols carry a ``scipy_`` prefix and a ``64_`` suffix for 64-bit integers).  Two kernels use
-functions NumPy does not expose: an out-of-place transpose (``ops/_transpose.py``) and the kernel
-table and thread count, which decide whether small GEMMs run in blocks (``ops/_small_gemm.py``).
+symbols carry a ``scipy_`` prefix and a ``64_`` suffix for 64-bit integers).  Kernels use
+functions NumPy does not expose: an out-of-place transpose (``ops/_transpose.py``), and the kernel
+table and thread count, which decide how some GEMMs are shaped (``ops/_small_gemm.py``,
+``ops/linear.py``).
 Where the library or a function is missing (NumPy on Accelerate or MKL, other platforms) the
 lookups give None and the callers keep their NumPy paths.
 
@@ -62,6 +63,22 @@ def corename() -> str | None:
     f.restype, f.argtypes = ctypes.c_char_p, []
     name = f()
     return name.decode().strip().lower() if name else None
+
+
+_AVX512 = ("skylakex", "cooperlake", "sapphirerapids")  # kernel tables with AVX-512 sgemm kernels
+_avx512: list = []
+
+
+def avx512_kernels() -> bool:
+    """Whether NumPy's OpenBLAS runs a SkylakeX-family (AVX-512) kernel table (asked once): the
+    GEMM shapes that run faster differ between kernel tables (``ops/_small_gemm.py``,
+    ``ops/linear.py``)."""
+    if not _avx512:
+        try:
+            _avx512.append(corename() in _AVX512)
+        except Exception:  # a library that cannot be asked
+            _avx512.append(False)
+    return _avx512[0]
 
 
 def num_threads() -> int | None:

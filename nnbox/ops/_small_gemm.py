@@ -30,7 +30,6 @@ __all__ = ["row_blocks"]
 
 SMALL_MNK = 1_000_000  # OpenBLAS's bound for its SkylakeX small-matrix sgemm
 MAX_BLOCKS = 8  # beyond this the calls' own overhead ate the gain (16 blocks of 32 rows: 38.6 us above)
-_TABLES = ("skylakex", "cooperlake", "sapphirerapids")  # OpenBLAS kernel tables with that kernel
 
 enabled: bool | None = None  # None: decide from NumPy's BLAS; True / False: force (tests, benchmarks)
 _detected: list = []  # the cached decision of _small_kernel_blas()
@@ -39,10 +38,7 @@ _detected: list = []  # the cached decision of _small_kernel_blas()
 def _small_kernel_blas() -> bool:
     """Whether NumPy's BLAS is OpenBLAS running a SkylakeX-family kernel table (asked once)."""
     if not _detected:
-        try:
-            _detected.append(openblas.corename() in _TABLES)
-        except Exception:  # a library that cannot be asked: no blocks
-            _detected.append(False)
+        _detected.append(openblas.avx512_kernels())
     return _detected[0]
 
 
