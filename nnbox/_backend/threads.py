@@ -120,10 +120,7 @@ class _Worker:
     def _loop(self) -> None:
         while True:
             self.wake.acquire()
-            job = self.job
-            if job is None:  # the pool was resized: this thread ends
-                return
-            job.work(self.index)
+            self.job.work(self.index)
 
     def post(self, job) -> None:
         self.job = job
