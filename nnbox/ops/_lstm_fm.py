@@ -89,23 +89,26 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse: bool, need_grad: bo
     tmp = np.empty((H, B), dtype=dt)
     matmul, tanh, mul, add, sub = np.matmul, np.tanh, np.multiply, np.add, np.subtract
     # the steps' views come from zip over whole-sequence views (cheaper than indexing in the loop);
-    # per step: a (4H, B) gates, sg its sigmoid rows, o i f g the gates, ct c', tc tanh(c'), hn h'
+    # per step: gm its GEMM calls, a (4H, B) gates, sg its sigmoid rows, o i f g the gates, ct c',
+    # tc tanh(c'), hn h'
     aG = acts.reshape(T, G, B)
-    views = (Z[:T], aG, aG[:, :3 * H], acts[:, 0], acts[:, 1], acts[:, 2], acts[:, 3], (cs[s % 2] for s in range(T)),
-             tcs, Z[1:, :H])
-    # the step's GEMM, whole or in row blocks where NumPy's BLAS runs those faster (see _small_gemm)
+    # each step's GEMM as (weights, operand, output) calls: whole, or in row blocks where NumPy's BLAS
+    # runs those faster (see _small_gemm); a zero h0 (the layer's default) leaves step 0 only the
+    # input and bias columns
     blocks = row_blocks(G, B, K, dt)
-    parts = [(Wc, slice(None))] if blocks is None else [(Wc[r], r) for r in blocks]
-    # a zero h0 (the layer's default) leaves step 0 only the input and bias columns of its GEMM
-    first = None if h0.any() else Wc[:, H:]
+    if blocks is None:
+        gemms = [[(Wc, Z[s], aG[s])] for s in range(T)]
+    else:
+        ws = [Wc[r] for r in blocks]
+        gemms = [[(w, Z[s], aG[s, r]) for w, r in zip(ws, blocks)] for s in range(T)]
+    if T and not h0.any():
+        gemms[0] = [(Wc[:, H:], Z[0, H:], aG[0])]
+    views = (gemms, aG, aG[:, :3 * H], acts[:, 0], acts[:, 1], acts[:, 2], acts[:, 3], (cs[s % 2] for s in range(T)),
+             tcs, Z[1:, :H])
     if not need_grad:
-        for zs, a, sg, o, i, f, g, ct, tc, hn in zip(*views):
-            if first is None:
-                for w, r in parts:
-                    matmul(w, zs, a[r])
-            else:
-                matmul(first, zs[H:], a)
-                first = None
+        for gm, a, sg, o, i, f, g, ct, tc, hn in zip(*views):
+            for w, z, out in gm:
+                matmul(w, z, out)
             tanh(a, a)
             mul(sg, 0.5, sg)  # sigmoid = (1 + tanh(z / 2)) / 2
             add(sg, 0.5, sg)
@@ -117,14 +120,10 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse: bool, need_grad: bo
             c = ct
     else:  # as above, plus each pre-activation's factor for backward while the step's blocks are in cache
         dG = dE.reshape(T, G, B)
-        for zs, a, sg, o, i, f, g, ct, tc, hn, d, do, di, df, dg in zip(
+        for gm, a, sg, o, i, f, g, ct, tc, hn, d, do, di, df, dg in zip(
                 *views, dG, dE[:, 0], dE[:, 1], dE[:, 2], dE[:, 3]):
-            if first is None:
-                for w, r in parts:
-                    matmul(w, zs, a[r])
-            else:
-                matmul(first, zs[H:], a)
-                first = None
+            for w, z, out in gm:
+                matmul(w, z, out)
             tanh(a, a)
             mul(a, a, d)  # 1 - t^2: tanh' for g, 4 sigmoid' for o, i, f (backward's weights carry the 1/4)
             sub(1, d, d)
