@@ -131,13 +131,16 @@ def test_winograd_in_conv_transpose_backward(calls):
         assert np.abs(a.numpy() - b.numpy()).max() <= TOL * np.abs(b.numpy()).max()
 
 
-def test_transform_matrices_compute_a_correlation_exactly():
-    """A^T [(G g) * (B^T d)] is the 4-output correlation of a 6-sample d with a 3-tap g (float64)."""
+@pytest.mark.parametrize("m,names", [(4, ("_AT", "_G", "_BT")), (2, ("_AT2", "_G2", "_BT2"))])
+def test_transform_matrices_compute_a_correlation_exactly(m, names):
+    """F(m x m, 3x3)'s A^T [(G g) * (B^T d)] is the m-output correlation of an (m+2)-sample d with a
+    3-tap g (float64)."""
+    at, gm, bt = (getattr(_winograd, n) for n in names)
     rng = np.random.default_rng(7)
     for _ in range(5):
-        d, g = rng.standard_normal(6), rng.standard_normal(3)
-        want = np.array([d[i:i + 3] @ g for i in range(4)])
-        got = _winograd._AT @ ((_winograd._G @ g) * (_winograd._BT @ d))
+        d, g = rng.standard_normal(m + 2), rng.standard_normal(3)
+        want = np.array([d[i:i + 3] @ g for i in range(m)])
+        got = at @ ((gm @ g) * (bt @ d))
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
 
 
@@ -279,16 +282,6 @@ def test_gradients_chunked_or_whole_match_torch(monkeypatch, chunked, h, w, padd
                    else ["grad_tiles", "grad_input"])
     for a, t in ((nx.grad, tx.grad), (nw.grad, tw.grad)):
         assert np.abs(a.numpy() - t.numpy()).max() <= TOL * np.abs(t.numpy()).max()
-
-
-def test_f2_transform_matrices_compute_a_correlation_exactly():
-    """F(2x2, 3x3)'s A^T [(G g) * (B^T d)] is the 2-output correlation of a 4-sample d with a 3-tap g."""
-    rng = np.random.default_rng(9)
-    for _ in range(5):
-        d, g = rng.standard_normal(4), rng.standard_normal(3)
-        want = np.array([d[i:i + 3] @ g for i in range(2)])
-        got = _winograd._AT2 @ ((_winograd._G2 @ g) * (_winograd._BT2 @ d))
-        np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
 
 
 @pytest.fixture
