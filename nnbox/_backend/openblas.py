@@ -54,14 +54,23 @@ def function(name: str):
     return None
 
 
+_queries: dict = {}  # name -> the function set up to take no arguments, or None where missing
+
+
+def _ask(name: str, restype):
+    """The result of OpenBLAS's argument-less query function ``name``, or None where it is missing."""
+    if name not in _queries:
+        found = function(name)
+        if found is not None:
+            found[0].restype, found[0].argtypes = restype, []
+        _queries[name] = None if found is None else found[0]
+    f = _queries[name]
+    return None if f is None else f()
+
+
 def corename() -> str | None:
     """The kernel table OpenBLAS runs (``"skylakex"``, ``"haswell"``, ...), lower case, or None."""
-    found = function("openblas_get_corename")
-    if found is None:
-        return None
-    f = found[0]
-    f.restype, f.argtypes = ctypes.c_char_p, []
-    name = f()
+    name = _ask("openblas_get_corename", ctypes.c_char_p)
     return name.decode().strip().lower() if name else None
 
 
@@ -83,9 +92,4 @@ def avx512_kernels() -> bool:
 
 def num_threads() -> int | None:
     """The number of threads OpenBLAS runs a call on, or None."""
-    found = function("openblas_get_num_threads")
-    if found is None:
-        return None
-    f = found[0]
-    f.restype, f.argtypes = ctypes.c_int, []
-    return int(f())
+    return _ask("openblas_get_num_threads", ctypes.c_int)
