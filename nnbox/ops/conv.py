@@ -291,10 +291,11 @@ _NC_POSITIONS = 64
 
 def _nc_inference(x, w_shape, stride, pads, dilation, groups, taps) -> bool:
     """The NC path for a gradient-free forward pass that Winograd does not take."""
-    return (groups == 1 and taps is None
-            and math.prod(_nc_out_size(x.shape[2:], w_shape[2:], stride, pads, dilation)) >= _NC_POSITIONS
-            and not _winograd.usable(x, w_shape, stride, dilation, groups, taps,
-                                     _nc_out_size(x.shape[2:], w_shape[2:], stride, pads, dilation)))
+    if groups != 1 or taps is not None:
+        return False
+    out_size = _nc_out_size(x.shape[2:], w_shape[2:], stride, pads, dilation)
+    return (math.prod(out_size) >= _NC_POSITIONS
+            and not _winograd.usable(x, w_shape, stride, dilation, groups, taps, out_size))
 
 
 def _nc_out_size(sp, ksize, stride, pads, dilation) -> tuple:
