@@ -146,3 +146,18 @@ def test_parallel_for_from_several_threads_at_once():
     for t in ts:
         t.join(timeout=60)
     assert not errors and len(results) == sizes.size and all(results)
+
+
+@pytest.mark.cpu_only(reason="asks NumPy's OpenBLAS how many threads a call from this thread uses")
+@pytest.mark.parametrize("n", [1, 2])
+def test_blas_in_tasks_runs_on_one_thread_and_the_count_comes_back(n):
+    from nnbox._backend import openblas
+
+    if openblas.num_threads() is None:
+        pytest.skip("NumPy runs on another BLAS")
+    nnbox.set_num_threads(2)
+    before = openblas.num_threads()
+    seen = []
+    parallel_for(n, lambda i, w: seen.append(openblas.num_threads()))  # n=1 runs on this thread
+    assert seen == [1] * n
+    assert openblas.num_threads() == before == 2

@@ -93,3 +93,24 @@ def avx512_kernels() -> bool:
 def num_threads() -> int | None:
     """The number of threads OpenBLAS runs a call on, or None."""
     return _ask("openblas_get_num_threads", ctypes.c_int)
+
+
+
+_setter: list = []  # [openblas_set_num_threads set up for ctypes, or None]
+
+
+def set_num_threads(n: int) -> int | None:
+    """Run later BLAS calls on ``n`` threads; returns the count before, or None where the library or
+    function is missing.  The count is process-wide: this build's ``openblas_set_num_threads_local``
+    sets it for every thread too."""
+    if not _setter:
+        found = function("openblas_set_num_threads")
+        if found is not None:
+            found[0].argtypes, found[0].restype = [ctypes.c_int], None
+        _setter.append(None if found is None else found[0])
+    before = num_threads()
+    if _setter[0] is None or before is None:
+        return None
+    if n != before:
+        _setter[0](n)
+    return before

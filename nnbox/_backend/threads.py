@@ -20,6 +20,8 @@ import itertools
 import os
 import threading
 
+from .openblas import set_num_threads as set_blas_threads
+
 _state = {"threads": None, "interop": None, "pool": None}
 _lock = threading.Lock()
 
@@ -148,16 +150,27 @@ def parallel_for(n_tasks: int, task) -> None:
     threads; ``worker`` (0 .. threads-1) lets a task pick per-thread scratch buffers.  Tasks must be
     independent; each thread claims the next unclaimed task, so more tasks than threads balance the
     load.  The first exception raised by any task is re-raised here (the tasks not yet started are
-    then skipped).  A ``parallel_for`` inside a task runs its tasks on that task's thread."""
-    threads = min(get_num_threads(), n_tasks)
-    if threads <= 1 or getattr(_local, "busy", False):
-        for i in range(n_tasks):
-            task(i, 0)
-        return
-    job = _Job(task, n_tasks)
-    for w in _workers(threads - 1)[:threads - 1]:
-        w.post(job)
-    job.work(0)
-    job.finished.acquire()  # the tasks other threads claimed are done
+    then skipped).  A ``parallel_for`` inside a task runs its tasks on that task's thread.
+
+    BLAS calls in tasks run on one thread each, however many threads the call has: the pool
+    already uses the cores (BLAS's own split over them would oversubscribe them), and a BLAS call
+    split over threads rounds a few elements at its split points apart from a one-thread call, so a
+    task's result would depend on the thread count.  (OpenBLAS's thread count is process-wide, so
+    the caller sets it for the whole call.)"""
+    blas = set_blas_threads(1)
+    try:
+        threads = min(get_num_threads(), n_tasks)
+        if threads <= 1 or getattr(_local, "busy", False):
+            for i in range(n_tasks):
+                task(i, 0)
+            return
+        job = _Job(task, n_tasks)
+        for w in _workers(threads - 1)[:threads - 1]:
+            w.post(job)
+        job.work(0)
+        job.finished.acquire()  # the tasks other threads claimed are done
+    finally:
+        if blas is not None and blas != 1:
+            set_blas_threads(blas)
     if job.error is not None:
         raise job.error

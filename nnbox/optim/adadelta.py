@@ -62,22 +62,23 @@ class Adadelta(Optimizer):
     def step(self, closure: Callable | None = None):
         """One Adadelta update of every parameter that has a gradient; returns the closure's loss."""
         loss = self._closure_loss(closure)
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p._grad is None:
-                    continue
-                state = self.state[p]
-                if not state:
-                    state["step"] = _new_step()
-                    state["square_avg"] = _zeros_state(p)
-                    state["acc_delta"] = _zeros_state(p)
-                state["step"]._data += 1
-                arrays = [p._data, p._grad._data, state["square_avg"]._data, state["acc_delta"]._data]
-                self._update(
-                    _adadelta, [_real(a) for a in arrays], 3, lr=_lr_of(group), rho=group["rho"],
-                    eps=group["eps"], wd=group["weight_decay"], maximize=group["maximize"],
-                )
-                p._vc[0] += 1
+        with self._sliced_step():  # large parameters' slices go to the threads together
+            for group in self.param_groups:
+                for p in group["params"]:
+                    if p._grad is None:
+                        continue
+                    state = self.state[p]
+                    if not state:
+                        state["step"] = _new_step()
+                        state["square_avg"] = _zeros_state(p)
+                        state["acc_delta"] = _zeros_state(p)
+                    state["step"]._data += 1
+                    arrays = [p._data, p._grad._data, state["square_avg"]._data, state["acc_delta"]._data]
+                    self._update(
+                        _adadelta, [_real(a) for a in arrays], 3, lr=_lr_of(group), rho=group["rho"],
+                        eps=group["eps"], wd=group["weight_decay"], maximize=group["maximize"],
+                    )
+                    p._vc[0] += 1
         return loss
 
 

@@ -83,20 +83,21 @@ class Adagrad(Optimizer):
     def step(self, closure: Callable | None = None):
         """One Adagrad update of every parameter that has a gradient; returns the closure's loss."""
         loss = self._closure_loss(closure)
-        for group in self.param_groups:
-            lr, lr_decay = _lr_of(group), group["lr_decay"]
-            for p in group["params"]:
-                if p._grad is None:
-                    continue
-                state = self._init_state(p, group)
-                state["step"]._data += 1
-                step = float(state["step"]._data)
-                arrays = [p._data, p._grad._data, state["sum"]._data]
-                self._update(
-                    _adagrad, [_real(a) for a in arrays], 3, clr=lr / (1 + (step - 1) * lr_decay),
-                    eps=group["eps"], wd=group["weight_decay"], maximize=group["maximize"],
-                )
-                p._vc[0] += 1
+        with self._sliced_step():  # large parameters' slices go to the threads together
+            for group in self.param_groups:
+                lr, lr_decay = _lr_of(group), group["lr_decay"]
+                for p in group["params"]:
+                    if p._grad is None:
+                        continue
+                    state = self._init_state(p, group)
+                    state["step"]._data += 1
+                    step = float(state["step"]._data)
+                    arrays = [p._data, p._grad._data, state["sum"]._data]
+                    self._update(
+                        _adagrad, [_real(a) for a in arrays], 3, clr=lr / (1 + (step - 1) * lr_decay),
+                        eps=group["eps"], wd=group["weight_decay"], maximize=group["maximize"],
+                    )
+                    p._vc[0] += 1
         return loss
 
 

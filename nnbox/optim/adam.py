@@ -5,6 +5,7 @@ from collections.abc import Callable, Iterable
 
 from .._tensor import Tensor
 from ..ops._util import xp_of
+from ._axpy import axpby, axpy
 from .optimizer import (
     Optimizer,
     _check_betas,
@@ -117,7 +118,9 @@ def _adam_consts(arr, lr, b1: float, b2: float, eps: float, step: float, decay, 
 
 def _adam(p, g, m, v, vmax, w, tmp, tmp2, k):
     """One Adam update in place (``w``, ``tmp``, ``tmp2``: scratch; ``k`` from ``_adam_consts``): the
-    moments, then ``p -= step_size m / (sqrt(v) / sqrt(1 - b2^t) + eps)``, thirteen ufunc calls."""
+    moments, then ``p -= step_size m / (sqrt(v) / sqrt(1 - b2^t) + eps)``, in eleven passes: the
+    lerp's multiply-add runs as BLAS's axpy (rounded once, as torch's), and ``v``'s scale-and-add as
+    one axpby."""
     decay, small, amsgrad, c_lerp, b2, c2, bc2_sqrt, eps, neg_step = k
     xp = xp_of(p)
     if decay is not None:  # weight decay (L2 into the gradient, or AdamW's shrink of p) and maximize
@@ -128,15 +131,14 @@ def _adam(p, g, m, v, vmax, w, tmp, tmp2, k):
         else:
             g = _decayed_grad(g, p, maximize, wd, w)
     xp.subtract(g, m, out=tmp)  # m = lerp(m, g, 1 - b1)
-    tmp *= c_lerp
     if small:
-        m += tmp
+        axpy(c_lerp, tmp, m, tmp2)
     else:
-        xp.subtract(g, tmp, out=m)
-    v *= b2  # v = b2 v + (1 - b2) g^2
-    xp.multiply(g, c2, out=tmp)
+        m[...] = g
+        axpy(-c_lerp, tmp, m, tmp2)
+    xp.multiply(g, c2, out=tmp)  # v = b2 v + (1 - b2) g^2
     tmp *= g
-    v += tmp
+    axpby(1, tmp, b2, v, tmp2)
     if amsgrad:
         xp.maximum(vmax, v, out=vmax)
         v = vmax

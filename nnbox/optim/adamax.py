@@ -63,25 +63,26 @@ class Adamax(Optimizer):
     def step(self, closure: Callable | None = None):
         """One Adamax update of every parameter that has a gradient; returns the closure's loss."""
         loss = self._closure_loss(closure)
-        for group in self.param_groups:
-            lr = _lr_of(group)
-            b1, b2 = (float(b) for b in group["betas"])
-            for p in group["params"]:
-                if p._grad is None:
-                    continue
-                state = self.state[p]
-                if not state:
-                    state["step"] = _new_step()
-                    state["exp_avg"] = _zeros_state(p)
-                    state["exp_inf"] = _zeros_state(p)
-                state["step"]._data += 1
-                step = float(state["step"]._data)
-                arrays = [p._data, p._grad._data, state["exp_avg"]._data, state["exp_inf"]._data]
-                self._update(
-                    _adamax, [_real(a) for a in arrays], 2, b1=b1, b2=b2, eps=group["eps"],
-                    clr=lr / (1 - b1**step), wd=group["weight_decay"], maximize=group["maximize"],
-                )
-                p._vc[0] += 1
+        with self._sliced_step():  # large parameters' slices go to the threads together
+            for group in self.param_groups:
+                lr = _lr_of(group)
+                b1, b2 = (float(b) for b in group["betas"])
+                for p in group["params"]:
+                    if p._grad is None:
+                        continue
+                    state = self.state[p]
+                    if not state:
+                        state["step"] = _new_step()
+                        state["exp_avg"] = _zeros_state(p)
+                        state["exp_inf"] = _zeros_state(p)
+                    state["step"]._data += 1
+                    step = float(state["step"]._data)
+                    arrays = [p._data, p._grad._data, state["exp_avg"]._data, state["exp_inf"]._data]
+                    self._update(
+                        _adamax, [_real(a) for a in arrays], 2, b1=b1, b2=b2, eps=group["eps"],
+                        clr=lr / (1 - b1**step), wd=group["weight_decay"], maximize=group["maximize"],
+                    )
+                    p._vc[0] += 1
         return loss
 
 

@@ -62,33 +62,34 @@ class ASGD(Optimizer):
     def step(self, closure: Callable | None = None):
         """One ASGD update of every parameter that has a gradient; returns the closure's loss."""
         loss = self._closure_loss(closure)
-        for group in self.param_groups:
-            lr, lambd, alpha, t0 = float(_lr_of(group)), group["lambd"], group["alpha"], group["t0"]
-            for p in group["params"]:
-                if p._grad is None:
-                    continue
-                state = self.state[p]
-                if not state:
-                    state["step"] = _new_step()
-                    dt = state["step"]._data.dtype
-                    state["eta"] = Tensor._make(np.asarray(lr, dt))
-                    state["mu"] = Tensor._make(np.ones((), dt))
-                    state["ax"] = _zeros_state(p)
-                state["step"]._data += 1
-                step = float(state["step"]._data)
-                eta, mu = state["eta"]._data, state["mu"]._data
-                arrays = [p._data, p._grad._data, state["ax"]._data]
-                self._update(
-                    _asgd, [_real(a) for a in arrays], 2, eta=float(eta),
-                    mu=np.asarray(float(mu), mu.dtype)[()], lambd=lambd,
-                    wd=group["weight_decay"], maximize=group["maximize"],
-                )
-                # torch makes these Python numbers 0-d tensors of the scalar dtype before storing
-                # them, so they are rounded to it even when a loaded eta/mu is float64
-                sdt = state["step"]._data.dtype
-                eta[...] = float(np.asarray(lr / ((1 + lambd * lr * step) ** alpha), sdt))
-                mu[...] = float(np.asarray(1 / max(1, step - t0), sdt))
-                p._vc[0] += 1
+        with self._sliced_step():  # large parameters' slices go to the threads together
+            for group in self.param_groups:
+                lr, lambd, alpha, t0 = float(_lr_of(group)), group["lambd"], group["alpha"], group["t0"]
+                for p in group["params"]:
+                    if p._grad is None:
+                        continue
+                    state = self.state[p]
+                    if not state:
+                        state["step"] = _new_step()
+                        dt = state["step"]._data.dtype
+                        state["eta"] = Tensor._make(np.asarray(lr, dt))
+                        state["mu"] = Tensor._make(np.ones((), dt))
+                        state["ax"] = _zeros_state(p)
+                    state["step"]._data += 1
+                    step = float(state["step"]._data)
+                    eta, mu = state["eta"]._data, state["mu"]._data
+                    arrays = [p._data, p._grad._data, state["ax"]._data]
+                    self._update(
+                        _asgd, [_real(a) for a in arrays], 2, eta=float(eta),
+                        mu=np.asarray(float(mu), mu.dtype)[()], lambd=lambd,
+                        wd=group["weight_decay"], maximize=group["maximize"],
+                    )
+                    # torch makes these Python numbers 0-d tensors of the scalar dtype before storing
+                    # them, so they are rounded to it even when a loaded eta/mu is float64
+                    sdt = state["step"]._data.dtype
+                    eta[...] = float(np.asarray(lr / ((1 + lambd * lr * step) ** alpha), sdt))
+                    mu[...] = float(np.asarray(1 / max(1, step - t0), sdt))
+                    p._vc[0] += 1
         return loss
 
 

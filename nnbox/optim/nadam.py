@@ -72,35 +72,36 @@ class NAdam(Optimizer):
     def step(self, closure: Callable | None = None):
         """One NAdam update of every parameter that has a gradient; returns the closure's loss."""
         loss = self._closure_loss(closure)
-        for group in self.param_groups:
-            lr, mdecay = _lr_of(group), group["momentum_decay"]
-            b1, b2 = (float(b) for b in group["betas"])
-            for p in group["params"]:
-                if p._grad is None:
-                    continue
-                state = self.state[p]
-                if not state:
-                    state["step"] = _new_step()
-                    # the running product of mu, a 0-d tensor of the step's dtype (rounded as torch)
-                    state["mu_product"] = Tensor._make(np.ones((), state["step"]._data.dtype))
-                    state["exp_avg"] = _zeros_state(p)
-                    state["exp_avg_sq"] = _zeros_state(p)
-                state["step"]._data += 1
-                step = float(state["step"]._data)
-                mu = b1 * (1.0 - 0.5 * (0.96 ** (step * mdecay)))
-                mu_next = b1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * mdecay)))
-                mu_prod = state["mu_product"]._data
-                mu_prod *= mu
-                mu_product = float(mu_prod)
-                arrays = [p._data, p._grad._data, state["exp_avg"]._data, state["exp_avg_sq"]._data]
-                self._update(
-                    _nadam, [_real(a) for a in arrays], 3, lr=lr, b1=b1, b2=b2, eps=group["eps"],
-                    wd=group["weight_decay"], maximize=group["maximize"],
-                    decoupled=group["decoupled_weight_decay"], bias_correction2=1 - b2**step,
-                    g_scale=-lr * (1.0 - mu) / (1.0 - mu_product),
-                    m_scale=(-lr * mu_next) / (1.0 - mu_product * mu_next),
-                )
-                p._vc[0] += 1
+        with self._sliced_step():  # large parameters' slices go to the threads together
+            for group in self.param_groups:
+                lr, mdecay = _lr_of(group), group["momentum_decay"]
+                b1, b2 = (float(b) for b in group["betas"])
+                for p in group["params"]:
+                    if p._grad is None:
+                        continue
+                    state = self.state[p]
+                    if not state:
+                        state["step"] = _new_step()
+                        # the running product of mu, a 0-d tensor of the step's dtype (rounded as torch)
+                        state["mu_product"] = Tensor._make(np.ones((), state["step"]._data.dtype))
+                        state["exp_avg"] = _zeros_state(p)
+                        state["exp_avg_sq"] = _zeros_state(p)
+                    state["step"]._data += 1
+                    step = float(state["step"]._data)
+                    mu = b1 * (1.0 - 0.5 * (0.96 ** (step * mdecay)))
+                    mu_next = b1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * mdecay)))
+                    mu_prod = state["mu_product"]._data
+                    mu_prod *= mu
+                    mu_product = float(mu_prod)
+                    arrays = [p._data, p._grad._data, state["exp_avg"]._data, state["exp_avg_sq"]._data]
+                    self._update(
+                        _nadam, [_real(a) for a in arrays], 3, lr=lr, b1=b1, b2=b2, eps=group["eps"],
+                        wd=group["weight_decay"], maximize=group["maximize"],
+                        decoupled=group["decoupled_weight_decay"], bias_correction2=1 - b2**step,
+                        g_scale=-lr * (1.0 - mu) / (1.0 - mu_product),
+                        m_scale=(-lr * mu_next) / (1.0 - mu_product * mu_next),
+                    )
+                    p._vc[0] += 1
         return loss
 
 

@@ -59,6 +59,7 @@ from .._tensor import Tensor
 from ..autograd import grad_mode
 from ..ops._util import xp_of
 from ..utils.hooks import RemovableHandle
+from ._axpy import axpy
 
 _ndarray = np.ndarray
 _CHUNK = 1 << 16  # elements per slice of a CPU update: a few arrays of it fit in L2
@@ -419,7 +420,7 @@ class Optimizer:
             out.append(buf[:size].reshape(shape))
         return out
 
-    def _update(self, fn: Callable, arrays: list, n_tmp: int, *args, **hyper) -> None:
+    def _update(self, fn: Callable, arrays: list, n_tmp: int, *args, cache_slices: bool = True, **hyper) -> None:
         """Run ``fn(*arrays, *scratch, *args, **hyper)``, the in-place update of one parameter.
 
         On the CPU, large contiguous parameters are updated in slices of ``_CHUNK`` elements: the
@@ -428,13 +429,21 @@ class Optimizer:
         be element-wise, so slicing does not change its result.  With one thread the slices run in
         a plain loop over work arrays taken once (a slice then costs its ufunc calls and little
         else); with more they are shared out by ``parallel_for``, inside a ``_sliced_step`` block all
-        parameters' slices together when the block ends.
+        parameters' slices together when the block ends, small parameters as one task each, so
+        every BLAS call of an update (``_axpy``) runs on one thread and the bits do not depend on
+        the thread count (see ``parallel_for``).  ``cache_slices=False`` marks an update of a few
+        BLAS calls, which reads each array once anyway: with one thread its whole arrays go to
+        ``fn`` at once (slices would only add Python work).
         """
         first = arrays[0]
         n = first.size
-        if type(first) is _ndarray and n > _CHUNK and all(a.flags.c_contiguous for a in arrays):
+        batch = self.__dict__.get("_batch")  # only with more than one thread
+        if type(first) is _ndarray and (n > _CHUNK or batch is not None) and all(a.flags.c_contiguous for a in arrays):
             flat = [a.reshape(-1) for a in arrays]
-            if get_num_threads() == 1:
+            if batch is None and get_num_threads() == 1:
+                if not cache_slices:
+                    fn(*arrays, *self._scratch_like(first, n_tmp), *args, **hyper)
+                    return
                 tmp = self._scratch_like(flat[0][:_CHUNK], n_tmp)
                 for lo in range(0, n, _CHUNK):
                     hi = lo + _CHUNK
@@ -443,7 +452,6 @@ class Optimizer:
                     fn(*[a[lo:hi] for a in flat], *tmp, *args, **hyper)
                 return
             work = (fn, flat, n_tmp, args, hyper)
-            batch = self.__dict__.get("_batch")
             if batch is None:
                 self._run_sliced([work])
             else:
@@ -470,8 +478,9 @@ class Optimizer:
         """Within this block ``_update`` collects the sliced updates bound for the threads and runs
         them all together when the block ends (one hand-off per step instead of one per large
         parameter).  Each update is element-wise and touches only its own parameter and state, so
-        the order changes no result.  A block inside another joins the outer one."""
-        if self.__dict__.get("_batch") is not None:
+        the order changes no result.  A block inside another joins the outer one; with one thread
+        the block does nothing."""
+        if self.__dict__.get("_batch") is not None or get_num_threads() == 1:
             yield
             return
         batch = self._batch = []
@@ -623,13 +632,10 @@ def _decayed_grad(g, p, maximize: bool, weight_decay: float, out):
     differs from ``g`` (the gradient array itself is never written)."""
     if not maximize and not weight_decay:
         return g
-    xp = xp_of(g)
-    if weight_decay:
-        xp.multiply(p, weight_decay, out=out)
-        if maximize:
-            out -= g
-        else:
-            out += g
+    if maximize:
+        xp_of(g).negative(g, out=out)
     else:
-        xp.negative(g, out=out)
+        out[...] = g
+    if weight_decay:  # g.add(p, alpha=weight_decay), rounded once as torch does
+        axpy(weight_decay, p, out)
     return out

@@ -65,33 +65,34 @@ class RAdam(Optimizer):
     def step(self, closure: Callable | None = None):
         """One RAdam update of every parameter that has a gradient; returns the closure's loss."""
         loss = self._closure_loss(closure)
-        for group in self.param_groups:
-            lr = _lr_of(group)
-            b1, b2 = (float(b) for b in group["betas"])
-            rho_inf = 2 / (1 - b2) - 1
-            for p in group["params"]:
-                if p._grad is None:
-                    continue
-                state = self.state[p]
-                if not state:
-                    state["step"] = _new_step()
-                    state["exp_avg"] = _zeros_state(p)
-                    state["exp_avg_sq"] = _zeros_state(p)
-                state["step"]._data += 1
-                step = float(state["step"]._data)
-                bias_correction2 = 1 - b2**step
-                rho_t = rho_inf - 2 * step * (b2**step) / bias_correction2
-                rect = None
-                if rho_t > 5.0:  # the variance estimate is trustworthy: use the adaptive rate
-                    rect = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
-                arrays = [p._data, p._grad._data, state["exp_avg"]._data, state["exp_avg_sq"]._data]
-                self._update(
-                    _radam, [_real(a) for a in arrays], 3, lr=lr, b1=b1, b2=b2, eps=group["eps"],
-                    wd=group["weight_decay"], maximize=group["maximize"],
-                    decoupled=group["decoupled_weight_decay"], bias_correction1=1 - b1**step,
-                    sqrt_bc2=math.sqrt(bias_correction2), rect=rect,
-                )
-                p._vc[0] += 1
+        with self._sliced_step():  # large parameters' slices go to the threads together
+            for group in self.param_groups:
+                lr = _lr_of(group)
+                b1, b2 = (float(b) for b in group["betas"])
+                rho_inf = 2 / (1 - b2) - 1
+                for p in group["params"]:
+                    if p._grad is None:
+                        continue
+                    state = self.state[p]
+                    if not state:
+                        state["step"] = _new_step()
+                        state["exp_avg"] = _zeros_state(p)
+                        state["exp_avg_sq"] = _zeros_state(p)
+                    state["step"]._data += 1
+                    step = float(state["step"]._data)
+                    bias_correction2 = 1 - b2**step
+                    rho_t = rho_inf - 2 * step * (b2**step) / bias_correction2
+                    rect = None
+                    if rho_t > 5.0:  # the variance estimate is trustworthy: use the adaptive rate
+                        rect = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+                    arrays = [p._data, p._grad._data, state["exp_avg"]._data, state["exp_avg_sq"]._data]
+                    self._update(
+                        _radam, [_real(a) for a in arrays], 3, lr=lr, b1=b1, b2=b2, eps=group["eps"],
+                        wd=group["weight_decay"], maximize=group["maximize"],
+                        decoupled=group["decoupled_weight_decay"], bias_correction1=1 - b1**step,
+                        sqrt_bc2=math.sqrt(bias_correction2), rect=rect,
+                    )
+                    p._vc[0] += 1
         return loss
 
 

@@ -67,31 +67,32 @@ class RMSprop(Optimizer):
     def step(self, closure: Callable | None = None):
         """One RMSprop update of every parameter that has a gradient; returns the closure's loss."""
         loss = self._closure_loss(closure)
-        for group in self.param_groups:
-            momentum, centered = group["momentum"], group["centered"]
-            for p in group["params"]:
-                if p._grad is None:
-                    continue
-                state = self.state[p]
-                if not state:
-                    state["step"] = _new_step()
-                    state["square_avg"] = _zeros_state(p)
-                    if momentum > 0:
-                        state["momentum_buffer"] = _zeros_state(p)
-                    if centered:
-                        state["grad_avg"] = _zeros_state(p)
-                state["step"]._data += 1
-                sq = state["square_avg"]._data
-                # absent buffers are stood in for by square_avg; the flags keep them unused
-                buf = state["momentum_buffer"]._data if momentum > 0 else sq
-                ga = state["grad_avg"]._data if centered else sq
-                arrays = [p._data, p._grad._data, sq, ga, buf]
-                self._update(
-                    _rmsprop, [_real(a) for a in arrays], 3, lr=_lr_of(group), alpha=group["alpha"],
-                    eps=group["eps"], momentum=momentum, centered=centered, wd=group["weight_decay"],
-                    maximize=group["maximize"],
-                )
-                p._vc[0] += 1
+        with self._sliced_step():  # large parameters' slices go to the threads together
+            for group in self.param_groups:
+                momentum, centered = group["momentum"], group["centered"]
+                for p in group["params"]:
+                    if p._grad is None:
+                        continue
+                    state = self.state[p]
+                    if not state:
+                        state["step"] = _new_step()
+                        state["square_avg"] = _zeros_state(p)
+                        if momentum > 0:
+                            state["momentum_buffer"] = _zeros_state(p)
+                        if centered:
+                            state["grad_avg"] = _zeros_state(p)
+                    state["step"]._data += 1
+                    sq = state["square_avg"]._data
+                    # absent buffers are stood in for by square_avg; the flags keep them unused
+                    buf = state["momentum_buffer"]._data if momentum > 0 else sq
+                    ga = state["grad_avg"]._data if centered else sq
+                    arrays = [p._data, p._grad._data, sq, ga, buf]
+                    self._update(
+                        _rmsprop, [_real(a) for a in arrays], 3, lr=_lr_of(group), alpha=group["alpha"],
+                        eps=group["eps"], momentum=momentum, centered=centered, wd=group["weight_decay"],
+                        maximize=group["maximize"],
+                    )
+                    p._vc[0] += 1
         return loss
 
 

@@ -59,25 +59,26 @@ class Rprop(Optimizer):
     def step(self, closure: Callable | None = None):
         """One Rprop update of every parameter that has a gradient; returns the closure's loss."""
         loss = self._closure_loss(closure)
-        for group in self.param_groups:
-            etaminus, etaplus = group["etas"]
-            lo, hi = group["step_sizes"]
-            for p in group["params"]:
-                if p._grad is None:
-                    continue
-                state = self.state[p]
-                if not state:
-                    state["step"] = _new_step()
-                    state["prev"] = _zeros_state(p)
-                    xp = xp_of(p._data)
-                    state["step_size"] = Tensor._make(xp.full_like(p._grad._data, float(_lr_of(group))))
-                state["step"]._data += 1
-                arrays = [p._data, p._grad._data, state["prev"]._data, state["step_size"]._data]
-                self._update(
-                    _rprop, [_real(a) for a in arrays], 3, etaminus=etaminus, etaplus=etaplus, lo=lo, hi=hi,
-                    maximize=group["maximize"],
-                )
-                p._vc[0] += 1
+        with self._sliced_step():  # large parameters' slices go to the threads together
+            for group in self.param_groups:
+                etaminus, etaplus = group["etas"]
+                lo, hi = group["step_sizes"]
+                for p in group["params"]:
+                    if p._grad is None:
+                        continue
+                    state = self.state[p]
+                    if not state:
+                        state["step"] = _new_step()
+                        state["prev"] = _zeros_state(p)
+                        xp = xp_of(p._data)
+                        state["step_size"] = Tensor._make(xp.full_like(p._grad._data, float(_lr_of(group))))
+                    state["step"]._data += 1
+                    arrays = [p._data, p._grad._data, state["prev"]._data, state["step_size"]._data]
+                    self._update(
+                        _rprop, [_real(a) for a in arrays], 3, etaminus=etaminus, etaplus=etaplus, lo=lo, hi=hi,
+                        maximize=group["maximize"],
+                    )
+                    p._vc[0] += 1
         return loss
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from ..ops._util import xp_of
+from ._axpy import axpby, axpy, blas_runs
 from .optimizer import (
     Optimizer,
     _check_foreach_fused,
@@ -68,59 +68,54 @@ class SGD(Optimizer):
             for group in self.param_groups:
                 lr, wd, maximize = _lr_of(group), group["weight_decay"], group["maximize"]
                 momentum, dampening, nesterov = group["momentum"], group["dampening"], group["nesterov"]
-                consts: dict = {}  # (array type, dtype) -> the update's constants
+                consts: dict = {}  # (array type, dtype) -> the update's constants, and whether to slice
                 for p in group["params"]:
                     if p._grad is None:
                         continue
                     key = (type(p._data), p._data.dtype)
-                    k = consts.get(key)
-                    if k is None:
+                    got = consts.get(key)
+                    if got is None:
                         damp = None if dampening == 0 else 1 - dampening
-                        k = consts[key] = ((maximize, wd) if wd or maximize else None, nesterov) + _ufunc_consts(
+                        k = ((maximize, wd) if wd or maximize else None, nesterov) + _ufunc_consts(
                             p._data, momentum, damp, -lr
                         )
+                        got = consts[key] = k, not blas_runs(p._data)  # BLAS streams: no slices on one thread
+                    k, cache_slices = got
                     if momentum == 0:
-                        self._update(_sgd, [p._data, p._grad._data], 2, k)
+                        self._update(_sgd, [p._data, p._grad._data], 2, k, cache_slices=cache_slices)
                     else:
                         state = self.state[p]
                         first = "momentum_buffer" not in state or state["momentum_buffer"] is None
                         if first:
                             state["momentum_buffer"] = _zeros_state(p)
-                        self._update(_sgd_momentum, [p._data, p._grad._data, state["momentum_buffer"]._data], 2, first, k)
+                        arrays = [p._data, p._grad._data, state["momentum_buffer"]._data]
+                        self._update(_sgd_momentum, arrays, 2, first, k, cache_slices=cache_slices)
                     p._vc[0] += 1
         return loss
 
 
-def _grad_of(g, p, decay, w):
-    """The gradient the update reads: ``g``, or with weight decay / maximize ``_decayed_grad``'s."""
-    return g if decay is None else _decayed_grad(g, p, decay[0], decay[1], w)
-
-
 def _sgd(p, g, w, upd, k):
     decay, _, _, _, neg_lr = k
-    g = _grad_of(g, p, decay, w)
-    xp_of(p).multiply(g, neg_lr, out=upd)
-    p += upd
+    if decay is not None:
+        g = _decayed_grad(g, p, decay[0], decay[1], w)
+    axpy(neg_lr, g, p, upd)  # p.add_(g, alpha=-lr)
 
 
 def _sgd_momentum(p, g, buf, w, upd, first, k):
     decay, nesterov, momentum, damp, neg_lr = k
-    xp = xp_of(p)
-    g = _grad_of(g, p, decay, w)
+    if decay is not None:  # weight decay / maximize
+        g = _decayed_grad(g, p, decay[0], decay[1], w)
     if first:
         buf[...] = g  # the buffer starts as a copy of the gradient
-    else:
+    elif damp is None:  # buf.mul_(momentum).add_(g)
+        axpby(1, g, momentum, buf, upd)
+    else:  # buf.mul_(momentum).add_(g, alpha=1 - dampening): that add rounds once
         buf *= momentum
-        if damp is not None:
-            xp.multiply(g, damp, out=upd)
-            buf += upd
-        else:
-            buf += g
-    if nesterov:
-        xp.multiply(buf, momentum, out=upd)
-        upd += g
+        axpy(damp, g, buf, upd)
+    if nesterov:  # g.add(buf, alpha=momentum)
+        upd[...] = g
+        axpy(momentum, buf, upd, w)
         g = upd
     else:
         g = buf
-    xp.multiply(g, neg_lr, out=upd)
-    p += upd
+    axpy(neg_lr, g, p, upd)
