@@ -13,7 +13,7 @@ from __future__ import annotations
 # its typing modules took 30-40 ms longer to load (measured with -X importtime; cause not found)
 import numpy as _numpy  # noqa: F401
 
-from . import amp, autograd, cuda, fft, onnx  # noqa: F401,E402
+from . import amp, autograd, cuda  # noqa: F401,E402
 from ._backend.device import device, get_default_device, set_default_device  # noqa: F401
 from ._backend.dtype import (  # noqa: F401
     bfloat16,
@@ -392,6 +392,7 @@ _LAZY = {
     "testing": "nnbox.testing",
     "multiprocessing": "nnbox.multiprocessing",
     "onnx": "nnbox.onnx",
+    "fft": "nnbox.fft",
     "jit": "nnbox.jit",
     "training": "nnbox.training",
     "hub": "nnbox.hub",
