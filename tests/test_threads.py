@@ -1,5 +1,6 @@
 """``set_num_threads`` / ``get_num_threads`` as torch's, and the worker pool that element-wise work
 (optimizer updates) is split over."""
+import sys
 import threading
 
 import numpy as np
@@ -161,3 +162,16 @@ def test_blas_in_tasks_runs_on_one_thread_and_the_count_comes_back(n):
     parallel_for(n, lambda i, w: seen.append(openblas.num_threads()))  # n=1 runs on this thread
     assert seen == [1] * n
     assert openblas.num_threads() == before == 2
+
+
+@pytest.mark.cpu_only(reason="asks NumPy's OpenBLAS for its thread count")
+def test_set_num_threads_limits_blas_without_threadpoolctl(monkeypatch):
+    from nnbox._backend import openblas
+
+    if openblas.num_threads() is None:
+        pytest.skip("NumPy runs on another BLAS")
+    monkeypatch.setitem(sys.modules, "threadpoolctl", None)  # the core install has no threadpoolctl
+    nnbox.set_num_threads(1)
+    assert openblas.num_threads() == 1
+    nnbox.set_num_threads(2)
+    assert openblas.num_threads() == 2

@@ -5,8 +5,8 @@ and running them on a few threads uses the cores torch uses (its OpenMP loops do
 workers start on first use (``get_num_threads() - 1`` of them; the calling thread takes a share
 too), sleep on a lock between calls, and take tasks one at a time from a shared counter: a worker
 the OS has not scheduled yet (another process holds its core) leaves its tasks to the others
-instead of stalling the call.  BLAS follows the same setting through threadpoolctl when it is
-installed.
+instead of stalling the call.  BLAS follows the same setting: through threadpoolctl when it is
+installed, else NumPy's bundled OpenBLAS directly.
 
 >>> import nnbox
 >>> n = nnbox.get_num_threads()
@@ -55,9 +55,10 @@ def set_num_threads(n: int) -> None:
     _state["threads"] = n
     try:
         from threadpoolctl import threadpool_limits
-    except ImportError:
+    except ImportError:  # the core install: NumPy's own OpenBLAS, where it is one
+        set_blas_threads(n)
         return
-    threadpool_limits(n, user_api="blas")
+    threadpool_limits(n, user_api="blas")  # every BLAS in the process
 
 
 def get_num_interop_threads() -> int:
