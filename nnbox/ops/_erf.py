@@ -275,7 +275,7 @@ def gelu_f32(x, out, d=None, u=None):
         # an overflow (x^2 beyond float32) or an invalid operation (0 * inf from an infinite x)
         # anywhere in the fast chain sends the block to the clipped one; NaN inputs raise neither and
         # stay NaN.  Watching the flags costs ~1 us a block where a max-reduction of u took ~4 us.
-        with np.errstate(over="raise", invalid="raise"):
+        with np.errstate(over="raise", invalid="raise", under="ignore"):
             return _gelu_f32_chain(x, out, d, u, u, _GELU_CONSTS_0D, np.multiply, np.add, np.divide, np.tanh, np.exp2)
     except FloatingPointError:
         return _gelu_f32_clipped(x, out, d, u)
@@ -293,7 +293,7 @@ def _gelu_f32_clipped(x, out, d, u):
         fns = (lambda a, b, o: xp.multiply(a, b, out=o), lambda a, b, o: xp.add(a, b, out=o),
                lambda a, b, o: xp.divide(a, b, out=o), lambda a, o: xp.tanh(a, out=o),
                lambda a, o: xp.exp2(a, out=o))
-    with np.errstate(over="ignore", invalid="ignore"):  # inf * 0 at x = -inf gives NaN, as it does today
+    with np.errstate(all="ignore"):  # inf * 0 at x = -inf gives NaN, as it did before; torch never warns
         fns[0](x, x, u)
         uc = xp.minimum(u, _U_CLIP)
         return _gelu_f32_chain(x, out, d, u, uc, f, *fns)
