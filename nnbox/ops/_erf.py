@@ -234,7 +234,8 @@ def normal_cdf(x, out, sq):
 #     R(u) = K1 / (u + B1 + K2 / (u + B2 + K3 / (u + B3)))
 # (the same rational, converted by the tool): 8 full-size passes where Horner's rule for N and D and
 # their quotient take 10, at the same measured error (no level cancels: each partial denominator stays
-# above 8).  The exact P(0) keeps the leading term free of R's rounding.  Far out tanh rounds to +-1,
+# above 8).  Its three divides cost about 2.5 adds each, so the whole chain gains 5% (366 against
+# 386 us on 256K elements, one thread), partly from needing no denominator buffer.  The exact P(0) keeps the leading term free of R's rounding.  Far out tanh rounds to +-1,
 # so Phi is exactly 0 or 1 there, as torch's 0.5 (1 + erf).  P increases with u (to sqrt(2 / pi) + K1)
 # and the fraction stays finite for every finite u, so u needs no clipping; only an overflowing x^2
 # (|x| > 1.8e19) or an infinite x (0 * inf) does (``_gelu_f32_clipped``).
