@@ -163,6 +163,7 @@ def test_gelu_f32_huge_and_infinite_inputs():
     """x^2 overflows beyond |x| = 1.8e19 and inf * 0 is invalid: the block falls back to the clipped
     chain, with no warning; the other elements keep their values; huge x gives torch's GELU."""
     import warnings
+
     from nnbox.ops._erf import gelu_f32
     normal = np.random.default_rng(4).standard_normal(1000).astype(np.float32)
     edge = np.float32([np.inf, -np.inf, np.nan, 1e20, -1e20, 3e38, -3e38, 1.9e19, -1.9e19, 1e19, -1e19])

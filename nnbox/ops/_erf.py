@@ -235,10 +235,11 @@ def normal_cdf(x, out, sq):
 # (the same rational, converted by the tool): 8 full-size passes where Horner's rule for N and D and
 # their quotient take 10, at the same measured error (no level cancels: each partial denominator stays
 # above 8).  Its three divides cost about 2.5 adds each, so the whole chain gains 5% (366 against
-# 386 us on 256K elements, one thread), partly from needing no denominator buffer.  The exact P(0) keeps the leading term free of R's rounding.  Far out tanh rounds to +-1,
-# so Phi is exactly 0 or 1 there, as torch's 0.5 (1 + erf).  P increases with u (to sqrt(2 / pi) + K1)
-# and the fraction stays finite for every finite u, so u needs no clipping; only an overflowing x^2
-# (|x| > 1.8e19) or an infinite x (0 * inf) does (``_gelu_f32_clipped``).
+# 386 us on 256K elements, one thread), partly from needing no denominator buffer.  The exact P(0)
+# keeps the leading term free of R's rounding.  Far out tanh rounds to +-1, so Phi is exactly 0 or 1
+# there, as torch's 0.5 (1 + erf).  P increases with u (to sqrt(2 / pi) + K1) and the fraction stays
+# finite for every finite u, so u needs no clipping; only an overflowing x^2 (|x| > 1.8e19) or an
+# infinite x (0 * inf) does (``_gelu_f32_clipped``).
 _PHI_CF_F32 = (3.938721747260367, -547.2460485571357, 149.95357425487023,  # K1, K2, K3
                128.07513686965035, 9.41206228118009, 8.149683705006145)  # B1, B2, B3
 _PHI_TANH_F32_P0 = 0.7978845608028654  # sqrt(2 / pi)

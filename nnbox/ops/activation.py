@@ -17,8 +17,8 @@ from .._backend.threads import parallel_for
 from .._tensor import Tensor
 from ..autograd.function import Function
 from . import elementwise as _ew
-from ._erf import normal_cdf as _normal_cdf
 from ._erf import gelu_f32 as _gelu_f32
+from ._erf import normal_cdf as _normal_cdf
 from ._parallel import MIN_SIZE, par_ufunc
 from ._util import unbroadcast, wrap_dim, xp_of
 from .inplace import apply_inplace
