@@ -138,3 +138,71 @@ def test_gelu_without_grad_equals_with_grad(dt, scale):
         ref = torch.nn.functional.gelu(torch.from_numpy(x.astype(np.float64))).numpy()
         np.testing.assert_allclose(plain / np.maximum(np.abs(x), 1), ref / np.maximum(np.abs(x), 1),
                                    rtol=0, atol=2 * ATOL[dt])
+
+
+def _gelu_f32_both(fn, x):
+    out, d = np.empty_like(x), np.empty_like(x)
+    fn(x, out, d, d)
+    return out, d
+
+
+def test_gelu_f32_clipped_chain_gives_the_fast_chains_bits():
+    """A block with an overflowing x^2 or an infinite x takes the clipped chain: every other element
+    of it must get the bits the fast chain gives, so a result never depends on its neighbours."""
+    from nnbox.ops._erf import _gelu_f32_clipped, gelu_f32
+    rng = np.random.default_rng(3)
+    x = np.concatenate([_dense_grid(np.float32)[::7], rng.standard_normal(50_000).astype(np.float32) * 8,
+                        np.float32([1e9, -1e9, 3e17, -3e17])])
+    fast = _gelu_f32_both(gelu_f32, x)
+    clipped = _gelu_f32_both(_gelu_f32_clipped, x)
+    for a, b in zip(fast, clipped):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_gelu_f32_huge_and_infinite_inputs():
+    """x^2 overflows beyond |x| = 1.8e19 and inf * 0 is invalid: the block falls back to the clipped
+    chain, with no warning; the other elements keep their values; huge x gives torch's GELU."""
+    import warnings
+
+    from nnbox.ops._erf import gelu_f32
+    normal = np.random.default_rng(4).standard_normal(1000).astype(np.float32)
+    edge = np.float32([np.inf, -np.inf, np.nan, 1e20, -1e20, 3e38, -3e38, 1.9e19, -1.9e19, 1e19, -1e19])
+    x = np.concatenate([normal, edge])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        y, g = _gelu_f32_both(gelu_f32, x)
+    y0, g0 = _gelu_f32_both(gelu_f32, normal)
+    np.testing.assert_array_equal(y[:1000], y0)
+    np.testing.assert_array_equal(g[:1000], g0)
+    assert np.isnan(y[1001:1003]).all() and np.isnan(g[:1003][1000:]).all()  # -inf, NaN; and every gradient
+    assert y[1000] == np.inf  # torch's float32 kernel gives NaN here; x Phi(x) -> inf
+    assert y[1005] == x[1005]  # 3e38: torch's 0.5 x (1 + erf) overflows to inf here
+    big = np.r_[x[1003:1005], x[1006:]]
+    xt = torch.tensor(big, requires_grad=True)
+    torch.nn.functional.gelu(xt).sum().backward()
+    np.testing.assert_array_equal(np.r_[y[1003:1005], y[1006:]], torch.nn.functional.gelu(xt).detach().numpy())
+    np.testing.assert_array_equal(np.r_[g[1003:1005], g[1006:]], xt.grad.numpy())
+
+
+@pytest.mark.cpu_only(reason="counts the NumPy ufunc calls of the float32 chain")
+@pytest.mark.parametrize("grad", [True, False])
+def test_gelu_f32_pass_count(grad):
+    """The float32 chain's full-size passes (each ~11-20 us on 256K elements): 21 with the derivative,
+    16 without; a regression in the count shows here."""
+    from nnbox.ops import _erf
+    calls = []
+
+    def counted(f):
+        def call(*args):
+            calls.append(f.__name__)
+            return f(*args)
+        return call
+    x = np.linspace(-6, 6, 1001, dtype=np.float32)
+    out, d = np.empty_like(x), np.empty_like(x) if grad else None
+    u = d if grad else np.empty_like(x)
+    fns = [counted(f) for f in (np.multiply, np.add, np.divide, np.tanh, np.exp2)]
+    _erf._gelu_f32_chain(x, out, d, u, u, _erf._GELU_CONSTS_0D, *fns)
+    assert len(calls) == (21 if grad else 16), calls
+    ref = np.empty_like(x)
+    _erf.gelu_f32(x, ref, None if d is None else np.empty_like(x))
+    np.testing.assert_array_equal(out, ref)

@@ -17,8 +17,8 @@ from .._backend.threads import parallel_for
 from .._tensor import Tensor
 from ..autograd.function import Function
 from . import elementwise as _ew
+from ._erf import gelu_f32 as _gelu_f32
 from ._erf import normal_cdf as _normal_cdf
-from ._erf import normal_cdf_f32 as _normal_cdf_f32
 from ._parallel import MIN_SIZE, par_ufunc
 from ._util import unbroadcast, wrap_dim, xp_of
 from .inplace import apply_inplace
@@ -318,11 +318,7 @@ def _sigmoid(x):
 
 _SQRT1_2 = math.sqrt(0.5)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2 * math.pi)
-_LOG2E = 1.0 / math.log(2)
 _GELU_K = math.sqrt(2 / math.pi)
-# GELU's derivative constants as 0-d float32 arrays for NumPy float32 inputs (see ``_erf._PHI_TANH_F32_0D``)
-_GELU_EXP2_F32 = np.array(-0.5 * _LOG2E, np.float32)
-_INV_SQRT_2PI_F32 = np.array(_INV_SQRT_2PI, np.float32)
 _GELU_CHUNK_BYTES = 1 << 18  # 256 KiB per chunk buffer: measured fastest on 256x1024 float32 (2.8 -> 1.8 ms)
 _SIXTH = float(np.float32(1 / 6))  # torch's hardsigmoid backward uses 1/6 rounded to float32, even in float64
 
@@ -361,7 +357,7 @@ class Gelu(_Pointwise):
                 _save(ctx, t.reshape(shape), 1, x0, (approximate,))
             half *= x
             return half.reshape(shape)
-        # exact form in cache-sized chunks on the CPU: its ~25 passes then stay in L2 and the
+        # exact form in cache-sized chunks on the CPU: its ~21 passes then stay in L2 and the
         # temporaries are small (reused by malloc, not faulted in afresh); the chunks run on
         # ``torch.set_num_threads`` threads (each chunk's arithmetic is the same whichever thread
         # runs it, so the result is bit-identical to one thread's)
@@ -370,35 +366,24 @@ class Gelu(_Pointwise):
         d = xp.empty_like(x) if grad else None
         chunk = _GELU_CHUNK_BYTES // x.itemsize if type(x) is np.ndarray else max(x.size, 1)
 
-        f32 = x.dtype == np.float32
-        c_exp, c_phi = -0.5 * _LOG2E, _INV_SQRT_2PI
-        if f32 and type(x) is np.ndarray:  # 0-d float32 constants: the same bits, cheaper ufunc calls
-            c_exp, c_phi = _GELU_EXP2_F32, _INV_SQRT_2PI_F32
-
-        def run(i: int, worker: int) -> None:
-            lo, hi = i * chunk, (i + 1) * chunk
-            xc = x[lo:hi]
-            cdf = res[lo:hi]
-            # u receives x^2; with a gradient it is d's own chunk (overwritten last), so the tanh form
-            # needs two scratch chunks (clipped x^2, the rational's denominator) and the erf form none
-            u = d[lo:hi] if grad else xp.empty_like(xc)
-            if f32:  # the tanh form: fewer passes, within float32 rounding of the erf form
-                _normal_cdf_f32(xc, cdf, u, xp.empty_like(xc) if grad else u, xp.empty_like(xc))
-            else:
+        if x.dtype == np.float32:  # the tanh form: fewer passes, within float32 rounding of the erf form
+            def run(i: int, worker: int) -> None:
+                lo, hi = i * chunk, (i + 1) * chunk
+                _gelu_f32(x[lo:hi], res[lo:hi], d[lo:hi] if grad else None)
+        else:
+            def run(i: int, worker: int) -> None:
+                lo, hi = i * chunk, (i + 1) * chunk
+                xc = x[lo:hi]
+                cdf = res[lo:hi]
+                u = d[lo:hi] if grad else xp.empty_like(xc)  # receives x^2; with a gradient d's own chunk
                 _normal_cdf(xc, cdf, u)
-            if grad:
-                # d/dx = Phi(x) + x phi(x), phi(x) = exp(-x^2 / 2) / sqrt(2 pi); float32 as 2^(-x^2 log2(e) / 2):
-                # NumPy's float32 exp2 takes 0.6x exp's time, within the same ulps (dense-grid test)
-                if f32:
-                    u *= c_exp
-                    xp.exp2(u, out=u)
-                else:
+                if grad:  # d/dx = Phi(x) + x phi(x), phi(x) = exp(-x^2 / 2) / sqrt(2 pi)
                     u *= -0.5
                     xp.exp(u, out=u)
-                u *= xc
-                u *= c_phi
-                u += cdf
-            cdf *= xc
+                    u *= xc
+                    u *= _INV_SQRT_2PI
+                    u += cdf
+                cdf *= xc
 
         parallel_for(-(-x.size // chunk), run)
         if grad:
