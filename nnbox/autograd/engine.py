@@ -11,9 +11,12 @@ import numpy as np
 from .._backend.fp_errors import quiet as _quiet
 from .._backend.fp_errors import restore as _restore
 from .anomaly_mode import _anomaly
+from .function import _FREED, Function, _fit_to_edges
 from .grad_mode import _enabled
 
 _ndarray = np.ndarray
+_generic = np.generic
+_base_run_backward, _base_release = Function._run_backward, Function._release  # (subclasses may override)
 Tensor = None  # nnbox.Tensor, bound by nnbox/_tensor.py (which imports this package first)
 
 
@@ -83,6 +86,117 @@ class _Graph(_Arrays):
 
 
 _ARRAYS, _GRAPH = _Arrays(), _Graph()
+
+
+def run_plain(root, retain_graph: bool) -> None:
+    """``root.backward()`` for a scalar ``root`` with a graph, in the common case: NumPy arrays, no
+    ``create_graph``, no ``inputs``, no anomaly detection (the caller checked).  The same walk as
+    ``_run``, without what only those features read (capture maps, ``mode``), and with each node's
+    backward called directly; hooks and retained grads still run where a node has them."""
+    d = root._data
+    g = np.ones(d.shape, dtype=d.dtype)
+    prev_mode = _enabled[0]
+    _enabled[0] = False
+    token = _quiet()
+    try:
+        _run_plain(root.grad_fn, root._out_nr, g, retain_graph)
+    finally:
+        _restore(token)
+        _enabled[0] = prev_mode
+
+
+def _run_plain(n0, out_nr, g0, retain_graph):
+    # Count, for every node and every leaf, the edges that reach it from the root.
+    deps = {n0: 0}
+    stack = [n0]
+    while stack:
+        for e in stack.pop()._edges:
+            if e is None:
+                continue
+            if type(e) is tuple:
+                m = e[0]
+                if m in deps:
+                    deps[m] += 1
+                else:
+                    deps[m] = 1
+                    stack.append(m)
+            elif e in deps:
+                deps[e] += 1
+            else:
+                deps[e] = 1
+
+    handed_out = {id(g0)}  # see ``_run``
+    if n0._n_out == 1:
+        buffers = {n0: g0}  # a single-output node's buffer is its gradient, else a list per output
+    else:
+        b = [None] * n0._n_out
+        b[out_nr] = g0
+        buffers = {n0: b}
+    leaf_buf: dict = {}
+    ready = [n0]
+    while ready:
+        n = ready.pop()
+        grads = buffers.pop(n, None)
+        edges = n._edges
+        res = None
+        if grads is not None:
+            single = n._n_out == 1
+            if n._hooked:
+                grads = _run_tensor_hooks(n, [grads] if single else grads)
+                single = False
+            cls = type(n)
+            if single and cls._array_api and cls._run_backward is _base_run_backward:
+                # Function._run_backward, inlined for one output
+                res = cls.backward(n, grads)
+                if type(res) is not tuple:
+                    res = (res,)
+                if len(res) != len(edges):
+                    res = _fit_to_edges(n, res)
+            elif single:
+                res = n._run_backward([grads])
+            elif len(grads) == 1 or any(x is not None for x in grads):
+                res = n._run_backward(grads)
+            if "_post_hooks" in n.__dict__ and res is not None:
+                _run_post_hooks(n, res, [grads] if single else grads)
+        if not retain_graph:
+            if type(n)._release is not _base_release:
+                n._release()
+            elif n._to_save:  # Function._release, inlined
+                n._to_save = _FREED
+        for e, g in zip(edges, res or (None,) * len(edges)):
+            if e is None:
+                continue
+            if g is not None and type(g) is not _ndarray and isinstance(g, _generic):
+                g = np.asarray(g)  # NumPy makes 0-d results scalars; the engine and .grad need arrays
+            if type(e) is tuple:
+                m, i = e
+                if g is not None:
+                    if m._n_out == 1:
+                        prev = buffers.get(m)
+                        buffers[m] = g if prev is None else _sum(prev, g)
+                    else:
+                        b = buffers.get(m)
+                        if b is None:
+                            b = buffers[m] = [None] * m._n_out
+                        b[i] = g if b[i] is None else _sum(b[i], g)
+                c = deps[m] - 1
+                deps[m] = c
+                if c == 0:
+                    ready.append(m)
+                continue
+            # a leaf: its gradients are summed until the last edge that reaches it has run
+            c = deps[e] - 1
+            deps[e] = c
+            if g is not None:
+                prev = leaf_buf.pop(e, None)
+                if prev is not None:
+                    g = _sum(prev, g)
+                if c:
+                    leaf_buf[e] = g
+                else:
+                    _finish_leaf(e, g, _NOTHING, None, True, None, handed_out)
+            elif c == 0 and e in leaf_buf:
+                _finish_leaf(e, leaf_buf.pop(e), _NOTHING, None, True, None, handed_out)
 
 
 def _run(roots, root_grads, retain_graph, inputs, accumulate, mode):
@@ -209,7 +323,7 @@ _NOTHING: dict = {}  # the capture maps when nothing is captured (never written)
 def _sum(a, b):
     """``a + b`` for two gradients; NumPy returns a scalar for 0-d operands, keep an array."""
     r = a + b
-    return np.asarray(r) if isinstance(r, np.generic) else r
+    return r if type(r) is _ndarray or not isinstance(r, _generic) else np.asarray(r)
 
 
 def _add_leaf(leaf_buf, t, g):
