@@ -16,6 +16,7 @@ from .grad_mode import _enabled
 
 _ndarray = np.ndarray
 _generic = np.generic
+_array = np.array
 _base_run_backward, _base_release = Function._run_backward, Function._release  # (subclasses may override)
 Tensor = None  # nnbox.Tensor, bound by nnbox/_tensor.py (which imports this package first)
 
@@ -94,7 +95,7 @@ def run_plain(root, retain_graph: bool) -> None:
     ``_run``, without what only those features read (capture maps, ``mode``), and with each node's
     backward called directly; hooks and retained grads still run where a node has them."""
     d = root._data
-    g = np.ones(d.shape, dtype=d.dtype)
+    g = _array(1, d.dtype) if d.ndim == 0 else np.ones(d.shape, dtype=d.dtype)  # (np.ones: 5x the time)
     prev_mode = _enabled[0]
     _enabled[0] = False
     token = _quiet()

@@ -34,6 +34,8 @@ from ._util import (
 )
 from .convert import cast
 
+_ndarray = np.ndarray
+
 # --- binary arithmetic ---------------------------------------------------------------------------
 
 
@@ -56,11 +58,15 @@ class Add(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        ga, gb = ctx.needs_input_grad[:2]
-        gb_ = None
-        if gb:
-            gb_ = unbroadcast(grad if ctx.alpha == 1 else grad * ctx.alpha, ctx.sb)
-        return (unbroadcast(grad, ctx.sa) if ga else None), gb_, None
+        needs = ctx.needs_input_grad
+        sh = grad.shape  # (unbroadcast, a call, only where an operand was broadcast)
+        da = db = None
+        if needs[0]:
+            da = grad if ctx.sa == sh else unbroadcast(grad, ctx.sa)
+        if needs[1]:
+            g = grad if ctx.alpha == 1 else grad * ctx.alpha
+            db = g if ctx.sb == sh else unbroadcast(g, ctx.sb)
+        return da, db, None
 
 
 class Sub(Function):
@@ -105,6 +111,14 @@ class Mul(Function):
     def backward(ctx, grad):
         a, b = ctx.saved_tensors
         ga, gb = ctx.needs_input_grad
+        if type(grad) is _ndarray and grad.dtype.kind != "c":  # first order, real: no conjugates
+            sh = grad.shape  # (unbroadcast only where an operand was broadcast)
+            da = db = None
+            if ga:
+                da = grad * b if ctx.sa == sh else unbroadcast(grad * b, ctx.sa)
+            if gb:
+                db = grad * a if ctx.sb == sh else unbroadcast(grad * a, ctx.sb)
+            return da, db
         if is_complex(grad):  # a complex operand makes the output (and grad) complex: through conj, torch's rule
             xp = xp_of(grad)
             a, b = conj_if_complex(xp, a), conj_if_complex(xp, b)

@@ -27,6 +27,7 @@ def _restore(grad, shape, axes, keepdim):
 
 
 _MATERIALISE = 4096  # elements
+_ndarray, _empty, _copyto, _add_reduce = np.ndarray, np.empty, np.copyto, np.add.reduce
 
 
 def _count(shape, axes) -> int:
@@ -40,14 +41,22 @@ class Sum(Function):
     @staticmethod
     def forward(ctx, a, axes, keepdim, dtype):
         ctx.shape, ctx.axes, ctx.keepdim = a.shape, axes, keepdim
-        if a.dtype == np.float16:  # half sums overflow to inf easily; silently, as torch
+        if a.dtype.char == "e":  # half sums overflow to inf easily; silently, as torch
             with np.errstate(over="ignore"):
                 return a.sum(axis=axes, keepdims=keepdim, dtype=dtype)
+        if type(a) is _ndarray:  # what ndarray.sum calls, without its Python frame
+            return _add_reduce(a, axes, dtype, None, keepdim)
         return a.sum(axis=axes, keepdims=keepdim, dtype=dtype)
 
     @staticmethod
     def backward(ctx, grad):
-        return _restore(grad, ctx.shape, ctx.axes, ctx.keepdim), None, None, None
+        shape = ctx.shape
+        if ctx.axes is None and type(grad) is _ndarray and grad.dtype.kind == "f" and math.prod(shape) <= _MATERIALISE:
+            # a full sum's gradient: its one value filled in (exact, as ``grad * ones``, and cheaper)
+            out = _empty(shape, grad.dtype)
+            _copyto(out, grad)
+            return out, None, None, None
+        return _restore(grad, shape, ctx.axes, ctx.keepdim), None, None, None
 
 
 class Mean(Function):
