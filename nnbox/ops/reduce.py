@@ -322,6 +322,8 @@ def sum(input, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noq
     >>> nnbox.sum(nnbox.tensor([[1, 2], [3, 4]]), dim=0)
     tensor([4, 6])
     """
+    if dim is None and dtype is None and input._data.dtype.kind not in "biu":  # x.sum() of a float
+        return Sum.apply(input, None, keepdim, None)
     axes = norm_dims(dim, input._data.ndim)
     x = input
     dt = _sum_dtype(x, dtype)
