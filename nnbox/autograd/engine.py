@@ -17,6 +17,7 @@ from .grad_mode import _enabled
 _ndarray = np.ndarray
 _generic = np.generic
 _array = np.array
+_new = object.__new__
 _base_run_backward, _base_release = Function._run_backward, Function._release  # (subclasses may override)
 Tensor = None  # nnbox.Tensor, bound by nnbox/_tensor.py (which imports this package first)
 
@@ -107,60 +108,51 @@ def run_plain(root, retain_graph: bool) -> None:
 
 
 def _run_plain(n0, out_nr, g0, retain_graph):
-    # Count, for every node and every leaf, the edges that reach it from the root.
-    deps = {n0: 0}
+    # For every node and every leaf reached from the root: [edges into it still to run, the sum
+    # of the gradients that reached it so far] (one dict lookup per edge).  A single-output node's
+    # gradient is an array, a multi-output node's a list with one per output.
+    state = {n0: [0, None]}
     stack = [n0]
     while stack:
         for e in stack.pop()._edges:
             if e is None:
                 continue
-            if type(e) is tuple:
-                m = e[0]
-                if m in deps:
-                    deps[m] += 1
-                else:
-                    deps[m] = 1
-                    stack.append(m)
-            elif e in deps:
-                deps[e] += 1
+            k = e[0] if type(e) is tuple else e
+            st = state.get(k)
+            if st is None:
+                state[k] = [1, None]
+                if k is not e:
+                    stack.append(k)
             else:
-                deps[e] = 1
+                st[0] += 1
+    if n0._n_out == 1:
+        state[n0][1] = g0
+    else:
+        b = state[n0][1] = [None] * n0._n_out
+        b[out_nr] = g0
 
     handed_out = {id(g0)}  # see ``_run``
-    if n0._n_out == 1:
-        buffers = {n0: g0}  # a single-output node's buffer is its gradient, else a list per output
-    else:
-        b = [None] * n0._n_out
-        b[out_nr] = g0
-        buffers = {n0: b}
-    leaf_buf: dict = {}
     ready = [n0]
     while ready:
         n = ready.pop()
-        grads = buffers.pop(n, None)
+        st = state[n]
+        grads = st[1]
+        st[1] = None  # (freed as soon as it is used)
         edges = n._edges
         res = None
+        cls = type(n)
         if grads is not None:
-            single = n._n_out == 1
-            if n._hooked:
-                grads = _run_tensor_hooks(n, [grads] if single else grads)
-                single = False
-            cls = type(n)
-            if single and cls._array_api and cls._run_backward is _base_run_backward:
+            if n._n_out == 1 and not n._hooked and cls._array_api and cls._run_backward is _base_run_backward:
                 # Function._run_backward, inlined for one output
                 res = cls.backward(n, grads)
                 if type(res) is not tuple:
                     res = (res,)
                 if len(res) != len(edges):
                     res = _fit_to_edges(n, res)
-            elif single:
-                res = n._run_backward([grads])
-            elif len(grads) == 1 or any(x is not None for x in grads):
-                res = n._run_backward(grads)
-            if "_post_hooks" in n.__dict__ and res is not None:
-                _run_post_hooks(n, res, [grads] if single else grads)
+            else:
+                res = _node_backward(n, [grads] if n._n_out == 1 else grads)
         if not retain_graph:
-            if type(n)._release is not _base_release:
+            if cls._release is not _base_release:
                 n._release()
             elif n._to_save:  # Function._release, inlined
                 n._to_save = _FREED
@@ -170,34 +162,63 @@ def _run_plain(n0, out_nr, g0, retain_graph):
             if g is not None and type(g) is not _ndarray and isinstance(g, _generic):
                 g = np.asarray(g)  # NumPy makes 0-d results scalars; the engine and .grad need arrays
             if type(e) is tuple:
-                m, i = e
+                m = e[0]
+                st = state[m]
                 if g is not None:
                     if m._n_out == 1:
-                        prev = buffers.get(m)
-                        buffers[m] = g if prev is None else _sum(prev, g)
+                        prev = st[1]
+                        st[1] = g if prev is None else _sum(prev, g)
                     else:
-                        b = buffers.get(m)
+                        b = st[1]
                         if b is None:
-                            b = buffers[m] = [None] * m._n_out
+                            b = st[1] = [None] * m._n_out
+                        i = e[1]
                         b[i] = g if b[i] is None else _sum(b[i], g)
-                c = deps[m] - 1
-                deps[m] = c
+                c = st[0] = st[0] - 1
                 if c == 0:
                     ready.append(m)
                 continue
             # a leaf: its gradients are summed until the last edge that reaches it has run
-            c = deps[e] - 1
-            deps[e] = c
+            st = state[e]
             if g is not None:
-                prev = leaf_buf.pop(e, None)
-                if prev is not None:
-                    g = _sum(prev, g)
-                if c:
-                    leaf_buf[e] = g
-                else:
+                prev = st[1]
+                st[1] = g if prev is None else _sum(prev, g)
+            c = st[0] = st[0] - 1
+            if c == 0 and st[1] is not None:
+                g = st[1]
+                st[1] = None
+                data = e._data
+                if e._hooks or type(g) is not _ndarray or g.dtype is not data.dtype or g.shape != data.shape:
                     _finish_leaf(e, g, _NOTHING, None, True, None, handed_out)
-            elif c == 0 and e in leaf_buf:
-                _finish_leaf(e, leaf_buf.pop(e), _NOTHING, None, True, None, handed_out)
+                    continue
+                cur = e._grad  # _finish_leaf's common case, inlined (see there)
+                if cur is None:
+                    if g.base is not None or id(g) in handed_out or not g.flags.writeable:
+                        g = g.copy()
+                    handed_out.add(id(g))
+                    t = _new(Tensor)  # Tensor._make, inlined
+                    t._data = g
+                    t._rg = False
+                    t._grad = t.grad_fn = t._base = t._hooks = None
+                    t._out_nr = 0
+                    t._vc = [0]
+                    e._grad = t
+                else:
+                    cur._data += g
+                    cur._vc[0] += 1
+
+
+def _node_backward(n, grads):
+    """A node's backward in the plain walk when it has hooks, several outputs or its own
+    ``_run_backward``: hooks and retained grads first, then the backward, then post-hooks."""
+    if n._hooked:
+        grads = _run_tensor_hooks(n, grads)
+    if len(grads) != 1 and all(g is None for g in grads):
+        return None
+    res = n._run_backward(grads)
+    if "_post_hooks" in n.__dict__:
+        _run_post_hooks(n, res, grads)
+    return res
 
 
 def _run(roots, root_grads, retain_graph, inputs, accumulate, mode):

@@ -64,8 +64,9 @@ class Function:
     # differentiate twice either).  False: not yet written in that form (an error says so).
     _twice = False
     _in_graph = False  # set while a create_graph backward runs: saved_tensors are then Tensors
-    # Has this node tensor hooks, pre-hooks or retained grads (``_tensor_hooks``, ``_pre_hooks``,
-    # ``_retains`` in its __dict__)?  One flag, so the backward walk tests one attribute per node.
+    # Has this node tensor hooks, pre- or post-hooks or retained grads (``_tensor_hooks``,
+    # ``_pre_hooks``, ``_post_hooks``, ``_retains`` in its __dict__)?  One flag, so that the plain
+    # backward walk tests one attribute per node.
     _hooked = False
 
     # --- the ctx API ---------------------------------------------------------------------------
@@ -131,6 +132,7 @@ class Function:
         from ..utils.hooks import RemovableHandle
 
         hooks = self.__dict__.setdefault("_post_hooks", {})
+        self._hooked = True
         handle = RemovableHandle(hooks)
         hooks[handle.id] = fn
         return handle
