@@ -296,6 +296,7 @@ class AccumulateGrad:
 
 # --- helpers --------------------------------------------------------------------------------------
 _NO_GRAD = tuple((False,) * n for n in range(8))
+_NO_KW: dict = {}  # the kwargs of an operator's call of _apply_graph (only ever read)
 _ALL_GRAD = tuple((True,) * n for n in range(32))
 
 

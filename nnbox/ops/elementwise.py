@@ -18,7 +18,8 @@ from .._backend import npx
 from .._backend.fp_errors import ignore_fp_errors
 from .._tensor import Tensor
 from ..autograd import grad_mode
-from ..autograd.function import Function
+from ..autograd.function import _NO_KW, Function, _apply_graph, _mixed
+from ..autograd.grad_mode import _enabled
 from . import _parallel as _par
 from ._erf import erf as _erf
 from ._lowp import autocast_fp32_cuda
@@ -1167,14 +1168,17 @@ def _rmod(self, other):
 
 
 # The operators take the common cases straight to ``Function.apply`` (a float tensor with a tensor of
-# the same dtype, or with a Python number), so ``a + b`` costs two Python frames before the
-# forward; anything else (promotion, bool, integer wrap-around) goes the general way.
+# the same dtype, or with a Python number), or, when a graph is recorded, straight to its graph path,
+# so ``a + b`` costs two Python frames before the forward; anything else (promotion, bool, integer
+# wrap-around) goes the general way.
 
 
 def _op_add(self, other):
     d = self._data.dtype
     if type(other) is float and d.kind == "f" or isinstance(other, Tensor) and other._data.dtype is d:
         try:
+            if _enabled[0] and not _mixed[0] and (self._rg or type(other) is not float and other._rg):
+                return _apply_graph(Add, (self, other, 1), _NO_KW)  # Add.apply's graph path, directly
             return Add.apply(self, other, 1)
         except ValueError as e:
             _reraise_broadcast(e, self, other)
@@ -1185,6 +1189,8 @@ def _op_sub(self, other):
     d = self._data.dtype
     if d.kind == "f" and (type(other) is float or isinstance(other, Tensor) and other._data.dtype is d):
         try:
+            if _enabled[0] and not _mixed[0] and (self._rg or type(other) is not float and other._rg):
+                return _apply_graph(Sub, (self, other, 1), _NO_KW)  # Sub.apply's graph path, directly
             return Sub.apply(self, other, 1)
         except ValueError as e:
             _reraise_broadcast(e, self, other)
@@ -1195,6 +1201,8 @@ def _op_mul(self, other):
     d = self._data.dtype
     if type(other) is float and d.kind == "f" or isinstance(other, Tensor) and other._data.dtype is d:
         try:
+            if _enabled[0] and not _mixed[0] and (self._rg or type(other) is not float and other._rg):
+                return _apply_graph(Mul, (self, other), _NO_KW)  # Mul.apply's graph path, directly
             return Mul.apply(self, other)
         except ValueError as e:
             _reraise_broadcast(e, self, other)

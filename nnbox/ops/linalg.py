@@ -7,7 +7,8 @@ import numpy as np
 
 from .._backend import autocast_state as _ac
 from .._tensor import Tensor
-from ..autograd.function import Function
+from ..autograd.function import _NO_KW, Function, _apply_graph, _mixed
+from ..autograd.grad_mode import _enabled
 from ._lowp import autocast_entry, autocast_fp32, outside_autocast, without_autocast
 from ._util import conj_if_complex, cpp_type_name, is_complex, named, norm_dims, type_name, unbroadcast, xp_of
 
@@ -115,7 +116,10 @@ def matmul(input: Tensor, other: Tensor, *, out=None) -> Tensor:
             f"Expected size for first two dimensions of batch2 tensor to be: [{a.shape[0] if a.ndim > 2 else 1}, {ka}] "
             f"but got: [{b.shape[0] if b.ndim > 2 else 1}, {kb}]."
         )
-    r = MatMul.apply(input, other)
+    if _enabled[0] and not _mixed[0] and (input._rg or other._rg):
+        r = _apply_graph(MatMul, (input, other), _NO_KW)  # MatMul.apply's graph path, directly
+    else:
+        r = MatMul.apply(input, other)
     if r.grad_fn is not None:
         r.grad_fn._nm = _MATMUL_NAMES.get((a.ndim, b.ndim), "UnsafeViewBackward0")
     if out is not None:

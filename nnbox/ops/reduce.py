@@ -9,7 +9,8 @@ import numpy as np
 from .. import return_types
 from .._backend import dtype as _dt
 from .._tensor import Tensor
-from ..autograd.function import Function
+from ..autograd.function import _NO_KW, Function, _apply_graph, _mixed
+from ..autograd.grad_mode import _enabled
 from ._util import named, norm_dims, wrap_dim, xp_of
 from .convert import cast
 
@@ -323,6 +324,8 @@ def sum(input, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noq
     tensor([4, 6])
     """
     if dim is None and dtype is None and input._data.dtype.kind not in "biu":  # x.sum() of a float
+        if _enabled[0] and not _mixed[0] and input._rg:
+            return _apply_graph(Sum, (input, None, keepdim, None), _NO_KW)  # Sum.apply's graph path
         return Sum.apply(input, None, keepdim, None)
     axes = norm_dims(dim, input._data.ndim)
     x = input
