@@ -13,7 +13,9 @@ from ._lowp import autocast_entry, autocast_fp32, outside_autocast, without_auto
 from ._util import conj_if_complex, cpp_type_name, is_complex, named, norm_dims, type_name, unbroadcast, xp_of
 
 
-_ndarray, _dot, _matmul = np.ndarray, np.dot, np.matmul
+_ndarray, _matmul = np.ndarray, np.matmul
+# np.dot without NumPy's __array_function__ dispatch (a Python frame): only ever given ndarrays
+_dot = getattr(np.dot, "_implementation", np.dot)
 
 
 def _same_dtype(a: Tensor, b: Tensor, what: str = "m1 and m2") -> None:

@@ -28,7 +28,8 @@ def _restore(grad, shape, axes, keepdim):
 
 
 _MATERIALISE = 4096  # elements
-_ndarray, _empty, _copyto, _add_reduce = np.ndarray, np.empty, np.copyto, np.add.reduce
+_ndarray, _empty, _add_reduce = np.ndarray, np.empty, np.add.reduce
+_copyto = getattr(np.copyto, "_implementation", np.copyto)  # (no __array_function__ dispatch: ndarrays only)
 
 
 def _count(shape, axes) -> int:
