@@ -3,6 +3,12 @@
 Nodes are ``Function`` instances; an edge is ``(node, output_nr)`` for a non-leaf input, the leaf
 Tensor itself for a leaf that requires grad, or ``None``.  Dependencies are counted first so that
 every node (and every leaf) runs once, with the sum of all gradients that flow into it.
+
+Two walks: ``run_plain`` serves ``loss.backward()`` of a scalar on the CPU, the call of every
+training step, with nothing that the common case never reads (issue 12: a step of small ops spent
+a third of its time here); ``run_backward`` serves the rest (``autograd.grad``, ``inputs=``,
+``create_graph``, given gradients, several roots, anomaly mode).  tests/test_backward_plain.py
+holds them to the same results.
 """
 from __future__ import annotations
 
