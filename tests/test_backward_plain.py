@@ -134,3 +134,29 @@ def test_non_scalar_and_grad_free_roots_keep_torchs_errors():
         (x * 2).backward()
     with pytest.raises(RuntimeError, match="does not require grad and does not have a grad_fn"):
         nnbox.ones(()).backward()
+
+
+@pytest.mark.parametrize("walk", ["plain", "general"])
+def test_a_tensor_a_user_function_returns_and_keeps_is_not_made_a_grad(walk):
+    # torch steals a returned gradient for .grad only when nothing else holds it; nnbox copies
+    # what a user Function's backward returns before it becomes a .grad, so the accumulation of a
+    # second backward never writes into the user's constant (nor into a saved input)
+    for m in (nnbox, torch):
+        const = m.ones(3)
+
+        class ReturnsConst(m.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                ctx.save_for_backward(x)
+                return x * 1
+
+            @staticmethod
+            def backward(ctx, g):
+                return const
+
+        x = m.ones(3, requires_grad=True)
+        for _ in range(2):
+            loss = ReturnsConst.apply(x).sum()
+            loss.backward() if walk == "plain" else m.autograd.backward([loss])
+        assert const.tolist() == [1.0, 1.0, 1.0]
+        assert x.grad.tolist() == [2.0, 2.0, 2.0]

@@ -157,6 +157,8 @@ def _run_plain(n0, out_nr, g0, retain_graph):
                     res = _fit_to_edges(n, res)
             else:
                 res = _node_backward(n, [grads] if n._n_out == 1 else grads)
+                if res is not None and not cls._array_api:
+                    _user_results(res, handed_out)
         if not retain_graph:
             if cls._release is not _base_release:
                 n._release()
@@ -220,6 +222,15 @@ def _run_plain(n0, out_nr, g0, retain_graph):
                 else:
                     cur._data += g
                     cur._vc[0] += 1
+
+
+def _user_results(res, handed_out) -> None:
+    """A user Function's backward may return a Tensor the user keeps (a constant, a saved input):
+    torch stores a returned gradient as a leaf's ``.grad``, to be accumulated into in place later,
+    only when nothing else holds it, so these arrays are copied before they become a ``.grad``."""
+    for g in res:
+        if g is not None:
+            handed_out.add(id(g))
 
 
 def _node_backward(n, grads):
@@ -316,6 +327,8 @@ def _run(roots, root_grads, retain_graph, inputs, accumulate, mode):
                         captured[k] = g
             if len(grads) == 1 or any(g is not None for g in grads):
                 in_grads = n._run_backward(grads) if mode is _ARRAYS else mode.backward(n, grads)
+                if mode is _ARRAYS and not type(n)._array_api:
+                    _user_results(in_grads, handed_out)
                 if _anomaly[0]:
                     _check_anomaly(n, in_grads, mode)
                 if "_post_hooks" in nd:
