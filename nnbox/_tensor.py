@@ -276,6 +276,7 @@ class Tensor(metaclass=_TensorType):
         if n is None:
             return
         n.__dict__.setdefault("_retains", {})[self._out_nr] = weakref.ref(self)
+        n._hooked = True
 
     def register_hook(self, hook):
         """Call ``hook(grad)`` when this tensor's gradient is computed; it may return a new grad.
@@ -296,12 +297,19 @@ class Tensor(metaclass=_TensorType):
             hooks = self._hooks
         else:
             hooks = self.grad_fn.__dict__.setdefault("_tensor_hooks", {}).setdefault(self._out_nr, {})
+            self.grad_fn._hooked = True
         handle = RemovableHandle(hooks)
         hooks[handle.id] = hook
         return handle
 
     def backward(self, gradient=None, retain_graph=None, create_graph: bool = False, inputs=None) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad``."""
+        # The common case (a scalar loss on the CPU, no options) goes straight to the engine's
+        # plain walk; everything else (and every error message) goes through autograd.backward.
+        if (gradient is None and inputs is None and not create_graph and self.grad_fn is not None
+                and self._rg and type(self._data) is _ndarray and self._data.size == 1 and not _anomaly[0]):
+            _engine.run_plain(self, bool(retain_graph))
+            return
         _autograd.backward(self, gradient, retain_graph, create_graph, inputs=inputs)
 
     def detach(self) -> Tensor:
@@ -488,5 +496,6 @@ _ = grad_mode
 from . import autograd as _autograd  # noqa: E402
 from .autograd import engine as _engine  # noqa: E402
 from .autograd import function as _function  # noqa: E402
+from .autograd.anomaly_mode import _anomaly  # noqa: E402
 
 _function.Tensor = _engine.Tensor = Tensor

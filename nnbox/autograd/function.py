@@ -64,6 +64,10 @@ class Function:
     # differentiate twice either).  False: not yet written in that form (an error says so).
     _twice = False
     _in_graph = False  # set while a create_graph backward runs: saved_tensors are then Tensors
+    # Has this node tensor hooks, pre- or post-hooks or retained grads (``_tensor_hooks``,
+    # ``_pre_hooks``, ``_post_hooks``, ``_retains`` in its __dict__)?  One flag, so that the plain
+    # backward walk tests one attribute per node.
+    _hooked = False
 
     # --- the ctx API ---------------------------------------------------------------------------
     def save_for_backward(self, *tensors) -> None:
@@ -128,6 +132,7 @@ class Function:
         from ..utils.hooks import RemovableHandle
 
         hooks = self.__dict__.setdefault("_post_hooks", {})
+        self._hooked = True
         handle = RemovableHandle(hooks)
         hooks[handle.id] = fn
         return handle
@@ -137,6 +142,7 @@ class Function:
         from ..utils.hooks import RemovableHandle
 
         hooks = self.__dict__.setdefault("_pre_hooks", {})
+        self._hooked = True
         handle = RemovableHandle(hooks)
         hooks[handle.id] = fn
         return handle
@@ -290,6 +296,7 @@ class AccumulateGrad:
 
 # --- helpers --------------------------------------------------------------------------------------
 _NO_GRAD = tuple((False,) * n for n in range(8))
+_NO_KW: dict = {}  # the kwargs of an operator's call of _apply_graph (only ever read)
 _ALL_GRAD = tuple((True,) * n for n in range(32))
 
 
@@ -318,12 +325,19 @@ def _apply_graph(cls, args, kwargs):
             arrays.append(d)
             if a._rg:
                 fn = a.grad_fn
-                if fn is not None and a._base is not None and getattr(a, "_vv", a._vc[0]) != a._vc[0]:
-                    fn = _refresh_view(a)  # its base changed in place since the view was made
-                if a._rg:
+                if fn is None:  # a leaf
                     needs.append(True)
-                    edges.append(a if fn is None else (fn, a._out_nr))
+                    edges.append(a)
                     continue
+                if a._base is not None and getattr(a, "_vv", a._vc[0]) != a._vc[0]:
+                    fn = _refresh_view(a)  # its base changed in place since the view was made
+                    if not a._rg:
+                        needs.append(False)
+                        edges.append(None)
+                        continue
+                needs.append(True)
+                edges.append((fn, a._out_nr))
+                continue
         else:
             arrays.append(a)
         needs.append(False)
@@ -343,29 +357,54 @@ def _apply_graph(cls, args, kwargs):
     finally:
         _restore(token)
     ctx._edges = tuple(edges)
-    if type(out) is not _ndarray and isinstance(out, _generic):
-        out = np.asarray(out)  # NumPy makes 0-d results scalars (a full sum)
-    if type(out) is _ndarray:  # one array out: the common case, inlined
-        ctx._n_out = 1
-        t = _new(T)  # Tensor._make, inlined
-        t._data = out
-        t._grad = t._base = t._hooks = None
-        t._vc = [0]
-        t._out_nr = 0
-        if out.dtype.kind in "fcV" and not (ctx._non_diff and _is_in(out, ctx._non_diff, out)):
-            t._rg = True
-            t.grad_fn = ctx
+    if type(out) is not _ndarray:
+        if isinstance(out, _generic):
+            out = np.asarray(out)  # NumPy makes 0-d results scalars (a full sum)
         else:
-            t._rg = False
-            t.grad_fn = None
-        results = [t]
+            return _graph_finish(cls, ctx, args, _graph_outputs(ctx, out, arrays), out)
+    # one array out: the common case, inlined
+    ctx._n_out = 1
+    t = _new(T)  # Tensor._make, inlined
+    t._data = out
+    t._grad = t._base = t._hooks = None
+    t._vc = [0]
+    t._out_nr = 0
+    if out.dtype.kind in "fcV" and not (ctx._non_diff and _is_in(out, ctx._non_diff, out)):
+        t._rg = True
+        t.grad_fn = ctx
     else:
-        results = _graph_outputs(ctx, out, arrays)
+        t._rg = False
+        t.grad_fn = None
+    if _anomaly[0] or cls._is_view:
+        return _graph_finish(cls, ctx, args, [t], out)
+    saved = ctx._to_save
+    if saved:
+        if cls._array_api:  # _record_versions, inlined for the arrays of an op with one output
+            checks = []
+            for s in saved:
+                if s is None:
+                    continue
+                if s is out:
+                    checks.append((t._vc, 0, s, _SELF, 0))
+                    continue
+                for a in args:
+                    if isinstance(a, T) and a._data is s:
+                        checks.append((a._vc, a._vc[0], s, a.grad_fn, a._out_nr))
+                        break
+            if checks:
+                ctx._versions = checks
+        else:
+            _record_versions(ctx, args, [t], False)
+    return t
+
+
+def _graph_finish(cls, ctx, args, results, out):
+    """The rest of ``_apply_graph`` for the less common nodes: several outputs, views, anomaly mode."""
     if _anomaly[0]:
         import traceback
 
-        ctx._trace = "".join(traceback.format_stack()[:-3])
-    if cls._is_view and isinstance(args[0], T):
+        ctx._trace = "".join(traceback.format_stack()[:-4])
+    if cls._is_view and isinstance(args[0], Tensor):
         _share_version(args[0], results)
     if ctx._to_save:
         _record_versions(ctx, args, results, cls._array_api)

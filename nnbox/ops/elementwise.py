@@ -18,7 +18,8 @@ from .._backend import npx
 from .._backend.fp_errors import ignore_fp_errors
 from .._tensor import Tensor
 from ..autograd import grad_mode
-from ..autograd.function import Function
+from ..autograd.function import _NO_KW, Function, _apply_graph, _mixed
+from ..autograd.grad_mode import _enabled
 from . import _parallel as _par
 from ._erf import erf as _erf
 from ._lowp import autocast_fp32_cuda
@@ -33,6 +34,8 @@ from ._util import (
     xp_of,
 )
 from .convert import cast
+
+_ndarray = np.ndarray
 
 # --- binary arithmetic ---------------------------------------------------------------------------
 
@@ -56,11 +59,15 @@ class Add(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        ga, gb = ctx.needs_input_grad[:2]
-        gb_ = None
-        if gb:
-            gb_ = unbroadcast(grad if ctx.alpha == 1 else grad * ctx.alpha, ctx.sb)
-        return (unbroadcast(grad, ctx.sa) if ga else None), gb_, None
+        needs = ctx.needs_input_grad
+        sh = grad.shape  # (unbroadcast, a call, only where an operand was broadcast)
+        da = db = None
+        if needs[0]:
+            da = grad if ctx.sa == sh else unbroadcast(grad, ctx.sa)
+        if needs[1]:
+            g = grad if ctx.alpha == 1 else grad * ctx.alpha
+            db = g if ctx.sb == sh else unbroadcast(g, ctx.sb)
+        return da, db, None
 
 
 class Sub(Function):
@@ -105,6 +112,14 @@ class Mul(Function):
     def backward(ctx, grad):
         a, b = ctx.saved_tensors
         ga, gb = ctx.needs_input_grad
+        if type(grad) is _ndarray and grad.dtype.kind != "c":  # first order, real: no conjugates
+            sh = grad.shape  # (unbroadcast only where an operand was broadcast)
+            da = db = None
+            if ga:
+                da = grad * b if ctx.sa == sh else unbroadcast(grad * b, ctx.sa)
+            if gb:
+                db = grad * a if ctx.sb == sh else unbroadcast(grad * a, ctx.sb)
+            return da, db
         if is_complex(grad):  # a complex operand makes the output (and grad) complex: through conj, torch's rule
             xp = xp_of(grad)
             a, b = conj_if_complex(xp, a), conj_if_complex(xp, b)
@@ -1153,14 +1168,17 @@ def _rmod(self, other):
 
 
 # The operators take the common cases straight to ``Function.apply`` (a float tensor with a tensor of
-# the same dtype, or with a Python number), so ``a + b`` costs two Python frames before the
-# forward; anything else (promotion, bool, integer wrap-around) goes the general way.
+# the same dtype, or with a Python number), or, when a graph is recorded, straight to its graph path,
+# so ``a + b`` costs two Python frames before the forward; anything else (promotion, bool, integer
+# wrap-around) goes the general way.
 
 
 def _op_add(self, other):
     d = self._data.dtype
     if type(other) is float and d.kind == "f" or isinstance(other, Tensor) and other._data.dtype is d:
         try:
+            if _enabled[0] and not _mixed[0] and (self._rg or type(other) is not float and other._rg):
+                return _apply_graph(Add, (self, other, 1), _NO_KW)  # Add.apply's graph path, directly
             return Add.apply(self, other, 1)
         except ValueError as e:
             _reraise_broadcast(e, self, other)
@@ -1171,6 +1189,8 @@ def _op_sub(self, other):
     d = self._data.dtype
     if d.kind == "f" and (type(other) is float or isinstance(other, Tensor) and other._data.dtype is d):
         try:
+            if _enabled[0] and not _mixed[0] and (self._rg or type(other) is not float and other._rg):
+                return _apply_graph(Sub, (self, other, 1), _NO_KW)  # Sub.apply's graph path, directly
             return Sub.apply(self, other, 1)
         except ValueError as e:
             _reraise_broadcast(e, self, other)
@@ -1181,6 +1201,8 @@ def _op_mul(self, other):
     d = self._data.dtype
     if type(other) is float and d.kind == "f" or isinstance(other, Tensor) and other._data.dtype is d:
         try:
+            if _enabled[0] and not _mixed[0] and (self._rg or type(other) is not float and other._rg):
+                return _apply_graph(Mul, (self, other), _NO_KW)  # Mul.apply's graph path, directly
             return Mul.apply(self, other)
         except ValueError as e:
             _reraise_broadcast(e, self, other)

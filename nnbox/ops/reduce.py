@@ -9,7 +9,8 @@ import numpy as np
 from .. import return_types
 from .._backend import dtype as _dt
 from .._tensor import Tensor
-from ..autograd.function import Function
+from ..autograd.function import _NO_KW, Function, _apply_graph, _mixed
+from ..autograd.grad_mode import _enabled
 from ._util import named, norm_dims, wrap_dim, xp_of
 from .convert import cast
 
@@ -27,6 +28,8 @@ def _restore(grad, shape, axes, keepdim):
 
 
 _MATERIALISE = 4096  # elements
+_ndarray, _empty, _add_reduce = np.ndarray, np.empty, np.add.reduce
+_copyto = getattr(np.copyto, "_implementation", np.copyto)  # (no __array_function__ dispatch: ndarrays only)
 
 
 def _count(shape, axes) -> int:
@@ -40,14 +43,22 @@ class Sum(Function):
     @staticmethod
     def forward(ctx, a, axes, keepdim, dtype):
         ctx.shape, ctx.axes, ctx.keepdim = a.shape, axes, keepdim
-        if a.dtype == np.float16:  # half sums overflow to inf easily; silently, as torch
+        if a.dtype.char == "e":  # half sums overflow to inf easily; silently, as torch
             with np.errstate(over="ignore"):
                 return a.sum(axis=axes, keepdims=keepdim, dtype=dtype)
+        if type(a) is _ndarray:  # what ndarray.sum calls, without its Python frame
+            return _add_reduce(a, axes, dtype, None, keepdim)
         return a.sum(axis=axes, keepdims=keepdim, dtype=dtype)
 
     @staticmethod
     def backward(ctx, grad):
-        return _restore(grad, ctx.shape, ctx.axes, ctx.keepdim), None, None, None
+        shape = ctx.shape
+        if ctx.axes is None and type(grad) is _ndarray and grad.dtype.kind == "f" and math.prod(shape) <= _MATERIALISE:
+            # a full sum's gradient: its one value filled in (exact, as ``grad * ones``, and cheaper)
+            out = _empty(shape, grad.dtype)
+            _copyto(out, grad)
+            return out, None, None, None
+        return _restore(grad, shape, ctx.axes, ctx.keepdim), None, None, None
 
 
 class Mean(Function):
@@ -313,6 +324,10 @@ def sum(input, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noq
     >>> nnbox.sum(nnbox.tensor([[1, 2], [3, 4]]), dim=0)
     tensor([4, 6])
     """
+    if dim is None and dtype is None and input._data.dtype.kind not in "biu":  # x.sum() of a float
+        if _enabled[0] and not _mixed[0] and input._rg:
+            return _apply_graph(Sum, (input, None, keepdim, None), _NO_KW)  # Sum.apply's graph path
+        return Sum.apply(input, None, keepdim, None)
     axes = norm_dims(dim, input._data.ndim)
     x = input
     dt = _sum_dtype(x, dtype)
