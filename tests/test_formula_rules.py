@@ -11,6 +11,9 @@ the module-level helpers it calls, and rejects what would break on Tensors or si
 - ``.T``, ``.size``, ``.flat``, ``.real``: attributes whose meaning differs between the two;
 - a write into an existing value (``g[i] = ...``, ``g += ...``): an in-place change of a value that
   may be a Tensor in the graph, or another node's gradient buffer.
+
+A branch entered only for NumPy arrays (``if type(grad) is _ndarray and ...:``) never runs on
+Tensors: its body (a first-order fast path) is exempt; its ``else`` is not.
 """
 from __future__ import annotations
 
@@ -49,9 +52,29 @@ def _module_defs(mod) -> dict:
 _UTIL_DEFS = _module_defs(importlib.import_module("nnbox.ops._util"))
 
 
+def _ndarray_guard(test: ast.expr) -> bool:
+    """``type(x) is _ndarray`` (or ``np.ndarray``), alone or as one term of an ``and``."""
+    if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And):
+        return any(_ndarray_guard(v) for v in test.values)
+    return (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Is)
+            and isinstance(test.left, ast.Call) and isinstance(test.left.func, ast.Name) and test.left.func.id == "type"
+            and ast.unparse(test.comparators[0]) in ("_ndarray", "np.ndarray"))
+
+
+def _walk(node: ast.AST):
+    """``ast.walk`` without the bodies of NumPy-only branches."""
+    yield node
+    if isinstance(node, ast.If) and _ndarray_guard(node.test):
+        children = [node.test, *node.orelse]
+    else:
+        children = list(ast.iter_child_nodes(node))
+    for child in children:
+        yield from _walk(child)
+
+
 def _violations(fn: ast.FunctionDef, defs: dict, seen: set) -> list[str]:
     out = []
-    for node in ast.walk(fn):
+    for node in _walk(fn):
         where = f"{fn.name}:{node.lineno}" if hasattr(node, "lineno") else fn.name
         if isinstance(node, ast.Call):
             f = node.func
@@ -109,3 +132,20 @@ def test_the_checker_catches_a_method_call_and_an_inplace_write():
     ''')
     problems = _violations(ast.parse(src).body[0], {}, set())
     assert len(problems) == 5, problems
+
+
+def test_the_checker_skips_only_numpy_only_branches():
+    src = textwrap.dedent('''
+    def backward(ctx, grad):
+        if type(grad) is _ndarray and grad.ndim == 2:
+            return grad.T
+        if type(grad) is _ndarray or ctx.flag:
+            return grad.T
+        if type(grad) is _ndarray:
+            pass
+        else:
+            return grad.T
+        return grad
+    ''')
+    problems = _violations(ast.parse(src).body[0], {}, set())
+    assert len(problems) == 2, problems  # the "or" branch and the else branch

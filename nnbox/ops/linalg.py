@@ -12,7 +12,6 @@ from ..autograd.grad_mode import _enabled
 from ._lowp import autocast_entry, autocast_fp32, outside_autocast, without_autocast
 from ._util import conj_if_complex, cpp_type_name, is_complex, named, norm_dims, type_name, unbroadcast, xp_of
 
-
 _ndarray, _matmul = np.ndarray, np.matmul
 # np.dot without NumPy's __array_function__ dispatch (a Python frame): only ever given ndarrays
 _dot = getattr(np.dot, "_implementation", np.dot)
@@ -41,7 +40,7 @@ class MatMul(Function):
         a, b = ctx.saved_tensors
         ga, gb = ctx.needs_input_grad
         if type(grad) is _ndarray and a.ndim == 2 and b.ndim == 2 and grad.dtype.kind != "c":
-            return ctx._mm_grads_numpy(grad, a, b, ga, gb)  # first order on NumPy: the fast way
+            return _mm_grads_numpy(grad, a, b, ga, gb)  # first order on NumPy: the fast way
         xp = xp_of(grad)
         if is_complex(grad):  # a complex operand makes the output (and grad) complex: through conj, torch's rule
             a, b = conj_if_complex(xp, a), conj_if_complex(xp, b)
@@ -64,20 +63,19 @@ class MatMul(Function):
         return da, db
 
 
-    @staticmethod
-    def _mm_grads_numpy(grad, a, b, ga, gb):
-        """``backward``'s two GEMMs for real 2-d NumPy arrays (first order only, never Tensors, so
-        outside the formula rules): ``_mm_grad_a``/``_mm_grad_b`` inlined, with np.dot, the same
-        BLAS GEMM as ``@`` on 2-d float arrays and a third cheaper to call on small ones."""
-        mm = _dot if grad.dtype.char in "fd" else _matmul
-        da = db = None
-        if ga:
-            f = a.flags
-            da = mm(b, grad.T).T if f.f_contiguous and not f.c_contiguous else mm(grad, b.T)
-        if gb:
-            f = b.flags
-            db = mm(grad.T, a).T if f.f_contiguous and not f.c_contiguous else mm(a.T, grad)
-        return da, db
+def _mm_grads_numpy(grad, a, b, ga: bool, gb: bool):
+    """``MatMul.backward``'s two GEMMs for real 2-d NumPy arrays (first order only, never Tensors,
+    so outside the formula rules): ``_mm_grad_a``/``_mm_grad_b`` inlined, with np.dot, the same BLAS
+    GEMM as ``@`` on 2-d float arrays and a third cheaper to call on small ones."""
+    mm = _dot if grad.dtype.char in "fd" else _matmul
+    da = db = None
+    if ga:
+        f = a.flags
+        da = mm(b, grad.T).T if f.f_contiguous and not f.c_contiguous else mm(grad, b.T)
+    if gb:
+        f = b.flags
+        db = mm(grad.T, a).T if f.f_contiguous and not f.c_contiguous else mm(a.T, grad)
+    return da, db
 
 
 def _mm_error(a, b):
