@@ -53,6 +53,7 @@ def _twice_torch():
     return T.apply
 
 
+@pytest.mark.cpu_only(reason="the plain walk serves CPU roots only; CuPy roots take the general one")
 @pytest.mark.parametrize("i", range(len(_graphs(nnbox, None))), ids=[n for n, _ in _graphs(nnbox, None)])
 def test_plain_walk_matches_the_general_walk_and_torch(i, monkeypatch):
     calls = []
@@ -73,6 +74,7 @@ def test_plain_walk_matches_the_general_walk_and_torch(i, monkeypatch):
         np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.cpu_only(reason="reads NumPy's writeable flag (CuPy arrays have none) and the CPU walk's ownership")
 def test_leaf_grads_own_their_arrays_and_accumulate_in_place():
     # Add hands the same gradient array to both inputs: each .grad must get its own storage, and a
     # second backward accumulates in place into the same .grad Tensor, as in torch
