@@ -75,7 +75,7 @@ def axpy(a, x, y, tmp=None) -> None:
         y += xp_of(x).multiply(x, a, out=tmp)
         return
     xa = _addressof(_char.from_buffer(x)) if x.flags.writeable else x.ctypes.data
-    f(y.size, float(a), xa, 1, _addressof(_char.from_buffer(y)), 1)
+    f(y.size, a, xa, 1, _addressof(_char.from_buffer(y)), 1)  # ctypes takes any number (its __float__)
 
 
 def axpby(a, x, b, y, tmp) -> None:
@@ -94,4 +94,4 @@ def axpby(a, x, b, y, tmp) -> None:
             y += tmp
         return
     xa = _addressof(_char.from_buffer(x)) if x.flags.writeable else x.ctypes.data
-    f(y.size, float(a), xa, 1, float(b), _addressof(_char.from_buffer(y)), 1)
+    f(y.size, a, xa, 1, b, _addressof(_char.from_buffer(y)), 1)
