@@ -54,17 +54,38 @@ def function(name: str):
     return None
 
 
-_queries: dict = {}  # name -> the function set up to take no arguments, or None where missing
+_typed: dict = {}  # name -> the function with its ctypes signature set, or None where missing
+
+
+def typed(name: str, restype, argtypes):
+    """The OpenBLAS function ``name`` with its ctypes signature set (looked up once), or None.
+    ``argtypes(int_t)`` lists the argument types given the library's integer type.
+
+    >>> f = typed("openblas_get_num_threads", ctypes.c_int, lambda int_t: [])
+    >>> f is None or f() >= 1
+    True
+    """
+    if name not in _typed:
+        found = function(name)
+        if found is not None:
+            f, int_t = found
+            f.restype, f.argtypes = restype, argtypes(int_t)
+            found = f
+        _typed[name] = found
+    return _typed[name]
+
+
+def _no_args(int_t) -> list:
+    return []
+
+
+def _one_int(int_t) -> list:
+    return [ctypes.c_int]
 
 
 def _ask(name: str, restype):
     """The result of OpenBLAS's argument-less query function ``name``, or None where it is missing."""
-    if name not in _queries:
-        found = function(name)
-        if found is not None:
-            found[0].restype, found[0].argtypes = restype, []
-        _queries[name] = None if found is None else found[0]
-    f = _queries[name]
+    f = typed(name, restype, _no_args)
     return None if f is None else f()
 
 
@@ -96,21 +117,14 @@ def num_threads() -> int | None:
 
 
 
-_setter: list = []  # [openblas_set_num_threads set up for ctypes, or None]
-
-
 def set_num_threads(n: int) -> int | None:
     """Run later BLAS calls on ``n`` threads; returns the count before, or None where the library or
     function is missing.  The count is process-wide: this build's ``openblas_set_num_threads_local``
     sets it for every thread too."""
-    if not _setter:
-        found = function("openblas_set_num_threads")
-        if found is not None:
-            found[0].argtypes, found[0].restype = [ctypes.c_int], None
-        _setter.append(None if found is None else found[0])
+    setter = typed("openblas_set_num_threads", None, _one_int)
     before = num_threads()
-    if _setter[0] is None or before is None:
+    if setter is None or before is None:
         return None
     if n != before:
-        _setter[0](n)
+        setter(n)
     return before

@@ -175,11 +175,7 @@ def _run_plain(n0, out_nr, g0, retain_graph):
                 if g is not None:
                     if m._n_out == 1:
                         prev = st[1]
-                        if prev is not None:  # _sum, inlined
-                            g = prev + g
-                            if type(g) is not _ndarray and isinstance(g, _generic):
-                                g = np.asarray(g)
-                        st[1] = g
+                        st[1] = g if prev is None else _sum(prev, g)
                     else:
                         b = st[1]
                         if b is None:
@@ -194,11 +190,7 @@ def _run_plain(n0, out_nr, g0, retain_graph):
             st = state[e]
             if g is not None:
                 prev = st[1]
-                if prev is not None:  # _sum, inlined
-                    g = prev + g
-                    if type(g) is not _ndarray and isinstance(g, _generic):
-                        g = np.asarray(g)
-                st[1] = g
+                st[1] = g if prev is None else _sum(prev, g)
             c = st[0] = st[0] - 1
             if c == 0 and st[1] is not None:
                 g = st[1]

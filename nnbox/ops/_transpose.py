@@ -30,12 +30,9 @@ def _load() -> dict:
     found: dict = {}
     for dt, name, real_t in ((np.dtype(np.float32), "cblas_somatcopy", ctypes.c_float),
                              (np.dtype(np.float64), "cblas_domatcopy", ctypes.c_double)):
-        f = openblas.function(name)
+        f = openblas.typed(name, None, lambda int_t, real_t=real_t: [
+            ctypes.c_int, ctypes.c_int, int_t, int_t, real_t, ctypes.c_void_p, int_t, ctypes.c_void_p, int_t])
         if f is not None:
-            f, int_t = f
-            f.restype = None
-            f.argtypes = [ctypes.c_int, ctypes.c_int, int_t, int_t, real_t, ctypes.c_void_p, int_t,
-                          ctypes.c_void_p, int_t]
             found[dt] = f
     return found
 

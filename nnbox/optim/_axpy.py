@@ -40,15 +40,11 @@ def _kernel(name: str, dtype):
 
         f = None
         if dtype in (np.float32, np.float64):
-            real = ctypes.c_float if dtype == np.float32 else ctypes.c_double
-            found = openblas.function(f"cblas_{'s' if dtype == np.float32 else 'd'}{name}")
-            if found is not None:
-                f, int_t = found
-                ptr = ctypes.c_void_p
-                # axpy(n, a, x, incx, y, incy); axpby(n, a, x, incx, b, y, incy)
-                f.argtypes = ([int_t, real, ptr, int_t, ptr, int_t] if name == "axpy"
-                              else [int_t, real, ptr, int_t, real, ptr, int_t])
-                f.restype = None
+            real, ptr = (ctypes.c_float if dtype == np.float32 else ctypes.c_double), ctypes.c_void_p
+            # axpy(n, a, x, incx, y, incy); axpby(n, a, x, incx, b, y, incy)
+            sig = ((lambda i: [i, real, ptr, i, ptr, i]) if name == "axpy"
+                   else (lambda i: [i, real, ptr, i, real, ptr, i]))
+            f = openblas.typed(f"cblas_{'s' if dtype == np.float32 else 'd'}{name}", None, sig)
         _kernels[key] = f
     return _kernels[key]
 

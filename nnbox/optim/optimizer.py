@@ -440,10 +440,14 @@ class Optimizer:
         batch = self.__dict__.get("_batch")  # only with more than one thread
         if type(first) is _ndarray and (n > _CHUNK or batch is not None) and all(a.flags.c_contiguous for a in arrays):
             flat = [a.reshape(-1) for a in arrays]
-            if batch is None and get_num_threads() == 1:
-                if not cache_slices:
-                    fn(*arrays, *self._scratch_like(first, n_tmp), *args, **hyper)
-                    return
+            if batch is not None or get_num_threads() > 1:  # the pool, in _CHUNK slices
+                work = (fn, flat, n_tmp, args, hyper)
+                if batch is None:
+                    self._run_sliced([work])
+                else:
+                    batch.append(work)
+                return
+            if cache_slices:  # one thread: a plain loop over the slices
                 tmp = self._scratch_like(flat[0][:_CHUNK], n_tmp)
                 for lo in range(0, n, _CHUNK):
                     hi = lo + _CHUNK
@@ -451,13 +455,7 @@ class Optimizer:
                         tmp = [t[: n - lo] for t in tmp]
                     fn(*[a[lo:hi] for a in flat], *tmp, *args, **hyper)
                 return
-            work = (fn, flat, n_tmp, args, hyper)
-            if batch is None:
-                self._run_sliced([work])
-            else:
-                batch.append(work)
-        else:
-            fn(*arrays, *self._scratch_like(first, n_tmp), *args, **hyper)
+        fn(*arrays, *self._scratch_like(first, n_tmp), *args, **hyper)
 
     def _run_sliced(self, work: list) -> None:
         """Every slice of every ``(fn, flat arrays, n_tmp, args, hyper)`` in ``work`` in one
